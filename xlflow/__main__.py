@@ -1,0 +1,3 @@
+from xlflow.cli import main
+
+main()

@@ -1,0 +1,541 @@
+"""Settings: `xlflow.toml`, read into frozen dataclasses.
+
+Every problem in the file is collected and reported at once, each naming the key,
+what is wrong and the allowed values.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar, cast
+
+from .errors import SettingsError
+from .text import DEFAULT_SEPARATORS
+
+FieldType = Literal["choice", "text", "number", "percent", "date", "phone"]
+FIELD_TYPES: tuple[str, ...] = ("choice", "text", "number", "percent", "date", "phone")
+SCHEMA_VERSION = 1
+_KEY = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
+
+
+@dataclass(frozen=True)
+class Condition:
+    """`required_when`: this field is required when `field` holds one of `values`."""
+
+    field: str
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Field:
+    key: str
+    label: str
+    type: FieldType
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    min: float | None = None
+    max: float | None = None
+    max_length: int | None = None
+    required_when: Condition | None = None
+    prompt: str = ""
+    width: float | None = None
+
+    @property
+    def is_long_text(self) -> bool:
+        return self.type == "text" and (self.max_length is None or self.max_length > 60)
+
+
+@dataclass(frozen=True)
+class RegisterSettings:
+    path: str = "templates/key-task-list.xlsx"
+    sheet: str = ""
+    header_row: int = 0
+    id_column: str = "序号"
+    group_column: str = ""
+    name_column: str = ""
+    divisions_column: str = ""
+    lead_column: str = ""
+    cooperating_column: str = ""
+    separators: tuple[str, ...] = DEFAULT_SEPARATORS
+    readonly_columns: tuple[str, ...] = ()
+    targets: tuple[tuple[int, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class OfficeSettings:
+    name: str = "市科技局"
+    contact: str = ""
+    phone: str = ""
+    email: str = ""
+
+
+@dataclass(frozen=True)
+class FormSettings:
+    title: str = "{office}{round}重点任务进展情况填报表"
+    sheet: str = "填报"
+    protect: bool = True
+    password: str = ""
+    font: str = "宋体"
+    header_font: str = "黑体"
+
+
+@dataclass(frozen=True)
+class StatusSettings:
+    """Which fields carry a task's status, percent and progress text, and the status colours.
+
+    The status choices are ordered best first; a move towards the front is an improvement.
+    """
+
+    field: str = "status"
+    percent_field: str = "percent"
+    progress_field: str = "progress"
+    colours: tuple[tuple[str, str], ...] = (
+        ("已完成", "#C6EFCE"),
+        ("按计划推进", "#DDEBF7"),
+        ("进度滞后", "#FFC7CE"),
+        ("未启动", "#E7E6E6"),
+    )
+    missing_label: str = "未报送"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-file limits for reading untrusted returns (see docs/security.md)."""
+
+    max_file_mb: float = 25.0
+    max_uncompressed_mb: float = 200.0
+    max_compression_ratio: float = 200.0
+    max_zip_members: int = 1000
+    max_rows: int = 10000
+    max_columns: int = 200
+    read_timeout_seconds: float = 30.0
+    worker_memory_mb: int = 1536
+
+
+@dataclass(frozen=True)
+class Settings:
+    office: OfficeSettings = field(default_factory=OfficeSettings)
+    form: FormSettings = field(default_factory=FormSettings)
+    register: RegisterSettings = field(default_factory=RegisterSettings)
+    fields: tuple[Field, ...] = ()
+    contact: tuple[Field, ...] = ()
+    status: StatusSettings = field(default_factory=StatusSettings)
+    limits: Limits = field(default_factory=Limits)
+    source: str = ""
+
+    def field_by_key(self, key: str) -> Field | None:
+        for f in self.fields:
+            if f.key == key:
+                return f
+        return None
+
+    @property
+    def status_field(self) -> Field | None:
+        return self.field_by_key(self.status.field)
+
+    @property
+    def percent_field(self) -> Field | None:
+        return self.field_by_key(self.status.percent_field)
+
+    @property
+    def progress_field(self) -> Field | None:
+        return self.field_by_key(self.status.progress_field)
+
+    @property
+    def status_order(self) -> tuple[str, ...]:
+        f = self.status_field
+        return f.choices if f else ()
+
+
+T = TypeVar("T")
+
+
+class _Checker:
+    """Reads one TOML table, remembering every problem instead of stopping at the first."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+
+    def get(
+        self,
+        table: dict[str, Any],
+        where: str,
+        key: str,
+        kind: type[T] | tuple[type, ...],
+        default: T,
+        describe: str,
+    ) -> T:
+        if key not in table:
+            return default
+        value = table[key]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        # TOML true/false are bools, and bool is an int subclass: never accept one for a number
+        ok = isinstance(value, kinds) and not (bool not in kinds and isinstance(value, bool))
+        if not ok:
+            self.problems.append(f"{where}{key}: 应为{describe}，实际是 {value!r}")
+            return default
+        return cast(T, value)
+
+    def unknown(self, table: dict[str, Any], where: str, allowed: set[str]) -> None:
+        for key in table:
+            if key not in allowed:
+                self.problems.append(
+                    f"{where}{key}: 不认识的设置项；可用的有 {', '.join(sorted(allowed))}"
+                )
+
+
+def _str_list(c: _Checker, table: dict[str, Any], where: str, key: str) -> tuple[str, ...] | None:
+    if key not in table:
+        return None
+    value = table[key]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        c.problems.append(f'{where}{key}: 应为文本列表，如 ["a", "b"]，实际是 {value!r}')
+        return None
+    return tuple(value)
+
+
+def _number(c: _Checker, table: dict[str, Any], where: str, key: str) -> float | None:
+    if key not in table:
+        return None
+    value = table[key]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        c.problems.append(f"{where}{key}: 应为数字，实际是 {value!r}")
+        return None
+    return float(value)
+
+
+def _read_field(c: _Checker, raw: Any, where: str, allowed_types: tuple[str, ...]) -> Field | None:
+    if not isinstance(raw, dict):
+        c.problems.append(f"{where}: 应为一个表（键 = 值），实际是 {raw!r}")
+        return None
+    allowed = {
+        "key", "label", "type", "required", "choices", "min", "max",
+        "max_length", "required_when", "prompt", "width",
+    }  # fmt: skip
+    c.unknown(raw, where + ".", allowed)
+    key = c.get(raw, where + ".", "key", str, "", "文本")
+    label = c.get(raw, where + ".", "label", str, "", "文本")
+    ftype = c.get(raw, where + ".", "type", str, "text", "文本")
+    ok = True
+    if not key or not _KEY.match(key):
+        c.problems.append(
+            f'{where}.key: 应为小写英文字母开头、只含 a-z 0-9 _ 的键名，如 "status"，实际是 {key!r}'
+        )
+        ok = False
+    if not label.strip():
+        c.problems.append(f'{where}.label: 不能为空，应为表头文字，如 "完成状态"')
+        ok = False
+    if ftype not in allowed_types:
+        c.problems.append(f"{where}.type: {ftype!r} 不可用；可用的有 {', '.join(allowed_types)}")
+        ok = False
+    choices = _str_list(c, raw, where + ".", "choices") or ()
+    if ftype == "choice" and not choices:
+        c.problems.append(f'{where}.choices: type = "choice" 时必须给出选项列表')
+        ok = False
+    if choices and ftype != "choice":
+        c.problems.append(f'{where}.choices: 只有 type = "choice" 才能设置选项')
+    lo = _number(c, raw, where + ".", "min")
+    hi = _number(c, raw, where + ".", "max")
+    if ftype == "percent":
+        lo = 0.0 if lo is None else lo
+        hi = 100.0 if hi is None else hi
+    if lo is not None and hi is not None and lo > hi:
+        c.problems.append(f"{where}: min ({lo:g}) 大于 max ({hi:g})")
+    max_length = c.get(raw, where + ".", "max_length", int, 0, "正整数") or None
+    if max_length is not None and not 0 < max_length <= 32767:
+        c.problems.append(f"{where}.max_length: 应在 1 到 32767 之间，实际是 {max_length}")
+    condition = None
+    if "required_when" in raw:
+        rw = raw["required_when"]
+        if (
+            not isinstance(rw, dict)
+            or not isinstance(rw.get("field"), str)
+            or not isinstance(rw.get("equals"), str | list)
+        ):
+            c.problems.append(
+                f'{where}.required_when: 应写成 {{ field = "status", equals = "进度滞后" }}，'
+                f"实际是 {rw!r}"
+            )
+        else:
+            eq = rw["equals"]
+            values = (eq,) if isinstance(eq, str) else tuple(str(v) for v in eq)
+            condition = Condition(rw["field"], values)
+    width = _number(c, raw, where + ".", "width")
+    if not ok:
+        return None
+    return Field(
+        key=key,
+        label=label.strip(),
+        type=cast(FieldType, ftype),
+        required=c.get(raw, where + ".", "required", bool, False, "true 或 false"),
+        choices=choices,
+        min=lo,
+        max=hi,
+        max_length=max_length,
+        required_when=condition,
+        prompt=c.get(raw, where + ".", "prompt", str, "", "文本"),
+        width=width,
+    )
+
+
+def _table(c: _Checker, data: dict[str, Any], name: str) -> dict[str, Any]:
+    value = data.get(name, {})
+    if not isinstance(value, dict):
+        c.problems.append(f"[{name}]: 应为一个表，实际是 {value!r}")
+        return {}
+    return value
+
+
+def settings_from_dict(data: dict[str, Any], source: str = "xlflow.toml") -> Settings:
+    """Build Settings from parsed TOML; raise SettingsError listing every problem."""
+    problems: list[str] = []
+    c = _Checker(problems)
+    c.unknown(
+        data,
+        "",
+        {"schema", "office", "form", "register", "fields", "contact", "status", "limits"},
+    )
+    schema = c.get(data, "", "schema", int, SCHEMA_VERSION, "整数")
+    if schema != SCHEMA_VERSION:
+        problems.append(f"schema: 本版本 xlflow 只认识 schema = {SCHEMA_VERSION}，实际是 {schema}")
+
+    o = _table(c, data, "office")
+    c.unknown(o, "office.", {"name", "contact", "phone", "email"})
+    d_office = OfficeSettings()
+    office = OfficeSettings(
+        name=c.get(o, "office.", "name", str, d_office.name, "文本"),
+        contact=c.get(o, "office.", "contact", str, "", "文本"),
+        phone=c.get(o, "office.", "phone", str, "", "文本"),
+        email=c.get(o, "office.", "email", str, "", "文本"),
+    )
+
+    f = _table(c, data, "form")
+    c.unknown(f, "form.", {"title", "sheet", "protect", "password", "font", "header_font"})
+    d_form = FormSettings()
+    form = FormSettings(
+        title=c.get(f, "form.", "title", str, d_form.title, "文本"),
+        sheet=c.get(f, "form.", "sheet", str, d_form.sheet, "文本"),
+        protect=c.get(f, "form.", "protect", bool, True, "true 或 false"),
+        password=c.get(f, "form.", "password", str, "", "文本"),
+        font=c.get(f, "form.", "font", str, d_form.font, "字体名称"),
+        header_font=c.get(f, "form.", "header_font", str, d_form.header_font, "字体名称"),
+    )
+    bad_sheet = set(form.sheet) & set("[]:*?/\\")
+    if not form.sheet or len(form.sheet) > 31 or bad_sheet:
+        problems.append(
+            f"form.sheet: 工作表名须为 1-31 个字符，且不含 []:*?/\\，实际是 {form.sheet!r}"
+        )
+    try:
+        form.title.format(office="", round="", division="", year="")
+    except (KeyError, IndexError, ValueError) as exc:
+        problems.append(
+            f"form.title: 只能使用 {{office}} {{round}} {{division}} {{year}} 占位符（{exc}）"
+        )
+
+    r = _table(c, data, "register")
+    allowed_register = {
+        "path", "sheet", "header_row", "id_column", "group_column", "name_column",
+        "divisions_column", "lead_column", "cooperating_column", "separators",
+        "readonly_columns", "targets",
+    }  # fmt: skip
+    c.unknown(r, "register.", allowed_register)
+    targets: list[tuple[int, str]] = []
+    raw_targets = r.get("targets", {})
+    if not isinstance(raw_targets, dict):
+        problems.append(f'register.targets: 应为 年份 = "列名" 的表，实际是 {raw_targets!r}')
+    else:
+        for year, column in raw_targets.items():
+            if not re.fullmatch(r"\d{4}", str(year)) or not isinstance(column, str):
+                problems.append(
+                    f'register.targets.{year}: 应写成 2019 = "2019年目标"（四位年份 = 列名）'
+                )
+            else:
+                targets.append((int(year), column))
+    targets.sort()
+    d_reg = RegisterSettings()
+    register = RegisterSettings(
+        path=c.get(r, "register.", "path", str, d_reg.path, "文件路径"),
+        sheet=c.get(r, "register.", "sheet", str, "", "工作表名"),
+        header_row=c.get(r, "register.", "header_row", int, 0, "行号（0 表示自动识别）"),
+        id_column=c.get(r, "register.", "id_column", str, d_reg.id_column, "列名"),
+        group_column=c.get(r, "register.", "group_column", str, "", "列名"),
+        name_column=c.get(r, "register.", "name_column", str, "", "列名"),
+        divisions_column=c.get(r, "register.", "divisions_column", str, "", "列名"),
+        lead_column=c.get(r, "register.", "lead_column", str, "", "列名"),
+        cooperating_column=c.get(r, "register.", "cooperating_column", str, "", "列名"),
+        separators=_str_list(c, r, "register.", "separators") or DEFAULT_SEPARATORS,
+        readonly_columns=_str_list(c, r, "register.", "readonly_columns") or (),
+        targets=tuple(targets),
+    )
+    if register.header_row < 0:
+        problems.append("register.header_row: 应为 0（自动识别）或正整数行号")
+    if not register.divisions_column and not register.lead_column:
+        problems.append(
+            "register: 需要 divisions_column（一列，第一个处室为牵头）"
+            "或 lead_column（牵头单位列，可另设 cooperating_column）"
+        )
+    if register.divisions_column and register.lead_column:
+        problems.append("register: divisions_column 与 lead_column 只能设置一个")
+
+    fields = _read_fields(c, data, "fields", tuple(t for t in FIELD_TYPES if t != "phone"))
+    contact = _read_fields(c, data, "contact", ("text", "phone", "date", "number", "choice"))
+    keys = [fl.key for fl in fields] + [fl.key for fl in contact]
+    for key in sorted({k for k in keys if keys.count(k) > 1}):
+        problems.append(f"fields/contact: 键 {key!r} 重复；每个填报项的 key 必须唯一")
+    labels = [fl.label for fl in fields] + [fl.label for fl in contact]
+    for label in sorted({lb for lb in labels if labels.count(lb) > 1}):
+        problems.append(f"fields/contact: 表头 {label!r} 重复；每个填报项的 label 必须唯一")
+    by_key = {fl.key: fl for fl in fields}
+    for fl in fields:
+        cond = fl.required_when
+        if cond is None:
+            continue
+        other = by_key.get(cond.field)
+        if other is None:
+            problems.append(
+                f"fields ({fl.key}).required_when.field: 没有 key 为 {cond.field!r} 的填报项；"
+                f"可用的有 {', '.join(by_key)}"
+            )
+        elif other.choices:
+            for v in cond.values:
+                if v not in other.choices:
+                    problems.append(
+                        f"fields ({fl.key}).required_when.equals: {v!r} 不是 {other.label} 的选项；"
+                        f"可用的有 {'、'.join(other.choices)}"
+                    )
+    if not fields:
+        problems.append("[[fields]]: 至少需要一个填报项")
+
+    s = _table(c, data, "status")
+    c.unknown(
+        s, "status.", {"field", "percent_field", "progress_field", "colours", "missing_label"}
+    )
+    d_status = StatusSettings()
+    colours = d_status.colours
+    if "colours" in s:
+        raw_colours = s["colours"]
+        if not isinstance(raw_colours, dict) or not all(
+            isinstance(v, str) and re.fullmatch(r"#[0-9A-Fa-f]{6}", v) for v in raw_colours.values()
+        ):
+            problems.append(
+                'status.colours: 应写成 { "已完成" = "#C6EFCE", ... }（状态 = 六位十六进制颜色）'
+            )
+        else:
+            colours = tuple((str(k), str(v)) for k, v in raw_colours.items())
+    status = StatusSettings(
+        field=c.get(s, "status.", "field", str, d_status.field, "填报项 key"),
+        percent_field=c.get(s, "status.", "percent_field", str, d_status.percent_field, "key"),
+        progress_field=c.get(s, "status.", "progress_field", str, d_status.progress_field, "key"),
+        colours=colours,
+        missing_label=c.get(s, "status.", "missing_label", str, d_status.missing_label, "文本"),
+    )
+    for name, key in (
+        ("field", status.field),
+        ("percent_field", status.percent_field),
+        ("progress_field", status.progress_field),
+    ):
+        if fields and key and key not in by_key:
+            problems.append(
+                f"status.{name}: 没有 key 为 {key!r} 的填报项；可用的有 {', '.join(by_key)}"
+            )
+    if status.field in by_key and by_key[status.field].type != "choice":
+        problems.append(f'status.field: 填报项 {status.field!r} 应为 type = "choice"')
+
+    lim = _table(c, data, "limits")
+    d = Limits()
+    c.unknown(lim, "limits.", set(d.__dataclass_fields__))
+    limit_values: dict[str, Any] = {}
+    for name in d.__dataclass_fields__:
+        default = getattr(d, name)
+        kind: type = int if isinstance(default, int) else float
+        value = _number(c, lim, "limits.", name)
+        if value is None:
+            continue
+        if value <= 0:
+            problems.append(f"limits.{name}: 应为正数，实际是 {value:g}")
+            continue
+        limit_values[name] = kind(value)
+    limits = Limits(**limit_values)
+
+    if problems:
+        raise SettingsError(source, problems)
+    return Settings(
+        office=office,
+        form=form,
+        register=register,
+        fields=fields,
+        contact=contact,
+        status=status,
+        limits=limits,
+        source=source,
+    )
+
+
+def _read_fields(
+    c: _Checker, data: dict[str, Any], name: str, types: tuple[str, ...]
+) -> tuple[Field, ...]:
+    raw = data.get(name, [])
+    if not isinstance(raw, list):
+        c.problems.append(f"[[{name}]]: 应为表数组（每项以 [[{name}]] 开头），实际是 {raw!r}")
+        return ()
+    out: list[Field] = []
+    for i, item in enumerate(raw, start=1):
+        label = item.get("label", "") if isinstance(item, dict) else ""
+        fl = _read_field(c, item, f"[[{name}]] 第 {i} 项{f'（{label}）' if label else ''}", types)
+        if fl is not None:
+            out.append(fl)
+    return tuple(out)
+
+
+def load_settings(path: Path) -> Settings:
+    """Read and check `xlflow.toml`. Raises SettingsError naming every problem."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise SettingsError(
+            str(path), ["找不到设置文件；用 `xlflow init 文件夹` 新建一个工作文件夹"]
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(str(path), [f"无法读取：{exc}"]) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(str(path), [f"TOML 语法错误：{exc}"]) from None
+    return settings_from_dict(data, str(path))
+
+
+def describe_field(f: Field, by_key: Callable[[str], Field | None] | None = None) -> str:
+    """One line in Chinese: what a division must write in this field."""
+    parts: list[str] = []
+    if f.type == "choice":
+        parts.append("从下拉列表选择：" + "、".join(f.choices))
+    elif f.type == "percent":
+        parts.append(f"填 {f.min:g}–{f.max:g} 之间的数字（不带 % 号）")
+    elif f.type == "number":
+        rng = []
+        if f.min is not None:
+            rng.append(f"不小于 {f.min:g}")
+        if f.max is not None:
+            rng.append(f"不大于 {f.max:g}")
+        parts.append("填数字" + (f"，{'，'.join(rng)}" if rng else ""))
+    elif f.type == "date":
+        parts.append("填日期，如 2019-06-30")
+    elif f.type == "phone":
+        parts.append("填电话号码，如 0574-87654321 或 13800000000")
+    else:
+        parts.append("填文字")
+        if f.max_length:
+            parts.append(f"不超过 {f.max_length} 字")
+    if f.required:
+        parts.append("必填")
+    elif f.required_when:
+        other = by_key(f.required_when.field) if by_key else None
+        name = other.label if other else f.required_when.field
+        parts.append(f"{name}为“{'、'.join(f.required_when.values)}”时必填")
+    else:
+        parts.append("选填")
+    return "；".join(parts)

@@ -1,0 +1,254 @@
+"""Value objects: tasks, divisions, rounds and the forms built from them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from .errors import XlflowError
+from .issues import Issue, Severity, Verdict
+from .text import safe_filename
+
+
+class Role(StrEnum):
+    LEAD = "lead"
+    COOPERATING = "cooperating"
+
+    @property
+    def label(self) -> str:
+        return "牵头" if self is Role.LEAD else "配合"
+
+
+@dataclass(frozen=True)
+class Task:
+    """One row of the register."""
+
+    id: str
+    group: str
+    columns: tuple[tuple[str, str], ...]  # (register header, text), in register order
+    lead: tuple[str, ...]
+    cooperating: tuple[str, ...]
+    targets: tuple[tuple[int, str], ...]  # (milestone year, target text)
+    row: int  # 1-based row (or table row) in the source register
+
+    def column(self, header: str) -> str:
+        for name, text in self.columns:
+            if name == header:
+                return text
+        return ""
+
+    @property
+    def divisions(self) -> tuple[str, ...]:
+        return self.lead + self.cooperating
+
+    def role_of(self, division: str) -> Role | None:
+        if division in self.lead:
+            return Role.LEAD
+        if division in self.cooperating:
+            return Role.COOPERATING
+        return None
+
+    def target_for(self, year: int) -> tuple[int, str] | None:
+        """The target for `year`: that milestone's, else the next one's, else the last."""
+        if not self.targets:
+            return None
+        for milestone, text in self.targets:
+            if milestone >= year:
+                return milestone, text
+        return self.targets[-1]
+
+
+@dataclass(frozen=True)
+class Assignment:
+    task_id: str
+    division: str
+    role: Role
+
+
+@dataclass(frozen=True)
+class Register:
+    source: str
+    headers: tuple[str, ...]
+    tasks: tuple[Task, ...]
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        seen: dict[str, None] = {}
+        for t in self.tasks:
+            seen.setdefault(t.group, None)
+        return tuple(seen)
+
+    @property
+    def divisions(self) -> tuple[str, ...]:
+        """Every division, in order of first appearance."""
+        seen: dict[str, None] = {}
+        for t in self.tasks:
+            for d in t.divisions:
+                seen.setdefault(d, None)
+        return tuple(seen)
+
+    @property
+    def assignments(self) -> tuple[Assignment, ...]:
+        out: list[Assignment] = []
+        for t in self.tasks:
+            out += [Assignment(t.id, d, Role.LEAD) for d in t.lead]
+            out += [Assignment(t.id, d, Role.COOPERATING) for d in t.cooperating]
+        return tuple(out)
+
+    def task(self, task_id: str) -> Task | None:
+        for t in self.tasks:
+            if t.id == task_id:
+                return t
+        return None
+
+    def tasks_of(self, division: str) -> list[tuple[Task, Role]]:
+        out = []
+        for t in self.tasks:
+            role = t.role_of(division)
+            if role is not None:
+                out.append((t, role))
+        return out
+
+    @property
+    def milestones(self) -> tuple[int, ...]:
+        years: set[int] = set()
+        for t in self.tasks:
+            years.update(y for y, _ in t.targets)
+        return tuple(sorted(years))
+
+
+_HALVES = {"H1": "上半年", "H2": "下半年"}
+_QUARTERS = {"Q1": "第一季度", "Q2": "第二季度", "Q3": "第三季度", "Q4": "第四季度"}
+_CN_NUM = {"一": 1, "二": 2, "三": 3, "四": 4}
+
+
+@dataclass(frozen=True)
+class Round:
+    """A reporting round: an id safe in file names and a Chinese title."""
+
+    id: str
+    title: str
+    year: int | None
+    deadline: dt.date | None = None
+
+    @property
+    def slug(self) -> str:
+        return safe_filename(self.id)
+
+
+def parse_round(
+    text: str,
+    *,
+    title: str | None = None,
+    year: int | None = None,
+    deadline: dt.date | None = None,
+) -> Round:
+    """Understand `2019-H1`, `2019年上半年`, `2019-Q3`, `2019年第三季度`, `2019年1-6月`,
+    `2019-06`, `2019年度` or `2019`; anything else is kept as given."""
+    raw = text.strip()
+    if not raw:
+        raise XlflowError("轮次不能为空；例如 --round 2019-H1")
+    if re.search(r'[\\/:*?"<>|\x00-\x1f]', raw):
+        raise XlflowError(f'轮次 {raw!r} 含有文件名不允许的字符 \\ / : * ? " < > |；例如 2019-H1')
+    rid, rtitle = raw, raw
+    m = re.fullmatch(r"(\d{4})-?(H[12]|Q[1-4])", raw, re.I)
+    if m:
+        y, part = m.group(1), m.group(2).upper()
+        rid = f"{y}-{part}"
+        rtitle = f"{y}年" + (_HALVES.get(part) or _QUARTERS[part])
+    elif m := re.fullmatch(r"(\d{4})年(上|下)半年", raw):
+        rid = f"{m.group(1)}-H{1 if m.group(2) == '上' else 2}"
+    elif m := re.fullmatch(r"(\d{4})年第([一二三四1-4])季度", raw):
+        q = _CN_NUM.get(m.group(2)) or int(m.group(2))
+        rid, rtitle = f"{m.group(1)}-Q{q}", f"{m.group(1)}年{_QUARTERS[f'Q{q}']}"
+    elif m := re.fullmatch(r"(\d{4})年(\d{1,2})-(\d{1,2})月", raw):
+        rid = f"{m.group(1)}-M{int(m.group(2)):02d}-{int(m.group(3)):02d}"
+    elif m := re.fullmatch(r"(\d{4})-M(\d{2})-(\d{2})", raw):
+        rtitle = f"{m.group(1)}年{int(m.group(2))}-{int(m.group(3))}月"
+    elif m := re.fullmatch(r"(\d{4})-(\d{2})", raw):
+        rtitle = f"{m.group(1)}年{int(m.group(2))}月"
+    elif m := re.fullmatch(r"(\d{4})年(\d{1,2})月", raw):
+        rid = f"{m.group(1)}-{int(m.group(2)):02d}"
+    elif m := re.fullmatch(r"(\d{4})(年度?)?", raw):
+        rid, rtitle = m.group(1), f"{m.group(1)}年度"
+    if year is None:
+        ym = re.match(r"(\d{4})", rid)
+        year = int(ym.group(1)) if ym else None
+    return Round(id=rid, title=title or rtitle, year=year, deadline=deadline)
+
+
+@dataclass(frozen=True)
+class FormRow:
+    """One task row of a division's form, as sent."""
+
+    task_id: str
+    role: Role
+    readonly: tuple[tuple[str, str], ...]  # (form header, text): register columns and the target
+    prefill: tuple[tuple[str, str], ...] = ()  # (field key, value carried from an earlier round)
+
+
+@dataclass(frozen=True)
+class FormSpec:
+    """Everything that goes into one division's form; also what intake compares against."""
+
+    round: Round
+    division: str
+    title: str
+    target_year: int | None
+    rows: tuple[FormRow, ...]
+    prefill_from: str = ""
+    signature: str = ""
+    row_hashes: tuple[str, ...] = field(default=())
+
+    @property
+    def task_ids(self) -> tuple[str, ...]:
+        return tuple(r.task_id for r in self.rows)
+
+    def row(self, task_id: str) -> FormRow | None:
+        for r in self.rows:
+            if r.task_id == task_id:
+                return r
+        return None
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """One file seen in the inbox for a round: what it was, and what xlflow made of it."""
+
+    path: str  # relative to inbox/
+    size: int
+    mtime: float
+    sha256: str
+    round: str
+    verdict: Verdict = Verdict.SKIPPED
+    division: str = ""
+    identified_round: str = ""
+    issues: tuple[Issue, ...] = ()
+    values: dict[str, dict[str, Any]] = field(default_factory=dict)  # task id -> field key -> value
+    contact: dict[str, Any] = field(default_factory=dict)
+    format: str = ""
+    application: str = ""
+    superseded_by: str = ""
+    first_seen: str = ""
+    present: bool = True
+    context: str = ""
+    late: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit("/", 1)[-1]
+
+    @property
+    def received(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.mtime)
+
+    @property
+    def errors(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity is Severity.ERROR]
+
+    @property
+    def warnings(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity is Severity.WARNING]

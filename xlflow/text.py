@@ -1,0 +1,114 @@
+"""Text helpers for Chinese office documents: normalising, splitting and measuring."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+
+_WHITESPACE = re.compile(r"\s+")
+# Characters that XML 1.0 cannot carry, so no workbook can hold them.
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+DEFAULT_SEPARATORS: tuple[str, ...] = ("\n", "、", "，", ",", "；", ";", "/")
+
+CELL_TEXT_LIMIT = 32767
+
+
+def squash(text: str) -> str:
+    """Remove every kind of whitespace, including line breaks inside headers."""
+    return _WHITESPACE.sub("", text)
+
+
+def header_key(text: object) -> str:
+    """A comparison key for header labels: NFKC, no whitespace, lower case.
+
+    `2019年\\n目标`, `2019年 目标` and `２０１９年目标` all give the same key.
+    """
+    if text is None:
+        return ""
+    return squash(unicodedata.normalize("NFKC", str(text))).lower()
+
+
+def clean_cell(value: object) -> str:
+    """The text of a register cell: stripped, with Windows line ends and trailing
+    empty lines removed."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value).replace("\r\n", "\n").replace("\r", "\n")
+    lines = [line.rstrip() for line in text.split("\n")]
+    return "\n".join(lines).strip()
+
+
+def split_names(text: str, separators: Iterable[str] = DEFAULT_SEPARATORS) -> list[str]:
+    """Split a cell naming several divisions; drop empties and stray spaces, keep order."""
+    seps = [s for s in separators if s]
+    if not seps:
+        parts = [text]
+    else:
+        pattern = "|".join(re.escape(s) for s in sorted(seps, key=len, reverse=True))
+        parts = re.split(pattern, text)
+    names: list[str] = []
+    for part in parts:
+        name = squash(part)
+        if name and name not in names:
+            names.append(name)
+    return names
+
+
+def task_id_text(value: object) -> str:
+    """A task id as text: 3, 3.0 and ' 3 ' are all '3'."""
+    if value is None or isinstance(value, bool):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return unicodedata.normalize("NFKC", str(value)).strip()
+
+
+def char_width(ch: str) -> int:
+    """Display width of one character: 2 for CJK and other wide forms."""
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
+def display_width(text: str) -> int:
+    """Width of the longest line, counting CJK characters as 2."""
+    if not text:
+        return 0
+    return max(sum(char_width(c) for c in line) for line in text.split("\n"))
+
+
+def wrapped_lines(text: str, width: float) -> int:
+    """How many lines `text` takes in a column `width` characters wide."""
+    if not text:
+        return 1
+    usable = max(width - 1.0, 2.0)
+    total = 0
+    for line in text.split("\n"):
+        w = sum(char_width(c) for c in line)
+        total += max(1, -(-w // int(usable)))
+    return total
+
+
+def invalid_xml_chars(text: str) -> list[str]:
+    """The characters in `text` that a workbook cannot store."""
+    return sorted(set(_XML_INVALID.findall(text)))
+
+
+def strip_invalid_xml(text: str) -> str:
+    return _XML_INVALID.sub("", text)
+
+
+def safe_filename(name: str, limit: int = 80) -> str:
+    """A file name part that Windows, macOS and Linux all accept."""
+    cleaned = re.sub(r'[\\/:*?"<>|\x00-\x1f]', "_", name).strip(" .")
+    return cleaned[:limit] or "_"
+
+
+_FULLWIDTH_DIGITS = str.maketrans("０１２３４５６７８９．％－＋", "0123456789.%-+")
+
+
+def to_halfwidth_number(text: str) -> str:
+    """'８０％' -> '80%'; keeps everything else."""
+    return text.translate(_FULLWIDTH_DIGITS)

@@ -1,0 +1,213 @@
+"""The working folder: settings, register, inbox, outbox and xlflow's own state."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from .config import RegisterSettings, Settings, load_settings
+from .errors import WorkspaceError
+from .files import atomic_write
+from .model import Register, Round
+from .register import detect_layout, read_register
+
+SETTINGS_NAME = "xlflow.toml"
+STATE_DIR = ".xlflow"
+DIVISIONS_CSV = "divisions.csv"
+DIVISIONS_HEADER = ("处室", "联系人", "电子邮箱", "联系电话")
+
+
+def bundled_file(name: str) -> bytes:
+    return resources.files("xlflow").joinpath("bundled", name).read_bytes()
+
+
+def find_settings(root: Path) -> Path:
+    """`xlflow.toml` in the folder itself, else in its `templates/`."""
+    for candidate in (root / SETTINGS_NAME, root / "templates" / SETTINGS_NAME):
+        if candidate.is_file():
+            return candidate
+    raise WorkspaceError(
+        f"{root} 不是 xlflow 工作文件夹：找不到 {SETTINGS_NAME}（也不在 templates/ 里）。"
+        f"用 `xlflow init {root}` 新建，或用 -w 指定工作文件夹。"
+    )
+
+
+@dataclass
+class Workspace:
+    root: Path
+    settings: Settings
+    settings_path: Path
+    _register: Register | None = field(default=None, repr=False)
+
+    @classmethod
+    def open(cls, root: Path | str = ".") -> Workspace:
+        base = Path(root).resolve()
+        if not base.is_dir():
+            raise WorkspaceError(f"工作文件夹不存在：{base}")
+        path = find_settings(base)
+        return cls(base, load_settings(path), path)
+
+    @property
+    def inbox(self) -> Path:
+        return self.root / "inbox"
+
+    @property
+    def outbox(self) -> Path:
+        return self.root / "outbox"
+
+    @property
+    def templates(self) -> Path:
+        return self.root / "templates"
+
+    @property
+    def state(self) -> Path:
+        return self.root / STATE_DIR
+
+    @property
+    def ledger_path(self) -> Path:
+        return self.state / "ledger.sqlite"
+
+    @property
+    def archive(self) -> Path:
+        return self.state / "archive"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.state / "lock"
+
+    @property
+    def secret_path(self) -> Path:
+        return self.state / "secret"
+
+    @property
+    def register_path(self) -> Path:
+        return (self.root / self.settings.register.path).resolve()
+
+    @property
+    def divisions_csv(self) -> Path:
+        return self.templates / DIVISIONS_CSV
+
+    def register(self) -> Register:
+        if self._register is None:
+            self._register = read_register(self.register_path, self.settings.register)
+        return self._register
+
+    def round_dir(self, rnd: Round) -> Path:
+        return self.outbox / rnd.slug
+
+
+@dataclass(frozen=True)
+class InitResult:
+    root: Path
+    settings_path: Path
+    register_path: Path
+    notes: tuple[str, ...]
+    detected: bool
+
+
+def _toml_str(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def render_register_section(reg: RegisterSettings) -> str:
+    """The [register] part of xlflow.toml, with a comment on every key."""
+    lines = [
+        "# 任务清单（the register of key tasks）",
+        "[register]",
+        f"path = {_toml_str(reg.path)}",
+        f"sheet = {_toml_str(reg.sheet)}                         # empty: the first sheet with a header row",
+        f"header_row = {reg.header_row}                     # 0: find the header row by itself",
+        f"id_column = {_toml_str(reg.id_column)}                  # the task id",
+        f"group_column = {_toml_str(reg.group_column)}           # the category (empty: none or section rows)",
+        f"name_column = {_toml_str(reg.name_column)}            # the task's short name",
+    ]  # fmt: skip
+    if reg.divisions_column:
+        lines += [
+            "# one column where the first named division leads:",
+            f"divisions_column = {_toml_str(reg.divisions_column)}",
+        ]
+    else:
+        lines += [
+            "# separate lead and co-operating columns:",
+            f"lead_column = {_toml_str(reg.lead_column)}",
+            f"cooperating_column = {_toml_str(reg.cooperating_column)}",
+        ]
+    seps = ", ".join(_toml_str(s) for s in reg.separators)
+    lines += [
+        f"separators = [{seps}]",
+        "# register columns a division sees on its form, read-only",
+        "readonly_columns = [" + ", ".join(_toml_str(c) for c in reg.readonly_columns) + "]",
+        "",
+        "# the target column for each milestone year",
+        "[register.targets]",
+    ]
+    lines += [f"{year} = {_toml_str(col)}" for year, col in reg.targets]
+    return "\n".join(lines) + "\n\n"
+
+
+def _replace_register_section(template: str, reg: RegisterSettings) -> str:
+    start = template.index("# 任务清单")
+    end = template.index("# 填报项")
+    return template[:start] + render_register_section(reg) + template[end:]
+
+
+def write_divisions_csv(path: Path, divisions: list[str] | tuple[str, ...]) -> None:
+    """The contact list `remind` reads: one row per division, contacts left empty."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(DIVISIONS_HEADER)
+    for d in divisions:
+        writer.writerow([d, "", "", ""])
+    # utf-8-sig so that Excel on Chinese Windows opens it without mojibake
+    atomic_write(path, buf.getvalue().encode("utf-8-sig"))
+
+
+def init_workspace(target: Path, register: Path | None = None) -> InitResult:
+    """Create a working folder; with a register of another layout, detect its columns."""
+    root = target.resolve()
+    for existing in (root / SETTINGS_NAME, root / "templates" / SETTINGS_NAME):
+        if existing.exists():
+            raise WorkspaceError(
+                f"{root} 已经是 xlflow 工作文件夹（已有 {existing}），未做任何改动。"
+            )
+    template = bundled_file(SETTINGS_NAME).decode("utf-8")
+    notes: list[str] = []
+    if register is None:
+        register_name = "key-task-list.xlsx"
+        reg_bytes = bundled_file(register_name)
+        settings_text = template
+        detected = False
+    else:
+        if not register.is_file():
+            raise WorkspaceError(f"找不到任务清单文件：{register}")
+        found = detect_layout(register)
+        register_name = register.name
+        reg_bytes = register.read_bytes()
+        reg = RegisterSettings(
+            **{**found.settings.__dict__, "path": f"templates/{register_name}"},
+        )
+        settings_text = _replace_register_section(template, reg)
+        notes += found.notes
+        detected = True
+    for sub in ("templates", "inbox", "outbox"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    register_path = root / "templates" / register_name
+    atomic_write(register_path, reg_bytes)
+    settings_path = root / SETTINGS_NAME
+    atomic_write(settings_path, settings_text.encode("utf-8"))
+    try:
+        ws = Workspace.open(root)
+        divisions = ws.register().divisions
+    except Exception:
+        # leave nothing half-made behind
+        settings_path.unlink(missing_ok=True)
+        raise
+    write_divisions_csv(root / "templates" / DIVISIONS_CSV, divisions)
+    gitignore = root / ".gitignore"
+    if not gitignore.exists():
+        atomic_write(gitignore, f"{STATE_DIR}/\ninbox/\noutbox/\n".encode())
+    return InitResult(root, settings_path, register_path, tuple(notes), detected)
