@@ -1,0 +1,181 @@
+"""Factories shared by the tests: working folders, generated forms and filled returns.
+
+Returns are filled with openpyxl by header label, the way a person fills the sheet,
+without using xlflow's own code, so that the tests check xlflow against the form
+rather than against itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+from click.testing import CliRunner, Result
+
+from xlflow.cli import main
+from xlflow.workspace import init_workspace
+
+REPO = Path(__file__).resolve().parents[1]
+SEEDS = REPO.parent / "shared" / "seeds"
+BUNDLED_XLSX = REPO / "templates" / "key-task-list.xlsx"
+DEFAULT_ROUND = "2019-H1"
+DEADLINE = "2019-07-10"
+TASK_SHEET = "填报"
+
+
+def run(args: list[str], expect: int | None = 0) -> Result:
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    if expect is not None:
+        assert result.exit_code == expect, result.output
+    return result
+
+
+def run_json(args: list[str]) -> Any:
+    return json.loads(run([*args, "--json"]).output)
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Path:
+    """A fresh working folder with the bundled register."""
+    root = tmp_path / "work"
+    init_workspace(root)
+    return root
+
+
+@pytest.fixture
+def forms(ws: Path) -> dict[str, Path]:
+    """Forms generated for DEFAULT_ROUND, by division."""
+    data = run_json(["generate", "-w", str(ws), "--round", DEFAULT_ROUND, "--deadline", DEADLINE])
+    return {f["division"]: Path(f["path"]) for f in data["forms"]}
+
+
+def _header(sheet: Any) -> tuple[int, dict[str, int]]:
+    for row in sheet.iter_rows(min_row=1, max_row=15):
+        labels = {c.value: c.column for c in row if isinstance(c.value, str)}
+        if "序号" in labels and "完成状态" in labels:
+            return row[0].row, labels
+    raise AssertionError("no header row")
+
+
+def task_rows(path: Path, sheet_name: str = TASK_SHEET) -> dict[str, int]:
+    wb = openpyxl.load_workbook(path)
+    sheet = wb[sheet_name]
+    header, cols = _header(sheet)
+    out = {}
+    for r in range(header + 1, sheet.max_row + 1):
+        value = sheet.cell(r, cols["序号"]).value
+        if isinstance(value, str) and "：" in value:
+            break  # the contact block below the table
+        if value not in (None, ""):
+            out[str(value)] = r
+    return out
+
+
+def fill_workbook(
+    wb: Any,
+    values: Mapping[str, Mapping[str, Any]],
+    contact: Mapping[str, Any] | None = None,
+    sheet_name: str = TASK_SHEET,
+) -> None:
+    """Type values into an openpyxl workbook: values[task id][header label] = value."""
+    sheet = wb[sheet_name]
+    header, cols = _header(sheet)
+    for r in range(header + 1, sheet.max_row + 1):
+        tid = sheet.cell(r, cols["序号"]).value
+        if tid is None:
+            continue
+        for label, value in values.get(str(tid), {}).items():
+            sheet.cell(r, cols[label]).value = value
+    if contact:
+        merged = list(sheet.merged_cells.ranges)
+        for row in sheet.iter_rows(min_row=header + 1):
+            for cell in row:
+                if not isinstance(cell.value, str):
+                    continue
+                label = cell.value.split("：")[0]
+                if label in contact and "：" in cell.value:
+                    col = cell.column + 1
+                    for m in merged:
+                        if cell.coordinate in m:
+                            col = m.max_col + 1
+                    sheet.cell(cell.row, col).value = contact[label]
+
+
+def fill(
+    form: Path,
+    out: Path,
+    values: Mapping[str, Mapping[str, Any]],
+    contact: Mapping[str, Any] | None = None,
+    edit: Callable[[Any], None] | None = None,
+) -> Path:
+    wb = openpyxl.load_workbook(form)
+    fill_workbook(wb, values, contact)
+    if edit is not None:
+        edit(wb)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(out)
+    return out
+
+
+GOOD_CONTACT = {"填报人": "张三", "联系电话": "0574-87654321", "处室负责人": "李四"}
+
+
+def complete_values(form: Path, status: str = "按计划推进", percent: Any = 60) -> dict[str, dict[str, Any]]:
+    """A valid answer for every task on a form."""
+    return {
+        tid: {
+            "完成状态": status,
+            "完成进度(%)": percent,
+            "进展情况": f"任务{tid}：本期完成调研和方案制定。",
+            "存在问题": "资金到位较慢" if status == "进度滞后" else None,
+            "下步打算": "按计划推进",
+        }
+        for tid in task_rows(form)
+    }
+
+
+def fill_complete(form: Path, out: Path, status: str = "按计划推进", **kw: Any) -> Path:
+    return fill(form, out, complete_values(form, status), GOOD_CONTACT, **kw)
+
+
+def set_mtime(path: Path, when: float) -> None:
+    os.utime(path, (when, when))
+
+
+def tree_digest(folder: Path) -> dict[str, str]:
+    """sha256 of every file under `folder`, with symlinks as their target text."""
+    out = {}
+    for p in sorted(folder.rglob("*")):
+        rel = p.relative_to(folder).as_posix()
+        if p.is_symlink():
+            out[rel] = "link:" + os.readlink(p)
+        elif p.is_file():
+            out[rel] = hashlib.sha256(p.read_bytes()).hexdigest() + f":{p.stat().st_mtime_ns}"
+    return out
+
+
+@pytest.fixture
+def inbox_guard(ws: Path) -> Iterator[Callable[[], None]]:
+    """Check after the test that nothing in inbox/ changed since the last snapshot."""
+    state: dict[str, dict[str, str]] = {}
+
+    def snapshot() -> None:
+        state["before"] = tree_digest(ws / "inbox")
+
+    yield snapshot
+    if "before" in state:
+        assert tree_digest(ws / "inbox") == state["before"]
+
+
+def copy_into_inbox(ws: Path, source: Path, name: str | None = None) -> Path:
+    target = ws / "inbox" / (name or source.name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(source, target)
+    return target

@@ -1,0 +1,303 @@
+"""The `xlflow` command: a thin layer over the library. The only module that prints."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from enum import IntEnum
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .errors import XlflowError
+from .issues import VERDICT_LABELS, Severity
+from .text import display_width
+
+
+class Exit(IntEnum):
+    OK = 0
+    PROBLEMS = 1
+    USAGE = 2
+    FAILED = 3
+
+
+class Failed(click.ClickException):
+    """xlflow could not run (bad settings, unreadable register, busy folder)."""
+
+    exit_code = Exit.FAILED
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"错误：{self.format_message()}", err=True)
+
+
+@contextmanager
+def _library_errors() -> Iterator[None]:
+    try:
+        yield
+    except XlflowError as exc:
+        raise Failed(str(exc)) from None
+
+
+def _workspace(path: str) -> Any:
+    from .workspace import Workspace
+
+    with _library_errors():
+        return Workspace.open(path)
+
+
+def _print_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * max(0, width - display_width(text))
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A plain text table that lines up CJK text (counted as two columns)."""
+    widths = [display_width(h) for h in headers]
+    for row in rows:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], display_width(cell))
+    lines = ["  ".join(_pad(h, w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    for row in rows:
+        lines.append("  ".join(_pad(c, w) for c, w in zip(row, widths, strict=True)).rstrip())
+    return "\n".join(lines)
+
+
+def _parse_date(value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} 不是日期；请写成 YYYY-MM-DD，如 2019-07-10") from None
+
+
+workspace_option = click.option(
+    "-w",
+    "--workspace",
+    "workspace",
+    default=".",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="工作文件夹（含 xlflow.toml、templates/、inbox/、outbox/）。",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="以 JSON 输出结果。")
+round_option = click.option(
+    "--round", "round_id", required=True, help="轮次，如 2019-H1、2019-Q3、2019年上半年。"
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="xlflow")
+def main() -> None:
+    """xlflow：重点任务进展填报的分发、收集、核验与汇总。
+
+    \b
+    典型流程：
+      xlflow generate --round 2019-H1 --deadline 2019-07-10   生成各处室填报表
+      （把 outbox/2019-H1/forms/ 中的表格发给各处室；收回的附件放入 inbox/）
+      xlflow collect --round 2019-H1                          核验收到的文件、生成回执
+      xlflow merge --round 2019-H1                            生成汇总表
+    """
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option(
+    "--register",
+    "register_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="你自己的任务清单（.xlsx .xls .csv .docx）；不给则使用自带的示例清单。",
+)
+def init(directory: str, register_file: str | None) -> None:
+    """新建一个工作文件夹。
+
+    \b
+    例：xlflow init 2019督查
+        xlflow init 2019督查 --register 重点任务清单.docx
+    """
+    from .workspace import init_workspace
+
+    with _library_errors():
+        result = init_workspace(Path(directory), Path(register_file) if register_file else None)
+    click.echo(f"已新建工作文件夹：{result.root}")
+    click.echo(f"  设置：{result.settings_path}")
+    click.echo(f"  任务清单：{result.register_path}")
+    if result.detected:
+        click.echo("\n自动识别的结果（请打开 xlflow.toml 核对）：")
+        for note in result.notes:
+            click.echo(f"  - {note}")
+        click.echo("\n请重点检查：分组列、责任处室列、只读显示的列和各年度目标列是否正确；")
+        click.echo(
+            "填报项（[[fields]]）沿用默认的完成状态、完成进度、进展情况、存在问题、下步打算。"
+        )
+    click.echo(f"\n下一步：xlflow -h 查看命令；xlflow register -w {directory} 查看读到的任务清单。")
+
+
+@main.command()
+@workspace_option
+@json_option
+def register(workspace: str, as_json: bool) -> None:
+    """显示读到的任务清单：任务、分组、各处室牵头和配合的任务数。
+
+    \b
+    例：xlflow register
+        xlflow register --json
+    """
+    from .register import describe_register
+
+    ws = _workspace(workspace)
+    with _library_errors():
+        reg = ws.register()
+    summary = describe_register(reg, ws.settings.register)
+    if as_json:
+        _print_json(summary)
+        return
+    click.echo(f"任务清单：{reg.source}")
+    click.echo(
+        f"{summary['counts']['tasks']} 项任务，{summary['counts']['groups']} 个分组，"
+        f"{summary['counts']['divisions']} 个处室，{summary['counts']['assignments']} 项分工\n"
+    )
+    rows = [
+        [t["id"], t["group"], t["name"][:24], "、".join(t["lead"]), "、".join(t["cooperating"])]
+        for t in summary["tasks"]
+    ]
+    click.echo(_table(["序号", "分组", "任务", "牵头", "配合"], rows))
+    click.echo("")
+    rows = [[d["division"], str(d["lead"]), str(d["cooperating"])] for d in summary["divisions"]]
+    click.echo(_table(["处室", "牵头", "配合"], rows))
+
+
+@main.command()
+@workspace_option
+@round_option
+@click.option("--year", type=int, help="目标年份；默认取轮次开头的四位年份。")
+@click.option("--deadline", help="报送时限，YYYY-MM-DD。")
+@click.option("--title", help="轮次的中文名称，如“2019年上半年”；默认由轮次推出。")
+@click.option("--prefill-from", "prefill_from", help="把该轮次已采用的内容预填到新表中。")
+@click.option("--division", "divisions", multiple=True, help="只生成这些处室的表（可多次给出）。")
+@json_option
+def generate(
+    workspace: str,
+    round_id: str,
+    year: int | None,
+    deadline: str | None,
+    title: str | None,
+    prefill_from: str | None,
+    divisions: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """为每个处室生成只含本处室任务的填报表，写入 outbox/轮次/forms/。
+
+    \b
+    例：xlflow generate --round 2019-H1 --deadline 2019-07-10
+        xlflow generate --round 2019-H2 --prefill-from 2019-H1
+    """
+    from .forms import generate_forms
+    from .model import parse_round
+
+    ws = _workspace(workspace)
+    with _library_errors():
+        rnd = parse_round(round_id, title=title, year=year, deadline=_parse_date(deadline))
+        result = generate_forms(ws, rnd, prefill_from or "", divisions)
+    if as_json:
+        _print_json(result.to_dict())
+        return
+    rows = [
+        [f.division, str(len(f.task_ids)), str(f.path.relative_to(ws.root))] for f in result.forms
+    ]
+    click.echo(f"{result.round.title}（{result.round.id}）：已生成 {len(result.forms)} 份填报表")
+    if result.round.deadline:
+        click.echo(f"报送时限：{result.round.deadline.isoformat()}")
+    if prefill_from:
+        click.echo(f"已预填轮次 {prefill_from} 采用的内容（浅蓝色单元格）。")
+    click.echo(_table(["处室", "任务数", "文件"], rows))
+
+
+@main.command()
+@workspace_option
+@round_option
+@json_option
+def collect(workspace: str, round_id: str, as_json: bool) -> None:
+    """核验 inbox/ 中收到的全部文件，登记结果并生成回执。
+
+    不会修改、移动或删除 inbox/ 中的任何文件。重复运行结果相同。
+
+    \b
+    例：xlflow collect --round 2019-H1
+        xlflow collect --round 2019-H1 --json
+    """
+    from .intake import collect as run_collect
+
+    ws = _workspace(workspace)
+    with _library_errors(), _progress(not as_json, "核验文件") as progress:
+        report = run_collect(ws, round_id, progress=progress)
+    if as_json:
+        _print_json(report.to_dict())
+        return
+    click.echo(_collect_text(report, ws.root))
+
+
+@contextmanager
+def _progress(enabled: bool, label: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on stderr, shown only when there are many files."""
+    if not enabled:
+        yield None
+        return
+    bar: Any = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if total < 50:
+            return
+        if bar is None:
+            bar = click.progressbar(length=total, label=label, file=sys.stderr)
+            bar.__enter__()
+        bar.update(1)
+
+    try:
+        yield update
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+
+
+def _collect_text(report: Any, root: Path) -> str:
+    lines = [f"{report.round.title}（{report.round.id}）收集结果：{len(report.files)} 个文件"]
+    rows = []
+    for f in report.files:
+        errors = sum(1 for i in f.issues if i.severity is Severity.ERROR)
+        warnings = len(f.issues) - errors
+        verdict = VERDICT_LABELS[f.verdict]
+        if not f.present:
+            verdict += "（已不在 inbox）"
+        rows.append([f.division or "（未识别）", f.path, verdict, str(errors), str(warnings)])
+    if rows:
+        lines.append(_table(["处室", "文件", "结论", "错误", "提醒"], rows))
+    else:
+        lines.append("inbox/ 中还没有文件。")
+    accepted = len(report.divisions) - len(report.missing)
+    lines.append(f"\n已采用 {accepted}/{len(report.divisions)} 个处室。")
+    if report.missing:
+        lines.append(f"尚未报送（或未通过核验）：{'、'.join(report.missing)}")
+    problems = [(f, i) for f in report.files for i in f.issues if i.severity is Severity.ERROR]
+    if problems:
+        lines.append("\n需要修改的问题：")
+        for f, issue in problems[:30]:
+            where = f" {issue.location}" if issue.location else ""
+            lines.append(f"  [{f.division or f.path}]{where} {issue.message}")
+        if len(problems) > 30:
+            lines.append(f"  ……共 {len(problems)} 条，详见回执。")
+    if report.receipts:
+        folder = report.receipts[0].parent
+        if folder.is_relative_to(root):
+            folder = folder.relative_to(root)
+        lines.append(f"\n回执已写入 {folder}/（{len(report.receipts)} 份），可直接发回各处室。")
+    return "\n".join(lines)

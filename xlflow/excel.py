@@ -1,0 +1,89 @@
+"""Shared workbook helpers: cell references, sheet titles, CJK sizing, XlsxWriter setup."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import math
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import xlsxwriter
+from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
+
+from .text import display_width, wrapped_lines
+
+MAX_ROW_HEIGHT = 409.0
+LINE_HEIGHT = 14.5  # points per wrapped line of 10.5 pt SimSun, with a little air
+_SHEET_BAD = re.compile(r"[\[\]:*?/\\]")
+
+
+def cell_ref(row: int, col: int) -> str:
+    """0-based (row, col) -> 'C7'."""
+    return str(xl_rowcol_to_cell(row, col))
+
+
+def col_letter(col: int) -> str:
+    return str(xl_col_to_name(col))
+
+
+def safe_sheet_title(title: str) -> str:
+    """Excel sheet titles: at most 31 characters, none of []:*?/\\, not blank."""
+    cleaned = _SHEET_BAD.sub("_", title).strip("'") or "Sheet"
+    return cleaned[:31]
+
+
+def column_width(texts: Iterable[str], header: str, lo: float, hi: float) -> float:
+    """A CJK-aware column width: the longest line counting CJK as 2, within [lo, hi].
+
+    Long text is given a width that wraps it into a few lines rather than one long one.
+    """
+    natural = float(max((display_width(t) for t in texts), default=0))
+    head = max((display_width(part) for part in header.split("\n")), default=0)
+    if natural > hi:
+        natural = max(hi * 0.75, min(hi, natural / 3))
+    return float(min(hi, max(lo, natural + 2, min(head + 2, hi))))
+
+
+def row_height(cells: Iterable[tuple[str, float]], min_lines: int = 1) -> float:
+    """Height in points that shows every (text, column width) pair wrapped in full."""
+    lines = max([min_lines] + [wrapped_lines(t, w) for t, w in cells])
+    return min(MAX_ROW_HEIGHT, math.ceil(lines * LINE_HEIGHT + 6))
+
+
+def new_workbook(buffer: io.BytesIO, created: dt.datetime | None = None) -> Any:
+    """An XlsxWriter workbook that never turns text into formulas, numbers or links."""
+    wb = xlsxwriter.Workbook(
+        buffer,
+        {
+            "in_memory": True,
+            "strings_to_numbers": False,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+        },
+    )
+    if created is not None:
+        # a fixed creation time keeps the same inputs giving the same bytes
+        wb.set_properties({"created": created})
+    return wb
+
+
+def write_text(ws: Any, row: int, col: int, text: str, fmt: Any = None) -> None:
+    """User text is always a string cell, whatever it starts with."""
+    if text == "":
+        ws.write_blank(row, col, None, fmt)
+    else:
+        ws.write_string(row, col, text, fmt)
+
+
+def write_value(ws: Any, row: int, col: int, value: object, fmt: Any = None) -> None:
+    """A stored value: numbers as numbers, everything else as text, never a formula."""
+    if value is None or value == "":
+        ws.write_blank(row, col, None, fmt)
+    elif isinstance(value, bool):
+        ws.write_string(row, col, "是" if value else "否", fmt)
+    elif isinstance(value, int | float):
+        ws.write_number(row, col, value, fmt)
+    else:
+        ws.write_string(row, col, str(value), fmt)

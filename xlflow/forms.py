@@ -1,0 +1,727 @@
+"""Per-division fill-in workbooks, written with XlsxWriter.
+
+The workbook is the only thing a division ever sees of xlflow, so it is the user
+interface: a clear title, only that division's tasks, shaded input cells with
+dropdowns and prompts, everything else locked, and a page that prints.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import Field, Settings, describe_field
+from .excel import (
+    cell_ref,
+    col_letter,
+    column_width,
+    new_workbook,
+    row_height,
+    write_text,
+    write_value,
+)
+from .files import atomic_write, folder_lock
+from .ledger import Ledger
+from .model import FormRow, FormSpec, Register, Role, Round
+from .signing import SCHEMA, load_or_create_secret, row_hash, sign_form
+from .text import display_width, safe_filename
+from .workspace import Workspace
+
+ID_HEADER = "序号"
+ROLE_HEADER = "牵头/配合"
+INSTRUCTION_SHEET = "填报说明"
+LISTS_SHEET = "选项"
+META_SHEET = "_xlflow"
+META_NOTE = "请勿修改或删除本工作表：xlflow 用它识别和核验报送的表格。"
+NAME_PREFIX = "xlflow_"
+PROP_PREFIX = "xlflow."
+_CHUNK = 240  # Excel caps a text constant in a name and a custom property at 255
+
+INPUT_FILL = "#FFF2CC"
+PREFILL_FILL = "#DDEBF7"
+HEADER_FILL = "#D9D9D9"
+TASK_SHEET_PROTECTION = {
+    "select_locked_cells": True,
+    "select_unlocked_cells": True,
+    "format_columns": True,
+    "format_rows": True,
+}
+
+
+def form_title(settings: Settings, rnd: Round, division: str) -> str:
+    return settings.form.title.format(
+        office=settings.office.name,
+        round=rnd.title,
+        division=division,
+        year=rnd.year or "",
+    )
+
+
+def deadline_text(deadline: dt.date | None) -> str:
+    if deadline is None:
+        return "按通知要求"
+    return f"{deadline.year}年{deadline.month}月{deadline.day}日前"
+
+
+def readonly_headers(register: Register, settings: Settings, year: int | None) -> list[str]:
+    headers = list(settings.register.readonly_columns)
+    target = _target_header(register, settings, year)
+    if target:
+        headers.append(target)
+    return headers
+
+
+def _target_header(register: Register, settings: Settings, year: int | None) -> str:
+    if year is None or not settings.register.targets:
+        return ""
+    for milestone, column in settings.register.targets:
+        if milestone >= year:
+            return _display_header(column)
+    return _display_header(settings.register.targets[-1][1])
+
+
+def _display_header(name: str) -> str:
+    return "".join(name.split())
+
+
+def build_specs(
+    register: Register,
+    settings: Settings,
+    rnd: Round,
+    secret: bytes,
+    prefill: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
+    prefill_from: str = "",
+) -> list[FormSpec]:
+    """What each division's form holds, signed. `prefill` maps division -> task -> values."""
+    specs = []
+    target_header = _target_header(register, settings, rnd.year)
+    headers = [_display_header(c) for c in settings.register.readonly_columns]
+    for division in register.divisions:
+        rows: list[FormRow] = []
+        target_year = None
+        carried = (prefill or {}).get(division, {})
+        for task, role in register.tasks_of(division):
+            readonly = [
+                (h, task.column(c))
+                for h, c in zip(headers, settings.register.readonly_columns, strict=True)
+            ]
+            if target_header and rnd.year is not None:
+                found = task.target_for(rnd.year)
+                if found:
+                    target_year = found[0]
+                readonly.append((target_header, found[1] if found else ""))
+            values = carried.get(task.id, {})
+            rows.append(
+                FormRow(
+                    task_id=task.id,
+                    role=role,
+                    readonly=tuple(readonly),
+                    prefill=tuple(
+                        (f.key, values[f.key])
+                        for f in settings.fields
+                        if values.get(f.key) not in (None, "")
+                    ),
+                )
+            )
+        hashes = tuple(row_hash(r.task_id, r.role.label, [t for _, t in r.readonly]) for r in rows)
+        task_ids = tuple(r.task_id for r in rows)
+        signature = sign_form(secret, rnd.id, division, task_ids, hashes)
+        specs.append(
+            FormSpec(
+                round=rnd,
+                division=division,
+                title=form_title(settings, rnd, division),
+                target_year=target_year,
+                rows=tuple(rows),
+                prefill_from=prefill_from if carried else "",
+                signature=signature,
+                row_hashes=hashes,
+            )
+        )
+    return specs
+
+
+def form_filename(spec: FormSpec) -> str:
+    return f"{safe_filename(spec.division)}_{spec.round.slug}_填报表.xlsx"
+
+
+@dataclass(frozen=True)
+class _Column:
+    kind: str  # id | role | readonly | field
+    header: str
+    width: float
+    field: Field | None = None
+
+
+def _columns(spec: FormSpec, settings: Settings) -> list[_Column]:
+    cols = [
+        _Column(
+            "id",
+            ID_HEADER,
+            max(6.0, max((display_width(r.task_id) for r in spec.rows), default=0) + 3),
+        ),
+        _Column("role", ROLE_HEADER, 8.0),
+    ]
+    if spec.rows:
+        for i, (header, _) in enumerate(spec.rows[0].readonly):
+            texts = [r.readonly[i][1] for r in spec.rows]
+            cols.append(_Column("readonly", header, column_width(texts, header, 8, 34)))
+    for f in settings.fields:
+        if f.width:
+            width = f.width
+        elif f.type == "choice":
+            width = max(10.0, max(display_width(c) for c in f.choices) + 4.0)
+        elif f.type in ("percent", "number"):
+            width = 10.0
+        elif f.type == "date":
+            width = 12.0
+        else:
+            width = 30.0 if f.is_long_text else 16.0
+        width = max(width, min(display_width(f.label) + 2.0, 14.0))
+        cols.append(_Column("field", f.label, width, f))
+    return cols
+
+
+class _Formats:
+    def __init__(self, wb: Any, settings: Settings) -> None:
+        body = {"font_name": settings.form.font, "font_size": 10.5}
+        head = {"font_name": settings.form.header_font}
+        border = {"border": 1, "border_color": "#808080"}
+        self.title = wb.add_format(
+            {**head, "font_size": 18, "bold": True, "align": "center", "valign": "vcenter"}
+        )
+        self.subtitle_left = wb.add_format(
+            {**body, "font_size": 11, "align": "left", "valign": "vcenter"}
+        )
+        self.subtitle_right = wb.add_format(
+            {**body, "font_size": 11, "align": "right", "valign": "vcenter"}
+        )
+        self.hint = wb.add_format(
+            {
+                **body,
+                "font_size": 9.5,
+                "font_color": "#7F6000",
+                "align": "left",
+                "valign": "vcenter",
+                "text_wrap": True,
+            }
+        )
+        self.header = wb.add_format(
+            {
+                **head,
+                **border,
+                "font_size": 11,
+                "bold": True,
+                "bg_color": HEADER_FILL,
+                "align": "center",
+                "valign": "vcenter",
+                "text_wrap": True,
+            }
+        )
+        self.header_input = wb.add_format(
+            {
+                **head,
+                **border,
+                "font_size": 11,
+                "bold": True,
+                "bg_color": "#FFE699",
+                "align": "center",
+                "valign": "vcenter",
+                "text_wrap": True,
+            }
+        )
+        self.id = wb.add_format({**body, **border, "align": "center", "valign": "vcenter"})
+        self.role = wb.add_format(
+            {**body, **border, "align": "center", "valign": "vcenter", "bold": True}
+        )
+        self.readonly = wb.add_format({**body, **border, "valign": "top", "text_wrap": True})
+        unlocked = {**body, **border, "valign": "top", "text_wrap": True, "locked": False}
+        self.input_text = wb.add_format({**unlocked, "bg_color": INPUT_FILL, "num_format": "@"})
+        self.input_choice = wb.add_format(
+            {**unlocked, "bg_color": INPUT_FILL, "align": "center", "valign": "vcenter"}
+        )
+        self.input_number = wb.add_format(
+            {
+                **unlocked,
+                "bg_color": INPUT_FILL,
+                "align": "center",
+                "valign": "vcenter",
+                "num_format": "General",
+            }
+        )
+        self.input_date = wb.add_format(
+            {
+                **unlocked,
+                "bg_color": INPUT_FILL,
+                "align": "center",
+                "valign": "vcenter",
+                "num_format": "yyyy-mm-dd",
+            }
+        )
+        self.prefill_text = wb.add_format({**unlocked, "bg_color": PREFILL_FILL, "num_format": "@"})
+        self.prefill_choice = wb.add_format(
+            {**unlocked, "bg_color": PREFILL_FILL, "align": "center", "valign": "vcenter"}
+        )
+        self.prefill_number = wb.add_format(
+            {**unlocked, "bg_color": PREFILL_FILL, "align": "center", "valign": "vcenter"}
+        )
+        self.prefill_date = wb.add_format(
+            {
+                **unlocked,
+                "bg_color": PREFILL_FILL,
+                "align": "center",
+                "valign": "vcenter",
+                "num_format": "yyyy-mm-dd",
+            }
+        )
+        self.contact_label = wb.add_format(
+            {**body, "font_size": 11, "align": "right", "valign": "vcenter", "bold": True}
+        )
+        self.contact_input = wb.add_format(
+            {
+                **body,
+                "font_size": 11,
+                "bottom": 1,
+                "bg_color": INPUT_FILL,
+                "locked": False,
+                "valign": "vcenter",
+                "num_format": "@",
+            }
+        )
+        self.contact_date = wb.add_format(
+            {
+                **body,
+                "font_size": 11,
+                "bottom": 1,
+                "bg_color": INPUT_FILL,
+                "locked": False,
+                "valign": "vcenter",
+                "num_format": "yyyy-mm-dd",
+                "align": "left",
+            }
+        )
+        self.note_title = wb.add_format(
+            {**head, "font_size": 16, "bold": True, "align": "center", "valign": "vcenter"}
+        )
+        self.note_label = wb.add_format(
+            {
+                **head,
+                **border,
+                "font_size": 11,
+                "bold": True,
+                "valign": "top",
+                "text_wrap": True,
+                "bg_color": "#F2F2F2",
+            }
+        )
+        self.note_text = wb.add_format(
+            {**body, **border, "font_size": 11, "valign": "top", "text_wrap": True}
+        )
+        self.meta = wb.add_format({"num_format": "@"})
+
+    def input_for(self, f: Field, prefilled: bool) -> Any:
+        kind = {"choice": "choice", "percent": "number", "number": "number", "date": "date"}.get(
+            f.type, "text"
+        )
+        return getattr(self, ("prefill_" if prefilled else "input_") + kind)
+
+
+def _chunks(value: str) -> list[str]:
+    return [value[i : i + _CHUNK] for i in range(0, len(value), _CHUNK)] or [""]
+
+
+def _plain(x: float) -> float | int:
+    return int(x) if float(x).is_integer() else x
+
+
+def _validation(f: Field, list_name: str) -> dict[str, Any]:
+    """Data validation with a Chinese prompt and error message for one field."""
+    prompt = (f.prompt or describe_field(f))[:250]
+    v: dict[str, Any] = {
+        "input_title": f.label[:30],
+        "input_message": prompt,
+        "error_title": "填写内容不符合要求",
+        "error_type": "stop",
+        "ignore_blank": True,
+    }
+    if f.type == "choice":
+        v.update(validate="list", source=f"={list_name}")
+        v["error_message"] = f"请从下拉列表中选择：{'、'.join(f.choices)}"[:250]
+    elif f.type in ("percent", "number"):
+        lo = _plain(f.min if f.min is not None else -1e15)
+        hi = _plain(f.max if f.max is not None else 1e15)
+        v.update(validate="decimal", criteria="between", minimum=lo, maximum=hi)
+        v["error_message"] = (
+            f"请填写 {f.min:g} 到 {f.max:g} 之间的数字，不要带 % 号或文字。"
+            if f.min is not None and f.max is not None
+            else "请填写数字。"
+        )
+    elif f.type == "date":
+        v.update(
+            validate="date",
+            criteria="between",
+            minimum=dt.date(2000, 1, 1),
+            maximum=dt.date(2099, 12, 31),
+        )
+        v["error_message"] = "请填写日期，如 2019-06-30。"
+    elif f.max_length:
+        v.update(validate="length", criteria="<=", value=f.max_length)
+        v["error_message"] = f"内容不能超过 {f.max_length} 字，请精简。"
+    else:
+        v.update(validate="any")
+        v.pop("error_title")
+        v.pop("error_type")
+    return v
+
+
+def _contact_layout(widths: list[float], labels: list[str]) -> list[tuple[int, int, int, int, int]]:
+    """Place label/input pairs two or more to a line, by the columns' widths.
+
+    Returns (line, label_first, label_last, input_first, input_last) per label.
+    """
+    out = []
+    line, col = 0, 0
+    n = len(widths)
+    for label in labels:
+        need_label = display_width(label) + 3
+        need_input = 16.0
+        placed = False
+        while not placed:
+            c, w = col, 0.0
+            while c < n and w < need_label:
+                w += widths[c]
+                c += 1
+            label_last = c - 1
+            w = 0.0
+            while c < n and w < need_input:
+                w += widths[c]
+                c += 1
+            if w >= need_input or (col == 0 and c == n):
+                out.append((line, col, label_last, label_last + 1, c - 1))
+                col = c
+                placed = True
+            else:
+                line, col = line + 1, 0
+        if col >= n:
+            line, col = line + 1, 0
+    return out
+
+
+def render_form(
+    spec: FormSpec,
+    settings: Settings,
+    created: dt.datetime | None = None,
+) -> bytes:
+    """The form as xlsx bytes. The same spec always gives the same cell contents."""
+    buf = io.BytesIO()
+    wb = new_workbook(buf, created)
+    fmt = _Formats(wb, settings)
+    cols = _columns(spec, settings)
+    widths = [c.width for c in cols]
+    last_col = len(cols) - 1
+    field_cols = {c.field.key: i for i, c in enumerate(cols) if c.field is not None}
+    by_key = settings.field_by_key
+
+    notes = wb.add_worksheet(INSTRUCTION_SHEET)
+    ws = wb.add_worksheet(settings.form.sheet)
+    lists = wb.add_worksheet(LISTS_SHEET)
+    meta = wb.add_worksheet(META_SHEET)
+
+    # --- the task sheet ---
+    ws.set_zoom(90)
+    for i, w in enumerate(widths):
+        ws.set_column(i, i, w)
+    ws.merge_range(0, 0, 0, last_col, spec.title, fmt.title)
+    ws.set_row(0, 36)
+    split = max(1, len(cols) // 2)
+    ws.merge_range(1, 0, 1, split - 1, f"填报单位：{spec.division}（盖章）", fmt.subtitle_left)
+    ws.merge_range(
+        1, split, 1, last_col, f"报送时限：{deadline_text(spec.round.deadline)}", fmt.subtitle_right
+    )
+    ws.set_row(1, 22)
+    hint = "填写说明：请在浅黄色单元格中填写，其余内容已锁定；完成状态请从下拉列表选择，完成进度填 0-100 的数字。详细要求见“填报说明”工作表。"
+    if spec.prefill_from:
+        hint += f"浅蓝色单元格为上一轮次（{spec.prefill_from}）已报内容，请逐项核对更新。"
+    ws.merge_range(2, 0, 2, last_col, hint, fmt.hint)
+    ws.set_row(2, 30 if spec.prefill_from else 18)
+    header_row = 3
+    for i, c in enumerate(cols):
+        ws.write_string(
+            header_row, i, c.header, fmt.header_input if c.kind == "field" else fmt.header
+        )
+    ws.set_row(header_row, row_height([(c.header, c.width) for c in cols]))
+
+    first = header_row + 1
+    long_input = any(f.is_long_text for f in settings.fields)
+    for n, row in enumerate(spec.rows):
+        r = first + n
+        ws.write_string(r, 0, row.task_id, fmt.id)
+        ws.write_string(r, 1, row.role.label, fmt.role)
+        cells: list[tuple[str, float]] = []
+        for j, (_, text) in enumerate(row.readonly):
+            write_text(ws, r, 2 + j, text, fmt.readonly)
+            cells.append((text, widths[2 + j]))
+        carried = dict(row.prefill)
+        for f in settings.fields:
+            col = field_cols[f.key]
+            value = carried.get(f.key)
+            cell_fmt = fmt.input_for(f, value is not None)
+            if f.type == "date" and isinstance(value, str) and value:
+                try:
+                    ws.write_datetime(r, col, dt.datetime.fromisoformat(value), cell_fmt)
+                    continue
+                except ValueError:
+                    pass
+            write_value(ws, r, col, value, cell_fmt)
+            if isinstance(value, str):
+                cells.append((value, widths[col]))
+        ws.set_row(r, row_height(cells, min_lines=4 if long_input else 2))
+    last = first + len(spec.rows) - 1 if spec.rows else first
+
+    # dropdowns, ranges, dates and lengths, each with a prompt
+    for f in settings.fields:
+        col = field_cols[f.key]
+        list_name = f"{NAME_PREFIX}list_{f.key}"
+        if f.type == "choice":
+            lc = list(field_cols).index(f.key)
+            lists.write_string(0, lc, f.label, fmt.meta)
+            for k, choice in enumerate(f.choices):
+                lists.write_string(k + 1, lc, choice, fmt.meta)
+            letter = col_letter(lc)
+            wb.define_name(
+                list_name, f"='{LISTS_SHEET}'!${letter}$2:${letter}${len(f.choices) + 1}"
+            )
+        if spec.rows:
+            ws.data_validation(first, col, last, col, _validation(f, list_name))
+
+    # contact and sign-off block
+    contact_top = last + 2
+    layout = _contact_layout(widths, [f"{f.label}：" for f in settings.contact])
+    contact_cells: dict[str, str] = {}
+    for f, (line, l0, l1, i0, i1) in zip(settings.contact, layout, strict=True):
+        r = contact_top + line
+        label = f"{f.label}：" + ("*" if f.required else "")
+        if l1 > l0:
+            ws.merge_range(r, l0, r, l1, label, fmt.contact_label)
+        else:
+            ws.write_string(r, l0, label, fmt.contact_label)
+        cfmt = fmt.contact_date if f.type == "date" else fmt.contact_input
+        if i1 > i0:
+            ws.merge_range(r, i0, r, i1, "", cfmt)
+        else:
+            ws.write_blank(r, i0, None, cfmt)
+        contact_cells[f.key] = cell_ref(r, i0)
+        v = _validation(f, "")
+        v["input_message"] = (f.prompt or describe_field(f, by_key))[:250]
+        if f.type in ("text", "phone"):
+            v = {k: v[k] for k in ("input_title", "input_message")} | {"validate": "any"}
+        ws.data_validation(r, i0, r, i0, v)
+    contact_lines = (max(line for line, *_ in layout) + 1) if layout else 0
+    for k in range(contact_lines):
+        ws.set_row(contact_top + k, 26)
+    bottom = contact_top + max(contact_lines, 1) - 1
+
+    ws.freeze_panes(first, 2)
+    ws.set_landscape()
+    ws.set_paper(9)  # A4
+    ws.fit_to_pages(1, 0)
+    ws.repeat_rows(header_row)
+    ws.print_area(0, 0, bottom, last_col)
+    ws.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
+    ws.center_horizontally()
+    ws.set_header(f"&L&9{_escape_hf(spec.division)}&R&9{_escape_hf(spec.round.title)}")
+    ws.set_footer("&C&9第 &P 页，共 &N 页")
+    if settings.form.protect:
+        ws.protect(settings.form.password, TASK_SHEET_PROTECTION)
+    ws.activate()
+
+    # --- the instruction sheet ---
+    _write_instructions(notes, fmt, spec, settings)
+
+    # --- hidden sheets: dropdown lists, and the metadata intake identifies the file by ---
+    lists.hide()
+    if settings.form.protect:
+        lists.protect(settings.form.password)
+    meta_rows = _metadata(spec, settings, field_cols, contact_cells)
+    meta.write_string(0, 0, "xlflow", fmt.meta)
+    meta.write_string(0, 1, META_NOTE, fmt.meta)
+    for k, (key, value) in enumerate(meta_rows, start=1):
+        meta.write_string(k, 0, key, fmt.meta)
+        meta.write_string(k, 1, value, fmt.meta)
+    table = len(meta_rows) + 2
+    for j, head in enumerate(("task_id", "row_hash", "role")):
+        meta.write_string(table, j, head, fmt.meta)
+    for k, (row, digest) in enumerate(zip(spec.rows, spec.row_hashes, strict=True), start=1):
+        meta.write_string(table + k, 0, row.task_id, fmt.meta)
+        meta.write_string(table + k, 1, digest, fmt.meta)
+        meta.write_string(table + k, 2, row.role.value, fmt.meta)
+    meta.very_hidden()
+    if settings.form.protect:
+        meta.protect(settings.form.password)
+    identity = dict(meta_rows[:5])
+    for key, value in identity.items():
+        for n, part in enumerate(_chunks(value)):
+            suffix = f"_{n + 1}" if n else ""
+            wb.define_name(f"{NAME_PREFIX}{key}{suffix}", '="' + part.replace('"', '""') + '"')
+            wb.set_custom_property(f"{PROP_PREFIX}{key}{suffix}", part)
+    wb.set_properties(
+        {
+            "title": spec.title,
+            "subject": f"{spec.division} {spec.round.title}",
+            "author": settings.office.name,
+            "company": settings.office.name,
+            "comments": "由 xlflow 生成。请在“填报”工作表的浅黄色单元格中填写后报送。",
+            **({"created": created} if created else {}),
+        }
+    )
+    wb.close()
+    return buf.getvalue()
+
+
+def _escape_hf(text: str) -> str:
+    return text.replace("&", "&&")
+
+
+def _metadata(
+    spec: FormSpec,
+    settings: Settings,
+    field_cols: Mapping[str, int],
+    contact_cells: Mapping[str, str],
+) -> list[tuple[str, str]]:
+    """Key/value rows of the metadata sheet. The first five are also names and properties."""
+    return [
+        ("schema", str(SCHEMA)),
+        ("round", spec.round.id),
+        ("division", spec.division),
+        ("tasks", json.dumps(list(spec.task_ids), ensure_ascii=False)),
+        ("signature", spec.signature),
+        ("round_title", spec.round.title),
+        ("sheet", settings.form.sheet),
+        ("target_year", str(spec.target_year or "")),
+        ("columns", json.dumps({k: col_letter(c) for k, c in field_cols.items()})),
+        ("contact", json.dumps(dict(contact_cells))),
+        ("prefill_from", spec.prefill_from),
+    ]
+
+
+def _write_instructions(ws: Any, fmt: _Formats, spec: FormSpec, settings: Settings) -> None:
+    ws.set_column(0, 0, 16)
+    ws.set_column(1, 1, 90)
+    ws.merge_range(0, 0, 0, 1, f"{spec.title}　填报说明", fmt.note_title)
+    ws.set_row(0, 34)
+    lead = sum(1 for r in spec.rows if r.role is Role.LEAD)
+    coop = len(spec.rows) - lead
+    office = settings.office
+    contact = "，".join(x for x in (office.name, office.contact, office.phone, office.email) if x)
+    by_key = settings.field_by_key
+    rules = "\n".join(f"{f.label}：{describe_field(f, by_key)}" for f in settings.fields)
+    contact_rules = "、".join(
+        f.label + ("（必填）" if f.required else "") for f in settings.contact
+    )
+    steps = [
+        f"1. 在“{settings.form.sheet}”工作表中逐项填写本处室承担的 {len(spec.rows)} 项任务"
+        f"（牵头 {lead} 项，配合 {coop} 项）。",
+        "2. 只在浅黄色底纹的单元格中填写；任务内容、目标等已锁定，请勿修改，也不要插入、删除行或调整表格结构。",
+        "3. 牵头任务请填写任务总体进展；配合任务请填写本处室承担部分的进展。",
+        f"4. 在表格下方填写{contact_rules}。",
+        "5. 填好后直接保存（Excel 或 WPS 均可，保存为 .xlsx 或 .xls），文件名可以不改，按时限通过邮件报送。"
+        "请不要把内容复制到新建的文件中，否则系统无法识别。",
+        "6. 报送后如需更正，修改原文件后重新报送即可，以最后收到的一份为准。",
+    ]
+    if spec.prefill_from:
+        steps.append(
+            f"7. 浅蓝色底纹的单元格已填入上一轮次（{spec.prefill_from}）的报送内容，请逐项核对并更新为本期情况。"
+        )
+    rows = [
+        ("填报单位", spec.division),
+        ("填报轮次", spec.round.title),
+        ("报送时限", deadline_text(spec.round.deadline)),
+        ("任务数量", f"{len(spec.rows)} 项（牵头 {lead} 项，配合 {coop} 项）"),
+        ("填报步骤", "\n".join(steps)),
+        ("各列要求", rules),
+        ("联系方式", contact or "见通知"),
+    ]
+    for k, (label, text) in enumerate(rows, start=2):
+        ws.write_string(k, 0, label, fmt.note_label)
+        ws.write_string(k, 1, text, fmt.note_text)
+        ws.set_row(k, row_height([(text, 90)]))
+    ws.set_landscape()
+    ws.set_paper(9)
+    ws.fit_to_pages(1, 0)
+    ws.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.6)
+    ws.set_footer("&C&9第 &P 页，共 &N 页")
+    if settings.form.protect:
+        ws.protect(settings.form.password)
+
+
+@dataclass(frozen=True)
+class GeneratedForm:
+    division: str
+    path: Path
+    task_ids: tuple[str, ...]
+    sha256: str
+
+
+@dataclass(frozen=True)
+class GenerateResult:
+    round: Round
+    forms: tuple[GeneratedForm, ...]
+    prefill_from: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "round": self.round.id,
+            "forms": [
+                {"division": f.division, "path": str(f.path), "task_ids": list(f.task_ids)}
+                for f in self.forms
+            ],
+        }
+
+
+def generate_forms(
+    ws: Workspace,
+    rnd: Round,
+    prefill_from: str = "",
+    divisions: Sequence[str] = (),
+) -> GenerateResult:
+    """Write one form per division into outbox/ROUND/forms/ and record them in the ledger."""
+    from .files import sha256_bytes
+
+    register = ws.register()
+    with folder_lock(ws.lock_path, "生成填报表"):
+        secret = load_or_create_secret(ws.secret_path)
+        with Ledger(ws.ledger_path) as ledger:
+            prefill = ledger.last_accepted_values(prefill_from) if prefill_from else None
+            if prefill_from and ledger.get_round(prefill_from) is None:
+                from .errors import XlflowError
+
+                raise XlflowError(
+                    f"没有轮次 {prefill_from!r} 的记录，无法预填；已有轮次："
+                    f"{'、'.join(r.id for r in ledger.rounds()) or '（无）'}"
+                )
+            record = ledger.record_round(rnd, prefill_from)
+            specs = build_specs(register, ws.settings, record, secret, prefill, prefill_from)
+            if divisions:
+                unknown = [d for d in divisions if d not in register.divisions]
+                if unknown:
+                    from .errors import XlflowError
+
+                    raise XlflowError(
+                        f"任务清单中没有处室 {'、'.join(unknown)}；处室有：{'、'.join(register.divisions)}"
+                    )
+                specs = [s for s in specs if s.division in divisions]
+            created = ledger.round_created_at(rnd.id)
+            out_dir = ws.round_dir(rnd) / "forms"
+            forms = []
+            for spec in specs:
+                data = render_form(spec, ws.settings, created)
+                path = out_dir / form_filename(spec)
+                atomic_write(path, data)
+                forms.append(GeneratedForm(spec.division, path, spec.task_ids, sha256_bytes(data)))
+            ledger.record_forms(rnd.id, specs, {f.division: f for f in forms})
+    return GenerateResult(record, tuple(forms), prefill_from)

@@ -1,0 +1,403 @@
+"""The ledger: what was sent and received, when, and with which verdict (SQLite).
+
+Every write happens in one transaction, so a run killed at any moment leaves the
+previous state intact.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol
+
+from .errors import WorkspaceError
+from .issues import Issue, Verdict
+from .model import FileRecord, FormRow, FormSpec, Role, Round
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS rounds (
+    id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    title TEXT NOT NULL,
+    year INTEGER,
+    deadline TEXT,
+    prefill_from TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    generated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS forms (
+    round TEXT NOT NULL,
+    division TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    path TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    PRIMARY KEY (round, division)
+);
+CREATE TABLE IF NOT EXISTS files (
+    round TEXT NOT NULL,
+    path TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime REAL NOT NULL,
+    verdict TEXT NOT NULL,
+    division TEXT NOT NULL DEFAULT '',
+    identified_round TEXT NOT NULL DEFAULT '',
+    issues TEXT NOT NULL DEFAULT '[]',
+    vals TEXT NOT NULL DEFAULT '{}',
+    contact TEXT NOT NULL DEFAULT '{}',
+    format TEXT NOT NULL DEFAULT '',
+    application TEXT NOT NULL DEFAULT '',
+    superseded_by TEXT NOT NULL DEFAULT '',
+    first_seen TEXT NOT NULL,
+    present INTEGER NOT NULL DEFAULT 1,
+    context TEXT NOT NULL DEFAULT '',
+    late INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (round, path, sha256)
+);
+CREATE TABLE IF NOT EXISTS receipts (
+    round TEXT NOT NULL,
+    name TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    PRIMARY KEY (round, name)
+);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    round TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    started TEXT NOT NULL,
+    finished TEXT NOT NULL,
+    files INTEGER NOT NULL,
+    changed INTEGER NOT NULL
+);
+"""
+LEDGER_VERSION = "1"
+
+
+def now_text() -> str:
+    return dt.datetime.now().replace(microsecond=0).isoformat()
+
+
+class _HasSha(Protocol):
+    @property
+    def sha256(self) -> str: ...
+    @property
+    def path(self) -> Path: ...
+
+
+def spec_to_json(spec: FormSpec) -> str:
+    return json.dumps(
+        {
+            "division": spec.division,
+            "title": spec.title,
+            "target_year": spec.target_year,
+            "prefill_from": spec.prefill_from,
+            "signature": spec.signature,
+            "row_hashes": list(spec.row_hashes),
+            "rows": [
+                {
+                    "task_id": r.task_id,
+                    "role": r.role.value,
+                    "readonly": [list(p) for p in r.readonly],
+                    "prefill": [list(p) for p in r.prefill],
+                }
+                for r in spec.rows
+            ],
+        },
+        ensure_ascii=False,
+    )
+
+
+def spec_from_json(text: str, rnd: Round) -> FormSpec:
+    data = json.loads(text)
+    return FormSpec(
+        round=rnd,
+        division=data["division"],
+        title=data["title"],
+        target_year=data["target_year"],
+        rows=tuple(
+            FormRow(
+                task_id=r["task_id"],
+                role=Role(r["role"]),
+                readonly=tuple((h, t) for h, t in r["readonly"]),
+                prefill=tuple((k, v) for k, v in r["prefill"]),
+            )
+            for r in data["rows"]
+        ),
+        prefill_from=data["prefill_from"],
+        signature=data["signature"],
+        row_hashes=tuple(data["row_hashes"]),
+    )
+
+
+class Ledger:
+    """A thin, typed wrapper over the SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            # each CREATE ... IF NOT EXISTS is atomic on its own
+            self.db.executescript(_SCHEMA)
+            self.db.execute(
+                "INSERT OR IGNORE INTO meta(key, value) VALUES ('version', ?)", (LEDGER_VERSION,)
+            )
+        except sqlite3.DatabaseError as exc:
+            raise WorkspaceError(
+                f"台账文件 {path} 无法打开（{exc}）。它可能已损坏；收到的原始文件仍在 inbox/ 中，"
+                "存档在 .xlflow/archive/ 中。"
+            ) from None
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.db.close()
+
+    class _Tx:
+        def __init__(self, db: sqlite3.Connection) -> None:
+            self.db = db
+
+        def __enter__(self) -> None:
+            self.db.execute("BEGIN IMMEDIATE")
+
+        def __exit__(
+            self,
+            exc_type: type[BaseException] | None,
+            exc: BaseException | None,
+            tb: TracebackType | None,
+        ) -> None:
+            self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+    def transaction(self) -> Ledger._Tx:
+        return Ledger._Tx(self.db)
+
+    # --- rounds and forms ---
+
+    def record_round(self, rnd: Round, prefill_from: str = "") -> Round:
+        """Create or update a round; a deadline or title not given now keeps its old value."""
+        old = self.get_round(rnd.id)
+        stamp = now_text()
+        with self.transaction():
+            if old is None:
+                (seq,) = self.db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM rounds").fetchone()
+                self.db.execute(
+                    "INSERT INTO rounds(id, seq, title, year, deadline, prefill_from, created_at,"
+                    " generated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        rnd.id,
+                        seq,
+                        rnd.title,
+                        rnd.year,
+                        rnd.deadline.isoformat() if rnd.deadline else None,
+                        prefill_from,
+                        stamp,
+                        stamp,
+                    ),
+                )
+                return rnd
+            merged = Round(
+                id=rnd.id,
+                title=rnd.title,
+                year=rnd.year,
+                deadline=rnd.deadline or old.deadline,
+            )
+            self.db.execute(
+                "UPDATE rounds SET title=?, year=?, deadline=?, prefill_from=?, generated_at=?"
+                " WHERE id=?",
+                (
+                    merged.title,
+                    merged.year,
+                    merged.deadline.isoformat() if merged.deadline else None,
+                    prefill_from,
+                    stamp,
+                    rnd.id,
+                ),
+            )
+            return merged
+
+    @staticmethod
+    def _round(row: Any) -> Round:
+        return Round(
+            id=row[0],
+            title=row[1],
+            year=row[2],
+            deadline=dt.date.fromisoformat(row[3]) if row[3] else None,
+        )
+
+    def get_round(self, round_id: str) -> Round | None:
+        row = self.db.execute(
+            "SELECT id, title, year, deadline FROM rounds WHERE id=?", (round_id,)
+        ).fetchone()
+        return self._round(row) if row else None
+
+    def rounds(self) -> list[Round]:
+        rows = self.db.execute("SELECT id, title, year, deadline FROM rounds ORDER BY seq")
+        return [self._round(r) for r in rows]
+
+    def previous_round(self, round_id: str) -> Round | None:
+        row = self.db.execute(
+            "SELECT id, title, year, deadline FROM rounds WHERE seq < "
+            "(SELECT seq FROM rounds WHERE id=?) ORDER BY seq DESC LIMIT 1",
+            (round_id,),
+        ).fetchone()
+        return self._round(row) if row else None
+
+    def prefill_source(self, round_id: str) -> str:
+        row = self.db.execute("SELECT prefill_from FROM rounds WHERE id=?", (round_id,)).fetchone()
+        return str(row[0]) if row else ""
+
+    def round_created_at(self, round_id: str) -> dt.datetime | None:
+        row = self.db.execute("SELECT created_at FROM rounds WHERE id=?", (round_id,)).fetchone()
+        return dt.datetime.fromisoformat(row[0]) if row else None
+
+    def record_forms(
+        self, round_id: str, specs: Iterable[FormSpec], files: Mapping[str, _HasSha]
+    ) -> None:
+        with self.transaction():
+            for spec in specs:
+                f = files[spec.division]
+                self.db.execute(
+                    "INSERT OR REPLACE INTO forms(round, division, spec, path, sha256)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (round_id, spec.division, spec_to_json(spec), str(f.path), f.sha256),
+                )
+
+    def forms(self, rnd: Round) -> dict[str, FormSpec]:
+        rows = self.db.execute(
+            "SELECT division, spec FROM forms WHERE round=? ORDER BY rowid", (rnd.id,)
+        )
+        return {d: spec_from_json(s, rnd) for d, s in rows}
+
+    def form_file(self, round_id: str, division: str) -> tuple[Path, str] | None:
+        row = self.db.execute(
+            "SELECT path, sha256 FROM forms WHERE round=? AND division=?", (round_id, division)
+        ).fetchone()
+        return (Path(row[0]), row[1]) if row else None
+
+    # --- files received ---
+
+    @staticmethod
+    def _file(row: sqlite3.Row) -> FileRecord:
+        return FileRecord(
+            path=row["path"],
+            size=row["size"],
+            mtime=row["mtime"],
+            sha256=row["sha256"],
+            round=row["round"],
+            verdict=Verdict(row["verdict"]),
+            division=row["division"],
+            identified_round=row["identified_round"],
+            issues=tuple(Issue.from_dict(i) for i in json.loads(row["issues"])),
+            values=json.loads(row["vals"]),
+            contact=json.loads(row["contact"]),
+            format=row["format"],
+            application=row["application"],
+            superseded_by=row["superseded_by"],
+            first_seen=row["first_seen"],
+            present=bool(row["present"]),
+            context=row["context"],
+            late=bool(row["late"]),
+        )
+
+    def files(self, round_id: str) -> list[FileRecord]:
+        self.db.row_factory = sqlite3.Row
+        try:
+            rows = self.db.execute(
+                "SELECT * FROM files WHERE round=? ORDER BY mtime, path", (round_id,)
+            ).fetchall()
+        finally:
+            self.db.row_factory = None
+        return [self._file(r) for r in rows]
+
+    def known_file(self, sha256: str) -> list[tuple[str, str]]:
+        """(round, verdict) of every round where a file with this content was recorded."""
+        rows = self.db.execute(
+            "SELECT DISTINCT round, verdict FROM files WHERE sha256=?", (sha256,)
+        ).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
+    def save_files(
+        self, round_id: str, records: Iterable[FileRecord], started: str, changed: int
+    ) -> None:
+        """Replace the round's file rows with `records`, in one transaction."""
+        records = list(records)
+        with self.transaction():
+            self.db.execute("DELETE FROM files WHERE round=?", (round_id,))
+            self.db.executemany(
+                "INSERT INTO files(round, path, sha256, size, mtime, verdict, division,"
+                " identified_round, issues, vals, contact, format, application, superseded_by,"
+                " first_seen, present, context, late)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        round_id,
+                        r.path,
+                        r.sha256,
+                        r.size,
+                        r.mtime,
+                        str(r.verdict),
+                        r.division,
+                        r.identified_round,
+                        json.dumps([i.to_dict() for i in r.issues], ensure_ascii=False),
+                        json.dumps(r.values, ensure_ascii=False),
+                        json.dumps(r.contact, ensure_ascii=False),
+                        r.format,
+                        r.application,
+                        r.superseded_by,
+                        r.first_seen,
+                        int(r.present),
+                        r.context,
+                        int(r.late),
+                    )
+                    for r in records
+                ],
+            )
+            self.db.execute(
+                "INSERT INTO runs(round, kind, started, finished, files, changed)"
+                " VALUES (?, 'collect', ?, ?, ?, ?)",
+                (round_id, started, now_text(), len(records), changed),
+            )
+
+    def receipt_digests(self, round_id: str) -> dict[str, str]:
+        rows = self.db.execute("SELECT name, digest FROM receipts WHERE round=?", (round_id,))
+        return {name: digest for name, digest in rows}
+
+    def save_receipt_digests(self, round_id: str, digests: Mapping[str, str]) -> None:
+        with self.transaction():
+            self.db.execute("DELETE FROM receipts WHERE round=?", (round_id,))
+            self.db.executemany(
+                "INSERT INTO receipts(round, name, digest) VALUES (?, ?, ?)",
+                [(round_id, name, digest) for name, digest in digests.items()],
+            )
+
+    def last_collect(self, round_id: str) -> str | None:
+        row = self.db.execute(
+            "SELECT finished FROM runs WHERE round=? AND kind='collect' ORDER BY id DESC LIMIT 1",
+            (round_id,),
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    def accepted(self, round_id: str) -> list[FileRecord]:
+        return [f for f in self.files(round_id) if f.verdict is Verdict.ACCEPTED]
+
+    def last_accepted_values(self, round_id: str) -> dict[str, dict[str, dict[str, Any]]]:
+        """division -> task id -> values, from the round's counted returns."""
+        out: dict[str, dict[str, dict[str, Any]]] = {}
+        for f in self.accepted(round_id):
+            out[f.division] = f.values
+        return out

@@ -1,0 +1,94 @@
+"""Form signatures: HMAC-SHA256 with a per-working-folder secret.
+
+The signature covers the schema version, round, division, task ids and a hash of each
+row's read-only text. A division cannot forge it without the secret, which is never
+written into a workbook, a log or an error message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import stat
+from collections.abc import Sequence
+from pathlib import Path
+
+from .errors import WorkspaceError
+
+SCHEMA = 1
+_SECRET_BYTES = 32
+
+
+def load_or_create_secret(path: Path) -> bytes:
+    """The working folder's secret, created on first use with owner-only permissions."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(_SECRET_BYTES))
+            fh.flush()
+            os.fsync(fh.fileno())
+    try:
+        mode = path.stat().st_mode
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            os.chmod(path, 0o600)
+        text = path.read_text(encoding="ascii").strip()
+        secret = bytes.fromhex(text)
+    except (OSError, ValueError, UnicodeDecodeError):
+        raise WorkspaceError(
+            f"签名密钥文件 {path} 无法读取或已损坏。没有它就无法核验已发出的表格；"
+            "如确需重建，请删除该文件后重新生成并下发全部表格。"
+        ) from None
+    if len(secret) < 16:
+        raise WorkspaceError(f"签名密钥文件 {path} 内容过短，可能已被改动")
+    return secret
+
+
+def normalise_text(text: str) -> str:
+    """Read-only text as compared: line ends unified, outer whitespace dropped.
+
+    Office programs re-encode line breaks and may trim a trailing space when saving.
+    """
+    return "\n".join(
+        line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    ).strip()
+
+
+def row_hash(task_id: str, role_label: str, readonly_texts: Sequence[str]) -> str:
+    payload = json.dumps(
+        [task_id, role_label, [normalise_text(t) for t in readonly_texts]], ensure_ascii=False
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
+
+
+def sign_form(
+    secret: bytes,
+    round_id: str,
+    division: str,
+    task_ids: Sequence[str],
+    row_hashes: Sequence[str],
+    schema: int = SCHEMA,
+) -> str:
+    payload = json.dumps(
+        {
+            "schema": schema,
+            "round": round_id,
+            "division": division,
+            "tasks": list(task_ids),
+            "rows": list(row_hashes),
+        },
+        ensure_ascii=False,
+        sort_keys=True,
+    )
+    return hmac.new(secret, payload.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def verify(secret: bytes, signature: str, **signed: object) -> bool:
+    expected = sign_form(secret, **signed)  # type: ignore[arg-type]
+    return hmac.compare_digest(expected, signature.strip().lower())
