@@ -28,7 +28,10 @@ def test_bundled_settings_fields_and_labels() -> None:
     assert (percent.min, percent.max, percent.required) == (0, 100, True)
     assert progress.required and progress.max_length == 2000
     assert problems.required_when is not None
-    assert (problems.required_when.field, problems.required_when.values) == ("status", ("进度滞后",))
+    assert (problems.required_when.field, problems.required_when.values) == (
+        "status",
+        ("进度滞后",),
+    )
     assert [(c.label, c.required) for c in s.contact][:3] == [
         ("填报人", True),
         ("联系电话", True),
@@ -114,7 +117,9 @@ def test_not_a_working_folder(tmp_path: Path) -> None:
 
 def test_usage_errors_are_exit_2(ws: Path) -> None:
     run(["generate", "-w", str(ws)], expect=2)  # --round missing
-    result = run(["generate", "-w", str(ws), "--round", "2019-H1", "--deadline", "7月10日"], expect=2)
+    result = run(
+        ["generate", "-w", str(ws), "--round", "2019-H1", "--deadline", "7月10日"], expect=2
+    )
     assert "YYYY-MM-DD" in result.output
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import openpyxl
-import python_calamine
 import pytest
+import python_calamine
 
 from xlflow.model import parse_round
 from xlflow.signing import load_or_create_secret, row_hash, verify
@@ -58,7 +58,7 @@ def test_every_task_text_is_in_the_right_forms(forms: dict[str, Path], ws: Path)
         for division in task["lead"] + task["cooperating"]:
             wb = openpyxl.load_workbook(forms[division])
             sheet = wb[TASK_SHEET]
-            header, cols = _header_cols(sheet)
+            _header, cols = _header_cols(sheet)
             r = task_rows(forms[division])[task["id"]]
             assert sheet.cell(r, cols["主要内容"]).value == task["name"]
             role = "牵头" if division in task["lead"] else "配合"
@@ -94,7 +94,7 @@ def test_protection_locked_and_unlocked_cells(forms: dict[str, Path]) -> None:
 def test_dropdown_from_hidden_sheet_and_validations(forms: dict[str, Path]) -> None:
     wb = openpyxl.load_workbook(forms[OFFICE_CO])
     sheet = wb[TASK_SHEET]
-    header, cols = _header_cols(sheet)
+    _header, cols = _header_cols(sheet)
     by_type: dict[str, Any] = {}
     for dv in sheet.data_validations.dataValidation:
         by_type.setdefault(dv.type or "any", []).append(dv)
@@ -130,7 +130,9 @@ def test_hidden_metadata_names_and_properties(forms: dict[str, Path], ws: Path) 
     assert list(hashes) == tasks
     assert wb.defined_names["xlflow_division"].attr_text == f'"{OFFICE_CO}"'
     props = {p.name: p.value for p in wb.custom_doc_props.props}
-    assert props["xlflow.round"] == DEFAULT_ROUND and props["xlflow.signature"] == values["signature"]
+    assert (
+        props["xlflow.round"] == DEFAULT_ROUND and props["xlflow.signature"] == values["signature"]
+    )
     # the secret itself never goes into a form
     secret = (ws / ".xlflow" / "secret").read_text().strip()
     for member_text in _all_text(path):
@@ -160,13 +162,21 @@ def test_signature_verifies_and_fails_after_edits(forms: dict[str, Path], ws: Pa
     # the row hash covers the read-only text: an edited task no longer matches its signed hash
     wb = openpyxl.load_workbook(path)
     sheet = wb[TASK_SHEET]
-    header, cols = _header_cols(sheet)
+    _header, cols = _header_cols(sheet)
     r = task_rows(path)["7"]
-    texts = [sheet.cell(r, cols[h]).value or "" for h in ("重点任务", "主要内容", "主要任务", "2019年目标")]
+    texts = [
+        sheet.cell(r, cols[h]).value or ""
+        for h in ("重点任务", "主要内容", "主要任务", "2019年目标")
+    ]
     assert row_hash("7", "牵头", texts) == hashes["7"]
     texts[2] = texts[2] + "（已调整）"
     assert row_hash("7", "牵头", texts) != hashes["7"]
-    assert not verify(secret, values["signature"], row_hashes=[hashes[t] for t in tasks], **{**signed, "round_id": "2019-H2"})
+    assert not verify(
+        secret,
+        values["signature"],
+        row_hashes=[hashes[t] for t in tasks],
+        **{**signed, "round_id": "2019-H2"},
+    )
 
 
 def test_secret_has_owner_only_permissions(forms: dict[str, Path], ws: Path) -> None:
@@ -204,7 +214,9 @@ def test_json_output_shape(forms: dict[str, Path], ws: Path) -> None:
         ("2019-H1", 2021, "2022年目标", "2019年上半年"),
     ],
 )
-def test_target_for_the_round_year(ws: Path, round_text: str, year: int | None, header: str, title: str) -> None:
+def test_target_for_the_round_year(
+    ws: Path, round_text: str, year: int | None, header: str, title: str
+) -> None:
     args = ["generate", "-w", str(ws), "--round", round_text, "--division", "政策规划处"]
     if year:
         args += ["--year", str(year)]
@@ -227,5 +239,7 @@ def test_round_names() -> None:
 
 
 def test_unknown_division_is_a_clear_error(ws: Path) -> None:
-    result = run(["generate", "-w", str(ws), "--round", "2019-H1", "--division", "无此处"], expect=3)
+    result = run(
+        ["generate", "-w", str(ws), "--round", "2019-H1", "--division", "无此处"], expect=3
+    )
     assert "没有处室 无此处" in result.output

@@ -66,7 +66,9 @@ def test_repository_register_is_the_seed() -> None:
         assert BUNDLED_XLSX.read_bytes() == (SEEDS / "key-task-list.xlsx").read_bytes()
     bundled = REPO / "xlflow" / "bundled"
     assert (bundled / "key-task-list.xlsx").read_bytes() == BUNDLED_XLSX.read_bytes()
-    assert (bundled / "xlflow.toml").read_bytes() == (REPO / "templates" / "xlflow.toml").read_bytes()
+    assert (bundled / "xlflow.toml").read_bytes() == (
+        REPO / "templates" / "xlflow.toml"
+    ).read_bytes()
 
 
 def _xlsx(path: Path, rows: list[list[object]], merges: list[str] = ()) -> Path:  # type: ignore[assignment]
@@ -155,7 +157,10 @@ def test_docx_with_section_rows_and_full_width_separators(tmp_path: Path) -> Non
     heading = table.cell(1, 0).merge(table.cell(1, 4))
     heading.text = "一、深化改革"
     for r, row in enumerate(
-        [["1", "任务甲", "办公室", "财务处，人事处\n", "目标甲"], ["2", "任务乙", "人事处", "", "目标乙"]],
+        [
+            ["1", "任务甲", "办公室", "财务处，人事处\n", "目标甲"],
+            ["2", "任务乙", "人事处", "", "目标乙"],
+        ],
         start=2,
     ):
         for i, text in enumerate(row):
@@ -255,7 +260,9 @@ def test_init_with_foreign_register_writes_matching_settings(tmp_path: Path) -> 
     assert ws.settings.register.divisions_column == "责任单位"
     assert ws.settings.register.targets == ((2020, "2020年目标"), (2021, "2021年目标"))
     assert ws.register().divisions == ("办公室", "财务处", "人事处")
-    assert (tmp_path / "w" / "templates" / "divisions.csv").read_text("utf-8-sig").splitlines()[1:] == [
+    assert (tmp_path / "w" / "templates" / "divisions.csv").read_text("utf-8-sig").splitlines()[
+        1:
+    ] == [
         "办公室,,,",
         "财务处,,,",
         "人事处,,,",
@@ -274,7 +281,9 @@ def test_register_command_on_bundled(ws: Path) -> None:
     data = run_json(["register", "-w", str(ws)])
     assert data["counts"] == {"tasks": 24, "groups": 6, "divisions": 7, "assignments": 31}
     by_name = {d["division"]: d for d in data["divisions"]}
-    assert by_name["创新平台与合作处"]["lead"] == 7 and by_name["创新平台与合作处"]["cooperating"] == 1
+    assert (
+        by_name["创新平台与合作处"]["lead"] == 7 and by_name["创新平台与合作处"]["cooperating"] == 1
+    )
     assert sum(d["lead"] + d["cooperating"] for d in data["divisions"]) == 31
     text = run(["register", "-w", str(ws)]).output
     assert "24 项任务，6 个分组，7 个处室，31 项分工" in text

@@ -1,0 +1,195 @@
+"""Worker processes that each file can crash, hang or exhaust without taking the run down.
+
+A native reader can abort the whole process (python-calamine has been seen to SIGABRT
+on a tiny file with an enormous used range) or loop on a crafted file. Each job runs
+in a worker with a memory cap; a job that overruns its time limit has its worker
+killed; a dead worker is replaced. The caller gets a `JobFailure` for that job only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing as mp
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from typing import Any, Generic, TypeVar
+
+J = TypeVar("J")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class JobFailure:
+    kind: str  # timeout | crashed | memory | error
+    detail: str
+
+
+def _vm_bytes() -> int:
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def _limit_memory(memory_mb: int) -> None:
+    try:
+        import resource
+    except ImportError:  # Windows: no caps, isolation only
+        return
+    cap = _vm_bytes() + memory_mb * 1024 * 1024
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+
+def _worker(
+    conn: Connection, func: Callable[[Any, Any], Any], context: Any, memory_mb: int
+) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    _limit_memory(memory_mb)
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        try:
+            result: Any = func(context, job)
+        except MemoryError:
+            result = JobFailure("memory", "内存超出上限")
+        except Exception as exc:
+            result = JobFailure("error", f"{type(exc).__name__}: {exc}"[:300])
+        try:
+            conn.send(result)
+        except MemoryError:
+            conn.send(JobFailure("memory", "内存超出上限"))
+
+
+class _Slot:
+    def __init__(
+        self, ctx: Any, func: Callable[[Any, Any], Any], context: Any, memory_mb: int
+    ) -> None:
+        parent, child = ctx.Pipe()
+        self.conn: Connection = parent
+        self.proc = ctx.Process(target=_worker, args=(child, func, context, memory_mb), daemon=True)
+        self.proc.start()
+        child.close()
+        self.job_index: int | None = None
+        self.started = 0.0
+
+    def kill(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self.proc.kill()
+        self.proc.join(5)
+        self.conn.close()
+
+
+class IsolatedPool(Generic[J, R]):
+    """Run `func(context, job)` for each job in worker processes, yielding (index, result)."""
+
+    def __init__(
+        self,
+        func: Callable[[Any, J], R],
+        context: Any,
+        workers: int,
+        timeout: float,
+        memory_mb: int,
+    ) -> None:
+        self.func = func
+        self.context = context
+        self.workers = max(1, workers)
+        self.timeout = timeout
+        self.memory_mb = memory_mb
+        method = "fork" if sys.platform.startswith("linux") else "spawn"
+        self.ctx = mp.get_context(method)
+
+    def run(self, jobs: Sequence[J]) -> Iterator[tuple[int, R | JobFailure]]:
+        if not jobs:
+            return
+        slots = [self._spawn() for _ in range(min(self.workers, len(jobs)))]
+        pending = list(range(len(jobs)))
+        pending.reverse()
+        try:
+            for slot in slots:
+                self._dispatch(slot, pending, jobs)
+            while any(s.job_index is not None for s in slots):
+                busy = [s for s in slots if s.job_index is not None]
+                now = time.monotonic()
+                next_deadline = min(s.started + self.timeout for s in busy)
+                ready = wait([s.conn for s in busy], timeout=max(0.0, next_deadline - now))
+                for i, slot in enumerate(slots):
+                    if slot.job_index is None:
+                        continue
+                    index = slot.job_index
+                    outcome: R | JobFailure | None = None
+                    replace = False
+                    if slot.conn in ready:
+                        try:
+                            outcome = slot.conn.recv()
+                        except (EOFError, OSError):
+                            replace = True
+                            outcome = self._death(slot)
+                    elif time.monotonic() - slot.started > self.timeout:
+                        replace = True
+                        outcome = JobFailure("timeout", f"超过 {self.timeout:g} 秒仍未读完")
+                    if outcome is None:
+                        continue
+                    slot.job_index = None
+                    if replace:
+                        slot.kill()
+                        slot = slots[i] = self._spawn()
+                    yield index, outcome
+                    self._dispatch(slot, pending, jobs)
+        finally:
+            for slot in slots:
+                with contextlib.suppress(OSError, ValueError, BrokenPipeError):
+                    slot.conn.send(None)
+            for slot in slots:
+                slot.proc.join(2)
+                if slot.proc.is_alive():
+                    slot.kill()
+                else:
+                    slot.conn.close()
+
+    def _spawn(self) -> _Slot:
+        return _Slot(self.ctx, self.func, self.context, self.memory_mb)
+
+    def _dispatch(self, slot: _Slot, pending: list[int], jobs: Sequence[J]) -> None:
+        if not pending:
+            return
+        index = pending.pop()
+        slot.job_index = index
+        slot.started = time.monotonic()
+        slot.conn.send(jobs[index])
+
+    @staticmethod
+    def _death(slot: _Slot) -> JobFailure:
+        slot.proc.join(5)
+        code = slot.proc.exitcode
+        if code is not None and code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = str(-code)
+            if name in ("SIGKILL", "SIGSEGV", "SIGABRT", "SIGBUS"):
+                return JobFailure(
+                    "crashed", f"读取程序异常终止（{name}），多为文件损坏、过大或内存超限"
+                )
+            return JobFailure("crashed", f"读取程序被信号 {name} 终止")
+        return JobFailure("crashed", f"读取程序意外退出（代码 {code}）")
+
+
+def default_workers(jobs: int) -> int:
+    cpus = os.cpu_count() or 1
+    if jobs < 8:
+        return 1
+    return max(1, min(cpus, jobs))

@@ -1,0 +1,580 @@
+"""Reading one returned file safely: cheap checks first, then python-calamine.
+
+Everything here runs inside a worker process (see `xlflow.pool`), so a crash, hang
+or runaway allocation in a native reader costs only the file being read. Before any
+parser sees the bytes, the file type is decided by its content, zip archives are
+checked for bombs and unsafe names without inflating them, and XML parts are checked
+for DTDs (billion laughs, external entities). Macros are never run, formulas never
+evaluated and links never followed: only cached values are read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config import Limits
+from .issues import Issue, IssueCode, error, warning
+from .text import CELL_TEXT_LIMIT
+
+Cell = Any  # int | float | str | bool | date | datetime | time | timedelta
+
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+ZIP_MAGIC = b"PK\x03\x04"
+SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".et")
+_DTD = re.compile(rb"<!(DOCTYPE|ENTITY)", re.I)
+_CELL_REF = re.compile(rb'<c\s[^>]*?r="([A-Z]{1,4})(\d{1,8})"')
+_ROW_REF = re.compile(rb'<row\s[^>]*?r="(\d{1,8})"')
+_DIMENSION = re.compile(rb'<dimension\s+ref="([A-Z]{1,4})?(\d{1,8})?(?::([A-Z]{1,4})(\d{1,8}))?"')
+_CELL_XML = re.compile(rb"<c\s([^>]*?)(/>|>(.*?)</c>)", re.S)
+_ATTR_R = re.compile(rb'\br="([A-Z]{1,4}\d{1,8})"')
+_ATTR_S = re.compile(rb'\bs="(\d+)"')
+_CACHED = re.compile(rb"<v>[^<]+</v>|<is>", re.S)
+_CHUNK = 1 << 16
+
+
+@dataclass
+class RawSheet:
+    name: str
+    visibility: str  # visible | hidden | veryhidden
+    rows: list[list[Cell]]  # absolute: rows[0][0] is A1
+    merged: list[tuple[tuple[int, int], tuple[int, int]]] = field(default_factory=list)
+
+    def cell(self, row: int, col: int) -> Cell:
+        if 0 <= row < len(self.rows) and 0 <= col < len(self.rows[row]):
+            return self.rows[row][col]
+        return ""
+
+
+@dataclass
+class RawWorkbook:
+    """What a returned file holds, as plain data that can cross a process boundary."""
+
+    format: str  # xlsx | xlsm | xls | ods
+    sheets: list[RawSheet] = field(default_factory=list)
+    defined_names: dict[str, str] = field(default_factory=dict)
+    properties: dict[str, str] = field(default_factory=dict)
+    application: str = ""
+    # sheet name -> cell refs ("H7")
+    formulas: dict[str, set[str]] = field(default_factory=dict)
+    formulas_without_value: dict[str, set[str]] = field(default_factory=dict)
+    percent_cells: dict[str, set[str]] = field(default_factory=dict)
+    has_macros: bool = False
+
+    def sheet(self, name: str) -> RawSheet | None:
+        for s in self.sheets:
+            if s.name == name:
+                return s
+        return None
+
+
+@dataclass
+class ReadResult:
+    workbook: RawWorkbook | None
+    issues: list[Issue]
+
+
+def _col_number(letters: bytes) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + (ch - 64)
+    return n
+
+
+def sniff(data: bytes) -> str:
+    """The real type of a file, from its first bytes: zip, ole, html, text, empty, unknown."""
+    if not data:
+        return "empty"
+    if data.startswith(ZIP_MAGIC) or data.startswith(b"PK\x05\x06"):
+        return "zip"
+    if data.startswith(OLE_MAGIC):
+        return "ole"
+    head = data[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if head.startswith((b"<!doctype html", b"<html", b"<table", b"<?xml", b"mime-version")):
+        return "html"
+    if b"{\\rtf" in head[:10]:
+        return "rtf"
+    sample = data[:4096]
+    try:
+        sample.decode("utf-8")
+        return "text"
+    except UnicodeDecodeError as exc:
+        if exc.start > len(sample) - 4:
+            return "text"
+    try:
+        sample.decode("gb18030")
+        return "text"
+    except UnicodeDecodeError:
+        return "unknown"
+
+
+_KIND_WORDS = {
+    "empty": "空文件（0 字节）",
+    "html": "网页（HTML）或 XML 文本，不是 Excel 表格（有些系统导出的“xls”其实是网页）",
+    "text": "纯文本（可能是 CSV 或 TXT 改了扩展名），不是 Excel 表格",
+    "rtf": "RTF 文档，不是 Excel 表格",
+    "unknown": "无法识别的格式，不是 Excel 表格",
+}
+_REFILL = "请用下发的 Excel 填报表填写后直接保存（.xlsx 或 .xls），不要另存为其他格式。"
+
+
+def _ole_kind(data: bytes) -> str:
+    """xls, encrypted (an OOXML workbook behind a password) or doc, from the stream names."""
+    names = data[: 1 << 20]
+
+    def has(name: str) -> bool:
+        return name.encode("utf-16-le") in names
+
+    if has("EncryptedPackage") or has("EncryptionInfo"):
+        return "encrypted"
+    if has("Workbook") or has("Book"):
+        return "xls"
+    if has("WordDocument"):
+        return "doc"
+    if has("PowerPoint Document"):
+        return "ppt"
+    return "ole"
+
+
+def _check_zip(zf: zipfile.ZipFile, limits: Limits) -> tuple[list[Issue], str]:
+    """Bomb, name and DTD checks on a zip; returns the issues and the package kind."""
+    infos = zf.infolist()
+    names = {i.filename for i in infos}
+    if len(infos) > limits.max_zip_members:
+        return [
+            error(
+                IssueCode.LIMIT_EXCEEDED,
+                f"文件内含 {len(infos)} 个部件，超过上限 max_zip_members = {limits.max_zip_members}；"
+                "这不像是正常的填报表。" + _REFILL,
+            )
+        ], ""
+    for info in infos:
+        name = info.filename
+        if name.startswith(("/", "\\")) or ".." in re.split(r"[/\\]", name) or ":" in name:
+            return [
+                error(
+                    IssueCode.UNSAFE_ZIP_MEMBER,
+                    f"文件内含不安全的路径 {name!r}，已拒收，未解压。" + _REFILL,
+                )
+            ], ""
+    total = sum(i.file_size for i in infos)
+    if total > limits.max_uncompressed_mb * 1024 * 1024:
+        return [
+            error(
+                IssueCode.LIMIT_EXCEEDED,
+                f"文件解压后声明的大小为 {total / 1048576:.0f} MB，超过上限 max_uncompressed_mb = "
+                f"{limits.max_uncompressed_mb:g}（疑似压缩炸弹），已拒收，未解压。" + _REFILL,
+            )
+        ], ""
+    for info in infos:
+        if info.compress_size and info.file_size > 1 << 20:
+            ratio = info.file_size / info.compress_size
+            if ratio > limits.max_compression_ratio:
+                return [
+                    error(
+                        IssueCode.LIMIT_EXCEEDED,
+                        f"部件 {info.filename} 的压缩比为 {ratio:.0f}，超过上限 max_compression_ratio = "
+                        f"{limits.max_compression_ratio:g}（疑似压缩炸弹），已拒收，未解压。"
+                        + _REFILL,
+                    )
+                ], ""
+    if "xl/workbook.xml" in names:
+        kind = "xlsm" if any(n.lower().endswith("vbaproject.bin") for n in names) else "xlsx"
+    elif "xl/workbook.bin" in names:
+        kind = "xlsb"
+    elif "content.xml" in names and "mimetype" in names:
+        kind = "ods"
+    elif "word/document.xml" in names:
+        kind = "docx"
+    elif "ppt/presentation.xml" in names:
+        kind = "pptx"
+    else:
+        kind = "zip"
+    return [], kind
+
+
+def _members(zf: zipfile.ZipFile) -> Iterator[tuple[str, bytes]]:
+    """Each XML part, read in full (so its CRC is checked), size already bounded."""
+    for info in zf.infolist():
+        if info.is_dir():
+            continue
+        with zf.open(info) as fh:
+            parts = []
+            while chunk := fh.read(_CHUNK):
+                parts.append(chunk)
+        yield info.filename, b"".join(parts)
+
+
+def _xml(data: bytes) -> Any:
+    from defusedxml import ElementTree
+
+    return ElementTree.fromstring(data, forbid_dtd=True)
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _read_ooxml_parts(parts: dict[str, bytes], raw: RawWorkbook, limits: Limits) -> list[Issue]:
+    """Names, properties, application, formulas and percent formats from an xlsx."""
+    issues: list[Issue] = []
+    wb = parts.get("xl/workbook.xml")
+    sheet_targets: dict[str, str] = {}
+    if wb is not None:
+        root = _xml(wb)
+        rels: dict[str, str] = {}
+        rel_xml = parts.get("xl/_rels/workbook.xml.rels")
+        if rel_xml is not None:
+            for rel in _xml(rel_xml):
+                target = rel.get("Target", "")
+                target = target.lstrip("/")
+                if not target.startswith("xl/"):
+                    target = "xl/" + target
+                rels[rel.get("Id", "")] = target
+        for el in root.iter():
+            tag = _local(el.tag)
+            if tag == "definedName":
+                raw.defined_names[el.get("name", "")] = el.text or ""
+            elif tag == "sheet":
+                rid = next((v for k, v in el.attrib.items() if _local(k) == "id"), "")
+                if rid in rels:
+                    sheet_targets[rels[rid]] = el.get("name", "")
+    custom = parts.get("docProps/custom.xml")
+    if custom is not None:
+        for prop in _xml(custom):
+            name = prop.get("name", "")
+            value = "".join(child.text or "" for child in prop)
+            raw.properties[name] = value
+    app = parts.get("docProps/app.xml")
+    if app is not None:
+        for el in _xml(app):
+            if _local(el.tag) == "Application":
+                raw.application = (el.text or "").strip()
+    percent_styles = _percent_styles(parts.get("xl/styles.xml"))
+    for target, name in sheet_targets.items():
+        data = parts.get(target)
+        if data is None:
+            continue
+        issue = _check_dimension(name, data, limits)
+        if issue:
+            issues.append(issue)
+            continue
+        if b"<f" in data or percent_styles:
+            _scan_cells(name, data, percent_styles, raw)
+    return issues
+
+
+def _percent_styles(styles: bytes | None) -> set[int]:
+    if styles is None:
+        return set()
+    root = _xml(styles)
+    percent_ids = {9, 10}
+    for el in root.iter():
+        if _local(el.tag) == "numFmt" and "%" in (el.get("formatCode") or "").replace("\\%", ""):
+            percent_ids.add(int(el.get("numFmtId", "0")))
+    out: set[int] = set()
+    for el in root.iter():
+        if _local(el.tag) == "cellXfs":
+            for i, xf in enumerate(el):
+                if int(xf.get("numFmtId", "0")) in percent_ids:
+                    out.add(i)
+    return out
+
+
+def _scan_cells(sheet: str, data: bytes, percent_styles: set[int], raw: RawWorkbook) -> None:
+    formulas: set[str] = set()
+    missing: set[str] = set()
+    percent: set[str] = set()
+    for m in _CELL_XML.finditer(data):
+        attrs, inner = m.group(1), m.group(3) or b""
+        ref_m = _ATTR_R.search(attrs)
+        if not ref_m:
+            continue
+        ref = ref_m.group(1).decode()
+        if b"<f" in inner:
+            formulas.add(ref)
+            # openpyxl writes an empty <v></v> for a formula it never calculated
+            if not _CACHED.search(inner):
+                missing.add(ref)
+        if percent_styles:
+            s = _ATTR_S.search(attrs)
+            if s and int(s.group(1)) in percent_styles:
+                percent.add(ref)
+    if formulas:
+        raw.formulas[sheet] = formulas
+    if missing:
+        raw.formulas_without_value[sheet] = missing
+    if percent:
+        raw.percent_cells[sheet] = percent
+
+
+def _check_dimension(sheet: str, data: bytes, limits: Limits) -> Issue | None:
+    """The used range, from the dimension tag and the cells actually present."""
+    max_row = max_col = 0
+    dim = _DIMENSION.search(data[:4096])
+    if dim:
+        for letters, digits in ((dim.group(1), dim.group(2)), (dim.group(3), dim.group(4))):
+            if letters:
+                max_col = max(max_col, _col_number(letters))
+            if digits:
+                max_row = max(max_row, int(digits))
+    for m in _ROW_REF.finditer(data):
+        max_row = max(max_row, int(m.group(1)))
+    for m in _CELL_REF.finditer(data):
+        max_col = max(max_col, _col_number(m.group(1)))
+        max_row = max(max_row, int(m.group(2)))
+    if max_row > limits.max_rows or max_col > limits.max_columns:
+        return error(
+            IssueCode.LIMIT_EXCEEDED,
+            f"工作表“{sheet}”的使用范围达 {max_row} 行 × {max_col} 列，超过上限（max_rows = "
+            f"{limits.max_rows}，max_columns = {limits.max_columns}），未读取。请删除表格下方或右侧"
+            "多余的行列（或直接使用下发的原表重新填写）后再报送。",
+            sheet=sheet,
+        )
+    return None
+
+
+_VISIBILITY = {"Visible": "visible", "Hidden": "hidden", "VeryHidden": "veryhidden"}
+
+
+def _calamine(data: bytes, limits: Limits, raw: RawWorkbook) -> list[Issue]:
+    from python_calamine import CalamineError, CalamineWorkbook, PasswordError
+
+    try:
+        wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
+    except PasswordError:
+        return [_encrypted()]
+    except (CalamineError, ValueError, OSError) as exc:
+        return [_corrupt(exc)]
+    issues: list[Issue] = []
+    for meta in wb.sheets_metadata:
+        try:
+            ws = wb.get_sheet_by_name(meta.name)
+        except CalamineError as exc:
+            issues.append(_corrupt(exc))
+            continue
+        end = ws.end
+        if end is not None and (end[0] + 1 > limits.max_rows or end[1] + 1 > limits.max_columns):
+            issues.append(
+                error(
+                    IssueCode.LIMIT_EXCEEDED,
+                    f"工作表“{meta.name}”的使用范围达 {end[0] + 1} 行 × {end[1] + 1} 列，超过上限"
+                    f"（max_rows = {limits.max_rows}，max_columns = {limits.max_columns}），未读取。"
+                    "请删除多余的行列，或使用下发的原表重新填写。",
+                    sheet=meta.name,
+                )
+            )
+            continue
+        try:
+            rows = ws.to_python(skip_empty_area=False)
+        except CalamineError as exc:
+            issues.append(_corrupt(exc))
+            continue
+        merged = ws.merged_cell_ranges or []
+        raw.sheets.append(
+            RawSheet(
+                name=meta.name,
+                visibility=_VISIBILITY.get(str(meta.visible).rsplit(".", 1)[-1], "visible"),
+                rows=[list(r) for r in rows],
+                merged=[((a, b), (c, d)) for (a, b), (c, d) in merged],
+            )
+        )
+    return issues
+
+
+def _encrypted() -> Issue:
+    return error(
+        IssueCode.ENCRYPTED,
+        "文件设置了打开密码，xlflow 无法读取。请在 Excel/WPS 中“文件 → 信息 → 保护工作簿 → 用密码进行加密”"
+        "里清空密码（WPS：“文件 → 文档加密”），保存后重新报送。",
+    )
+
+
+def _corrupt(exc: object) -> Issue:
+    return error(
+        IssueCode.CORRUPT_FILE,
+        f"文件已损坏或不完整，无法读取（{str(exc)[:160]}）。可能是邮件附件没有下载完整；"
+        "请重新保存附件，或请报送单位用 Excel/WPS 打开确认后重新发送。",
+    )
+
+
+def read_workbook(data: bytes, suffix: str, limits: Limits) -> ReadResult:
+    """Check and read one returned file. Never raises on bad data: problems are Issues."""
+    issues: list[Issue] = []
+    if len(data) > limits.max_file_mb * 1024 * 1024:
+        return ReadResult(
+            None,
+            [
+                error(
+                    IssueCode.LIMIT_EXCEEDED,
+                    f"文件大小 {len(data) / 1048576:.1f} MB，超过上限 max_file_mb = "
+                    f"{limits.max_file_mb:g}，未读取。填报表通常不到 1 MB；" + _REFILL,
+                )
+            ],
+        )
+    kind = sniff(data)
+    suffix = suffix.lower()
+    if kind == "empty":
+        return ReadResult(None, [error(IssueCode.EMPTY_FILE, "文件是空的（0 字节）。" + _REFILL)])
+    if kind not in ("zip", "ole"):
+        return ReadResult(
+            None, [error(IssueCode.NOT_A_WORKBOOK, f"文件内容是{_KIND_WORDS[kind]}。" + _REFILL)]
+        )
+    if kind == "ole":
+        ole = _ole_kind(data)
+        if ole == "encrypted":
+            return ReadResult(None, [_encrypted()])
+        if ole in ("doc", "ppt"):
+            what = "Word 文档" if ole == "doc" else "PowerPoint 文档"
+            return ReadResult(
+                None,
+                [error(IssueCode.NOT_A_WORKBOOK, f"文件内容是{what}，不是 Excel 表格。" + _REFILL)],
+            )
+        fmt = "xls"
+        if suffix not in (".xls", ".et"):
+            issues.append(
+                warning(
+                    IssueCode.EXTENSION_MISMATCH,
+                    f"文件扩展名是 {suffix or '（无）'}，但内容是旧版 .xls 格式；已按 .xls 读取。",
+                )
+            )
+        raw = RawWorkbook(format=fmt)
+        issues += _calamine(data, limits, raw)
+        return ReadResult(None if _fatal(issues) else raw, issues)
+
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        return ReadResult(None, [_corrupt(exc)])
+    with zf:
+        zip_issues, fmt = _check_zip(zf, limits)
+        if zip_issues:
+            return ReadResult(None, zip_issues)
+        if fmt in ("docx", "pptx", "zip", "xlsb"):
+            what = {
+                "docx": "Word 文档（.docx）",
+                "pptx": "PowerPoint 文档（.pptx）",
+                "zip": "压缩包或其他文件",
+                "xlsb": "Excel 二进制工作簿（.xlsb），xlflow 不读取此格式",
+            }[fmt]
+            return ReadResult(
+                None,
+                [
+                    error(
+                        IssueCode.NOT_A_WORKBOOK,
+                        f"文件内容是{what}，不是可读取的填报表。" + _REFILL,
+                    )
+                ],
+            )
+        wanted: dict[str, bytes] = {}
+        try:
+            for name, part in _members(zf):
+                if name.endswith((".xml", ".rels", ".vml")) and _DTD.search(part[:4096]):
+                    return ReadResult(
+                        None,
+                        [
+                            error(
+                                IssueCode.UNSAFE_XML,
+                                f"文件的 {name} 部件含有 DTD/实体声明（正常的 Excel 文件不会有），"
+                                "可能是恶意构造的文件，已拒收。" + _REFILL,
+                            )
+                        ],
+                    )
+                if (
+                    fmt in ("xlsx", "xlsm")
+                    and (
+                        name in ("xl/workbook.xml", "xl/_rels/workbook.xml.rels", "xl/styles.xml")
+                        or name.startswith(("xl/worksheets/", "docProps/"))
+                    )
+                ) or (fmt == "ods" and name in ("meta.xml", "content.xml")):
+                    wanted[name] = part
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
+            return ReadResult(None, [_corrupt(exc)])
+    expected = {"xlsx": (".xlsx",), "xlsm": (".xlsm", ".xlsx"), "ods": (".ods",)}[fmt]
+    if suffix not in expected:
+        issues.append(
+            warning(
+                IssueCode.EXTENSION_MISMATCH,
+                f"文件扩展名是 {suffix or '（无）'}，但内容是 .{fmt} 格式；已按 .{fmt} 读取。",
+            )
+        )
+    raw = RawWorkbook(format=fmt, has_macros=fmt == "xlsm")
+    try:
+        if fmt in ("xlsx", "xlsm"):
+            issues += _read_ooxml_parts(wanted, raw, limits)
+        else:
+            _read_ods_meta(wanted.get("meta.xml"), raw)
+    except Exception as exc:  # a malformed part: defusedxml and ElementTree raise many types
+        if type(exc).__name__ in (
+            "DTDForbidden",
+            "EntitiesForbidden",
+            "ExternalReferenceForbidden",
+        ):
+            return ReadResult(
+                None,
+                [
+                    error(
+                        IssueCode.UNSAFE_XML,
+                        "文件含有 DTD/实体声明，可能是恶意构造的文件，已拒收。" + _REFILL,
+                    )
+                ],
+            )
+        return ReadResult(None, [_corrupt(exc)])
+    if _fatal(issues):
+        return ReadResult(None, issues)
+    if raw.has_macros:
+        issues.append(
+            warning(
+                IssueCode.MACROS_PRESENT,
+                "文件含有宏（VBA），xlflow 只读取单元格内容，不会运行宏。今后请保存为 .xlsx 格式。",
+            )
+        )
+    issues += _calamine(data, limits, raw)
+    return ReadResult(None if _fatal(issues) else raw, issues)
+
+
+def _fatal(issues: list[Issue]) -> bool:
+    fatal = {
+        IssueCode.CORRUPT_FILE,
+        IssueCode.ENCRYPTED,
+        IssueCode.LIMIT_EXCEEDED,
+        IssueCode.UNSAFE_XML,
+        IssueCode.NOT_A_WORKBOOK,
+    }
+    return any(i.code in fatal for i in issues)
+
+
+def _read_ods_meta(meta: bytes | None, raw: RawWorkbook) -> None:
+    if meta is None:
+        return
+    root = _xml(meta)
+    for el in root.iter():
+        tag = _local(el.tag)
+        if tag == "user-defined":
+            name = next((v for k, v in el.attrib.items() if _local(k) == "name"), "")
+            raw.properties[name] = el.text or ""
+        elif tag == "generator":
+            raw.application = (el.text or "").strip()
+
+
+def text_of(value: Cell) -> str:
+    """A cell value as the text a person sees (for read-only comparisons and messages)."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ") if value.time() != dt.time() else value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+__all__ = ["CELL_TEXT_LIMIT", "SPREADSHEET_SUFFIXES", "RawSheet", "RawWorkbook", "read_workbook"]

@@ -1,0 +1,670 @@
+"""Checking a returned form against the form that was sent.
+
+Each rule is a small function that yields `Issue`s; `validate_form` runs them all and
+reports every problem at once. Columns and rows are found by their header labels and
+task ids, never by a fixed position, so reordered rows and inserted blank rows are fine.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config import Field, Settings
+from .excel import cell_ref
+from .issues import Issue, IssueCode, error, warning
+from .model import FormRow, FormSpec
+from .reader import Cell, RawSheet, RawWorkbook, text_of
+from .signing import normalise_text
+from .text import CELL_TEXT_LIMIT, header_key, invalid_xml_chars, task_id_text, to_halfwidth_number
+
+ID_HEADER = "序号"
+ROLE_HEADER = "牵头/配合"
+_HEADER_SCAN_ROWS = 40
+
+
+@dataclass
+class Table:
+    """Where the task table is in a returned file."""
+
+    sheet: RawSheet
+    header_row: int
+    id_col: int
+    role_col: int | None
+    readonly_cols: dict[str, int]  # form header -> column
+    field_cols: dict[str, int]  # field key -> column
+    task_rows: dict[str, int] = field(default_factory=dict)  # task id -> row
+    end_row: int = 0  # first row after the table (the contact block or the end)
+
+
+@dataclass
+class FormResult:
+    values: dict[str, dict[str, Any]]
+    contact: dict[str, Any]
+    issues: list[Issue]
+
+
+def _where(table: Table, row: int, col: int, **extra: str) -> dict[str, str]:
+    return {"sheet": table.sheet.name, "cell": cell_ref(row, col), **extra}
+
+
+def _label_key(text: object) -> str:
+    """A contact label as typed on the form: '填报人：*' -> '填报人'."""
+    key = header_key(text)
+    key = key.replace("（签字）", "").replace("(签字)", "")
+    return key.rstrip(":：*").rstrip(":：")
+
+
+def find_task_sheet(raw: RawWorkbook, settings: Settings, name_hint: str = "") -> RawSheet | None:
+    """The sheet holding the table: by name, else the sheet whose header has the field labels."""
+    for name in (name_hint, settings.form.sheet):
+        if name:
+            sheet = raw.sheet(name)
+            if sheet is not None:
+                return sheet
+    labels = {header_key(f.label) for f in settings.fields}
+    for sheet in raw.sheets:
+        for row in sheet.rows[:_HEADER_SCAN_ROWS]:
+            if labels <= {header_key(c) for c in row if isinstance(c, str)}:
+                return sheet
+    return None
+
+
+def locate_table(
+    sheet: RawSheet,
+    spec: FormSpec | None,
+    settings: Settings,
+    column_hint: Mapping[str, str] | None = None,
+) -> tuple[Table | None, list[Issue]]:
+    """Find the header row and every column by label."""
+    labels = {f.key: header_key(f.label) for f in settings.fields}
+    readonly_headers = [h for h, _ in spec.rows[0].readonly] if spec and spec.rows else []
+    best: tuple[int, int] | None = None
+    for r, row in enumerate(sheet.rows[:_HEADER_SCAN_ROWS]):
+        keys = [header_key(c) if isinstance(c, str) else "" for c in row]
+        score = sum(1 for k in labels.values() if k in keys) + (
+            2 if header_key(ID_HEADER) in keys else 0
+        )
+        if score >= 3 and (best is None or score > best[1]):
+            best = (r, score)
+    if best is None:
+        return None, [
+            error(
+                IssueCode.COLUMN_MISSING,
+                f"在工作表“{sheet.name}”中找不到表头行（应含“{ID_HEADER}”和"
+                f"{'、'.join('“' + f.label + '”' for f in settings.fields)}）。"
+                "请使用下发的原表填写，不要删除或改动表头。",
+                sheet=sheet.name,
+            )
+        ]
+    header_row = best[0]
+    keys = [header_key(c) if isinstance(c, str) else "" for c in sheet.rows[header_row]]
+
+    def col_of(label: str) -> int | None:
+        k = header_key(label)
+        return keys.index(k) if k in keys else None
+
+    issues: list[Issue] = []
+    id_col = col_of(ID_HEADER)
+    if id_col is None:
+        id_col = 0
+        issues.append(
+            error(
+                IssueCode.COLUMN_MISSING,
+                f"表头中没有“{ID_HEADER}”列，无法对应任务。请使用下发的原表填写，不要改动表头。",
+                sheet=sheet.name,
+                cell=cell_ref(header_row, 0),
+            )
+        )
+    field_cols: dict[str, int] = {}
+    for f in settings.fields:
+        c = col_of(f.label)
+        if c is None and column_hint and f.key in column_hint:
+            c = _col_index(column_hint[f.key])
+        if c is None:
+            issues.append(
+                error(
+                    IssueCode.COLUMN_MISSING,
+                    f"表头中没有“{f.label}”列。请使用下发的原表填写，不要删除列或改动表头。",
+                    sheet=sheet.name,
+                    cell=cell_ref(header_row, 0),
+                    field=f.key,
+                )
+            )
+        else:
+            field_cols[f.key] = c
+    readonly_cols = {}
+    for h in readonly_headers:
+        c = col_of(h)
+        if c is not None:
+            readonly_cols[h] = c
+        else:
+            issues.append(
+                error(
+                    IssueCode.READONLY_EDITED,
+                    f"表头中的“{h}”列被删除或改名。请使用下发的原表填写，不要改动表头。",
+                    sheet=sheet.name,
+                    cell=cell_ref(header_row, 0),
+                )
+            )
+    table = Table(
+        sheet=sheet,
+        header_row=header_row,
+        id_col=id_col,
+        role_col=col_of(ROLE_HEADER),
+        readonly_cols=readonly_cols,
+        field_cols=field_cols,
+    )
+    return table, issues
+
+
+def _col_index(letters: str) -> int | None:
+    if not letters.isalpha():
+        return None
+    n = 0
+    for ch in letters.upper():
+        n = n * 26 + (ord(ch) - 64)
+    return n - 1
+
+
+def task_name(row: FormRow, settings: Settings) -> str:
+    """The short name of a task as shown on its form (the register's name column)."""
+    wanted = header_key(settings.register.name_column)
+    for header, text in row.readonly:
+        if header_key(header) == wanted:
+            return text
+    return row.readonly[0][1] if row.readonly else ""
+
+
+def _is_contact_row(row: list[Cell], contact_keys: set[str]) -> bool:
+    return any(isinstance(c, str) and _label_key(c) in contact_keys for c in row)
+
+
+def check_rows(table: Table, spec: FormSpec, settings: Settings) -> Iterator[Issue]:
+    """Every task of the form exactly once; no foreign tasks; blank rows ignored."""
+    expected = set(spec.task_ids)
+    contact_keys = {_label_key(f.label) for f in settings.contact}
+    sheet = table.sheet
+    table.end_row = len(sheet.rows)
+    interesting = [table.id_col, *table.field_cols.values(), *table.readonly_cols.values()]
+    for r in range(table.header_row + 1, len(sheet.rows)):
+        row = sheet.rows[r]
+        if _is_contact_row(row, contact_keys):
+            table.end_row = r
+            break
+        tid = task_id_text(sheet.cell(r, table.id_col))
+        if not tid:
+            filled = [
+                (c, sheet.cell(r, c)) for c in interesting if text_of(sheet.cell(r, c)).strip()
+            ]
+            if filled:
+                shown = "；".join(f"{cell_ref(r, c)}：{text_of(v)[:40]}" for c, v in filled[:4])
+                yield warning(
+                    IssueCode.EXTRA_ROW,
+                    f"第 {r + 1} 行没有序号，不属于任何任务，其内容未被采用（{shown}）。"
+                    "如是补充说明，请写入对应任务行的“进展情况”中。",
+                    sheet=sheet.name,
+                    cell=cell_ref(r, table.id_col),
+                )
+            continue
+        if tid not in expected:
+            yield error(
+                IssueCode.TASK_FOREIGN,
+                f"第 {r + 1} 行的序号 {tid} 不是本处室（{spec.division}）本轮的任务，不能在本表中填报。"
+                "请删除该行，或恢复为原来的序号。",
+                sheet=sheet.name,
+                cell=cell_ref(r, table.id_col),
+                task_id=tid,
+            )
+            continue
+        if tid in table.task_rows:
+            yield error(
+                IssueCode.TASK_DUPLICATED,
+                f"序号 {tid} 出现了两次（第 {table.task_rows[tid] + 1} 行和第 {r + 1} 行）。"
+                "每项任务只能填一行，请删除多余的行。",
+                sheet=sheet.name,
+                cell=cell_ref(r, table.id_col),
+                task_id=tid,
+            )
+            continue
+        table.task_rows[tid] = r
+    for row_spec in spec.rows:
+        if row_spec.task_id not in table.task_rows:
+            name = task_name(row_spec, settings)
+            yield error(
+                IssueCode.TASK_MISSING,
+                f"缺少序号 {row_spec.task_id} 的任务行{f'（{name}）' if name else ''}。"
+                "该行可能被删除，请使用下发的原表重新填写。",
+                sheet=sheet.name,
+                task_id=row_spec.task_id,
+            )
+
+
+def check_readonly(table: Table, spec: FormSpec) -> Iterator[Issue]:
+    """Locked text must be exactly what was sent: task, content, target and role."""
+    sheet = table.sheet
+    for row_spec in spec.rows:
+        r = table.task_rows.get(row_spec.task_id)
+        if r is None:
+            continue
+        cells = list(row_spec.readonly)
+        if table.role_col is not None:
+            cells.insert(0, (ROLE_HEADER, row_spec.role.label))
+        for header, original in cells:
+            c = table.role_col if header == ROLE_HEADER else table.readonly_cols.get(header)
+            if c is None:
+                continue
+            found = text_of(sheet.cell(r, c))
+            if normalise_text(found) != normalise_text(original):
+                yield error(
+                    IssueCode.READONLY_EDITED,
+                    f"序号 {row_spec.task_id} 的“{header}”被改动，不能修改。原文为：“{original}”；"
+                    f"现为：“{found}”。请恢复原文（或用下发的原表重新填写）。",
+                    sheet=sheet.name,
+                    cell=cell_ref(r, c),
+                    task_id=row_spec.task_id,
+                )
+
+
+def _blank(value: Cell) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _to_number(value: Cell) -> tuple[float | None, bool]:
+    """(number, had a % sign) from a cell value; (None, False) if it is not a number."""
+    if isinstance(value, bool):
+        return None, False
+    if isinstance(value, int | float):
+        return float(value), False
+    if isinstance(value, str):
+        text = to_halfwidth_number(unicodedata.normalize("NFKC", value)).strip().replace(",", "")
+        had_percent = text.endswith("%")
+        text = text.rstrip("%").strip()
+        try:
+            return float(text), had_percent
+        except ValueError:
+            return None, False
+    return None, False
+
+
+def _clean_number(x: float) -> float | int:
+    return int(x) if float(x).is_integer() else round(x, 6)
+
+
+_DATE_PATTERNS = (
+    re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})"),
+    re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日?"),
+    re.compile(r"(\d{4})(\d{2})(\d{2})"),
+)
+
+
+def _to_date(value: Cell) -> dt.date | None:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool) and 20000 < value < 80000:
+        return dt.date(1899, 12, 30) + dt.timedelta(days=int(value))
+    if isinstance(value, str):
+        text = unicodedata.normalize("NFKC", value).strip()
+        for pattern in _DATE_PATTERNS:
+            m = pattern.fullmatch(text)
+            if m:
+                try:
+                    return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+                except ValueError:
+                    return None
+    return None
+
+
+_PHONE = re.compile(r"[+＋]?[\d\s\-()（）－—]{7,30}((转|ext\.?|分机|-)\s*\d{1,6})?", re.I)
+
+
+def phone_ok(text: str) -> bool:
+    digits = sum(ch.isdigit() for ch in text)
+    return bool(_PHONE.fullmatch(text.strip())) and 7 <= digits <= 20
+
+
+def _text_checks(f: Field, text: str, where: dict[str, str], label: str) -> Iterator[Issue]:
+    bad = invalid_xml_chars(text)
+    if bad:
+        codes = "、".join(f"U+{ord(ch):04X}" for ch in bad)
+        yield error(
+            IssueCode.INVALID_CHARACTERS,
+            f"{label}含有表格无法保存的不可见控制字符（{codes}），多见于从网页或其他系统复制的内容。"
+            "请删除后重新输入这段文字。",
+            **where,
+        )
+    if len(text) > CELL_TEXT_LIMIT:
+        yield error(
+            IssueCode.CELL_TEXT_LIMIT,
+            f"{label}有 {len(text)} 个字符，超过单元格上限 {CELL_TEXT_LIMIT}，内容会被截断，未采用。请精简。",
+            **where,
+        )
+    elif f.max_length and len(text) > f.max_length:
+        yield error(
+            IssueCode.TOO_LONG,
+            f"{label}有 {len(text)} 字，超过 {f.max_length} 字的上限。请精简到 {f.max_length} 字以内。",
+            **where,
+        )
+
+
+def normalise_value(
+    f: Field,
+    value: Cell,
+    where: dict[str, str],
+    label: str,
+    percent_formatted: bool,
+    row_values: Mapping[str, Any],
+    done_status: str,
+) -> tuple[Any, list[Issue]]:
+    """One input cell: the stored value (None if blank or unusable) and its issues."""
+    issues: list[Issue] = []
+    if _blank(value):
+        return None, issues
+    if f.type == "choice":
+        text = unicodedata.normalize("NFKC", text_of(value)).strip()
+        for choice in f.choices:
+            if unicodedata.normalize("NFKC", choice) == text:
+                return choice, issues
+        issues.append(
+            error(
+                IssueCode.CHOICE_NOT_ALLOWED,
+                f"{label}填的是“{text_of(value)}”，不是可选项。请从下拉列表中选择：{'、'.join(f.choices)}。",
+                **where,
+            )
+        )
+        return None, issues
+    if f.type in ("percent", "number"):
+        number, had_percent = _to_number(value)
+        if number is None:
+            issues.append(
+                error(
+                    IssueCode.NOT_A_NUMBER,
+                    f"{label}填的是“{text_of(value)}”，不是数字。"
+                    + ("请填 0-100 之间的数字，如 80。" if f.type == "percent" else "请填数字。"),
+                    **where,
+                )
+            )
+            return None, issues
+        if f.type == "percent" and not had_percent:
+            if percent_formatted:
+                number *= 100
+            elif 0 < number < 1:
+                issues.append(
+                    warning(
+                        IssueCode.PERCENT_AMBIGUOUS,
+                        f"{label}填的是 {text_of(value)}，已按 {_clean_number(number * 100)}% 理解。"
+                        f"如不是这个意思，请改为 0-100 的数字。",
+                        **where,
+                    )
+                )
+                number *= 100
+            elif number == 1 and row_values.get("__status") == done_status:
+                issues.append(
+                    warning(
+                        IssueCode.PERCENT_AMBIGUOUS,
+                        f"{label}填的是 1，而状态为“{done_status}”，已按 100% 理解。请直接填 100。",
+                        **where,
+                    )
+                )
+                number = 100.0
+        number = float(_clean_number(number))
+        if (f.min is not None and number < f.min) or (f.max is not None and number > f.max):
+            lo = f"{f.min:g}" if f.min is not None else "不限"
+            hi = f"{f.max:g}" if f.max is not None else "不限"
+            issues.append(
+                error(
+                    IssueCode.OUT_OF_RANGE,
+                    f"{label}填的是 {text_of(value)}，超出范围（{lo} 至 {hi}）。",
+                    **where,
+                )
+            )
+            return None, issues
+        return _clean_number(number), issues
+    if f.type == "date":
+        day = _to_date(value)
+        if day is None:
+            issues.append(
+                error(
+                    IssueCode.NOT_A_DATE,
+                    f"{label}填的是“{text_of(value)}”，不是日期。请按 2019-06-30 的格式填写。",
+                    **where,
+                )
+            )
+            return None, issues
+        return day.isoformat(), issues
+    text = text_of(value) if not isinstance(value, str) else value
+    if f.type == "phone":
+        text = text.strip()
+        if not phone_ok(text):
+            issues.append(
+                error(
+                    IssueCode.PHONE_INVALID,
+                    f"{label}填的是“{text}”，不像电话号码。请填写座机（如 0574-87654321）或手机号码。",
+                    **where,
+                )
+            )
+    issues += list(_text_checks(f, text, where, label))
+    if any(i.code in (IssueCode.INVALID_CHARACTERS, IssueCode.CELL_TEXT_LIMIT) for i in issues):
+        return None, issues
+    return text, issues
+
+
+def _formula_issues(
+    raw: RawWorkbook, sheet: str, ref: str, label: str, where: dict[str, str]
+) -> tuple[bool, list[Issue]]:
+    """(usable, issues): a formula's cached value counts; one with none is an error."""
+    if ref in raw.formulas_without_value.get(sheet, set()):
+        return False, [
+            error(
+                IssueCode.FORMULA_NO_VALUE,
+                f"{label}是一个公式，但文件中没有保存它的计算结果。请把公式改为直接填写的内容"
+                "（复制后“选择性粘贴 → 数值”），保存后重新报送。",
+                **where,
+            )
+        ]
+    if ref in raw.formulas.get(sheet, set()):
+        return True, [
+            warning(
+                IssueCode.FORMULA_VALUE_USED,
+                f"{label}是公式，已采用其保存的计算结果。建议直接填写内容而不是公式。",
+                **where,
+            )
+        ]
+    return True, []
+
+
+def read_values(
+    table: Table, spec: FormSpec, settings: Settings, raw: RawWorkbook
+) -> tuple[dict[str, dict[str, Any]], list[Issue]]:
+    """Every input cell of every task row, normalised, with required and range checks."""
+    values: dict[str, dict[str, Any]] = {}
+    issues: list[Issue] = []
+    sheet = table.sheet
+    percent_cells = raw.percent_cells.get(sheet.name, set())
+    status_key = settings.status.field
+    done = settings.status_order[0] if settings.status_order else ""
+    ordered = sorted(settings.fields, key=lambda f: f.key != status_key)
+    for row_spec in spec.rows:
+        r = table.task_rows.get(row_spec.task_id)
+        if r is None:
+            continue
+        row_values: dict[str, Any] = {}
+        for f in ordered:
+            c = table.field_cols.get(f.key)
+            if c is None:
+                continue
+            ref = cell_ref(r, c)
+            where = {"sheet": sheet.name, "cell": ref, "task_id": row_spec.task_id, "field": f.key}
+            label = f"序号 {row_spec.task_id} 的“{f.label}”（{ref}）"
+            usable, found = _formula_issues(raw, sheet.name, ref, label, where)
+            issues += found
+            if not usable:
+                continue
+            value, found = normalise_value(
+                f, sheet.cell(r, c), where, label, ref in percent_cells, row_values, done
+            )
+            issues += found
+            if f.key == status_key:
+                row_values["__status"] = value
+            if value is not None:
+                row_values[f.key] = value
+            elif f.required and not found:
+                issues.append(
+                    error(
+                        IssueCode.REQUIRED_MISSING,
+                        f"{label}未填写，这是必填项。{f.prompt or ''}".strip(),
+                        **where,
+                    )
+                )
+        row_values.pop("__status", None)
+        for f in settings.fields:
+            cond = f.required_when
+            if cond is None or f.key in row_values or f.key not in table.field_cols:
+                continue
+            if row_values.get(cond.field) in cond.values:
+                other = settings.field_by_key(cond.field)
+                c = table.field_cols[f.key]
+                issues.append(
+                    error(
+                        IssueCode.REQUIRED_WHEN,
+                        f"序号 {row_spec.task_id} 的“{other.label if other else cond.field}”为"
+                        f"“{row_values.get(cond.field)}”，此时“{f.label}”（{cell_ref(r, c)}）必须填写。"
+                        f"{f.prompt or ''}".strip(),
+                        sheet=sheet.name,
+                        cell=cell_ref(r, c),
+                        task_id=row_spec.task_id,
+                        field=f.key,
+                    )
+                )
+        values[row_spec.task_id] = row_values
+    return values, issues
+
+
+def read_contact(
+    table: Table, settings: Settings, raw: RawWorkbook, hint: Mapping[str, str] | None = None
+) -> tuple[dict[str, Any], list[Issue]]:
+    """The contact block: each label, and the first filled cell to its right."""
+    sheet = table.sheet
+    found: dict[str, tuple[int, int, Cell]] = {}
+    keys = {_label_key(f.label): f for f in settings.contact}
+    start = table.end_row if table.end_row else table.header_row + 1
+    for r in range(start, len(sheet.rows)):
+        row = sheet.rows[r]
+        for c, cell in enumerate(row):
+            if not isinstance(cell, str):
+                continue
+            f = keys.get(_label_key(cell))
+            if f is None or f.key in found:
+                continue
+            value: Cell = ""
+            vc = c + 1
+            for k in range(c + 1, len(row)):
+                nxt = row[k]
+                if isinstance(nxt, str) and _label_key(nxt) in keys:
+                    break
+                if not _blank(nxt):
+                    value, vc = nxt, k
+                    break
+            found[f.key] = (r, vc, value)
+    contact: dict[str, Any] = {}
+    issues: list[Issue] = []
+    for f in settings.contact:
+        if f.key in found:
+            r, c, value = found[f.key]
+            ref = cell_ref(r, c)
+        else:
+            ref = (hint or {}).get(f.key, "")
+            value = ""
+        where = {"sheet": sheet.name, "cell": ref, "field": f.key}
+        label = f"“{f.label}”" + (f"（{ref}）" if ref else "")
+        usable, more = _formula_issues(raw, sheet.name, ref, label, where)
+        issues += more
+        if not usable:
+            continue
+        normal, more = normalise_value(f, value, where, label, False, {}, "")
+        issues += more
+        if normal is not None:
+            contact[f.key] = normal
+        elif f.required and not more:
+            issues.append(
+                error(
+                    IssueCode.CONTACT_MISSING,
+                    f"表格下方的{label}未填写，这是必填项，便于核实情况时联系。",
+                    **where,
+                )
+            )
+    return contact, issues
+
+
+def check_progress_updated(
+    values: Mapping[str, Mapping[str, Any]],
+    previous: Mapping[str, Mapping[str, Any]],
+    settings: Settings,
+    table: Table,
+    previous_round: str,
+) -> Iterator[Issue]:
+    """Progress text copied unchanged from the previous round, on a task not yet done."""
+    progress = settings.progress_field
+    status = settings.status.field
+    done = settings.status_order[0] if settings.status_order else ""
+    if progress is None:
+        return
+    for task_id, row in values.items():
+        text = row.get(progress.key)
+        before = previous.get(task_id, {}).get(progress.key)
+        if not text or text != before or row.get(status) == done:
+            continue
+        r = table.task_rows[task_id]
+        c = table.field_cols[progress.key]
+        yield warning(
+            IssueCode.PROGRESS_NOT_UPDATED,
+            f"序号 {task_id} 的“{progress.label}”与上一轮次（{previous_round}）完全相同，"
+            f"而任务尚未{done}。请更新为本期的进展。",
+            sheet=table.sheet.name,
+            cell=cell_ref(r, c),
+            task_id=task_id,
+            field=progress.key,
+        )
+
+
+def validate_form(
+    raw: RawWorkbook,
+    spec: FormSpec,
+    settings: Settings,
+    sheet_hint: str = "",
+    column_hint: Mapping[str, str] | None = None,
+    contact_hint: Mapping[str, str] | None = None,
+    previous: Mapping[str, Mapping[str, Any]] | None = None,
+    previous_round: str = "",
+) -> FormResult:
+    """Run every rule on a returned form; report every problem, not just the first."""
+    sheet = find_task_sheet(raw, settings, sheet_hint)
+    if sheet is None:
+        return FormResult(
+            {},
+            {},
+            [
+                error(
+                    IssueCode.TASK_SHEET_MISSING,
+                    f"找不到“{settings.form.sheet}”工作表。请使用下发的原表填写，不要删除或重命名工作表。",
+                )
+            ],
+        )
+    table, issues = locate_table(sheet, spec, settings, column_hint)
+    if table is None:
+        return FormResult({}, {}, issues)
+    issues += check_rows(table, spec, settings)
+    issues += check_readonly(table, spec)
+    values, found = read_values(table, spec, settings, raw)
+    issues += found
+    contact, found = read_contact(table, settings, raw, contact_hint)
+    issues += found
+    if previous:
+        issues += check_progress_updated(values, previous, settings, table, previous_round)
+    return FormResult(values, contact, issues)
