@@ -301,3 +301,147 @@ def _collect_text(report: Any, root: Path) -> str:
             folder = folder.relative_to(root)
         lines.append(f"\n回执已写入 {folder}/（{len(report.receipts)} 份），可直接发回各处室。")
     return "\n".join(lines)
+
+
+@main.command()
+@workspace_option
+@round_option
+@json_option
+def merge(workspace: str, round_id: str, as_json: bool) -> None:
+    """把已采用的报送内容汇总为一份汇总表（总览、任务明细、未报送、校验问题、来源）。
+
+    汇总表写入 outbox/轮次/，先写临时文件再改名，不会留下半个文件。
+
+    \b
+    例：xlflow merge --round 2019-H1
+    """
+    from .consolidate import merge as run_merge
+
+    ws = _workspace(workspace)
+    with _library_errors():
+        data, path = run_merge(ws, round_id)
+    summary = data.summary(path)
+    if as_json:
+        _print_json(summary)
+        return
+    shown = path.relative_to(ws.root) if path.is_relative_to(ws.root) else path
+    click.echo(f"汇总表：{shown}")
+    click.echo(
+        f"{summary['tasks']} 项任务；已采用 {summary['accepted']}/{len(data.divisions)} 个处室的报送；"
+        f"状态不一致 {summary['conflicts']} 项。"
+    )
+    counts = data.status_counts()
+    click.echo("完成状态：" + "，".join(f"{k} {v}" for k, v in counts.items()))
+    if data.missing:
+        click.echo(f"未报送或未通过核验：{'、'.join(data.missing)}")
+
+
+@main.command()
+@workspace_option
+@round_option
+@json_option
+def status(workspace: str, round_id: str, as_json: bool) -> None:
+    """查看轮次进度：各处室是否报送、结论、时间和问题，以及距报送时限还有几天。
+
+    只读台账；新收到的文件请先运行 collect。
+
+    \b
+    例：xlflow status --round 2019-H1
+    """
+    from .status import round_status
+
+    ws = _workspace(workspace)
+    with _library_errors():
+        state = round_status(ws, round_id)
+    if as_json:
+        _print_json(state.to_dict())
+        return
+    click.echo(_status_text(state))
+
+
+_STATE_LABELS = {"accepted": "已采用", "rejected": "退回修改", "missing": "未报送"}
+
+
+def _status_text(state: Any) -> str:
+    rnd = state.round
+    lines = [f"{rnd.title}（{rnd.id}）"]
+    rows = []
+    for d in state.divisions:
+        info = d.to_dict()
+        when = info["received"].replace("T", " ")[:16] if info["received"] else ""
+        if info["late"]:
+            when += "（逾期）"
+        problems = (
+            f"{info['errors']} 处须修改"
+            if info["errors"]
+            else ("" if info["warnings"] == 0 else f"{info['warnings']} 条提醒")
+        )
+        rows.append([d.division, _STATE_LABELS[d.state], info["file"] or "", when, problems])
+    lines.append(_table(["处室", "情况", "文件", "收到时间", "问题"], rows))
+    missing = state.missing
+    lines.append("")
+    lines.append(f"尚未采用：{'、'.join(missing)}" if missing else "全部处室均已报送并通过核验。")
+    for d in state.divisions:
+        if d.state == "rejected":
+            first = d.to_dict()["problems"][:3]
+            for message in first:
+                lines.append(f"  [{d.division}] {message}")
+    if rnd.deadline:
+        days = state.days_left
+        if days > 0:
+            when = f"还有 {days} 天"
+        elif days == 0:
+            when = "就是今天"
+        else:
+            when = f"已逾期 {-days} 天"
+        lines.append(f"报送时限：{rnd.deadline.isoformat()}，{when}。")
+    else:
+        lines.append("未设报送时限（generate --deadline 可设置）。")
+    if state.last_collect is None:
+        lines.append("还没有运行过 collect。")
+    else:
+        lines.append(f"最近一次收集：{state.last_collect.replace('T', ' ')}")
+    return "\n".join(lines)
+
+
+@main.command()
+@click.argument("directory", default="xlflow-demo", type=click.Path(file_okay=False))
+@click.option("--no-office", is_flag=True, help="不调用 LibreOffice（即使已安装）。")
+def demo(directory: str, no_office: bool) -> None:
+    """用自带的任务清单完整演示一轮填报：生成、模拟各处室报送、收集核验、汇总。
+
+    \b
+    例：xlflow demo
+        xlflow demo 演示
+    """
+    import shutil
+
+    from .demo import run_demo
+
+    soffice = None if no_office else shutil.which("soffice")
+    with _library_errors():
+        result = run_demo(Path(directory), soffice)
+    root = result.root
+
+    def rel(p: Path) -> str:
+        return str(p.relative_to(root)) if p.is_relative_to(root) else str(p)
+
+    click.echo(_collect_text(result.report, root))
+    s = result.summary
+    click.echo("\n演示完成。工作文件夹：" + str(root))
+    click.echo("先打开这几个文件看看：")
+    click.echo(f"  1. 汇总表（给领导看的）：{rel(result.consolidated)}")
+    click.echo("     “总览”页有报送情况、完成状态和图表；“任务明细”按清单顺序列出每项任务；")
+    click.echo("     “未报送”列出还要催报的处室；“校验问题”和“来源”说明每个文件的处理结果。")
+    click.echo(f"  2. 回执（发回各处室的）：{rel(result.receipts_dir)}/")
+    click.echo("     资源配置与诚信建设处先报的一份有错，回执列出了要改的地方，更正稿已采用。")
+    click.echo(f"  3. 填报表（发给各处室的）：{rel(result.forms_dir)}/")
+    click.echo(
+        f"\n本轮：{s['tasks']} 项任务，已采用 {s['accepted']} 个处室，未报送：{'、'.join(s['missing']) or '无'}，"
+        f"状态不一致 {s['conflicts']} 项。"
+    )
+    if result.libreoffice:
+        click.echo("创新平台与合作处的报送文件由 LibreOffice 保存，同样被正确识别。")
+    else:
+        click.echo("（未找到 LibreOffice，跳过了“用 LibreOffice 保存”的一步。）")
+    click.echo(f"\n自己试试：xlflow status -w {directory} --round {result.round_id}")

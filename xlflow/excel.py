@@ -87,3 +87,13 @@ def write_value(ws: Any, row: int, col: int, value: object, fmt: Any = None) -> 
         ws.write_number(row, col, value, fmt)
     else:
         ws.write_string(row, col, str(value), fmt)
+
+
+def page_text(text: str, size: int = 9) -> str:
+    """Header or footer text at `size` points, with '&' escaped.
+
+    A text that starts with a digit would run into the size code ('&9' + '2019' reads
+    as size 92019), so it is kept apart by a space.
+    """
+    escaped = text.replace("&", "&&")
+    return f"&{size}{' ' if escaped[:1].isdigit() else ''}{escaped}"

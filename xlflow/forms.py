@@ -21,6 +21,7 @@ from .excel import (
     col_letter,
     column_width,
     new_workbook,
+    page_text,
     row_height,
     write_text,
     write_value,
@@ -534,7 +535,7 @@ def render_form(
     ws.print_area(0, 0, bottom, last_col)
     ws.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
     ws.center_horizontally()
-    ws.set_header(f"&L&9{_escape_hf(spec.division)}&R&9{_escape_hf(spec.round.title)}")
+    ws.set_header(f"&L{page_text(spec.division)}&R{page_text(spec.round.title)}")
     ws.set_footer("&C&9第 &P 页，共 &N 页")
     if settings.form.protect:
         ws.protect(settings.form.password, TASK_SHEET_PROTECTION)
@@ -581,10 +582,6 @@ def render_form(
     )
     wb.close()
     return buf.getvalue()
-
-
-def _escape_hf(text: str) -> str:
-    return text.replace("&", "&&")
 
 
 def _metadata(

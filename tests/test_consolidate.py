@@ -1,0 +1,303 @@
+"""merge, status and demo: the consolidated workbook read back as leadership would see it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import python_calamine
+
+from .conftest import (
+    DEFAULT_ROUND,
+    GOOD_CONTACT,
+    complete_values,
+    fill,
+    run,
+    run_json,
+    set_mtime,
+    task_rows,
+)
+
+PLAN = "政策规划处"
+RES = "资源配置与诚信建设处"
+CO = "创新平台与合作处"
+
+
+def _round_with_returns(ws: Path, forms: dict[str, Path]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Every division but 办公室 returns; 政策规划处 and 资源配置 disagree on task 22."""
+    sent: dict[str, dict[str, dict[str, Any]]] = {}
+    for n, (division, form) in enumerate(forms.items()):
+        if division == "办公室":
+            continue
+        values = complete_values(form)
+        for k, tid in enumerate(values):
+            values[tid]["完成进度(%)"] = 10 + k * 10
+            values[tid]["进展情况"] = f"【{division}】就任务{tid}的进展：\n第二行=说明"
+        if division == PLAN:
+            values["22"]["完成状态"] = "已完成"
+            values["22"]["完成进度(%)"] = 100
+        sent[division] = values
+        path = fill(form, ws / "inbox" / f"{division}.xlsx", values, GOOD_CONTACT)
+        set_mtime(path, time.time() - 500 + n)
+    run(["collect", "-w", str(ws), "--round", DEFAULT_ROUND])
+    return sent
+
+
+def _merge(ws: Path) -> tuple[dict[str, Any], Path]:
+    data = run_json(["merge", "-w", str(ws), "--round", DEFAULT_ROUND])
+    return data, Path(data["path"])
+
+
+def _header(sheet: Any, first: str) -> tuple[int, dict[str, int]]:
+    for row in sheet.iter_rows(min_row=1, max_row=6):
+        labels = {c.value: c.column for c in row if c.value}
+        if first in labels:
+            return row[0].row, labels
+    raise AssertionError(first)
+
+
+def test_merge_json_and_file_name(ws: Path, forms: dict[str, Path]) -> None:
+    _round_with_returns(ws, forms)
+    data, path = _merge(ws)
+    assert set(data) == {"path", "round", "tasks", "accepted", "missing", "conflicts"}
+    assert data["round"] == DEFAULT_ROUND and data["tasks"] == 24 and data["accepted"] == 6
+    assert data["missing"] == ["办公室"] and data["conflicts"] == 1
+    assert path.name == f"市科技局2019年上半年重点任务进展情况填报表-汇总-{DEFAULT_ROUND}.xlsx"
+    assert path.parent == ws / "outbox" / DEFAULT_ROUND
+    assert not list(path.parent.glob(".*.tmp"))
+
+
+def test_detail_sheet_holds_what_was_filled(ws: Path, forms: dict[str, Path]) -> None:
+    sent = _round_with_returns(ws, forms)
+    _, path = _merge(ws)
+    wb = openpyxl.load_workbook(path)
+    assert wb.sheetnames[:5] == ["总览", "任务明细", "未报送", "校验问题", "来源"]
+    sheet = wb["任务明细"]
+    header, cols = _header(sheet, "序号")
+    ids = [sheet.cell(r, cols["序号"]).value for r in range(header + 1, sheet.max_row + 1)]
+    assert ids == [str(n) for n in range(1, 25)]
+    reg = run_json(["register", "-w", str(ws)])
+    for r, task in zip(range(header + 1, header + 25), reg["tasks"], strict=True):
+        lead = task["lead"][0]
+        status = sheet.cell(r, cols["完成状态"]).value
+        progress = sheet.cell(r, cols["进展情况"]).value or ""
+        if lead == "办公室":
+            assert status == "未报送"
+            continue
+        assert status == sent[lead][task["id"]]["完成状态"]
+        assert sheet.cell(r, cols["完成进度(%)"]).value == sent[lead][task["id"]]["完成进度(%)"]
+        text = sent[lead][task["id"]]["进展情况"]
+        if len(task["lead"] + task["cooperating"]) > 1:
+            assert f"【{lead}】{text}" in progress
+        else:
+            assert progress == text
+        assert sheet.cell(r, cols["牵头处室"]).value == "\n".join(task["lead"])
+    # the group is merged down its rows
+    merged = [str(m) for m in sheet.merged_cells.ranges if m.min_col == 1 and m.max_row > m.min_row]
+    assert len(merged) == 6
+    assert sheet.auto_filter.ref and sheet.freeze_panes == f"C{header + 1}"
+
+
+def test_conflict_flagged_in_row_and_problems(ws: Path, forms: dict[str, Path]) -> None:
+    _round_with_returns(ws, forms)
+    _, path = _merge(ws)
+    wb = openpyxl.load_workbook(path)
+    sheet = wb["任务明细"]
+    header, cols = _header(sheet, "序号")
+    row = next(
+        r for r in range(header + 1, sheet.max_row + 1) if sheet.cell(r, cols["序号"]).value == "22"
+    )
+    assert sheet.cell(row, cols["完成状态"]).value == "按计划推进"  # the lead's
+    note = sheet.cell(row, cols["备注"]).value
+    assert "不一致" in note and "政策规划处（配合）：已完成" in note
+    problems = wb["校验问题"]
+    codes = [c.value for c in problems["F"]]
+    assert "status-conflict" in codes
+
+
+def test_missing_sheet_lists_divisions_and_rejections(ws: Path, forms: dict[str, Path]) -> None:
+    values = complete_values(forms[RES])
+    values["2"]["完成状态"] = "差不多了"
+    fill(forms[RES], ws / "inbox" / "res.xlsx", values, GOOD_CONTACT)
+    run(["collect", "-w", str(ws), "--round", DEFAULT_ROUND])
+    _, path = _merge(ws)
+    sheet = openpyxl.load_workbook(path)["未报送"]
+    rows = {r[0]: r for r in sheet.iter_rows(min_row=4, values_only=True) if r[0]}
+    assert set(rows) == set(forms)
+    assert (
+        rows[RES][1] == "已退回修改" and "差不多了" in rows[RES][3] and "res.xlsx" in rows[RES][3]
+    )
+    assert rows["办公室"][1] == "未报送" and "24. 打响创新宁波名片（配合）" in rows["办公室"][2]
+
+
+def test_no_division_text_is_a_formula(ws: Path, forms: dict[str, Path]) -> None:
+    values = complete_values(forms[PLAN])
+    values["5"]["进展情况"] = '=HYPERLINK("http://evil","点击")'
+    values["6"]["存在问题"] = "+1-1"
+    values["22"]["下步打算"] = "@SUM(1)"
+
+    def as_text(wb: Any) -> None:
+        sheet = wb["填报"]
+        for row in sheet.iter_rows():
+            for cell in row:
+                if isinstance(cell.value, str) and cell.value[:1] in "=+@":
+                    cell.data_type = "s"
+
+    fill(forms[PLAN], ws / "inbox" / "p.xlsx", values, GOOD_CONTACT, edit=as_text)
+    run(["collect", "-w", str(ws), "--round", DEFAULT_ROUND])
+    _, path = _merge(ws)
+    with zipfile.ZipFile(path) as zf:
+        for name in zf.namelist():
+            if name.startswith("xl/worksheets/sheet"):
+                assert "<f>" not in zf.read(name).decode(), name
+    wb = openpyxl.load_workbook(path)
+    texts = [c.value for row in wb["任务明细"].iter_rows() for c in row if isinstance(c.value, str)]
+    assert any(t.endswith('=HYPERLINK("http://evil","点击")') for t in texts)
+    assert any(t.endswith("@SUM(1)") for t in texts)
+
+
+def test_charts_and_print_settings(ws: Path, forms: dict[str, Path]) -> None:
+    _round_with_returns(ws, forms)
+    _, path = _merge(ws)
+    with zipfile.ZipFile(path) as zf:
+        charts = [n for n in zf.namelist() if n.startswith("xl/charts/chart")]
+        assert len(charts) == 2
+        kinds = "".join(zf.read(n).decode() for n in charts)
+        assert (
+            "<c:pieChart>" in kinds
+            and "<c:barChart>" in kinds
+            and '<c:grouping val="stacked"/>' in kinds
+        )
+    wb = openpyxl.load_workbook(path)
+    detail = wb["任务明细"]
+    assert detail.page_setup.paperSize == 8 and detail.page_setup.orientation == "landscape"
+    assert detail.sheet_properties.pageSetUpPr.fitToPage and detail.page_setup.fitToHeight == 0
+    assert detail.print_title_rows
+    assert "&P" in detail.oddFooter.center.text and "&N" in detail.oddFooter.center.text
+    assert "2019年上半年" in detail.oddHeader.right.text
+    for name in ("总览", "未报送", "校验问题", "来源"):
+        sheet = wb[name]
+        assert sheet.page_setup.paperSize == 9 and sheet.page_setup.orientation == "landscape", name
+        assert "&P" in sheet.oddFooter.center.text, name
+
+
+def _cells(path: Path) -> dict[str, list[list[Any]]]:
+    wb = python_calamine.CalamineWorkbook.from_path(str(path))
+    return {n: wb.get_sheet_by_name(n).to_python(skip_empty_area=False) for n in wb.sheet_names}
+
+
+def test_same_ledger_same_cells_including_the_time(ws: Path, forms: dict[str, Path]) -> None:
+    _round_with_returns(ws, forms)
+    _, path = _merge(ws)
+    first = _cells(path)
+    time.sleep(1.1)
+    _, again = _merge(ws)
+    assert _cells(again) == first
+    overview = " ".join(str(c) for row in first["总览"] for c in row)
+    stamp = re.search(r"汇总时间：(\S+ \S+)", overview)
+    assert stamp is not None
+
+
+def test_sources_sheet_lists_every_file(ws: Path, forms: dict[str, Path]) -> None:
+    a = fill(forms[PLAN], ws / "inbox" / "a.xlsx", complete_values(forms[PLAN]), GOOD_CONTACT)
+    b = ws / "inbox" / "b.xlsx"
+    b.write_bytes(a.read_bytes())
+    set_mtime(a, time.time() - 100)
+    run(["collect", "-w", str(ws), "--round", DEFAULT_ROUND])
+    _, path = _merge(ws)
+    sheet = openpyxl.load_workbook(path)["来源"]
+    rows = {r[0]: r for r in sheet.iter_rows(min_row=4, values_only=True) if r[0]}
+    assert (
+        rows["a.xlsx"][3] == "已采用"
+        and rows["b.xlsx"][3] == "重复文件"
+        and rows["b.xlsx"][4] == "a.xlsx"
+    )
+    assert len(rows["a.xlsx"][7]) == 64
+
+
+def test_status_json_and_text(ws: Path, forms: dict[str, Path]) -> None:
+    values = complete_values(forms[RES])
+    values["2"]["完成状态"] = "?"
+    fill(forms[RES], ws / "inbox" / "res.xlsx", values, GOOD_CONTACT)
+    fill(forms[PLAN], ws / "inbox" / "plan.xlsx", complete_values(forms[PLAN]), GOOD_CONTACT)
+    run(["collect", "-w", str(ws), "--round", DEFAULT_ROUND])
+    data = run_json(["status", "-w", str(ws), "--round", DEFAULT_ROUND])
+    by = {d["division"]: d for d in data["divisions"]}
+    assert by[PLAN]["state"] == "accepted" and by[PLAN]["file"] == "plan.xlsx"
+    assert by[RES]["state"] == "rejected" and by[RES]["errors"] == 1 and by[RES]["problems"]
+    assert by["办公室"]["state"] == "missing" and not by["办公室"]["returned"]
+    assert RES in data["missing"] and PLAN not in data["missing"]
+    deadline = dt.date.fromisoformat(data["deadline"])
+    assert data["days_left"] == (deadline - dt.date.today()).days
+    text = run(["status", "-w", str(ws), "--round", DEFAULT_ROUND]).output
+    assert "退回修改" in text and f"还有 {data['days_left']} 天" in text
+
+
+def test_late_return_is_counted(ws: Path) -> None:
+    data = run_json(["generate", "-w", str(ws), "--round", "2019-H1", "--deadline", "2019-07-10"])
+    form = Path(next(f["path"] for f in data["forms"] if f["division"] == PLAN))
+    path = fill(form, ws / "inbox" / "plan.xlsx", complete_values(form), GOOD_CONTACT)
+    set_mtime(path, dt.datetime(2019, 7, 12, 10, 0).timestamp())
+    report = run_json(["collect", "-w", str(ws), "--round", DEFAULT_ROUND])
+    (entry,) = report["files"]
+    assert entry["verdict"] == "accepted"
+    assert [i["code"] for i in entry["issues"]] == ["late-return"]
+    _, merged = _merge(ws)
+    overview = " ".join(str(c) for row in _cells(merged)["总览"] for c in row)
+    assert "逾期报送：政策规划处" in overview
+
+
+def test_merge_before_any_return(ws: Path, forms: dict[str, Path]) -> None:
+    data, path = _merge(ws)
+    assert data["accepted"] == 0 and len(data["missing"]) == 7
+    sheet = openpyxl.load_workbook(path)["任务明细"]
+    header, cols = _header(sheet, "序号")
+    statuses = {sheet.cell(r, cols["完成状态"]).value for r in range(header + 1, header + 25)}
+    assert statuses == {"未报送"}
+
+
+def test_demo_end_to_end(tmp_path: Path) -> None:
+    target = tmp_path / "demo"
+    result = run(["demo", str(target), "--no-office"])
+    assert "演示完成" in result.output and "汇总表" in result.output
+    merged = next((target / "outbox" / "2019-H1").glob("*汇总*.xlsx"))
+    wb = openpyxl.load_workbook(merged)
+    assert "任务明细" in wb.sheetnames
+    status = run_json(["status", "-w", str(target), "--round", "2019-H1"])
+    assert status["missing"] == ["办公室"]
+    states = {d["division"]: d for d in status["divisions"]}
+    assert states["农村与社会发展科技处"]["late"] is True
+    assert states["资源配置与诚信建设处"]["file"].endswith("（修改稿）.xlsx")
+    receipts = list((target / "outbox" / "2019-H1" / "receipts").glob("*.xlsx"))
+    assert len(receipts) == 6
+    # a second run recreates the demo folder
+    run(["demo", str(target), "--no-office"])
+
+
+def test_demo_refuses_a_folder_that_is_not_a_demo(tmp_path: Path) -> None:
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "important.txt").write_text("x")
+    result = run(["demo", str(tmp_path / "mine")], expect=3)
+    assert "不是演示文件夹" in result.output
+    assert (tmp_path / "mine" / "important.txt").exists()
+
+
+def test_rows_of_cooperating_divisions_are_labelled(ws: Path, forms: dict[str, Path]) -> None:
+    for division in (PLAN, CO):
+        values = complete_values(forms[division])
+        values["5"]["进展情况"] = f"{division}的说法"
+        fill(forms[division], ws / "inbox" / f"{division}.xlsx", values, GOOD_CONTACT)
+    run(["collect", "-w", str(ws), "--round", DEFAULT_ROUND])
+    _, path = _merge(ws)
+    sheet = openpyxl.load_workbook(path)["任务明细"]
+    header, cols = _header(sheet, "序号")
+    r = header + 5
+    assert sheet.cell(r, cols["序号"]).value == "5"
+    assert sheet.cell(r, cols["进展情况"]).value == f"【{PLAN}】{PLAN}的说法\n【{CO}】{CO}的说法"
+    assert sheet.cell(r, cols["来源文件"]).value == f"【{PLAN}】{PLAN}.xlsx\n【{CO}】{CO}.xlsx"
+    assert task_rows(forms[PLAN])  # the forms are untouched by merging
