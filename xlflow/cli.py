@@ -445,3 +445,93 @@ def demo(directory: str, no_office: bool) -> None:
     else:
         click.echo("（未找到 LibreOffice，跳过了“用 LibreOffice 保存”的一步。）")
     click.echo(f"\n自己试试：xlflow status -w {directory} --round {result.round_id}")
+
+
+@main.command()
+@workspace_option
+@round_option
+@json_option
+def remind(workspace: str, round_id: str, as_json: bool) -> None:
+    """为尚未报送（或被退回）的处室生成催报邮件草稿（.eml），不会发送任何邮件。
+
+    收件人取自 templates/divisions.csv（处室, 联系人, 电子邮箱, 联系电话）。
+    未报送的附上空白填报表，被退回的附上回执。用 Outlook、Foxmail 或 Thunderbird 打开后发送。
+
+    \b
+    例：xlflow remind --round 2019-H1
+    """
+    from .remind import reminders_to_dict, write_reminders
+
+    ws = _workspace(workspace)
+    with _library_errors():
+        rnd, reminders, notes = write_reminders(ws, round_id)
+    if as_json:
+        _print_json(reminders_to_dict(rnd, reminders, notes))
+        return
+    if not reminders:
+        click.echo(f"{rnd.title}：所有处室的报送均已采用，无需催报。")
+    else:
+        click.echo(f"{rnd.title}：已生成 {len(reminders)} 份催报邮件草稿（未发送）：")
+        rows = [
+            [
+                r.division,
+                "退回修改" if r.rejected else "未报送",
+                r.to or "（无邮箱）",
+                r.attachment,
+                str(r.path.relative_to(ws.root)),
+            ]
+            for r in reminders
+        ]
+        click.echo(_table(["处室", "情况", "收件人", "附件", "草稿"], rows))
+    for note in notes:
+        click.echo(f"提示：{note}")
+
+
+@main.command()
+@workspace_option
+@click.option("--task", "task_id", help="只看这一项任务（序号）。")
+@json_option
+def history(workspace: str, task_id: str | None, as_json: bool) -> None:
+    """查看任务在历次轮次中的完成状态、进度和各处室的进展情况。
+
+    \b
+    例：xlflow history --task 5
+        xlflow history --json
+    """
+    from .history import task_history
+
+    ws = _workspace(workspace)
+    with _library_errors():
+        data = task_history(ws, task_id)
+    if as_json:
+        _print_json(data)
+        return
+    if not data["rounds"]:
+        click.echo("还没有任何轮次；先运行 generate。")
+        return
+    if task_id is None:
+        rows = [
+            [t["id"], t["name"][:20]]
+            + [f"{r['status']} {_percent(r['percent'])}".strip() for r in t["rounds"]]
+            for t in data["tasks"]
+        ]
+        click.echo(_table(["序号", "任务", *data["rounds"]], rows))
+        return
+    (task,) = data["tasks"]
+    click.echo(f"{task['id']}. {task['name']}（{task['group']}）")
+    for r in task["rounds"]:
+        flag = "（各处室状态不一致）" if r["conflict"] else ""
+        click.echo(f"\n{r['title']}（{r['round']}）：{r['status']} {_percent(r['percent'])}{flag}")
+        for rep in r["reports"]:
+            role = "牵头" if rep["role"] == "lead" else "配合"
+            values = rep["values"]
+            click.echo(
+                f"  【{rep['division']}·{role}】{values.get('status', '')} {_percent(values.get('percent'))}"
+            )
+            for key, label in (("progress", "进展"), ("problems", "问题"), ("next_steps", "下步")):
+                if values.get(key):
+                    click.echo(f"    {label}：{values[key]}")
+
+
+def _percent(value: Any) -> str:
+    return "" if value is None else f"{value}%"

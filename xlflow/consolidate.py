@@ -118,7 +118,7 @@ def _made_at(files: Sequence[FileRecord], fallback: dt.datetime | None) -> dt.da
     return fallback or dt.datetime(2000, 1, 1)
 
 
-def _task_states(
+def task_states(
     register: Register,
     settings: Settings,
     rnd: Round,
@@ -191,7 +191,7 @@ def consolidate(ws: Workspace, round_id: str) -> Consolidation:
         history = _history(ledger, rnd, register, ws.settings)
         created = ledger.round_created_at(rnd.id)
     accepted = {f.division: f for f in files if f.verdict is Verdict.ACCEPTED}
-    tasks, problems = _task_states(register, ws.settings, rnd, accepted)
+    tasks, problems = task_states(register, ws.settings, rnd, accepted)
     divisions = []
     for division in register.divisions:
         if division not in forms:
@@ -239,7 +239,7 @@ def _history(
     out = []
     for rnd in ledger.rounds():
         accepted = {f.division: f for f in ledger.accepted(rnd.id)}
-        states, _ = _task_states(register, settings, rnd, accepted)
+        states, _ = task_states(register, settings, rnd, accepted)
         out.append(HistoryEntry(rnd, {t.task.id: (t.status, t.percent) for t in states}))
         if rnd.id == current.id:
             break

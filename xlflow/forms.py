@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import Field, Settings, describe_field
+from .errors import XlflowError
 from .excel import (
     cell_ref,
     col_letter,
@@ -26,9 +27,9 @@ from .excel import (
     write_text,
     write_value,
 )
-from .files import atomic_write, folder_lock
+from .files import atomic_write, folder_lock, sha256_bytes
 from .ledger import Ledger
-from .model import FormRow, FormSpec, Register, Role, Round
+from .model import FileRecord, FormRow, FormSpec, Register, Role, Round, parse_round
 from .signing import SCHEMA, load_or_create_secret, row_hash, sign_form
 from .text import display_width, safe_filename
 from .workspace import Workspace
@@ -95,17 +96,22 @@ def build_specs(
     settings: Settings,
     rnd: Round,
     secret: bytes,
-    prefill: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
+    previous: Mapping[str, FileRecord] | None = None,
     prefill_from: str = "",
 ) -> list[FormSpec]:
-    """What each division's form holds, signed. `prefill` maps division -> task -> values."""
+    """What each division's form holds, signed.
+
+    `previous` maps a division to its accepted return of the round in `prefill_from`;
+    its values and contact details are carried into the new form.
+    """
     specs = []
     target_header = _target_header(register, settings, rnd.year)
     headers = [_display_header(c) for c in settings.register.readonly_columns]
     for division in register.divisions:
         rows: list[FormRow] = []
         target_year = None
-        carried = (prefill or {}).get(division, {})
+        earlier = (previous or {}).get(division)
+        carried = earlier.values if earlier else {}
         for task, role in register.tasks_of(division):
             readonly = [
                 (h, task.column(c))
@@ -132,6 +138,12 @@ def build_specs(
         hashes = tuple(row_hash(r.task_id, r.role.label, [t for _, t in r.readonly]) for r in rows)
         task_ids = tuple(r.task_id for r in rows)
         signature = sign_form(secret, rnd.id, division, task_ids, hashes)
+        # who fills in and their phone rarely change; the date always does
+        contact = tuple(
+            (f.key, earlier.contact[f.key])
+            for f in settings.contact
+            if earlier and f.type != "date" and earlier.contact.get(f.key) not in (None, "")
+        )
         specs.append(
             FormSpec(
                 round=rnd,
@@ -139,9 +151,10 @@ def build_specs(
                 title=form_title(settings, rnd, division),
                 target_year=target_year,
                 rows=tuple(rows),
-                prefill_from=prefill_from if carried else "",
+                prefill_from=prefill_from if earlier else "",
                 signature=signature,
                 row_hashes=hashes,
+                contact_prefill=contact,
             )
         )
     return specs
@@ -304,6 +317,17 @@ class _Formats:
                 "valign": "vcenter",
                 "num_format": "yyyy-mm-dd",
                 "align": "left",
+            }
+        )
+        self.contact_prefill = wb.add_format(
+            {
+                **body,
+                "font_size": 11,
+                "bottom": 1,
+                "bg_color": PREFILL_FILL,
+                "locked": False,
+                "valign": "vcenter",
+                "num_format": "@",
             }
         )
         self.note_title = wb.add_format(
@@ -511,11 +535,13 @@ def render_form(
             ws.merge_range(r, l0, r, l1, label, fmt.contact_label)
         else:
             ws.write_string(r, l0, label, fmt.contact_label)
+        carried_contact = dict(spec.contact_prefill).get(f.key)
         cfmt = fmt.contact_date if f.type == "date" else fmt.contact_input
+        if carried_contact is not None:
+            cfmt = fmt.contact_prefill
         if i1 > i0:
             ws.merge_range(r, i0, r, i1, "", cfmt)
-        else:
-            ws.write_blank(r, i0, None, cfmt)
+        write_value(ws, r, i0, carried_contact, cfmt)
         contact_cells[f.key] = cell_ref(r, i0)
         v = _validation(f, "")
         v["input_message"] = (f.prompt or describe_field(f, by_key))[:250]
@@ -687,38 +713,38 @@ def generate_forms(
     divisions: Sequence[str] = (),
 ) -> GenerateResult:
     """Write one form per division into outbox/ROUND/forms/ and record them in the ledger."""
-    from .files import sha256_bytes
-
     register = ws.register()
-    with folder_lock(ws.lock_path, "生成填报表"):
+    unknown = [d for d in divisions if d not in register.divisions]
+    if unknown:
+        raise XlflowError(
+            f"任务清单中没有处室 {'、'.join(unknown)}；处室有：{'、'.join(register.divisions)}"
+        )
+    with folder_lock(ws.lock_path, "生成填报表"), Ledger(ws.ledger_path) as ledger:
         secret = load_or_create_secret(ws.secret_path)
-        with Ledger(ws.ledger_path) as ledger:
-            prefill = ledger.last_accepted_values(prefill_from) if prefill_from else None
-            if prefill_from and ledger.get_round(prefill_from) is None:
-                from .errors import XlflowError
-
+        previous: dict[str, FileRecord] = {}
+        source = ""
+        if prefill_from:
+            earlier = ledger.get_round(prefill_from) or ledger.get_round(
+                parse_round(prefill_from).id
+            )
+            if earlier is None:
                 raise XlflowError(
                     f"没有轮次 {prefill_from!r} 的记录，无法预填；已有轮次："
                     f"{'、'.join(r.id for r in ledger.rounds()) or '（无）'}"
                 )
-            record = ledger.record_round(rnd, prefill_from)
-            specs = build_specs(register, ws.settings, record, secret, prefill, prefill_from)
-            if divisions:
-                unknown = [d for d in divisions if d not in register.divisions]
-                if unknown:
-                    from .errors import XlflowError
-
-                    raise XlflowError(
-                        f"任务清单中没有处室 {'、'.join(unknown)}；处室有：{'、'.join(register.divisions)}"
-                    )
-                specs = [s for s in specs if s.division in divisions]
-            created = ledger.round_created_at(rnd.id)
-            out_dir = ws.round_dir(rnd) / "forms"
-            forms = []
-            for spec in specs:
-                data = render_form(spec, ws.settings, created)
-                path = out_dir / form_filename(spec)
-                atomic_write(path, data)
-                forms.append(GeneratedForm(spec.division, path, spec.task_ids, sha256_bytes(data)))
-            ledger.record_forms(rnd.id, specs, {f.division: f for f in forms})
-    return GenerateResult(record, tuple(forms), prefill_from)
+            source = earlier.id
+            previous = {f.division: f for f in ledger.accepted(source)}
+        record = ledger.record_round(rnd, source)
+        specs = build_specs(register, ws.settings, record, secret, previous, source)
+        if divisions:
+            specs = [s for s in specs if s.division in divisions]
+        created = ledger.round_created_at(rnd.id)
+        out_dir = ws.round_dir(rnd) / "forms"
+        forms = []
+        for spec in specs:
+            data = render_form(spec, ws.settings, created)
+            path = out_dir / form_filename(spec)
+            atomic_write(path, data)
+            forms.append(GeneratedForm(spec.division, path, spec.task_ids, sha256_bytes(data)))
+        ledger.record_forms(rnd.id, specs, {f.division: f for f in forms})
+    return GenerateResult(record, tuple(forms), source)

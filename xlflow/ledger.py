@@ -98,6 +98,7 @@ def spec_to_json(spec: FormSpec) -> str:
             "prefill_from": spec.prefill_from,
             "signature": spec.signature,
             "row_hashes": list(spec.row_hashes),
+            "contact_prefill": [list(p) for p in spec.contact_prefill],
             "rows": [
                 {
                     "task_id": r.task_id,
@@ -131,6 +132,7 @@ def spec_from_json(text: str, rnd: Round) -> FormSpec:
         prefill_from=data["prefill_from"],
         signature=data["signature"],
         row_hashes=tuple(data["row_hashes"]),
+        contact_prefill=tuple((k, v) for k, v in data.get("contact_prefill", [])),
     )
 
 

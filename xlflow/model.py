@@ -202,6 +202,7 @@ class FormSpec:
     prefill_from: str = ""
     signature: str = ""
     row_hashes: tuple[str, ...] = field(default=())
+    contact_prefill: tuple[tuple[str, Any], ...] = ()
 
     @property
     def task_ids(self) -> tuple[str, ...]:

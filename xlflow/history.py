@@ -1,0 +1,57 @@
+"""The history of every task across rounds, from the ledger."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .consolidate import task_states
+from .errors import XlflowError
+from .ledger import Ledger
+from .register import task_label
+from .workspace import Workspace
+
+
+def task_history(ws: Workspace, task_id: str | None = None) -> dict[str, Any]:
+    """Each task's status, percent and every division's report, round by round."""
+    register = ws.register()
+    if task_id is not None and register.task(task_id) is None:
+        raise XlflowError(
+            f"任务清单中没有序号 {task_id!r}；序号有：{'、'.join(t.id for t in register.tasks)}"
+        )
+    tasks = [t for t in register.tasks if task_id is None or t.id == task_id]
+    out: dict[str, dict[str, Any]] = {
+        t.id: {
+            "id": t.id,
+            "name": task_label(t, ws.settings.register),
+            "group": t.group,
+            "rounds": [],
+        }
+        for t in tasks
+    }
+    with Ledger(ws.ledger_path) as ledger:
+        rounds = ledger.rounds()
+        for rnd in rounds:
+            accepted = {f.division: f for f in ledger.accepted(rnd.id)}
+            states, _ = task_states(register, ws.settings, rnd, accepted)
+            for state in states:
+                if state.task.id not in out:
+                    continue
+                out[state.task.id]["rounds"].append(
+                    {
+                        "round": rnd.id,
+                        "title": rnd.title,
+                        "status": state.status,
+                        "percent": state.percent,
+                        "conflict": state.conflict,
+                        "reports": [
+                            {
+                                "division": r.division,
+                                "role": r.role.value,
+                                "values": r.values,
+                                "file": r.source,
+                            }
+                            for r in state.reports
+                        ],
+                    }
+                )
+    return {"rounds": [r.id for r in rounds], "tasks": list(out.values())}

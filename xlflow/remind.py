@@ -1,0 +1,218 @@
+"""Reminders (催报): a draft e-mail per division whose return has not been accepted.
+
+Each reminder is a standard RFC 5322 message saved as `.eml`, which Outlook, Foxmail
+and Thunderbird open as a draft. Nothing is ever sent over the network.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+from dataclasses import dataclass
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from pathlib import Path
+from typing import Any
+
+from .files import atomic_write
+from .forms import deadline_text
+from .intake import load_round
+from .issues import Severity, Verdict
+from .ledger import Ledger
+from .model import FileRecord, Register, Round
+from .receipts import counted_record, receipt_name
+from .register import task_label
+from .text import safe_filename
+from .workspace import DIVISIONS_HEADER, Workspace
+
+XLSX = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+@dataclass(frozen=True)
+class Contact:
+    division: str
+    person: str = ""
+    email: str = ""
+    phone: str = ""
+
+
+def read_contacts(path: Path) -> dict[str, Contact]:
+    """templates/divisions.csv: 处室, 联系人, 电子邮箱, 联系电话 (UTF-8 or GBK)."""
+    if not path.is_file():
+        return {}
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("gb18030", errors="replace")
+    rows = list(csv.reader(io.StringIO(text)))
+    out = {}
+    for row in rows[1:] if rows and rows[0][:1] == [DIVISIONS_HEADER[0]] else rows:
+        cells = [c.strip() for c in row] + [""] * 4
+        if cells[0]:
+            out[cells[0]] = Contact(cells[0], cells[1], cells[2], cells[3])
+    return out
+
+
+@dataclass(frozen=True)
+class Reminder:
+    division: str
+    path: Path
+    to: str
+    attachment: str
+    rejected: bool
+    pending: int
+
+
+def _days_text(rnd: Round, today: dt.date) -> str:
+    if rnd.deadline is None:
+        return ""
+    days = (rnd.deadline - today).days
+    if days > 0:
+        return f"距报送时限还有 {days} 天"
+    if days == 0:
+        return "今天是报送时限"
+    return f"已超过报送时限 {-days} 天"
+
+
+def compose(
+    ws: Workspace,
+    rnd: Round,
+    register: Register,
+    division: str,
+    contact: Contact,
+    rejected: FileRecord | None,
+    attachment: Path,
+    today: dt.date,
+) -> EmailMessage:
+    office = ws.settings.office
+    tasks = register.tasks_of(division)
+    greeting = f"{contact.person}同志" if contact.person else f"{division}"
+    days = _days_text(rnd, today)
+    deadline = deadline_text(rnd.deadline) if rnd.deadline else "规定时间内"
+    lines = [f"{greeting}：", "", "您好！"]
+    intro = f"按照{rnd.title}重点任务进展情况填报工作安排，请贵处室于{deadline}报送有关情况"
+    lines.append(intro + (f"（{days}）。" if days else "。"))
+    if rejected is None:
+        lines.append("截至目前，我们尚未收到贵处室的报送材料，请抓紧填报。")
+    else:
+        when = rejected.received.strftime("%m月%d日 %H:%M")
+        lines.append(
+            f"贵处室于 {when} 报送的材料（{rejected.path}）经核验需要修改，暂未采用。请按下列问题修改后重新报送："
+        )
+        errors = [i for i in rejected.issues if i.severity is Severity.ERROR]
+        for n, issue in enumerate(errors, start=1):
+            where = f"{issue.location}：" if issue.location else ""
+            lines.append(f"  {n}. {where}{issue.message}")
+    lines += ["", f"贵处室承担的任务共 {len(tasks)} 项："]
+    for task, role in tasks:
+        lines.append(f"  {task.id}. {task_label(task, ws.settings.register)}（{role.label}）")
+    lines.append("")
+    if rejected is None:
+        lines.append(
+            f"附件为贵处室的填报表（{attachment.name}），请在表中浅黄色单元格内填写后直接回复本邮件。"
+        )
+    else:
+        lines.append(
+            f"附件为核验回执（{attachment.name}），列出了每处需要修改的地方。请在原报送文件上修改后重新报送，不要新建文件。"
+        )
+    who = "，".join(x for x in (office.contact, office.phone) if x)
+    if who:
+        lines.append(f"如有疑问，请联系{who}。")
+    lines += ["谢谢支持！", "", office.name]
+    msg = EmailMessage()
+    sender = office.email or "noreply@localhost"
+    msg["From"] = Address(display_name=office.name, addr_spec=sender)
+    if contact.email:
+        msg["To"] = Address(display_name=contact.person or division, addr_spec=contact.email)
+    subject = "【催报】" if rejected is None else "【退回修改】"
+    msg["Subject"] = f"{subject}请于{deadline}报送{rnd.title}重点任务进展情况（{division}）"
+    msg["X-Unsent"] = "1"  # Outlook opens the file as a draft to edit and send
+    msg["X-Xlflow-Round"] = rnd.id
+    msg.set_content("\n".join(lines))
+    msg.add_attachment(
+        attachment.read_bytes(), maintype=XLSX[0], subtype=XLSX[1], filename=attachment.name
+    )
+    # A boundary from the content, so the same state writes the same bytes.
+    digest = hashlib.sha256(msg.get_body().as_bytes() + attachment.read_bytes()).hexdigest()[:24]  # type: ignore[union-attr]
+    msg.set_boundary(f"=_xlflow_{digest}")
+    return msg
+
+
+def write_reminders(
+    ws: Workspace, round_id: str, today: dt.date | None = None
+) -> tuple[Round, list[Reminder], list[str]]:
+    """One .eml per division without an accepted return. Returns the reminders and notes."""
+    day = today or dt.date.today()
+    register = ws.register()
+    contacts = read_contacts(ws.divisions_csv)
+    notes = []
+    if not any(c.email for c in contacts.values()):
+        notes.append(
+            f"{ws.divisions_csv} 中还没有填写各处室的电子邮箱，草稿未填收件人。"
+            "在该文件中填好联系人和邮箱后重新运行 remind 即可。"
+        )
+    with Ledger(ws.ledger_path) as ledger:
+        rnd = load_round(ledger, round_id)
+        forms = ledger.forms(rnd)
+        files = ledger.files(rnd.id)
+        form_files = {d: ledger.form_file(rnd.id, d) for d in forms}
+    out_dir = ws.round_dir(rnd) / "reminders"
+    reminders = []
+    for division in register.divisions:
+        if division not in forms:
+            continue
+        mine = [f for f in files if f.division == division and f.verdict is not Verdict.SKIPPED]
+        if any(f.verdict is Verdict.ACCEPTED for f in mine):
+            continue
+        rejected_files = [f for f in mine if f.verdict is Verdict.REJECTED]
+        rejected = counted_record(rejected_files) if rejected_files else None
+        if rejected is not None:
+            attachment = ws.round_dir(rnd) / "receipts" / receipt_name(division, rejected)
+        else:
+            record = form_files[division]
+            attachment = record[0] if record else Path()
+        if not attachment.is_file():
+            notes.append(f"{division}：找不到附件 {attachment}，请先运行 generate/collect。")
+            continue
+        contact = contacts.get(division, Contact(division))
+        msg = compose(ws, rnd, register, division, contact, rejected, attachment, day)
+        path = out_dir / f"{safe_filename(division)}.eml"
+        atomic_write(path, msg.as_bytes(policy=SMTP))
+        reminders.append(
+            Reminder(
+                division,
+                path,
+                contact.email,
+                attachment.name,
+                rejected is not None,
+                len(register.tasks_of(division)),
+            )
+        )
+    no_address = [r.division for r in reminders if not r.to]
+    if no_address and any(c.email for c in contacts.values()):
+        notes.append(
+            f"divisions.csv 中没有这些处室的电子邮箱：{'、'.join(no_address)}；打开草稿后请手工填写收件人。"
+        )
+    return rnd, reminders, notes
+
+
+def reminders_to_dict(rnd: Round, reminders: list[Reminder], notes: list[str]) -> dict[str, Any]:
+    return {
+        "round": rnd.id,
+        "reminders": [
+            {
+                "division": r.division,
+                "path": str(r.path),
+                "to": r.to,
+                "attachment": r.attachment,
+                "rejected": r.rejected,
+                "pending_tasks": r.pending,
+            }
+            for r in reminders
+        ],
+        "notes": notes,
+    }
