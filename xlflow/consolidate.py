@@ -17,13 +17,13 @@ from typing import Any
 
 from .config import Settings
 from .excel import new_workbook, page_text, row_height, write_text, write_value
-from .files import atomic_write
+from .files import atomic_write, folder_lock, sweep_temp_files
 from .forms import deadline_text, form_title
 from .issues import VERDICT_LABELS, Issue, IssueCode, Severity, Verdict, warning
 from .ledger import Ledger
 from .model import FileRecord, Register, Role, Round, Task
 from .register import task_label
-from .text import display_width, safe_filename
+from .text import CELL_TEXT_LIMIT, display_width, safe_filename
 from .workspace import Workspace
 
 OVERVIEW = "总览"
@@ -53,6 +53,7 @@ class TaskState:
     reports: tuple[Report, ...]
     note: str = ""
     conflict: bool = False
+    texts: dict[str, str] = field(default_factory=dict)  # text field key -> combined text
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,8 @@ def task_states(
             )
         found = task.target_for(rnd.year) if rnd.year else None
         target = found[1] if found else ""
+        texts, cut = _combined_texts(task, reports, settings)
+        problems += cut
         states.append(
             TaskState(
                 task=task,
@@ -174,9 +177,51 @@ def task_states(
                 reports=tuple(reports),
                 note="；".join(notes),
                 conflict=conflict,
+                texts=texts,
             )
         )
     return states, problems
+
+
+_CUT_NOTE = "……（合并后超出单元格上限 32767 字，以下从略；完整内容见来源文件）"
+
+
+def _combined_texts(
+    task: Task, reports: Sequence[Report], settings: Settings
+) -> tuple[dict[str, str], list[Issue]]:
+    """Each text field with every division's words, labelled 【处室】 where several answer.
+
+    A cell holds at most 32,767 characters. Labelled texts joined together can pass that,
+    so a combined text is shortened with a visible note, and reported, never cut silently.
+    """
+    out: dict[str, str] = {}
+    problems: list[Issue] = []
+    skip = (settings.status.field, settings.status.percent_field)
+    for f in settings.fields:
+        if f.key in skip:
+            continue
+        parts = []
+        for rep in reports:
+            value = rep.values.get(f.key)
+            if value in (None, ""):
+                continue
+            text = str(value)
+            parts.append(f"【{rep.division}】{text}" if len(task.divisions) > 1 else text)
+        combined = "\n".join(parts)
+        if len(combined) > CELL_TEXT_LIMIT:
+            combined = combined[: CELL_TEXT_LIMIT - len(_CUT_NOTE)] + _CUT_NOTE
+            problems.append(
+                warning(
+                    IssueCode.CELL_TEXT_LIMIT,
+                    f"序号 {task.id} 的“{f.label}”合并各处室内容后超过单元格上限 {CELL_TEXT_LIMIT} 字，"
+                    "汇总表中已截短并注明；完整内容见各处室的报送文件。",
+                    task_id=task.id,
+                    sheet=DETAIL,
+                    field=f.key,
+                )
+            )
+        out[f.key] = combined
+    return out, problems
 
 
 def consolidate(ws: Workspace, round_id: str) -> Consolidation:
@@ -272,9 +317,11 @@ def output_path(ws: Workspace, rnd: Round) -> Path:
 
 def merge(ws: Workspace, round_id: str) -> tuple[Consolidation, Path]:
     """Write outbox/ROUND/<title>-汇总-ROUND.xlsx atomically."""
-    data = consolidate(ws, round_id)
-    path = output_path(ws, data.round)
-    atomic_write(path, render_consolidation(data))
+    with folder_lock(ws.lock_path, "汇总"):
+        sweep_temp_files(ws.outbox)
+        data = consolidate(ws, round_id)
+        path = output_path(ws, data.round)
+        atomic_write(path, render_consolidation(data))
     return data, path
 
 
@@ -679,15 +726,7 @@ def _detail(wb: Any, st: _Styles, data: Consolidation, title: str) -> None:
         ws.write_string(r, status_col, state.status, st.center)
         write_value(ws, r, status_col + 1, state.percent, st.number)
         for j, f in enumerate(text_fields):
-            parts = []
-            for rep in state.reports:
-                value = rep.values.get(f.key)
-                if value in (None, ""):
-                    continue
-                text = str(value)
-                # label who said it wherever more than one division answers for the task
-                parts.append(f"【{rep.division}】{text}" if len(task.divisions) > 1 else text)
-            combined = "\n".join(parts)
+            combined = state.texts.get(f.key, "")
             write_text(ws, r, first_text + j, combined, st.text)
             cells.append((combined, columns[first_text + j][1]))
         write_text(ws, r, note_col, state.note, st.flag if state.conflict else st.text)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +22,7 @@ except ImportError:  # Windows
 def atomic_write(path: Path, data: bytes) -> None:
     """Write `data` to `path` so that readers see the old file or the new one, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}{TEMP_SUFFIX}")
     try:
         with open(tmp, "wb") as fh:
             fh.write(data)
@@ -32,6 +33,21 @@ def atomic_write(path: Path, data: bytes) -> None:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
     _fsync_dir(path.parent)
+
+
+TEMP_SUFFIX = ".tmp"
+
+
+def sweep_temp_files(folder: Path) -> int:
+    """Remove temporary files that a killed run left behind. Call only under the folder lock."""
+    removed = 0
+    if not folder.is_dir():
+        return removed
+    for path in folder.rglob(f".*{TEMP_SUFFIX}"):
+        if path.is_file() and not path.is_symlink():
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def atomic_copy(source: Path, target: Path) -> None:
@@ -64,40 +80,63 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+_HELD: set[str] = set()  # lock files this process holds: POSIX locks do not see those
+_HELD_GUARD = threading.Lock()
+
+
+def _busy(holder: str, what: str) -> WorkspaceError:
+    return WorkspaceError(
+        f"工作文件夹正被另一个 xlflow 命令使用（{holder}），{what}未执行。"
+        "请等它结束后再运行（进程退出或被终止时锁会自动释放）。"
+    )
+
+
 @contextlib.contextmanager
 def folder_lock(lock_path: Path, what: str, wait_seconds: float = 0.0) -> Iterator[None]:
     """Hold an exclusive lock on the working folder, so that two runs never interleave.
 
-    Waits up to `wait_seconds`, then refuses with a message naming the other process.
+    Waits up to `wait_seconds`, then refuses with a message naming the other run.
     """
     lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "a+") as fh:
-        yield from _hold(fh, lock_path, what, wait_seconds)
-
-
-def _hold(fh: Any, lock_path: Path, what: str, wait_seconds: float) -> Iterator[None]:
+    key = str(lock_path.resolve())
+    with _HELD_GUARD:
+        if key in _HELD:
+            holder = lock_path.read_text(encoding="utf-8", errors="replace").strip()
+            raise _busy(holder or "本进程中的另一项操作", what)
+        _HELD.add(key)
     try:
-        if fcntl is not None:
-            deadline = time.monotonic() + wait_seconds
-            while True:
-                try:
-                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        fh.seek(0)
-                        holder = fh.read().strip() or "另一个进程"
-                        raise WorkspaceError(
-                            f"工作文件夹正被另一个 xlflow 命令使用（{holder}），{what}未执行。"
-                            "请等它结束后再运行（进程退出或被终止时锁会自动释放）。"
-                        ) from None
-                    time.sleep(0.1)
+        with open(lock_path, "a+", encoding="utf-8") as fh:
+            yield from _hold(fh, what, wait_seconds)
+    finally:
+        with _HELD_GUARD:
+            _HELD.discard(key)
+
+
+def _hold(fh: Any, what: str, wait_seconds: float) -> Iterator[None]:
+    if fcntl is None:  # no advisory locks on this platform
+        yield
+        return
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            # A POSIX record lock belongs to this process alone: worker processes forked
+            # while it is held do not inherit it, so a killed run never leaves it behind.
+            fcntl.lockf(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except OSError:
+            if time.monotonic() >= deadline:
+                fh.seek(0)
+                raise _busy(fh.read().strip() or "另一个进程", what) from None
+            time.sleep(0.1)
+    try:
         fh.seek(0)
         fh.truncate()
         fh.write(f"pid {os.getpid()}: {what}")
         fh.flush()
         yield
     finally:
-        if fcntl is not None:
-            with contextlib.suppress(OSError):
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        with contextlib.suppress(OSError):
+            fh.seek(0)
+            fh.truncate()
+            fh.flush()
+            fcntl.lockf(fh.fileno(), fcntl.LOCK_UN)

@@ -27,7 +27,7 @@ from .excel import (
     write_text,
     write_value,
 )
-from .files import atomic_write, folder_lock, sha256_bytes
+from .files import atomic_write, folder_lock, sha256_bytes, sweep_temp_files
 from .ledger import Ledger
 from .model import FileRecord, FormRow, FormSpec, Register, Role, Round, parse_round
 from .signing import SCHEMA, load_or_create_secret, row_hash, sign_form
@@ -720,6 +720,7 @@ def generate_forms(
             f"任务清单中没有处室 {'、'.join(unknown)}；处室有：{'、'.join(register.divisions)}"
         )
     with folder_lock(ws.lock_path, "生成填报表"), Ledger(ws.ledger_path) as ledger:
+        sweep_temp_files(ws.round_dir(rnd))
         secret = load_or_create_secret(ws.secret_path)
         previous: dict[str, FileRecord] = {}
         source = ""

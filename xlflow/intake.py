@@ -19,7 +19,7 @@ from typing import Any
 
 from .config import Settings
 from .errors import XlflowError
-from .files import atomic_copy, folder_lock, sha256_file
+from .files import atomic_copy, folder_lock, sha256_file, sweep_temp_files
 from .forms import META_SHEET, NAME_PREFIX, PROP_PREFIX
 from .issues import Issue, IssueCode, Severity, Verdict, error, has_errors, warning
 from .ledger import Ledger, now_text
@@ -508,6 +508,12 @@ def _failure_record(job: ReadJob, ctx: IntakeContext, failure: JobFailure) -> Fi
             f"读取超过 {ctx.settings.limits.read_timeout_seconds:g} 秒仍未完成（read_timeout_seconds），已放弃。"
             "文件可能过大或已损坏；请用下发的原表重新填写后报送。",
         )
+    elif failure.kind == "error":
+        issue = error(
+            IssueCode.CORRUPT_FILE,
+            f"读取时出错（{failure.detail}），文件可能已损坏。请用 Excel/WPS 打开确认后重新保存报送，"
+            "或用下发的原表重新填写。",
+        )
     else:
         issue = error(
             IssueCode.READER_CRASHED,
@@ -657,6 +663,8 @@ def collect(
 
     with folder_lock(ws.lock_path, "收集报送文件"), Ledger(ws.ledger_path) as ledger:
         started = now_text()
+        sweep_temp_files(ws.outbox)
+        sweep_temp_files(ws.archive)
         rnd = load_round(ledger, round_id)
         forms = ledger.forms(rnd)
         register = ws.register()

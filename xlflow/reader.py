@@ -11,9 +11,11 @@ evaluated and links never followed: only cached values are read.
 from __future__ import annotations
 
 import datetime as dt
+import html
 import io
 import re
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,6 +66,7 @@ class RawWorkbook:
     formulas: dict[str, set[str]] = field(default_factory=dict)
     formulas_without_value: dict[str, set[str]] = field(default_factory=dict)
     percent_cells: dict[str, set[str]] = field(default_factory=dict)
+    truncated: dict[str, set[str]] = field(default_factory=dict)
     has_macros: bool = False
 
     def sheet(self, name: str) -> RawSheet | None:
@@ -488,12 +491,25 @@ def read_workbook(data: bytes, suffix: str, limits: Limits) -> ReadResult:
                 if (
                     fmt in ("xlsx", "xlsm")
                     and (
-                        name in ("xl/workbook.xml", "xl/_rels/workbook.xml.rels", "xl/styles.xml")
+                        name
+                        in (
+                            "xl/workbook.xml",
+                            "xl/_rels/workbook.xml.rels",
+                            "xl/styles.xml",
+                            "xl/sharedStrings.xml",
+                        )
                         or name.startswith(("xl/worksheets/", "docProps/"))
                     )
                 ) or (fmt == "ods" and name in ("meta.xml", "content.xml")):
                     wanted[name] = part
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
+        except (
+            zipfile.BadZipFile,
+            zlib.error,
+            OSError,
+            EOFError,
+            ValueError,
+            NotImplementedError,
+        ) as exc:
             return ReadResult(None, [_corrupt(exc)])
     expected = {"xlsx": (".xlsx",), "xlsm": (".xlsm", ".xlsx"), "ods": (".ods",)}[fmt]
     if suffix not in expected:
@@ -535,7 +551,48 @@ def read_workbook(data: bytes, suffix: str, limits: Limits) -> ReadResult:
             )
         )
     issues += _calamine(data, limits, raw)
+    _mark_truncated(raw, wanted)
     return ReadResult(None if _fatal(issues) else raw, issues)
+
+
+_LONG_TEXT = re.compile(
+    rb"<(?:t|text:p|text:span)(?:\s[^>]*)?>([^<]{%d,})<" % (CELL_TEXT_LIMIT + 1)
+)
+
+
+def _mark_truncated(raw: RawWorkbook, parts: dict[str, bytes]) -> None:
+    """Cells whose text the reader cut at the 32,767-character cell limit.
+
+    python-calamine returns at most 32,767 characters of a longer string; the XML
+    still holds all of it. Only looked for when a cell is exactly at the limit.
+    """
+    at_limit = [
+        (sheet, r, c, value)
+        for sheet in raw.sheets
+        for r, row in enumerate(sheet.rows)
+        for c, value in enumerate(row)
+        if isinstance(value, str) and len(value) == CELL_TEXT_LIMIT
+    ]
+    if not at_limit:
+        return
+    prefixes = set()
+    for data in parts.values():
+        for m in _LONG_TEXT.finditer(data):
+            text = html.unescape(m.group(1).decode("utf-8", "replace"))
+            if len(text) > CELL_TEXT_LIMIT:
+                prefixes.add(text[:CELL_TEXT_LIMIT])
+    for sheet, r, c, value in at_limit:
+        if value in prefixes:
+            raw.truncated.setdefault(sheet.name, set()).add(_ref(r, c))
+
+
+def _ref(row: int, col: int) -> str:
+    letters = ""
+    n = col + 1
+    while n:
+        n, rem = divmod(n - 1, 26)
+        letters = chr(65 + rem) + letters
+    return f"{letters}{row + 1}"
 
 
 def _fatal(issues: list[Issue]) -> bool:

@@ -17,7 +17,7 @@ from email.policy import SMTP
 from pathlib import Path
 from typing import Any
 
-from .files import atomic_write
+from .files import atomic_write, folder_lock
 from .forms import deadline_text
 from .intake import load_round
 from .issues import Severity, Verdict
@@ -155,11 +155,25 @@ def write_reminders(
             f"{ws.divisions_csv} 中还没有填写各处室的电子邮箱，草稿未填收件人。"
             "在该文件中填好联系人和邮箱后重新运行 remind 即可。"
         )
-    with Ledger(ws.ledger_path) as ledger:
+    with folder_lock(ws.lock_path, "生成催报邮件"), Ledger(ws.ledger_path) as ledger:
         rnd = load_round(ledger, round_id)
         forms = ledger.forms(rnd)
         files = ledger.files(rnd.id)
         form_files = {d: ledger.form_file(rnd.id, d) for d in forms}
+        return _write_all(ws, rnd, register, contacts, notes, forms, files, form_files, day)
+
+
+def _write_all(
+    ws: Workspace,
+    rnd: Round,
+    register: Register,
+    contacts: dict[str, Contact],
+    notes: list[str],
+    forms: dict[str, Any],
+    files: list[FileRecord],
+    form_files: dict[str, tuple[Path, str] | None],
+    day: dt.date,
+) -> tuple[Round, list[Reminder], list[str]]:
     out_dir = ws.round_dir(rnd) / "reminders"
     reminders = []
     for division in register.divisions:

@@ -455,10 +455,19 @@ def normalise_value(
     return text, issues
 
 
-def _formula_issues(
+def _read_problems(
     raw: RawWorkbook, sheet: str, ref: str, label: str, where: dict[str, str]
 ) -> tuple[bool, list[Issue]]:
-    """(usable, issues): a formula's cached value counts; one with none is an error."""
+    """(usable, issues) for how a cell was stored: a formula's cached value counts, one with
+    none is an error, and text the reader had to cut at the cell limit is never used."""
+    if ref in raw.truncated.get(sheet, set()):
+        return False, [
+            error(
+                IssueCode.CELL_TEXT_LIMIT,
+                f"{label}超过单元格上限 {CELL_TEXT_LIMIT} 个字符，Excel 会截断它，未采用。请精简后重新报送。",
+                **where,
+            )
+        ]
     if ref in raw.formulas_without_value.get(sheet, set()):
         return False, [
             error(
@@ -502,7 +511,7 @@ def read_values(
             ref = cell_ref(r, c)
             where = {"sheet": sheet.name, "cell": ref, "task_id": row_spec.task_id, "field": f.key}
             label = f"序号 {row_spec.task_id} 的“{f.label}”（{ref}）"
-            usable, found = _formula_issues(raw, sheet.name, ref, label, where)
+            usable, found = _read_problems(raw, sheet.name, ref, label, where)
             issues += found
             if not usable:
                 continue
@@ -583,7 +592,7 @@ def read_contact(
             value = ""
         where = {"sheet": sheet.name, "cell": ref, "field": f.key}
         label = f"“{f.label}”" + (f"（{ref}）" if ref else "")
-        usable, more = _formula_issues(raw, sheet.name, ref, label, where)
+        usable, more = _read_problems(raw, sheet.name, ref, label, where)
         issues += more
         if not usable:
             continue
