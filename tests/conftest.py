@@ -183,3 +183,26 @@ def copy_into_inbox(ws: Path, source: Path, name: str | None = None) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy2(source, target)
     return target
+
+
+# --- the office tests never skip in CI ---
+
+_skipped_office: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped and "office" in report.keywords:
+        _skipped_office.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """With XLFLOW_REQUIRE_OFFICE=1 (set by .ci/run) a skipped office test fails the run."""
+    if os.environ.get("XLFLOW_REQUIRE_OFFICE") == "1" and _skipped_office:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(
+                f"ERROR: {len(_skipped_office)} office test(s) were skipped, but CI requires "
+                "LibreOffice (XLFLOW_REQUIRE_OFFICE=1): " + ", ".join(_skipped_office[:5]),
+                red=True,
+            )

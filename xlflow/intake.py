@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -625,10 +626,17 @@ def _context_key(ctx: IntakeContext) -> str:
         h.update(spec_to_json(ctx.forms[division]).encode())
     h.update(json.dumps(ctx.previous, sort_keys=True, ensure_ascii=False).encode())
     h.update(hashlib.sha256(ctx.secret).digest())
-    from . import __version__
-
-    h.update(__version__.encode())
+    h.update(_code_fingerprint().encode())
     return h.hexdigest()[:24]
+
+
+@functools.cache
+def _code_fingerprint() -> str:
+    """A hash of xlflow's own code: a new reader or rule re-reads every file once."""
+    h = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(path.read_bytes())
+    return h.hexdigest()
 
 
 def load_round(ledger: Ledger, round_id: str) -> Round:

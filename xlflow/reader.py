@@ -67,6 +67,7 @@ class RawWorkbook:
     formulas_without_value: dict[str, set[str]] = field(default_factory=dict)
     percent_cells: dict[str, set[str]] = field(default_factory=dict)
     truncated: dict[str, set[str]] = field(default_factory=dict)
+    formula_texts: dict[str, dict[tuple[int, int], str]] = field(default_factory=dict)
     has_macros: bool = False
 
     def sheet(self, name: str) -> RawSheet | None:
@@ -301,8 +302,9 @@ def _scan_cells(sheet: str, data: bytes, percent_styles: set[int], raw: RawWorkb
         ref = ref_m.group(1).decode()
         if b"<f" in inner:
             formulas.add(ref)
-            # openpyxl writes an empty <v></v> for a formula it never calculated
-            if not _CACHED.search(inner):
+            # openpyxl writes an empty <v></v> for a formula it never calculated; an
+            # error such as #VALUE! (t="e") is no usable value either
+            if not _CACHED.search(inner) or b't="e"' in attrs:
                 missing.add(ref)
         if percent_styles:
             s = _ATTR_S.search(attrs)
@@ -448,6 +450,8 @@ def read_workbook(data: bytes, suffix: str, limits: Limits) -> ReadResult:
             )
         raw = RawWorkbook(format=fmt)
         issues += _calamine(data, limits, raw)
+        _scan_xls(data, raw)
+        _apply_formula_texts(raw)
         return ReadResult(None if _fatal(issues) else raw, issues)
 
     try:
@@ -525,6 +529,7 @@ def read_workbook(data: bytes, suffix: str, limits: Limits) -> ReadResult:
             issues += _read_ooxml_parts(wanted, raw, limits)
         else:
             _read_ods_meta(wanted.get("meta.xml"), raw)
+            _scan_ods(wanted.get("content.xml"), raw)
     except Exception as exc:  # a malformed part: defusedxml and ElementTree raise many types
         if type(exc).__name__ in (
             "DTDForbidden",
@@ -632,6 +637,172 @@ def text_of(value: Cell) -> str:
     if isinstance(value, dt.date):
         return value.isoformat()
     return str(value)
+
+
+# --- what python-calamine does not expose: formulas and percent formats in .ods and .xls ---
+
+_T = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
+_O = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}"
+
+
+def _scan_ods(content: bytes | None, raw: RawWorkbook) -> None:
+    """Formula and percentage cells of an OpenDocument spreadsheet, by position."""
+    if content is None:
+        return
+    root = _xml(content)
+    for table in root.iter(f"{_T}table"):
+        name = table.get(f"{_T}name", "")
+        formulas: set[str] = set()
+        missing: set[str] = set()
+        percent: set[str] = set()
+        r = 0
+        for row in table.iter(f"{_T}table-row"):
+            rows = int(row.get(f"{_T}number-rows-repeated", "1"))
+            c = 0
+            for cell in row:
+                if _local(cell.tag) not in ("table-cell", "covered-table-cell"):
+                    continue
+                cols = int(cell.get(f"{_T}number-columns-repeated", "1"))
+                if rows == 1 and cols == 1:
+                    ref = _ref(r, c)
+                    kind = cell.get(f"{_O}value-type")
+                    if cell.get(f"{_T}formula") is not None:
+                        formulas.add(ref)
+                        if kind is None:
+                            missing.add(ref)
+                    if kind == "percentage":
+                        percent.add(ref)
+                c += cols
+            r += rows
+        if formulas:
+            raw.formulas[name] = formulas
+        if missing:
+            raw.formulas_without_value[name] = missing
+        if percent:
+            raw.percent_cells[name] = percent
+
+
+class _Biff:
+    """Just enough of the BIFF8 record stream of an .xls workbook."""
+
+    def __init__(self, stream: bytes) -> None:
+        self.data = stream
+
+    def records(self, start: int = 0) -> Iterator[tuple[int, int, bytes]]:
+        pos, data = start, self.data
+        while pos + 4 <= len(data):
+            kind, size = (
+                int.from_bytes(data[pos : pos + 2], "little"),
+                int.from_bytes(data[pos + 2 : pos + 4], "little"),
+            )
+            yield pos, kind, data[pos + 4 : pos + 4 + size]
+            pos += 4 + size
+            if kind == 0x000A:  # EOF of this substream
+                return
+
+
+def _biff_string(body: bytes, offset: int, length_bytes: int) -> str:
+    """An XLUnicodeString (length_bytes = 2) or ShortXLUnicodeString (1) at `offset`."""
+    count = int.from_bytes(body[offset : offset + length_bytes], "little")
+    flags = body[offset + length_bytes]
+    pos = offset + length_bytes + 1
+    if flags & 0x08:  # rich text: run count
+        pos += 2
+    if flags & 0x04:  # phonetic data size
+        pos += 4
+    if flags & 0x01:
+        return body[pos : pos + 2 * count].decode("utf-16-le", "replace")
+    return body[pos : pos + count].decode("latin-1")
+
+
+def _percent_format(code: str) -> bool:
+    return "%" in re.sub(r'"[^"]*"|\\.', "", code)
+
+
+def _scan_xls(data: bytes, raw: RawWorkbook) -> None:
+    """Formula cells, their cached text results, and percent-formatted numbers of an .xls."""
+    import olefile
+
+    try:
+        ole = olefile.OleFileIO(io.BytesIO(data))
+        name = "Workbook" if ole.exists("Workbook") else "Book"
+        stream = ole.openstream(name).read()
+    except Exception:  # olefile raises several types on damaged files; calamine reports those
+        return
+    scan_biff(stream, raw)
+
+
+def scan_biff(stream: bytes, raw: RawWorkbook) -> None:
+    """Formulas (and their cached text or error), and percent-formatted numbers, from BIFF8."""
+    biff = _Biff(stream)
+    formats: set[int] = {9, 10}
+    xf_percent: list[bool] = []
+    sheets: list[tuple[str, int]] = []
+    for _, kind, body in biff.records():
+        if kind == 0x041E and len(body) > 4:  # FORMAT
+            if _percent_format(_biff_string(body, 2, 2)):
+                formats.add(int.from_bytes(body[0:2], "little"))
+        elif kind == 0x00E0 and len(body) >= 4:  # XF
+            xf_percent.append(int.from_bytes(body[2:4], "little") in formats)
+        elif kind == 0x0085 and len(body) > 8:  # BOUNDSHEET
+            sheets.append((_biff_string(body, 6, 1), int.from_bytes(body[0:4], "little")))
+
+    def is_percent(ixfe: int) -> bool:
+        return 0 <= ixfe < len(xf_percent) and xf_percent[ixfe]
+
+    for sheet_name, offset in sheets:
+        formulas: set[str] = set()
+        errors: set[str] = set()
+        percent: set[str] = set()
+        texts: dict[tuple[int, int], str] = {}
+        pending: tuple[int, int] | None = None
+        for _, kind, body in biff.records(offset):
+            if kind in (0x0203, 0x027E) and len(body) >= 6:  # NUMBER, RK
+                r, c, ixfe = (int.from_bytes(body[i : i + 2], "little") for i in (0, 2, 4))
+                if is_percent(ixfe):
+                    percent.add(_ref(r, c))
+            elif kind == 0x00BD and len(body) >= 6:  # MULRK
+                r = int.from_bytes(body[0:2], "little")
+                first = int.from_bytes(body[2:4], "little")
+                for k in range((len(body) - 6) // 6):
+                    ixfe = int.from_bytes(body[4 + 6 * k : 6 + 6 * k], "little")
+                    if is_percent(ixfe):
+                        percent.add(_ref(r, first + k))
+            elif kind == 0x0006 and len(body) >= 14:  # FORMULA
+                r, c, ixfe = (int.from_bytes(body[i : i + 2], "little") for i in (0, 2, 4))
+                formulas.add(_ref(r, c))
+                result = body[6:14]
+                if result[6:8] == b"\xff\xff":
+                    if result[0] == 0:
+                        pending = (r, c)  # the text follows in a STRING record
+                    elif result[0] == 2:
+                        errors.add(_ref(r, c))  # #VALUE! and the like: no usable value
+                    elif result[0] == 3:
+                        texts[(r, c)] = ""
+                elif is_percent(ixfe):
+                    percent.add(_ref(r, c))
+            elif kind == 0x0207 and pending is not None and len(body) >= 3:  # STRING
+                texts[pending] = _biff_string(body, 0, 2)
+                pending = None
+        if formulas:
+            raw.formulas[sheet_name] = formulas
+        if errors:
+            raw.formulas_without_value[sheet_name] = errors
+        if percent:
+            raw.percent_cells[sheet_name] = percent
+        if texts:
+            raw.formula_texts[sheet_name] = texts
+
+
+def _apply_formula_texts(raw: RawWorkbook) -> None:
+    """python-calamine reads an .xls formula's text result as 0; use the cached text."""
+    for name, texts in raw.formula_texts.items():
+        sheet = raw.sheet(name)
+        if sheet is None:
+            continue
+        for (r, c), text in texts.items():
+            if r < len(sheet.rows) and c < len(sheet.rows[r]):
+                sheet.rows[r][c] = text
 
 
 __all__ = ["CELL_TEXT_LIMIT", "SPREADSHEET_SUFFIXES", "RawSheet", "RawWorkbook", "read_workbook"]

@@ -472,8 +472,8 @@ def _read_problems(
         return False, [
             error(
                 IssueCode.FORMULA_NO_VALUE,
-                f"{label}是一个公式，但文件中没有保存它的计算结果。请把公式改为直接填写的内容"
-                "（复制后“选择性粘贴 → 数值”），保存后重新报送。",
+                f"{label}是一个公式，但文件中没有保存它的计算结果（或结果是错误值）。"
+                "请把公式改为直接填写的内容（复制后“选择性粘贴 → 数值”），保存后重新报送。",
                 **where,
             )
         ]
@@ -584,12 +584,12 @@ def read_contact(
     contact: dict[str, Any] = {}
     issues: list[Issue] = []
     for f in settings.contact:
+        value = ""
+        ref = (hint or {}).get(f.key, "")  # where the form put the input cell
         if f.key in found:
             r, c, value = found[f.key]
-            ref = cell_ref(r, c)
-        else:
-            ref = (hint or {}).get(f.key, "")
-            value = ""
+            if not _blank(value) or not ref:
+                ref = cell_ref(r, c)
         where = {"sheet": sheet.name, "cell": ref, "field": f.key}
         label = f"“{f.label}”" + (f"（{ref}）" if ref else "")
         usable, more = _read_problems(raw, sheet.name, ref, label, where)
