@@ -399,3 +399,25 @@ def test_a_division_speaks_only_for_its_tasks(ws: Path, forms: dict[str, Path]) 
         (row,) = ledger.accepted(DEFAULT_ROUND)
     assert set(row.values) == {"5", "6", "22"}
     assert row.verdict == Verdict.ACCEPTED
+
+
+def test_no_receipts_then_receipts_command(ws: Path, forms: dict[str, Path]) -> None:
+    fill_complete(forms[PLAN], ws / "inbox" / "p.xlsx")
+    report = run_json(["collect", "-w", str(ws), "--round", DEFAULT_ROUND, "--no-receipts"])
+    assert report["files"][0]["verdict"] == "accepted"
+    receipts = ws / "outbox" / DEFAULT_ROUND / "receipts"
+    assert not receipts.exists()
+    result = run(["receipts", "-w", str(ws), "--round", DEFAULT_ROUND])
+    assert "回执 1 份" in result.output
+    assert (receipts / f"{PLAN}-回执.xlsx").exists()
+
+
+def test_text_widths_count_cjk_as_two() -> None:
+    from xlflow.text import display_width, wrapped_lines
+
+    assert display_width("abc") == 3
+    assert display_width("重点任务") == 8
+    assert display_width("“中”，") == 8  # curly quotes and full-width commas print wide
+    assert display_width("第一行\nab") == 6
+    assert wrapped_lines("重" * 20, 11) == 4  # 40 wide in 10-wide lines
+    assert wrapped_lines("", 10) == 1

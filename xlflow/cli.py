@@ -224,8 +224,13 @@ def generate(
 @main.command()
 @workspace_option
 @round_option
+@click.option(
+    "--no-receipts",
+    is_flag=True,
+    help="不生成回执（收件很多时更快；之后可用 xlflow receipts 生成）。",
+)
 @json_option
-def collect(workspace: str, round_id: str, as_json: bool) -> None:
+def collect(workspace: str, round_id: str, no_receipts: bool, as_json: bool) -> None:
     """核验 inbox/ 中收到的全部文件，登记结果并生成回执。
 
     不会修改、移动或删除 inbox/ 中的任何文件。重复运行结果相同。
@@ -238,7 +243,7 @@ def collect(workspace: str, round_id: str, as_json: bool) -> None:
 
     ws = _workspace(workspace)
     with _library_errors(), _progress(not as_json, "核验文件") as progress:
-        report = run_collect(ws, round_id, progress=progress)
+        report = run_collect(ws, round_id, progress=progress, receipts=not no_receipts)
     if as_json:
         _print_json(report.to_dict())
         return
@@ -535,3 +540,27 @@ def history(workspace: str, task_id: str | None, as_json: bool) -> None:
 
 def _percent(value: Any) -> str:
     return "" if value is None else f"{value}%"
+
+
+@main.command()
+@workspace_option
+@round_option
+def receipts(workspace: str, round_id: str) -> None:
+    """根据台账（重新）生成各处室的回执，写入 outbox/轮次/receipts/。
+
+    collect 默认已生成回执；用了 --no-receipts 或改过设置后可用本命令补写。
+
+    \b
+    例：xlflow receipts --round 2019-H1
+    """
+    from .receipts import receipts_for_round
+
+    ws = _workspace(workspace)
+    with _library_errors():
+        rnd, paths = receipts_for_round(ws, round_id)
+    if not paths:
+        click.echo(f"{rnd.title}：还没有收到任何报送文件，没有回执可写。")
+        return
+    folder = paths[0].parent
+    shown = folder.relative_to(ws.root) if folder.is_relative_to(ws.root) else folder
+    click.echo(f"{rnd.title}：回执 {len(paths)} 份，在 {shown}/")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import math
 import re
@@ -19,6 +20,7 @@ LINE_HEIGHT = 14.5  # points per wrapped line of 10.5 pt SimSun, with a little a
 _SHEET_BAD = re.compile(r"[\[\]:*?/\\]")
 
 
+@functools.lru_cache(maxsize=65536)
 def cell_ref(row: int, col: int) -> str:
     """0-based (row, col) -> 'C7'."""
     return str(xl_rowcol_to_cell(row, col))

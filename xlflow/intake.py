@@ -20,7 +20,7 @@ from typing import Any
 
 from .config import Settings
 from .errors import XlflowError
-from .files import atomic_copy, folder_lock, sha256_file, sweep_temp_files
+from .files import atomic_copy, atomic_write, folder_lock, sha256_file, sweep_temp_files
 from .forms import META_SHEET, NAME_PREFIX, PROP_PREFIX
 from .issues import Issue, IssueCode, Severity, Verdict, error, has_errors, warning
 from .ledger import Ledger, now_text
@@ -267,6 +267,7 @@ class IntakeContext:
     previous: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     previous_round: str = ""
     known_rounds: tuple[str, ...] = ()
+    archive: str = ""
 
 
 @dataclass(frozen=True)
@@ -437,8 +438,23 @@ def _filename_warning(filename: str, division: str, all_divisions: list[str]) ->
 
 
 def process_file(ctx: IntakeContext, job: ReadJob) -> FileRecord:
-    """Read, identify and validate one file. Runs in a worker process."""
+    """Read, identify and validate one file, and archive it if accepted. Runs in a worker."""
     data = Path(job.path).read_bytes()
+    record = check_file(ctx, job, data)
+    if record.verdict is Verdict.ACCEPTED and ctx.archive:
+        # the worker holds the bytes already: archiving here costs no second read
+        target = Path(ctx.archive) / archive_name(record)
+        if not target.exists():
+            atomic_write(target, data)
+    return record
+
+
+def archive_name(record: FileRecord) -> str:
+    return f"{record.sha256}{Path(record.path).suffix.lower() or '.bin'}"
+
+
+def check_file(ctx: IntakeContext, job: ReadJob, data: bytes) -> FileRecord:
+    """Read, identify and validate one file's bytes."""
     sha = hashlib.sha256(data).hexdigest()
     record = FileRecord(
         path=job.rel, size=len(data), mtime=job.mtime, sha256=sha, round=ctx.round.id
@@ -610,7 +626,9 @@ class CollectReport:
         }
 
 
-def _context_key(ctx: IntakeContext) -> str:
+def _context_key(ctx: IntakeContext, ledger: Ledger, previous_round: str) -> str:
+    """Everything a file's verdict depends on besides its bytes: settings, the forms sent,
+    the previous round's answers, the secret and xlflow's own code."""
     h = hashlib.sha256()
     h.update(ctx.settings.source.encode())
     with contextlib.suppress(OSError):
@@ -620,11 +638,8 @@ def _context_key(ctx: IntakeContext) -> str:
             [ctx.round.id, ctx.round.title, str(ctx.round.deadline)], ensure_ascii=False
         ).encode()
     )
-    from .ledger import spec_to_json
-
-    for division in sorted(ctx.forms):
-        h.update(spec_to_json(ctx.forms[division]).encode())
-    h.update(json.dumps(ctx.previous, sort_keys=True, ensure_ascii=False).encode())
+    h.update(ledger.forms_digest(ctx.round.id).encode())
+    h.update(ledger.accepted_digest(previous_round).encode() if previous_round else b"-")
     h.update(hashlib.sha256(ctx.secret).digest())
     h.update(_code_fingerprint().encode())
     return h.hexdigest()[:24]
@@ -665,8 +680,12 @@ def collect(
     round_id: str,
     progress: Callable[[int, int], None] | None = None,
     workers: int | None = None,
+    receipts: bool = True,
 ) -> CollectReport:
-    """Collect every file in the inbox for one round. Re-running gives the same verdicts."""
+    """Collect every file in the inbox for one round. Re-running gives the same verdicts.
+
+    With `receipts=False` no receipt is written (see `write_receipts`, `xlflow receipts`).
+    """
     from .receipts import write_receipts
 
     with folder_lock(ws.lock_path, "收集报送文件"), Ledger(ws.ledger_path) as ledger:
@@ -675,7 +694,6 @@ def collect(
         sweep_temp_files(ws.archive)
         rnd = load_round(ledger, round_id)
         forms = ledger.forms(rnd)
-        register = ws.register()
         source = ledger.prefill_source(rnd.id)
         prev_round = ledger.get_round(source) if source else ledger.previous_round(rnd.id)
         previous = ledger.last_accepted_values(prev_round.id) if prev_round else {}
@@ -687,8 +705,9 @@ def collect(
             previous=previous,
             previous_round=prev_round.title if prev_round else "",
             known_rounds=tuple(r.id for r in ledger.rounds()),
+            archive=str(ws.archive),
         )
-        context = _context_key(ctx)
+        context = _context_key(ctx, ledger, prev_round.id if prev_round else "")
         old = {(f.path, f.sha256): f for f in ledger.files(rnd.id)}
         found = scan_inbox(ws.inbox)
         records: list[FileRecord] = []
@@ -757,28 +776,28 @@ def collect(
         for key, prior in old.items():
             if key not in seen_keys and prior.verdict is not Verdict.SKIPPED:
                 records.append(replace(prior, present=False))
-        records = _post_process(records, rnd, ledger, register.divisions)
+        records = _post_process(records, rnd, ledger)
         records = assign_verdicts(records)
         records.sort(key=lambda r: (r.mtime, r.path))
         archive_accepted(ws, records)
         changed = len(jobs)
         ledger.save_files(rnd.id, records, started, changed)
-        receipts = write_receipts(ws, rnd, records, forms, ledger)
+        written = write_receipts(ws, rnd, records, forms, ledger) if receipts else []
     submitted = {r.division for r in records if r.verdict is Verdict.ACCEPTED}
-    missing = tuple(d for d in register.divisions if d in forms and d not in submitted)
+    # the forms sent, in register order, are the divisions expected: collect never needs
+    # to read the register itself
+    missing = tuple(d for d in forms if d not in submitted)
     return CollectReport(
         round=rnd,
         files=tuple(records),
         missing=missing,
-        divisions=tuple(d for d in register.divisions if d in forms),
-        receipts=tuple(receipts),
+        divisions=tuple(forms),
+        receipts=tuple(written),
         reread=changed,
     )
 
 
-def _post_process(
-    records: list[FileRecord], rnd: Round, ledger: Ledger, divisions: tuple[str, ...]
-) -> list[FileRecord]:
+def _post_process(records: list[FileRecord], rnd: Round, ledger: Ledger) -> list[FileRecord]:
     """Late returns, and other rounds' files that were already collected there."""
     out = []
     for r in records:
@@ -808,7 +827,6 @@ def _post_process(
                 )
             )
         out.append(replace(r, issues=tuple(issues), late=late))
-    del divisions
     return out
 
 
@@ -817,8 +835,7 @@ def archive_accepted(ws: Workspace, records: list[FileRecord]) -> None:
     for r in records:
         if r.verdict is not Verdict.ACCEPTED or not r.present:
             continue
-        suffix = Path(r.path).suffix.lower() or ".bin"
-        target = ws.archive / f"{r.sha256}{suffix}"
+        target = ws.archive / archive_name(r)
         if target.exists():
             continue
         source = ws.inbox / r.path

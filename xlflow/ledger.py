@@ -7,6 +7,7 @@ previous state intact.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import sqlite3
 from collections.abc import Iterable, Mapping
@@ -284,6 +285,25 @@ class Ledger:
             "SELECT division, spec FROM forms WHERE round=? ORDER BY rowid", (rnd.id,)
         )
         return {d: spec_from_json(s, rnd) for d, s in rows}
+
+    def forms_digest(self, round_id: str) -> str:
+        """A hash of the forms recorded for a round, as stored."""
+        h = hashlib.sha256()
+        for division, spec in self.db.execute(
+            "SELECT division, spec FROM forms WHERE round=? ORDER BY division", (round_id,)
+        ):
+            h.update(f"{division}\x00{spec}\x00".encode())
+        return h.hexdigest()
+
+    def accepted_digest(self, round_id: str) -> str:
+        """A hash of a round's accepted answers, as stored."""
+        h = hashlib.sha256()
+        for division, vals in self.db.execute(
+            "SELECT division, vals FROM files WHERE round=? AND verdict='accepted' ORDER BY division, path",
+            (round_id,),
+        ):
+            h.update(f"{division}\x00{vals}\x00".encode())
+        return h.hexdigest()
 
     def form_file(self, round_id: str, division: str) -> tuple[Path, str] | None:
         row = self.db.execute(

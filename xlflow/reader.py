@@ -10,13 +10,14 @@ evaluated and links never followed: only cached values are read.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import html
 import io
 import re
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,12 +31,12 @@ OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
 SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".et")
 _DTD = re.compile(rb"<!(DOCTYPE|ENTITY)", re.I)
-_CELL_REF = re.compile(rb'<c\s[^>]*?r="([A-Z]{1,4})(\d{1,8})"')
 _ROW_REF = re.compile(rb'<row\s[^>]*?r="(\d{1,8})"')
 _DIMENSION = re.compile(rb'<dimension\s+ref="([A-Z]{1,4})?(\d{1,8})?(?::([A-Z]{1,4})(\d{1,8}))?"')
 _CELL_XML = re.compile(rb"<c\s([^>]*?)(/>|>(.*?)</c>)", re.S)
 _ATTR_R = re.compile(rb'\br="([A-Z]{1,4}\d{1,8})"')
 _ATTR_S = re.compile(rb'\bs="(\d+)"')
+_FORMULA_TAG = re.compile(rb"<f[ >/]")
 _CACHED = re.compile(rb"<v>[^<]+</v>|<is>", re.S)
 _CHUNK = 1 << 16
 
@@ -68,6 +69,7 @@ class RawWorkbook:
     percent_cells: dict[str, set[str]] = field(default_factory=dict)
     truncated: dict[str, set[str]] = field(default_factory=dict)
     formula_texts: dict[str, dict[tuple[int, int], str]] = field(default_factory=dict)
+    percent_lookup: Callable[[str, str], bool] | None = None
     has_macros: bool = False
 
     def sheet(self, name: str) -> RawSheet | None:
@@ -75,6 +77,12 @@ class RawWorkbook:
             if s.name == name:
                 return s
         return None
+
+    def is_percent(self, sheet: str, ref: str) -> bool:
+        """Whether a cell carries a percent number format (80% typed is stored as 0.8)."""
+        if ref in self.percent_cells.get(sheet, ()):
+            return True
+        return self.percent_lookup is not None and self.percent_lookup(sheet, ref)
 
 
 @dataclass
@@ -202,16 +210,22 @@ def _check_zip(zf: zipfile.ZipFile, limits: Limits) -> tuple[list[Issue], str]:
     return [], kind
 
 
-def _members(zf: zipfile.ZipFile) -> Iterator[tuple[str, bytes]]:
-    """Each XML part, read in full (so its CRC is checked), size already bounded."""
+def _members(zf: zipfile.ZipFile, wanted: Callable[[str], bool]) -> Iterator[tuple[str, bytes]]:
+    """The parts xlflow parses in full (their CRC is checked on the way), and the head of
+    every other XML part, where a DTD would have to be. Sizes are already bounded."""
     for info in zf.infolist():
         if info.is_dir():
             continue
-        with zf.open(info) as fh:
-            parts = []
-            while chunk := fh.read(_CHUNK):
-                parts.append(chunk)
-        yield info.filename, b"".join(parts)
+        name = info.filename
+        if wanted(name):
+            with zf.open(info) as fh:
+                parts = []
+                while chunk := fh.read(_CHUNK):
+                    parts.append(chunk)
+            yield name, b"".join(parts)
+        elif name.endswith((".xml", ".rels", ".vml")):
+            with zf.open(info) as fh:
+                yield name, fh.read(4096)
 
 
 def _xml(data: bytes) -> Any:
@@ -224,7 +238,9 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def _read_ooxml_parts(parts: dict[str, bytes], raw: RawWorkbook, limits: Limits) -> list[Issue]:
+def _read_ooxml_parts(
+    parts: dict[str, bytes], raw: RawWorkbook, limits: Limits, package: bytes
+) -> list[Issue]:
     """Names, properties, application, formulas and percent formats from an xlsx."""
     issues: list[Issue] = []
     wb = parts.get("xl/workbook.xml")
@@ -259,7 +275,7 @@ def _read_ooxml_parts(parts: dict[str, bytes], raw: RawWorkbook, limits: Limits)
         for el in _xml(app):
             if _local(el.tag) == "Application":
                 raw.application = (el.text or "").strip()
-    percent_styles = _percent_styles(parts.get("xl/styles.xml"))
+    sheet_xml: dict[str, bytes] = {}
     for target, name in sheet_targets.items():
         data = parts.get(target)
         if data is None:
@@ -268,9 +284,42 @@ def _read_ooxml_parts(parts: dict[str, bytes], raw: RawWorkbook, limits: Limits)
         if issue:
             issues.append(issue)
             continue
-        if b"<f" in data or percent_styles:
-            _scan_cells(name, data, percent_styles, raw)
+        sheet_xml[name] = data
+        if _FORMULA_TAG.search(data):
+            _scan_formulas(name, data, raw)
+    raw.percent_lookup = _PercentLookup(package, sheet_xml)
     return issues
+
+
+class _PercentLookup:
+    """Which cells of an xlsx carry a percent number format, worked out only when a
+    fraction in a percent field makes it matter (styles.xml is then parsed once)."""
+
+    def __init__(self, package: bytes, sheets: dict[str, bytes]) -> None:
+        self.package = package
+        self.sheets = sheets
+        self.styles: set[int] | None = None
+        self.cells: dict[str, set[str]] = {}
+
+    def __call__(self, sheet: str, ref: str) -> bool:
+        if self.styles is None:
+            try:
+                with zipfile.ZipFile(io.BytesIO(self.package)) as zf:
+                    self.styles = _percent_styles(zf.read("xl/styles.xml"))
+            except (KeyError, zipfile.BadZipFile, OSError, ValueError, zlib.error):
+                self.styles = set()
+        if not self.styles or sheet not in self.sheets:
+            return False
+        if sheet not in self.cells:
+            found = set()
+            for m in _CELL_XML.finditer(self.sheets[sheet]):
+                attrs = m.group(1)
+                s = _ATTR_S.search(attrs)
+                r = _ATTR_R.search(attrs)
+                if s and r and int(s.group(1)) in self.styles:
+                    found.add(r.group(1).decode())
+            self.cells[sheet] = found
+        return ref in self.cells[sheet]
 
 
 def _percent_styles(styles: bytes | None) -> set[int]:
@@ -290,10 +339,9 @@ def _percent_styles(styles: bytes | None) -> set[int]:
     return out
 
 
-def _scan_cells(sheet: str, data: bytes, percent_styles: set[int], raw: RawWorkbook) -> None:
+def _scan_formulas(sheet: str, data: bytes, raw: RawWorkbook) -> None:
     formulas: set[str] = set()
     missing: set[str] = set()
-    percent: set[str] = set()
     for m in _CELL_XML.finditer(data):
         attrs, inner = m.group(1), m.group(3) or b""
         ref_m = _ATTR_R.search(attrs)
@@ -306,16 +354,10 @@ def _scan_cells(sheet: str, data: bytes, percent_styles: set[int], raw: RawWorkb
             # error such as #VALUE! (t="e") is no usable value either
             if not _CACHED.search(inner) or b't="e"' in attrs:
                 missing.add(ref)
-        if percent_styles:
-            s = _ATTR_S.search(attrs)
-            if s and int(s.group(1)) in percent_styles:
-                percent.add(ref)
     if formulas:
         raw.formulas[sheet] = formulas
     if missing:
         raw.formulas_without_value[sheet] = missing
-    if percent:
-        raw.percent_cells[sheet] = percent
 
 
 def _check_dimension(sheet: str, data: bytes, limits: Limits) -> Issue | None:
@@ -328,11 +370,10 @@ def _check_dimension(sheet: str, data: bytes, limits: Limits) -> Issue | None:
                 max_col = max(max_col, _col_number(letters))
             if digits:
                 max_row = max(max_row, int(digits))
+    # A lying <dimension> cannot hide a far row: every <row r> is looked at. A far column
+    # in a near row costs little memory and is caught on python-calamine's own range.
     for m in _ROW_REF.finditer(data):
         max_row = max(max_row, int(m.group(1)))
-    for m in _CELL_REF.finditer(data):
-        max_col = max(max_col, _col_number(m.group(1)))
-        max_row = max(max_row, int(m.group(2)))
     if max_row > limits.max_rows or max_col > limits.max_columns:
         return error(
             IssueCode.LIMIT_EXCEEDED,
@@ -479,8 +520,16 @@ def read_workbook(data: bytes, suffix: str, limits: Limits) -> ReadResult:
                 ],
             )
         wanted: dict[str, bytes] = {}
+
+        def parsed(name: str) -> bool:
+            if fmt == "ods":
+                return name in ("meta.xml", "content.xml")
+            return name in ("xl/workbook.xml", "xl/_rels/workbook.xml.rels") or name.startswith(
+                ("xl/worksheets/", "docProps/")
+            )
+
         try:
-            for name, part in _members(zf):
+            for name, part in _members(zf, parsed):
                 if name.endswith((".xml", ".rels", ".vml")) and _DTD.search(part[:4096]):
                     return ReadResult(
                         None,
@@ -492,19 +541,7 @@ def read_workbook(data: bytes, suffix: str, limits: Limits) -> ReadResult:
                             )
                         ],
                     )
-                if (
-                    fmt in ("xlsx", "xlsm")
-                    and (
-                        name
-                        in (
-                            "xl/workbook.xml",
-                            "xl/_rels/workbook.xml.rels",
-                            "xl/styles.xml",
-                            "xl/sharedStrings.xml",
-                        )
-                        or name.startswith(("xl/worksheets/", "docProps/"))
-                    )
-                ) or (fmt == "ods" and name in ("meta.xml", "content.xml")):
+                if parsed(name):
                     wanted[name] = part
         except (
             zipfile.BadZipFile,
@@ -526,7 +563,7 @@ def read_workbook(data: bytes, suffix: str, limits: Limits) -> ReadResult:
     raw = RawWorkbook(format=fmt, has_macros=fmt == "xlsm")
     try:
         if fmt in ("xlsx", "xlsm"):
-            issues += _read_ooxml_parts(wanted, raw, limits)
+            issues += _read_ooxml_parts(wanted, raw, limits, data)
         else:
             _read_ods_meta(wanted.get("meta.xml"), raw)
             _scan_ods(wanted.get("content.xml"), raw)
@@ -556,7 +593,7 @@ def read_workbook(data: bytes, suffix: str, limits: Limits) -> ReadResult:
             )
         )
     issues += _calamine(data, limits, raw)
-    _mark_truncated(raw, wanted)
+    _mark_truncated(raw, wanted, data)
     return ReadResult(None if _fatal(issues) else raw, issues)
 
 
@@ -565,7 +602,7 @@ _LONG_TEXT = re.compile(
 )
 
 
-def _mark_truncated(raw: RawWorkbook, parts: dict[str, bytes]) -> None:
+def _mark_truncated(raw: RawWorkbook, parts: dict[str, bytes], package: bytes) -> None:
     """Cells whose text the reader cut at the 32,767-character cell limit.
 
     python-calamine returns at most 32,767 characters of a longer string; the XML
@@ -580,8 +617,14 @@ def _mark_truncated(raw: RawWorkbook, parts: dict[str, bytes]) -> None:
     ]
     if not at_limit:
         return
+    everything = dict(parts)
+    with (
+        contextlib.suppress(KeyError, zipfile.BadZipFile, OSError, ValueError, zlib.error),
+        zipfile.ZipFile(io.BytesIO(package)) as zf,
+    ):
+        everything["xl/sharedStrings.xml"] = zf.read("xl/sharedStrings.xml")
     prefixes = set()
-    for data in parts.values():
+    for data in everything.values():
         for m in _LONG_TEXT.finditer(data):
             text = html.unescape(m.group(1).decode("utf-8", "replace"))
             if len(text) > CELL_TEXT_LIMIT:

@@ -17,6 +17,7 @@ from .forms import form_title
 from .issues import VERDICT_LABELS, Issue, Severity, Verdict
 from .ledger import Ledger
 from .model import FileRecord, FormSpec, Round
+from .pool import IsolatedPool, JobFailure, default_workers
 from .text import safe_filename
 from .validate import task_name
 from .workspace import Workspace
@@ -293,12 +294,49 @@ def write_receipts(
     paths = []
     digests = ledger.receipt_digests(rnd.id)
     fresh: dict[str, str] = {}
+    todo: list[tuple[ReceiptInput, Path]] = []
     for item in receipt_inputs(rnd, records, forms):
         path = out_dir / receipt_name(item.division, item.record)
         digest = _digest(item, settings_text)
         fresh[path.name] = digest
-        if digests.get(path.name) != digest or not path.exists():
-            atomic_write(path, render_receipt(item, ws.settings))
+        if digests.get(path.name) != digest or not path.exists() or path.stat().st_size == 0:
+            todo.append((item, path))
         paths.append(path)
+    # Rendering is the slow part of a large round: spread it over the cores. The forms
+    # reach the workers with the fork, so each job carries only the division's records.
+    jobs = [(item.division, item.record, item.others, path) for item, path in todo]
+    pool: IsolatedPool[_Job, Path] = IsolatedPool(
+        _render_to,
+        (ws.settings, rnd, dict(forms)),
+        default_workers(len(jobs)),
+        300,
+        ws.settings.limits.worker_memory_mb,
+    )
+    for index, outcome in pool.run(jobs):
+        if isinstance(outcome, JobFailure):
+            item, path = todo[index]
+            atomic_write(path, render_receipt(item, ws.settings), durable=False)  # once more, here
     ledger.save_receipt_digests(rnd.id, fresh)
     return paths
+
+
+_Job = tuple[str, FileRecord, tuple[FileRecord, ...], Path]
+
+
+def _render_to(context: tuple[Settings, Round, dict[str, FormSpec]], job: _Job) -> Path:
+    settings, rnd, forms = context
+    division, record, others, path = job
+    item = ReceiptInput(division, rnd, record, others, forms.get(division))
+    atomic_write(path, render_receipt(item, settings), durable=False)
+    return path
+
+
+def receipts_for_round(ws: Workspace, round_id: str) -> tuple[Round, list[Path]]:
+    """(Re)write the receipts of a round from the ledger, as `collect` does."""
+    from .files import folder_lock
+    from .intake import load_round
+
+    with folder_lock(ws.lock_path, "生成回执"), Ledger(ws.ledger_path) as ledger:
+        rnd = load_round(ledger, round_id)
+        paths = write_receipts(ws, rnd, ledger.files(rnd.id), ledger.forms(rnd), ledger)
+    return rnd, paths

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -27,7 +28,18 @@ def header_key(text: object) -> str:
     """
     if text is None:
         return ""
-    return squash(unicodedata.normalize("NFKC", str(text))).lower()
+    text = str(text)
+    if len(text) > 64:
+        return _header_key(text)
+    return _cached_header_key(text)
+
+
+def _header_key(text: str) -> str:
+    return squash(unicodedata.normalize("NFKC", text)).lower()
+
+
+# Headers and labels repeat in every returned file; caching them keeps collect fast.
+_cached_header_key = functools.lru_cache(maxsize=8192)(_header_key)
 
 
 def clean_cell(value: object) -> str:
@@ -37,7 +49,10 @@ def clean_cell(value: object) -> str:
         return ""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    text = str(value).replace("\r\n", "\n").replace("\r", "\n")
+    text = str(value)
+    if "\n" not in text and "\r" not in text:
+        return text.strip()
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     lines = [line.rstrip() for line in text.split("\n")]
     return "\n".join(lines).strip()
 
@@ -67,28 +82,28 @@ def task_id_text(value: object) -> str:
     return unicodedata.normalize("NFKC", str(value)).strip()
 
 
-def char_width(ch: str) -> int:
-    """Display width of one character: 2 for CJK and other wide forms."""
-    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+def line_width(line: str) -> int:
+    """Display width of one line: CJK characters and full-width punctuation count 2.
+
+    From the UTF-8 length, which is 1 byte for ASCII and 3 for CJK and the curly quotes
+    and full-width punctuation of Chinese text, all of which a CJK font draws wide.
+    """
+    return (len(line.encode("utf-8", "surrogatepass")) + len(line)) // 2
 
 
 def display_width(text: str) -> int:
     """Width of the longest line, counting CJK characters as 2."""
     if not text:
         return 0
-    return max(sum(char_width(c) for c in line) for line in text.split("\n"))
+    return max(line_width(line) for line in text.split("\n"))
 
 
 def wrapped_lines(text: str, width: float) -> int:
     """How many lines `text` takes in a column `width` characters wide."""
     if not text:
         return 1
-    usable = max(width - 1.0, 2.0)
-    total = 0
-    for line in text.split("\n"):
-        w = sum(char_width(c) for c in line)
-        total += max(1, -(-w // int(usable)))
-    return total
+    usable = int(max(width - 1.0, 2.0))
+    return sum(max(1, -(-line_width(line) // usable)) for line in text.split("\n"))
 
 
 def invalid_xml_chars(text: str) -> list[str]:

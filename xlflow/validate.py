@@ -8,9 +8,10 @@ task ids, never by a fixed position, so reordered rows and inserted blank rows a
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,13 +85,16 @@ def locate_table(
     labels = {f.key: header_key(f.label) for f in settings.fields}
     readonly_headers = [h for h, _ in spec.rows[0].readonly] if spec and spec.rows else []
     best: tuple[int, int] | None = None
+    full = len(labels) + 2
     for r, row in enumerate(sheet.rows[:_HEADER_SCAN_ROWS]):
-        keys = [header_key(c) if isinstance(c, str) else "" for c in row]
+        keys = {_short_key(c) for c in row}
         score = sum(1 for k in labels.values() if k in keys) + (
             2 if header_key(ID_HEADER) in keys else 0
         )
         if score >= 3 and (best is None or score > best[1]):
             best = (r, score)
+        if score == full:
+            break
     if best is None:
         return None, [
             error(
@@ -102,11 +106,11 @@ def locate_table(
             )
         ]
     header_row = best[0]
-    keys = [header_key(c) if isinstance(c, str) else "" for c in sheet.rows[header_row]]
+    columns = [_short_key(c) for c in sheet.rows[header_row]]
 
     def col_of(label: str) -> int | None:
         k = header_key(label)
-        return keys.index(k) if k in keys else None
+        return columns.index(k) if k in columns else None
 
     issues: list[Issue] = []
     id_col = col_of(ID_HEADER)
@@ -162,6 +166,11 @@ def locate_table(
     return table, issues
 
 
+def _short_key(cell: Cell) -> str:
+    """The header key of a cell that could be a column title; long text never is one."""
+    return header_key(cell) if isinstance(cell, str) and len(cell) <= 40 else ""
+
+
 def _col_index(letters: str) -> int | None:
     if not letters.isalpha():
         return None
@@ -181,7 +190,8 @@ def task_name(row: FormRow, settings: Settings) -> str:
 
 
 def _is_contact_row(row: list[Cell], contact_keys: set[str]) -> bool:
-    return any(isinstance(c, str) and _label_key(c) in contact_keys for c in row)
+    # a label is short; long cells (task text, progress) are never one
+    return any(isinstance(c, str) and len(c) <= 40 and _label_key(c) in contact_keys for c in row)
 
 
 def check_rows(table: Table, spec: FormSpec, settings: Settings) -> Iterator[Issue]:
@@ -193,10 +203,10 @@ def check_rows(table: Table, spec: FormSpec, settings: Settings) -> Iterator[Iss
     interesting = [table.id_col, *table.field_cols.values(), *table.readonly_cols.values()]
     for r in range(table.header_row + 1, len(sheet.rows)):
         row = sheet.rows[r]
-        if _is_contact_row(row, contact_keys):
+        tid = task_id_text(sheet.cell(r, table.id_col))
+        if tid not in expected and _is_contact_row(row, contact_keys):
             table.end_row = r
             break
-        tid = task_id_text(sheet.cell(r, table.id_col))
         if not tid:
             filled = [
                 (c, sheet.cell(r, c)) for c in interesting if text_of(sheet.cell(r, c)).strip()
@@ -259,7 +269,7 @@ def check_readonly(table: Table, spec: FormSpec) -> Iterator[Issue]:
             if c is None:
                 continue
             found = text_of(sheet.cell(r, c))
-            if normalise_text(found) != normalise_text(original):
+            if found != original and normalise_text(found) != normalise_text(original):
                 yield error(
                     IssueCode.READONLY_EDITED,
                     f"序号 {row_spec.task_id} 的“{header}”被改动，不能修改。原文为：“{original}”；"
@@ -272,6 +282,12 @@ def check_readonly(table: Table, spec: FormSpec) -> Iterator[Issue]:
 
 def _blank(value: Cell) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
+
+
+@functools.cache
+def _choice_keys(choices: tuple[str, ...]) -> dict[str, str]:
+    """Each choice by its NFKC form, so full-width or decomposed input still matches."""
+    return {unicodedata.normalize("NFKC", c).strip(): c for c in choices}
 
 
 def _to_number(value: Cell) -> tuple[float | None, bool]:
@@ -358,7 +374,7 @@ def normalise_value(
     value: Cell,
     where: dict[str, str],
     label: str,
-    percent_formatted: bool,
+    percent_formatted: Callable[[], bool],
     row_values: Mapping[str, Any],
     done_status: str,
 ) -> tuple[Any, list[Issue]]:
@@ -368,9 +384,9 @@ def normalise_value(
         return None, issues
     if f.type == "choice":
         text = unicodedata.normalize("NFKC", text_of(value)).strip()
-        for choice in f.choices:
-            if unicodedata.normalize("NFKC", choice) == text:
-                return choice, issues
+        choice = _choice_keys(f.choices).get(text)
+        if choice is not None:
+            return choice, issues
         issues.append(
             error(
                 IssueCode.CHOICE_NOT_ALLOWED,
@@ -391,8 +407,10 @@ def normalise_value(
                 )
             )
             return None, issues
-        if f.type == "percent" and not had_percent:
-            if percent_formatted:
+        # 80% typed into a cell is stored as 0.8 with a percent format; look the format up
+        # only for a number that could be such a fraction (it costs a styles parse)
+        if f.type == "percent" and not had_percent and (number < 10 or not number.is_integer()):
+            if percent_formatted():
                 number *= 100
             elif 0 < number < 1:
                 issues.append(
@@ -455,6 +473,36 @@ def normalise_value(
     return text, issues
 
 
+def _plain_value(f: Field, value: Cell) -> Any:
+    """The stored value of a cell that needs no message at all, else None.
+
+    Most cells of most returns are like this; they skip building locations and messages.
+    """
+    if f.type == "choice":
+        if isinstance(value, str):
+            return _choice_keys(f.choices).get(value)
+        return None
+    if f.type in ("percent", "number"):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return None
+        if f.type == "percent" and (value < 10 or not float(value).is_integer()):
+            return None  # could be a fraction with a percent format
+        if (f.min is not None and value < f.min) or (f.max is not None and value > f.max):
+            return None
+        return _clean_number(float(value))
+    if f.type == "text" and isinstance(value, str) and value.strip():
+        if (f.max_length and len(value) > f.max_length) or len(value) >= CELL_TEXT_LIMIT:
+            return None
+        if invalid_xml_chars(value):
+            return None
+        return value
+    return None
+
+
+def _percent_of(raw: RawWorkbook, sheet: str, ref: str) -> Callable[[], bool]:
+    return lambda: raw.is_percent(sheet, ref)
+
+
 def _read_problems(
     raw: RawWorkbook, sheet: str, ref: str, label: str, where: dict[str, str]
 ) -> tuple[bool, list[Issue]]:
@@ -495,10 +543,15 @@ def read_values(
     values: dict[str, dict[str, Any]] = {}
     issues: list[Issue] = []
     sheet = table.sheet
-    percent_cells = raw.percent_cells.get(sheet.name, set())
     status_key = settings.status.field
     done = settings.status_order[0] if settings.status_order else ""
     ordered = sorted(settings.fields, key=lambda f: f.key != status_key)
+    # cells stored in an unusual way (formulas, text cut by the reader) take the long road
+    special = bool(
+        raw.formulas.get(sheet.name)
+        or raw.formulas_without_value.get(sheet.name)
+        or raw.truncated.get(sheet.name)
+    )
     for row_spec in spec.rows:
         r = table.task_rows.get(row_spec.task_id)
         if r is None:
@@ -509,6 +562,13 @@ def read_values(
             if c is None:
                 continue
             ref = cell_ref(r, c)
+            if not special:
+                quick = _plain_value(f, sheet.cell(r, c))
+                if quick is not None:
+                    if f.key == status_key:
+                        row_values["__status"] = quick
+                    row_values[f.key] = quick
+                    continue
             where = {"sheet": sheet.name, "cell": ref, "task_id": row_spec.task_id, "field": f.key}
             label = f"序号 {row_spec.task_id} 的“{f.label}”（{ref}）"
             usable, found = _read_problems(raw, sheet.name, ref, label, where)
@@ -516,7 +576,13 @@ def read_values(
             if not usable:
                 continue
             value, found = normalise_value(
-                f, sheet.cell(r, c), where, label, ref in percent_cells, row_values, done
+                f,
+                sheet.cell(r, c),
+                where,
+                label,
+                _percent_of(raw, sheet.name, ref),
+                row_values,
+                done,
             )
             issues += found
             if f.key == status_key:
@@ -596,7 +662,7 @@ def read_contact(
         issues += more
         if not usable:
             continue
-        normal, more = normalise_value(f, value, where, label, False, {}, "")
+        normal, more = normalise_value(f, value, where, label, lambda: False, {}, "")
         issues += more
         if normal is not None:
             contact[f.key] = normal
