@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from xlflow.consolidate import merge
 from xlflow.intake import collect
-from xlflow.text import CELL_TEXT_LIMIT, invalid_xml_chars
+from xlflow.text import CELL_TEXT_LIMIT, cell_length, cut_to_cell, invalid_xml_chars
 from xlflow.workspace import Workspace, init_workspace
 
 from .conftest import DEFAULT_ROUND, GOOD_CONTACT, complete_values, fill, run, run_json, tree_digest
@@ -128,7 +128,7 @@ def test_collect_and_merge_killed_at_any_moment(ws: Path, forms: dict[str, Path]
 
 
 def test_two_collects_at_once_never_interleave(ws: Path, forms: dict[str, Path]) -> None:
-    _populate(ws, forms, "a", 10)
+    _populate(ws, forms, "a", 60)  # enough files that the first run is still going
     first = _xlflow(ws, "collect", "--round", DEFAULT_ROUND)
     lock = ws / ".xlflow" / "lock"
     deadline = time.time() + 30
@@ -145,7 +145,7 @@ def test_two_collects_at_once_never_interleave(ws: Path, forms: dict[str, Path])
     assert "正被另一个 xlflow 命令使用" in second.stderr and "收集报送文件" in second.stderr
     assert "Traceback" not in second.stderr
     rows = _ledger_rows(ws)
-    assert len(rows) == 70
+    assert len(rows) == 420
 
 
 # --- any text a division can type comes out exactly as typed ---
@@ -187,7 +187,7 @@ def roundtrip_ws(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 @given(text=_typed)
 def test_any_typed_text_comes_out_as_typed(roundtrip_ws: tuple[Path, Path], text: str) -> None:
     assume(text.strip())
-    assert not invalid_xml_chars(text)
+    assert not invalid_xml_chars(text) and cell_length(text) <= CELL_TEXT_LIMIT
     root, form = roundtrip_ws
     values = complete_values(form)
     values["7"]["下步打算"] = text  # task 7 has one division, so no 【处室】 label is added
@@ -224,3 +224,26 @@ def test_any_typed_text_comes_out_as_typed(roundtrip_ws: tuple[Path, Path], text
         for cell in cells:
             assert cell.data_type != "f"
     json.dumps(record.values, ensure_ascii=False)
+
+
+def test_text_over_the_limit_in_utf16_units_is_reported(roundtrip_ws: tuple[Path, Path]) -> None:
+    """28,098 characters, but 32,781 UTF-16 units: more than a cell holds, so it is rejected
+    by name, never cut; at exactly 32,767 units it passes whole."""
+    root, form = roundtrip_ws
+    over = "000000000000000\U00010000\U00010000\U00010002" * 1561
+    exact = cut_to_cell(over, CELL_TEXT_LIMIT)
+    assert len(over) < CELL_TEXT_LIMIT < cell_length(over) and cell_length(exact) <= CELL_TEXT_LIMIT
+    for text, verdict in ((over, "rejected"), (exact, "accepted")):
+        values = complete_values(form)
+        values["7"]["下步打算"] = text
+        inbox = root / "inbox"
+        shutil.rmtree(inbox)
+        inbox.mkdir()
+        fill(form, inbox / "return.xlsx", values, GOOD_CONTACT)
+        report = collect(Workspace.open(root), DEFAULT_ROUND, workers=1)
+        (record,) = [f for f in report.files if f.present]
+        assert record.verdict.value == verdict
+        if verdict == "rejected":
+            assert [i.code.value for i in record.issues] == ["cell-text-limit"]
+        else:
+            assert record.values["7"]["next_steps"] == text

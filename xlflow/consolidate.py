@@ -23,7 +23,7 @@ from .issues import VERDICT_LABELS, Issue, IssueCode, Severity, Verdict, warning
 from .ledger import Ledger
 from .model import FileRecord, Register, Role, Round, Task
 from .register import task_label
-from .text import CELL_TEXT_LIMIT, display_width, safe_filename
+from .text import CELL_TEXT_LIMIT, cell_length, cut_to_cell, display_width, safe_filename
 from .workspace import Workspace
 
 OVERVIEW = "总览"
@@ -208,8 +208,8 @@ def _combined_texts(
             text = str(value)
             parts.append(f"【{rep.division}】{text}" if len(task.divisions) > 1 else text)
         combined = "\n".join(parts)
-        if len(combined) > CELL_TEXT_LIMIT:
-            combined = combined[: CELL_TEXT_LIMIT - len(_CUT_NOTE)] + _CUT_NOTE
+        if cell_length(combined) > CELL_TEXT_LIMIT:
+            combined = cut_to_cell(combined, CELL_TEXT_LIMIT - cell_length(_CUT_NOTE)) + _CUT_NOTE
             problems.append(
                 warning(
                     IssueCode.CELL_TEXT_LIMIT,

@@ -23,7 +23,7 @@ from .errors import XlflowError
 from .files import atomic_copy, atomic_write, folder_lock, sha256_file, sweep_temp_files
 from .forms import META_SHEET, NAME_PREFIX, PROP_PREFIX
 from .issues import Issue, IssueCode, Severity, Verdict, error, has_errors, warning
-from .ledger import Ledger, now_text
+from .ledger import FormStore, Ledger, now_text
 from .model import FileRecord, FormSpec, Round
 from .pool import IsolatedPool, JobFailure, default_workers
 from .reader import SPREADSHEET_SUFFIXES, RawWorkbook, read_workbook, text_of
@@ -262,7 +262,7 @@ class IntakeContext:
 
     settings: Settings
     round: Round
-    forms: dict[str, FormSpec]
+    forms: Mapping[str, FormSpec]
     secret: bytes
     previous: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     previous_round: str = ""
@@ -445,7 +445,8 @@ def process_file(ctx: IntakeContext, job: ReadJob) -> FileRecord:
         # the worker holds the bytes already: archiving here costs no second read
         target = Path(ctx.archive) / archive_name(record)
         if not target.exists():
-            atomic_write(target, data)
+            # made durable for the whole run at once (os.sync) before the ledger commits
+            atomic_write(target, data, durable=False)
     return record
 
 
@@ -693,7 +694,7 @@ def collect(
         sweep_temp_files(ws.outbox)
         sweep_temp_files(ws.archive)
         rnd = load_round(ledger, round_id)
-        forms = ledger.forms(rnd)
+        forms = FormStore(ws.ledger_path, rnd)
         source = ledger.prefill_source(rnd.id)
         prev_round = ledger.get_round(source) if source else ledger.previous_round(rnd.id)
         previous = ledger.last_accepted_values(prev_round.id) if prev_round else {}
@@ -780,6 +781,8 @@ def collect(
         records = assign_verdicts(records)
         records.sort(key=lambda r: (r.mtime, r.path))
         archive_accepted(ws, records)
+        if jobs and hasattr(os, "sync"):
+            os.sync()  # one flush for every archive copy the workers wrote
         changed = len(jobs)
         ledger.save_files(rnd.id, records, started, changed)
         written = write_receipts(ws, rnd, records, forms, ledger) if receipts else []

@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
@@ -98,14 +99,18 @@ class _Slot:
         self.proc = ctx.Process(target=_worker, args=(child, func, context, memory_mb), daemon=True)
         self.proc.start()
         child.close()
-        self.job_index: int | None = None
-        self.started = 0.0
+        # jobs sent and not yet answered, oldest first; the oldest is the one running
+        self.in_flight: deque[int] = deque()
+        self.started = 0.0  # when the oldest began: sent to an idle worker, or the last answer
 
     def kill(self) -> None:
         with contextlib.suppress(OSError, ValueError):
             self.proc.kill()
         self.proc.join(5)
         self.conn.close()
+
+
+_DEPTH = 2
 
 
 class IsolatedPool(Generic[J, R]):
@@ -128,42 +133,44 @@ class IsolatedPool(Generic[J, R]):
         self.ctx = mp.get_context(method)
 
     def run(self, jobs: Sequence[J]) -> Iterator[tuple[int, R | JobFailure]]:
+        """Yield (index, result or JobFailure) for every job, in the order they finish."""
         if not jobs:
             return
         slots = [self._spawn() for _ in range(min(self.workers, len(jobs)))]
-        pending = list(range(len(jobs)))
-        pending.reverse()
+        pending: deque[int] = deque(range(len(jobs)))
         try:
             for slot in slots:
-                self._dispatch(slot, pending, jobs)
-            while any(s.job_index is not None for s in slots):
-                busy = [s for s in slots if s.job_index is not None]
+                self._top_up(slot, pending, jobs)
+            while any(s.in_flight for s in slots):
+                busy = [s for s in slots if s.in_flight]
                 now = time.monotonic()
                 next_deadline = min(s.started + self.timeout for s in busy)
                 ready = wait([s.conn for s in busy], timeout=max(0.0, next_deadline - now))
                 for i, slot in enumerate(slots):
-                    if slot.job_index is None:
+                    if not slot.in_flight:
                         continue
-                    index = slot.job_index
                     outcome: R | JobFailure | None = None
-                    replace = False
+                    dead = False
                     if slot.conn in ready:
                         try:
                             outcome = slot.conn.recv()
                         except (EOFError, OSError):
-                            replace = True
+                            dead = True
                             outcome = self._death(slot)
                     elif time.monotonic() - slot.started > self.timeout:
-                        replace = True
+                        dead = True
                         outcome = JobFailure("timeout", f"超过 {self.timeout:g} 秒仍未读完")
                     if outcome is None:
                         continue
-                    slot.job_index = None
-                    if replace:
+                    index = slot.in_flight.popleft()
+                    slot.started = time.monotonic()
+                    if dead:
+                        # only the running job is to blame; the ones queued behind it go again
+                        pending.extendleft(reversed(slot.in_flight))
                         slot.kill()
                         slot = slots[i] = self._spawn()
                     yield index, outcome
-                    self._dispatch(slot, pending, jobs)
+                    self._top_up(slot, pending, jobs)
         finally:
             for slot in slots:
                 with contextlib.suppress(OSError, ValueError, BrokenPipeError):
@@ -178,13 +185,14 @@ class IsolatedPool(Generic[J, R]):
     def _spawn(self) -> _Slot:
         return _Slot(self.ctx, self.func, self.context, self.memory_mb)
 
-    def _dispatch(self, slot: _Slot, pending: list[int], jobs: Sequence[J]) -> None:
-        if not pending:
-            return
-        index = pending.pop()
-        slot.job_index = index
-        slot.started = time.monotonic()
-        slot.conn.send(jobs[index])
+    def _top_up(self, slot: _Slot, pending: deque[int], jobs: Sequence[J]) -> None:
+        """Keep two jobs queued at each worker, so it never waits for this process."""
+        while pending and len(slot.in_flight) < _DEPTH:
+            index = pending.popleft()
+            if not slot.in_flight:
+                slot.started = time.monotonic()
+            slot.in_flight.append(index)
+            slot.conn.send(jobs[index])
 
     @staticmethod
     def _death(slot: _Slot) -> JobFailure:

@@ -23,7 +23,7 @@ from typing import Any
 
 from .config import Limits
 from .issues import Issue, IssueCode, error, warning
-from .text import CELL_TEXT_LIMIT
+from .text import CELL_TEXT_LIMIT, cell_length
 
 Cell = Any  # int | float | str | bool | date | datetime | time | timedelta
 
@@ -613,7 +613,7 @@ def _mark_truncated(raw: RawWorkbook, parts: dict[str, bytes], package: bytes) -
         for sheet in raw.sheets
         for r, row in enumerate(sheet.rows)
         for c, value in enumerate(row)
-        if isinstance(value, str) and len(value) == CELL_TEXT_LIMIT
+        if isinstance(value, str) and cell_length(value) >= CELL_TEXT_LIMIT - 1
     ]
     if not at_limit:
         return
@@ -627,10 +627,10 @@ def _mark_truncated(raw: RawWorkbook, parts: dict[str, bytes], package: bytes) -
     for data in everything.values():
         for m in _LONG_TEXT.finditer(data):
             text = html.unescape(m.group(1).decode("utf-8", "replace"))
-            if len(text) > CELL_TEXT_LIMIT:
-                prefixes.add(text[:CELL_TEXT_LIMIT])
+            if cell_length(text) > CELL_TEXT_LIMIT:
+                prefixes.add(text)
     for sheet, r, c, value in at_limit:
-        if value in prefixes:
+        if any(text.startswith(value) for text in prefixes):
             raw.truncated.setdefault(sheet.name, set()).add(_ref(r, c))
 
 

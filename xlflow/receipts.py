@@ -6,7 +6,7 @@ import hashlib
 import io
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -260,7 +260,7 @@ def _digest(item: ReceiptInput, settings_source: str) -> str:
 
 
 def receipt_inputs(
-    rnd: Round, records: list[FileRecord], forms: Mapping[str, FormSpec]
+    rnd: Round, records: list[FileRecord], forms: Mapping[str, FormSpec], load_forms: bool = True
 ) -> list[ReceiptInput]:
     by_division: dict[str, list[FileRecord]] = {}
     unidentified: list[FileRecord] = []
@@ -275,7 +275,11 @@ def receipt_inputs(
     for division, mine in by_division.items():
         counted = counted_record(mine)
         others = tuple(r for r in mine if r is not counted)
-        items.append(ReceiptInput(division, rnd, counted, others, forms.get(division)))
+        items.append(
+            ReceiptInput(
+                division, rnd, counted, others, forms.get(division) if load_forms else None
+            )
+        )
     for r in unidentified:
         items.append(ReceiptInput("", rnd, r, (), None))
     return items
@@ -295,7 +299,7 @@ def write_receipts(
     digests = ledger.receipt_digests(rnd.id)
     fresh: dict[str, str] = {}
     todo: list[tuple[ReceiptInput, Path]] = []
-    for item in receipt_inputs(rnd, records, forms):
+    for item in receipt_inputs(rnd, records, forms, load_forms=False):
         path = out_dir / receipt_name(item.division, item.record)
         digest = _digest(item, settings_text)
         fresh[path.name] = digest
@@ -307,7 +311,7 @@ def write_receipts(
     jobs = [(item.division, item.record, item.others, path) for item, path in todo]
     pool: IsolatedPool[_Job, Path] = IsolatedPool(
         _render_to,
-        (ws.settings, rnd, dict(forms)),
+        (ws.settings, rnd, forms),
         default_workers(len(jobs)),
         300,
         ws.settings.limits.worker_memory_mb,
@@ -315,6 +319,7 @@ def write_receipts(
     for index, outcome in pool.run(jobs):
         if isinstance(outcome, JobFailure):
             item, path = todo[index]
+            item = replace(item, spec=forms.get(item.division))
             atomic_write(path, render_receipt(item, ws.settings), durable=False)  # once more, here
     ledger.save_receipt_digests(rnd.id, fresh)
     return paths
@@ -323,7 +328,7 @@ def write_receipts(
 _Job = tuple[str, FileRecord, tuple[FileRecord, ...], Path]
 
 
-def _render_to(context: tuple[Settings, Round, dict[str, FormSpec]], job: _Job) -> Path:
+def _render_to(context: tuple[Settings, Round, Mapping[str, FormSpec]], job: _Job) -> Path:
     settings, rnd, forms = context
     division, record, others, path = job
     item = ReceiptInput(division, rnd, record, others, forms.get(division))

@@ -13,7 +13,21 @@ _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 DEFAULT_SEPARATORS: tuple[str, ...] = ("\n", "、", "，", ",", "；", ";", "/")
 
-CELL_TEXT_LIMIT = 32767
+CELL_TEXT_LIMIT = 32767  # in UTF-16 code units, as Excel counts
+
+
+def cell_length(text: str) -> int:
+    """Length as a workbook cell counts it: UTF-16 code units, so an emoji or a rare CJK
+    character outside the BMP counts 2."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def cut_to_cell(text: str, room: int) -> str:
+    """The longest start of `text` that takes at most `room` UTF-16 code units."""
+    if cell_length(text) <= room:
+        return text
+    encoded = text.encode("utf-16-le", "surrogatepass")[: 2 * room]
+    return encoded.decode("utf-16-le", "ignore")  # a pair cut in half is dropped whole
 
 
 def squash(text: str) -> str:

@@ -21,7 +21,14 @@ from .issues import Issue, IssueCode, error, warning
 from .model import FormRow, FormSpec
 from .reader import Cell, RawSheet, RawWorkbook, text_of
 from .signing import normalise_text
-from .text import CELL_TEXT_LIMIT, header_key, invalid_xml_chars, task_id_text, to_halfwidth_number
+from .text import (
+    CELL_TEXT_LIMIT,
+    cell_length,
+    header_key,
+    invalid_xml_chars,
+    task_id_text,
+    to_halfwidth_number,
+)
 
 ID_HEADER = "序号"
 ROLE_HEADER = "牵头/配合"
@@ -355,10 +362,11 @@ def _text_checks(f: Field, text: str, where: dict[str, str], label: str) -> Iter
             "请删除后重新输入这段文字。",
             **where,
         )
-    if len(text) > CELL_TEXT_LIMIT:
+    if cell_length(text) > CELL_TEXT_LIMIT:
         yield error(
             IssueCode.CELL_TEXT_LIMIT,
-            f"{label}有 {len(text)} 个字符，超过单元格上限 {CELL_TEXT_LIMIT}，内容会被截断，未采用。请精简。",
+            f"{label}有 {len(text)} 个字符（按 Excel 的算法计 {cell_length(text)}），超过单元格上限 "
+            f"{CELL_TEXT_LIMIT}，内容会被截断，未采用。请精简。",
             **where,
         )
     elif f.max_length and len(text) > f.max_length:
@@ -491,7 +499,7 @@ def _plain_value(f: Field, value: Cell) -> Any:
             return None
         return _clean_number(float(value))
     if f.type == "text" and isinstance(value, str) and value.strip():
-        if (f.max_length and len(value) > f.max_length) or len(value) >= CELL_TEXT_LIMIT:
+        if (f.max_length and len(value) > f.max_length) or len(value) * 2 >= CELL_TEXT_LIMIT:
             return None
         if invalid_xml_chars(value):
             return None
