@@ -206,3 +206,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                 "LibreOffice (XLFLOW_REQUIRE_OFFICE=1): " + ", ".join(_skipped_office[:5]),
                 red=True,
             )
+
+
+def stored(root: Path, round_id: str, path: str) -> Any:
+    """The full ledger record of a file (collect reports records without their values)."""
+    from xlflow.ledger import Ledger
+
+    with Ledger(root / ".xlflow" / "ledger.sqlite") as ledger:
+        return next(f for f in ledger.files(round_id) if f.path == path and f.present)

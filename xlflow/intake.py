@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import stat
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -23,7 +24,7 @@ from .errors import XlflowError
 from .files import atomic_copy, atomic_write, folder_lock, sha256_file, sweep_temp_files
 from .forms import META_SHEET, NAME_PREFIX, PROP_PREFIX
 from .issues import Issue, IssueCode, Severity, Verdict, error, has_errors, warning
-from .ledger import FormStore, Ledger, now_text
+from .ledger import AcceptedValues, FormStore, Ledger, now_text
 from .model import FileRecord, FormSpec, Round
 from .pool import IsolatedPool, JobFailure, default_workers
 from .reader import SPREADSHEET_SUFFIXES, RawWorkbook, read_workbook, text_of
@@ -264,7 +265,7 @@ class IntakeContext:
     round: Round
     forms: Mapping[str, FormSpec]
     secret: bytes
-    previous: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    previous: Mapping[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     previous_round: str = ""
     known_rounds: tuple[str, ...] = ()
     archive: str = ""
@@ -689,7 +690,11 @@ def collect(
     """
     from .receipts import write_receipts
 
-    with folder_lock(ws.lock_path, "收集报送文件"), Ledger(ws.ledger_path) as ledger:
+    with (
+        folder_lock(ws.lock_path, "收集报送文件"),
+        Ledger(ws.ledger_path) as ledger,
+        contextlib.ExitStack() as stack,
+    ):
         started = now_text()
         sweep_temp_files(ws.outbox)
         sweep_temp_files(ws.archive)
@@ -697,7 +702,7 @@ def collect(
         forms = FormStore(ws.ledger_path, rnd)
         source = ledger.prefill_source(rnd.id)
         prev_round = ledger.get_round(source) if source else ledger.previous_round(rnd.id)
-        previous = ledger.last_accepted_values(prev_round.id) if prev_round else {}
+        previous = AcceptedValues(ws.ledger_path, prev_round.id) if prev_round else {}
         ctx = IntakeContext(
             settings=ws.settings,
             round=rnd,
@@ -709,7 +714,8 @@ def collect(
             archive=str(ws.archive),
         )
         context = _context_key(ctx, ledger, prev_round.id if prev_round else "")
-        old = {(f.path, f.sha256): f for f in ledger.files(rnd.id)}
+        old = {(f.path, f.sha256): f for f in ledger.files(rnd.id, with_values=False)}
+        spool = stack.enter_context(_Spool(ws.state))
         found = scan_inbox(ws.inbox)
         records: list[FileRecord] = []
         jobs: list[ReadJob] = []
@@ -766,11 +772,10 @@ def collect(
             else:
                 record = outcome
             prior = old.get((record.path, record.sha256))
-            records.append(
-                replace(
-                    record, context=context, first_seen=prior.first_seen if prior else now_text()
-                )
+            record = replace(
+                record, context=context, first_seen=prior.first_seen if prior else now_text()
             )
+            records.append(spool.keep(record))
             if progress:
                 progress(done, len(jobs))
         # Files that left the inbox stay on record (and in the archive): nothing is lost.
@@ -784,7 +789,7 @@ def collect(
         if jobs and hasattr(os, "sync"):
             os.sync()  # one flush for every archive copy the workers wrote
         changed = len(jobs)
-        ledger.save_files(rnd.id, records, started, changed)
+        ledger.save_files(rnd.id, records, started, changed, payload=spool.payload)
         written = write_receipts(ws, rnd, records, forms, ledger) if receipts else []
     submitted = {r.division for r in records if r.verdict is Verdict.ACCEPTED}
     # the forms sent, in register order, are the divisions expected: collect never needs
@@ -798,6 +803,40 @@ def collect(
         receipts=tuple(written),
         reread=changed,
     )
+
+
+class _Spool:
+    """Values of the files read in this run, kept on disk until the ledger takes them, so
+    that memory does not grow with the number of files."""
+
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.folder = folder
+        self.where: dict[tuple[str, str], tuple[int, int]] = {}
+
+    def __enter__(self) -> _Spool:
+        # an unnamed temporary file: the kernel removes it whatever happens to this run
+        self.file = tempfile.TemporaryFile(dir=self.folder, prefix=".spool-")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.file.close()
+
+    def keep(self, record: FileRecord) -> FileRecord:
+        """Store the record's values and contact; return it without them."""
+        data = json.dumps([record.values, record.contact], ensure_ascii=False).encode()
+        offset = self.file.seek(0, os.SEEK_END)
+        self.file.write(data)
+        self.where[(record.path, record.sha256)] = (offset, len(data))
+        return replace(record, values={}, contact={})
+
+    def payload(self, record: FileRecord) -> tuple[str, str] | None:
+        spot = self.where.get((record.path, record.sha256))
+        if spot is None:
+            return None
+        self.file.seek(spot[0])
+        values, contact = json.loads(self.file.read(spot[1]))
+        return json.dumps(values, ensure_ascii=False), json.dumps(contact, ensure_ascii=False)
 
 
 def _post_process(records: list[FileRecord], rnd: Round, ledger: Ledger) -> list[FileRecord]:

@@ -13,7 +13,7 @@ import os
 import sqlite3
 import sys
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
@@ -137,6 +137,81 @@ def spec_from_json(text: str, rnd: Round) -> FormSpec:
         signature=data["signature"],
         row_hashes=tuple(data["row_hashes"]),
         contact_prefill=tuple((k, v) for k, v in data.get("contact_prefill", [])),
+    )
+
+
+_LIGHT_COLUMNS = (
+    "round, path, sha256, size, mtime, verdict, division, identified_round, issues, format,"
+    " application, superseded_by, first_seen, present, context, late"
+)
+_ROW_COLUMNS = (
+    "round, path, sha256, size, mtime, verdict, division, identified_round, issues, vals, contact,"
+    " format, application, superseded_by, first_seen, present, context, late"
+)
+
+
+def _file_from_row(row: sqlite3.Row) -> FileRecord:
+    keys = row.keys()
+    return FileRecord(
+        path=row["path"],
+        size=row["size"],
+        mtime=row["mtime"],
+        sha256=row["sha256"],
+        round=row["round"],
+        verdict=Verdict(row["verdict"]),
+        division=row["division"],
+        identified_round=row["identified_round"],
+        issues=tuple(Issue.from_dict(i) for i in json.loads(row["issues"])),
+        values=json.loads(row["vals"]) if "vals" in keys else {},
+        contact=json.loads(row["contact"]) if "contact" in keys else {},
+        format=row["format"],
+        application=row["application"],
+        superseded_by=row["superseded_by"],
+        first_seen=row["first_seen"],
+        present=bool(row["present"]),
+        context=row["context"],
+        late=bool(row["late"]),
+    )
+
+
+def _one_file(db: sqlite3.Connection, round_id: str, path: str, sha256: str) -> FileRecord | None:
+    db.row_factory = sqlite3.Row
+    try:
+        rows = db.execute(
+            "SELECT * FROM files WHERE round=? AND path=? AND sha256=?", (round_id, path, sha256)
+        ).fetchall()
+    finally:
+        db.row_factory = None
+    return _file_from_row(rows[0]) if rows else None
+
+
+def _row(round_id: str, r: FileRecord, vals: str, contact: str) -> tuple[Any, ...]:
+    return (
+        round_id,
+        r.path,
+        r.sha256,
+        r.size,
+        r.mtime,
+        str(r.verdict),
+        r.division,
+        r.identified_round,
+        json.dumps([i.to_dict() for i in r.issues], ensure_ascii=False),
+        vals,
+        contact,
+        r.format,
+        r.application,
+        r.superseded_by,
+        r.first_seen,
+        int(r.present),
+        r.context,
+        int(r.late),
+    )
+
+
+def full_payload(record: FileRecord) -> tuple[str, str]:
+    """A record's values and contact as the ledger stores them."""
+    return json.dumps(record.values, ensure_ascii=False), json.dumps(
+        record.contact, ensure_ascii=False
     )
 
 
@@ -318,36 +393,23 @@ class Ledger:
 
     @staticmethod
     def _file(row: sqlite3.Row) -> FileRecord:
-        return FileRecord(
-            path=row["path"],
-            size=row["size"],
-            mtime=row["mtime"],
-            sha256=row["sha256"],
-            round=row["round"],
-            verdict=Verdict(row["verdict"]),
-            division=row["division"],
-            identified_round=row["identified_round"],
-            issues=tuple(Issue.from_dict(i) for i in json.loads(row["issues"])),
-            values=json.loads(row["vals"]),
-            contact=json.loads(row["contact"]),
-            format=row["format"],
-            application=row["application"],
-            superseded_by=row["superseded_by"],
-            first_seen=row["first_seen"],
-            present=bool(row["present"]),
-            context=row["context"],
-            late=bool(row["late"]),
-        )
+        return _file_from_row(row)
 
-    def files(self, round_id: str) -> list[FileRecord]:
+    def files(self, round_id: str, with_values: bool = True) -> list[FileRecord]:
+        """Every file recorded for a round, oldest first. Without values (and contact) the
+        records stay small however many files a round has."""
+        columns = "*" if with_values else _LIGHT_COLUMNS
         self.db.row_factory = sqlite3.Row
         try:
             rows = self.db.execute(
-                "SELECT * FROM files WHERE round=? ORDER BY mtime, path", (round_id,)
+                f"SELECT {columns} FROM files WHERE round=? ORDER BY mtime, path", (round_id,)
             ).fetchall()
         finally:
             self.db.row_factory = None
         return [self._file(r) for r in rows]
+
+    def file(self, round_id: str, path: str, sha256: str) -> FileRecord | None:
+        return _one_file(self.db, round_id, path, sha256)
 
     def known_file(self, sha256: str) -> list[tuple[str, str]]:
         """(round, verdict) of every round where a file with this content was recorded."""
@@ -357,45 +419,55 @@ class Ledger:
         return [(r[0], r[1]) for r in rows]
 
     def save_files(
-        self, round_id: str, records: Iterable[FileRecord], started: str, changed: int
+        self,
+        round_id: str,
+        records: Iterable[FileRecord],
+        started: str,
+        changed: int,
+        payload: Callable[[FileRecord], tuple[str, str] | None] = full_payload,
     ) -> None:
-        """Replace the round's file rows with `records`, in one transaction."""
-        records = list(records)
+        """Make the round's file rows exactly `records`, in one transaction.
+
+        `payload(record)` gives the values and contact (as JSON) of a record read in this
+        run, or None for one already in the ledger, whose stored values are kept.
+        """
         with self.transaction():
-            self.db.execute("DELETE FROM files WHERE round=?", (round_id,))
-            self.db.executemany(
-                "INSERT INTO files(round, path, sha256, size, mtime, verdict, division,"
-                " identified_round, issues, vals, contact, format, application, superseded_by,"
-                " first_seen, present, context, late)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        round_id,
-                        r.path,
-                        r.sha256,
-                        r.size,
-                        r.mtime,
-                        str(r.verdict),
-                        r.division,
-                        r.identified_round,
-                        json.dumps([i.to_dict() for i in r.issues], ensure_ascii=False),
-                        json.dumps(r.values, ensure_ascii=False),
-                        json.dumps(r.contact, ensure_ascii=False),
-                        r.format,
-                        r.application,
-                        r.superseded_by,
-                        r.first_seen,
-                        int(r.present),
-                        r.context,
-                        int(r.late),
+            existing = {
+                (p, s)
+                for p, s in self.db.execute(
+                    "SELECT path, sha256 FROM files WHERE round=?", (round_id,)
+                )
+            }
+            kept: set[tuple[str, str]] = set()
+            count = 0
+            for r in records:
+                count += 1
+                key = (r.path, r.sha256)
+                kept.add(key)
+                data = payload(r)
+                if data is None and key in existing:
+                    row = _row(round_id, r, "", "")
+                    self.db.execute(
+                        "UPDATE files SET size=?, mtime=?, verdict=?, division=?, identified_round=?,"
+                        " issues=?, format=?, application=?, superseded_by=?, first_seen=?,"
+                        " present=?, context=?, late=? WHERE round=? AND path=? AND sha256=?",
+                        (*row[3:9], *row[11:], round_id, r.path, r.sha256),
                     )
-                    for r in records
-                ],
+                else:
+                    vals, contact = data if data is not None else full_payload(r)
+                    self.db.execute(
+                        f"INSERT OR REPLACE INTO files({_ROW_COLUMNS})"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        _row(round_id, r, vals, contact),
+                    )
+            self.db.executemany(
+                "DELETE FROM files WHERE round=? AND path=? AND sha256=?",
+                [(round_id, p, s) for p, s in existing - kept],
             )
             self.db.execute(
                 "INSERT INTO runs(round, kind, started, finished, files, changed)"
                 " VALUES (?, 'collect', ?, ?, ?, ?)",
-                (round_id, started, now_text(), len(records), changed),
+                (round_id, started, now_text(), count, changed),
             )
 
     def receipt_digests(self, round_id: str) -> dict[str, str]:
@@ -491,3 +563,71 @@ class FormStore(Mapping[str, FormSpec]):
 
     def __contains__(self, division: object) -> bool:
         return division in self.names()
+
+
+class _ReadOnly:
+    """A per-process, read-only connection to the ledger (a connection must not cross a fork)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db: sqlite3.Connection | None = None
+        self._pid = 0
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"path": self.path}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["path"])  # type: ignore[misc]
+
+    def db(self) -> sqlite3.Connection:
+        if self._db is None or self._pid != os.getpid():
+            self._db = sqlite3.connect(
+                f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30
+            )
+            self._pid = os.getpid()
+        return self._db
+
+
+class AcceptedValues(Mapping[str, dict[str, dict[str, Any]]]):
+    """division -> task -> values of a round's accepted returns, read when asked for."""
+
+    def __init__(self, path: Path, round_id: str) -> None:
+        self.ledger = _ReadOnly(path)
+        self.round_id = round_id
+
+    def __getitem__(self, division: str) -> dict[str, dict[str, Any]]:
+        rows = (
+            self.ledger.db()
+            .execute(
+                "SELECT vals FROM files WHERE round=? AND division=? AND verdict='accepted'",
+                (self.round_id, division),
+            )
+            .fetchall()
+        )
+        if not rows:
+            raise KeyError(division)
+        return dict(json.loads(rows[0][0]))
+
+    def __iter__(self) -> Iterator[str]:
+        rows = (
+            self.ledger.db()
+            .execute(
+                "SELECT division FROM files WHERE round=? AND verdict='accepted'", (self.round_id,)
+            )
+            .fetchall()
+        )
+        return iter([r[0] for r in rows])
+
+    def __len__(self) -> int:
+        return len(list(iter(self)))
+
+
+class RecordReader:
+    """Full records (with values) from the ledger, one at a time, in any process."""
+
+    def __init__(self, path: Path, round_id: str) -> None:
+        self.ledger = _ReadOnly(path)
+        self.round_id = round_id
+
+    def get(self, path: str, sha256: str) -> FileRecord | None:
+        return _one_file(self.ledger.db(), self.round_id, path, sha256)

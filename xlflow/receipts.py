@@ -15,7 +15,7 @@ from .excel import new_workbook, row_height, write_text, write_value
 from .files import atomic_write
 from .forms import form_title
 from .issues import VERDICT_LABELS, Issue, Severity, Verdict
-from .ledger import Ledger
+from .ledger import FormStore, Ledger, RecordReader
 from .model import FileRecord, FormSpec, Round
 from .pool import IsolatedPool, JobFailure, default_workers
 from .text import safe_filename
@@ -249,8 +249,8 @@ def _digest(item: ReceiptInput, settings_source: str) -> str:
             str(item.record.verdict),
         ],
         "issues": [i.to_dict() for i in item.record.issues],
-        "values": item.record.values,
-        "contact": item.record.contact,
+        # the values follow from the bytes (sha256) read under these rules (context)
+        "context": item.record.context,
         "others": [[o.path, str(o.verdict), o.superseded_by, o.mtime] for o in item.others],
         "settings": settings_source,
     }
@@ -292,7 +292,11 @@ def write_receipts(
     forms: Mapping[str, FormSpec],
     ledger: Ledger,
 ) -> list[Path]:
-    """One receipt per division with a file (and per unidentified file); unchanged ones are kept."""
+    """One receipt per division with a file (and per unidentified file); unchanged ones are kept.
+
+    `records` may be light (without values): the workers that render read each
+    division's full record from the ledger, which must hold this round's rows already.
+    """
     out_dir = ws.round_dir(rnd) / "receipts"
     settings_text = ws.settings_path.read_text(encoding="utf-8")
     paths = []
@@ -306,12 +310,13 @@ def write_receipts(
         if digests.get(path.name) != digest or not path.exists() or path.stat().st_size == 0:
             todo.append((item, path))
         paths.append(path)
-    # Rendering is the slow part of a large round: spread it over the cores. The forms
-    # reach the workers with the fork, so each job carries only the division's records.
+    # Rendering is the slow part of a large round: spread it over the cores. Forms and
+    # values are read from the ledger in the worker, so a job is only a few names.
     jobs = [(item.division, item.record, item.others, path) for item, path in todo]
+    reader = RecordReader(ws.ledger_path, rnd.id)
     pool: IsolatedPool[_Job, Path] = IsolatedPool(
         _render_to,
-        (ws.settings, rnd, forms),
+        (ws.settings, rnd, forms, reader),
         default_workers(len(jobs)),
         300,
         ws.settings.limits.worker_memory_mb,
@@ -319,7 +324,8 @@ def write_receipts(
     for index, outcome in pool.run(jobs):
         if isinstance(outcome, JobFailure):
             item, path = todo[index]
-            item = replace(item, spec=forms.get(item.division))
+            full = ledger.file(rnd.id, item.record.path, item.record.sha256) or item.record
+            item = replace(item, record=full, spec=forms.get(item.division))
             atomic_write(path, render_receipt(item, ws.settings), durable=False)  # once more, here
     ledger.save_receipt_digests(rnd.id, fresh)
     return paths
@@ -328,10 +334,13 @@ def write_receipts(
 _Job = tuple[str, FileRecord, tuple[FileRecord, ...], Path]
 
 
-def _render_to(context: tuple[Settings, Round, Mapping[str, FormSpec]], job: _Job) -> Path:
-    settings, rnd, forms = context
+def _render_to(
+    context: tuple[Settings, Round, Mapping[str, FormSpec], RecordReader], job: _Job
+) -> Path:
+    settings, rnd, forms, reader = context
     division, record, others, path = job
-    item = ReceiptInput(division, rnd, record, others, forms.get(division))
+    full = reader.get(record.path, record.sha256) or record
+    item = ReceiptInput(division, rnd, full, others, forms.get(division))
     atomic_write(path, render_receipt(item, settings), durable=False)
     return path
 
@@ -343,5 +352,7 @@ def receipts_for_round(ws: Workspace, round_id: str) -> tuple[Round, list[Path]]
 
     with folder_lock(ws.lock_path, "生成回执"), Ledger(ws.ledger_path) as ledger:
         rnd = load_round(ledger, round_id)
-        paths = write_receipts(ws, rnd, ledger.files(rnd.id), ledger.forms(rnd), ledger)
+        paths = write_receipts(
+            ws, rnd, ledger.files(rnd.id, with_values=False), FormStore(ws.ledger_path, rnd), ledger
+        )
     return rnd, paths
