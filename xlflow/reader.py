@@ -67,7 +67,7 @@ class RawWorkbook:
     formulas: dict[str, set[str]] = field(default_factory=dict)
     formulas_without_value: dict[str, set[str]] = field(default_factory=dict)
     percent_cells: dict[str, set[str]] = field(default_factory=dict)
-    truncated: dict[str, set[str]] = field(default_factory=dict)
+    truncation_check: Callable[[str], bool] | None = None
     formula_texts: dict[str, dict[tuple[int, int], str]] = field(default_factory=dict)
     percent_lookup: Callable[[str, str], bool] | None = None
     has_macros: bool = False
@@ -77,6 +77,14 @@ class RawWorkbook:
             if s.name == name:
                 return s
         return None
+
+    def was_cut(self, value: Cell) -> bool:
+        """Whether the reader shortened this text at the cell limit (see _TruncationCheck)."""
+        if not isinstance(value, str) or len(value) * 2 < CELL_TEXT_LIMIT - 1:
+            return False
+        if cell_length(value) < CELL_TEXT_LIMIT - 1 or self.truncation_check is None:
+            return False
+        return self.truncation_check(value)
 
     def is_percent(self, sheet: str, ref: str) -> bool:
         """Whether a cell carries a percent number format (80% typed is stored as 0.8)."""
@@ -242,39 +250,28 @@ def _read_ooxml_parts(
     parts: dict[str, bytes], raw: RawWorkbook, limits: Limits, package: bytes
 ) -> list[Issue]:
     """Names, properties, application, formulas and percent formats from an xlsx."""
+    # These parts are small and regular, and a DTD in any of them was refused already, so
+    # regular expressions read them at a tenth of the cost of a parser; entities are
+    # then only the five predefined ones and character references.
     issues: list[Issue] = []
-    wb = parts.get("xl/workbook.xml")
+    rels: dict[str, str] = {}
+    for attrs in _tags(parts.get("xl/_rels/workbook.xml.rels"), b"Relationship"):
+        target = attrs.get("Target", "").lstrip("/")
+        rels[attrs.get("Id", "")] = target if target.startswith("xl/") else "xl/" + target
     sheet_targets: dict[str, str] = {}
-    if wb is not None:
-        root = _xml(wb)
-        rels: dict[str, str] = {}
-        rel_xml = parts.get("xl/_rels/workbook.xml.rels")
-        if rel_xml is not None:
-            for rel in _xml(rel_xml):
-                target = rel.get("Target", "")
-                target = target.lstrip("/")
-                if not target.startswith("xl/"):
-                    target = "xl/" + target
-                rels[rel.get("Id", "")] = target
-        for el in root.iter():
-            tag = _local(el.tag)
-            if tag == "definedName":
-                raw.defined_names[el.get("name", "")] = el.text or ""
-            elif tag == "sheet":
-                rid = next((v for k, v in el.attrib.items() if _local(k) == "id"), "")
-                if rid in rels:
-                    sheet_targets[rels[rid]] = el.get("name", "")
-    custom = parts.get("docProps/custom.xml")
-    if custom is not None:
-        for prop in _xml(custom):
-            name = prop.get("name", "")
-            value = "".join(child.text or "" for child in prop)
-            raw.properties[name] = value
-    app = parts.get("docProps/app.xml")
-    if app is not None:
-        for el in _xml(app):
-            if _local(el.tag) == "Application":
-                raw.application = (el.text or "").strip()
+    wb = parts.get("xl/workbook.xml") or b""
+    for attrs in _tags(wb, b"sheet"):
+        rid = next((v for k, v in attrs.items() if k.endswith(":id") or k == "id"), "")
+        if rid in rels:
+            sheet_targets[rels[rid]] = attrs.get("name", "")
+    for m in _DEFINED_NAME.finditer(wb):
+        raw.defined_names[_attrs(m.group(1)).get("name", "")] = _text(m.group(2))
+    for m in _PROPERTY.finditer(parts.get("docProps/custom.xml") or b""):
+        name = _attrs(m.group(1)).get("name", "")
+        raw.properties[name] = _text(re.sub(rb"<[^>]*>", b"", m.group(2)))
+    app = _APPLICATION.search(parts.get("docProps/app.xml") or b"")
+    if app:
+        raw.application = _text(app.group(1)).strip()
     sheet_xml: dict[str, bytes] = {}
     for target, name in sheet_targets.items():
         data = parts.get(target)
@@ -320,6 +317,28 @@ class _PercentLookup:
                     found.add(r.group(1).decode())
             self.cells[sheet] = found
         return ref in self.cells[sheet]
+
+
+_ATTR = re.compile(rb'([\w:.-]+)\s*=\s*"([^"]*)"')
+_DEFINED_NAME = re.compile(rb"<(?:\w+:)?definedName\b([^>]*)>(.*?)</(?:\w+:)?definedName>", re.S)
+_PROPERTY = re.compile(rb"<(?:\w+:)?property\b([^>]*)>(.*?)</(?:\w+:)?property>", re.S)
+_APPLICATION = re.compile(rb"<(?:\w+:)?Application>(.*?)</(?:\w+:)?Application>", re.S)
+
+
+def _text(data: bytes) -> str:
+    return html.unescape(data.decode("utf-8", "replace"))
+
+
+def _attrs(data: bytes) -> dict[str, str]:
+    return {k.decode(): _text(v) for k, v in _ATTR.findall(data)}
+
+
+def _tags(data: bytes | None, name: bytes) -> Iterator[dict[str, str]]:
+    """The attributes of every <name ...> element (with or without a namespace prefix)."""
+    if not data:
+        return
+    for m in re.finditer(rb"<(?:\w+:)?" + name + rb"\b([^>]*?)/?>", data):
+        yield _attrs(m.group(1))
 
 
 def _percent_styles(styles: bytes | None) -> set[int]:
@@ -593,7 +612,7 @@ def read_workbook(data: bytes, suffix: str, limits: Limits) -> ReadResult:
             )
         )
     issues += _calamine(data, limits, raw)
-    _mark_truncated(raw, wanted, data)
+    raw.truncation_check = _TruncationCheck(wanted, data)
     return ReadResult(None if _fatal(issues) else raw, issues)
 
 
@@ -602,36 +621,30 @@ _LONG_TEXT = re.compile(
 )
 
 
-def _mark_truncated(raw: RawWorkbook, parts: dict[str, bytes], package: bytes) -> None:
-    """Cells whose text the reader cut at the 32,767-character cell limit.
+class _TruncationCheck:
+    """Whether python-calamine cut a cell's text: it returns at most 32,767 UTF-16 units of a
+    longer string, while the XML still holds all of it. Asked only for a text that long."""
 
-    python-calamine returns at most 32,767 characters of a longer string; the XML
-    still holds all of it. Only looked for when a cell is exactly at the limit.
-    """
-    at_limit = [
-        (sheet, r, c, value)
-        for sheet in raw.sheets
-        for r, row in enumerate(sheet.rows)
-        for c, value in enumerate(row)
-        if isinstance(value, str) and cell_length(value) >= CELL_TEXT_LIMIT - 1
-    ]
-    if not at_limit:
-        return
-    everything = dict(parts)
-    with (
-        contextlib.suppress(KeyError, zipfile.BadZipFile, OSError, ValueError, zlib.error),
-        zipfile.ZipFile(io.BytesIO(package)) as zf,
-    ):
-        everything["xl/sharedStrings.xml"] = zf.read("xl/sharedStrings.xml")
-    prefixes = set()
-    for data in everything.values():
-        for m in _LONG_TEXT.finditer(data):
-            text = html.unescape(m.group(1).decode("utf-8", "replace"))
-            if cell_length(text) > CELL_TEXT_LIMIT:
-                prefixes.add(text)
-    for sheet, r, c, value in at_limit:
-        if any(text.startswith(value) for text in prefixes):
-            raw.truncated.setdefault(sheet.name, set()).add(_ref(r, c))
+    def __init__(self, parts: dict[str, bytes], package: bytes) -> None:
+        self.parts = parts
+        self.package = package
+        self.longer: list[str] | None = None
+
+    def __call__(self, value: str) -> bool:
+        if self.longer is None:
+            everything = dict(self.parts)
+            with (
+                contextlib.suppress(KeyError, zipfile.BadZipFile, OSError, ValueError, zlib.error),
+                zipfile.ZipFile(io.BytesIO(self.package)) as zf,
+            ):
+                everything["xl/sharedStrings.xml"] = zf.read("xl/sharedStrings.xml")
+            self.longer = []
+            for data in everything.values():
+                for m in _LONG_TEXT.finditer(data):
+                    text = html.unescape(m.group(1).decode("utf-8", "replace"))
+                    if cell_length(text) > CELL_TEXT_LIMIT:
+                        self.longer.append(text)
+        return any(text.startswith(value) for text in self.longer)
 
 
 def _ref(row: int, col: int) -> str:

@@ -512,11 +512,11 @@ def _percent_of(raw: RawWorkbook, sheet: str, ref: str) -> Callable[[], bool]:
 
 
 def _read_problems(
-    raw: RawWorkbook, sheet: str, ref: str, label: str, where: dict[str, str]
+    raw: RawWorkbook, sheet: str, ref: str, value: Cell, label: str, where: dict[str, str]
 ) -> tuple[bool, list[Issue]]:
     """(usable, issues) for how a cell was stored: a formula's cached value counts, one with
     none is an error, and text the reader had to cut at the cell limit is never used."""
-    if ref in raw.truncated.get(sheet, set()):
+    if raw.was_cut(value):
         return False, [
             error(
                 IssueCode.CELL_TEXT_LIMIT,
@@ -555,11 +555,7 @@ def read_values(
     done = settings.status_order[0] if settings.status_order else ""
     ordered = sorted(settings.fields, key=lambda f: f.key != status_key)
     # cells stored in an unusual way (formulas, text cut by the reader) take the long road
-    special = bool(
-        raw.formulas.get(sheet.name)
-        or raw.formulas_without_value.get(sheet.name)
-        or raw.truncated.get(sheet.name)
-    )
+    special = bool(raw.formulas.get(sheet.name) or raw.formulas_without_value.get(sheet.name))
     for row_spec in spec.rows:
         r = table.task_rows.get(row_spec.task_id)
         if r is None:
@@ -579,7 +575,7 @@ def read_values(
                     continue
             where = {"sheet": sheet.name, "cell": ref, "task_id": row_spec.task_id, "field": f.key}
             label = f"序号 {row_spec.task_id} 的“{f.label}”（{ref}）"
-            usable, found = _read_problems(raw, sheet.name, ref, label, where)
+            usable, found = _read_problems(raw, sheet.name, ref, sheet.cell(r, c), label, where)
             issues += found
             if not usable:
                 continue
@@ -666,7 +662,7 @@ def read_contact(
                 ref = cell_ref(r, c)
         where = {"sheet": sheet.name, "cell": ref, "field": f.key}
         label = f"“{f.label}”" + (f"（{ref}）" if ref else "")
-        usable, more = _read_problems(raw, sheet.name, ref, label, where)
+        usable, more = _read_problems(raw, sheet.name, ref, value, label, where)
         issues += more
         if not usable:
             continue
