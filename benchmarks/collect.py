@@ -69,7 +69,18 @@ print(done.stdout.strip().splitlines()[-1] if done.stdout.strip() else "", file=
 def write_register(path: Path, divisions: int, tasks: int) -> None:
     with open(path, "w", encoding="utf-8-sig", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["序号", "重点任务", "主要内容", "主要任务", "责任处室", "2019年目标", "2022年目标", "2025年目标"])
+        w.writerow(
+            [
+                "序号",
+                "重点任务",
+                "主要内容",
+                "主要任务",
+                "责任处室",
+                "2019年目标",
+                "2022年目标",
+                "2025年目标",
+            ]
+        )
         n = 0
         for d in range(divisions):
             for t in range(tasks):
@@ -79,7 +90,8 @@ def write_register(path: Path, divisions: int, tasks: int) -> None:
                         n,
                         f"第{t % 6 + 1}组重点工作",
                         f"处室{d:04d}的第{t + 1}项任务",
-                        "围绕年度目标，组织实施相关计划，推进重点项目建设，强化要素保障和督查考核。" * 2,
+                        "围绕年度目标，组织实施相关计划，推进重点项目建设，强化要素保障和督查考核。"
+                        * 2,
                         f"第{d:04d}处",
                         "完成年度目标任务，形成可复制推广的经验做法。",
                         "持续推进",
@@ -135,7 +147,9 @@ def build(root: Path, divisions: int, tasks: int) -> Path:
                 self.path = path
                 self.sha256 = ""
 
-        ledger.record_forms(rnd.id, specs, {s.division: Written(ws.inbox / form_filename(s)) for s in specs})
+        ledger.record_forms(
+            rnd.id, specs, {s.division: Written(ws.inbox / form_filename(s)) for s in specs}
+        )
     return ws.inbox
 
 
@@ -144,7 +158,11 @@ def measure(command: list[str]) -> tuple[float, int, str]:
     wall, peak, code = done.stdout.split()
     if code != "0":
         raise SystemExit(f"{command[:3]} failed:\n{done.stderr}")
-    return float(wall), int(peak), done.stderr.strip().splitlines()[-1] if done.stderr.strip() else ""
+    return (
+        float(wall),
+        int(peak),
+        done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "",
+    )
 
 
 def run(divisions: int, tasks: int, keep: bool) -> dict[str, Any]:
@@ -193,8 +211,12 @@ def run(divisions: int, tasks: int, keep: bool) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--divisions", type=int, action="append", help="returned files (repeatable)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--divisions", type=int, action="append", help="returned files (repeatable)"
+    )
     parser.add_argument("--tasks", type=int, default=40, help="tasks per division")
     parser.add_argument("--keep", action="store_true", help="keep the generated working folder")
     args = parser.parse_args()
