@@ -192,7 +192,7 @@ def run_demo(target: Path, soffice: str | None = None) -> DemoResult:
         return {
             "填报人": name,
             "联系电话": phone,
-            "处室负责人": "（签字）",
+            "处室负责人": f"{name[0]}处长",
             "填报日期": "2019-07-05",
         }
 

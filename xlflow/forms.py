@@ -184,7 +184,8 @@ def _columns(spec: FormSpec, settings: Settings) -> list[_Column]:
     if spec.rows:
         for i, (header, _) in enumerate(spec.rows[0].readonly):
             texts = [r.readonly[i][1] for r in spec.rows]
-            cols.append(_Column("readonly", header, column_width(texts, header, 8, 34)))
+            # wide enough to read, narrow enough that A4 landscape prints at ~80%
+            cols.append(_Column("readonly", header, column_width(texts, header, 8, 28)))
     for f in settings.fields:
         if f.width:
             width = f.width
