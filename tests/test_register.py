@@ -65,7 +65,9 @@ def test_docx_register_equals_xlsx() -> None:
 def test_repository_register_is_the_seed() -> None:
     if SEEDS.is_dir():  # beside the repository on the development machines
         assert BUNDLED_XLSX.read_bytes() == (SEEDS / "key-task-list.xlsx").read_bytes()
-        assert (DATA / "key-task-list.docx").read_bytes() == (SEEDS / "key-task-list.docx").read_bytes()
+        assert (DATA / "key-task-list.docx").read_bytes() == (
+            SEEDS / "key-task-list.docx"
+        ).read_bytes()
     bundled = REPO / "xlflow" / "bundled"
     assert (bundled / "key-task-list.xlsx").read_bytes() == BUNDLED_XLSX.read_bytes()
     assert (bundled / "xlflow.toml").read_bytes() == (
