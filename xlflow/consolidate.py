@@ -749,15 +749,8 @@ def _close_group(ws: Any, st: _Styles, start: tuple[str, int] | None, end: int) 
 
 
 def _missing(wb: Any, st: _Styles, data: Consolidation, title: str) -> None:
-    ws = wb.add_worksheet(MISSING)
-    heads = [("处室", 18), ("情况", 12), ("待报任务", 60), ("退回的文件及原因", 70)]
-    for i, (_, width) in enumerate(heads):
-        ws.set_column(i, i, width)
-    ws.merge_range(0, 0, 0, len(heads) - 1, "未报送单位及待报任务", st.title)
-    ws.set_row(0, 32)
-    header = 2
-    for i, (name, _) in enumerate(heads):
-        ws.write_string(header, i, name, st.header)
+    heads = [("处室", 18.0), ("情况", 12.0), ("待报任务", 60.0), ("退回的文件及原因", 70.0)]
+    ws, header = _list_sheet(wb, st, MISSING, "未报送单位及待报任务", heads)
     r = header
     for d in data.divisions:
         if d.verdict == "accepted":
@@ -790,8 +783,22 @@ def _missing(wb: Any, st: _Styles, data: Consolidation, title: str) -> None:
     ws.freeze_panes(header + 1, 0)
 
 
+def _list_sheet(
+    wb: Any, st: _Styles, name: str, heading: str, heads: Sequence[tuple[str, float]]
+) -> tuple[Any, int]:
+    """A sheet with a title and a header row of (label, width) columns; returns the header row."""
+    ws = wb.add_worksheet(name)
+    for i, (_, width) in enumerate(heads):
+        ws.set_column(i, i, width)
+    ws.merge_range(0, 0, 0, len(heads) - 1, heading, st.title)
+    ws.set_row(0, 32)
+    header = 2
+    for i, (label, _) in enumerate(heads):
+        ws.write_string(header, i, label, st.header)
+    return ws, header
+
+
 def _problems(wb: Any, st: _Styles, data: Consolidation, title: str) -> None:
-    ws = wb.add_worksheet(PROBLEMS)
     heads = [
         ("处室", 16),
         ("文件", 24),
@@ -802,12 +809,7 @@ def _problems(wb: Any, st: _Styles, data: Consolidation, title: str) -> None:
         ("类别", 8),
         ("问题", 70),
     ]
-    for i, (_, width) in enumerate(heads):
-        ws.set_column(i, i, width)
-    ws.merge_range(0, 0, 0, len(heads) - 1, "校验问题", st.title)
-    header = 2
-    for i, (name, _) in enumerate(heads):
-        ws.write_string(header, i, name, st.header)
+    ws, header = _list_sheet(wb, st, PROBLEMS, "校验问题", heads)
     verdict_of = {f.path: f.verdict for f in data.files}
     r = header
     for issue in data.problems:
@@ -834,7 +836,6 @@ def _problems(wb: Any, st: _Styles, data: Consolidation, title: str) -> None:
 
 
 def _sources(wb: Any, st: _Styles, data: Consolidation, title: str) -> None:
-    ws = wb.add_worksheet(SOURCES)
     heads = [
         ("文件", 30),
         ("收到时间", 17),
@@ -845,12 +846,7 @@ def _sources(wb: Any, st: _Styles, data: Consolidation, title: str) -> None:
         ("在 inbox 中", 9),
         ("sha256", 66),
     ]
-    for i, (_, width) in enumerate(heads):
-        ws.set_column(i, i, width)
-    ws.merge_range(0, 0, 0, len(heads) - 1, "报送文件来源", st.title)
-    header = 2
-    for i, (name, _) in enumerate(heads):
-        ws.write_string(header, i, name, st.header)
+    ws, header = _list_sheet(wb, st, SOURCES, "报送文件来源", heads)
     r = header
     for f in data.files:
         r += 1

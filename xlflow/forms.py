@@ -256,44 +256,21 @@ class _Formats:
         )
         self.readonly = wb.add_format({**body, **border, "valign": "top", "text_wrap": True})
         unlocked = {**body, **border, "valign": "top", "text_wrap": True, "locked": False}
-        self.input_text = wb.add_format({**unlocked, "bg_color": INPUT_FILL, "num_format": "@"})
-        self.input_choice = wb.add_format(
-            {**unlocked, "bg_color": INPUT_FILL, "align": "center", "valign": "vcenter"}
-        )
-        self.input_number = wb.add_format(
-            {
-                **unlocked,
-                "bg_color": INPUT_FILL,
-                "align": "center",
-                "valign": "vcenter",
-                "num_format": "General",
-            }
-        )
-        self.input_date = wb.add_format(
-            {
-                **unlocked,
-                "bg_color": INPUT_FILL,
-                "align": "center",
-                "valign": "vcenter",
-                "num_format": "yyyy-mm-dd",
-            }
-        )
-        self.prefill_text = wb.add_format({**unlocked, "bg_color": PREFILL_FILL, "num_format": "@"})
-        self.prefill_choice = wb.add_format(
-            {**unlocked, "bg_color": PREFILL_FILL, "align": "center", "valign": "vcenter"}
-        )
-        self.prefill_number = wb.add_format(
-            {**unlocked, "bg_color": PREFILL_FILL, "align": "center", "valign": "vcenter"}
-        )
-        self.prefill_date = wb.add_format(
-            {
-                **unlocked,
-                "bg_color": PREFILL_FILL,
-                "align": "center",
-                "valign": "vcenter",
-                "num_format": "yyyy-mm-dd",
-            }
-        )
+        # input cells, empty (yellow) or carried over from an earlier round (blue), by kind
+        centred = {"align": "center", "valign": "vcenter"}
+        kinds = {
+            "text": {"num_format": "@"},
+            "choice": centred,
+            "number": {**centred, "num_format": "General"},
+            "date": {**centred, "num_format": "yyyy-mm-dd"},
+        }
+        self.inputs = {
+            (prefilled, kind): wb.add_format(
+                {**unlocked, **extra, "bg_color": PREFILL_FILL if prefilled else INPUT_FILL}
+            )
+            for prefilled in (False, True)
+            for kind, extra in kinds.items()
+        }
         self.contact_label = wb.add_format(
             {**body, "font_size": 11, "align": "right", "valign": "vcenter", "bold": True}
         )
@@ -351,10 +328,8 @@ class _Formats:
         self.meta = wb.add_format({"num_format": "@"})
 
     def input_for(self, f: Field, prefilled: bool) -> Any:
-        kind = {"choice": "choice", "percent": "number", "number": "number", "date": "date"}.get(
-            f.type, "text"
-        )
-        return getattr(self, ("prefill_" if prefilled else "input_") + kind)
+        kind = {"choice": "choice", "percent": "number", "number": "number", "date": "date"}
+        return self.inputs[(prefilled, kind.get(f.type, "text"))]
 
 
 def _chunks(value: str) -> list[str]:

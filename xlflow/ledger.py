@@ -500,71 +500,6 @@ class Ledger:
         return out
 
 
-class FormStore(Mapping[str, FormSpec]):
-    """The forms sent for one round, by division, read from the ledger one at a time.
-
-    A large round holds thousands of forms; each worker process loads only those it
-    meets, through its own read-only connection, and keeps the last few in memory.
-    """
-
-    def __init__(self, path: Path, rnd: Round, keep: int = 64) -> None:
-        self.path = path
-        self.round = rnd
-        self.keep = keep
-        self._names: tuple[str, ...] | None = None
-        self._cache: OrderedDict[str, FormSpec] = OrderedDict()
-        self._db: sqlite3.Connection | None = None
-        self._pid = 0
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"path": self.path, "round": self.round, "keep": self.keep, "_names": self._names}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["path"], state["round"], state["keep"])  # type: ignore[misc]
-        self._names = state["_names"]
-
-    def _conn(self) -> sqlite3.Connection:
-        # a connection must not cross a fork: each process opens its own
-        if self._db is None or self._pid != os.getpid():
-            self._db = sqlite3.connect(
-                f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30
-            )
-            self._pid = os.getpid()
-            self._cache.clear()
-        return self._db
-
-    def names(self) -> tuple[str, ...]:
-        if self._names is None:
-            query = "SELECT division FROM forms WHERE round=? ORDER BY rowid"
-            rows = self._conn().execute(query, (self.round.id,)).fetchall()
-            self._names = tuple(r[0] for r in rows)
-        return self._names
-
-    def __getitem__(self, division: str) -> FormSpec:
-        if self._pid == os.getpid() and division in self._cache:
-            self._cache.move_to_end(division)
-            return self._cache[division]
-        # fetchall ends the statement at once: an open read would block the ledger's commit
-        query = "SELECT spec FROM forms WHERE round=? AND division=?"
-        rows = self._conn().execute(query, (self.round.id, division)).fetchall()
-        if not rows:
-            raise KeyError(division)
-        spec = spec_from_json(rows[0][0], self.round)
-        self._cache[division] = spec
-        if len(self._cache) > self.keep:
-            self._cache.popitem(last=False)
-        return spec
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.names())
-
-    def __len__(self) -> int:
-        return len(self.names())
-
-    def __contains__(self, division: object) -> bool:
-        return division in self.names()
-
-
 class _ReadOnly:
     """A per-process, read-only connection to the ledger (a connection must not cross a fork)."""
 
@@ -586,6 +521,72 @@ class _ReadOnly:
             )
             self._pid = os.getpid()
         return self._db
+
+
+class FormStore(Mapping[str, FormSpec]):
+    """The forms sent for one round, by division, read from the ledger one at a time.
+
+    A large round holds thousands of forms; each worker process loads only those it
+    meets, through its own read-only connection, and keeps the last few in memory.
+    """
+
+    def __init__(self, path: Path, rnd: Round, keep: int = 64) -> None:
+        self.ledger = _ReadOnly(path)
+        self.round = rnd
+        self.keep = keep
+        self._names: tuple[str, ...] | None = None
+        self._cache: OrderedDict[str, FormSpec] = OrderedDict()
+        self._pid = os.getpid()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {
+            "path": self.ledger.path,
+            "round": self.round,
+            "keep": self.keep,
+            "_names": self._names,
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["path"], state["round"], state["keep"])  # type: ignore[misc]
+        self._names = state["_names"]
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._pid != os.getpid():  # a forked copy starts with an empty cache
+            self._cache.clear()
+            self._pid = os.getpid()
+        return self.ledger.db()
+
+    def names(self) -> tuple[str, ...]:
+        if self._names is None:
+            query = "SELECT division FROM forms WHERE round=? ORDER BY rowid"
+            rows = self._conn().execute(query, (self.round.id,)).fetchall()
+            self._names = tuple(r[0] for r in rows)
+        return self._names
+
+    def __getitem__(self, division: str) -> FormSpec:
+        db = self._conn()
+        if division in self._cache:
+            self._cache.move_to_end(division)
+            return self._cache[division]
+        # fetchall ends the statement at once: an open read would block the ledger's commit
+        query = "SELECT spec FROM forms WHERE round=? AND division=?"
+        rows = db.execute(query, (self.round.id, division)).fetchall()
+        if not rows:
+            raise KeyError(division)
+        spec = spec_from_json(rows[0][0], self.round)
+        self._cache[division] = spec
+        if len(self._cache) > self.keep:
+            self._cache.popitem(last=False)
+        return spec
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def __len__(self) -> int:
+        return len(self.names())
+
+    def __contains__(self, division: object) -> bool:
+        return division in self.names()
 
 
 class AcceptedValues(Mapping[str, dict[str, dict[str, Any]]]):

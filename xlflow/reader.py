@@ -78,6 +78,18 @@ class RawWorkbook:
                 return s
         return None
 
+    def note_cells(
+        self, sheet: str, formulas: set[str], without_value: set[str], percent: set[str]
+    ) -> None:
+        """Remember a sheet's formula cells, those with no usable value, and percent cells."""
+        for found, store in (
+            (formulas, self.formulas),
+            (without_value, self.formulas_without_value),
+            (percent, self.percent_cells),
+        ):
+            if found:
+                store[sheet] = found
+
     def was_cut(self, value: Cell) -> bool:
         """Whether the reader shortened this text at the cell limit (see _TruncationCheck)."""
         if not isinstance(value, str) or len(value) * 2 < CELL_TEXT_LIMIT - 1:
@@ -373,10 +385,7 @@ def _scan_formulas(sheet: str, data: bytes, raw: RawWorkbook) -> None:
             # error such as #VALUE! (t="e") is no usable value either
             if not _CACHED.search(inner) or b't="e"' in attrs:
                 missing.add(ref)
-    if formulas:
-        raw.formulas[sheet] = formulas
-    if missing:
-        raw.formulas_without_value[sheet] = missing
+    raw.note_cells(sheet, formulas, missing, set())
 
 
 def _check_dimension(sheet: str, data: bytes, limits: Limits) -> Issue | None:
@@ -730,12 +739,7 @@ def _scan_ods(content: bytes | None, raw: RawWorkbook) -> None:
                         percent.add(ref)
                 c += cols
             r += rows
-        if formulas:
-            raw.formulas[name] = formulas
-        if missing:
-            raw.formulas_without_value[name] = missing
-        if percent:
-            raw.percent_cells[name] = percent
+        raw.note_cells(name, formulas, missing, percent)
 
 
 class _Biff:
@@ -840,12 +844,7 @@ def scan_biff(stream: bytes, raw: RawWorkbook) -> None:
             elif kind == 0x0207 and pending is not None and len(body) >= 3:  # STRING
                 texts[pending] = _biff_string(body, 0, 2)
                 pending = None
-        if formulas:
-            raw.formulas[sheet_name] = formulas
-        if errors:
-            raw.formulas_without_value[sheet_name] = errors
-        if percent:
-            raw.percent_cells[sheet_name] = percent
+        raw.note_cells(sheet_name, formulas, errors, percent)
         if texts:
             raw.formula_texts[sheet_name] = texts
 
