@@ -421,3 +421,19 @@ def test_text_widths_count_cjk_as_two() -> None:
     assert display_width("第一行\nab") == 6
     assert wrapped_lines("重" * 20, 11) == 4  # 40 wide in 10-wide lines
     assert wrapped_lines("", 10) == 1
+
+
+def test_progress_bar_only_for_many_files(capsys: pytest.CaptureFixture[str]) -> None:
+    from xlflow.cli import _progress
+
+    with _progress(True, "核验文件") as update:
+        assert update is not None
+        update(1, 3)
+    assert capsys.readouterr().err == ""  # a few files: no bar
+    with _progress(True, "核验文件") as update:
+        assert update is not None
+        for n in range(1, 61):
+            update(n, 60)
+    assert "核验文件" in capsys.readouterr().err
+    with _progress(False, "核验文件") as update:
+        assert update is None  # --json: nothing on the terminal

@@ -289,3 +289,22 @@ def test_demo_uses_libreoffice_when_present(tmp_path: Path) -> None:
     status = run_json(["status", "-w", str(tmp_path / "demo"), "--round", "2019-H1"])
     co = next(d for d in status["divisions"] if d["division"] == CO)
     assert co["state"] == "accepted"
+
+
+def test_xls_bytes_under_other_names(office_round: dict[str, Any]) -> None:
+    """An old-format workbook renamed .xlsx, or saved by WPS as .et, is read by its content."""
+    renamed = office_round["base"] / "renamed"
+    renamed.mkdir(exist_ok=True)
+    as_xlsx = renamed / f"{CO}.xlsx"
+    as_et = renamed / "政策规划处-wps.et"
+    shutil.copy2(office_round["base"] / "xls" / f"回复-{CO}.xls", as_xlsx)
+    shutil.copy2(office_round["base"] / "xls" / "回复-政策规划处.xls", as_et)
+    root = _workspace_with(office_round, "renamed", [as_xlsx, as_et])
+    report = collect(Workspace.open(root), DEFAULT_ROUND)
+    by = {f.path: f for f in report.files}
+    mismatch = by[as_xlsx.name]
+    assert (mismatch.format, mismatch.division, mismatch.verdict.value) == ("xls", CO, "accepted")
+    assert [i.code.value for i in mismatch.issues] == ["extension-mismatch"]
+    et = by[as_et.name]
+    assert (et.format, et.division, et.verdict.value) == ("xls", "政策规划处", "accepted")
+    assert not et.issues
