@@ -336,7 +336,9 @@ def merge(workspace: str, round_id: str, as_json: bool) -> None:
         f"状态不一致 {summary['conflicts']} 项。"
     )
     counts = data.status_counts()
-    click.echo("完成状态：" + "，".join(f"{k} {v}" for k, v in counts.items()))
+    order = [*ws.settings.status_order, ws.settings.status.missing_label]
+    statuses = [s for s in order if counts.get(s)] + [s for s in counts if s not in order]
+    click.echo("完成状态：" + "，".join(f"{s} {counts[s]}" for s in statuses))
     if data.missing:
         click.echo(f"未报送或未通过核验：{'、'.join(data.missing)}")
 
