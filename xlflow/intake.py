@@ -133,13 +133,28 @@ def scan_inbox(inbox: Path) -> list[Found]:
                         p,
                         rel,
                         IssueCode.SKIPPED_NOT_SPREADSHEET,
-                        f"扩展名 {Path(name).suffix or '（无）'} 不是表格文件（.xlsx .xlsm .xls .et .ods），已跳过。"
-                        "如果这是报送的填报表，请另存为 .xlsx 后重新放入。",
+                        _not_spreadsheet(name),
                     )
                 )
             else:
                 found.append(Found(p, rel, st.st_size, st.st_mtime))
     return found
+
+
+_ARCHIVES = (".zip", ".rar", ".7z", ".tar", ".gz")
+
+
+def _not_spreadsheet(name: str) -> str:
+    suffix = Path(name).suffix.lower()
+    if suffix in _ARCHIVES:
+        return (
+            f"这是压缩包（{suffix}），xlflow 不解压。请把其中的填报表解压出来放入 inbox/"
+            "（压缩包本身可以留着），再运行 collect。"
+        )
+    return (
+        f"扩展名 {suffix or '（无）'} 不是表格文件（.xlsx .xlsm .xls .et .ods），已跳过。"
+        "如果这是报送的填报表，请另存为 .xlsx 后重新放入。"
+    )
 
 
 def _skipped(path: Path, rel: str, code: IssueCode, message: str) -> Found:
