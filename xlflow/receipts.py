@@ -294,8 +294,11 @@ _EMPTY_SST = (
 
 def _xml_text(text: str) -> str:
     # as XlsxWriter writes text: a literal _xHHHH_ is itself escaped, then &, < and >
-    text = _ESCAPED.sub(r"_x005F\1", text)
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    if "_x" in text:
+        text = _ESCAPED.sub(r"_x005F\1", text)
+    if "&" in text or "<" in text or ">" in text:
+        text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text
 
 
 class _FastWriter:
