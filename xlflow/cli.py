@@ -430,8 +430,11 @@ def demo(directory: str, no_office: bool) -> None:
         result = run_demo(Path(directory), soffice)
     root = result.root
 
+    here = Path.cwd().resolve()
+
     def rel(p: Path) -> str:
-        return str(p.relative_to(root)) if p.is_relative_to(root) else str(p)
+        # as the user would type it from where they ran the command
+        return str(p.relative_to(here)) if p.is_relative_to(here) else str(p)
 
     click.echo(_collect_text(result.report, root))
     s = result.summary
