@@ -6,7 +6,6 @@ import datetime as dt
 import functools
 import io
 import math
-import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -17,7 +16,6 @@ from .text import display_width, wrapped_lines
 
 MAX_ROW_HEIGHT = 409.0
 LINE_HEIGHT = 14.5  # points per wrapped line of 10.5 pt SimSun, with a little air
-_SHEET_BAD = re.compile(r"[\[\]:*?/\\]")
 
 
 @functools.lru_cache(maxsize=65536)
@@ -28,12 +26,6 @@ def cell_ref(row: int, col: int) -> str:
 
 def col_letter(col: int) -> str:
     return str(xl_col_to_name(col))
-
-
-def safe_sheet_title(title: str) -> str:
-    """Excel sheet titles: at most 31 characters, none of []:*?/\\, not blank."""
-    cleaned = _SHEET_BAD.sub("_", title).strip("'") or "Sheet"
-    return cleaned[:31]
 
 
 def column_width(texts: Iterable[str], header: str, lo: float, hi: float) -> float:

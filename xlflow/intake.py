@@ -23,7 +23,7 @@ from .config import Settings
 from .errors import XlflowError
 from .files import atomic_copy, atomic_write, folder_lock, sha256_file, sweep_temp_files
 from .forms import META_SHEET, NAME_PREFIX, PROP_PREFIX
-from .issues import Issue, IssueCode, Severity, Verdict, error, has_errors, warning
+from .issues import Issue, IssueCode, Verdict, error, has_errors, warning
 from .ledger import AcceptedValues, FormStore, Ledger, now_text
 from .model import FileRecord, FormSpec, Round
 from .pool import IsolatedPool, JobFailure, default_workers
@@ -282,7 +282,6 @@ class IntakeContext:
     secret: bytes
     previous: Mapping[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     previous_round: str = ""
-    known_rounds: tuple[str, ...] = ()
     archive: str = ""
 
 
@@ -725,7 +724,6 @@ def collect(
             secret=load_or_create_secret(ws.secret_path),
             previous=previous,
             previous_round=prev_round.title if prev_round else "",
-            known_rounds=tuple(r.id for r in ledger.rounds()),
             archive=str(ws.archive),
         )
         context = _context_key(ctx, ledger, prev_round.id if prev_round else "")
@@ -900,11 +898,6 @@ def archive_accepted(ws: Workspace, records: list[FileRecord]) -> None:
             atomic_copy(source, target)
         except OSError:
             continue
-
-
-def severity_counts(record: FileRecord) -> tuple[int, int]:
-    errors = sum(1 for i in record.issues if i.severity is Severity.ERROR)
-    return errors, len(record.issues) - errors
 
 
 __all__ = [

@@ -492,13 +492,6 @@ class Ledger:
     def accepted(self, round_id: str) -> list[FileRecord]:
         return [f for f in self.files(round_id) if f.verdict is Verdict.ACCEPTED]
 
-    def last_accepted_values(self, round_id: str) -> dict[str, dict[str, dict[str, Any]]]:
-        """division -> task id -> values, from the round's counted returns."""
-        out: dict[str, dict[str, dict[str, Any]]] = {}
-        for f in self.accepted(round_id):
-            out[f.division] = f.values
-        return out
-
 
 class _ReadOnly:
     """A per-process, read-only connection to the ledger (a connection must not cross a fork)."""

@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from .errors import XlflowError
-from .issues import Issue, Severity, Verdict
+from .issues import Issue, Verdict
 from .text import safe_filename
 
 
@@ -111,13 +111,6 @@ class Register:
             if role is not None:
                 out.append((t, role))
         return out
-
-    @property
-    def milestones(self) -> tuple[int, ...]:
-        years: set[int] = set()
-        for t in self.tasks:
-            years.update(y for y, _ in t.targets)
-        return tuple(sorted(years))
 
 
 _HALVES = {"H1": "上半年", "H2": "下半年"}
@@ -245,11 +238,3 @@ class FileRecord:
     @property
     def received(self) -> dt.datetime:
         return dt.datetime.fromtimestamp(self.mtime)
-
-    @property
-    def errors(self) -> list[Issue]:
-        return [i for i in self.issues if i.severity is Severity.ERROR]
-
-    @property
-    def warnings(self) -> list[Issue]:
-        return [i for i in self.issues if i.severity is Severity.WARNING]
