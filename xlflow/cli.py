@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sqlite3
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -40,6 +41,15 @@ def _library_errors() -> Iterator[None]:
         yield
     except XlflowError as exc:
         raise Failed(str(exc)) from None
+    except OSError as exc:  # a full disk, a folder without write permission
+        where = f"（{exc.filename}）" if exc.filename else ""
+        raise Failed(
+            f"文件读写失败{where}：{exc.strerror or exc}。请检查磁盘空间和文件夹权限后重试。"
+        ) from None
+    except sqlite3.DatabaseError as exc:
+        raise Failed(
+            f"台账 .xlflow/ledger.sqlite 无法读写（{exc}）。收到的原始文件仍在 inbox/ 中。"
+        ) from None
 
 
 def _workspace(path: str) -> Any:
