@@ -119,14 +119,21 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("directory", type=click.Path(file_okay=False))
+@click.argument("directory", required=False, type=click.Path(file_okay=False))
+@click.option(
+    "-w",
+    "--workspace",
+    "workspace",
+    type=click.Path(file_okay=False),
+    help="同 DIRECTORY：要新建的工作文件夹。",
+)
 @click.option(
     "--register",
     "register_file",
     type=click.Path(exists=True, dir_okay=False),
     help="你自己的任务清单（.xlsx .xls .csv .docx）；不给则使用自带的示例清单。",
 )
-def init(directory: str, register_file: str | None) -> None:
+def init(directory: str | None, workspace: str | None, register_file: str | None) -> None:
     """新建一个工作文件夹。
 
     \b
@@ -134,6 +141,10 @@ def init(directory: str, register_file: str | None) -> None:
         xlflow init 2019督查 --register 重点任务清单.docx
     """
     from .workspace import init_workspace
+
+    directory = directory or workspace
+    if directory is None:
+        raise click.UsageError("请给出要新建的工作文件夹，如 xlflow init 2019督查")
 
     with _library_errors():
         result = init_workspace(Path(directory), Path(register_file) if register_file else None)
@@ -422,9 +433,16 @@ def _status_text(state: Any) -> str:
 
 
 @main.command()
-@click.argument("directory", default="xlflow-demo", type=click.Path(file_okay=False))
+@click.argument("directory", required=False, type=click.Path(file_okay=False))
+@click.option(
+    "-w",
+    "--workspace",
+    "workspace",
+    type=click.Path(file_okay=False),
+    help="同 DIRECTORY：演示用的工作文件夹（默认 xlflow-demo）。",
+)
 @click.option("--no-office", is_flag=True, help="不调用 LibreOffice（即使已安装）。")
-def demo(directory: str, no_office: bool) -> None:
+def demo(directory: str | None, workspace: str | None, no_office: bool) -> None:
     """用自带的任务清单完整演示一轮填报：生成、模拟各处室报送、收集核验、汇总。
 
     \b
@@ -434,6 +452,8 @@ def demo(directory: str, no_office: bool) -> None:
     import shutil
 
     from .demo import run_demo
+
+    directory = directory or workspace or "xlflow-demo"
 
     soffice = None if no_office else shutil.which("soffice")
     with _library_errors():
