@@ -98,6 +98,26 @@ workspace_option = click.option(
     type=click.Path(file_okay=False),
     help="工作文件夹（含 xlflow.toml、templates/、inbox/、outbox/）。",
 )
+
+
+def _folder_to_make(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """For commands that create their folder: an optional DIRECTORY, or -w like the others."""
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        command = click.option(
+            "-w",
+            "--workspace",
+            "workspace",
+            type=click.Path(file_okay=False),
+            help=f"同 DIRECTORY：{help_text}",
+        )(command)
+        return click.argument("directory", required=False, type=click.Path(file_okay=False))(
+            command
+        )
+
+    return decorate
+
+
 json_option = click.option("--json", "as_json", is_flag=True, help="以 JSON 输出结果。")
 round_option = click.option(
     "--round", "round_id", required=True, help="轮次，如 2019-H1、2019-Q3、2019年上半年。"
@@ -119,14 +139,7 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("directory", required=False, type=click.Path(file_okay=False))
-@click.option(
-    "-w",
-    "--workspace",
-    "workspace",
-    type=click.Path(file_okay=False),
-    help="同 DIRECTORY：要新建的工作文件夹。",
-)
+@_folder_to_make("要新建的工作文件夹。")
 @click.option(
     "--register",
     "register_file",
@@ -433,14 +446,7 @@ def _status_text(state: Any) -> str:
 
 
 @main.command()
-@click.argument("directory", required=False, type=click.Path(file_okay=False))
-@click.option(
-    "-w",
-    "--workspace",
-    "workspace",
-    type=click.Path(file_okay=False),
-    help="同 DIRECTORY：演示用的工作文件夹（默认 xlflow-demo）。",
-)
+@_folder_to_make("演示用的工作文件夹（默认 xlflow-demo）。")
 @click.option("--no-office", is_flag=True, help="不调用 LibreOffice（即使已安装）。")
 def demo(directory: str | None, workspace: str | None, no_office: bool) -> None:
     """用自带的任务清单完整演示一轮填报：生成、模拟各处室报送、收集核验、汇总。
