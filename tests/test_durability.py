@@ -91,7 +91,7 @@ def test_collect_and_merge_killed_at_any_moment(ws: Path, forms: dict[str, Path]
     merged = Path(run_json(["merge", "-w", str(ws), "--round", DEFAULT_ROUND])["path"])
     previous_rows = _ledger_rows(ws)
     previous_merged = merged.read_bytes()
-    _populate(ws, forms, "b", 12)
+    _populate(ws, forms, "b", 30)
     inbox = tree_digest(ws / "inbox")
     # what a run that is never interrupted would leave
     clean = ws.parent / "clean"
@@ -101,9 +101,16 @@ def test_collect_and_merge_killed_at_any_moment(ws: Path, forms: dict[str, Path]
     assert expected_rows != previous_rows
 
     outcomes = set()
-    for delay in (0.3, 0.6, 0.9, 1.2, 1.6, 2.2):
+    # None: kill as soon as the run holds the folder lock, i.e. mid-run, surely before its
+    # commit; then at growing delays, which land in later phases as the machine allows
+    for delay in (None, 0.3, 0.6, 0.9, 1.2, 1.6, 2.2):
         proc = _xlflow(ws, "collect", "--round", DEFAULT_ROUND)
-        time.sleep(delay)
+        if delay is None:
+            deadline = time.time() + 30
+            while time.time() < deadline and not _held(ws / ".xlflow" / "lock"):
+                time.sleep(0.005)
+        else:
+            time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         rows = _ledger_rows(ws)
