@@ -11,7 +11,8 @@ import pytest
 
 from xlflow.config import RegisterSettings, load_settings
 from xlflow.errors import RegisterError
-from xlflow.register import detect_layout, read_register
+from xlflow.layout import detect_layout
+from xlflow.register import read_register
 from xlflow.workspace import Workspace, init_workspace
 
 from .conftest import BUNDLED_XLSX, REPO, SEEDS, run, run_json
@@ -197,11 +198,31 @@ def test_duplicate_id_names_both_rows(tmp_path: Path) -> None:
         [
             ["序号", "工作任务", "牵头单位", "责任单位", "2020年目标"],
             [1, "任务甲", "办公室", "", "x"],
-            [1, "任务乙", "办公室", "", "y"],
+            [2, "任务乙", "办公室", "", "y"],
+            [1, "任务丙", "办公室", "", "z"],
         ],
     )
-    with pytest.raises(RegisterError, match=r"第 3 行.*'1'.*第 2 行重复"):
+    with pytest.raises(RegisterError, match=r"第 4 行.*'1'.*第 2 行重复"):
         read_register(path, SEPARATE)
+
+
+def test_the_same_id_on_consecutive_rows_gives_sub_tasks(tmp_path: Path) -> None:
+    path = _xlsx(
+        tmp_path / "r.xlsx",
+        [
+            ["序号", "工作任务", "牵头单位", "责任单位", "2020年目标"],
+            [1, "任务甲", "办公室", "", "x"],
+            [1, "任务乙", "人事处", "", "y"],
+            [2, "任务丙", "办公室", "", "z"],
+        ],
+    )
+    reg = read_register(path, SEPARATE)
+    assert [(t.id, t.lead) for t in reg.tasks] == [
+        ("1-1", ("办公室",)),
+        ("1-2", ("人事处",)),
+        ("2", ("办公室",)),
+    ]
+    assert any("读作 1-1、1-2" in n for n in reg.notes)
 
 
 def test_task_without_division_names_the_row(tmp_path: Path) -> None:
@@ -244,7 +265,8 @@ def test_detect_layout_on_separate_columns(tmp_path: Path) -> None:
     s = found.settings
     assert (s.id_column, s.lead_column, s.cooperating_column) == ("编号", "牵头单位", "配合单位")
     assert s.targets == ((2021, "2021年目标"),)
-    assert s.group_column == "重点工作"
+    # 重点工作 names each task (its values never repeat): the task's name, never its group
+    assert s.group_column == "" and s.name_column == "重点工作"
     assert "备注" not in s.readonly_columns
     assert any("读到 2 项任务" in n for n in found.notes)
 
@@ -259,7 +281,7 @@ def test_init_with_foreign_register_writes_matching_settings(tmp_path: Path) -> 
         ],
     )
     result = run(["init", str(tmp_path / "w"), "--register", str(path)])
-    assert "自动识别" in result.output and "责任单位" in result.output
+    assert "各列的用途及依据" in result.output and "责任单位" in result.output
     ws = Workspace.open(tmp_path / "w")
     assert ws.settings.register.divisions_column == "责任单位"
     assert ws.settings.register.targets == ((2020, "2020年目标"), (2021, "2021年目标"))

@@ -19,9 +19,10 @@ from .forms import GenerateResult, generate_forms
 from .history import task_history
 from .intake import CollectReport, collect
 from .issues import Issue, IssueCode, Severity, Verdict
+from .layout import detect_layout
 from .model import FileRecord, FormSpec, Register, Role, Round, Task, parse_round
 from .receipts import receipts_for_round
-from .register import describe_register, detect_layout, read_register
+from .register import describe_register, read_register
 from .remind import write_reminders
 from .status import RoundStatus, round_status
 from .workspace import Workspace, init_workspace

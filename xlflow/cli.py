@@ -144,49 +144,158 @@ def main() -> None:
     "--register",
     "register_file",
     type=click.Path(exists=True, dir_okay=False),
-    help="你自己的任务清单（.xlsx .xls .csv .docx）；不给则使用自带的示例清单。",
+    help="你自己的任务清单（.xlsx .xls .ods .csv .docx）；不给则使用自带的示例清单。",
 )
-def init(directory: str | None, workspace: str | None, register_file: str | None) -> None:
+@click.option(
+    "--office", help="本单位名称（填报表标题用），如“某某区人民政府办公室”；默认从清单标题识别。"
+)
+@click.option("--dry-run", is_flag=True, help="只显示会读到什么，不新建任何文件。")
+@json_option
+def init(
+    directory: str | None,
+    workspace: str | None,
+    register_file: str | None,
+    office: str | None,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
     """新建一个工作文件夹。
+
+    给出自己的任务清单时，自动识别表头、各列的用途（或 Word 中按段落编号的任务）、
+    牵头和配合单位以及发文单位，写入 xlflow.toml，并列出识别的依据和需要核对的地方。
 
     \b
     例：xlflow init 2019督查
-        xlflow init 2019督查 --register 重点任务清单.docx
+        xlflow init 2024督查 --register 重点任务清单.docx
+        xlflow init 2024督查 --register 分解表.xlsx --dry-run
     """
-    from .workspace import init_workspace
+    from .workspace import check_register, init_workspace
 
     directory = directory or workspace
+    if dry_run:
+        if register_file is None:
+            raise click.UsageError(
+                "--dry-run 需要与 --register 一起使用，如 xlflow init --dry-run --register 清单.xlsx"
+            )
+        with _library_errors():
+            found = check_register(Path(register_file), office)
+        _show_detected(found, as_json)
+        return
     if directory is None:
         raise click.UsageError("请给出要新建的工作文件夹，如 xlflow init 2019督查")
-
     with _library_errors():
-        result = init_workspace(Path(directory), Path(register_file) if register_file else None)
+        result = init_workspace(
+            Path(directory), Path(register_file) if register_file else None, office
+        )
+    if as_json:
+        _print_json(
+            {
+                "root": str(result.root),
+                "settings": str(result.settings_path),
+                "register": str(result.register_path),
+                "detected": result.detection.to_dict() if result.detection else None,
+            }
+        )
+        return
     click.echo(f"已新建工作文件夹：{result.root}")
     click.echo(f"  设置：{result.settings_path}")
     click.echo(f"  任务清单：{result.register_path}")
-    if result.detected:
-        click.echo("\n自动识别的结果（请打开 xlflow.toml 核对）：")
-        for note in result.notes:
-            click.echo(f"  - {note}")
-        click.echo("\n请重点检查：分组列、责任处室列、只读显示的列和各年度目标列是否正确；")
+    if result.detection is not None:
+        click.echo("")
+        _show_detected(result.detection, False)
+        click.echo(
+            "\n以上识别结果已写入 xlflow.toml 的 [register] 和 [office]；如有不对，改那里即可。"
+        )
         click.echo(
             "填报项（[[fields]]）沿用默认的完成状态、完成进度、进展情况、存在问题、下步打算。"
         )
-    click.echo(f"\n下一步：xlflow -h 查看命令；xlflow register -w {directory} 查看读到的任务清单。")
+    click.echo(f"\n下一步：xlflow register -w {directory} 查看读到的任务清单。")
+
+
+def _show_detected(found: Any, as_json: bool) -> None:
+    """What was recognised in a register: the layout, a preview, every unit, each guess
+    with its evidence, and everything the coordinator should check."""
+    from .register import describe_register
+
+    if as_json:
+        _print_json(found.to_dict())
+        return
+    summary = describe_register(found.register, found.settings)
+    counts = summary["counts"]
+    click.echo(f"读取方式：{found.layout}")
+    click.echo(
+        f"读到 {counts['tasks']} 项任务，{counts['groups']} 个分组，{counts['divisions']} 个单位，"
+        f"{counts['assignments']} 项分工。"
+    )
+    click.echo(f"单位名称（填报表标题）：{found.office or '（未找到）'}——{found.office_evidence}")
+    click.echo("\n各列的用途及依据：")
+    for g in found.guesses:
+        flag = "" if g.sure else "  ← 不太确定，请核对"
+        click.echo(f"  - {g.what}：{g.column}（{g.evidence}）{flag}")
+    if found.shown:
+        click.echo(f"  - 填报表中只读显示：{'、'.join(found.shown)}")
+    elif found.settings.readonly_columns:
+        click.echo(f"  - 填报表中只读显示：{'、'.join(found.settings.readonly_columns)}")
+    tasks = summary["tasks"]
+    click.echo(f"\n前 {min(8, len(tasks))} 项任务：")
+    rows = [
+        [
+            t["id"],
+            t["group"][:14],
+            t["name"][:22],
+            "、".join(t["lead"]),
+            "、".join(t["cooperating"])[:30],
+        ]
+        for t in tasks[:8]
+    ]
+    click.echo(_table(["序号", "分组", "任务", "牵头", "配合"], rows))
+    click.echo("\n各单位承担的任务（每个单位一份填报表）：")
+    rows = [
+        [
+            d["division"] + ("（集体名称）" if d["collective"] else ""),
+            str(d["lead"]),
+            str(d["cooperating"]),
+        ]
+        for d in summary["divisions"]
+    ]
+    click.echo(_table(["单位", "牵头", "配合"], rows))
+    if found.register.notes:
+        click.echo("\n读取说明：")
+        for note in found.register.notes:
+            click.echo(f"  - {note}")
+    if found.warnings:
+        click.echo("\n请核对：")
+        for warning_text in found.warnings:
+            click.echo(f"  - {warning_text}")
 
 
 @main.command()
 @workspace_option
+@click.option(
+    "--check",
+    "check_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="只检查这个任务清单文件会被读成什么，不需要工作文件夹，也不写任何文件。",
+)
+@click.option("--office", help="与 --check 一起用：本单位名称。")
 @json_option
-def register(workspace: str, as_json: bool) -> None:
+def register(workspace: str, check_file: str | None, office: str | None, as_json: bool) -> None:
     """显示读到的任务清单：任务、分组、各处室牵头和配合的任务数。
 
     \b
     例：xlflow register
         xlflow register --json
+        xlflow register --check 重点任务分解表.xlsx
     """
     from .register import describe_register
 
+    if check_file is not None:
+        from .workspace import check_register
+
+        with _library_errors():
+            found = check_register(Path(check_file), office)
+        _show_detected(found, as_json)
+        return
     ws = _workspace(workspace)
     with _library_errors():
         reg = ws.register()
@@ -207,6 +316,10 @@ def register(workspace: str, as_json: bool) -> None:
     click.echo("")
     rows = [[d["division"], str(d["lead"]), str(d["cooperating"])] for d in summary["divisions"]]
     click.echo(_table(["处室", "牵头", "配合"], rows))
+    if reg.notes:
+        click.echo("\n读取说明：")
+        for note in reg.notes:
+            click.echo(f"  - {note}")
 
 
 @main.command()

@@ -15,6 +15,9 @@ from typing import Any, Literal, TypeVar, cast
 
 from .errors import SettingsError
 from .text import DEFAULT_SEPARATORS
+from .units import LEAD_RULES
+
+LAYOUTS = ("table", "paragraphs")
 
 FieldType = Literal["choice", "text", "number", "percent", "date", "phone"]
 FIELD_TYPES: tuple[str, ...] = ("choice", "text", "number", "percent", "date", "phone")
@@ -52,6 +55,7 @@ class Field:
 @dataclass(frozen=True)
 class RegisterSettings:
     path: str = "templates/key-task-list.xlsx"
+    layout: str = "table"  # table | paragraphs (numbered paragraphs of a Word document)
     sheet: str = ""
     header_row: int = 0
     id_column: str = "序号"
@@ -61,6 +65,7 @@ class RegisterSettings:
     lead_column: str = ""
     cooperating_column: str = ""
     separators: tuple[str, ...] = DEFAULT_SEPARATORS
+    lead_rule: str = "first_unit"  # first_unit | first_group (see xlflow.units)
     readonly_columns: tuple[str, ...] = ()
     targets: tuple[tuple[int, str], ...] = ()
 
@@ -338,8 +343,8 @@ def settings_from_dict(data: dict[str, Any], source: str = "xlflow.toml") -> Set
 
     r = _table(c, data, "register")
     allowed_register = {
-        "path", "sheet", "header_row", "id_column", "group_column", "name_column",
-        "divisions_column", "lead_column", "cooperating_column", "separators",
+        "path", "layout", "sheet", "header_row", "id_column", "group_column", "name_column",
+        "divisions_column", "lead_column", "cooperating_column", "separators", "lead_rule",
         "readonly_columns", "targets",
     }  # fmt: skip
     c.unknown(r, "register.", allowed_register)
@@ -359,6 +364,7 @@ def settings_from_dict(data: dict[str, Any], source: str = "xlflow.toml") -> Set
     d_reg = RegisterSettings()
     register = RegisterSettings(
         path=c.get(r, "register.", "path", str, d_reg.path, "文件路径"),
+        layout=c.get(r, "register.", "layout", str, d_reg.layout, "文本"),
         sheet=c.get(r, "register.", "sheet", str, "", "工作表名"),
         header_row=c.get(r, "register.", "header_row", int, 0, "行号（0 表示自动识别）"),
         id_column=c.get(r, "register.", "id_column", str, d_reg.id_column, "列名"),
@@ -368,12 +374,24 @@ def settings_from_dict(data: dict[str, Any], source: str = "xlflow.toml") -> Set
         lead_column=c.get(r, "register.", "lead_column", str, "", "列名"),
         cooperating_column=c.get(r, "register.", "cooperating_column", str, "", "列名"),
         separators=_str_list(c, r, "register.", "separators") or DEFAULT_SEPARATORS,
+        lead_rule=c.get(r, "register.", "lead_rule", str, d_reg.lead_rule, "文本"),
         readonly_columns=_str_list(c, r, "register.", "readonly_columns") or (),
         targets=tuple(targets),
     )
     if register.header_row < 0:
         problems.append("register.header_row: 应为 0（自动识别）或正整数行号")
-    if not register.divisions_column and not register.lead_column:
+    if register.layout not in LAYOUTS:
+        problems.append(
+            f"register.layout: {register.layout!r} 不可用；可用的有 {', '.join(LAYOUTS)}"
+            "（table：表格；paragraphs：Word 文档中按段落编号的任务）"
+        )
+    if register.lead_rule not in LEAD_RULES:
+        problems.append(
+            f"register.lead_rule: {register.lead_rule!r} 不可用；可用的有 {', '.join(LEAD_RULES)}"
+            "（first_unit：第一个单位牵头；first_group：第一个逗号前的单位都牵头）"
+        )
+    # a paragraph register names its units in the paragraphs themselves
+    if register.layout == "table" and not register.divisions_column and not register.lead_column:
         problems.append(
             "register: 需要 divisions_column（一列，第一个处室为牵头）"
             "或 lead_column（牵头单位列，可另设 cooperating_column）"

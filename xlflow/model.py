@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -73,6 +74,7 @@ class Register:
     source: str
     headers: tuple[str, ...]
     tasks: tuple[Task, ...]
+    notes: tuple[str, ...] = ()  # how the layout was read: sub-rows, joined rows, open lists
 
     @property
     def groups(self) -> tuple[str, ...]:
@@ -98,19 +100,29 @@ class Register:
             out += [Assignment(t.id, d, Role.COOPERATING) for d in t.cooperating]
         return tuple(out)
 
+    @functools.cached_property
+    def _by_id(self) -> dict[str, Task]:
+        return {t.id: t for t in self.tasks}
+
     def task(self, task_id: str) -> Task | None:
+        return self._by_id.get(task_id)
+
+    @functools.cached_property
+    def _index(self) -> dict[str, list[tuple[Task, Role]]]:
+        out: dict[str, list[tuple[Task, Role]]] = {}
         for t in self.tasks:
-            if t.id == task_id:
-                return t
-        return None
+            for d in t.lead:
+                out.setdefault(d, []).append((t, Role.LEAD))
+            for d in t.cooperating:
+                out.setdefault(d, []).append((t, Role.COOPERATING))
+        return out
+
+    def index(self) -> dict[str, list[tuple[Task, Role]]]:
+        """Every division's tasks with its role, in register order."""
+        return self._index
 
     def tasks_of(self, division: str) -> list[tuple[Task, Role]]:
-        out = []
-        for t in self.tasks:
-            role = t.role_of(division)
-            if role is not None:
-                out.append((t, role))
-        return out
+        return list(self._index.get(division, ()))
 
 
 _HALVES = {"H1": "上半年", "H2": "下半年"}

@@ -71,6 +71,8 @@ class RawWorkbook:
     formula_texts: dict[str, dict[tuple[int, int], str]] = field(default_factory=dict)
     percent_lookup: Callable[[str, str], bool] | None = None
     has_macros: bool = False
+    # merged ranges python-calamine does not report (.ods), by sheet
+    spans: dict[str, list[tuple[tuple[int, int], tuple[int, int]]]] = field(default_factory=dict)
 
     def sheet(self, name: str) -> RawSheet | None:
         for s in self.sheets:
@@ -228,6 +230,31 @@ def _check_zip(zf: zipfile.ZipFile, limits: Limits) -> tuple[list[Issue], str]:
     else:
         kind = "zip"
     return [], kind
+
+
+def check_package(data: bytes, limits: Limits) -> str | None:
+    """What is wrong with an Office package (a .docx, say) before any parser sees it:
+    not a zip, a bomb, an unsafe member name, or a DTD in an XML part. None if fine."""
+    if not data.startswith(ZIP_MAGIC):
+        return "文件内容不是 Office 文档（.docx/.xlsx 是 zip 格式）"
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            issues, _ = _check_zip(zf, limits)
+            if issues:
+                return issues[0].message
+            for name, head in _members(zf, lambda _: False):
+                if _DTD.search(head):
+                    return f"部件 {name} 含有 DTD/实体声明（正常的 Office 文件不会有），可能是恶意构造的文件"
+    except (
+        zipfile.BadZipFile,
+        zlib.error,
+        OSError,
+        EOFError,
+        ValueError,
+        NotImplementedError,
+    ) as exc:
+        return f"文件已损坏或不完整（{str(exc)[:120]}）"
+    return None
 
 
 def _members(zf: zipfile.ZipFile, wanted: Callable[[str], bool]) -> Iterator[tuple[str, bytes]]:
@@ -449,7 +476,7 @@ def _calamine(data: bytes, limits: Limits, raw: RawWorkbook) -> list[Issue]:
         except CalamineError as exc:
             issues.append(_corrupt(exc))
             continue
-        merged = ws.merged_cell_ranges or []
+        merged = ws.merged_cell_ranges or raw.spans.get(meta.name, [])
         raw.sheets.append(
             RawSheet(
                 name=meta.name,
@@ -720,6 +747,7 @@ def _scan_ods(content: bytes | None, raw: RawWorkbook) -> None:
         formulas: set[str] = set()
         missing: set[str] = set()
         percent: set[str] = set()
+        spans: list[tuple[tuple[int, int], tuple[int, int]]] = []
         r = 0
         for row in table.iter(f"{_T}table-row"):
             rows = int(row.get(f"{_T}number-rows-repeated", "1"))
@@ -728,6 +756,10 @@ def _scan_ods(content: bytes | None, raw: RawWorkbook) -> None:
                 if _local(cell.tag) not in ("table-cell", "covered-table-cell"):
                     continue
                 cols = int(cell.get(f"{_T}number-columns-repeated", "1"))
+                down = int(cell.get(f"{_T}number-rows-spanned", "1"))
+                across = int(cell.get(f"{_T}number-columns-spanned", "1"))
+                if down > 1 or across > 1:
+                    spans.append(((r, c), (r + down - 1, c + across - 1)))
                 if rows == 1 and cols == 1:
                     ref = _ref(r, c)
                     kind = cell.get(f"{_O}value-type")
@@ -740,6 +772,8 @@ def _scan_ods(content: bytes | None, raw: RawWorkbook) -> None:
                 c += cols
             r += rows
         raw.note_cells(name, formulas, missing, percent)
+        if spans:
+            raw.spans[name] = spans
 
 
 class _Biff:
@@ -860,4 +894,11 @@ def _apply_formula_texts(raw: RawWorkbook) -> None:
                 sheet.rows[r][c] = text
 
 
-__all__ = ["CELL_TEXT_LIMIT", "SPREADSHEET_SUFFIXES", "RawSheet", "RawWorkbook", "read_workbook"]
+__all__ = [
+    "CELL_TEXT_LIMIT",
+    "SPREADSHEET_SUFFIXES",
+    "RawSheet",
+    "RawWorkbook",
+    "check_package",
+    "read_workbook",
+]

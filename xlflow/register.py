@@ -1,9 +1,12 @@
 """Reading the register of key tasks from .xlsx, .xls, .ods, .csv or .docx.
 
-Registers come as people keep them: title rows above the header, headers with line
-breaks, a category merged down its group or section-heading rows, several divisions
-in one cell with mixed separators. Everything is turned into a plain grid first
-(merged cells expanded), then read the same way whatever the source format.
+Registers come as offices publish them: title rows above the header, headers with line
+breaks or on two levels, a category merged down its group or section-heading rows,
+several units in one cell with their roles written in, an item with several measures
+on sub-rows, a task whose text runs over two rows, or no table at all (numbered
+paragraphs in a Word document, see `xlflow.paragraphs`). Every table is first turned
+into a plain grid that remembers its merged cells, then read the same way whatever the
+source format.
 """
 
 from __future__ import annotations
@@ -12,30 +15,44 @@ import csv
 import io
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .config import RegisterSettings
+from .config import Limits, RegisterSettings
 from .errors import RegisterError
+from .excel import cell_ref
 from .model import Register, Role, Task
-from .text import clean_cell, header_key, split_names, squash, task_id_text
+from .reader import read_workbook, text_of
+from .text import clean_cell, header_key, squash, task_id_text
+from .units import is_collective, parse_units
+
+MAX_REGISTER_MB = 50
+MAX_REGISTER_ROWS = 20000
+_MAX_HEADER_SCAN = 30
+_MAX_NESTING = 4
 
 _HEADER_WORDS = (
     "序号", "编号", "任务", "内容", "事项", "措施", "责任", "处室", "单位", "部门", "牵头",
-    "配合", "协办", "目标", "时限", "类别", "分类", "领域", "备注", "分工", "进度",
+    "配合", "协办", "目标", "时限", "类别", "分类", "领域", "备注", "分工", "进度", "领导",
+    "时间", "项目", "工作", "主体",
 )  # fmt: skip
-_MAX_HEADER_SCAN = 30
 
 
 @dataclass(frozen=True)
 class Grid:
-    """A table as rows of text. `spans` marks rows whose text came from one merged cell
-    across the whole width (section headings)."""
+    """A table as rows of text.
+
+    `spans` marks rows that are one merged cell across the whole width (section headings).
+    `merged_down` and `merged_across` hold the cells whose text was copied from a merged
+    cell above, or to the left (Word repeats a merged cell's text the same way).
+    """
 
     name: str
     rows: list[list[str]]
-    spans: frozenset[int]
+    spans: frozenset[int] = frozenset()
+    merged_down: frozenset[tuple[int, int]] = frozenset()
+    merged_across: frozenset[tuple[int, int]] = frozenset()
 
 
 def _pad(rows: list[list[str]]) -> list[list[str]]:
@@ -43,57 +60,75 @@ def _pad(rows: list[list[str]]) -> list[list[str]]:
     return [r + [""] * (width - len(r)) for r in rows]
 
 
-def _grid_from_openpyxl(path: Path, sheet: str) -> list[Grid]:
-    import openpyxl
-
-    try:
-        wb = openpyxl.load_workbook(path, data_only=True)
-    except Exception as exc:
-        raise RegisterError(f"{path}: 无法作为 Excel 文件打开（{exc}）") from None
-    grids = []
-    for ws in wb.worksheets:
-        if sheet and ws.title != sheet:
+def _expand(
+    name: str,
+    rows: list[list[str]],
+    ranges: Sequence[tuple[tuple[int, int], tuple[int, int]]],
+) -> Grid:
+    """A grid with every merged range's text copied into the cells it covers."""
+    rows = _pad(rows)
+    width = len(rows[0]) if rows else 0
+    spans: set[int] = set()
+    down: set[tuple[int, int]] = set()
+    across: set[tuple[int, int]] = set()
+    for (r0, c0), (r1, c1) in ranges:
+        if r0 >= len(rows) or c0 >= width:
             continue
-        rows = [[clean_cell(v) for v in row] for row in ws.iter_rows(values_only=True)]
-        rows = _pad(rows)
-        width = len(rows[0]) if rows else 0
-        spans: set[int] = set()
-        for rng in ws.merged_cells.ranges:
-            r0, c0, r1, c1 = rng.min_row - 1, rng.min_col - 1, rng.max_row - 1, rng.max_col - 1
-            value = rows[r0][c0] if r0 < len(rows) else ""
-            for r in range(r0, min(r1 + 1, len(rows))):
-                for c in range(c0, min(c1 + 1, width)):
-                    rows[r][c] = value
-            if c0 == 0 and c1 >= width - 1 and r0 == r1:
-                spans.add(r0)
-        grids.append(Grid(ws.title, rows, frozenset(spans)))
-    return grids
+        value = rows[r0][c0]
+        for r in range(r0, min(r1 + 1, len(rows))):
+            for c in range(c0, min(c1 + 1, width)):
+                rows[r][c] = value
+                if r > r0:
+                    down.add((r, c))
+                elif c > c0:
+                    across.add((r, c))
+        if c0 == 0 and c1 >= width - 1 and r0 == r1:
+            spans.add(r0)
+    return Grid(name, rows, frozenset(spans), frozenset(down), frozenset(across))
 
 
-def _grid_from_calamine(path: Path, sheet: str) -> list[Grid]:
-    from python_calamine import CalamineError, CalamineWorkbook
-
-    try:
-        wb = CalamineWorkbook.from_path(str(path))
-    except (CalamineError, OSError, ValueError) as exc:
-        raise RegisterError(f"{path}: 无法作为表格文件打开（{exc}）") from None
-    grids = []
-    for name in wb.sheet_names:
-        if sheet and name != sheet:
+def _grids_from_workbook(path: Path, sheet: str) -> tuple[list[Grid], list[str]]:
+    data = path.read_bytes()
+    result = read_workbook(data, path.suffix, Limits(max_rows=MAX_REGISTER_ROWS))
+    raw = result.workbook
+    if raw is None:
+        why = "；".join(i.message for i in result.issues) or "无法读取"
+        raise RegisterError(f"{path}: 无法作为表格文件读取。{why}")
+    grids: list[Grid] = []
+    warnings: list[str] = []
+    for ws in raw.sheets:
+        if (sheet and ws.name != sheet) or ws.visibility != "visible":
             continue
-        ws = wb.get_sheet_by_name(name)
-        rows = _pad([[clean_cell(v) for v in row] for row in ws.to_python(skip_empty_area=False)])
-        width = len(rows[0]) if rows else 0
-        spans: set[int] = set()
-        for (r0, c0), (r1, c1) in ws.merged_cell_ranges or []:
-            value = rows[r0][c0] if r0 < len(rows) and c0 < width else ""
-            for r in range(r0, min(r1 + 1, len(rows))):
-                for c in range(c0, min(c1 + 1, width)):
-                    rows[r][c] = value
-            if c0 == 0 and c1 >= width - 1 and r0 == r1:
-                spans.add(r0)
-        grids.append(Grid(name, rows, frozenset(spans)))
-    return grids
+        missing = raw.formulas_without_value.get(ws.name, set())
+        if missing:
+            cells = "、".join(sorted(missing)[:5])
+            raise RegisterError(
+                f"{path}（{ws.name}）: 单元格 {cells} 是公式，但文件中没有保存计算结果，xlflow 不计算公式。"
+                "请在 Excel/WPS 中打开后保存一次，或把公式复制后“选择性粘贴 → 数值”。"
+            )
+        formulas = raw.formulas.get(ws.name, set())
+        if formulas:
+            cells = "、".join(sorted(formulas)[:5])
+            warnings.append(
+                f"工作表“{ws.name}”的单元格 {cells} 是公式，已按文件中保存的计算结果读取。"
+            )
+        rows = []
+        for r, row in enumerate(ws.rows):
+            cells_text = []
+            for c, value in enumerate(row):
+                if (
+                    isinstance(value, int | float)
+                    and not isinstance(value, bool)
+                    and raw.is_percent(ws.name, cell_ref(r, c))
+                ):
+                    cells_text.append(f"{round(value * 100, 6):g}%")
+                else:
+                    cells_text.append(clean_cell(text_of(value)))
+            rows.append(cells_text)
+        grids.append(_expand(ws.name, rows, ws.merged))
+    if sheet and not grids:
+        raise RegisterError(f"{path}: 没有名为 {sheet!r} 的工作表")
+    return grids, warnings
 
 
 def _grid_from_csv(path: Path) -> list[Grid]:
@@ -114,51 +149,123 @@ def _grid_from_csv(path: Path) -> list[Grid]:
     except csv.Error:
         dialect = csv.excel
     rows = [[clean_cell(v) for v in row] for row in csv.reader(io.StringIO(text), dialect)]
-    return [Grid(path.stem, _pad(rows), frozenset())]
+    if len(rows) > MAX_REGISTER_ROWS:
+        raise RegisterError(f"{path}: 有 {len(rows)} 行，超过任务清单的上限 {MAX_REGISTER_ROWS} 行")
+    return [Grid(path.stem, _pad(rows))]
 
 
-def _grid_from_docx(path: Path) -> list[Grid]:
+def _cell_text(cell: Any, depth: int = 0) -> str:
+    """A Word table cell's text, with any table nested in it read too (row by row)."""
+    parts = [p.text for p in cell.paragraphs]
+    for nested in cell.tables:
+        if depth >= _MAX_NESTING:
+            raise RegisterError(
+                f"Word 表格中嵌套了 {depth + 1} 层以上的表格，xlflow 不读取这样的结构；请把嵌套的表格改为普通文字"
+            )
+        for row in nested.rows:
+            parts.append(" ".join(_cell_text(c, depth + 1) for c in row.cells))
+    return clean_cell("\n".join(parts))
+
+
+def open_docx(path: Path) -> Any:
+    """A Word document, after the same package checks as any untrusted file."""
     import docx
 
+    from .reader import check_package
+
+    data = path.read_bytes()
+    problem = check_package(data, Limits())
+    if problem:
+        raise RegisterError(f"{path}: {problem}")
     try:
-        document = docx.Document(str(path))
-    except Exception as exc:
-        raise RegisterError(f"{path}: 无法作为 Word 文件打开（{exc}）") from None
+        return docx.Document(io.BytesIO(data))
+    except Exception as exc:  # python-docx and lxml raise many types on a damaged file
+        raise RegisterError(
+            f"{path}: 无法作为 Word 文件打开（{str(exc)[:160]}）。请在 Word/WPS 中打开确认后另存为 .docx"
+        ) from None
+
+
+def _grids_from_docx(document: Any) -> list[Grid]:
     grids = []
     for n, table in enumerate(document.tables, start=1):
         rows: list[list[str]] = []
         spans: set[int] = set()
+        down: set[tuple[int, int]] = set()
+        across: set[tuple[int, int]] = set()
+        above: list[Any] = []
         for i, row in enumerate(table.rows):
-            # python-docx returns the same cell object for every grid position a merged
-            # cell covers, so merged text is already repeated where it belongs.
+            # python-docx gives the same cell object for every grid position a merged cell
+            # covers, so merged text is repeated where it belongs; the identity says which
             cells = row.cells
-            rows.append([clean_cell(c.text) for c in cells])
-            if len(cells) > 1 and all(c._tc is cells[0]._tc for c in cells):
+            tcs = [c._tc for c in cells]
+            rows.append([_cell_text(c) for c in cells])
+            for c, tc in enumerate(tcs):
+                if c < len(above) and above[c] is tc:
+                    down.add((i, c))
+                elif c > 0 and tcs[c - 1] is tc:
+                    across.add((i, c))
+            if len(cells) > 1 and all(tc is tcs[0] for tc in tcs):
                 spans.add(i)
-        grids.append(Grid(f"表格{n}", _pad(rows), frozenset(spans)))
+            above = tcs
+            if len(rows) > MAX_REGISTER_ROWS:
+                raise RegisterError(f"Word 表格超过 {MAX_REGISTER_ROWS} 行，不像是任务清单")
+        grids.append(
+            Grid(f"表格{n}", _pad(rows), frozenset(spans), frozenset(down), frozenset(across))
+        )
     return grids
+
+
+SUFFIXES = (".xlsx", ".xlsm", ".xls", ".et", ".ods", ".csv", ".txt", ".tsv", ".docx")
+
+
+def _check_file(path: Path) -> str:
+    if not path.is_file():
+        raise RegisterError(f"找不到任务清单文件：{path}")
+    suffix = path.suffix.lower()
+    if suffix in (".doc", ".wps"):
+        raise RegisterError(
+            f"{path}: 这是旧版 Word/WPS 文档（{suffix}），xlflow 读取 .docx。"
+            "请在 Word 或 WPS 中“另存为 → Word 文档（*.docx）”后再试。"
+        )
+    if suffix not in SUFFIXES:
+        raise RegisterError(
+            f"{path}: 不支持的任务清单格式 {suffix!r}；可用 .xlsx .xls .ods .csv .docx"
+        )
+    size = path.stat().st_size
+    if size > MAX_REGISTER_MB * 1024 * 1024:
+        raise RegisterError(
+            f"{path}: 文件有 {size / 1048576:.0f} MB，超过任务清单的上限 {MAX_REGISTER_MB} MB，不像是任务清单"
+        )
+    return suffix
 
 
 def read_grids(path: Path, sheet: str = "") -> list[Grid]:
     """Every table in the file as a grid of text."""
-    if not path.is_file():
-        raise RegisterError(f"找不到任务清单文件：{path}")
-    suffix = path.suffix.lower()
-    if suffix in (".xlsx", ".xlsm"):
-        grids = _grid_from_openpyxl(path, sheet)
-    elif suffix in (".xls", ".ods", ".xlsb"):
-        grids = _grid_from_calamine(path, sheet)
-    elif suffix in (".csv", ".txt", ".tsv"):
-        grids = _grid_from_csv(path)
-    elif suffix == ".docx":
-        grids = _grid_from_docx(path)
-    else:
-        raise RegisterError(
-            f"{path}: 不支持的任务清单格式 {suffix!r}；可用 .xlsx .xls .ods .csv .docx"
-        )
-    if sheet and not grids:
-        raise RegisterError(f"{path}: 没有名为 {sheet!r} 的工作表")
-    return grids
+    return _read_source(path, sheet).grids
+
+
+@dataclass
+class _Source:
+    grids: list[Grid]
+    warnings: list[str] = field(default_factory=list)
+    document: Any = None  # the Word document, for its paragraphs
+
+
+def _read_source(path: Path, sheet: str = "") -> _Source:
+    suffix = _check_file(path)
+    if suffix in (".csv", ".txt", ".tsv"):
+        return _Source(_grid_from_csv(path))
+    if suffix == ".docx":
+        document = open_docx(path)
+        return _Source(_grids_from_docx(document), document=document)
+    grids, warnings = _grids_from_workbook(path, sheet)
+    return _Source(grids, warnings)
+
+
+# --- headers: one row, or two levels (目标 over 2019年 / 2022年) ---
+
+_YEAR_LABEL = re.compile(r"^(20\d{2})年?度?(目标|任务|指标)?$")
+_ROLE_CHILD = ("牵头", "配合", "协办", "参与", "协同", "主责")
 
 
 def _header_score(row: Sequence[str]) -> int:
@@ -170,15 +277,73 @@ def _header_score(row: Sequence[str]) -> int:
     return score
 
 
+def _is_label(text: str) -> bool:
+    return bool(text) and len(text) <= 16 and not re.search(r"[。；;]", text)
+
+
+def _combined(parent: str, child: str) -> str:
+    """The name of a column under a two-level header."""
+    parent, child = squash(parent), squash(child)
+    year = _YEAR_LABEL.match(child)
+    if year:
+        return f"{year.group(1)}年{year.group(2) or parent}"
+    if child in _ROLE_CHILD:
+        suffix = next((s for s in ("单位", "部门", "处室", "科室") if parent.endswith(s)), "单位")
+        return child + suffix
+    if any(w in child for w in ("单位", "部门", "处室", "领导", "时限", "时间")):
+        return child
+    return f"{parent}（{child}）"
+
+
+def header_at(grid: Grid, index: int) -> tuple[list[str], int]:
+    """The column names of a header starting at row `index`, and how many rows it takes.
+
+    A second header row counts when it holds short labels under a parent merged across
+    several columns (目标 over 2019年 and 2022年; 责任单位 over 牵头单位 and 配合单位), and
+    every other column of it is merged down from the row above or empty.
+    """
+    top = grid.rows[index]
+    names = [squash(h) for h in top]
+    if index + 1 >= len(grid.rows) or index + 1 in grid.spans:
+        return names, 1  # a section heading right under the header is not a second level
+    sub = grid.rows[index + 1]
+    children: dict[int, str] = {}
+    for c, text in enumerate(sub):
+        if not text or (index + 1, c) in grid.merged_down:
+            continue
+        if text == top[c] and (index + 1, c) not in grid.merged_across:
+            continue
+        if not _is_label(text) or task_id_text(text).isdigit():
+            return names, 1
+        children[c] = text
+    if not children:
+        return names, 1
+    # each child sits under a parent that spans several columns (merged, or typed once)
+    for c in children:
+        parent_spans = (index, c) in grid.merged_across or (index, c + 1) in grid.merged_across
+        typed_once = not top[c] and any(top[k] for k in range(c))
+        if not (parent_spans or typed_once or top[c] == ""):
+            return names, 1
+    out = list(names)
+    parent = ""
+    for c in range(len(top)):
+        if top[c]:
+            parent = top[c]
+        if c in children:
+            out[c] = _combined(top[c] or parent, children[c])
+    return out, 2
+
+
 def find_header_row(grid: Grid, must_have: Sequence[str] = ()) -> int | None:
     """0-based index of the header row: the row that reads most like column titles and
-    holds every name in `must_have`."""
+    holds every name in `must_have` (a second header level counts)."""
     wanted = [header_key(m) for m in must_have if m]
     best, best_score = None, 1
     for i, row in enumerate(grid.rows[:_MAX_HEADER_SCAN]):
         if i in grid.spans:
             continue
-        keys = {header_key(c) for c in row}
+        names, _ = header_at(grid, i)
+        keys = {header_key(c) for c in names} | {header_key(c) for c in row}
         if wanted and not all(w in keys for w in wanted):
             continue
         score = _header_score(row) + (10 if wanted else 0)
@@ -195,19 +360,75 @@ def _column_index(headers: Sequence[str], name: str) -> int | None:
     return None
 
 
-def _is_heading(grid: Grid, index: int) -> str | None:
+_HEADING = re.compile(
+    r"^([一二三四五六七八九十百]+[、.．]|[（(][一二三四五六七八九十百]+[)）]|第[一二三四五六七八九十百]+[部分章节类项]"
+    r"|[一二三四五六七八九十百]+是)"
+)
+
+
+def _heading_text(grid: Grid, index: int, id_col: int, text_cols: set[int]) -> str | None:
+    """The text of a section-heading row (一、深化改革), or None."""
     row = grid.rows[index]
-    values = {c for c in row if c}
+    filled = [(c, v) for c, v in enumerate(row) if v]
+    values = {v for _, v in filled}
     if len(values) != 1:
         return None
-    if index in grid.spans or sum(1 for c in row if c) == 1:
-        return next(iter(values))
+    value = next(iter(values))
+    if index in grid.spans or _HEADING.match(value):
+        return value
+    # one cell alone: in the id column (or before the text) it heads a section
+    cols = {c for c, _ in filled}
+    if len(cols) == 1 and not cols <= text_cols and next(iter(cols)) <= id_col:
+        return value
     return None
+
+
+# --- reading a table with known columns ---
+
+_TERMINAL = tuple("。！？；;!?")
+_NUMBERED = re.compile(
+    r"^([（(]?\d+[)）.．、]|[（(][一二三四五六七八九十]+[)）]|[一二三四五六七八九十]+、)"
+)
+
+
+@dataclass
+class _Row:
+    line: int  # 1-based row in the source
+    cells: list[str]
+    own: set[int]  # columns with text of this row's own (not merged from above)
+
+
+@dataclass
+class _Item:
+    id: str
+    rows: list[_Row]
+    group: str
+
+
+@dataclass(frozen=True)
+class _Columns:
+    id: int
+    group: int | None
+    divisions: int | None
+    lead: int | None
+    cooperating: int | None
+    targets: list[tuple[int, int]]
+    units: set[int]
+    text: set[int]  # columns whose text may run on to the next row
 
 
 def read_register(path: Path, settings: RegisterSettings) -> Register:
     """Read the register described by `settings`. Raises RegisterError naming the row."""
-    grids = read_grids(path, settings.sheet)
+    source = _read_source(path, settings.sheet)
+    if settings.layout == "paragraphs":
+        from .paragraphs import read_paragraphs
+
+        if source.document is None:
+            raise RegisterError(
+                f'{path}: register.layout = "paragraphs" 只适用于 Word 文档（.docx）'
+            )
+        return read_paragraphs(path, source.document, settings)
+    grids = source.grids
     must = [settings.id_column]
     must += [c for c in (settings.divisions_column, settings.lead_column) if c]
     chosen: tuple[Grid, int] | None = None
@@ -223,36 +444,49 @@ def read_register(path: Path, settings: RegisterSettings) -> Register:
             break
     if chosen is None:
         where = f"工作表 {settings.sheet!r}" if settings.sheet else "任何工作表或表格"
+        if source.document is not None and not grids:
+            raise RegisterError(
+                f"{path}: 这个 Word 文件里没有表格。如果任务是按段落写的（“1.……（某某局负责）”），"
+                '请在 xlflow.toml 的 [register] 中设置 layout = "paragraphs"，或用 xlflow init --register 重新识别'
+            )
         raise RegisterError(
             f"{path}: 在{where}的前 {_MAX_HEADER_SCAN} 行中找不到同时含有 "
             f"{'、'.join(repr(m) for m in must)} 的表头行；请检查 xlflow.toml 的 [register] 列名，"
             f"或设置 header_row"
         )
     grid, header_index = chosen
-    # Tables split across Word pages come as several tables with the same header.
-    rows = list(grid.rows[header_index + 1 :])
-    spans = {i - header_index - 1 for i in grid.spans if i > header_index}
+    headers, depth = header_at(grid, header_index)
+    body = _body(grids, grid, header_index, depth)
+    return _read_body(path, settings, headers, body, header_index + depth, source.warnings)
+
+
+def _body(grids: list[Grid], grid: Grid, header_index: int, depth: int) -> Grid:
+    """The rows under the header; tables split across Word pages come as several tables
+    with the same header, and are joined."""
+    start = header_index + depth
+    rows = list(grid.rows[start:])
+
+    def shift(cells: frozenset[tuple[int, int]], offset: int) -> set[tuple[int, int]]:
+        return {(r - offset, c) for r, c in cells if r >= offset}
+
+    spans = {i - start for i in grid.spans if i >= start}
+    down, across = shift(grid.merged_down, start), shift(grid.merged_across, start)
     header_keys = [header_key(h) for h in grid.rows[header_index]]
     for other in grids:
         if other is grid or not other.rows:
             continue
         if [header_key(h) for h in other.rows[0]] == header_keys:
-            spans |= {len(rows) + i - 1 for i in other.spans if i > 0}
-            rows += other.rows[1:]
-    headers = [squash(h) for h in grid.rows[header_index]]
-    body = Grid(grid.name, rows, frozenset(spans))
-    return _read_body(path, settings, headers, body, header_index)
+            base = len(rows) - depth
+            spans |= {base + i for i in other.spans if i >= depth}
+            down |= {(base + r, c) for r, c in other.merged_down if r >= depth}
+            across |= {(base + r, c) for r, c in other.merged_across if r >= depth}
+            rows += other.rows[depth:]
+    return Grid(grid.name, rows, frozenset(spans), frozenset(down), frozenset(across))
 
 
-def _read_body(
-    path: Path,
-    settings: RegisterSettings,
-    headers: list[str],
-    body: Grid,
-    header_index: int,
-) -> Register:
-    where = f"{path.name}（{body.name}）"
-
+def _columns(
+    where: str, settings: RegisterSettings, headers: list[str], header_line: int
+) -> _Columns:
     missing: list[str] = []
 
     def need(name: str, key: str) -> int:
@@ -273,230 +507,170 @@ def _read_body(
         if settings.cooperating_column
         else None
     )
-    for name in settings.readonly_columns:
-        need(name, "readonly_columns")
+    readonly = [need(name, "readonly_columns") for name in settings.readonly_columns]
     if settings.name_column:
-        need(settings.name_column, "name_column")
+        readonly.append(need(settings.name_column, "name_column"))
     target_cols = [(year, need(col, f"targets.{year}")) for year, col in settings.targets]
     if missing:
         shown = "、".join(h for h in headers if h)
         raise RegisterError(
-            f"{where} 第 {header_index + 1} 行表头中没有这些列：{'、'.join(missing)}；"
+            f"{where} 第 {header_line} 行表头中没有这些列：{'、'.join(missing)}；"
             f"表头有：{shown}。请改正 xlflow.toml 中的列名。"
         )
+    units = {c for c in (div_col, lead_col, coop_col) if c is not None}
+    text = {c for c in readonly if c not in units and c != group_col}
+    return _Columns(id_col, group_col, div_col, lead_col, coop_col, target_cols, units, text)
 
-    tasks: list[Task] = []
+
+def _items(
+    where: str, headers: list[str], body: Grid, cols: _Columns, first_line: int
+) -> tuple[list[_Item], list[str]]:
+    """The body's rows as items: a numbered row and the sub-rows or continuation rows under it."""
+    items: list[_Item] = []
+    notes: list[str] = []
     seen: dict[str, int] = {}
     section = ""
-    group = ""
+    current: _Item | None = None
     for i, row in enumerate(body.rows):
-        line = header_index + i + 2  # 1-based row number in the source
+        line = first_line + i
         if not any(row):
             continue
-        heading = _is_heading(body, i)
+        heading = _heading_text(body, i, cols.id, cols.text)
         if heading is not None:
-            section = heading
+            section, current = heading, None
             continue
-        task_id = task_id_text(row[id_col])
-        if not task_id:
+        own = {c for c, v in enumerate(row) if v and (i, c) not in body.merged_down}
+        raw_id = task_id_text(row[cols.id])
+        merged_id = (i, cols.id) in body.merged_down
+        if current is not None and (merged_id or not raw_id or raw_id == current.id):
+            if not own:
+                continue  # a row that is all merged cells adds nothing
+            last = current.rows[-1]
+            if not merged_id and not raw_id and _continues(last, row, own, cols.text):
+                (c,) = own
+                joined = last.cells[c] + row[c]
+                notes.append(
+                    f"第 {line} 行没有{headers[cols.id]}，只有“{headers[c]}”一格文字（“{row[c][:16]}”），"
+                    f"看作序号 {current.id} 跨行的同一段文字，已接在第 {last.line} 行后面。"
+                    "如它是单独的一项，请在该行补上序号。"
+                )
+                last.cells[c] = joined
+                continue
+            current.rows.append(_Row(line, list(row), own))
+            continue
+        if not raw_id:
             filled = "、".join(f"{headers[c]}={v[:12]!r}" for c, v in enumerate(row) if v)
             raise RegisterError(
-                f"{where} 第 {line} 行有内容但没有{headers[id_col]}（{filled}）；"
-                f"请补上{headers[id_col]}，或删除这一行"
+                f"{where} 第 {line} 行有内容但没有{headers[cols.id]}（{filled}）；"
+                f"请补上{headers[cols.id]}，或删除这一行"
             )
-        if task_id in seen:
+        if raw_id in seen:
             raise RegisterError(
-                f"{where} 第 {line} 行的{headers[id_col]} {task_id!r} 与第 {seen[task_id]} 行重复；"
-                "每个任务的序号必须唯一"
+                f"{where} 第 {line} 行的{headers[cols.id]} {raw_id!r} 与第 {seen[raw_id]} 行重复；"
+                "每个任务的序号必须唯一（同一序号下的多行须紧挨在一起）"
             )
-        seen[task_id] = line
-        # A category cell wraps its text to fit a narrow column; the line break is layout.
-        group = (squash(row[group_col]) or group) if group_col is not None else squash(section)
-        if div_col is not None:
-            names = split_names(row[div_col], settings.separators)
-            lead, coop = names[:1], names[1:]
-        else:
-            assert lead_col is not None
-            lead = split_names(row[lead_col], settings.separators)
-            coop = split_names(row[coop_col], settings.separators) if coop_col is not None else []
-            coop = [d for d in coop if d not in lead]
-        if not lead:
-            column = settings.divisions_column or settings.lead_column
-            raise RegisterError(
-                f"{where} 第 {line} 行（{headers[id_col]} {task_id}）没有责任处室：{column!r} 列为空；"
-                "请填上牵头处室"
+        seen[raw_id] = line
+        group = section
+        if cols.group is not None:
+            group = squash(row[cols.group]) or (items[-1].group if items else "")
+        current = _Item(raw_id, [_Row(line, list(row), own)], squash(group))
+        items.append(current)
+    return items, notes
+
+
+def _continues(last: _Row, row: list[str], own: set[int], text_cols: set[int]) -> bool:
+    """Whether a row without an id only carries on the text of the row above."""
+    if len(own) != 1:
+        return False
+    (c,) = own
+    if c not in text_cols:
+        return False
+    before, after = last.cells[c], row[c]
+    return bool(before) and not before.endswith(_TERMINAL) and not _NUMBERED.match(after)
+
+
+def _read_body(
+    path: Path,
+    settings: RegisterSettings,
+    headers: list[str],
+    body: Grid,
+    header_line: int,
+    warnings: Sequence[str] = (),
+) -> Register:
+    where = f"{path.name}（{body.name}）"
+    cols = _columns(where, settings, headers, header_line)
+    items, notes = _items(where, headers, body, cols, header_line + 1)
+    notes = list(warnings) + notes
+    tasks: list[Task] = []
+    open_lists: list[str] = []
+    for item in items:
+        subrows = len(item.rows) > 1
+        if subrows:
+            ids = "、".join(f"{item.id}-{k}" for k in range(1, len(item.rows) + 1))
+            notes.append(
+                f"序号 {item.id} 下有 {len(item.rows)} 行（第 {item.rows[0].line}–{item.rows[-1].line} 行）："
+                f"读作 {ids}，合并或空着的单元格取第一行的内容。"
             )
-        tasks.append(
-            Task(
-                id=task_id,
-                group=group,
-                columns=tuple((h, row[c]) for c, h in enumerate(headers) if h),
-                lead=tuple(lead),
-                cooperating=tuple(coop),
-                targets=tuple((year, row[c]) for year, c in target_cols),
-                row=line,
+        first = item.rows[0].cells
+        for k, sub in enumerate(item.rows, start=1):
+            cells = [sub.cells[c] if sub.cells[c] else first[c] for c in range(len(first))]
+            task_id = f"{item.id}-{k}" if subrows else item.id
+            lead, coop, is_open = _units(cells, cols, settings)
+            if is_open:
+                open_lists.append(task_id)
+            if not lead:
+                column = settings.divisions_column or settings.lead_column
+                raise RegisterError(
+                    f"{where} 第 {sub.line} 行（{headers[cols.id]} {task_id}）没有责任处室："
+                    f"{column!r} 列为空；请填上牵头处室"
+                )
+            tasks.append(
+                Task(
+                    id=task_id,
+                    group=item.group,
+                    columns=tuple((h, cells[c]) for c, h in enumerate(headers) if h),
+                    lead=tuple(lead),
+                    cooperating=tuple(coop),
+                    targets=tuple((year, cells[c]) for year, c in cols.targets),
+                    row=sub.line,
+                )
             )
-        )
     if not tasks:
         raise RegisterError(f"{where}: 表头下面没有任何任务行")
-    return Register(source=str(path), headers=tuple(h for h in headers if h), tasks=tuple(tasks))
-
-
-@dataclass(frozen=True)
-class Detected:
-    """What `detect_layout` guessed about a register of unknown layout."""
-
-    settings: RegisterSettings
-    notes: tuple[str, ...]
-    headers: tuple[str, ...]
-
-
-_ID_WORDS = ("序号", "编号", "no", "no.", "序", "id", "任务编号")
-_LEAD_WORDS = ("牵头单位", "牵头处室", "牵头部门", "牵头")
-_COOP_WORDS = (
-    "配合单位",
-    "配合处室",
-    "配合部门",
-    "协办单位",
-    "协办处室",
-    "责任单位",
-    "配合",
-    "协办",
-)
-_DIV_WORDS = ("责任处室", "责任单位", "责任部门", "承办处室", "承办单位", "责任科室", "负责处室")
-_GROUP_WORDS = (
-    "类别",
-    "分类",
-    "重点任务",
-    "领域",
-    "板块",
-    "类型",
-    "任务类别",
-    "工作类别",
-    "重点工作",
-)
-_SKIP_READONLY = ("备注",)
-
-
-def detect_layout(path: Path) -> Detected:
-    """Guess the header row and columns of a register nobody has described yet."""
-    grids = read_grids(path)
-    best: tuple[Grid, int] | None = None
-    best_score = 0
-    for grid in grids:
-        index = find_header_row(grid)
-        if index is None:
-            continue
-        score = _header_score(grid.rows[index])
-        if score > best_score:
-            best, best_score = (grid, index), score
-    if best is None:
-        raise RegisterError(
-            f"{path}: 找不到表头行（应含“序号”“责任处室”“目标”等列名）。"
-            "请确认这是任务清单，或手工编写 xlflow.toml"
-        )
-    grid, header_index = best
-    headers = [squash(h) for h in grid.rows[header_index]]
-    keys = [header_key(h) for h in headers]
-    notes: list[str] = []
-    used: set[int] = set()
-
-    def pick(words: Sequence[str], exact: bool = False) -> int | None:
-        for w in words:
-            for i, k in enumerate(keys):
-                if i in used or not k:
-                    continue
-                if (k == w) if exact else (w in k):
-                    return i
-        return None
-
-    id_col = pick(_ID_WORDS, exact=True)
-    if id_col is None:
-        raise RegisterError(
-            f"{path}: 第 {header_index + 1} 行表头中没有“序号”或“编号”列；xlflow 需要任务编号来识别每行任务"
-        )
-    used.add(id_col)
-    targets: list[tuple[int, str]] = []
-    for i, k in enumerate(keys):
-        m = re.search(r"(20\d{2})", k)
-        if m and ("目标" in k or re.fullmatch(r"20\d{2}年?", k)):
-            targets.append((int(m.group(1)), headers[i]))
-            used.add(i)
-    lead_col = pick(_LEAD_WORDS)
-    if lead_col is not None:
-        used.add(lead_col)
-        coop_col = pick(_COOP_WORDS)
-        if coop_col is not None:
-            used.add(coop_col)
-        div_col = None
-    else:
-        coop_col = None
-        div_col = pick(_DIV_WORDS)
-        if div_col is None:
-            raise RegisterError(
-                f"{path}: 第 {header_index + 1} 行表头中找不到责任处室列（如“责任处室”“牵头单位”）"
-            )
-        used.add(div_col)
-    group_col = pick(_GROUP_WORDS, exact=True)
-    body = grid.rows[header_index + 1 :]
-    if group_col is None:
-        # a category column repeats its value down the group (merged or filled)
-        for i in range(len(headers)):
-            if i in used or not headers[i]:
-                continue
-            values = [r[i] for r in body if any(r) and r[i]]
-            if len(values) >= 4 and len(set(values)) <= len(values) / 2:
-                group_col = i
-                break
-    if group_col is not None:
-        used.add(group_col)
-    text_cols = [i for i, h in enumerate(headers) if h and i not in used]
-    name_col = text_cols[0] if text_cols else None
-    readonly = [headers[group_col]] if group_col is not None else []
-    readonly += [headers[i] for i in text_cols if header_key(headers[i]) not in _SKIP_READONLY]
-
-    settings = RegisterSettings(
-        path="",
-        sheet=grid.name if len(grids) > 1 and path.suffix.lower() != ".docx" else "",
-        header_row=0,
-        id_column=headers[id_col],
-        group_column=headers[group_col] if group_col is not None else "",
-        name_column=headers[name_col] if name_col is not None else "",
-        divisions_column=headers[div_col] if div_col is not None else "",
-        lead_column=headers[lead_col] if lead_col is not None else "",
-        cooperating_column=headers[coop_col] if coop_col is not None else "",
-        readonly_columns=tuple(readonly),
-        targets=tuple(sorted(targets)),
-    )
-    notes.append(
-        f"表头在第 {header_index + 1} 行（{grid.name}）：{'、'.join(h for h in headers if h)}"
-    )
-    notes.append(f"任务编号列：{settings.id_column}")
-    if settings.divisions_column:
-        notes.append(f"责任处室列：{settings.divisions_column}（第一个处室为牵头，其余为配合）")
-    else:
-        coop = settings.cooperating_column or "（无）"
-        notes.append(f"牵头单位列：{settings.lead_column}；配合单位列：{coop}")
-    if settings.group_column:
-        notes.append(f"分组列：{settings.group_column}")
-    elif any(i in grid.spans for i in range(header_index + 1, len(grid.rows))):
-        notes.append("分组：取自横跨整行的小标题行")
-    else:
-        notes.append("没有找到分组列；全部任务视为一组。如有分组列，请设置 group_column")
-    if targets:
-        notes.append("目标列：" + "；".join(f"{y} 年 → {c}" for y, c in settings.targets))
-    else:
+    if open_lists:
         notes.append(
-            "没有找到按年份的目标列（如“2019年目标”）；表单将不显示目标，请检查 [register.targets]"
+            f"序号 {'、'.join(open_lists)} 的责任单位写有“等部门”“等有关部门”，名单没有列全："
+            "只给列出的单位生成填报表；如需其他单位填报，请在清单中写明。"
         )
-    notes.append(f"填报表只读显示的列：{'、'.join(settings.readonly_columns) or '（无）'}")
-    # Read it once with the guess, so a bad guess fails here and not at generate time.
-    register = read_register(path, settings)
-    notes.append(
-        f"按此设置读到 {len(register.tasks)} 项任务、{len(register.groups)} 个分组、"
-        f"{len(register.divisions)} 个处室：{'、'.join(register.divisions)}"
+    return Register(
+        source=str(path),
+        headers=tuple(h for h in headers if h),
+        tasks=tuple(tasks),
+        notes=tuple(notes),
     )
-    return Detected(replace(settings), tuple(notes), tuple(h for h in headers if h))
+
+
+def _units(
+    cells: list[str], cols: _Columns, settings: RegisterSettings
+) -> tuple[list[str], list[str], bool]:
+    if cols.divisions is not None:
+        parsed = parse_units(cells[cols.divisions], settings.separators, settings.lead_rule)
+        return list(parsed.lead), list(parsed.cooperating), parsed.open_list
+    assert cols.lead is not None
+    in_lead = parse_units(cells[cols.lead], settings.separators, settings.lead_rule)
+    # every unit in a lead column leads, unless the cell itself says otherwise
+    lead = list(in_lead.lead) if in_lead.explicit else list(in_lead.units)
+    coop = [] if not in_lead.explicit else list(in_lead.cooperating)
+    is_open = in_lead.open_list
+    if cols.cooperating is not None:
+        in_coop = parse_units(cells[cols.cooperating], settings.separators, settings.lead_rule)
+        coop += list(in_coop.units)
+        is_open |= in_coop.open_list
+    seen: list[str] = []
+    for unit in coop:
+        if unit not in lead and unit not in seen:
+            seen.append(unit)
+    return lead, seen, is_open
 
 
 def task_label(task: Task, settings: RegisterSettings) -> str:
@@ -514,15 +688,17 @@ def task_label(task: Task, settings: RegisterSettings) -> str:
 
 def describe_register(register: Register, settings: RegisterSettings) -> dict[str, Any]:
     """The parsed register as plain data: counts, groups, tasks and divisions."""
+    index = register.index()
     divisions = []
     for d in register.divisions:
-        tasks = register.tasks_of(d)
+        tasks = index[d]
         divisions.append(
             {
                 "division": d,
                 "lead": sum(1 for _, role in tasks if role is Role.LEAD),
                 "cooperating": sum(1 for _, role in tasks if role is Role.COOPERATING),
                 "task_ids": [t.id for t, _ in tasks],
+                "collective": is_collective(d),
             }
         )
     return {
@@ -546,4 +722,9 @@ def describe_register(register: Register, settings: RegisterSettings) -> dict[st
             for t in register.tasks
         ],
         "divisions": divisions,
+        "notes": list(register.notes),
     }
+
+
+def with_notes(register: Register, notes: Sequence[str]) -> Register:
+    return replace(register, notes=register.notes + tuple(notes))

@@ -12,8 +12,9 @@ from pathlib import Path
 from .config import RegisterSettings, Settings, load_settings
 from .errors import WorkspaceError
 from .files import atomic_write
+from .layout import Detected, detect_layout
 from .model import Register, Round
-from .register import detect_layout, read_register
+from .register import read_register
 
 SETTINGS_NAME = "xlflow.toml"
 STATE_DIR = ".xlflow"
@@ -105,8 +106,15 @@ class InitResult:
     root: Path
     settings_path: Path
     register_path: Path
-    notes: tuple[str, ...]
-    detected: bool
+    detection: Detected | None  # what was recognised in the coordinator's own register
+
+    @property
+    def detected(self) -> bool:
+        return self.detection is not None
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        return self.detection.notes if self.detection else ()
 
 
 def _toml_str(value: str) -> str:
@@ -115,10 +123,31 @@ def _toml_str(value: str) -> str:
 
 def render_register_section(reg: RegisterSettings) -> str:
     """The [register] part of xlflow.toml, with a comment on every key."""
+    if reg.layout == "paragraphs":
+        return (
+            "\n".join(
+                [
+                    "# 任务清单（the register of key tasks）",
+                    "[register]",
+                    f"path = {_toml_str(reg.path)}",
+                    'layout = "paragraphs"              # numbered paragraphs of a Word document, no table',
+                    f"separators = [{', '.join(_toml_str(s) for s in reg.separators)}]",
+                    f"lead_rule = {_toml_str(reg.lead_rule)}        # first_unit: the first unit named leads",
+                    f"name_column = {_toml_str(reg.name_column)}",
+                    "# what a division sees on its form, read-only",
+                    "readonly_columns = ["
+                    + ", ".join(_toml_str(c) for c in reg.readonly_columns)
+                    + "]",
+                    "",
+                ]
+            )
+            + "\n"
+        )
     lines = [
         "# 任务清单（the register of key tasks）",
         "[register]",
         f"path = {_toml_str(reg.path)}",
+        'layout = "table"                   # a table (paragraphs: numbered Word paragraphs)',
         f"sheet = {_toml_str(reg.sheet)}                         # empty: the first sheet with a header row",
         f"header_row = {reg.header_row}                     # 0: find the header row by itself",
         f"id_column = {_toml_str(reg.id_column)}                  # the task id",
@@ -139,6 +168,8 @@ def render_register_section(reg: RegisterSettings) -> str:
     seps = ", ".join(_toml_str(s) for s in reg.separators)
     lines += [
         f"separators = [{seps}]",
+        "# first_unit: the first unit named leads; first_group: every unit before the first ，",
+        f"lead_rule = {_toml_str(reg.lead_rule)}",
         "# register columns a division sees on its form, read-only",
         "readonly_columns = [" + ", ".join(_toml_str(c) for c in reg.readonly_columns) + "]",
         "",
@@ -155,6 +186,29 @@ def _replace_register_section(template: str, reg: RegisterSettings) -> str:
     return template[:start] + render_register_section(reg) + template[end:]
 
 
+def _replace_office(template: str, office: str) -> str:
+    """The [office] table for another office: its name, and no contact of the bundled one."""
+    start = template.index("[office]")
+    end = template.index("\n\n", start)
+    section = "\n".join(
+        [
+            "[office]",
+            f"name = {_toml_str(office)}{' ' * max(1, 27 - len(office) * 2)}# 单位名称, used in the form title",
+            'contact = ""                       # 联系人',
+            'phone = ""                         # 联系电话',
+            'email = ""                         # 电子邮箱（可留空）',
+        ]
+    )
+    return template[:start] + section + template[end:]
+
+
+def check_register(register: Path, office: str | None = None) -> Detected:
+    """What `init --register` would read from a register, without making anything."""
+    if not register.is_file():
+        raise WorkspaceError(f"找不到任务清单文件：{register}")
+    return detect_layout(register, office)
+
+
 def write_divisions_csv(path: Path, divisions: list[str] | tuple[str, ...]) -> None:
     """The contact list `remind` reads: one row per division, contacts left empty."""
     buf = io.StringIO()
@@ -166,8 +220,11 @@ def write_divisions_csv(path: Path, divisions: list[str] | tuple[str, ...]) -> N
     atomic_write(path, buf.getvalue().encode("utf-8-sig"))
 
 
-def init_workspace(target: Path, register: Path | None = None) -> InitResult:
-    """Create a working folder; with a register of another layout, detect its columns."""
+def init_workspace(
+    target: Path, register: Path | None = None, office: str | None = None
+) -> InitResult:
+    """Create a working folder; with the coordinator's own register, recognise its layout
+    and issuing office (or take `office`), and write xlflow.toml to match."""
     root = target.resolve()
     for existing in (root / SETTINGS_NAME, root / "templates" / SETTINGS_NAME):
         if existing.exists():
@@ -175,24 +232,19 @@ def init_workspace(target: Path, register: Path | None = None) -> InitResult:
                 f"{root} 已经是 xlflow 工作文件夹（已有 {existing}），未做任何改动。"
             )
     template = bundled_file(SETTINGS_NAME).decode("utf-8")
-    notes: list[str] = []
+    found: Detected | None = None
     if register is None:
         register_name = "key-task-list.xlsx"
         reg_bytes = bundled_file(register_name)
-        settings_text = template
-        detected = False
+        settings_text = template if office is None else _replace_office(template, office)
     else:
-        if not register.is_file():
-            raise WorkspaceError(f"找不到任务清单文件：{register}")
-        found = detect_layout(register)
+        found = check_register(register, office)
         register_name = register.name
         reg_bytes = register.read_bytes()
         reg = RegisterSettings(
             **{**found.settings.__dict__, "path": f"templates/{register_name}"},
         )
-        settings_text = _replace_register_section(template, reg)
-        notes += found.notes
-        detected = True
+        settings_text = _replace_office(_replace_register_section(template, reg), found.office)
     for sub in ("templates", "inbox", "outbox"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     register_path = root / "templates" / register_name
@@ -210,4 +262,4 @@ def init_workspace(target: Path, register: Path | None = None) -> InitResult:
     gitignore = root / ".gitignore"
     if not gitignore.exists():
         atomic_write(gitignore, f"{STATE_DIR}/\ninbox/\noutbox/\n".encode())
-    return InitResult(root, settings_path, register_path, tuple(notes), detected)
+    return InitResult(root, settings_path, register_path, found)
