@@ -24,7 +24,7 @@ from typing import Any
 from .config import RegisterSettings
 from .errors import RegisterError
 from .model import Register, Task
-from .units import parse_units
+from .units import open_list_note, parse_units
 
 ID_HEADER = "序号"
 NAME_HEADER = "任务名称"
@@ -281,6 +281,7 @@ def scan_paragraphs(path: Path, document: Any, settings: RegisterSettings) -> Pa
     restart = len(set(numbers)) != len(numbers)
     group_numbers: dict[str, int] = {}
     tasks: list[Task] = []
+    open_lists: list[str] = []
     for block in task_blocks:
         group = group_of[block.index]
         group_numbers.setdefault(group, len(group_numbers) + 1)
@@ -292,9 +293,7 @@ def scan_paragraphs(path: Path, document: Any, settings: RegisterSettings) -> Pa
                 f"“{block.bracket or _label_value(block, _UNIT_LABELS)}”"
             )
         if is_open:
-            notes.append(
-                f"任务 {task_id} 的责任单位写有“等有关部门”，名单没有列全：只给列出的单位生成填报表。"
-            )
+            open_lists.append(task_id)
         name, content = _first_sentence(block.text)
         columns = (
             (ID_HEADER, task_id),
@@ -316,6 +315,8 @@ def scan_paragraphs(path: Path, document: Any, settings: RegisterSettings) -> Pa
                 row=block.index,
             )
         )
+    if open_lists:
+        notes.append(open_list_note(open_lists))
     if restart:
         notes.append(
             "任务编号在各部分重新从 1 开始，序号写成“部分-编号”，如第二部分的第 3 项为 2-3。"

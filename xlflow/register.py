@@ -25,7 +25,7 @@ from .excel import cell_ref
 from .model import Register, Role, Task
 from .reader import read_workbook, text_of
 from .text import clean_cell, header_key, squash, task_id_text
-from .units import is_collective, parse_units
+from .units import is_collective, open_list_note, parse_units
 
 MAX_REGISTER_MB = 50
 MAX_REGISTER_ROWS = 20000
@@ -638,10 +638,7 @@ def _read_body(
     if not tasks:
         raise RegisterError(f"{where}: 表头下面没有任何任务行")
     if open_lists:
-        notes.append(
-            f"序号 {'、'.join(open_lists)} 的责任单位写有“等部门”“等有关部门”，名单没有列全："
-            "只给列出的单位生成填报表；如需其他单位填报，请在清单中写明。"
-        )
+        notes.append(open_list_note(open_lists))
     return Register(
         source=str(path),
         headers=tuple(h for h in headers if h),

@@ -181,3 +181,11 @@ def units_of(text: str, separators: Iterable[str]) -> tuple[list[str], bool]:
     """Every unit named in a cell, in order, with no roles (a lead or co-operating column)."""
     parsed = parse_units(text, separators, "first_unit")
     return list(parsed.units), parsed.open_list
+
+
+def open_list_note(task_ids: Iterable[str]) -> str:
+    """What init says about tasks whose units end in 等部门: the list is not complete."""
+    return (
+        f"序号 {'、'.join(task_ids)} 的责任单位写有“等部门”“等有关部门”，名单没有列全："
+        "只给列出的单位生成填报表；如需其他单位填报，请在清单中写明。"
+    )

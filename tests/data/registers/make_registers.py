@@ -25,7 +25,7 @@ from typing import Any
 import docx
 import openpyxl
 from docx.shared import Pt
-from openpyxl.styles import Alignment
+from openpyxl.styles import Alignment, Border, Side
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
@@ -74,9 +74,24 @@ def xlsx(name: str, rows: list[list[Any]], merges: list[str], widths: dict[str, 
         ws.merge_cells(m)
     for col, width in widths.items():
         ws.column_dimensions[col].width = width
+    # borders and a landscape page, so the picture in docs/registers.md shows the layout
+    thin = Side(style="thin")
     for row in ws.iter_rows():
         for cell in row:
             cell.alignment = Alignment(wrap_text=True, vertical="center")
+            cell.border = Border(left=thin, right=thin, top=thin, bottom=thin)
+    for r, row in enumerate(rows, start=1):
+        lines = 1
+        for c, value in enumerate(row):
+            letter = openpyxl.utils.get_column_letter(c + 1)
+            width = widths.get(letter, 10)
+            if value is not None and ws.cell(r, c + 1).coordinate not in ws.merged_cells:
+                lines = max(lines, -(-len(str(value)) * 2 // int(width)))
+        ws.row_dimensions[r].height = 15 * lines + 2
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
     path = HERE / name
     wb.save(path)
     return path
