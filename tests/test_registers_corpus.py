@@ -327,3 +327,24 @@ def test_a_docx_with_a_dtd_is_refused(tmp_path: Path) -> None:
             dst.writestr(item, data)
     with pytest.raises(RegisterError, match="DTD"):
         detect_layout(path)
+
+
+@pytest.mark.parametrize("name", ["guofa-2019-3-zongbao.docx", "county-minsheng.xlsx"])
+def test_a_whole_round_on_a_published_register(tmp_path: Path, name: str) -> None:
+    """Paragraph tasks and sub-row tasks go through generate, collect and merge."""
+    from .conftest import fill_complete
+
+    root = tmp_path / "w"
+    run(["init", str(root), "--register", str(CORPUS / name)])
+    data = run_json(["generate", "-w", str(root), "--round", "2024-H1"])
+    for form in data["forms"]:
+        path = Path(form["path"])
+        fill_complete(path, root / "inbox" / path.name)
+    report = run_json(["collect", "-w", str(root), "--round", "2024-H1"])
+    assert {f["verdict"] for f in report["files"]} == {"accepted"}
+    assert report["missing"] == []
+    merged = run_json(["merge", "-w", str(root), "--round", "2024-H1"])
+    wb = openpyxl.load_workbook(merged["path"], read_only=True)
+    detail = [row for row in wb["任务明细"].iter_rows(values_only=True)]
+    ids = [str(r[1]) for r in detail[4:] if r[1] is not None]
+    assert ids == [t["id"] for t in _truth(CORPUS / name)["tasks"]]
