@@ -327,11 +327,11 @@ def test_control_characters(
     assert (
         "U+0007" in next(i for i in entry["issues"] if i["code"] == "invalid-characters")["message"]
     )
-    # a raw control byte is not well-formed XML; the reader either refuses the part or
-    # passes the character on, and either way the file is rejected with a reason
+    # a raw control byte is not well-formed XML: the part is refused, and says which
     raw_entry = _one(files, "非法字符.xlsx")
     assert raw_entry["verdict"] == "rejected"
-    assert set(_codes(raw_entry)) & {"corrupt-file", "invalid-characters"}
+    assert _codes(raw_entry) == ["malformed-part"]
+    assert "xl/worksheets/" in raw_entry["issues"][0]["message"]
 
 
 # --- 8. very long text ---

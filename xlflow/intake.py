@@ -311,6 +311,47 @@ def _loads(text: str, default: Any) -> Any:
         return default
 
 
+def _identity_shapes(
+    values: Mapping[str, str],
+) -> tuple[tuple[str, ...] | None, dict[str, dict[str, str]], list[Issue]]:
+    """The task list and the column and contact hints, checked for their JSON shape.
+
+    The task list is signed: one that is not a list of ids cannot be verified. The hints
+    are not signed and only help find cells, so a mangled one is ignored with a warning.
+    """
+    issues: list[Issue] = []
+    tasks = _loads(values.get("tasks", "[]"), None)
+    task_ids: tuple[str, ...] | None = None
+    if isinstance(tasks, list) and all(
+        isinstance(t, str | int) and not isinstance(t, bool) for t in tasks
+    ):
+        task_ids = tuple(str(t) for t in tasks)
+    else:
+        issues.append(
+            error(
+                IssueCode.METADATA_INVALID,
+                "文件中隐藏的识别信息格式不对（任务清单不是一组序号），无法核验这是哪份表格，已拒收。"
+                "请使用下发给本处室的原表重新填写后报送。",
+            )
+        )
+    hints: dict[str, dict[str, str]] = {}
+    for key, what in (("columns", "填报列的位置"), ("contact", "联系人栏的位置")):
+        value = _loads(values.get(key, "{}"), None)
+        if isinstance(value, dict) and all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        ):
+            hints[key] = value
+        else:
+            hints[key] = {}
+            issues.append(
+                warning(
+                    IssueCode.METADATA_INVALID,
+                    f"文件中隐藏的识别信息里“{what}”格式不对，已忽略，改按表头查找。不影响采用。",
+                )
+            )
+    return task_ids, hints, issues
+
+
 def identify(
     raw: RawWorkbook, ctx: IntakeContext, filename: str
 ) -> tuple[Identity | None, list[Issue]]:
@@ -340,7 +381,10 @@ def identify(
             )
         )
         return Identity(division, round_id, None), issues
-    task_ids = tuple(str(t) for t in _loads(values.get("tasks", "[]"), []))
+    task_ids, hints, shape_issues = _identity_shapes(values)
+    issues += shape_issues
+    if task_ids is None:
+        return Identity(division, round_id, None), issues
     signature = values.get("signature", "")
     spec = ctx.forms.get(division) if round_id == ctx.round.id else None
     if meta.row_hashes is not None:
@@ -393,8 +437,8 @@ def identify(
             round_id,
             spec,
             sheet_hint=values.get("sheet", ""),
-            columns=_loads(values.get("columns", "{}"), {}),
-            contact=_loads(values.get("contact", "{}"), {}),
+            columns=hints["columns"],
+            contact=hints["contact"],
         ),
         issues,
     )

@@ -9,10 +9,12 @@ killed; a dead worker is replaced. The caller gets a `JobFailure` for that job o
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import multiprocessing as mp
 import os
 import signal
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -51,8 +53,19 @@ def _limit_memory(memory_mb: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
 
 
-def _die_with_parent() -> None:
-    """Linux: have the kernel kill this worker if the parent dies, even by SIGKILL."""
+# The parent's end of every worker's pipe. A forked worker inherits them all; it closes
+# them at once, so that when the parent dies no pipe is kept open by a sibling and every
+# worker's recv() sees the end of its pipe.
+_PARENT_ENDS: set[Connection] = set()
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Linux: have the kernel kill this worker if the parent dies, even by SIGKILL.
+
+    The death signal is set after the fork; a parent that died in between is no longer
+    there to send it, so check that the parent is still the one that forked us. The
+    signal follows the thread that forked, which is always the parent's main thread.
+    """
     if not sys.platform.startswith("linux"):
         return
     try:
@@ -63,13 +76,54 @@ def _die_with_parent() -> None:
         libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
     except (OSError, AttributeError):
         pass
+    if os.getppid() != parent_pid:
+        os._exit(70)
+
+
+def _watch_parent(parent_pid: int, method: str) -> None:
+    """Everywhere else, and as a second guard: a thread that ends the worker when the
+    parent is gone, by the parent's process sentinel (spawn: Windows, macOS) or by the
+    parent pid changing (a POSIX orphan is adopted by another process)."""
+    # a forked sibling may hold the write end behind a fork sentinel: poll the pid there
+    parent = mp.parent_process() if method != "fork" else None
+    sentinel = getattr(parent, "sentinel", None)
+
+    def watch() -> None:
+        if sentinel is not None:
+            wait([sentinel])
+        else:
+            while os.getppid() == parent_pid:
+                time.sleep(0.5)
+        os._exit(70)
+
+    threading.Thread(target=watch, name="xlflow-parent-watch", daemon=True).start()
+
+
+def _quiet() -> None:
+    """A worker's own stderr goes nowhere: what happens to a file is its verdict, and a
+    native reader's panic or abort message is not for the person at the terminal."""
+    faulthandler.disable()  # inherited from a parent (pytest) that enabled it
+    with contextlib.suppress(OSError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 2)
+        os.close(null)
 
 
 def _worker(
-    conn: Connection, func: Callable[[Any, Any], Any], context: Any, memory_mb: int
+    conn: Connection,
+    func: Callable[[Any, Any], Any],
+    context: Any,
+    memory_mb: int,
+    parent_pid: int,
+    method: str,
 ) -> None:
+    for inherited in list(_PARENT_ENDS):
+        inherited.close()
+    _PARENT_ENDS.clear()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
-    _die_with_parent()
+    _die_with_parent(parent_pid)
+    _watch_parent(parent_pid, method)
+    _quiet()
     _limit_memory(memory_mb)
     while True:
         try:
@@ -96,7 +150,12 @@ class _Slot:
     ) -> None:
         parent, child = ctx.Pipe()
         self.conn: Connection = parent
-        self.proc = ctx.Process(target=_worker, args=(child, func, context, memory_mb), daemon=True)
+        _PARENT_ENDS.add(parent)
+        self.proc = ctx.Process(
+            target=_worker,
+            args=(child, func, context, memory_mb, os.getpid(), ctx.get_start_method()),
+            daemon=True,
+        )
         self.proc.start()
         child.close()
         # jobs sent and not yet answered, oldest first; the oldest is the one running
@@ -107,6 +166,10 @@ class _Slot:
         with contextlib.suppress(OSError, ValueError):
             self.proc.kill()
         self.proc.join(5)
+        self.close()
+
+    def close(self) -> None:
+        _PARENT_ENDS.discard(self.conn)
         self.conn.close()
 
 
@@ -180,7 +243,7 @@ class IsolatedPool(Generic[J, R]):
                 if slot.proc.is_alive():
                     slot.kill()
                 else:
-                    slot.conn.close()
+                    slot.close()
 
     def _spawn(self) -> _Slot:
         return _Slot(self.ctx, self.func, self.context, self.memory_mb)

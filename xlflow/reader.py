@@ -14,7 +14,10 @@ import contextlib
 import datetime as dt
 import html
 import io
+import os
+import pyexpat
 import re
+import struct
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -33,9 +36,6 @@ SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".et")
 _DTD = re.compile(rb"<!(DOCTYPE|ENTITY)", re.I)
 _ROW_REF = re.compile(rb'<row\s[^>]*?r="(\d{1,8})"')
 _DIMENSION = re.compile(rb'<dimension\s+ref="([A-Z]{1,4})?(\d{1,8})?(?::([A-Z]{1,4})(\d{1,8}))?"')
-_CELL_XML = re.compile(rb"<c\s([^>]*?)(/>|>(.*?)</c>)", re.S)
-_ATTR_R = re.compile(rb'\br="([A-Z]{1,4}\d{1,8})"')
-_ATTR_S = re.compile(rb'\bs="(\d+)"')
 _FORMULA_TAG = re.compile(rb"<f[ >/]")
 _CACHED = re.compile(rb"<v>[^<]+</v>|<is>", re.S)
 _CHUNK = 1 << 16
@@ -69,7 +69,6 @@ class RawWorkbook:
     percent_cells: dict[str, set[str]] = field(default_factory=dict)
     truncation_check: Callable[[str], bool] | None = None
     formula_texts: dict[str, dict[tuple[int, int], str]] = field(default_factory=dict)
-    percent_lookup: Callable[[str, str], bool] | None = None
     has_macros: bool = False
     # merged ranges python-calamine does not report (.ods), by sheet
     spans: dict[str, list[tuple[tuple[int, int], tuple[int, int]]]] = field(default_factory=dict)
@@ -102,9 +101,7 @@ class RawWorkbook:
 
     def is_percent(self, sheet: str, ref: str) -> bool:
         """Whether a cell carries a percent number format (80% typed is stored as 0.8)."""
-        if ref in self.percent_cells.get(sheet, ()):
-            return True
-        return self.percent_lookup is not None and self.percent_lookup(sheet, ref)
+        return ref in self.percent_cells.get(sheet, ())
 
 
 @dataclass
@@ -232,6 +229,12 @@ def _check_zip(zf: zipfile.ZipFile, limits: Limits) -> tuple[list[Issue], str]:
     return [], kind
 
 
+# what zipfile raises on a damaged archive, and on one it cannot read at all
+# (NotImplementedError: a version or method; RuntimeError: an encrypted member)
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, struct.error)
+_ZIP_UNSUPPORTED = (NotImplementedError, RuntimeError)
+
+
 def check_package(data: bytes, limits: Limits) -> str | None:
     """What is wrong with an Office package (a .docx, say) before any parser sees it:
     not a zip, a bomb, an unsafe member name, or a DTD in an XML part. None if fine."""
@@ -245,14 +248,7 @@ def check_package(data: bytes, limits: Limits) -> str | None:
             for name, head in _members(zf, lambda _: False):
                 if _DTD.search(head):
                     return f"部件 {name} 含有 DTD/实体声明（正常的 Office 文件不会有），可能是恶意构造的文件"
-    except (
-        zipfile.BadZipFile,
-        zlib.error,
-        OSError,
-        EOFError,
-        ValueError,
-        NotImplementedError,
-    ) as exc:
+    except (*_ZIP_ERRORS, *_ZIP_UNSUPPORTED) as exc:
         return f"文件已损坏或不完整（{str(exc)[:120]}）"
     return None
 
@@ -275,20 +271,55 @@ def _members(zf: zipfile.ZipFile, wanted: Callable[[str], bool]) -> Iterator[tup
                 yield name, fh.read(4096)
 
 
-def _xml(data: bytes) -> Any:
+def _xml(data: bytes, part: str) -> Any:
+    """A small OpenDocument part, parsed with DTDs refused; one that does not parse (or
+    declares an encoding nobody knows) is malformed, said by name."""
+    from xml.etree.ElementTree import ParseError
+
     from defusedxml import ElementTree
 
-    return ElementTree.fromstring(data, forbid_dtd=True)
+    try:
+        return ElementTree.fromstring(data, forbid_dtd=True)
+    except (ParseError, LookupError, ValueError) as exc:  # an unknown encoding
+        raise _malformed(part, f"XML 格式错误：{str(exc)[:80]}") from None
 
 
 def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def _read_ooxml_parts(
-    parts: dict[str, bytes], raw: RawWorkbook, limits: Limits, package: bytes
-) -> list[Issue]:
-    """Names, properties, application, formulas and percent formats from an xlsx."""
+class Malformed(Exception):
+    """A part of a returned file that does not say what it claims to (a shared-string
+    index that is not one, a styles part that is not well-formed, a negative repeat)."""
+
+    def __init__(self, issue: Issue) -> None:
+        super().__init__(issue.message)
+        self.issue = issue
+
+
+def _malformed(part: str, what: str) -> Malformed:
+    return Malformed(
+        error(
+            IssueCode.MALFORMED_PART,
+            f"文件的 {part} 部件已损坏（{what}）。这不是 Excel、WPS 或 LibreOffice 保存的正常文件；"
+            "请用 Excel/WPS 打开确认内容后另存，或用下发的原表重新填写后报送。",
+        )
+    )
+
+
+def _invalid_cell(sheet: str, ref: str, what: str) -> Issue:
+    return error(
+        IssueCode.CELL_VALUE_INVALID,
+        f"工作表“{sheet}”的单元格 {ref} 在文件中的记录无效（{what}），读出的内容不可信，未采用。"
+        "文件可能被其他软件改坏了；请用 Excel/WPS 打开该文件，核对内容后另存再报送，或用下发的原表重新填写。",
+        sheet=sheet,
+        cell=ref,
+    )
+
+
+def _read_ooxml_parts(parts: dict[str, bytes], raw: RawWorkbook, limits: Limits) -> list[Issue]:
+    """Names, properties, application, and every sheet's cells checked against what the
+    reader will make of them: used range, shared-string indexes, formulas, percent formats."""
     # These parts are small and regular, and a DTD in any of them was refused already, so
     # regular expressions read them at a tenth of the cost of a parser; entities are
     # then only the five predefined ones and character references.
@@ -311,51 +342,241 @@ def _read_ooxml_parts(
     app = _APPLICATION.search(parts.get("docProps/app.xml") or b"")
     if app:
         raw.application = _text(app.group(1)).strip()
-    sheet_xml: dict[str, bytes] = {}
+    percent = _percent_styles(parts.get("xl/styles.xml"))
+    strings = parts.get("xl/sharedStrings.xml")
+    shared = 0
+    if strings is not None:
+        strings = _spreadsheetml("xl/sharedStrings.xml", strings, b"sst", _SST_ELEMENTS)
+        shared = _shared_strings(strings)
     for target, name in sheet_targets.items():
         data = parts.get(target)
-        if data is None:
-            continue
-        issue = _check_dimension(name, data, limits)
-        if issue:
-            issues.append(issue)
-            continue
-        sheet_xml[name] = data
-        if _FORMULA_TAG.search(data):
-            _scan_formulas(name, data, raw)
-    raw.percent_lookup = _PercentLookup(package, sheet_xml)
+        if data is not None:
+            data = _spreadsheetml(target, data, b"worksheet", _SHEET_ELEMENTS)
+            issue = _scan_sheet(name, data, shared, percent, limits, raw)
+            if issue:
+                issues.append(issue)
     return issues
 
 
-class _PercentLookup:
-    """Which cells of an xlsx carry a percent number format, worked out only when a
-    fraction in a percent field makes it matter (styles.xml is then parsed once)."""
+_MAIN_NAMESPACES = (
+    b"http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+    b"http://purl.oclc.org/ooxml/spreadsheetml/main",  # Strict Open XML
+)
+_RICH = {b"rFont", b"charset", b"family", b"b", b"i", b"strike", b"outline", b"shadow",
+         b"condense", b"extend", b"color", b"sz", b"u", b"vertAlign", b"scheme"}  # fmt: skip
+_STRING_ELEMENTS = {b"t", b"r", b"rPr", b"rPh", b"phoneticPr", b"extLst", b"ext"} | _RICH
+_SST_ELEMENTS = frozenset({b"sst", b"si"} | _STRING_ELEMENTS)
+_SHEET_ELEMENTS = frozenset({b"row", b"c", b"f", b"v", b"is"} | _STRING_ELEMENTS)  # in <sheetData>
+_ROOT = re.compile(rb"<(?![?!])(?:([\w.-]+):)?([\w.-]+)\b([^>]*)>")
+_NAMES = re.compile(rb"<([A-Za-z_][\w.-]*)(?=[\s/>])")
 
-    def __init__(self, package: bytes, sheets: dict[str, bytes]) -> None:
-        self.package = package
-        self.sheets = sheets
-        self.styles: set[int] | None = None
-        self.cells: dict[str, set[str]] = {}
 
-    def __call__(self, sheet: str, ref: str) -> bool:
-        if self.styles is None:
-            try:
-                with zipfile.ZipFile(io.BytesIO(self.package)) as zf:
-                    self.styles = _percent_styles(zf.read("xl/styles.xml"))
-            except (KeyError, zipfile.BadZipFile, OSError, ValueError, zlib.error):
-                self.styles = set()
-        if not self.styles or sheet not in self.sheets:
-            return False
-        if sheet not in self.cells:
-            found = set()
-            for m in _CELL_XML.finditer(self.sheets[sheet]):
-                attrs = m.group(1)
-                s = _ATTR_S.search(attrs)
-                r = _ATTR_R.search(attrs)
-                if s and r and int(s.group(1)) in self.styles:
-                    found.add(r.group(1).decode())
-            self.cells[sheet] = found
-        return ref in self.cells[sheet]
+def _spreadsheetml(part: str, data: bytes, root: bytes, known: frozenset[bytes]) -> bytes:
+    """The part, checked to be well-formed XML in the SpreadsheetML namespace holding only
+    elements a reader knows; a namespace prefix on its elements (<x:c>) is taken off, so
+    that the checks after this one see every cell.
+
+    python-calamine reads leniently: a cell element renamed, junk in the prolog or a
+    missing namespace can still give values, which no other reader would give.
+    """
+    parser = pyexpat.ParserCreate()
+
+    def refuse(*_: object) -> None:
+        raise _malformed(part, "含有 DTD 声明")
+
+    parser.StartDoctypeDeclHandler = refuse
+    try:
+        parser.Parse(data, True)
+    except (pyexpat.ExpatError, LookupError, ValueError) as exc:  # an unknown encoding
+        raise _malformed(part, f"XML 格式错误：{exc}") from None
+    head = _ROOT.search(data, 0, 8192)
+    if head is None or head.group(2) != root:
+        raise _malformed(part, f"根元素不是 <{root.decode()}>")
+    prefix = head.group(1)
+    declared = re.findall(rb'xmlns(?::([\w.-]+))?="([^"]*)"', head.group(3))
+    if not any(p == (prefix or b"") and ns in _MAIN_NAMESPACES for p, ns in declared):
+        raise _malformed(part, "不是 SpreadsheetML 命名空间中的内容")
+    if prefix:
+        data = re.sub(rb"<(/?)" + re.escape(prefix) + rb":", rb"<\1", data)
+    scope = data
+    if root == b"worksheet":
+        start, end = data.find(b"<sheetData"), data.rfind(b"</sheetData>")
+        scope = data[start:end] if 0 <= start < end else b""
+    unknown = {n for n in _NAMES.findall(scope) if n not in known and n != b"sheetData"}
+    if unknown:
+        shown = "、".join(sorted(f"<{n.decode('utf-8', 'replace')}>" for n in unknown)[:3])
+        raise _malformed(part, f"含有不认识的元素 {shown}")
+    return data
+
+
+_CELL_XML = re.compile(rb"<c\b([^>]*?)(/>|>(.*?)</c>)", re.S)
+_ATTR_R = re.compile(rb'\br="([A-Z]{1,4})(\d{1,8})"')
+_ATTR_T = re.compile(rb'\bt="([^"]*)"')
+_ATTR_S = re.compile(rb'\bs="(\d+)"')
+_VALUE = re.compile(rb"<v>([^<]*)</v>")
+_CELL_TYPES = frozenset((b"b", b"d", b"e", b"inlineStr", b"n", b"s", b"str"))
+_INLINE = re.compile(rb"^\s*<is>(.*)</is>\s*$", re.S)
+_SHARED = re.compile(rb"<si>(.*?)</si>|<si/>", re.S)
+# A string item is one <t>, or rich-text runs each with one <t>; phonetic runs (<rPh>) and
+# properties may follow. Text holds no elements: a reader would join or drop their text.
+_PLAIN_ITEM = re.compile(rb"\s*<t(?:\s[^>]*)?>[^<]*</t>\s*|\s*<t(?:\s[^>]*)?/>\s*")
+_RUN = re.compile(
+    rb"\s*<r>\s*(?:<rPr>(?:\s*<[^<>]+/>)*\s*</rPr>|<rPr/>)?\s*<t(?:\s[^>]*)?>[^<]*</t>\s*</r>"
+)
+_PHONETIC = re.compile(rb"<rPh\b.*?</rPh>|<phoneticPr\b[^>]*/>", re.S)
+
+
+def _string_item_ok(item: bytes) -> bool:
+    if b"<rPh" in item or b"<phoneticPr" in item:
+        item = _PHONETIC.sub(b"", item)
+    if _PLAIN_ITEM.fullmatch(item):
+        return True
+    return bool(item.strip()) and _RUN.sub(b"", item).strip() == b""
+
+
+def _shared_strings(part: bytes) -> int:
+    """How many shared strings there are, each checked to hold plain text or text runs."""
+    count = 0
+    for m in _SHARED.finditer(part):
+        if m.group(1) is not None and not _string_item_ok(m.group(1)):
+            raise _malformed("xl/sharedStrings.xml", f"第 {count + 1} 个共享字符串的结构不对")
+        count += 1
+    return count
+
+
+def _scan_sheet(
+    sheet: str, data: bytes, shared: int, percent_styles: set[int], limits: Limits, raw: RawWorkbook
+) -> Issue | None:
+    """One pass over a sheet's cells before python-calamine reads it.
+
+    The used range counts every cell reference, not only <dimension> and <row r>, so a
+    far cell cannot make the reader build an enormous range. A shared-string cell must
+    hold a valid index: python-calamine reads `abc`, `-1` or `1.5` as string 0 and never
+    says so. Formula cells, those without a usable cached value, and percent-formatted
+    cells are noted for validation.
+    """
+    max_row = max_col = 0
+    dim = _DIMENSION.search(data[:4096])
+    if dim:
+        for letters, digits in ((dim.group(1), dim.group(2)), (dim.group(3), dim.group(4))):
+            if letters:
+                max_col = max(max_col, _col_number(letters))
+            if digits:
+                max_row = max(max_row, int(digits))
+    for m in _ROW_REF.finditer(data):
+        max_row = max(max_row, int(m.group(1)))
+    formulas: set[str] = set()
+    missing: set[str] = set()
+    percent: set[str] = set()
+    seen: set[bytes] = set()
+    if max_row <= limits.max_rows and max_col <= limits.max_columns:
+        for m in _CELL_XML.finditer(data):
+            attrs, inner = m.group(1), m.group(3) or b""
+            found = _ATTR_R.search(attrs)
+            if found is None:
+                # The schema lets a cell take the next position; readers disagree on which,
+                # and no office program writes one, so its value cannot be trusted.
+                near = max(seen, key=len, default=b"A1").decode()
+                return _invalid_cell(sheet, f"{near} 之后", "单元格没有有效的地址")
+            letters, digits = found.groups()
+            max_col = max(max_col, _col_number(letters))
+            max_row = max(max_row, int(digits))
+            if max_row > limits.max_rows or max_col > limits.max_columns:
+                break
+            key = letters + digits
+            ref = key.decode()
+            if key in seen:
+                return _invalid_cell(sheet, ref, "同一个单元格在文件中出现了两次")
+            seen.add(key)
+            kind = b""
+            if b"t=" in attrs:
+                t = _ATTR_T.search(attrs)
+                kind = t.group(1) if t else b""
+                if kind not in _CELL_TYPES:
+                    shown = kind.decode("utf-8", "replace")[:20]
+                    return _invalid_cell(sheet, ref, f"类型“{shown}”不存在")
+            if b"<is" in inner:
+                if kind != b"inlineStr":
+                    return _invalid_cell(sheet, ref, "有内嵌文字，却没有标为文字单元格")
+                body = _INLINE.search(inner)
+                if body is None or not _string_item_ok(body.group(1)):
+                    return _invalid_cell(sheet, ref, "内嵌文字的结构不对")
+            if kind == b"s":
+                v = _VALUE.search(inner)
+                if v is not None:
+                    index = v.group(1)
+                    if not index.isdigit() or int(index) >= shared:
+                        shown = index.decode("utf-8", "replace")[:20]
+                        return _invalid_cell(
+                            sheet, ref, f"共享字符串编号“{shown}”不存在（共 {shared} 个）"
+                        )
+            elif kind == b"inlineStr" and b"<is" not in inner and b"<v" in inner:
+                return _invalid_cell(sheet, ref, "标为内嵌文字，却没有文字内容")
+            if b"<f" in inner:
+                formulas.add(ref)
+                # openpyxl writes an empty <v></v> for a formula it never calculated; an
+                # error such as #VALUE! (t="e") is no usable value either
+                if not _CACHED.search(inner) or kind == b"e":
+                    missing.add(ref)
+            if percent_styles and b"s=" in attrs:
+                style = _ATTR_S.search(attrs)
+                if style and int(style.group(1)) in percent_styles:
+                    percent.add(ref)
+    if max_row > limits.max_rows or max_col > limits.max_columns:
+        return error(
+            IssueCode.LIMIT_EXCEEDED,
+            f"工作表“{sheet}”的使用范围达 {max_row} 行 × {max_col} 列，超过上限（max_rows = "
+            f"{limits.max_rows}，max_columns = {limits.max_columns}），未读取。请删除表格下方或右侧"
+            "多余的行列（或直接使用下发的原表重新填写）后再报送。",
+            sheet=sheet,
+        )
+    raw.note_cells(sheet, formulas, missing, percent)
+    return None
+
+
+def _percent_styles(styles: bytes | None) -> set[int]:
+    """The cell styles (cellXfs indexes) with a percent number format, from one expat pass;
+    a styles part that is not well-formed XML is an error, not a guess."""
+    if not styles:
+        return set()
+    percent_ids = {9, 10}
+    formats: list[int] = []
+    inside = [False]
+
+    def start(tag: str, attrs: dict[str, str]) -> None:
+        local = tag.rsplit(":", 1)[-1]
+        if local == "numFmt":
+            if _percent_format(attrs.get("formatCode", "")):
+                percent_ids.add(_int_attr(attrs, "numFmtId"))
+        elif local == "cellXfs":
+            inside[0] = True
+        elif local == "xf" and inside[0]:
+            formats.append(_int_attr(attrs, "numFmtId"))
+
+    def end(tag: str) -> None:
+        if tag.rsplit(":", 1)[-1] == "cellXfs":
+            inside[0] = False
+
+    def refuse(*_: object) -> None:
+        raise _malformed("xl/styles.xml", "含有 DTD 声明")
+
+    parser = pyexpat.ParserCreate()
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.StartDoctypeDeclHandler = refuse
+    parser.EntityDeclHandler = refuse
+    try:
+        parser.Parse(styles, True)
+    except (pyexpat.ExpatError, LookupError, ValueError) as exc:  # an unknown encoding
+        raise _malformed("xl/styles.xml", f"XML 格式错误：{exc}") from None
+    return {i for i, fmt in enumerate(formats) if fmt in percent_ids}
+
+
+def _int_attr(attrs: dict[str, str], name: str) -> int:
+    value = attrs.get(name, "0") or "0"
+    if not value.isdigit():
+        raise _malformed("xl/styles.xml", f"{name}=“{value[:20]}”不是编号")
+    return int(value)
 
 
 _ATTR = re.compile(rb'([\w:.-]+)\s*=\s*"([^"]*)"')
@@ -380,70 +601,51 @@ def _tags(data: bytes | None, name: bytes) -> Iterator[dict[str, str]]:
         yield _attrs(m.group(1))
 
 
-def _percent_styles(styles: bytes | None) -> set[int]:
-    if styles is None:
-        return set()
-    root = _xml(styles)
-    percent_ids = {9, 10}
-    for el in root.iter():
-        if _local(el.tag) == "numFmt" and "%" in (el.get("formatCode") or "").replace("\\%", ""):
-            percent_ids.add(int(el.get("numFmtId", "0")))
-    out: set[int] = set()
-    for el in root.iter():
-        if _local(el.tag) == "cellXfs":
-            for i, xf in enumerate(el):
-                if int(xf.get("numFmtId", "0")) in percent_ids:
-                    out.add(i)
-    return out
-
-
-def _scan_formulas(sheet: str, data: bytes, raw: RawWorkbook) -> None:
-    formulas: set[str] = set()
-    missing: set[str] = set()
-    for m in _CELL_XML.finditer(data):
-        attrs, inner = m.group(1), m.group(3) or b""
-        ref_m = _ATTR_R.search(attrs)
-        if not ref_m:
-            continue
-        ref = ref_m.group(1).decode()
-        if b"<f" in inner:
-            formulas.add(ref)
-            # openpyxl writes an empty <v></v> for a formula it never calculated; an
-            # error such as #VALUE! (t="e") is no usable value either
-            if not _CACHED.search(inner) or b't="e"' in attrs:
-                missing.add(ref)
-    raw.note_cells(sheet, formulas, missing, set())
-
-
-def _check_dimension(sheet: str, data: bytes, limits: Limits) -> Issue | None:
-    """The used range, from the dimension tag and the cells actually present."""
-    max_row = max_col = 0
-    dim = _DIMENSION.search(data[:4096])
-    if dim:
-        for letters, digits in ((dim.group(1), dim.group(2)), (dim.group(3), dim.group(4))):
-            if letters:
-                max_col = max(max_col, _col_number(letters))
-            if digits:
-                max_row = max(max_row, int(digits))
-    # A lying <dimension> cannot hide a far row: every <row r> is looked at. A far column
-    # in a near row costs little memory and is caught on python-calamine's own range.
-    for m in _ROW_REF.finditer(data):
-        max_row = max(max_row, int(m.group(1)))
-    if max_row > limits.max_rows or max_col > limits.max_columns:
-        return error(
-            IssueCode.LIMIT_EXCEEDED,
-            f"工作表“{sheet}”的使用范围达 {max_row} 行 × {max_col} 列，超过上限（max_rows = "
-            f"{limits.max_rows}，max_columns = {limits.max_columns}），未读取。请删除表格下方或右侧"
-            "多余的行列（或直接使用下发的原表重新填写）后再报送。",
-            sheet=sheet,
-        )
-    return None
-
-
 _VISIBILITY = {"Visible": "visible", "Hidden": "hidden", "VeryHidden": "veryhidden"}
 
 
+@contextlib.contextmanager
+def quiet_native() -> Iterator[None]:
+    """Send file descriptor 2 to the null device while native code runs.
+
+    A Rust panic in python-calamine prints its message and, with RUST_BACKTRACE set, a
+    backtrace straight to the process's stderr, even when Python catches the panic; an
+    allocation failure prints before it aborts. None of that is for the person at the
+    terminal: the file's verdict says what happened.
+    """
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 2)
+        os.close(null)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _calamine(data: bytes, limits: Limits, raw: RawWorkbook) -> list[Issue]:
+    with quiet_native():
+        try:
+            return _calamine_sheets(data, limits, raw)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # pyo3's PanicException derives from BaseException
+            return [
+                error(
+                    IssueCode.READER_CRASHED,
+                    f"读取程序在这个文件上出了内部错误（{type(exc).__name__}：{str(exc)[:120]}），"
+                    "文件的结构不正常，已拒收；其他文件不受影响。请用 Excel/WPS 打开确认后另存，"
+                    "或用下发的原表重新填写后报送。",
+                )
+            ]
+
+
+def _calamine_sheets(data: bytes, limits: Limits, raw: RawWorkbook) -> list[Issue]:
     from python_calamine import CalamineError, CalamineWorkbook, PasswordError
 
     try:
@@ -545,14 +747,19 @@ def read_workbook(data: bytes, suffix: str, limits: Limits) -> ReadResult:
                 )
             )
         raw = RawWorkbook(format=fmt)
+        try:
+            _scan_xls(data, raw, limits)
+        except Malformed as exc:
+            return ReadResult(None, [*issues, exc.issue])
         issues += _calamine(data, limits, raw)
-        _scan_xls(data, raw)
         _apply_formula_texts(raw)
         return ReadResult(None if _fatal(issues) else raw, issues)
 
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+    except _ZIP_UNSUPPORTED as exc:
+        return ReadResult(None, [_unsupported_zip(exc)])
+    except _ZIP_ERRORS as exc:
         return ReadResult(None, [_corrupt(exc)])
     with zf:
         zip_issues, fmt = _check_zip(zf, limits)
@@ -579,9 +786,7 @@ def read_workbook(data: bytes, suffix: str, limits: Limits) -> ReadResult:
         def parsed(name: str) -> bool:
             if fmt == "ods":
                 return name in ("meta.xml", "content.xml")
-            return name in ("xl/workbook.xml", "xl/_rels/workbook.xml.rels") or name.startswith(
-                ("xl/worksheets/", "docProps/")
-            )
+            return name in _OOXML_PARTS or name.startswith(("xl/worksheets/", "docProps/"))
 
         try:
             for name, part in _members(zf, parsed):
@@ -598,14 +803,9 @@ def read_workbook(data: bytes, suffix: str, limits: Limits) -> ReadResult:
                     )
                 if parsed(name):
                     wanted[name] = part
-        except (
-            zipfile.BadZipFile,
-            zlib.error,
-            OSError,
-            EOFError,
-            ValueError,
-            NotImplementedError,
-        ) as exc:
+        except _ZIP_UNSUPPORTED as exc:
+            return ReadResult(None, [_unsupported_zip(exc)])
+        except _ZIP_ERRORS as exc:
             return ReadResult(None, [_corrupt(exc)])
     expected = {"xlsx": (".xlsx",), "xlsm": (".xlsm", ".xlsx"), "ods": (".ods",)}[fmt]
     if suffix not in expected:
@@ -618,10 +818,12 @@ def read_workbook(data: bytes, suffix: str, limits: Limits) -> ReadResult:
     raw = RawWorkbook(format=fmt, has_macros=fmt == "xlsm")
     try:
         if fmt in ("xlsx", "xlsm"):
-            issues += _read_ooxml_parts(wanted, raw, limits, data)
+            issues += _read_ooxml_parts(wanted, raw, limits)
         else:
             _read_ods_meta(wanted.get("meta.xml"), raw)
-            _scan_ods(wanted.get("content.xml"), raw)
+            _scan_ods(wanted.get("content.xml"), raw, limits)
+    except Malformed as exc:
+        return ReadResult(None, [*issues, exc.issue])
     except Exception as exc:  # a malformed part: defusedxml and ElementTree raise many types
         if type(exc).__name__ in (
             "DTDForbidden",
@@ -648,8 +850,21 @@ def read_workbook(data: bytes, suffix: str, limits: Limits) -> ReadResult:
             )
         )
     issues += _calamine(data, limits, raw)
-    raw.truncation_check = _TruncationCheck(wanted, data)
+    raw.truncation_check = _TruncationCheck(wanted)
     return ReadResult(None if _fatal(issues) else raw, issues)
+
+
+_OOXML_PARTS = frozenset(
+    ("xl/workbook.xml", "xl/_rels/workbook.xml.rels", "xl/styles.xml", "xl/sharedStrings.xml")
+)
+
+
+def _unsupported_zip(exc: object) -> Issue:
+    return error(
+        IssueCode.ZIP_UNSUPPORTED,
+        f"文件的压缩格式 xlflow 读不了（{str(exc)[:80]}）。Excel、WPS 和 LibreOffice 保存的文件不会这样；"
+        "请用 Excel/WPS 打开后另存为 .xlsx 再报送。",
+    )
 
 
 _LONG_TEXT = re.compile(
@@ -661,21 +876,14 @@ class _TruncationCheck:
     """Whether python-calamine cut a cell's text: it returns at most 32,767 UTF-16 units of a
     longer string, while the XML still holds all of it. Asked only for a text that long."""
 
-    def __init__(self, parts: dict[str, bytes], package: bytes) -> None:
+    def __init__(self, parts: dict[str, bytes]) -> None:
         self.parts = parts
-        self.package = package
         self.longer: list[str] | None = None
 
     def __call__(self, value: str) -> bool:
         if self.longer is None:
-            everything = dict(self.parts)
-            with (
-                contextlib.suppress(KeyError, zipfile.BadZipFile, OSError, ValueError, zlib.error),
-                zipfile.ZipFile(io.BytesIO(self.package)) as zf,
-            ):
-                everything["xl/sharedStrings.xml"] = zf.read("xl/sharedStrings.xml")
             self.longer = []
-            for data in everything.values():
+            for data in self.parts.values():
                 for m in _LONG_TEXT.finditer(data):
                     text = html.unescape(m.group(1).decode("utf-8", "replace"))
                     if cell_length(text) > CELL_TEXT_LIMIT:
@@ -699,6 +907,10 @@ def _fatal(issues: list[Issue]) -> bool:
         IssueCode.LIMIT_EXCEEDED,
         IssueCode.UNSAFE_XML,
         IssueCode.NOT_A_WORKBOOK,
+        IssueCode.ZIP_UNSUPPORTED,
+        IssueCode.MALFORMED_PART,
+        IssueCode.CELL_VALUE_INVALID,
+        IssueCode.READER_CRASHED,
     }
     return any(i.code in fatal for i in issues)
 
@@ -706,7 +918,7 @@ def _fatal(issues: list[Issue]) -> bool:
 def _read_ods_meta(meta: bytes | None, raw: RawWorkbook) -> None:
     if meta is None:
         return
-    root = _xml(meta)
+    root = _xml(meta, "meta.xml")
     for el in root.iter():
         tag = _local(el.tag)
         if tag == "user-defined":
@@ -737,11 +949,23 @@ _T = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
 _O = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}"
 
 
-def _scan_ods(content: bytes | None, raw: RawWorkbook) -> None:
-    """Formula and percentage cells of an OpenDocument spreadsheet, by position."""
+_ODS_VALUES = ("value", "date-value", "time-value", "boolean-value", "string-value")
+
+
+def _count(element: Any, attribute: str) -> int:
+    """A repeat or span count of an OpenDocument table element: a whole number from 1."""
+    value = element.get(f"{_T}{attribute}", "1")
+    if not value.isdigit() or int(value) < 1:
+        raise _malformed("content.xml", f"table:{attribute}=“{value[:20]}”，应为正整数")
+    return int(value)
+
+
+def _scan_ods(content: bytes | None, raw: RawWorkbook, limits: Limits) -> None:
+    """Formula and percentage cells of an OpenDocument spreadsheet, by position, and its
+    used range counting repeated cells, before python-calamine builds it."""
     if content is None:
         return
-    root = _xml(content)
+    root = _xml(content, "content.xml")
     for table in root.iter(f"{_T}table"):
         name = table.get(f"{_T}name", "")
         formulas: set[str] = set()
@@ -749,17 +973,25 @@ def _scan_ods(content: bytes | None, raw: RawWorkbook) -> None:
         percent: set[str] = set()
         spans: list[tuple[tuple[int, int], tuple[int, int]]] = []
         r = 0
+        last_row = last_col = 0
         for row in table.iter(f"{_T}table-row"):
-            rows = int(row.get(f"{_T}number-rows-repeated", "1"))
+            rows = _count(row, "number-rows-repeated")
             c = 0
             for cell in row:
                 if _local(cell.tag) not in ("table-cell", "covered-table-cell"):
                     continue
-                cols = int(cell.get(f"{_T}number-columns-repeated", "1"))
-                down = int(cell.get(f"{_T}number-rows-spanned", "1"))
-                across = int(cell.get(f"{_T}number-columns-spanned", "1"))
+                cols = _count(cell, "number-columns-repeated")
+                down = _count(cell, "number-rows-spanned")
+                across = _count(cell, "number-columns-spanned")
                 if down > 1 or across > 1:
                     spans.append(((r, c), (r + down - 1, c + across - 1)))
+                kind = cell.get(f"{_O}value-type")
+                if kind is None and any(cell.get(f"{_O}{a}") is not None for a in _ODS_VALUES):
+                    raise _malformed(
+                        "content.xml", "单元格有数值却没有数值类型（office:value-type）"
+                    )
+                if kind is not None or len(cell):
+                    last_row, last_col = max(last_row, r + rows), max(last_col, c + cols)
                 if rows == 1 and cols == 1:
                     ref = _ref(r, c)
                     kind = cell.get(f"{_O}value-type")
@@ -771,6 +1003,16 @@ def _scan_ods(content: bytes | None, raw: RawWorkbook) -> None:
                         percent.add(ref)
                 c += cols
             r += rows
+        if last_row > limits.max_rows or last_col > limits.max_columns:
+            raise Malformed(
+                error(
+                    IssueCode.LIMIT_EXCEEDED,
+                    f"工作表“{name}”的使用范围达 {last_row} 行 × {last_col} 列，超过上限（max_rows = "
+                    f"{limits.max_rows}，max_columns = {limits.max_columns}），未读取。请删除多余的行列，"
+                    "或使用下发的原表重新填写。",
+                    sheet=name,
+                )
+            )
         raw.note_cells(name, formulas, missing, percent)
         if spans:
             raw.spans[name] = spans
@@ -813,27 +1055,38 @@ def _percent_format(code: str) -> bool:
     return "%" in re.sub(r'"[^"]*"|\\.', "", code)
 
 
-def _scan_xls(data: bytes, raw: RawWorkbook) -> None:
-    """Formula cells, their cached text results, and percent-formatted numbers of an .xls."""
+def _scan_xls(data: bytes, raw: RawWorkbook, limits: Limits) -> None:
+    """Check an .xls before python-calamine reads it, and note what calamine does not say:
+    its OLE container must hold a workbook stream, and its BIFF records a used range within
+    the limits and shared-string indexes that exist."""
     import olefile
 
     try:
         ole = olefile.OleFileIO(io.BytesIO(data))
-        name = "Workbook" if ole.exists("Workbook") else "Book"
-        stream = ole.openstream(name).read()
-    except Exception:  # olefile raises several types on damaged files; calamine reports those
-        return
-    scan_biff(stream, raw)
+        name = next((n for n in ("Workbook", "Book") if ole.exists(n)), None)
+        stream = ole.openstream(name).read() if name else None
+    except Exception as exc:  # olefile raises several types on a damaged container
+        raise Malformed(_corrupt(f"OLE 结构损坏：{exc}")) from None
+    if stream is None:
+        raise Malformed(_corrupt("OLE 文件中没有工作簿数据流（Workbook）"))
+    scan_biff(stream, raw, limits)
 
 
-def scan_biff(stream: bytes, raw: RawWorkbook) -> None:
-    """Formulas (and their cached text or error), and percent-formatted numbers, from BIFF8."""
+def scan_biff(stream: bytes, raw: RawWorkbook, limits: Limits | None = None) -> None:
+    """Formulas (and their cached text or error), and percent-formatted numbers, from BIFF8.
+
+    With `limits`, a sheet whose DIMENSIONS record claims more than the limits, and a
+    LABELSST cell whose shared-string index does not exist, raise Malformed.
+    """
     biff = _Biff(stream)
     formats: set[int] = {9, 10}
     xf_percent: list[bool] = []
     sheets: list[tuple[str, int]] = []
+    shared = -1
     for _, kind, body in biff.records():
-        if kind == 0x041E and len(body) > 4:  # FORMAT
+        if kind == 0x00FC and len(body) >= 8:  # SST: total, unique
+            shared = int.from_bytes(body[4:8], "little")
+        elif kind == 0x041E and len(body) > 4:  # FORMAT
             if _percent_format(_biff_string(body, 2, 2)):
                 formats.add(int.from_bytes(body[0:2], "little"))
         elif kind == 0x00E0 and len(body) >= 4:  # XF
@@ -851,6 +1104,8 @@ def scan_biff(stream: bytes, raw: RawWorkbook) -> None:
         texts: dict[tuple[int, int], str] = {}
         pending: tuple[int, int] | None = None
         for _, kind, body in biff.records(offset):
+            if limits is not None:
+                _check_biff_record(sheet_name, kind, body, shared, len(xf_percent), limits)
             if kind in (0x0203, 0x027E) and len(body) >= 6:  # NUMBER, RK
                 r, c, ixfe = (int.from_bytes(body[i : i + 2], "little") for i in (0, 2, 4))
                 if is_percent(ixfe):
@@ -881,6 +1136,61 @@ def scan_biff(stream: bytes, raw: RawWorkbook) -> None:
         raw.note_cells(sheet_name, formulas, errors, percent)
         if texts:
             raw.formula_texts[sheet_name] = texts
+
+
+# BIFF8 records that start with a cell's row and column; the MUL* ones end with the last column
+_CELL_RECORDS = frozenset(
+    (0x0006, 0x00BD, 0x00BE, 0x00D6, 0x00FD, 0x0201, 0x0203, 0x0204, 0x0205, 0x027E)
+)
+
+
+def _check_biff_record(
+    sheet: str, kind: int, body: bytes, shared: int, styles: int, limits: Limits
+) -> None:
+    rows = cols = 0
+    if kind == 0x0200:  # DIMENSIONS: first row, last row + 1, first col, last col + 1
+        if len(body) != 14:
+            raise _malformed(sheet, f"DIMENSIONS 记录长 {len(body)} 字节，应为 14")
+        first_row, rows = int.from_bytes(body[0:4], "little"), int.from_bytes(body[4:8], "little")
+        first_col, cols = (
+            int.from_bytes(body[8:10], "little"),
+            int.from_bytes(body[10:12], "little"),
+        )
+        if first_row > rows or first_col > cols:
+            raise _malformed(sheet, "DIMENSIONS 记录的起始行列大于结束行列")
+    elif kind in _CELL_RECORDS and len(body) >= 4:
+        # python-calamine sizes the sheet by every cell, whatever DIMENSIONS says
+        rows = int.from_bytes(body[0:2], "little") + 1
+        cols = int.from_bytes(body[2:4], "little") + 1
+        if kind in (0x00BD, 0x00BE) and len(body) >= 6:
+            cols = max(cols, int.from_bytes(body[-2:], "little") + 1)
+        elif len(body) >= 6 and int.from_bytes(body[4:6], "little") >= styles:
+            row, col = rows - 1, cols - 1
+            raise Malformed(_invalid_cell(sheet, _ref(row, col), "单元格格式编号不存在"))
+    elif kind == 0x0208 and len(body) >= 6:  # ROW: row, first column, last column + 1
+        rows = int.from_bytes(body[0:2], "little") + 1
+        cols = int.from_bytes(body[4:6], "little")
+    if rows > limits.max_rows or cols > limits.max_columns:
+        raise Malformed(
+            error(
+                IssueCode.LIMIT_EXCEEDED,
+                f"工作表“{sheet}”的使用范围达 {rows} 行 × {cols} 列，超过上限（max_rows = "
+                f"{limits.max_rows}，max_columns = {limits.max_columns}），未读取。请删除多余的行列，"
+                "或使用下发的原表重新填写。",
+                sheet=sheet,
+            )
+        )
+    if kind == 0x00FD and len(body) >= 10:  # LABELSST: row, col, xf, string index
+        index = int.from_bytes(body[6:10], "little")
+        if index >= max(shared, 0):
+            row, col = int.from_bytes(body[0:2], "little"), int.from_bytes(body[2:4], "little")
+            raise Malformed(
+                _invalid_cell(
+                    sheet,
+                    _ref(row, col),
+                    f"共享字符串编号 {index} 不存在（共 {max(shared, 0)} 个）",
+                )
+            )
 
 
 def _apply_formula_texts(raw: RawWorkbook) -> None:

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
 import stat
 from collections.abc import Sequence
@@ -89,6 +90,14 @@ def sign_form(
     return hmac.new(secret, payload.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+_SIGNATURE = re.compile(r"[0-9a-f]{64}")
+
+
 def verify(secret: bytes, signature: str, **signed: object) -> bool:
+    """Whether `signature` is this folder's HMAC of the form. Anything that is not 64 hex
+    digits (a full-width digit, say) is simply not a signature."""
+    candidate = signature.strip().lower()
+    if not _SIGNATURE.fullmatch(candidate):
+        return False
     expected = sign_form(secret, **signed)  # type: ignore[arg-type]
-    return hmac.compare_digest(expected, signature.strip().lower())
+    return hmac.compare_digest(expected, candidate)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
 import re
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
@@ -302,15 +303,17 @@ def _to_number(value: Cell) -> tuple[float | None, bool]:
     if isinstance(value, bool):
         return None, False
     if isinstance(value, int | float):
-        return float(value), False
+        # inf and nan are no one's answer: 1e400 or NaN in a cell reads as them
+        return (float(value), False) if math.isfinite(value) else (None, False)
     if isinstance(value, str):
         text = to_halfwidth_number(unicodedata.normalize("NFKC", value)).strip().replace(",", "")
         had_percent = text.endswith("%")
         text = text.rstrip("%").strip()
         try:
-            return float(text), had_percent
+            number = float(text)
         except ValueError:
             return None, False
+        return (number, had_percent) if math.isfinite(number) else (None, False)
     return None, False
 
 
@@ -492,6 +495,8 @@ def _plain_value(f: Field, value: Cell) -> Any:
         return None
     if f.type in ("percent", "number"):
         if isinstance(value, bool) or not isinstance(value, int | float):
+            return None
+        if not math.isfinite(value):
             return None
         if f.type == "percent" and (value < 10 or not float(value).is_integer()):
             return None  # could be a fraction with a percent format

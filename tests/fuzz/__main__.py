@@ -1,0 +1,62 @@
+"""Run the fuzz harness by hand: `python -m tests.fuzz --minutes 60`.
+
+Prints a summary per format (iterations, outcomes per class) and writes every finding,
+the mutated file and a JSON note of what was done to it, into --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from tests.fuzz.harness import Summary, run
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.fuzz")
+    parser.add_argument("--minutes", type=float, help="run this long")
+    parser.add_argument("--rounds", type=int, help="or: this many passes over the seeds")
+    parser.add_argument("--seed", type=int, default=1, help="the run's random seed")
+    parser.add_argument("--formats", default="xlsx,xls,ods")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=Path("fuzz-findings"))
+    parser.add_argument("--json", type=Path, help="write the summary here too")
+    args = parser.parse_args()
+    if args.minutes is None and args.rounds is None:
+        args.minutes = 5.0
+
+    def show(summary: Summary) -> None:
+        total = sum(summary.iterations.values())
+        rate = total / summary.seconds if summary.seconds else 0
+        print(
+            f"\r{summary.seconds:7.0f} s  {total} inputs ({rate:.0f}/s)  "
+            f"findings {len(summary.findings)}",
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    with tempfile.TemporaryDirectory(prefix="xlflow-fuzz-") as tmp:
+        summary = run(
+            Path(tmp) / "ws",
+            run_seed=args.seed,
+            formats=set(args.formats.split(",")),
+            rounds=args.rounds,
+            seconds=args.minutes * 60 if args.minutes is not None else None,
+            workers=args.workers,
+            out=args.out,
+            progress=show,
+        )
+    print(file=sys.stderr)
+    data = summary.to_dict()
+    print(json.dumps(data, ensure_ascii=False, indent=1))
+    if args.json:
+        args.json.write_text(json.dumps(data, ensure_ascii=False, indent=1), "utf-8")
+    return 1 if summary.findings else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

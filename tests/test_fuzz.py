@@ -1,0 +1,246 @@
+"""Fuzzing as a habit: every fuzz find has a specific verdict, no value is read wrong, and a
+short deterministic run of the harness finds nothing new.
+
+The files in tests/data/fuzz-finds/ are the reproducers a mutation fuzzer found
+(../shared/fuzz-finds/, README there). They were made in another working folder, so their
+signatures do not verify here: what each must show is its own specific code.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from xlflow.config import Limits
+from xlflow.reader import RawWorkbook, _calamine, read_workbook
+from xlflow.signing import verify
+
+from .conftest import DEFAULT_ROUND, GOOD_CONTACT, complete_values, fill, run, run_json
+from .fuzz import harness
+
+FINDS = Path(__file__).parent / "data" / "fuzz-finds"
+
+# file -> (error code it must show, sheet!cell where one is named)
+EXPECTED = {
+    "B1_ods_negative_repeat_hang.ods": ("malformed-part", ""),
+    "B2_xlsx_bad_styles_parseerror.xlsx": ("malformed-part", ""),
+    "B3_xlsx_far_cell_ref_oom.xlsx": ("limit-exceeded", "填报!"),
+    "B4a_xls_calamine_panic_utils29.xls": ("corrupt-file", ""),
+    "B4b_xls_calamine_panic_cfb305.xls": ("corrupt-file", ""),
+    "B4c_xls_calamine_panic_cfb345.xls": ("corrupt-file", ""),
+    "B4d_xls_calamine_panic_cfb349.xls": ("corrupt-file", ""),
+    "B4e_xls_calamine_panic_utils48.xls": ("cell-value-invalid", "填报说明!A9"),
+    "B4f_xls_calamine_panic_xls823.xls": ("corrupt-file", ""),
+    "B5_xls_dimensions_huge_oom.xls": ("limit-exceeded", "填报!"),
+    "B5c_xls_ole_header_oom.xls": ("corrupt-file", ""),
+    "B6_xlsx_nonascii_signature_typeerror.xlsx": ("signature-invalid", ""),
+    "B7_xlsx_meta_contact_not_object_attributeerror.xlsx": ("metadata-invalid", ""),
+    "B8_xlsx_meta_tasks_not_list_typeerror.xlsx": ("metadata-invalid", ""),
+    "B9_xlsx_zip_version_notimplemented.xlsx": ("zip-unsupported", ""),
+    "F1_xlsx_bad_sst_index_reads_string0.xlsx": ("cell-value-invalid", "填报!K6"),
+}
+
+
+def test_every_find_is_here() -> None:
+    assert sorted(EXPECTED) == sorted(p.name for p in FINDS.iterdir() if p.suffix != ".md")
+    shared = Path(__file__).resolve().parents[2] / "shared" / "fuzz-finds"
+    if shared.is_dir():  # beside the repository on the development machines
+        for name in EXPECTED:
+            assert (FINDS / name).read_bytes() == (shared / name).read_bytes()
+
+
+@pytest.fixture(scope="module")
+def collected(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str, float]:
+    """All the reproducers collected at once through the real command, as a coordinator
+    would run it, with Rust's backtraces switched on."""
+    from xlflow.workspace import init_workspace
+
+    root = tmp_path_factory.mktemp("finds") / "work"
+    init_workspace(root)
+    run(["generate", "-w", str(root), "--round", DEFAULT_ROUND])
+    for name in EXPECTED:
+        (root / "inbox" / name).write_bytes((FINDS / name).read_bytes())
+    env = {**os.environ, "RUST_BACKTRACE": "1"}
+    command = [sys.executable, "-m", "xlflow", "collect", "-w", str(root), "--round", DEFAULT_ROUND]
+    import time
+
+    started = time.monotonic()
+    text = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+    seconds = time.monotonic() - started
+    assert text.returncode == 0, text.stderr
+    data = subprocess.run(
+        [*command, "--json"], capture_output=True, text=True, env=env, timeout=120
+    )
+    import json
+
+    files = {f["path"]: f for f in json.loads(data.stdout)["files"]}
+    return files, text.stdout + text.stderr + data.stderr, seconds
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_each_find_gets_its_specific_verdict(
+    collected: tuple[dict[str, Any], str, float], name: str
+) -> None:
+    files, _, _ = collected
+    code, where = EXPECTED[name]
+    entry = files[name]
+    assert entry["verdict"] == "rejected"
+    found = [i for i in entry["issues"] if i["code"] == code]
+    assert found, [i["code"] for i in entry["issues"]]
+    if where:
+        sheet, _, cell = where.partition("!")
+        assert found[0]["sheet"] == sheet and found[0]["cell"].startswith(cell)
+    for issue in entry["issues"]:  # no generic 读取时出错 message with a Python exception in it
+        assert not re.search(r"(TypeError|AttributeError|NotImplementedError|ParseError)", issue["message"])
+
+
+def test_the_finds_leave_the_terminal_clean_and_take_no_timeout(
+    collected: tuple[dict[str, Any], str, float],
+) -> None:
+    _, output, seconds = collected
+    for noise in ("Traceback", "panicked", "stack backtrace", "RUST_BACKTRACE", "Fatal Python"):
+        assert noise not in output
+    assert "read-timeout" not in output
+    # the hang (B1) is refused at once, not after the 30-second read timeout
+    assert seconds < 30
+
+
+@pytest.mark.parametrize("name", sorted(n for n in EXPECTED if n.startswith("B4")))
+def test_a_calamine_panic_is_a_verdict_and_prints_nothing(
+    name: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The real python-calamine, called past xlflow's own checks, panics on these files:
+    the panic is caught where calamine is called, and Rust's message stays off stderr."""
+    os.environ["RUST_BACKTRACE"] = "1"
+    try:
+        issues = _calamine((FINDS / name).read_bytes(), Limits(), RawWorkbook(format="xls"))
+    finally:
+        del os.environ["RUST_BACKTRACE"]
+    out, err = capfd.readouterr()
+    assert err == "" and out == ""
+    assert [i.code.value for i in issues] in (["reader-crashed"], ["corrupt-file"])
+
+
+def test_a_signature_that_is_not_hex_is_invalid_not_an_exception() -> None:
+    assert not verify(b"k" * 32, "１" * 64, round_id="r", division="d", task_ids=(), row_hashes=())
+    assert not verify(b"k" * 32, "", round_id="r", division="d", task_ids=(), row_hashes=())
+
+
+# --- F1 on genuine returns: a bad shared-string index is never read as another string ---
+
+
+def _as_shared_string(source: Path, target: Path, marker: str, index: str) -> None:
+    """The cell holding `marker`, rewritten as a shared-string cell with this index."""
+    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(target, "w") as zout:
+        for item in zin.infolist():
+            body = zin.read(item)
+            if item.filename.startswith("xl/worksheets/") and marker.encode() in body:
+                pattern = rb'<c r="([A-Z]+\d+)"([^>]*?) t="inlineStr"><is><t>' + marker.encode() + rb"</t></is></c>"
+                body, n = re.subn(pattern, rb'<c r="\1"\2 t="s"><v>' + index.encode() + rb"</v></c>", body)
+                assert n == 1
+            zout.writestr(item, body)
+
+
+@pytest.mark.parametrize("index", ["abc", "-1", "1.5", "#DIV/0!", "99999", " 0", ""])
+def test_a_bad_shared_string_index_is_refused_by_cell(
+    ws: Path, forms: dict[str, Path], index: str
+) -> None:
+    form = forms["政策规划处"]
+    values = complete_values(form)
+    values["5"]["下步打算"] = "MARK-F1"
+    staged = fill(form, ws / "staging" / "f1.xlsx", values, GOOD_CONTACT)
+    _as_shared_string(staged, ws / "inbox" / "f1.xlsx", "MARK-F1", index)
+    (entry,) = run_json(["collect", "-w", str(ws), "--round", DEFAULT_ROUND])["files"]
+    assert entry["verdict"] == "rejected"
+    (issue,) = entry["issues"]
+    assert issue["code"] == "cell-value-invalid" and issue["sheet"] == "填报"
+    assert re.fullmatch(r"K\d+", issue["cell"])
+
+
+@pytest.mark.parametrize("text", ["NaN", "1e400", "nan", "-inf"])
+def test_a_number_that_is_not_finite_is_not_a_number(
+    ws: Path, forms: dict[str, Path], text: str
+) -> None:
+    form = forms["政策规划处"]
+    values = complete_values(form)
+    values["5"]["完成进度(%)"] = 4242
+    staged = fill(form, ws / "staging" / "n.xlsx", values, GOOD_CONTACT)
+    with zipfile.ZipFile(staged) as zin, zipfile.ZipFile(ws / "inbox" / "n.xlsx", "w") as zout:
+        for item in zin.infolist():
+            body = zin.read(item)
+            if b"<v>4242</v>" in body:
+                body = body.replace(b"<v>4242</v>", f"<v>{text}</v>".encode())
+            zout.writestr(item, body)
+    (entry,) = run_json(["collect", "-w", str(ws), "--round", DEFAULT_ROUND])["files"]
+    assert entry["verdict"] == "rejected"
+    assert {i["code"] for i in entry["issues"]} & {"not-a-number", "corrupt-file"}
+
+
+# --- the harness: deterministic in CI, and able to fail ---
+
+
+def test_a_short_fuzz_run_finds_nothing(tmp_path: Path) -> None:
+    summary = harness.run(
+        tmp_path / "ws", run_seed=20261130, formats={"xlsx", "xls", "ods"}, rounds=6, workers=2
+    )
+    assert summary.findings == [], summary.findings
+    assert summary.iterations == {"xlsx": 60, "xls": 18, "ods": 18}
+    # not vacuous: the mutations get both verdicts
+    outcomes = {k for per in summary.outcomes.values() for k in per}
+    assert any(k.startswith("accepted") for k in outcomes)
+    assert any(k.startswith("rejected") for k in outcomes)
+
+
+def test_the_differential_check_catches_an_f1_reader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With xlflow's index check switched off, the F1 mutation of a seed is accepted with a
+    wrong value, and the harness says so: the check is what stops it."""
+    ws, _ = harness.build_workspace(tmp_path / "ws")
+    intake = harness.intake_context(ws)
+    seed = next(s for s in harness.load_seeds(intake) if s.name == "00.lo.xlsx")
+    with zipfile.ZipFile(__import__("io").BytesIO(seed.data)) as zf:
+        sheet = zf.read("xl/worksheets/sheet2.xml")
+    cells = re.findall(rb'<c r="(K\d+)"[^>]*t="s"><v>(\d+)</v>', sheet)
+    ref, index = cells[1]  # the first task's 下步打算 (cells[0] is the header)
+    old = b'<v>' + index + b"</v>"
+
+    def mutated() -> bytes:
+        import io
+
+        out = io.BytesIO()
+        with zipfile.ZipFile(io.BytesIO(seed.data)) as zin, zipfile.ZipFile(out, "w") as zout:
+            for item in zin.infolist():
+                body = zin.read(item)
+                if item.filename == "xl/worksheets/sheet2.xml":
+                    at = body.index(b'<c r="' + ref + b'"')
+                    end = body.index(b"</c>", at)
+                    body = body[:at] + body[at:end].replace(old, b"<v>abc</v>") + body[end:]
+                zout.writestr(item, body)
+        return out.getvalue()
+
+    data = mutated()
+    assert harness.judge(intake, seed, data, "F1")["verdict"] == "rejected"
+    monkeypatch.setattr("xlflow.reader._invalid_cell", lambda *a: None)
+    outcome = harness.judge(intake, seed, data, "F1")
+    assert outcome["verdict"] == "accepted"
+    assert outcome["finding"] in ("wrong-value", "unverified-value")
+
+
+def test_a_fresh_read_of_every_seed_agrees_with_its_independent_reader(tmp_path: Path) -> None:
+    ws, _ = harness.build_workspace(tmp_path / "ws")
+    intake = harness.intake_context(ws)
+    for seed in harness.load_seeds(intake):
+        raw = read_workbook(seed.data, harness.SUFFIX[seed.fmt], Limits()).workbook
+        assert raw is not None
+        sheet = raw.sheet(harness.TASK_SHEET)
+        assert sheet is not None
+        theirs = harness.oracle_grid(seed.data, seed.fmt)
+        assert theirs is not None and harness.differences(sheet.rows, theirs) == [], seed.name
