@@ -7,11 +7,14 @@ rather than against itself.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
 import os
 import shutil
+import signal
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -183,6 +186,63 @@ def copy_into_inbox(ws: Path, source: Path, name: str | None = None) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy2(source, target)
     return target
+
+
+# --- every process a test starts is gone when the test ends, pass or fail ---
+
+TAG = "XLFLOW_TEST_TAG"
+
+
+def tagged(tag: str, name: str = TAG) -> list[int]:
+    """Processes started with name=tag in their environment (exec'd, or forked from one)."""
+    needle = f"{name}={tag}".encode()
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            if needle in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return [pid for pid in found if pid != os.getpid()]
+
+
+def children_of(pid: int) -> list[int]:
+    """Every descendant of a process, from /proc."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        parents.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+@pytest.fixture(autouse=True)
+def reap_processes() -> Iterator[None]:
+    """Kill, at teardown, whatever this test started: subprocesses carry a tag in their
+    environment (so their workers do too, even once adopted by init), and workers this
+    process forked are its children. A test stopped by a failed assertion, or by -x, still
+    leaves nothing running."""
+    if not Path("/proc/self/environ").exists():
+        yield
+        return
+    tag = uuid.uuid4().hex
+    before = set(children_of(os.getpid()))
+    os.environ[TAG] = tag
+    try:
+        yield
+    finally:
+        del os.environ[TAG]
+        for pid in set(tagged(tag)) | (set(children_of(os.getpid())) - before):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
 
 
 # --- the office tests never skip in CI ---

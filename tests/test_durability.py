@@ -261,3 +261,92 @@ def test_text_over_the_limit_in_utf16_units_is_reported(roundtrip_ws: tuple[Path
             assert [i.code.value for i in record.issues] == ["cell-text-limit"]
         else:
             assert stored(root, DEFAULT_ROUND, record.path).values["7"]["next_steps"] == text
+
+
+# --- a killed run leaves no process behind ---
+
+
+RUN_TAG = "XLFLOW_RUN_TAG"  # one run's processes; the test's own tag stays for the reaper
+
+
+def _run_tagged(ws: Path, tag: str, *args: str, **env: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "xlflow", *args, "-w", str(ws)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, RUN_TAG: tag, **env},
+    )
+
+
+def _survivors(tag: str, within: float = 5.0) -> list[int]:
+    """Processes of a killed run still alive after `within` seconds (zombies excluded)."""
+    from .conftest import tagged
+
+    deadline = time.monotonic() + within
+    while True:
+        alive = []
+        for pid in tagged(tag, RUN_TAG):
+            try:
+                state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            if state != "Z":
+                alive.append(pid)
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.05)
+
+
+def _worker_appeared(pid: int, timeout: float = 30) -> bool:
+    from .conftest import children_of
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if children_of(pid):
+            return True
+        time.sleep(0.002)
+    return False
+
+
+def test_a_killed_collect_leaves_no_process_behind(
+    ws: Path, forms: dict[str, Path], tmp_path: Path
+) -> None:
+    """Kill collect while it forks reading workers (before they set their death signal),
+    while they work, and while the receipt workers render; then merge at several moments.
+    After each kill, nothing started by that run is left."""
+    import uuid
+
+    _populate(ws, forms, "a", 8)  # 56 returns: two reading workers, two receipt workers
+    fresh = tmp_path / "fresh"
+    shutil.copytree(ws, fresh)
+
+    def attempt(kill: Any, **env: str) -> None:
+        work = tmp_path / f"w{uuid.uuid4().hex[:8]}"
+        shutil.copytree(fresh, work)
+        tag = uuid.uuid4().hex
+        proc = _run_tagged(work, tag, "collect", "--round", DEFAULT_ROUND, **env)
+        kill(proc)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert _survivors(tag) == [], (kill, env)
+        shutil.rmtree(work)
+
+    # in the window between a worker's fork and its death signal
+    for _ in range(3):
+        attempt(lambda p: _worker_appeared(p.pid), XLFLOW_TEST_WORKER_START_DELAY="0.4")
+    # how long one whole run takes, then kills spread over it: reading, receipts, commit
+    work = tmp_path / "timed"
+    shutil.copytree(fresh, work)
+    started = time.monotonic()
+    run(["collect", "-w", str(work), "--round", DEFAULT_ROUND])
+    whole = time.monotonic() - started
+    for k in range(1, 9):
+        attempt(lambda p, k=k: time.sleep(whole * k / 9))
+    # merge runs in one process; a kill at any moment leaves nothing either
+    for delay in (0.05, 0.2, 0.4):
+        tag = uuid.uuid4().hex
+        proc = _run_tagged(work, tag, "merge", "--round", DEFAULT_ROUND)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert _survivors(tag) == []

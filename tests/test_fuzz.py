@@ -98,7 +98,9 @@ def test_each_find_gets_its_specific_verdict(
         sheet, _, cell = where.partition("!")
         assert found[0]["sheet"] == sheet and found[0]["cell"].startswith(cell)
     for issue in entry["issues"]:  # no generic 读取时出错 message with a Python exception in it
-        assert not re.search(r"(TypeError|AttributeError|NotImplementedError|ParseError)", issue["message"])
+        assert not re.search(
+            r"(TypeError|AttributeError|NotImplementedError|ParseError)", issue["message"]
+        )
 
 
 def test_the_finds_leave_the_terminal_clean_and_take_no_timeout(
@@ -142,8 +144,14 @@ def _as_shared_string(source: Path, target: Path, marker: str, index: str) -> No
         for item in zin.infolist():
             body = zin.read(item)
             if item.filename.startswith("xl/worksheets/") and marker.encode() in body:
-                pattern = rb'<c r="([A-Z]+\d+)"([^>]*?) t="inlineStr"><is><t>' + marker.encode() + rb"</t></is></c>"
-                body, n = re.subn(pattern, rb'<c r="\1"\2 t="s"><v>' + index.encode() + rb"</v></c>", body)
+                pattern = (
+                    rb'<c r="([A-Z]+\d+)"([^>]*?) t="inlineStr"><is><t>'
+                    + marker.encode()
+                    + rb"</t></is></c>"
+                )
+                body, n = re.subn(
+                    pattern, rb'<c r="\1"\2 t="s"><v>' + index.encode() + rb"</v></c>", body
+                )
                 assert n == 1
             zout.writestr(item, body)
 
@@ -210,7 +218,7 @@ def test_the_differential_check_catches_an_f1_reader(
         sheet = zf.read("xl/worksheets/sheet2.xml")
     cells = re.findall(rb'<c r="(K\d+)"[^>]*t="s"><v>(\d+)</v>', sheet)
     ref, index = cells[1]  # the first task's 下步打算 (cells[0] is the header)
-    old = b'<v>' + index + b"</v>"
+    old = b"<v>" + index + b"</v>"
 
     def mutated() -> bytes:
         import io

@@ -121,6 +121,10 @@ def _worker(
         inherited.close()
     _PARENT_ENDS.clear()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    if delay := os.environ.get("XLFLOW_TEST_WORKER_START_DELAY"):
+        # tests only: widen the moment between the fork and the death signal, so that a
+        # kill of the parent surely lands in it (tests/test_durability.py)
+        time.sleep(float(delay))
     _die_with_parent(parent_pid)
     _watch_parent(parent_pid, method)
     _quiet()

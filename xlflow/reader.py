@@ -950,6 +950,9 @@ _O = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}"
 
 
 _ODS_VALUES = ("value", "date-value", "time-value", "boolean-value", "string-value")
+_ODS_TYPES = frozenset(
+    ("float", "percentage", "currency", "date", "time", "boolean", "string", "void")
+)
 
 
 def _count(element: Any, attribute: str) -> int:
@@ -986,6 +989,8 @@ def _scan_ods(content: bytes | None, raw: RawWorkbook, limits: Limits) -> None:
                 if down > 1 or across > 1:
                     spans.append(((r, c), (r + down - 1, c + across - 1)))
                 kind = cell.get(f"{_O}value-type")
+                if kind is not None and kind not in _ODS_TYPES:
+                    raise _malformed("content.xml", f"单元格的数值类型“{kind[:20]}”不存在")
                 if kind is None and any(cell.get(f"{_O}{a}") is not None for a in _ODS_VALUES):
                     raise _malformed(
                         "content.xml", "单元格有数值却没有数值类型（office:value-type）"
