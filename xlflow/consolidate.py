@@ -18,12 +18,11 @@ from typing import Any
 from .config import Settings
 from .excel import new_workbook, page_text, row_height, write_text, write_value
 from .files import atomic_write, folder_lock, sweep_temp_files
-from .forms import deadline_text, form_title
 from .issues import VERDICT_LABELS, Issue, IssueCode, Severity, Verdict, warning
 from .ledger import Ledger
 from .model import FileRecord, Register, Role, Round, Task
-from .register import task_label
 from .text import CELL_TEXT_LIMIT, cell_length, cut_to_cell, display_width, safe_filename
+from .wording import deadline_text, form_title, task_label
 from .workspace import Workspace
 
 OVERVIEW = "总览"
@@ -226,11 +225,9 @@ def _combined_texts(
 
 def consolidate(ws: Workspace, round_id: str) -> Consolidation:
     """Everything the consolidated workbook shows, from the ledger."""
-    from .intake import load_round
-
     register = ws.register()
     with Ledger(ws.ledger_path) as ledger:
-        rnd = load_round(ledger, round_id)
+        rnd = ledger.load_round(round_id)
         forms = ledger.forms(rnd)
         files = ledger.files(rnd.id)
         history = _history(ledger, rnd, register, ws.settings)

@@ -19,11 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import openpyxl
+
 from .consolidate import merge
 from .errors import XlflowError
 from .forms import generate_forms
 from .intake import CollectReport, collect
 from .model import parse_round
+from .wording import task_label
 from .workspace import Workspace, init_workspace
 
 DEMO_MARKER = ".xlflow-demo"
@@ -39,8 +42,6 @@ def fill_return(
     sheet: str = "填报",
 ) -> Path:
     """Type values into a generated form as a division would: by header label and task id."""
-    import openpyxl
-
     wb = openpyxl.load_workbook(form)
     ws = wb[sheet]
     header: int = 0
@@ -177,8 +178,6 @@ def run_demo(target: Path, soffice: str | None = None) -> DemoResult:
     generated = generate_forms(ws, rnd)
     forms = {f.division: f for f in generated.forms}
     register = ws.register()
-    from .register import task_label
-
     names = {t.id: task_label(t, ws.settings.register) for t in register.tasks}
     inbox = ws.inbox
     day = dt.datetime(2019, 7, 1, 9, 30)

@@ -17,6 +17,14 @@ try:
     import fcntl
 except ImportError:  # Windows
     fcntl = None  # type: ignore[assignment]
+try:
+    import msvcrt
+except ImportError:  # POSIX
+    msvcrt = None  # type: ignore[assignment]
+
+# Windows locks byte ranges, and a locked byte cannot be read by another process: lock one
+# far past the holder's text, which the refused run reads to say who holds the folder.
+_WINDOWS_LOCK_OFFSET = 1 << 20
 
 
 def atomic_write(path: Path, data: bytes, durable: bool = True) -> None:
@@ -117,22 +125,37 @@ def folder_lock(lock_path: Path, what: str, wait_seconds: float = 0.0) -> Iterat
             _HELD.discard(key)
 
 
-def _hold(fh: Any, what: str, wait_seconds: float) -> Iterator[None]:
-    if fcntl is None:  # no advisory locks on this platform
-        yield
-        return
-    deadline = time.monotonic() + wait_seconds
-    while True:
-        try:
-            # A POSIX record lock belongs to this process alone: worker processes forked
-            # while it is held do not inherit it, so a killed run never leaves it behind.
+def _try_lock(fh: Any) -> bool:
+    """Take the folder lock without waiting: a POSIX record lock, or a Windows byte lock.
+    Both belong to this process alone and are released by the system when it dies."""
+    try:
+        if fcntl is not None:
+            # not inherited by worker processes forked while it is held
             fcntl.lockf(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            break
-        except OSError:
-            if time.monotonic() >= deadline:
-                fh.seek(0)
-                raise _busy(fh.read().strip() or "另一个进程", what) from None
-            time.sleep(0.1)
+        elif msvcrt is not None:
+            fh.seek(_WINDOWS_LOCK_OFFSET)
+            msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
+    except OSError:
+        return False
+    return True
+
+
+def _unlock(fh: Any) -> None:
+    if fcntl is not None:
+        fcntl.lockf(fh.fileno(), fcntl.LOCK_UN)
+    elif msvcrt is not None:
+        fh.seek(_WINDOWS_LOCK_OFFSET)
+        msvcrt.locking(fh.fileno(), msvcrt.LK_UNLCK, 1)
+
+
+def _hold(fh: Any, what: str, wait_seconds: float) -> Iterator[None]:
+    # Without fcntl and msvcrt (neither POSIX nor Windows) only the in-process guard holds.
+    deadline = time.monotonic() + wait_seconds
+    while not _try_lock(fh):
+        if time.monotonic() >= deadline:
+            fh.seek(0)
+            raise _busy(fh.read().strip() or "另一个进程", what) from None
+        time.sleep(0.1)
     try:
         fh.seek(0)
         fh.truncate()
@@ -144,4 +167,4 @@ def _hold(fh: Any, what: str, wait_seconds: float) -> Iterator[None]:
             fh.seek(0)
             fh.truncate()
             fh.flush()
-            fcntl.lockf(fh.fileno(), fcntl.LOCK_UN)
+            _unlock(fh)

@@ -29,19 +29,25 @@ from .excel import (
 )
 from .files import atomic_write, folder_lock, sha256_bytes, sweep_temp_files
 from .ledger import Ledger
-from .model import FileRecord, FormRow, FormSpec, Register, Role, Round, parse_round
-from .signing import SCHEMA, load_or_create_secret, row_hash, sign_form
+from .model import FileRecord, FormRow, FormSpec, Register, Role, Round
+from .signing import (
+    META_NOTE,
+    META_SHEET,
+    NAME_PREFIX,
+    PROP_PREFIX,
+    identity,
+    load_or_create_secret,
+    row_hash,
+    sign_form,
+)
 from .text import display_width, safe_filename
+from .wording import deadline_text, form_title, task_label
 from .workspace import Workspace
 
 ID_HEADER = "序号"
 ROLE_HEADER = "牵头/配合"
 INSTRUCTION_SHEET = "填报说明"
 LISTS_SHEET = "选项"
-META_SHEET = "_xlflow"
-META_NOTE = "请勿修改或删除本工作表：xlflow 用它识别和核验报送的表格。"
-NAME_PREFIX = "xlflow_"
-PROP_PREFIX = "xlflow."
 _CHUNK = 240  # Excel caps a text constant in a name and a custom property at 255
 
 INPUT_FILL = "#FFF2CC"
@@ -53,21 +59,6 @@ TASK_SHEET_PROTECTION = {
     "format_columns": True,
     "format_rows": True,
 }
-
-
-def form_title(settings: Settings, rnd: Round, division: str) -> str:
-    return settings.form.title.format(
-        office=settings.office.name,
-        round=rnd.title,
-        division=division,
-        year=rnd.year or "",
-    )
-
-
-def deadline_text(deadline: dt.date | None) -> str:
-    if deadline is None:
-        return "按通知要求"
-    return f"{deadline.year}年{deadline.month}月{deadline.day}日前"
 
 
 def readonly_headers(register: Register, settings: Settings, year: int | None) -> list[str]:
@@ -127,6 +118,7 @@ def build_specs(
                 FormRow(
                     task_id=task.id,
                     role=role,
+                    name=task_label(task, settings.register),
                     readonly=tuple(readonly),
                     prefill=tuple(
                         (f.key, values[f.key])
@@ -566,8 +558,7 @@ def render_form(
     meta.very_hidden()
     if settings.form.protect:
         meta.protect(settings.form.password)
-    identity = dict(meta_rows[:5])
-    for key, value in identity.items():
+    for key, value in identity(spec).items():
         for n, part in enumerate(_chunks(value)):
             suffix = f"_{n + 1}" if n else ""
             wb.define_name(f"{NAME_PREFIX}{key}{suffix}", '="' + part.replace('"', '""') + '"')
@@ -592,13 +583,10 @@ def _metadata(
     field_cols: Mapping[str, int],
     contact_cells: Mapping[str, str],
 ) -> list[tuple[str, str]]:
-    """Key/value rows of the metadata sheet. The first five are also names and properties."""
+    """Key/value rows of the metadata sheet: the signed identity, then the hints intake
+    uses to find cells."""
     return [
-        ("schema", str(SCHEMA)),
-        ("round", spec.round.id),
-        ("division", spec.division),
-        ("tasks", json.dumps(list(spec.task_ids), ensure_ascii=False)),
-        ("signature", spec.signature),
+        *identity(spec).items(),
         ("round_title", spec.round.title),
         ("sheet", settings.form.sheet),
         ("target_year", str(spec.target_year or "")),
@@ -701,9 +689,7 @@ def generate_forms(
         previous: dict[str, FileRecord] = {}
         source = ""
         if prefill_from:
-            earlier = ledger.get_round(prefill_from) or ledger.get_round(
-                parse_round(prefill_from).id
-            )
+            earlier = ledger.find_round(prefill_from)
             if earlier is None:
                 raise XlflowError(
                     f"没有轮次 {prefill_from!r} 的记录，无法预填；已有轮次："

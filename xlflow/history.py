@@ -7,7 +7,7 @@ from typing import Any
 from .consolidate import task_states
 from .errors import XlflowError
 from .ledger import Ledger
-from .register import task_label
+from .wording import task_label
 from .workspace import Workspace
 
 

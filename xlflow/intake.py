@@ -20,20 +20,26 @@ from pathlib import Path
 from typing import Any
 
 from .config import Settings
-from .errors import XlflowError
 from .files import atomic_copy, atomic_write, folder_lock, sha256_file, sweep_temp_files
-from .forms import META_SHEET, NAME_PREFIX, PROP_PREFIX
 from .issues import Issue, IssueCode, Verdict, error, has_errors, warning
 from .ledger import AcceptedValues, FormStore, Ledger, now_text
 from .model import FileRecord, FormSpec, Round
 from .pool import IsolatedPool, JobFailure, default_workers
 from .reader import SPREADSHEET_SUFFIXES, RawWorkbook, read_workbook, text_of
-from .signing import SCHEMA, load_or_create_secret, verify
+from .receipts import write_receipts
+from .signing import (
+    IDENTITY_KEYS,
+    META_SHEET,
+    NAME_PREFIX,
+    PROP_PREFIX,
+    SCHEMA,
+    load_or_create_secret,
+    verify,
+)
 from .text import task_id_text
 from .validate import find_task_sheet, locate_table, validate_form
 from .workspace import Workspace
 
-IDENTITY_KEYS = ("schema", "round", "division", "tasks", "signature")
 _SKIP_CODES = {
     IssueCode.SKIPPED_LOCK_FILE,
     IssueCode.SKIPPED_HIDDEN,
@@ -714,21 +720,6 @@ def _code_fingerprint() -> str:
     return h.hexdigest()
 
 
-def load_round(ledger: Ledger, round_id: str) -> Round:
-    rnd = ledger.get_round(round_id)
-    if rnd is None:
-        from .model import parse_round
-
-        parsed = parse_round(round_id)
-        rnd = ledger.get_round(parsed.id)
-    if rnd is None:
-        known = "、".join(r.id for r in ledger.rounds()) or "（还没有）"
-        raise XlflowError(
-            f"轮次 {round_id!r} 还没有生成过填报表；先运行 xlflow generate --round {round_id}。已有轮次：{known}"
-        )
-    return rnd
-
-
 def _late(record: FileRecord, deadline: dt.date | None) -> bool:
     if deadline is None or record.mtime <= 0:
         return False
@@ -746,8 +737,6 @@ def collect(
 
     With `receipts=False` no receipt is written (see `write_receipts`, `xlflow receipts`).
     """
-    from .receipts import write_receipts
-
     with (
         folder_lock(ws.lock_path, "收集报送文件"),
         Ledger(ws.ledger_path) as ledger,
@@ -756,7 +745,7 @@ def collect(
         started = now_text()
         sweep_temp_files(ws.outbox)
         sweep_temp_files(ws.archive)
-        rnd = load_round(ledger, round_id)
+        rnd = ledger.load_round(round_id)
         forms = FormStore(ws.ledger_path, rnd)
         source = ledger.prefill_source(rnd.id)
         prev_round = ledger.get_round(source) if source else ledger.previous_round(rnd.id)

@@ -33,6 +33,7 @@ from .register import (
     _header_score,
     _read_source,
     _Source,
+    describe_register,
     find_header_row,
     header_at,
     read_register,
@@ -110,8 +111,6 @@ class Detected:
         return tuple(lines + list(reg.notes) + list(self.warnings))
 
     def to_dict(self) -> dict[str, Any]:
-        from .register import describe_register
-
         return {
             "layout": self.layout,
             "settings": {k: v for k, v in asdict(self.settings).items() if k != "path"},

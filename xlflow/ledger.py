@@ -18,9 +18,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
 
-from .errors import WorkspaceError
+from .errors import WorkspaceError, XlflowError
 from .issues import Issue, Verdict
-from .model import FileRecord, FormRow, FormSpec, Role, Round
+from .model import FileRecord, FormRow, FormSpec, Role, Round, parse_round
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -109,6 +109,7 @@ def spec_to_json(spec: FormSpec) -> str:
                     "role": r.role.value,
                     "readonly": [list(p) for p in r.readonly],
                     "prefill": [list(p) for p in r.prefill],
+                    "name": r.name,
                 }
                 for r in spec.rows
             ],
@@ -130,6 +131,7 @@ def spec_from_json(text: str, rnd: Round) -> FormSpec:
                 role=Role(r["role"]),
                 readonly=tuple((sys.intern(h), t) for h, t in r["readonly"]),
                 prefill=tuple((k, v) for k, v in r["prefill"]),
+                name=r.get("name", ""),
             )
             for r in data["rows"]
         ),
@@ -319,6 +321,20 @@ class Ledger:
             year=row[2],
             deadline=dt.date.fromisoformat(row[3]) if row[3] else None,
         )
+
+    def find_round(self, round_id: str) -> Round | None:
+        """A recorded round, by its id or as a person typed it (`2019年上半年` is `2019-H1`)."""
+        return self.get_round(round_id) or self.get_round(parse_round(round_id).id)
+
+    def load_round(self, round_id: str) -> Round:
+        """A round that forms were generated for; XlflowError, naming the known ones, if none."""
+        rnd = self.find_round(round_id)
+        if rnd is None:
+            known = "、".join(r.id for r in self.rounds()) or "（还没有）"
+            raise XlflowError(
+                f"轮次 {round_id!r} 还没有生成过填报表；先运行 xlflow generate --round {round_id}。已有轮次：{known}"
+            )
+        return rnd
 
     def get_round(self, round_id: str) -> Round | None:
         row = self.db.execute(

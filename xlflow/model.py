@@ -193,6 +193,7 @@ class FormRow:
     role: Role
     readonly: tuple[tuple[str, str], ...]  # (form header, text): register columns and the target
     prefill: tuple[tuple[str, str], ...] = ()  # (field key, value carried from an earlier round)
+    name: str = ""  # the task's short name, as every output calls it (xlflow.wording)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ killed; a dead worker is replaced. The caller gets a `JobFailure` for that job o
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import faulthandler
 import multiprocessing as mp
 import os
@@ -21,6 +22,11 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any, Generic, TypeVar
+
+try:
+    import resource
+except ImportError:  # Windows
+    resource = None  # type: ignore[assignment]
 
 J = TypeVar("J")
 R = TypeVar("R")
@@ -44,9 +50,7 @@ def _vm_bytes() -> int:
 
 
 def _limit_memory(memory_mb: int) -> None:
-    try:
-        import resource
-    except ImportError:  # Windows: no caps, isolation only
+    if resource is None:  # Windows: no caps, isolation only
         return
     cap = _vm_bytes() + memory_mb * 1024 * 1024
     with contextlib.suppress(ValueError, OSError):
@@ -69,8 +73,6 @@ def _die_with_parent(parent_pid: int) -> None:
     if not sys.platform.startswith("linux"):
         return
     try:
-        import ctypes
-
         libc = ctypes.CDLL(None, use_errno=True)
         pr_set_pdeathsig = 1
         libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)

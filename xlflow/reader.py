@@ -23,6 +23,11 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from xml.etree.ElementTree import ParseError
+
+import olefile
+from defusedxml import ElementTree
+from python_calamine import CalamineError, CalamineWorkbook, PasswordError
 
 from .config import Limits
 from .issues import Issue, IssueCode, error, warning
@@ -274,10 +279,6 @@ def _members(zf: zipfile.ZipFile, wanted: Callable[[str], bool]) -> Iterator[tup
 def _xml(data: bytes, part: str) -> Any:
     """A small OpenDocument part, parsed with DTDs refused; one that does not parse (or
     declares an encoding nobody knows) is malformed, said by name."""
-    from xml.etree.ElementTree import ParseError
-
-    from defusedxml import ElementTree
-
     try:
         return ElementTree.fromstring(data, forbid_dtd=True)
     except (ParseError, LookupError, ValueError) as exc:  # an unknown encoding
@@ -646,8 +647,6 @@ def _calamine(data: bytes, limits: Limits, raw: RawWorkbook) -> list[Issue]:
 
 
 def _calamine_sheets(data: bytes, limits: Limits, raw: RawWorkbook) -> list[Issue]:
-    from python_calamine import CalamineError, CalamineWorkbook, PasswordError
-
     try:
         wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
     except PasswordError:
@@ -1064,8 +1063,6 @@ def _scan_xls(data: bytes, raw: RawWorkbook, limits: Limits) -> None:
     """Check an .xls before python-calamine reads it, and note what calamine does not say:
     its OLE container must hold a workbook stream, and its BIFF records a used range within
     the limits and shared-string indexes that exist."""
-    import olefile
-
     try:
         ole = olefile.OleFileIO(io.BytesIO(data))
         name = next((n for n in ("Workbook", "Book") if ole.exists(n)), None)

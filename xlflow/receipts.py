@@ -14,14 +14,13 @@ from typing import Any
 
 from .config import Settings
 from .excel import cell_ref, new_workbook, row_height, write_value
-from .files import atomic_write
-from .forms import form_title
+from .files import atomic_write, folder_lock
 from .issues import VERDICT_LABELS, Issue, Severity, Verdict
 from .ledger import FormStore, Ledger, RecordReader
 from .model import FileRecord, FormSpec, Round
 from .pool import IsolatedPool, JobFailure, default_workers
 from .text import display_width, safe_filename
-from .validate import task_name
+from .wording import form_title, row_name
 from .workspace import Workspace
 
 SUMMARY_SHEET = "回执"
@@ -224,7 +223,7 @@ def _values_layout(item: ReceiptInput, settings: Settings) -> _Sheet:
 
     for n, row in enumerate(item.spec.rows, start=1):
         values = record.values.get(row.task_id, {})
-        name = task_name(row, settings)
+        name = row_name(row, settings.register)
         sheet.cells += [
             marked(n, 0, row.task_id, by_cell.get((row.task_id, ""), [])),
             _Cell(n, 1, row.role.label, "text"),
@@ -541,11 +540,8 @@ def _render_to(
 
 def receipts_for_round(ws: Workspace, round_id: str) -> tuple[Round, list[Path]]:
     """(Re)write the receipts of a round from the ledger, as `collect` does."""
-    from .files import folder_lock
-    from .intake import load_round
-
     with folder_lock(ws.lock_path, "生成回执"), Ledger(ws.ledger_path) as ledger:
-        rnd = load_round(ledger, round_id)
+        rnd = ledger.load_round(round_id)
         paths = write_receipts(
             ws, rnd, ledger.files(rnd.id, with_values=False), FormStore(ws.ledger_path, rnd), ledger
         )

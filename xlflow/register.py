@@ -19,13 +19,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import docx
+
 from .config import Limits, RegisterSettings
 from .errors import RegisterError
 from .excel import cell_ref
 from .model import Register, Role, Task
-from .reader import read_workbook, text_of
+from .paragraphs import read_paragraphs
+from .reader import check_package, read_workbook, text_of
 from .text import clean_cell, header_key, squash, task_id_text
 from .units import is_collective, open_list_note, parse_units
+from .wording import task_label
 
 MAX_REGISTER_MB = 50
 MAX_REGISTER_ROWS = 20000
@@ -169,10 +173,6 @@ def _cell_text(cell: Any, depth: int = 0) -> str:
 
 def open_docx(path: Path) -> Any:
     """A Word document, after the same package checks as any untrusted file."""
-    import docx
-
-    from .reader import check_package
-
     data = path.read_bytes()
     problem = check_package(data, Limits())
     if problem:
@@ -421,8 +421,6 @@ def read_register(path: Path, settings: RegisterSettings) -> Register:
     """Read the register described by `settings`. Raises RegisterError naming the row."""
     source = _read_source(path, settings.sheet)
     if settings.layout == "paragraphs":
-        from .paragraphs import read_paragraphs
-
         if source.document is None:
             raise RegisterError(
                 f'{path}: register.layout = "paragraphs" 只适用于 Word 文档（.docx）'
@@ -668,19 +666,6 @@ def _units(
         if unit not in lead and unit not in seen:
             seen.append(unit)
     return lead, seen, is_open
-
-
-def task_label(task: Task, settings: RegisterSettings) -> str:
-    """A task's short name: the register's name column, else its first text column."""
-    if settings.name_column:
-        name = task.column(squash(settings.name_column)) or task.column(settings.name_column)
-        if name:
-            return name.replace("\n", "")
-    skip = {header_key(settings.id_column), header_key(settings.group_column)}
-    for header, text in task.columns:
-        if header_key(header) not in skip and text:
-            return text.replace("\n", "")
-    return task.id
 
 
 def describe_register(register: Register, settings: RegisterSettings) -> dict[str, Any]:

@@ -18,14 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from .files import atomic_write, folder_lock
-from .forms import deadline_text
-from .intake import load_round
 from .issues import Severity, Verdict
 from .ledger import Ledger
 from .model import FileRecord, Register, Round
 from .receipts import counted_record, receipt_name
-from .register import task_label
 from .text import safe_filename
+from .wording import deadline_text, task_label
 from .workspace import DIVISIONS_HEADER, Workspace
 
 XLSX = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
@@ -156,7 +154,7 @@ def write_reminders(
             "在该文件中填好联系人和邮箱后重新运行 remind 即可。"
         )
     with folder_lock(ws.lock_path, "生成催报邮件"), Ledger(ws.ledger_path) as ledger:
-        rnd = load_round(ledger, round_id)
+        rnd = ledger.load_round(round_id)
         forms = ledger.forms(rnd)
         files = ledger.files(rnd.id)
         form_files = {d: ledger.form_file(rnd.id, d) for d in forms}

@@ -18,9 +18,28 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import WorkspaceError
+from .model import FormSpec
 
+# The identity stamp: what `generate` writes into every form, three times over (a
+# veryHidden sheet, defined names, custom properties), and `collect` reads back by key.
 SCHEMA = 1
+META_SHEET = "_xlflow"
+META_NOTE = "请勿修改或删除本工作表：xlflow 用它识别和核验报送的表格。"
+NAME_PREFIX = "xlflow_"
+PROP_PREFIX = "xlflow."
+IDENTITY_KEYS = ("schema", "round", "division", "tasks", "signature")
 _SECRET_BYTES = 32
+
+
+def identity(spec: FormSpec) -> dict[str, str]:
+    """The signed identity of a form, by key (IDENTITY_KEYS, in that order)."""
+    return {
+        "schema": str(SCHEMA),
+        "round": spec.round.id,
+        "division": spec.division,
+        "tasks": json.dumps(list(spec.task_ids), ensure_ascii=False),
+        "signature": spec.signature,
+    }
 
 
 def load_or_create_secret(path: Path) -> bytes:

@@ -6,7 +6,6 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from .intake import load_round
 from .issues import Severity, Verdict
 from .ledger import Ledger
 from .model import FileRecord, Round
@@ -70,7 +69,7 @@ class RoundStatus:
 def round_status(ws: Workspace, round_id: str, today: dt.date | None = None) -> RoundStatus:
     """Read from the ledger only: run `collect` first to take in new files."""
     with Ledger(ws.ledger_path) as ledger:
-        rnd = load_round(ledger, round_id)
+        rnd = ledger.load_round(round_id)
         forms = ledger.forms(rnd)
         files = ledger.files(rnd.id)
         last = ledger.last_collect(rnd.id)

@@ -19,7 +19,7 @@ from typing import Any
 from .config import Field, Settings
 from .excel import cell_ref
 from .issues import Issue, IssueCode, error, warning
-from .model import FormRow, FormSpec
+from .model import FormSpec
 from .reader import Cell, RawSheet, RawWorkbook, text_of
 from .signing import normalise_text
 from .text import (
@@ -30,6 +30,7 @@ from .text import (
     task_id_text,
     to_halfwidth_number,
 )
+from .wording import row_name
 
 ID_HEADER = "序号"
 ROLE_HEADER = "牵头/配合"
@@ -188,15 +189,6 @@ def _col_index(letters: str) -> int | None:
     return n - 1
 
 
-def task_name(row: FormRow, settings: Settings) -> str:
-    """The short name of a task as shown on its form (the register's name column)."""
-    wanted = header_key(settings.register.name_column)
-    for header, text in row.readonly:
-        if header_key(header) == wanted:
-            return text
-    return row.readonly[0][1] if row.readonly else ""
-
-
 def _is_contact_row(row: list[Cell], contact_keys: set[str]) -> bool:
     # a label is short; long cells (task text, progress) are never one
     return any(isinstance(c, str) and len(c) <= 40 and _label_key(c) in contact_keys for c in row)
@@ -252,7 +244,7 @@ def check_rows(table: Table, spec: FormSpec, settings: Settings) -> Iterator[Iss
         table.task_rows[tid] = r
     for row_spec in spec.rows:
         if row_spec.task_id not in table.task_rows:
-            name = task_name(row_spec, settings)
+            name = row_name(row_spec, settings.register)
             yield error(
                 IssueCode.TASK_MISSING,
                 f"缺少序号 {row_spec.task_id} 的任务行{f'（{name}）' if name else ''}。"

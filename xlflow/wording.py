@@ -1,0 +1,60 @@
+"""How xlflow names things to people: a form's title, a deadline, a task.
+
+One place for each, so that a form, a receipt, a reminder and the consolidated workbook
+call the same thing by the same name.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from .config import RegisterSettings, Settings
+from .model import FormRow, Round, Task
+from .text import header_key
+
+
+def form_title(settings: Settings, rnd: Round, division: str) -> str:
+    return settings.form.title.format(
+        office=settings.office.name,
+        round=rnd.title,
+        division=division,
+        year=rnd.year or "",
+    )
+
+
+def deadline_text(deadline: dt.date | None) -> str:
+    if deadline is None:
+        return "按通知要求"
+    return f"{deadline.year}年{deadline.month}月{deadline.day}日前"
+
+
+def task_name(columns: Iterable[tuple[str, str]], register: RegisterSettings, fallback: str) -> str:
+    """A task's short name: its text in the register's name column, else its first text
+    that is neither its id nor its group, else `fallback` (its id).
+
+    `columns` are (header, text) pairs: a register task's, or the read-only cells of its
+    row on a form; headers match whatever their line breaks and spaces.
+    """
+    pairs = list(columns)
+    if register.name_column:
+        wanted = header_key(register.name_column)
+        for header, text in pairs:
+            if header_key(header) == wanted and text:
+                return text.replace("\n", "")
+    skip = {header_key(register.id_column), header_key(register.group_column)}
+    for header, text in pairs:
+        if header_key(header) not in skip and text:
+            return text.replace("\n", "")
+    return fallback
+
+
+def task_label(task: Task, register: RegisterSettings) -> str:
+    """A register task's short name (see `task_name`)."""
+    return task_name(task.columns, register, task.id)
+
+
+def row_name(row: FormRow, register: RegisterSettings) -> str:
+    """The name of a task on a form: as generated from the register, or, for a form stored
+    by an older xlflow, from the row's read-only cells."""
+    return row.name or task_name(row.readonly, register, row.task_id)
