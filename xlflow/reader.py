@@ -299,10 +299,12 @@ class Malformed(Exception):
 
 
 def _malformed(part: str, what: str) -> Malformed:
+    """`part` is a zip member (xl/styles.xml) or, for an .xls, a sheet's records."""
+    where = f"中{part}" if part.startswith("工作表") else f"的 {part} 部件"
     return Malformed(
         error(
             IssueCode.MALFORMED_PART,
-            f"文件的 {part} 部件已损坏（{what}）。这不是 Excel、WPS 或 LibreOffice 保存的正常文件；"
+            f"文件{where}已损坏（{what}）。这不是 Excel、WPS 或 LibreOffice 保存的正常文件；"
             "请用 Excel/WPS 打开确认内容后另存，或用下发的原表重新填写后报送。",
         )
     )
@@ -677,6 +679,13 @@ def _calamine_sheets(data: bytes, limits: Limits, raw: RawWorkbook) -> list[Issu
         except CalamineError as exc:
             issues.append(_corrupt(exc))
             continue
+        if raw.format == "xls":
+            broken = _undecodable(rows)
+            if broken is not None:
+                return [
+                    *issues,
+                    _invalid_cell(meta.name, broken, "文字的编码已损坏，读出的是替代字符 �"),
+                ]
         merged = ws.merged_cell_ranges or raw.spans.get(meta.name, [])
         raw.sheets.append(
             RawSheet(
@@ -687,6 +696,16 @@ def _calamine_sheets(data: bytes, limits: Limits, raw: RawWorkbook) -> list[Issu
             )
         )
     return issues
+
+
+def _undecodable(rows: list[list[Cell]]) -> str | None:
+    """The first cell whose text python-calamine decoded with a replacement character: in
+    an .xls, a string's UTF-16 that is not valid (a lone surrogate) reads as U+FFFD."""
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            if isinstance(value, str) and "\ufffd" in value:
+                return _ref(r, c)
+    return None
 
 
 def _encrypted() -> Issue:
@@ -1105,8 +1124,11 @@ def scan_biff(stream: bytes, raw: RawWorkbook, limits: Limits | None = None) -> 
         percent: set[str] = set()
         texts: dict[tuple[int, int], str] = {}
         pending: tuple[int, int] | None = None
-        for _, kind, body in biff.records(offset):
+        kind = -1
+        for n, (_, kind, body) in enumerate(biff.records(offset)):
             if limits is not None:
+                if n == 0 and kind != 0x0809:
+                    raise _malformed(f"工作表“{sheet_name}”的记录", "工作表的记录不是从 BOF 开始")
                 _check_biff_record(sheet_name, kind, body, shared, len(xf_percent), limits)
             if kind in (0x0203, 0x027E) and len(body) >= 6:  # NUMBER, RK
                 r, c, ixfe = (int.from_bytes(body[i : i + 2], "little") for i in (0, 2, 4))
@@ -1135,11 +1157,18 @@ def scan_biff(stream: bytes, raw: RawWorkbook, limits: Limits | None = None) -> 
             elif kind == 0x0207 and pending is not None and len(body) >= 3:  # STRING
                 texts[pending] = _biff_string(body, 0, 2)
                 pending = None
+        if limits is not None and kind != 0x000A:
+            # a record whose length was changed throws every record after it out of step
+            raise _malformed(
+                f"工作表“{sheet_name}”的记录", "工作表的记录没有以 EOF 结束，记录长度不一致"
+            )
         raw.note_cells(sheet_name, formulas, errors, percent)
         if texts:
             raw.formula_texts[sheet_name] = texts
 
 
+# BIFF8 records of one fixed size: BLANK, NUMBER, RK, LABELSST, BOOLERR, ROW, DIMENSIONS
+_BIFF_SIZES = {0x0201: 6, 0x0203: 14, 0x027E: 10, 0x00FD: 10, 0x0205: 8, 0x0208: 16, 0x0200: 14}
 # BIFF8 records that start with a cell's row and column; the MUL* ones end with the last column
 _CELL_RECORDS = frozenset(
     (0x0006, 0x00BD, 0x00BE, 0x00D6, 0x00FD, 0x0201, 0x0203, 0x0204, 0x0205, 0x027E)
@@ -1149,17 +1178,28 @@ _CELL_RECORDS = frozenset(
 def _check_biff_record(
     sheet: str, kind: int, body: bytes, shared: int, styles: int, limits: Limits
 ) -> None:
+    size = _BIFF_SIZES.get(kind)
+    if size is not None and len(body) != size:
+        raise _malformed(
+            f"工作表“{sheet}”的记录", f"记录 0x{kind:04X} 长 {len(body)} 字节，应为 {size}"
+        )
+    if kind in (0x00BD, 0x00BE) and (
+        len(body) < 8 or (len(body) - 6) % (6 if kind == 0x00BD else 2)
+    ):
+        raise _malformed(f"工作表“{sheet}”的记录", f"记录 0x{kind:04X} 的长度 {len(body)} 不对")
     rows = cols = 0
     if kind == 0x0200:  # DIMENSIONS: first row, last row + 1, first col, last col + 1
         if len(body) != 14:
-            raise _malformed(sheet, f"DIMENSIONS 记录长 {len(body)} 字节，应为 14")
+            raise _malformed(
+                f"工作表“{sheet}”的记录", f"DIMENSIONS 记录长 {len(body)} 字节，应为 14"
+            )
         first_row, rows = int.from_bytes(body[0:4], "little"), int.from_bytes(body[4:8], "little")
         first_col, cols = (
             int.from_bytes(body[8:10], "little"),
             int.from_bytes(body[10:12], "little"),
         )
         if first_row > rows or first_col > cols:
-            raise _malformed(sheet, "DIMENSIONS 记录的起始行列大于结束行列")
+            raise _malformed(f"工作表“{sheet}”的记录", "DIMENSIONS 记录的起始行列大于结束行列")
     elif kind in _CELL_RECORDS and len(body) >= 4:
         # python-calamine sizes the sheet by every cell, whatever DIMENSIONS says
         rows = int.from_bytes(body[0:2], "little") + 1
