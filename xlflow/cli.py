@@ -513,9 +513,6 @@ def status(workspace: str, round_id: str, as_json: bool) -> None:
     click.echo(_status_text(state))
 
 
-_STATE_LABELS = {"accepted": "已采用", "rejected": "退回修改", "missing": "未报送"}
-
-
 def _status_text(state: Any) -> str:
     rnd = state.round
     lines = [f"{rnd.title}（{rnd.id}）"]
@@ -530,13 +527,13 @@ def _status_text(state: Any) -> str:
             if info["errors"]
             else ("" if info["warnings"] == 0 else f"{info['warnings']} 条提醒")
         )
-        rows.append([d.division, _STATE_LABELS[d.state], info["file"] or "", when, problems])
+        rows.append([d.division, d.standing.label, info["file"] or "", when, problems])
     lines.append(_table(["处室", "情况", "文件", "收到时间", "问题"], rows))
     missing = state.missing
     lines.append("")
     lines.append(f"尚未采用：{'、'.join(missing)}" if missing else "全部处室均已报送并通过核验。")
     for d in state.divisions:
-        if d.state == "rejected":
+        if d.standing == "rejected":
             first = d.to_dict()["problems"][:3]
             for message in first:
                 lines.append(f"  [{d.division}] {message}")

@@ -21,6 +21,7 @@ from .files import atomic_write, folder_lock, sweep_temp_files
 from .issues import VERDICT_LABELS, Issue, IssueCode, Severity, Verdict, warning
 from .ledger import Ledger
 from .model import FileRecord, Register, Role, Round, Task
+from .state import DivisionState, Standing, round_state
 from .text import CELL_TEXT_LIMIT, cell_length, cut_to_cell, display_width, safe_filename
 from .wording import deadline_text, form_title, task_label
 from .workspace import Workspace
@@ -34,7 +35,7 @@ HISTORY = "历次进展"
 
 
 @dataclass(frozen=True)
-class Report:
+class DivisionAnswer:
     """What one division said about one task."""
 
     division: str
@@ -49,20 +50,10 @@ class TaskState:
     target: str
     status: str
     percent: float | int | None
-    reports: tuple[Report, ...]
+    answers: tuple[DivisionAnswer, ...]
     note: str = ""
     conflict: bool = False
     texts: dict[str, str] = field(default_factory=dict)  # text field key -> combined text
-
-
-@dataclass(frozen=True)
-class DivisionState:
-    division: str
-    verdict: str  # accepted | rejected | missing
-    counted: FileRecord | None
-    files: tuple[FileRecord, ...]
-    pending: tuple[tuple[Task, Role], ...]
-    late: bool
 
 
 @dataclass(frozen=True)
@@ -87,11 +78,11 @@ class Consolidation:
 
     @property
     def missing(self) -> list[str]:
-        return [d.division for d in self.divisions if d.verdict != "accepted"]
+        return [d.division for d in self.divisions if d.standing is not Standing.ACCEPTED]
 
     @property
     def accepted(self) -> list[str]:
-        return [d.division for d in self.divisions if d.verdict == "accepted"]
+        return [d.division for d in self.divisions if d.standing is Standing.ACCEPTED]
 
     @property
     def conflicts(self) -> int:
@@ -129,29 +120,29 @@ def task_states(
     states: list[TaskState] = []
     problems: list[Issue] = []
     for task in register.tasks:
-        reports = []
+        answers = []
         for division in task.divisions:
             record = accepted.get(division)
             if record is None or task.id not in record.values:
                 continue
             role = task.role_of(division) or Role.COOPERATING
-            reports.append(Report(division, role, record.values[task.id], record.path))
-        lead = next((r for r in reports if r.role is Role.LEAD), None)
+            answers.append(DivisionAnswer(division, role, record.values[task.id], record.path))
+        lead = next((r for r in answers if r.role is Role.LEAD), None)
         notes = []
         if lead is not None:
             status = str(lead.values.get(status_key, "")) or missing_label
             percent = lead.values.get(percent_key)
-        elif reports:
+        elif answers:
             status, percent = missing_label, None
-            shown = "；".join(f"{r.division}：{r.values.get(status_key, '')}" for r in reports)
+            shown = "；".join(f"{r.division}：{r.values.get(status_key, '')}" for r in answers)
             notes.append(f"牵头处室未报送（配合处室报：{shown}）")
         else:
             status, percent = missing_label, None
-        said = {r.values.get(status_key) for r in reports if r.values.get(status_key)}
+        said = {r.values.get(status_key) for r in answers if r.values.get(status_key)}
         conflict = len(said) > 1
         if conflict:
             shown = "；".join(
-                f"{r.division}（{r.role.label}）：{r.values.get(status_key)}" for r in reports
+                f"{r.division}（{r.role.label}）：{r.values.get(status_key)}" for r in answers
             )
             notes.append(f"各处室所报状态不一致：{shown}")
             problems.append(
@@ -159,13 +150,13 @@ def task_states(
                     IssueCode.STATUS_CONFLICT,
                     f"序号 {task.id} 各处室所报完成状态不一致（{shown}）；汇总表按牵头处室的状态列示，请核实。",
                     task_id=task.id,
-                    division="、".join(r.division for r in reports),
+                    division="、".join(r.division for r in answers),
                     sheet=DETAIL,
                 )
             )
         found = task.target_for(rnd.year) if rnd.year else None
         target = found[1] if found else ""
-        texts, cut = _combined_texts(task, reports, settings)
+        texts, cut = _combined_texts(task, answers, settings)
         problems += cut
         states.append(
             TaskState(
@@ -173,7 +164,7 @@ def task_states(
                 target=target,
                 status=status,
                 percent=percent,
-                reports=tuple(reports),
+                answers=tuple(answers),
                 note="；".join(notes),
                 conflict=conflict,
                 texts=texts,
@@ -186,7 +177,7 @@ _CUT_NOTE = "……（合并后超出单元格上限 32767 字，以下从略；
 
 
 def _combined_texts(
-    task: Task, reports: Sequence[Report], settings: Settings
+    task: Task, answers: Sequence[DivisionAnswer], settings: Settings
 ) -> tuple[dict[str, str], list[Issue]]:
     """Each text field with every division's words, labelled 【处室】 where several answer.
 
@@ -200,7 +191,7 @@ def _combined_texts(
         if f.key in skip:
             continue
         parts = []
-        for rep in reports:
+        for rep in answers:
             value = rep.values.get(f.key)
             if value in (None, ""):
                 continue
@@ -229,29 +220,11 @@ def consolidate(ws: Workspace, round_id: str) -> Consolidation:
     with Ledger(ws.ledger_path) as ledger:
         rnd = ledger.load_round(round_id)
         forms = ledger.forms(rnd)
-        files = ledger.files(rnd.id)
+        state = round_state(ledger, rnd, register.divisions)
         history = _history(ledger, rnd, register, ws.settings)
         created = ledger.round_created_at(rnd.id)
-    accepted = {f.division: f for f in files if f.verdict is Verdict.ACCEPTED}
-    tasks, problems = task_states(register, ws.settings, rnd, accepted)
-    divisions = []
-    for division in register.divisions:
-        if division not in forms:
-            continue
-        mine = tuple(
-            f for f in files if f.division == division and f.verdict is not Verdict.SKIPPED
-        )
-        counted = accepted.get(division)
-        if counted is not None:
-            verdict = "accepted"
-        elif any(f.verdict is Verdict.REJECTED for f in mine):
-            verdict = "rejected"
-        else:
-            verdict = "missing"
-        pending = () if counted else tuple(register.tasks_of(division))
-        divisions.append(
-            DivisionState(division, verdict, counted, mine, pending, bool(counted and counted.late))
-        )
+    files = state.files
+    tasks, problems = task_states(register, ws.settings, rnd, state.accepted)
     collected = tuple(i for f in files for i in f.issues)
     target_year = next((s.target_year for s in forms.values() if s.target_year), None)
     changes: dict[str, int] = {}
@@ -265,8 +238,8 @@ def consolidate(ws: Workspace, round_id: str) -> Consolidation:
         settings=ws.settings,
         register=register,
         tasks=tuple(tasks),
-        divisions=tuple(divisions),
-        files=tuple(files),
+        divisions=state.divisions,
+        files=files,
         problems=collected + tuple(problems),
         history=tuple(history),
         target_year=target_year,
@@ -280,7 +253,7 @@ def _history(
     """Every round up to the current one, with each task's status as the detail sheet shows it."""
     out = []
     for rnd in ledger.rounds():
-        accepted = {f.division: f for f in ledger.accepted(rnd.id)}
+        accepted = round_state(ledger, rnd).accepted
         states, _ = task_states(register, settings, rnd, accepted)
         out.append(HistoryEntry(rnd, {t.task.id: (t.status, t.percent) for t in states}))
         if rnd.id == current.id:
@@ -494,9 +467,9 @@ def _overview(wb: Any, st: _Styles, data: Consolidation, title: str) -> None:
     )  # fmt: skip
     expected = len(data.divisions)
     accepted = len(data.accepted)
-    rejected = sum(1 for d in data.divisions if d.verdict == "rejected")
-    missing = sum(1 for d in data.divisions if d.verdict == "missing")
-    late = [d.division for d in data.divisions if d.late]
+    rejected = sum(1 for d in data.divisions if d.standing is Standing.REJECTED)
+    missing = sum(1 for d in data.divisions if d.standing is Standing.MISSING)
+    late = [d.division for d in data.divisions if d.accepted and d.accepted.late]
     r = 3
     ws.merge_range(r, 0, r, ncols - 1, "一、报送情况", st.section)
     r += 1
@@ -512,7 +485,7 @@ def _overview(wb: Any, st: _Styles, data: Consolidation, title: str) -> None:
         ws.write_number(r + 1, i, n, st.big)
     ws.set_row(r + 1, 30)
     r += 2
-    not_in = [d.division for d in data.divisions if d.verdict != "accepted"]
+    not_in = data.missing
     lines = [f"未报送或未通过核验：{'、'.join(not_in) if not_in else '无'}"]
     if late:
         lines.append(f"逾期报送：{'、'.join(late)}")
@@ -579,7 +552,7 @@ def _overview(wb: Any, st: _Styles, data: Consolidation, title: str) -> None:
     for d in data.divisions:
         counter: Counter[str] = Counter()
         for task, _role in data.register.tasks_of(d.division):
-            values = d.counted.values.get(task.id, {}) if d.counted else {}
+            values = d.accepted.values.get(task.id, {}) if d.accepted else {}
             counter[values.get(status_key) or data.settings.status.missing_label] += 1
         by_division[d.division] = counter
     crosstab(
@@ -728,7 +701,7 @@ def _detail(wb: Any, st: _Styles, data: Consolidation, title: str) -> None:
             cells.append((combined, columns[first_text + j][1]))
         write_text(ws, r, note_col, state.note, st.flag if state.conflict else st.text)
         cells.append((state.note, columns[note_col][1]))
-        sources = "\n".join(f"【{rep.division}】{Path(rep.source).name}" for rep in state.reports)
+        sources = "\n".join(f"【{rep.division}】{Path(rep.source).name}" for rep in state.answers)
         write_text(ws, r, note_col + 1, sources, st.text)
         cells.append((sources, columns[note_col + 1][1]))
         ws.set_row(r, row_height(cells, min_lines=2))
@@ -750,12 +723,12 @@ def _missing(wb: Any, st: _Styles, data: Consolidation, title: str) -> None:
     ws, header = _list_sheet(wb, st, MISSING, "未报送单位及待报任务", heads)
     r = header
     for d in data.divisions:
-        if d.verdict == "accepted":
+        if d.standing is Standing.ACCEPTED:
             continue
         r += 1
         pending = "\n".join(
             f"{t.id}. {task_label(t, data.settings.register)}（{role.label}）"
-            for t, role in d.pending
+            for t, role in data.register.tasks_of(d.division)
         )
         rejected = []
         for f in d.files:
@@ -765,7 +738,7 @@ def _missing(wb: Any, st: _Styles, data: Consolidation, title: str) -> None:
             shown = "\n".join(f"  · {m}" for m in errors[:5])
             more = f"\n  ……共 {len(errors)} 处问题，详见回执" if len(errors) > 5 else ""
             rejected.append(f"{f.path}（{f.received:%m-%d %H:%M}）：\n{shown}{more}")
-        situation = "已退回修改" if d.verdict == "rejected" else "未报送"
+        situation = "已退回修改" if d.standing is Standing.REJECTED else "未报送"
         ws.write_string(r, 0, d.division, st.text)
         ws.write_string(r, 1, situation, st.center)
         write_text(ws, r, 2, pending, st.text)

@@ -7,6 +7,7 @@ from typing import Any
 from .consolidate import task_states
 from .errors import XlflowError
 from .ledger import Ledger
+from .state import round_state
 from .wording import task_label
 from .workspace import Workspace
 
@@ -31,7 +32,7 @@ def task_history(ws: Workspace, task_id: str | None = None) -> dict[str, Any]:
     with Ledger(ws.ledger_path) as ledger:
         rounds = ledger.rounds()
         for rnd in rounds:
-            accepted = {f.division: f for f in ledger.accepted(rnd.id)}
+            accepted = round_state(ledger, rnd).accepted
             states, _ = task_states(register, ws.settings, rnd, accepted)
             for state in states:
                 if state.task.id not in out:
@@ -50,7 +51,7 @@ def task_history(ws: Workspace, task_id: str | None = None) -> dict[str, Any]:
                                 "values": r.values,
                                 "file": r.source,
                             }
-                            for r in state.reports
+                            for r in state.answers
                         ],
                     }
                 )

@@ -374,6 +374,13 @@ class Ledger:
                     (round_id, spec.division, spec_to_json(spec), str(f.path), f.sha256),
                 )
 
+    def form_divisions(self, round_id: str) -> list[str]:
+        """The divisions a round's forms were generated for, in the order they were made."""
+        rows = self.db.execute(
+            "SELECT division FROM forms WHERE round=? ORDER BY rowid", (round_id,)
+        )
+        return [r[0] for r in rows]
+
     def forms(self, rnd: Round) -> dict[str, FormSpec]:
         rows = self.db.execute(
             "SELECT division, spec FROM forms WHERE round=? ORDER BY rowid", (rnd.id,)

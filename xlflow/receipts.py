@@ -19,6 +19,7 @@ from .issues import VERDICT_LABELS, Issue, Severity, Verdict
 from .ledger import FormStore, Ledger, RecordReader
 from .model import FileRecord, FormSpec, Round
 from .pool import IsolatedPool, JobFailure, default_workers
+from .state import RoundState, states_of
 from .text import display_width, safe_filename
 from .wording import form_title, row_name
 from .workspace import Workspace
@@ -27,15 +28,6 @@ SUMMARY_SHEET = "回执"
 VALUES_SHEET = "报送内容"
 _RED = "#FFC7CE"
 _AMBER = "#FFEB9C"
-
-
-def counted_record(records: list[FileRecord]) -> FileRecord:
-    """The file a division's receipt is about: its accepted one, else its newest."""
-    accepted = [r for r in records if r.verdict is Verdict.ACCEPTED]
-    if accepted:
-        return accepted[-1]
-    live = [r for r in records if r.verdict is Verdict.REJECTED] or records
-    return max(live, key=lambda r: (r.mtime, r.path))
 
 
 def receipt_name(division: str, record: FileRecord) -> str:
@@ -455,26 +447,25 @@ def _digest(item: ReceiptInput, settings_source: str) -> str:
 def receipt_inputs(
     rnd: Round, records: list[FileRecord], forms: Mapping[str, FormSpec], load_forms: bool = True
 ) -> list[ReceiptInput]:
-    by_division: dict[str, list[FileRecord]] = {}
-    unidentified: list[FileRecord] = []
-    for r in records:
-        if r.verdict is Verdict.SKIPPED:
-            continue
-        if r.division:
-            by_division.setdefault(r.division, []).append(r)
-        elif r.present:
-            unidentified.append(r)
+    """One receipt per division with a file (about its counted file, listing the others),
+    and one per file that could not be identified."""
+    divisions = dict.fromkeys(r.division for r in records if r.division)
     items = []
-    for division, mine in by_division.items():
-        counted = counted_record(mine)
-        others = tuple(r for r in mine if r is not counted)
+    for state in states_of(records, divisions):
+        if not state.files:
+            continue
+        counted = state.counted or state.files[-1]
         items.append(
             ReceiptInput(
-                division, rnd, counted, others, forms.get(division) if load_forms else None
+                state.division,
+                rnd,
+                counted,
+                tuple(f for f in state.files if f is not counted),
+                forms.get(state.division) if load_forms else None,
             )
         )
-    for r in unidentified:
-        items.append(ReceiptInput("", rnd, r, (), None))
+    unidentified = RoundState(rnd, (), tuple(records)).unidentified
+    items += [ReceiptInput("", rnd, r, (), None) for r in unidentified]
     return items
 
 

@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from .files import atomic_write, folder_lock
-from .issues import Severity, Verdict
+from .issues import Severity
 from .ledger import Ledger
 from .model import FileRecord, Register, Round
-from .receipts import counted_record, receipt_name
+from .receipts import receipt_name
+from .state import RoundState, Standing, round_state
 from .text import safe_filename
 from .wording import deadline_text, task_label
 from .workspace import DIVISIONS_HEADER, Workspace
@@ -155,33 +156,28 @@ def write_reminders(
         )
     with folder_lock(ws.lock_path, "生成催报邮件"), Ledger(ws.ledger_path) as ledger:
         rnd = ledger.load_round(round_id)
-        forms = ledger.forms(rnd)
-        files = ledger.files(rnd.id)
-        form_files = {d: ledger.form_file(rnd.id, d) for d in forms}
-        return _write_all(ws, rnd, register, contacts, notes, forms, files, form_files, day)
+        state = round_state(ledger, rnd, register.divisions)
+        form_files = {d.division: ledger.form_file(rnd.id, d.division) for d in state.divisions}
+        return _write_all(ws, register, contacts, notes, state, form_files, day)
 
 
 def _write_all(
     ws: Workspace,
-    rnd: Round,
     register: Register,
     contacts: dict[str, Contact],
     notes: list[str],
-    forms: dict[str, Any],
-    files: list[FileRecord],
+    state: RoundState,
     form_files: dict[str, tuple[Path, str] | None],
     day: dt.date,
 ) -> tuple[Round, list[Reminder], list[str]]:
+    rnd = state.round
     out_dir = ws.round_dir(rnd) / "reminders"
     reminders = []
-    for division in register.divisions:
-        if division not in forms:
+    for standing in state.divisions:
+        if standing.standing is Standing.ACCEPTED:
             continue
-        mine = [f for f in files if f.division == division and f.verdict is not Verdict.SKIPPED]
-        if any(f.verdict is Verdict.ACCEPTED for f in mine):
-            continue
-        rejected_files = [f for f in mine if f.verdict is Verdict.REJECTED]
-        rejected = counted_record(rejected_files) if rejected_files else None
+        division = standing.division
+        rejected = standing.counted if standing.standing is Standing.REJECTED else None
         if rejected is not None:
             attachment = ws.round_dir(rnd) / "receipts" / receipt_name(division, rejected)
         else:

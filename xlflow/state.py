@@ -1,0 +1,135 @@
+"""Where a round stands: one read model, built from the ledger, that every output reads.
+
+A division has returned a form that counts (accepted), or only forms that were sent back
+(rejected), or nothing at all (missing). Its counted file is the accepted one, else the
+newest rejected one. `status`, `remind`, the receipts and the consolidated workbook all
+read this model, so they never disagree about who has reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from .issues import Severity, Verdict
+from .ledger import Ledger
+from .model import FileRecord, Round
+
+
+class Standing(StrEnum):
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    MISSING = "missing"
+
+    @property
+    def label(self) -> str:
+        return {"accepted": "已采用", "rejected": "退回修改", "missing": "未报送"}[self.value]
+
+
+@dataclass(frozen=True)
+class DivisionState:
+    division: str
+    standing: Standing
+    counted: FileRecord | None  # the accepted file, else the newest rejected one
+    files: tuple[FileRecord, ...]  # every file of the division but skipped ones, oldest first
+
+    @property
+    def accepted(self) -> FileRecord | None:
+        return self.counted if self.standing is Standing.ACCEPTED else None
+
+    @property
+    def others(self) -> tuple[FileRecord, ...]:
+        return tuple(f for f in self.files if f is not self.counted)
+
+    @property
+    def late(self) -> bool:
+        return bool(self.counted and self.counted.late)
+
+    def count(self, severity: Severity) -> int:
+        return sum(1 for i in self.counted.issues if i.severity is severity) if self.counted else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        f = self.counted
+        return {
+            "division": self.division,
+            "returned": self.standing is not Standing.MISSING,
+            "state": str(self.standing),
+            "verdict": str(f.verdict) if f else None,
+            "file": f.path if f else None,
+            "received": f.received.isoformat(timespec="seconds") if f else None,
+            "late": self.late,
+            "errors": self.count(Severity.ERROR),
+            "warnings": self.count(Severity.WARNING),
+            "problems": [i.message for i in f.issues if i.severity is Severity.ERROR] if f else [],
+            "files": len(self.files),
+        }
+
+
+def division_state(division: str, files: Iterable[FileRecord]) -> DivisionState:
+    """A division's standing from the files recorded for it (any order)."""
+    mine = tuple(
+        sorted(
+            (f for f in files if f.division == division and f.verdict is not Verdict.SKIPPED),
+            key=lambda f: (f.mtime, f.path),
+        )
+    )
+    accepted = [f for f in mine if f.verdict is Verdict.ACCEPTED]
+    if accepted:
+        return DivisionState(division, Standing.ACCEPTED, accepted[-1], mine)
+    rejected = [f for f in mine if f.verdict is Verdict.REJECTED]
+    if rejected:
+        return DivisionState(division, Standing.REJECTED, rejected[-1], mine)
+    return DivisionState(division, Standing.MISSING, None, mine)
+
+
+@dataclass(frozen=True)
+class RoundState:
+    round: Round
+    divisions: tuple[DivisionState, ...]  # every division a form was sent to
+    files: tuple[FileRecord, ...]  # every file recorded for the round, oldest first
+    last_collect: str | None = None
+
+    def of(self, division: str) -> DivisionState:
+        for d in self.divisions:
+            if d.division == division:
+                return d
+        return division_state(division, ())
+
+    @property
+    def missing(self) -> list[str]:
+        """Divisions without an accepted return: those still to chase."""
+        return [d.division for d in self.divisions if d.standing is not Standing.ACCEPTED]
+
+    @property
+    def accepted(self) -> dict[str, FileRecord]:
+        return {d.division: d.counted for d in self.divisions if d.accepted and d.counted}
+
+    @property
+    def unidentified(self) -> tuple[FileRecord, ...]:
+        """Files in the inbox that could not be told as any division's."""
+        return tuple(
+            f for f in self.files if not f.division and f.verdict is not Verdict.SKIPPED and f.present
+        )
+
+
+def states_of(files: Sequence[FileRecord], divisions: Iterable[str]) -> tuple[DivisionState, ...]:
+    by_division: dict[str, list[FileRecord]] = {}
+    for f in files:
+        by_division.setdefault(f.division, []).append(f)
+    return tuple(division_state(d, by_division.get(d, ())) for d in divisions)
+
+
+def round_state(
+    ledger: Ledger,
+    rnd: Round,
+    order: Sequence[str] = (),
+    with_values: bool = True,
+) -> RoundState:
+    """The round as the ledger has it. Divisions come in `order` (the register's), then any
+    other division a form was sent to; without values, records stay small."""
+    sent = ledger.form_divisions(rnd.id)
+    divisions = [d for d in order if d in sent] + [d for d in sent if d not in order]
+    files = tuple(ledger.files(rnd.id, with_values=with_values))
+    return RoundState(rnd, states_of(files, divisions), files, ledger.last_collect(rnd.id))
