@@ -41,11 +41,9 @@ from .signing import (
     sign_form,
 )
 from .text import display_width, safe_filename
-from .wording import deadline_text, form_title, task_label
+from .wording import ID_HEADER, ROLE_HEADER, deadline_text, form_title, task_label
 from .workspace import Workspace
 
-ID_HEADER = "序号"
-ROLE_HEADER = "牵头/配合"
 INSTRUCTION_SHEET = "填报说明"
 LISTS_SHEET = "选项"
 _CHUNK = 240  # Excel caps a text constant in a name and a custom property at 255

@@ -14,30 +14,21 @@ import json
 import os
 import stat
 import tempfile
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .config import Settings
 from .files import atomic_copy, atomic_write, folder_lock, sha256_file, sweep_temp_files
+from .identify import IntakeContext, filename_warning, identify
 from .issues import Issue, IssueCode, Verdict, error, has_errors, warning
 from .ledger import AcceptedValues, FormStore, Ledger, now_text
-from .model import FileRecord, FormSpec, Round
+from .model import FileRecord, Round
 from .pool import IsolatedPool, JobFailure, default_workers
-from .reader import SPREADSHEET_SUFFIXES, RawWorkbook, read_workbook, text_of
+from .reader import SPREADSHEET_SUFFIXES, RawWorkbook, read_workbook
 from .receipts import write_receipts
-from .signing import (
-    IDENTITY_KEYS,
-    META_SHEET,
-    NAME_PREFIX,
-    PROP_PREFIX,
-    SCHEMA,
-    load_or_create_secret,
-    verify,
-)
-from .text import task_id_text
-from .validate import find_task_sheet, locate_table, validate_form
+from .signing import load_or_create_secret
+from .validate import validate_form
 from .workspace import Workspace
 
 _SKIP_CODES = {
@@ -172,125 +163,6 @@ def _skipped(path: Path, rel: str, code: IssueCode, message: str) -> Found:
     return Found(path, rel, size, mtime, warning(code, message, file=rel))
 
 
-# --- identification ---
-
-
-@dataclass
-class Metadata:
-    values: dict[str, str]
-    row_hashes: dict[str, str] | None
-    sources: tuple[str, ...]
-    sheet_name: str = ""
-    sheet_visibility: str = ""
-
-
-def _unquote_name(text: str) -> str:
-    text = text.strip()
-    if text.startswith("="):
-        text = text[1:]
-    if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
-        return text[1:-1].replace('""', '"')
-    return text
-
-
-def _joined(source: Mapping[str, str], prefix: str, key: str, unquote: bool) -> str | None:
-    first = source.get(prefix + key)
-    if first is None:
-        return None
-    parts = [first]
-    n = 2
-    while (more := source.get(f"{prefix}{key}_{n}")) is not None:
-        parts.append(more)
-        n += 1
-    return "".join(_unquote_name(p) if unquote else p for p in parts)
-
-
-def read_metadata(raw: RawWorkbook) -> tuple[Metadata | None, list[Issue]]:
-    """The identity written by `generate`, from every place it was put."""
-    sheet_values: dict[str, str] = {}
-    row_hashes: dict[str, str] | None = None
-    meta_sheet = raw.sheet(META_SHEET)
-    if meta_sheet is None:
-        meta_sheet = next((s for s in raw.sheets if text_of(s.cell(0, 0)) == "xlflow"), None)
-    if meta_sheet is not None:
-        in_table = False
-        for row in meta_sheet.rows:
-            key = text_of(row[0]) if row else ""
-            value = text_of(row[1]) if len(row) > 1 else ""
-            if key == "task_id":
-                in_table, row_hashes = True, {}
-                continue
-            if in_table and row_hashes is not None and key:
-                row_hashes[task_id_text(key)] = value
-            elif key and key != "xlflow":
-                sheet_values[key] = value
-    from_names = {
-        key: v
-        for key in IDENTITY_KEYS
-        if (v := _joined(raw.defined_names, NAME_PREFIX, key, True)) is not None
-    }
-    from_props = {
-        key: v
-        for key in IDENTITY_KEYS
-        if (v := _joined(raw.properties, PROP_PREFIX, key, False)) is not None
-    }
-    sources = [
-        (name, values)
-        for name, values in (
-            ("工作表", sheet_values),
-            ("定义名称", from_names),
-            ("文档属性", from_props),
-        )
-        if values
-    ]
-    if not sources:
-        return None, []
-    issues: list[Issue] = []
-    merged: dict[str, str] = {}
-    for key in IDENTITY_KEYS:
-        seen = [(name, values[key].strip()) for name, values in sources if key in values]
-        if not seen:
-            continue
-        merged[key] = seen[0][1]
-        if key == "schema":
-            # LibreOffice turns number properties into floats: 1 -> 1.0
-            distinct = {v.removesuffix(".0") for _, v in seen}
-        else:
-            distinct = {v for _, v in seen}
-        if len(distinct) > 1:
-            shown = "；".join(f"{name}：{v[:40]}" for name, v in seen)
-            issues.append(
-                error(
-                    IssueCode.METADATA_CONFLICT,
-                    f"文件中隐藏的识别信息前后不一致（{key}：{shown}），可能被改动或拼接过。"
-                    "请使用下发给本处室的原表重新填写。",
-                )
-            )
-    for key, value in sheet_values.items():
-        merged.setdefault(key, value)
-    meta = Metadata(
-        values=merged,
-        row_hashes=row_hashes,
-        sources=tuple(name for name, _ in sources),
-        sheet_name=meta_sheet.name if meta_sheet is not None else "",
-        sheet_visibility=meta_sheet.visibility if meta_sheet is not None else "",
-    )
-    return meta, issues
-
-
-@dataclass(frozen=True)
-class IntakeContext:
-    """What a worker needs to check a file; inherited by forked workers."""
-
-    settings: Settings
-    round: Round
-    forms: Mapping[str, FormSpec]
-    secret: bytes
-    previous: Mapping[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
-    previous_round: str = ""
-    archive: str = ""
-
-
 @dataclass(frozen=True)
 class ReadJob:
     path: str
@@ -298,208 +170,6 @@ class ReadJob:
     size: int
     mtime: float
     sha256: str
-
-
-@dataclass(frozen=True)
-class Identity:
-    division: str
-    round: str
-    spec: FormSpec | None
-    sheet_hint: str = ""
-    columns: dict[str, str] = field(default_factory=dict)
-    contact: dict[str, str] = field(default_factory=dict)
-
-
-def _loads(text: str, default: Any) -> Any:
-    try:
-        return json.loads(text)
-    except (ValueError, TypeError):
-        return default
-
-
-def _identity_shapes(
-    values: Mapping[str, str],
-) -> tuple[tuple[str, ...] | None, dict[str, dict[str, str]], list[Issue]]:
-    """The task list and the column and contact hints, checked for their JSON shape.
-
-    The task list is signed: one that is not a list of ids cannot be verified. The hints
-    are not signed and only help find cells, so a mangled one is ignored with a warning.
-    """
-    issues: list[Issue] = []
-    tasks = _loads(values.get("tasks", "[]"), None)
-    task_ids: tuple[str, ...] | None = None
-    if isinstance(tasks, list) and all(
-        isinstance(t, str | int) and not isinstance(t, bool) for t in tasks
-    ):
-        task_ids = tuple(str(t) for t in tasks)
-    else:
-        issues.append(
-            error(
-                IssueCode.METADATA_INVALID,
-                "文件中隐藏的识别信息格式不对（任务清单不是一组序号），无法核验这是哪份表格，已拒收。"
-                "请使用下发给本处室的原表重新填写后报送。",
-            )
-        )
-    hints: dict[str, dict[str, str]] = {}
-    for key, what in (("columns", "填报列的位置"), ("contact", "联系人栏的位置")):
-        value = _loads(values.get(key, "{}"), None)
-        if isinstance(value, dict) and all(
-            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-        ):
-            hints[key] = value
-        else:
-            hints[key] = {}
-            issues.append(
-                warning(
-                    IssueCode.METADATA_INVALID,
-                    f"文件中隐藏的识别信息里“{what}”格式不对，已忽略，改按表头查找。不影响采用。",
-                )
-            )
-    return task_ids, hints, issues
-
-
-def identify(
-    raw: RawWorkbook, ctx: IntakeContext, filename: str
-) -> tuple[Identity | None, list[Issue]]:
-    """Which division and round a file is, from its metadata or, failing that, its content."""
-    meta, issues = read_metadata(raw)
-    if meta is None:
-        return _identify_by_content(raw, ctx, filename)
-    values = meta.values
-    division = values.get("division", "")
-    round_id = values.get("round", "")
-    if has_errors(issues):
-        return Identity(division, round_id, None), issues
-    if meta.sheet_visibility == "visible":
-        issues.append(
-            warning(
-                IssueCode.METADATA_VISIBLE,
-                f"隐藏的识别工作表“{meta.sheet_name}”被取消隐藏了。不影响采用，但请勿修改它。",
-                sheet=meta.sheet_name,
-            )
-        )
-    schema = values.get("schema", "").removesuffix(".0")
-    if schema and schema != str(SCHEMA):
-        issues.append(
-            error(
-                IssueCode.SCHEMA_UNSUPPORTED,
-                f"这是另一版本 xlflow 生成的表格（schema {schema}），本版本无法核验。请使用本次下发的表格。",
-            )
-        )
-        return Identity(division, round_id, None), issues
-    task_ids, hints, shape_issues = _identity_shapes(values)
-    issues += shape_issues
-    if task_ids is None:
-        return Identity(division, round_id, None), issues
-    signature = values.get("signature", "")
-    spec = ctx.forms.get(division) if round_id == ctx.round.id else None
-    if meta.row_hashes is not None:
-        hashes = tuple(meta.row_hashes.get(t, "") for t in task_ids)
-    elif spec is not None:
-        hashes = spec.row_hashes
-    else:
-        hashes = ()
-    genuine = (
-        bool(signature)
-        and bool(division)
-        and verify(
-            ctx.secret,
-            signature,
-            round_id=round_id,
-            division=division,
-            task_ids=task_ids,
-            row_hashes=hashes,
-        )
-    )
-    if not genuine:
-        issues.append(
-            error(
-                IssueCode.SIGNATURE_INVALID,
-                f"文件自称是“{division or '（空）'}”{round_id or ''}的填报表，但签名核验不通过："
-                "隐藏的识别信息被改动过，或不是本办公室下发的表格。已拒收。请使用下发给本处室的原表填写。",
-            )
-        )
-        return Identity(division, round_id, None), issues
-    if round_id != ctx.round.id:
-        issues.append(
-            error(
-                IssueCode.WRONG_ROUND,
-                f"这是“{round_id}”轮次的填报表，本次收集的是“{ctx.round.title}”（{ctx.round.id}）。"
-                "请使用本轮次下发的表格重新填报。",
-            )
-        )
-        return Identity(division, round_id, None), issues
-    if spec is None or spec.task_ids != task_ids:
-        issues.append(
-            error(
-                IssueCode.SIGNATURE_INVALID,
-                f"文件是“{division}”的表格，但与本轮次下发的表格不一致（可能是重新生成前的旧表）。请使用最新下发的表格。",
-            )
-        )
-        return Identity(division, round_id, None), issues
-    return (
-        Identity(
-            division,
-            round_id,
-            spec,
-            sheet_hint=values.get("sheet", ""),
-            columns=hints["columns"],
-            contact=hints["contact"],
-        ),
-        issues,
-    )
-
-
-def _identify_by_content(
-    raw: RawWorkbook, ctx: IntakeContext, filename: str
-) -> tuple[Identity | None, list[Issue]]:
-    """No metadata at all (pasted into a new workbook): match task ids and text."""
-    sheet = find_task_sheet(raw, ctx.settings)
-    unidentified = error(
-        IssueCode.UNIDENTIFIED,
-        "无法识别这是哪个处室的填报表：文件中没有 xlflow 的识别信息，任务序号也对不上任何处室。"
-        "请使用下发给本处室的原表填写后重新报送。",
-    )
-    if sheet is None:
-        return None, [unidentified]
-    table, _ = locate_table(sheet, None, ctx.settings)
-    if table is None:
-        return None, [unidentified]
-    ids = set()
-    for r in range(table.header_row + 1, len(sheet.rows)):
-        tid = task_id_text(sheet.cell(r, table.id_col))
-        if tid:
-            ids.add(tid)
-    head_text = " ".join(text_of(c) for row in sheet.rows[: table.header_row] for c in row)
-    scored = []
-    for division, spec in ctx.forms.items():
-        expected = set(spec.task_ids)
-        overlap = len(ids & expected) / max(1, len(ids | expected))
-        named = f"填报单位：{division}" in head_text or division in filename
-        scored.append((overlap + (0.5 if named else 0.0), overlap, division))
-    scored.sort(reverse=True)
-    if not scored or scored[0][1] < 0.5 or (len(scored) > 1 and scored[0][0] == scored[1][0]):
-        return None, [unidentified]
-    division = scored[0][2]
-    return Identity(division, ctx.round.id, ctx.forms[division]), [
-        warning(
-            IssueCode.IDENTIFIED_BY_CONTENT,
-            f"文件中没有 xlflow 的识别信息（可能把内容复制到了新文件），已按任务序号和内容识别为“{division}”的填报表。"
-            "以后请直接在下发的原表中填写。",
-        )
-    ]
-
-
-def _filename_warning(filename: str, division: str, all_divisions: list[str]) -> Issue | None:
-    if division in filename:
-        return None
-    others = [d for d in all_divisions if d != division and d in filename]
-    if not others:
-        return None
-    return warning(
-        IssueCode.FILENAME_MISMATCH,
-        f"文件名中写的是“{others[0]}”，但内容是“{division}”的填报表，已按“{division}”处理。请核实是否发错了文件。",
-    )
 
 
 def process_file(ctx: IntakeContext, job: ReadJob) -> FileRecord:
@@ -540,7 +210,7 @@ def check_file(ctx: IntakeContext, job: ReadJob, data: bytes) -> FileRecord:
             raw,
         )
     spec = identity.spec
-    mismatch = _filename_warning(Path(job.rel).name, spec.division, list(ctx.forms))
+    mismatch = filename_warning(Path(job.rel).name, spec.division, list(ctx.forms))
     if mismatch:
         issues.append(mismatch)
     checked = validate_form(
@@ -935,11 +605,10 @@ def archive_accepted(ws: Workspace, records: list[FileRecord]) -> None:
 
 __all__ = [
     "CollectReport",
-    "IntakeContext",
+    "ReadJob",
     "assign_verdicts",
+    "check_file",
     "collect",
-    "identify",
     "process_file",
-    "read_metadata",
     "scan_inbox",
 ]

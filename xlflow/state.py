@@ -110,7 +110,9 @@ class RoundState:
     def unidentified(self) -> tuple[FileRecord, ...]:
         """Files in the inbox that could not be told as any division's."""
         return tuple(
-            f for f in self.files if not f.division and f.verdict is not Verdict.SKIPPED and f.present
+            f
+            for f in self.files
+            if not f.division and f.verdict is not Verdict.SKIPPED and f.present
         )
 
 

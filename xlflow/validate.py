@@ -13,42 +13,23 @@ import math
 import re
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .config import Field, Settings
 from .excel import cell_ref
 from .issues import Issue, IssueCode, error, warning
 from .model import FormSpec
-from .reader import Cell, RawSheet, RawWorkbook, text_of
+from .reader import Cell, RawWorkbook, text_of
 from .signing import normalise_text
+from .table import Table, find_task_sheet, label_key, locate_table
 from .text import (
     CELL_TEXT_LIMIT,
     cell_length,
-    header_key,
     invalid_xml_chars,
-    task_id_text,
     to_halfwidth_number,
 )
-from .wording import row_name
-
-ID_HEADER = "序号"
-ROLE_HEADER = "牵头/配合"
-_HEADER_SCAN_ROWS = 40
-
-
-@dataclass
-class Table:
-    """Where the task table is in a returned file."""
-
-    sheet: RawSheet
-    header_row: int
-    id_col: int
-    role_col: int | None
-    readonly_cols: dict[str, int]  # form header -> column
-    field_cols: dict[str, int]  # field key -> column
-    task_rows: dict[str, int] = field(default_factory=dict)  # task id -> row
-    end_row: int = 0  # first row after the table (the contact block or the end)
+from .wording import ROLE_HEADER, row_name
 
 
 @dataclass
@@ -58,190 +39,40 @@ class FormResult:
     issues: list[Issue]
 
 
-def _where(table: Table, row: int, col: int, **extra: str) -> dict[str, str]:
-    return {"sheet": table.sheet.name, "cell": cell_ref(row, col), **extra}
-
-
-def _label_key(text: object) -> str:
-    """A contact label as typed on the form: '填报人：*' -> '填报人'."""
-    key = header_key(text)
-    key = key.replace("（签字）", "").replace("(签字)", "")
-    return key.rstrip(":：*").rstrip(":：")
-
-
-def find_task_sheet(raw: RawWorkbook, settings: Settings, name_hint: str = "") -> RawSheet | None:
-    """The sheet holding the table: by name, else the sheet whose header has the field labels."""
-    for name in (name_hint, settings.form.sheet):
-        if name:
-            sheet = raw.sheet(name)
-            if sheet is not None:
-                return sheet
-    labels = {header_key(f.label) for f in settings.fields}
-    for sheet in raw.sheets:
-        for row in sheet.rows[:_HEADER_SCAN_ROWS]:
-            if labels <= {header_key(c) for c in row if isinstance(c, str)}:
-                return sheet
-    return None
-
-
-def locate_table(
-    sheet: RawSheet,
-    spec: FormSpec | None,
-    settings: Settings,
-    column_hint: Mapping[str, str] | None = None,
-) -> tuple[Table | None, list[Issue]]:
-    """Find the header row and every column by label."""
-    labels = {f.key: header_key(f.label) for f in settings.fields}
-    readonly_headers = [h for h, _ in spec.rows[0].readonly] if spec and spec.rows else []
-    best: tuple[int, int] | None = None
-    full = len(labels) + 2
-    for r, row in enumerate(sheet.rows[:_HEADER_SCAN_ROWS]):
-        keys = {_short_key(c) for c in row}
-        score = sum(1 for k in labels.values() if k in keys) + (
-            2 if header_key(ID_HEADER) in keys else 0
-        )
-        if score >= 3 and (best is None or score > best[1]):
-            best = (r, score)
-        if score == full:
-            break
-    if best is None:
-        return None, [
-            error(
-                IssueCode.COLUMN_MISSING,
-                f"在工作表“{sheet.name}”中找不到表头行（应含“{ID_HEADER}”和"
-                f"{'、'.join('“' + f.label + '”' for f in settings.fields)}）。"
-                "请使用下发的原表填写，不要删除或改动表头。",
-                sheet=sheet.name,
-            )
-        ]
-    header_row = best[0]
-    columns = [_short_key(c) for c in sheet.rows[header_row]]
-
-    def col_of(label: str) -> int | None:
-        k = header_key(label)
-        return columns.index(k) if k in columns else None
-
-    issues: list[Issue] = []
-    id_col = col_of(ID_HEADER)
-    if id_col is None:
-        id_col = 0
-        issues.append(
-            error(
-                IssueCode.COLUMN_MISSING,
-                f"表头中没有“{ID_HEADER}”列，无法对应任务。请使用下发的原表填写，不要改动表头。",
-                sheet=sheet.name,
-                cell=cell_ref(header_row, 0),
-            )
-        )
-    field_cols: dict[str, int] = {}
-    for f in settings.fields:
-        c = col_of(f.label)
-        if c is None and column_hint and f.key in column_hint:
-            c = _col_index(column_hint[f.key])
-        if c is None:
-            issues.append(
-                error(
-                    IssueCode.COLUMN_MISSING,
-                    f"表头中没有“{f.label}”列。请使用下发的原表填写，不要删除列或改动表头。",
-                    sheet=sheet.name,
-                    cell=cell_ref(header_row, 0),
-                    field=f.key,
-                )
-            )
-        else:
-            field_cols[f.key] = c
-    readonly_cols = {}
-    for h in readonly_headers:
-        c = col_of(h)
-        if c is not None:
-            readonly_cols[h] = c
-        else:
-            issues.append(
-                error(
-                    IssueCode.READONLY_EDITED,
-                    f"表头中的“{h}”列被删除或改名。请使用下发的原表填写，不要改动表头。",
-                    sheet=sheet.name,
-                    cell=cell_ref(header_row, 0),
-                )
-            )
-    table = Table(
-        sheet=sheet,
-        header_row=header_row,
-        id_col=id_col,
-        role_col=col_of(ROLE_HEADER),
-        readonly_cols=readonly_cols,
-        field_cols=field_cols,
-    )
-    return table, issues
-
-
-def _short_key(cell: Cell) -> str:
-    """The header key of a cell that could be a column title; long text never is one."""
-    return header_key(cell) if isinstance(cell, str) and len(cell) <= 40 else ""
-
-
-def _col_index(letters: str) -> int | None:
-    if not letters.isalpha():
-        return None
-    n = 0
-    for ch in letters.upper():
-        n = n * 26 + (ord(ch) - 64)
-    return n - 1
-
-
-def _is_contact_row(row: list[Cell], contact_keys: set[str]) -> bool:
-    # a label is short; long cells (task text, progress) are never one
-    return any(isinstance(c, str) and len(c) <= 40 and _label_key(c) in contact_keys for c in row)
-
-
 def check_rows(table: Table, spec: FormSpec, settings: Settings) -> Iterator[Issue]:
-    """Every task of the form exactly once; no foreign tasks; blank rows ignored."""
-    expected = set(spec.task_ids)
-    contact_keys = {_label_key(f.label) for f in settings.contact}
+    """Every task of the form exactly once; no other tasks; a row without an id only warns."""
     sheet = table.sheet
-    table.end_row = len(sheet.rows)
-    interesting = [table.id_col, *table.field_cols.values(), *table.readonly_cols.values()]
-    for r in range(table.header_row + 1, len(sheet.rows)):
-        row = sheet.rows[r]
-        tid = task_id_text(sheet.cell(r, table.id_col))
-        if tid not in expected and _is_contact_row(row, contact_keys):
-            table.end_row = r
-            break
-        if not tid:
-            filled = [
-                (c, sheet.cell(r, c)) for c in interesting if text_of(sheet.cell(r, c)).strip()
-            ]
-            if filled:
-                shown = "；".join(f"{cell_ref(r, c)}：{text_of(v)[:40]}" for c, v in filled[:4])
-                yield warning(
-                    IssueCode.EXTRA_ROW,
-                    f"第 {r + 1} 行没有序号，不属于任何任务，其内容未被采用（{shown}）。"
-                    "如是补充说明，请写入对应任务行的“进展情况”中。",
-                    sheet=sheet.name,
-                    cell=cell_ref(r, table.id_col),
-                )
-            continue
-        if tid not in expected:
+    for row in table.rows:
+        r, tid, at = row.row, row.task_id, cell_ref(row.row, table.id_col)
+        if row.kind == "stray":
+            used = [table.id_col, *table.field_cols.values(), *table.readonly_cols.values()]
+            filled = [(c, sheet.cell(r, c)) for c in used if text_of(sheet.cell(r, c)).strip()]
+            shown = "；".join(f"{cell_ref(r, c)}：{text_of(v)[:40]}" for c, v in filled[:4])
+            yield warning(
+                IssueCode.EXTRA_ROW,
+                f"第 {r + 1} 行没有序号，不属于任何任务，其内容未被采用（{shown}）。"
+                "如是补充说明，请写入对应任务行的“进展情况”中。",
+                sheet=sheet.name,
+                cell=at,
+            )
+        elif row.kind == "foreign":
             yield error(
                 IssueCode.TASK_FOREIGN,
                 f"第 {r + 1} 行的序号 {tid} 不是本处室（{spec.division}）本轮的任务，不能在本表中填报。"
                 "请删除该行，或恢复为原来的序号。",
                 sheet=sheet.name,
-                cell=cell_ref(r, table.id_col),
+                cell=at,
                 task_id=tid,
             )
-            continue
-        if tid in table.task_rows:
+        elif row.kind == "repeated":
             yield error(
                 IssueCode.TASK_DUPLICATED,
-                f"序号 {tid} 出现了两次（第 {table.task_rows[tid] + 1} 行和第 {r + 1} 行）。"
+                f"序号 {tid} 出现了两次（第 {row.first + 1} 行和第 {r + 1} 行）。"
                 "每项任务只能填一行，请删除多余的行。",
                 sheet=sheet.name,
-                cell=cell_ref(r, table.id_col),
+                cell=at,
                 task_id=tid,
             )
-            continue
-        table.task_rows[tid] = r
     for row_spec in spec.rows:
         if row_spec.task_id not in table.task_rows:
             name = row_name(row_spec, settings.register)
@@ -628,21 +459,21 @@ def read_contact(
     """The contact block: each label, and the first filled cell to its right."""
     sheet = table.sheet
     found: dict[str, tuple[int, int, Cell]] = {}
-    keys = {_label_key(f.label): f for f in settings.contact}
+    keys = {label_key(f.label): f for f in settings.contact}
     start = table.end_row if table.end_row else table.header_row + 1
     for r in range(start, len(sheet.rows)):
         row = sheet.rows[r]
         for c, cell in enumerate(row):
             if not isinstance(cell, str):
                 continue
-            f = keys.get(_label_key(cell))
+            f = keys.get(label_key(cell))
             if f is None or f.key in found:
                 continue
             value: Cell = ""
             vc = c + 1
             for k in range(c + 1, len(row)):
                 nxt = row[k]
-                if isinstance(nxt, str) and _label_key(nxt) in keys:
+                if isinstance(nxt, str) and label_key(nxt) in keys:
                     break
                 if not _blank(nxt):
                     value, vc = nxt, k

@@ -13,6 +13,9 @@ from .config import RegisterSettings, Settings
 from .model import FormRow, Round, Task
 from .text import header_key
 
+ID_HEADER = "序号"
+ROLE_HEADER = "牵头/配合"
+
 
 def form_title(settings: Settings, rnd: Round, division: str) -> str:
     return settings.form.title.format(

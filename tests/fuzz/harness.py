@@ -39,7 +39,8 @@ from pathlib import Path
 from typing import Any
 
 from xlflow.forms import generate_forms
-from xlflow.intake import IntakeContext, ReadJob, check_file
+from xlflow.identify import IntakeContext
+from xlflow.intake import ReadJob, check_file
 from xlflow.issues import Severity, Verdict
 from xlflow.ledger import FormStore, Ledger
 from xlflow.model import parse_round
