@@ -308,6 +308,27 @@ def settings_from_dict(data: dict[str, Any], source: str = "xlflow.toml") -> Set
     if schema != SCHEMA_VERSION:
         problems.append(f"schema: 本版本 xlflow 只认识 schema = {SCHEMA_VERSION}，实际是 {schema}")
 
+    office = _office_settings(c, data)
+    form = _form_settings(c, data)
+    register = _register_settings(c, data)
+    fields, contact = _field_settings(c, data)
+    status = _status_settings(c, data, fields)
+    limits = _limit_settings(c, data)
+    if problems:
+        raise SettingsError(source, problems)
+    return Settings(
+        office=office,
+        form=form,
+        register=register,
+        fields=fields,
+        contact=contact,
+        status=status,
+        limits=limits,
+        source=source,
+    )
+
+
+def _office_settings(c: _Checker, data: dict[str, Any]) -> OfficeSettings:
     o = _table(c, data, "office")
     c.unknown(o, "office.", {"name", "contact", "phone", "email"})
     d_office = OfficeSettings()
@@ -317,7 +338,11 @@ def settings_from_dict(data: dict[str, Any], source: str = "xlflow.toml") -> Set
         phone=c.get(o, "office.", "phone", str, "", "文本"),
         email=c.get(o, "office.", "email", str, "", "文本"),
     )
+    return office
 
+
+def _form_settings(c: _Checker, data: dict[str, Any]) -> FormSettings:
+    problems = c.problems
     f = _table(c, data, "form")
     c.unknown(f, "form.", {"title", "sheet", "protect", "password", "font", "header_font"})
     d_form = FormSettings()
@@ -340,7 +365,11 @@ def settings_from_dict(data: dict[str, Any], source: str = "xlflow.toml") -> Set
         problems.append(
             f"form.title: 只能使用 {{office}} {{round}} {{division}} {{year}} 占位符（{exc}）"
         )
+    return form
 
+
+def _register_settings(c: _Checker, data: dict[str, Any]) -> RegisterSettings:
+    problems = c.problems
     r = _table(c, data, "register")
     allowed_register = {
         "path", "layout", "sheet", "header_row", "id_column", "group_column", "name_column",
@@ -398,7 +427,13 @@ def settings_from_dict(data: dict[str, Any], source: str = "xlflow.toml") -> Set
         )
     if register.divisions_column and register.lead_column:
         problems.append("register: divisions_column 与 lead_column 只能设置一个")
+    return register
 
+
+def _field_settings(
+    c: _Checker, data: dict[str, Any]
+) -> tuple[tuple[Field, ...], tuple[Field, ...]]:
+    problems = c.problems
     fields = _read_fields(c, data, "fields", tuple(t for t in FIELD_TYPES if t != "phone"))
     contact = _read_fields(c, data, "contact", ("text", "phone", "date", "number", "choice"))
     keys = [fl.key for fl in fields] + [fl.key for fl in contact]
@@ -427,7 +462,14 @@ def settings_from_dict(data: dict[str, Any], source: str = "xlflow.toml") -> Set
                     )
     if not fields:
         problems.append("[[fields]]: 至少需要一个填报项")
+    return fields, contact
 
+
+def _status_settings(
+    c: _Checker, data: dict[str, Any], fields: tuple[Field, ...]
+) -> StatusSettings:
+    problems = c.problems
+    by_key = {fl.key: fl for fl in fields}
     s = _table(c, data, "status")
     c.unknown(
         s, "status.", {"field", "percent_field", "progress_field", "colours", "missing_label"}
@@ -462,7 +504,11 @@ def settings_from_dict(data: dict[str, Any], source: str = "xlflow.toml") -> Set
             )
     if status.field in by_key and by_key[status.field].type != "choice":
         problems.append(f'status.field: 填报项 {status.field!r} 应为 type = "choice"')
+    return status
 
+
+def _limit_settings(c: _Checker, data: dict[str, Any]) -> Limits:
+    problems = c.problems
     lim = _table(c, data, "limits")
     d = Limits()
     c.unknown(lim, "limits.", set(d.__dataclass_fields__))
@@ -478,19 +524,7 @@ def settings_from_dict(data: dict[str, Any], source: str = "xlflow.toml") -> Set
             continue
         limit_values[name] = kind(value)
     limits = Limits(**limit_values)
-
-    if problems:
-        raise SettingsError(source, problems)
-    return Settings(
-        office=office,
-        form=form,
-        register=register,
-        fields=fields,
-        contact=contact,
-        status=status,
-        limits=limits,
-        source=source,
-    )
+    return limits
 
 
 def _read_fields(

@@ -451,173 +451,200 @@ def _statuses(data: Consolidation) -> list[str]:
 
 
 def _overview(wb: Any, st: _Styles, data: Consolidation, title: str) -> None:
-    ws = wb.add_worksheet(OVERVIEW)
-    statuses = _statuses(data)
-    ncols = max(len(statuses) + 2, 8)
-    widths = [24.0] + [12.0] * (ncols - 1)
-    for i, w in enumerate(widths):
-        ws.set_column(i, i, w)
-    ws.merge_range(0, 0, 0, ncols - 1, title, st.title)
-    ws.set_row(0, 34)
-    rnd = data.round
-    ws.merge_range(
-        1, 0, 1, ncols - 1,
-        f"轮次：{rnd.title}（{rnd.id}）    报送时限：{deadline_text(rnd.deadline)}    汇总时间：{data.made_at:%Y-%m-%d %H:%M}",
-        st.subtitle,
-    )  # fmt: skip
-    expected = len(data.divisions)
-    accepted = len(data.accepted)
-    rejected = sum(1 for d in data.divisions if d.standing is Standing.REJECTED)
-    missing = sum(1 for d in data.divisions if d.standing is Standing.MISSING)
-    late = [d.division for d in data.divisions if d.accepted and d.accepted.late]
-    r = 3
-    ws.merge_range(r, 0, r, ncols - 1, "一、报送情况", st.section)
-    r += 1
-    boxes = [
-        ("应报处室", expected),
-        ("已采用", accepted),
-        ("退回修改", rejected),
-        ("未报送", missing),
-        ("逾期报送", len(late)),
-    ]
-    for i, (label, n) in enumerate(boxes):
-        ws.write_string(r, i, label, st.big_label)
-        ws.write_number(r + 1, i, n, st.big)
-    ws.set_row(r + 1, 30)
-    r += 2
-    not_in = data.missing
-    lines = [f"未报送或未通过核验：{'、'.join(not_in) if not_in else '无'}"]
-    if late:
-        lines.append(f"逾期报送：{'、'.join(late)}")
-    if data.changes:
-        c = data.changes
-        lines.append(
-            f"与上一轮次（{data.history[-2].round.title}）相比：状态改善 {c['improved']} 项，"
-            f"变差 {c['worsened']} 项，持平 {c['same']} 项。"
-        )
-    for line in lines:
-        ws.merge_range(r, 0, r, ncols - 1, line, st.note)
-        ws.set_row(r, row_height([(line, 100)]))
-        r += 1
-
-    r += 1
-    ws.merge_range(r, 0, r, ncols - 1, "二、任务完成状态", st.section)
-    r += 1
-    counts = data.status_counts()
-    total = len(data.tasks)
-    ws.write_string(r, 0, "状态", st.header)
-    ws.write_string(r, 1, "任务数", st.header)
-    ws.write_string(r, 2, "占比", st.header)
-    status_top = r + 1
-    for status in statuses:
-        r += 1
-        ws.write_string(r, 0, status, st.center)
-        ws.write_number(r, 1, counts.get(status, 0), st.number)
-        ws.write_number(r, 2, counts.get(status, 0) / total if total else 0, st.share)
-    status_bottom = r
-    _status_formats(ws, st, data.settings, status_top, status_bottom, 0)
-    r += 1
-    ws.write_string(r, 0, "合计", st.total)
-    ws.write_number(r, 1, total, st.total)
-    ws.write_number(r, 2, 1 if total else 0, st.share)
-
-    def crosstab(
-        start: int, heading: str, label: str, keys: Sequence[str], rows: dict[str, Counter[str]]
-    ) -> int:
-        r = start
-        ws.merge_range(r, 0, r, ncols - 1, heading, st.section)
-        r += 1
-        ws.write_string(r, 0, label, st.header)
-        for j, status in enumerate(statuses):
-            ws.write_string(r, 1 + j, status, st.header)
-        ws.write_string(r, 1 + len(statuses), "合计", st.header)
-        ws.set_row(r, 30)
-        head = r
-        for key in keys:
-            r += 1
-            ws.write_string(r, 0, key, st.text)
-            for j, status in enumerate(statuses):
-                ws.write_number(r, 1 + j, rows[key].get(status, 0), st.number)
-            ws.write_number(r, 1 + len(statuses), sum(rows[key].values()), st.total)
-        return head
-
-    r += 2
-    groups = list(data.register.groups)
-    by_group = {g: data.status_counts([t for t in data.tasks if t.task.group == g]) for g in groups}
-    group_head = crosstab(r, "三、按分组统计（按牵头处室所报状态）", "分组", groups, by_group)
-    group_last = group_head + len(groups)
-    r = group_last + 2
-    by_division: dict[str, Counter[str]] = {}
-    status_key = data.settings.status.field
-    for d in data.divisions:
-        counter: Counter[str] = Counter()
-        for task, _role in data.register.tasks_of(d.division):
-            values = d.accepted.values.get(task.id, {}) if d.accepted else {}
-            counter[values.get(status_key) or data.settings.status.missing_label] += 1
-        by_division[d.division] = counter
-    crosstab(
-        r,
-        "四、按处室统计（各处室对本处室承担任务所报状态）",
-        "处室",
-        [d.division for d in data.divisions],
-        by_division,
-    )
-    r += len(data.divisions) + 2
-
-    # Native charts, below the tables and inside the print area.
-    r += 1
-    ws.merge_range(r, 0, r, ncols - 1, "五、图表", st.section)
-    r += 1
-    pie = wb.add_chart({"type": "pie"})
-    pie.add_series(
-        {
-            "name": "任务完成状态",
-            "categories": [OVERVIEW, status_top, 0, status_bottom, 0],
-            "values": [OVERVIEW, status_top, 1, status_bottom, 1],
-            "data_labels": {"value": True, "percentage": False, "leader_lines": True},
-            "points": [{"fill": {"color": _colour(data, s)}} for s in statuses],
-        }
-    )
-    pie.set_title(
-        {"name": "任务完成状态", "name_font": {"size": 11, "name": data.settings.form.header_font}}
-    )
-    pie.set_legend({"position": "right", "font": {"name": data.settings.form.font}})
-    # Size the charts to the columns, so that both stay inside the printed page.
-    px = [int(w * 7 + 0.5) + 5 for w in widths]
-    bar_col = 4
-    pie.set_size({"width": sum(px[:bar_col]) - 15, "height": 300})
-    ws.insert_chart(r, 0, pie, {"x_offset": 5, "y_offset": 5, "object_position": 1})
-    bar = wb.add_chart({"type": "bar", "subtype": "stacked"})
-    for j, status in enumerate(statuses):
-        bar.add_series(
-            {
-                "name": [OVERVIEW, group_head, 1 + j],
-                "categories": [OVERVIEW, group_head + 1, 0, group_last, 0],
-                "values": [OVERVIEW, group_head + 1, 1 + j, group_last, 1 + j],
-                "fill": {"color": _colour(data, status)},
-                "gap": 60,
-            }
-        )
-    bar.set_title(
-        {
-            "name": "各分组任务状态",
-            "name_font": {"size": 11, "name": data.settings.form.header_font},
-        }
-    )
-    bar.set_y_axis({"reverse": True, "num_font": {"name": data.settings.form.font}})
-    bar.set_x_axis({"major_unit": 1, "min": 0})
-    bar.set_legend({"position": "bottom"})
-    bar.set_size({"width": sum(px[bar_col:]) - 15, "height": 300})
-    ws.insert_chart(r, bar_col, bar, {"x_offset": 10, "y_offset": 5, "object_position": 1})
-    chart_rows = 16
-    for k in range(chart_rows):
-        ws.set_row(r + k, 20)
-    last_row = r + chart_rows
+    """The page leadership reads first: returns, statuses, by group, by division, charts."""
+    page = _Overview(wb, st, data)
+    page.heading(title)
+    page.returns()
+    status_rows = page.status_table()
+    group_rows = page.by_group()
+    page.by_division()
+    last_row = page.charts(status_rows, group_rows)
+    ws = page.ws
     _page(ws, title, data.round)
-    ws.print_area(0, 0, last_row, ncols - 1)
+    ws.print_area(0, 0, last_row, page.ncols - 1)
     if len(data.divisions) <= 30:
         ws.fit_to_pages(1, 1)
     ws.activate()
+
+
+class _Overview:
+    """The overview sheet, written top to bottom; `r` is the next free row."""
+
+    def __init__(self, wb: Any, st: _Styles, data: Consolidation) -> None:
+        self.wb, self.st, self.data = wb, st, data
+        self.ws = wb.add_worksheet(OVERVIEW)
+        self.statuses = _statuses(data)
+        self.ncols = max(len(self.statuses) + 2, 8)
+        self.widths = [24.0] + [12.0] * (self.ncols - 1)
+        for i, w in enumerate(self.widths):
+            self.ws.set_column(i, i, w)
+        self.r = 0
+
+    def section(self, text: str) -> None:
+        self.ws.merge_range(self.r, 0, self.r, self.ncols - 1, text, self.st.section)
+        self.r += 1
+
+    def heading(self, title: str) -> None:
+        ws, st, rnd = self.ws, self.st, self.data.round
+        ws.merge_range(0, 0, 0, self.ncols - 1, title, st.title)
+        ws.set_row(0, 34)
+        ws.merge_range(
+            1, 0, 1, self.ncols - 1,
+            f"轮次：{rnd.title}（{rnd.id}）    报送时限：{deadline_text(rnd.deadline)}    汇总时间：{self.data.made_at:%Y-%m-%d %H:%M}",
+            st.subtitle,
+        )  # fmt: skip
+        self.r = 3
+
+    def returns(self) -> None:
+        """一、报送情况: the counts in boxes, who is missing or late, and the change since last round."""
+        ws, st, data = self.ws, self.st, self.data
+        late = [d.division for d in data.divisions if d.accepted and d.accepted.late]
+        self.section("一、报送情况")
+        boxes = [
+            ("应报处室", len(data.divisions)),
+            ("已采用", len(data.accepted)),
+            ("退回修改", sum(1 for d in data.divisions if d.standing is Standing.REJECTED)),
+            ("未报送", sum(1 for d in data.divisions if d.standing is Standing.MISSING)),
+            ("逾期报送", len(late)),
+        ]
+        for i, (label, n) in enumerate(boxes):
+            ws.write_string(self.r, i, label, st.big_label)
+            ws.write_number(self.r + 1, i, n, st.big)
+        ws.set_row(self.r + 1, 30)
+        self.r += 2
+        lines = [f"未报送或未通过核验：{'、'.join(data.missing) if data.missing else '无'}"]
+        if late:
+            lines.append(f"逾期报送：{'、'.join(late)}")
+        if data.changes:
+            c = data.changes
+            lines.append(
+                f"与上一轮次（{data.history[-2].round.title}）相比：状态改善 {c['improved']} 项，"
+                f"变差 {c['worsened']} 项，持平 {c['same']} 项。"
+            )
+        for line in lines:
+            ws.merge_range(self.r, 0, self.r, self.ncols - 1, line, st.note)
+            ws.set_row(self.r, row_height([(line, 100)]))
+            self.r += 1
+        self.r += 1
+
+    def status_table(self) -> tuple[int, int]:
+        """二、任务完成状态: tasks and shares by status; returns the first and last status rows."""
+        ws, st, data = self.ws, self.st, self.data
+        self.section("二、任务完成状态")
+        counts = data.status_counts()
+        total = len(data.tasks)
+        for i, head in enumerate(("状态", "任务数", "占比")):
+            ws.write_string(self.r, i, head, st.header)
+        top = self.r + 1
+        for status in self.statuses:
+            self.r += 1
+            ws.write_string(self.r, 0, status, st.center)
+            ws.write_number(self.r, 1, counts.get(status, 0), st.number)
+            ws.write_number(self.r, 2, counts.get(status, 0) / total if total else 0, st.share)
+        bottom = self.r
+        _status_formats(ws, st, data.settings, top, bottom, 0)
+        self.r += 1
+        ws.write_string(self.r, 0, "合计", st.total)
+        ws.write_number(self.r, 1, total, st.total)
+        ws.write_number(self.r, 2, 1 if total else 0, st.share)
+        self.r += 2
+        return top, bottom
+
+    def crosstab(
+        self, heading: str, label: str, keys: Sequence[str], rows: dict[str, Counter[str]]
+    ) -> int:
+        """A table of status counts per key; returns its header row."""
+        ws, st = self.ws, self.st
+        self.section(heading)
+        ws.write_string(self.r, 0, label, st.header)
+        for j, status in enumerate(self.statuses):
+            ws.write_string(self.r, 1 + j, status, st.header)
+        ws.write_string(self.r, 1 + len(self.statuses), "合计", st.header)
+        ws.set_row(self.r, 30)
+        head = self.r
+        for key in keys:
+            self.r += 1
+            ws.write_string(self.r, 0, key, st.text)
+            for j, status in enumerate(self.statuses):
+                ws.write_number(self.r, 1 + j, rows[key].get(status, 0), st.number)
+            ws.write_number(self.r, 1 + len(self.statuses), sum(rows[key].values()), st.total)
+        self.r += 2
+        return head
+
+    def by_group(self) -> tuple[int, int]:
+        """三、按分组统计; returns the header row and the last row."""
+        data = self.data
+        groups = list(data.register.groups)
+        counts = {
+            g: data.status_counts([t for t in data.tasks if t.task.group == g]) for g in groups
+        }
+        head = self.crosstab("三、按分组统计（按牵头处室所报状态）", "分组", groups, counts)
+        return head, head + len(groups)
+
+    def by_division(self) -> None:
+        """四、按处室统计: each division's own answers on its own tasks."""
+        data = self.data
+        status_key = data.settings.status.field
+        counts: dict[str, Counter[str]] = {}
+        for d in data.divisions:
+            counter: Counter[str] = Counter()
+            for task, _role in data.register.tasks_of(d.division):
+                values = d.accepted.values.get(task.id, {}) if d.accepted else {}
+                counter[values.get(status_key) or data.settings.status.missing_label] += 1
+            counts[d.division] = counter
+        self.crosstab(
+            "四、按处室统计（各处室对本处室承担任务所报状态）",
+            "处室",
+            [d.division for d in data.divisions],
+            counts,
+        )
+
+    def charts(self, status_rows: tuple[int, int], group_rows: tuple[int, int]) -> int:
+        """五、图表: a pie of statuses and a stacked bar by group, native charts sized to the
+        columns so that both stay inside the printed page; returns the last row."""
+        wb, ws, data = self.wb, self.ws, self.data
+        self.section("五、图表")
+        r = self.r
+        font, header_font = data.settings.form.font, data.settings.form.header_font
+        top, bottom = status_rows
+        pie = wb.add_chart({"type": "pie"})
+        pie.add_series(
+            {
+                "name": "任务完成状态",
+                "categories": [OVERVIEW, top, 0, bottom, 0],
+                "values": [OVERVIEW, top, 1, bottom, 1],
+                "data_labels": {"value": True, "percentage": False, "leader_lines": True},
+                "points": [{"fill": {"color": _colour(data, s)}} for s in self.statuses],
+            }
+        )
+        pie.set_title({"name": "任务完成状态", "name_font": {"size": 11, "name": header_font}})
+        pie.set_legend({"position": "right", "font": {"name": font}})
+        px = [int(w * 7 + 0.5) + 5 for w in self.widths]
+        bar_col = 4
+        pie.set_size({"width": sum(px[:bar_col]) - 15, "height": 300})
+        ws.insert_chart(r, 0, pie, {"x_offset": 5, "y_offset": 5, "object_position": 1})
+        head, last = group_rows
+        bar = wb.add_chart({"type": "bar", "subtype": "stacked"})
+        for j, status in enumerate(self.statuses):
+            bar.add_series(
+                {
+                    "name": [OVERVIEW, head, 1 + j],
+                    "categories": [OVERVIEW, head + 1, 0, last, 0],
+                    "values": [OVERVIEW, head + 1, 1 + j, last, 1 + j],
+                    "fill": {"color": _colour(data, status)},
+                    "gap": 60,
+                }
+            )
+        bar.set_title({"name": "各分组任务状态", "name_font": {"size": 11, "name": header_font}})
+        bar.set_y_axis({"reverse": True, "num_font": {"name": font}})
+        bar.set_x_axis({"major_unit": 1, "min": 0})
+        bar.set_legend({"position": "bottom"})
+        bar.set_size({"width": sum(px[bar_col:]) - 15, "height": 300})
+        ws.insert_chart(r, bar_col, bar, {"x_offset": 10, "y_offset": 5, "object_position": 1})
+        chart_rows = 16
+        for k in range(chart_rows):
+            ws.set_row(r + k, 20)
+        return r + chart_rows
 
 
 def _colour(data: Consolidation, status: str) -> str:

@@ -403,6 +403,32 @@ def _contact_layout(widths: list[float], labels: list[str]) -> list[tuple[int, i
     return out
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """Where everything is on the task sheet."""
+
+    cols: list[_Column]
+    field_cols: dict[str, int]  # field key -> column
+    rows: int  # task rows
+    header_row: int = 3
+
+    @property
+    def widths(self) -> list[float]:
+        return [c.width for c in self.cols]
+
+    @property
+    def last_col(self) -> int:
+        return len(self.cols) - 1
+
+    @property
+    def first(self) -> int:
+        return self.header_row + 1
+
+    @property
+    def last(self) -> int:
+        return self.first + self.rows - 1 if self.rows else self.first
+
+
 def render_form(
     spec: FormSpec,
     settings: Settings,
@@ -413,23 +439,46 @@ def render_form(
     wb = new_workbook(buf, created)
     fmt = _Formats(wb, settings)
     cols = _columns(spec, settings)
-    widths = [c.width for c in cols]
-    last_col = len(cols) - 1
-    field_cols = {c.field.key: i for i, c in enumerate(cols) if c.field is not None}
-    by_key = settings.field_by_key
-
+    layout = _Layout(
+        cols, {c.field.key: i for i, c in enumerate(cols) if c.field is not None}, len(spec.rows)
+    )
     notes = wb.add_worksheet(INSTRUCTION_SHEET)
     ws = wb.add_worksheet(settings.form.sheet)
     lists = wb.add_worksheet(LISTS_SHEET)
     meta = wb.add_worksheet(META_SHEET)
+    _title_block(ws, fmt, spec, layout)
+    _task_rows(ws, fmt, spec, settings, layout)
+    _input_rules(wb, ws, lists, fmt, spec, settings, layout)
+    contact_cells, bottom = _contact_block(ws, fmt, spec, settings, layout)
+    _page_setup(ws, spec, settings, layout, bottom)
+    _write_instructions(notes, fmt, spec, settings)
+    lists.hide()
+    if settings.form.protect:
+        lists.protect(settings.form.password)
+    _write_identity(wb, meta, fmt, spec, settings, layout.field_cols, contact_cells)
+    wb.set_properties(
+        {
+            "title": spec.title,
+            "subject": f"{spec.division} {spec.round.title}",
+            "author": settings.office.name,
+            "company": settings.office.name,
+            "comments": "由 xlflow 生成。请在“填报”工作表的浅黄色单元格中填写后报送。",
+            **({"created": created} if created else {}),
+        }
+    )
+    wb.close()
+    return buf.getvalue()
 
-    # --- the task sheet ---
+
+def _title_block(ws: Any, fmt: _Formats, spec: FormSpec, layout: _Layout) -> None:
+    """Title, 填报单位 and 报送时限, the one-line hint, and the column headers."""
+    last_col = layout.last_col
     ws.set_zoom(90)
-    for i, w in enumerate(widths):
+    for i, w in enumerate(layout.widths):
         ws.set_column(i, i, w)
     ws.merge_range(0, 0, 0, last_col, spec.title, fmt.title)
     ws.set_row(0, 36)
-    split = max(1, len(cols) // 2)
+    split = max(1, len(layout.cols) // 2)
     ws.merge_range(1, 0, 1, split - 1, f"填报单位：{spec.division}（盖章）", fmt.subtitle_left)
     ws.merge_range(
         1, split, 1, last_col, f"报送时限：{deadline_text(spec.round.deadline)}", fmt.subtitle_right
@@ -440,17 +489,21 @@ def render_form(
         hint += f"浅蓝色单元格为上一轮次（{spec.prefill_from}）已报内容，请逐项核对更新。"
     ws.merge_range(2, 0, 2, last_col, hint, fmt.hint)
     ws.set_row(2, 30 if spec.prefill_from else 18)
-    header_row = 3
-    for i, c in enumerate(cols):
+    header_row = layout.header_row
+    for i, c in enumerate(layout.cols):
         ws.write_string(
             header_row, i, c.header, fmt.header_input if c.kind == "field" else fmt.header
         )
-    ws.set_row(header_row, row_height([(c.header, c.width) for c in cols]))
+    ws.set_row(header_row, row_height([(c.header, c.width) for c in layout.cols]))
 
-    first = header_row + 1
+
+def _task_rows(ws: Any, fmt: _Formats, spec: FormSpec, settings: Settings, layout: _Layout) -> None:
+    """One row per task: id, role, the read-only text, and the input cells (carried over
+    from an earlier round where there are values to carry)."""
+    widths = layout.widths
     long_input = any(f.is_long_text for f in settings.fields)
     for n, row in enumerate(spec.rows):
-        r = first + n
+        r = layout.first + n
         ws.write_string(r, 0, row.task_id, fmt.id)
         ws.write_string(r, 1, row.role.label, fmt.role)
         cells: list[tuple[str, float]] = []
@@ -459,7 +512,7 @@ def render_form(
             cells.append((text, widths[2 + j]))
         carried = dict(row.prefill)
         for f in settings.fields:
-            col = field_cols[f.key]
+            col = layout.field_cols[f.key]
             value = carried.get(f.key)
             cell_fmt = fmt.input_for(f, value is not None)
             if f.type == "date" and isinstance(value, str) and value:
@@ -472,9 +525,19 @@ def render_form(
             if isinstance(value, str):
                 cells.append((value, widths[col]))
         ws.set_row(r, row_height(cells, min_lines=4 if long_input else 2))
-    last = first + len(spec.rows) - 1 if spec.rows else first
 
-    # dropdowns, ranges, dates and lengths, each with a prompt
+
+def _input_rules(
+    wb: Any,
+    ws: Any,
+    lists: Any,
+    fmt: _Formats,
+    spec: FormSpec,
+    settings: Settings,
+    layout: _Layout,
+) -> None:
+    """Dropdowns (from the hidden list sheet), ranges, dates and lengths, each with a prompt."""
+    field_cols = layout.field_cols
     for f in settings.fields:
         col = field_cols[f.key]
         list_name = f"{NAME_PREFIX}list_{f.key}"
@@ -488,13 +551,18 @@ def render_form(
                 list_name, f"='{LISTS_SHEET}'!${letter}$2:${letter}${len(f.choices) + 1}"
             )
         if spec.rows:
-            ws.data_validation(first, col, last, col, _validation(f, list_name))
+            ws.data_validation(layout.first, col, layout.last, col, _validation(f, list_name))
 
-    # contact and sign-off block
-    contact_top = last + 2
-    layout = _contact_layout(widths, [f"{f.label}：" for f in settings.contact])
+
+def _contact_block(
+    ws: Any, fmt: _Formats, spec: FormSpec, settings: Settings, layout: _Layout
+) -> tuple[dict[str, str], int]:
+    """填报人, 联系电话 and the others below the table; returns each input cell and the
+    block's last row."""
+    contact_top = layout.last + 2
+    places = _contact_layout(layout.widths, [f"{f.label}：" for f in settings.contact])
     contact_cells: dict[str, str] = {}
-    for f, (line, l0, l1, i0, i1) in zip(settings.contact, layout, strict=True):
+    for f, (line, l0, l1, i0, i1) in zip(settings.contact, places, strict=True):
         r = contact_top + line
         label = f"{f.label}：" + ("*" if f.required else "")
         if l1 > l0:
@@ -510,21 +578,24 @@ def render_form(
         write_value(ws, r, i0, carried_contact, cfmt)
         contact_cells[f.key] = cell_ref(r, i0)
         v = _validation(f, "")
-        v["input_message"] = (f.prompt or describe_field(f, by_key))[:250]
+        v["input_message"] = (f.prompt or describe_field(f, settings.field_by_key))[:250]
         if f.type in ("text", "phone"):
             v = {k: v[k] for k in ("input_title", "input_message")} | {"validate": "any"}
         ws.data_validation(r, i0, r, i0, v)
-    contact_lines = (max(line for line, *_ in layout) + 1) if layout else 0
+    contact_lines = (max(line for line, *_ in places) + 1) if places else 0
     for k in range(contact_lines):
         ws.set_row(contact_top + k, 26)
-    bottom = contact_top + max(contact_lines, 1) - 1
+    return contact_cells, contact_top + max(contact_lines, 1) - 1
 
-    ws.freeze_panes(first, 2)
+
+def _page_setup(ws: Any, spec: FormSpec, settings: Settings, layout: _Layout, bottom: int) -> None:
+    """A4 landscape, fit to width, the header row repeated, and the sheet protected."""
+    ws.freeze_panes(layout.first, 2)
     ws.set_landscape()
     ws.set_paper(9)  # A4
     ws.fit_to_pages(1, 0)
-    ws.repeat_rows(header_row)
-    ws.print_area(0, 0, bottom, last_col)
+    ws.repeat_rows(layout.header_row)
+    ws.print_area(0, 0, bottom, layout.last_col)
     ws.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
     ws.center_horizontally()
     ws.set_header(f"&L{page_text(spec.division)}&R{page_text(spec.round.title)}")
@@ -533,13 +604,18 @@ def render_form(
         ws.protect(settings.form.password, TASK_SHEET_PROTECTION)
     ws.activate()
 
-    # --- the instruction sheet ---
-    _write_instructions(notes, fmt, spec, settings)
 
-    # --- hidden sheets: dropdown lists, and the metadata intake identifies the file by ---
-    lists.hide()
-    if settings.form.protect:
-        lists.protect(settings.form.password)
+def _write_identity(
+    wb: Any,
+    meta: Any,
+    fmt: _Formats,
+    spec: FormSpec,
+    settings: Settings,
+    field_cols: Mapping[str, int],
+    contact_cells: Mapping[str, str],
+) -> None:
+    """The identity intake recognises the file by: the veryHidden sheet (with each row's
+    hash), and the signed keys again as defined names and custom properties."""
     meta_rows = _metadata(spec, settings, field_cols, contact_cells)
     meta.write_string(0, 0, "xlflow", fmt.meta)
     meta.write_string(0, 1, META_NOTE, fmt.meta)
@@ -561,18 +637,6 @@ def render_form(
             suffix = f"_{n + 1}" if n else ""
             wb.define_name(f"{NAME_PREFIX}{key}{suffix}", '="' + part.replace('"', '""') + '"')
             wb.set_custom_property(f"{PROP_PREFIX}{key}{suffix}", part)
-    wb.set_properties(
-        {
-            "title": spec.title,
-            "subject": f"{spec.division} {spec.round.title}",
-            "author": settings.office.name,
-            "company": settings.office.name,
-            "comments": "由 xlflow 生成。请在“填报”工作表的浅黄色单元格中填写后报送。",
-            **({"created": created} if created else {}),
-        }
-    )
-    wb.close()
-    return buf.getvalue()
 
 
 def _metadata(

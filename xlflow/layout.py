@@ -203,122 +203,132 @@ def _repeats(body: _Body, col: int) -> tuple[int, int, int]:
     return shared, len(set(filled)), len(filled)
 
 
-def _detect_table(
-    path: Path, source: _Source, grid: Grid, header_index: int, office: str | None
-) -> Detected:
-    headers, depth = header_at(grid, header_index)
-    keys = [header_key(h) for h in headers]
-    guesses: list[Guess] = []
-    warnings: list[str] = list(source.warnings)
-    used: set[int] = set()
+@dataclass
+class _Roles:
+    """What each column of a register's header is, and the evidence for each guess."""
 
-    def find(words: Sequence[str], exact: bool = False) -> tuple[int, str] | None:
+    headers: list[str]
+    keys: list[str]
+    used: set[int] = field(default_factory=set)
+    guesses: list[Guess] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    id_col: int = 0
+    leaders: list[int] = field(default_factory=list)
+    deadlines: list[int] = field(default_factory=list)
+    targets: list[tuple[int, str]] = field(default_factory=list)
+    lead_col: int | None = None
+    coop_col: int | None = None
+    div_col: int | None = None
+    group_col: int | None = None
+    name_col: int | None = None
+    text_cols: list[int] = field(default_factory=list)
+
+    def find(self, words: Sequence[str], exact: bool = False) -> tuple[int, str] | None:
         for w in words:
-            for i, k in enumerate(keys):
-                if i not in used and k and ((k == w) if exact else (w in k)):
+            for i, k in enumerate(self.keys):
+                if i not in self.used and k and ((k == w) if exact else (w in k)):
                     return i, w
         return None
 
-    found = find(_ID_WORDS, exact=True) or next(
+    def take(self, column: int, what: str, evidence: str, sure: bool = True) -> int:
+        self.used.add(column)
+        self.guesses.append(Guess(what, self.headers[column], evidence, sure))
+        return column
+
+    def name(self, column: int | None) -> str:
+        return self.headers[column] if column is not None else ""
+
+
+def _roles_by_header(path: Path, headers: list[str], header_line: int) -> _Roles:
+    """The id, leader, deadline, target and unit columns, by the words in their headers."""
+    roles = _Roles(headers, [header_key(h) for h in headers])
+    keys = roles.keys
+    shown = "、".join(h for h in headers if h)
+    found = roles.find(_ID_WORDS, exact=True) or next(
         ((i, "序号") for i, k in enumerate(keys) if k.startswith("序号")), None
     )
     if found is None:
         raise RegisterError(
-            f"{path.name}: 第 {header_index + 1} 行表头（{'、'.join(h for h in headers if h)}）中没有"
-            "“序号”或“编号”列；xlflow 需要任务编号来识别每行任务。请在清单最左边加一列序号。"
+            f"{path.name}: 第 {header_line} 行表头（{shown}）中没有“序号”或“编号”列；"
+            "xlflow 需要任务编号来识别每行任务。请在清单最左边加一列序号。"
         )
-    id_col = found[0]
-    used.add(id_col)
-    guesses.append(Guess("任务编号", headers[id_col], f"表头为“{headers[id_col]}”"))
-
-    leaders = [
-        i for i, k in enumerate(keys) if i not in used and ("领导" in k or k.endswith("责任人"))
-    ]
-    for i in leaders:
-        used.add(i)
-        guesses.append(
-            Guess("责任领导", headers[i], "表头含“领导/责任人”：写的是人名，只读显示，不作为单位")
-        )
-    deadlines = [i for i, k in enumerate(keys) if i not in used and _match(k, _DEADLINE_WORDS)]
-    for i in deadlines:
-        used.add(i)
-        guesses.append(Guess("完成时限", headers[i], "表头含“时限/时间”：只读显示，不作为分组"))
-    targets: list[tuple[int, str]] = []
+    roles.id_col = roles.take(found[0], "任务编号", f"表头为“{headers[found[0]]}”")
+    for i, k in enumerate(keys):
+        if i not in roles.used and ("领导" in k or k.endswith("责任人")):
+            roles.leaders.append(
+                roles.take(i, "责任领导", "表头含“领导/责任人”：写的是人名，只读显示，不作为单位")
+            )
+    for i, k in enumerate(keys):
+        if i not in roles.used and _match(k, _DEADLINE_WORDS):
+            roles.deadlines.append(
+                roles.take(i, "完成时限", "表头含“时限/时间”：只读显示，不作为分组")
+            )
     for i, k in enumerate(keys):
         m = re.search(r"(20\d{2})", k)
         if (
-            i not in used
+            i not in roles.used
             and m
             and (re.search("目标|任务|指标", k) or re.fullmatch(r"20\d{2}年?度?", k))
         ):
-            targets.append((int(m.group(1)), headers[i]))
-            used.add(i)
-            guesses.append(Guess(f"{m.group(1)} 年目标", headers[i], "表头含年份和“目标”"))
-
-    lead = find(_LEAD_WORDS)
-    lead_col = coop_col = div_col = None
+            roles.take(i, f"{m.group(1)} 年目标", "表头含年份和“目标”")
+            roles.targets.append((int(m.group(1)), headers[i]))
+    lead = roles.find(_LEAD_WORDS)
     if lead is not None:
-        lead_col = lead[0]
-        used.add(lead_col)
-        guesses.append(Guess("牵头单位", headers[lead_col], f"表头含“{lead[1]}”：列出的单位都牵头"))
-        coop = find(_COOP_WORDS) or find(_DIV_WORDS)
+        roles.lead_col = roles.take(lead[0], "牵头单位", f"表头含“{lead[1]}”：列出的单位都牵头")
+        coop = roles.find(_COOP_WORDS) or roles.find(_DIV_WORDS)
         if coop is not None:
-            coop_col = coop[0]
-            used.add(coop_col)
             why = (
                 f"表头含“{coop[1]}”"
                 if coop[1] in _COOP_WORDS
-                else f"“{coop[1]}”与“{headers[lead_col]}”并列，视为配合单位"
+                else f"“{coop[1]}”与“{headers[lead[0]]}”并列，视为配合单位"
             )
-            guesses.append(Guess("配合单位", headers[coop_col], why))
+            roles.coop_col = roles.take(coop[0], "配合单位", why)
     else:
-        single = find(_DIV_WORDS)
+        single = roles.find(_DIV_WORDS)
         if single is None:
             raise RegisterError(
-                f"{path.name}: 第 {header_index + 1} 行表头（{'、'.join(h for h in headers if h)}）中"
-                "找不到责任单位列（如“责任单位”“责任处室”“牵头单位”）。请把写单位的那一列的表头改成其中之一。"
+                f"{path.name}: 第 {header_line} 行表头（{shown}）中找不到责任单位列"
+                "（如“责任单位”“责任处室”“牵头单位”）。请把写单位的那一列的表头改成其中之一。"
             )
-        div_col = single[0]
-        used.add(div_col)
-        guesses.append(
-            Guess(
-                "责任单位",
-                headers[div_col],
-                f"表头含“{single[1]}”：第一个单位牵头，其余配合；单元格中写明“牵头/配合”的按写明的",
+        roles.div_col = roles.take(
+            single[0],
+            "责任单位",
+            f"表头含“{single[1]}”：第一个单位牵头，其余配合；单元格中写明“牵头/配合”的按写明的",
+        )
+    fields = {header_key(x) for x in _FIELD_LABELS}
+    for i, k in enumerate(keys):
+        if i not in roles.used and _match(k, _SKIP_WORDS):
+            roles.used.add(i)
+        elif i not in roles.used and k in fields:
+            roles.used.add(i)
+            roles.warnings.append(
+                f"清单中的“{headers[i]}”列与填报表的填报项同名，填报表中不显示这一列（以免与填报栏混淆）。"
             )
-        )
-    remarks = [i for i, k in enumerate(keys) if i not in used and _match(k, _SKIP_WORDS)]
-    clashes = [
-        i
-        for i, k in enumerate(keys)
-        if i not in used and k in {header_key(x) for x in _FIELD_LABELS}
-    ]
-    used |= set(remarks) | set(clashes)
-    for i in clashes:
-        warnings.append(
-            f"清单中的“{headers[i]}”列与填报表的填报项同名，填报表中不显示这一列（以免与填报栏混淆）。"
-        )
+    return roles
 
-    first = header_index + depth
-    body = _body(grid, first, id_col)
-    candidates = [i for i, h in enumerate(headers) if h and i not in used]
+
+def _roles_by_content(roles: _Roles, grid: Grid, first: int) -> None:
+    """The group column (its values repeat over adjacent tasks) and the task's name (the
+    leftmost text column left), from the rows themselves."""
+    body = _body(grid, first, roles.id_col)
+    candidates = [i for i, h in enumerate(roles.headers) if h and i not in roles.used]
     lengths = {
         i: statistics.fmean([len(body.rows[s][i]) for s in body.starts] or [0]) for i in candidates
     }
     longest = max(lengths, key=lambda i: lengths[i]) if lengths else None
-    group_col, group_guess = _group_column(headers, keys, body, candidates, longest)
+    group_col, group_guess = _group_column(roles.headers, roles.keys, body, candidates, longest)
     if group_col is not None and group_guess is not None:
-        used.add(group_col)
-        guesses.append(group_guess)
-    sections = any(i >= first for i in grid.spans)
-    text_cols = [i for i in candidates if i not in used]
-    name_col = text_cols[0] if text_cols else None
-    if name_col is not None:
-        named = _match(keys[name_col], _NAME_WORDS)
-        guesses.append(
+        roles.used.add(group_col)
+        roles.guesses.append(group_guess)
+        roles.group_col = group_col
+    roles.text_cols = [i for i in candidates if i not in roles.used]
+    if roles.text_cols:
+        roles.name_col = roles.text_cols[0]
+        named = _match(roles.keys[roles.name_col], _NAME_WORDS)
+        roles.guesses.append(
             Guess(
                 "任务名称",
-                headers[name_col],
+                roles.headers[roles.name_col],
                 f"表头含“{named}”，是最左边的文字列"
                 if named
                 else "最左边的文字列（表头不像任务名，不太确定）",
@@ -326,31 +336,39 @@ def _detect_table(
             )
         )
 
+
+def _detect_table(
+    path: Path, source: _Source, grid: Grid, header_index: int, office: str | None
+) -> Detected:
+    headers, depth = header_at(grid, header_index)
+    roles = _roles_by_header(path, headers, header_index + 1)
+    first = header_index + depth
+    _roles_by_content(roles, grid, first)
     title_lines = [c for row in grid.rows[:header_index] for c in row if c]
     lead_rule, rule_evidence = _lead_rule(title_lines + [c for row in grid.rows for c in row[:1]])
-    readonly = [headers[group_col]] if group_col is not None else []
-    readonly += [headers[i] for i in text_cols]
-    readonly += [headers[i] for i in deadlines + leaders]
+    shown = [roles.name(roles.group_col)] if roles.group_col is not None else []
+    shown += [headers[i] for i in roles.text_cols + roles.deadlines + roles.leaders]
     settings = RegisterSettings(
         path="",
         layout="table",
         sheet=grid.name if len(source.grids) > 1 and path.suffix.lower() != ".docx" else "",
         header_row=0,
-        id_column=headers[id_col],
-        group_column=headers[group_col] if group_col is not None else "",
-        name_column=headers[name_col] if name_col is not None else "",
-        divisions_column=headers[div_col] if div_col is not None else "",
-        lead_column=headers[lead_col] if lead_col is not None else "",
-        cooperating_column=headers[coop_col] if coop_col is not None else "",
+        id_column=headers[roles.id_col],
+        group_column=roles.name(roles.group_col),
+        name_column=roles.name(roles.name_col),
+        divisions_column=roles.name(roles.div_col),
+        lead_column=roles.name(roles.lead_col),
+        cooperating_column=roles.name(roles.coop_col),
         lead_rule=lead_rule,
-        readonly_columns=tuple(readonly),
-        targets=tuple(sorted(targets)),
+        readonly_columns=tuple(shown),
+        targets=tuple(sorted(roles.targets)),
     )
+    guesses, warnings = roles.guesses, [*source.warnings, *roles.warnings]
     if lead_rule != "first_unit":
         guesses.append(Guess("牵头规则", "first_group", rule_evidence))
     register = _read_with(path, settings)
-    if group_col is None:
-        if sections or len(register.groups) > 1:
+    if roles.group_col is None:
+        if any(i >= first for i in grid.spans) or len(register.groups) > 1:
             guesses.append(
                 Guess("分组", "（小标题行）", "取自表格中横跨整行或单独成行的小标题，如“一、……”")
             )
@@ -358,23 +376,23 @@ def _detect_table(
             warnings.append(
                 "没有找到分组列或小标题行：全部任务视为一组。如有分组列，请在 xlflow.toml 中设置 group_column。"
             )
-    if not targets:
+    if not roles.targets:
         warnings.append(
             "没有找到按年份的目标列（如“2024年目标”）：填报表不显示年度目标。如有，请在 [register.targets] 中设置。"
         )
-    header_rows = (
+    rows = (
         f"第 {header_index + 1}–{header_index + 2} 行（两层表头）"
         if depth == 2
         else f"第 {header_index + 1} 行"
     )
     where = f"“{grid.name}”" if len(source.grids) > 1 or source.document is not None else ""
-    layout = f"表格{where}：表头在{header_rows}：{'、'.join(h for h in headers if h)}"
+    layout = f"表格{where}：表头在{rows}：{'、'.join(h for h in headers if h)}"
     around = title_lines
     if source.document is not None:  # a Word table's title is a paragraph above it
         lines = document_lines(source.document)
         around = lines[:8] + title_lines + lines[-4:]
     name, evidence = detect_office(around, office)
-    return _finish(settings, register, layout, guesses, name, evidence, warnings, headers, readonly)
+    return _finish(settings, register, layout, guesses, name, evidence, warnings, headers, shown)
 
 
 def _group_column(
