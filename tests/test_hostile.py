@@ -224,6 +224,7 @@ def test_entity_attacks(
     _write_zip(ws / "inbox" / "攻击.xlsx", members)
     entry = _one(collect_guarded(), "攻击.xlsx")
     assert entry["verdict"] == "rejected" and _codes(entry) == ["unsafe-xml"]
+    assert member in entry["issues"][0]["message"]  # the part is named
 
 
 # --- 4. encrypted ---

@@ -8,26 +8,59 @@ The library never prints; the `xlflow` command is a thin layer over these functi
     generate_forms(ws, parse_round("2019-H1"))
     report = collect(ws, "2019-H1")
     data, path = merge(ws, "2019-H1")
+
+Each name is loaded from its module the first time it is used (PEP 562), so that
+`xlflow status` does not load the workbook writers, nor `xlflow collect` the Word reader.
 """
 
 from __future__ import annotations
 
-from .config import Field, Settings, load_settings
-from .consolidate import Consolidation, consolidate, merge
-from .errors import RegisterError, SettingsError, WorkspaceError, XlflowError
-from .forms import GenerateResult, generate_forms
-from .history import task_history
-from .intake import CollectReport, collect
-from .issues import Issue, IssueCode, Severity, Verdict
-from .layout import detect_layout
-from .model import FileRecord, FormSpec, Register, Role, Round, Task, parse_round
-from .receipts import receipts_for_round
-from .register import describe_register, read_register
-from .remind import write_reminders
-from .status import RoundStatus, round_status
-from .workspace import Workspace, init_workspace
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+# public name -> the module that defines it
+_EXPORTS = {
+    "CollectReport": "intake",
+    "Consolidation": "consolidate",
+    "Field": "config",
+    "FileRecord": "model",
+    "FormSpec": "model",
+    "GenerateResult": "forms",
+    "Issue": "issues",
+    "IssueCode": "issues",
+    "Register": "model",
+    "RegisterError": "errors",
+    "Role": "model",
+    "Round": "model",
+    "RoundState": "state",
+    "RoundStatus": "status",
+    "Settings": "config",
+    "SettingsError": "errors",
+    "Severity": "issues",
+    "Standing": "state",
+    "Task": "model",
+    "Verdict": "issues",
+    "Workspace": "workspace",
+    "WorkspaceError": "errors",
+    "XlflowError": "errors",
+    "collect": "intake",
+    "consolidate": "consolidate",
+    "describe_register": "register",
+    "detect_layout": "layout",
+    "generate_forms": "forms",
+    "init_workspace": "workspace",
+    "load_settings": "config",
+    "merge": "consolidate",
+    "parse_round": "model",
+    "read_register": "register",
+    "receipts_for_round": "receipts",
+    "round_state": "state",
+    "round_status": "status",
+    "task_history": "history",
+    "write_reminders": "remind",
+}
 
 __all__ = [
     "CollectReport",
@@ -42,10 +75,12 @@ __all__ = [
     "RegisterError",
     "Role",
     "Round",
+    "RoundState",
     "RoundStatus",
     "Settings",
     "SettingsError",
     "Severity",
+    "Standing",
     "Task",
     "Verdict",
     "Workspace",
@@ -63,7 +98,39 @@ __all__ = [
     "parse_round",
     "read_register",
     "receipts_for_round",
+    "round_state",
     "round_status",
     "task_history",
     "write_reminders",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'xlflow' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:
+    from .config import Field, Settings, load_settings
+    from .consolidate import Consolidation, consolidate, merge
+    from .errors import RegisterError, SettingsError, WorkspaceError, XlflowError
+    from .forms import GenerateResult, generate_forms
+    from .history import task_history
+    from .intake import CollectReport, collect
+    from .issues import Issue, IssueCode, Severity, Verdict
+    from .layout import detect_layout
+    from .model import FileRecord, FormSpec, Register, Role, Round, Task, parse_round
+    from .receipts import receipts_for_round
+    from .register import describe_register, read_register
+    from .remind import write_reminders
+    from .state import RoundState, Standing, round_state
+    from .status import RoundStatus, round_status
+    from .workspace import Workspace, init_workspace

@@ -20,10 +20,14 @@ from .text import display_width
 
 
 class Exit(IntEnum):
-    OK = 0
-    PROBLEMS = 1
-    USAGE = 2
-    FAILED = 3
+    """How a command ends, besides 0 (done: rejected returns are results, not failures)."""
+
+    USAGE = 2  # a wrong option or argument; click's own usage errors use it too
+    FAILED = 3  # could not run: bad settings, an unreadable register, a busy folder
+
+
+class Usage(click.UsageError):
+    exit_code = Exit.USAGE
 
 
 class Failed(click.ClickException):
@@ -174,7 +178,7 @@ def init(
     directory = directory or workspace
     if dry_run:
         if register_file is None:
-            raise click.UsageError(
+            raise Usage(
                 "--dry-run 需要与 --register 一起使用，如 xlflow init --dry-run --register 清单.xlsx"
             )
         with _library_errors():
@@ -182,7 +186,7 @@ def init(
         _show_detected(found, as_json)
         return
     if directory is None:
-        raise click.UsageError("请给出要新建的工作文件夹，如 xlflow init 2019督查")
+        raise Usage("请给出要新建的工作文件夹，如 xlflow init 2019督查")
     with _library_errors():
         result = init_workspace(
             Path(directory), Path(register_file) if register_file else None, office

@@ -23,7 +23,7 @@ import openpyxl
 
 from .consolidate import merge
 from .errors import XlflowError
-from .forms import generate_forms
+from .forms import GenerateResult, generate_forms
 from .intake import CollectReport, collect
 from .model import parse_round
 from .wording import task_label
@@ -175,102 +175,14 @@ def run_demo(target: Path, soffice: str | None = None) -> DemoResult:
     init_workspace(root)
     ws = Workspace.open(root)
     rnd = parse_round(DEMO_ROUND, deadline=DEMO_DEADLINE)
-    generated = generate_forms(ws, rnd)
-    forms = {f.division: f for f in generated.forms}
-    register = ws.register()
-    names = {t.id: task_label(t, ws.settings.register) for t in register.tasks}
-    inbox = ws.inbox
-    day = dt.datetime(2019, 7, 1, 9, 30)
-
-    def answer(
-        division: str, plan: Mapping[str, tuple[str, int]], seed: int
-    ) -> dict[str, dict[str, Any]]:
-        return _answers(list(forms[division].task_ids), names, plan, seed)
-
-    def contact(name: str, phone: str) -> dict[str, str]:
-        return {
-            "填报人": name,
-            "联系电话": phone,
-            "处室负责人": f"{name[0]}处长",
-            "填报日期": "2019-07-05",
-        }
-
-    # 高新技术及产业化处: renamed by the mail client
-    hi = "高新技术及产业化处"
-    path = fill_return(
-        forms[hi].path,
-        inbox / "回复：关于报送2019年上半年重点任务进展情况的通知.xlsx",
-        answer(hi, {"13": ("进度滞后", 35), "15": ("已完成", 100)}, 0),
-        contact("王磊", "0574-87190001"),
-    )
-    _stamp(path, day + dt.timedelta(days=3, hours=2))
-
-    # 资源配置与诚信建设处: a return with errors, then the corrected one
-    res = "资源配置与诚信建设处"
-    wrong = answer(res, {"10": ("已完成", 100)}, 1)
-    wrong["2"]["完成状态"] = "完成"
-    wrong["3"]["完成进度(%)"] = "大概一半"
-    wrong["4"]["完成状态"] = "进度滞后"
-    wrong["4"].pop("存在问题", None)
-    wrong["23"]["进展情况"] = None
-    path = fill_return(forms[res].path, inbox / f"{res}.xlsx", wrong, {"填报人": "陈静"})
-    _stamp(path, day + dt.timedelta(days=4))
-    fixed = answer(res, {"10": ("已完成", 100), "4": ("进度滞后", 40)}, 1)
-    path = fill_return(
-        forms[res].path, inbox / f"{res}（修改稿）.xlsx", fixed, contact("陈静", "13805740002")
-    )
-    _stamp(path, day + dt.timedelta(days=6, hours=5))
-
-    # 政策规划处: co-operates on task 22 and says it is done, the lead says otherwise
-    plan = "政策规划处"
-    path = fill_return(
-        forms[plan].path,
-        inbox / f"{plan}.xlsx",
-        answer(plan, {"22": ("已完成", 100), "5": ("按计划推进", 70)}, 2),
-        contact("刘洋", "0574-87190003"),
-    )
-    _stamp(path, day + dt.timedelta(days=2))
-    twice = inbox / "转发" / f"{plan}.xlsx"
-    twice.parent.mkdir(exist_ok=True)
-    shutil.copy2(path, twice)
-    _stamp(twice, day + dt.timedelta(days=2, hours=1))
-
-    # 创新平台与合作处: fills and saves in LibreOffice
-    co = "创新平台与合作处"
-    filled = fill_return(
-        forms[co].path,
-        root / "outbox" / ".demo-tmp" / f"{co}.xlsx",
-        answer(co, {"9": ("已完成", 100), "7": ("进度滞后", 45)}, 3),
-        contact("赵敏", "0574-87190004"),
-    )
-    target_path = inbox / f"{co}.xlsx"
-    used_office = bool(soffice) and resave_with_libreoffice(filled, target_path, str(soffice))
-    if not used_office:
-        shutil.copy2(filled, target_path)
-    shutil.rmtree(filled.parent, ignore_errors=True)
-    _stamp(target_path, day + dt.timedelta(days=5, hours=3))
-
-    # 农村与社会发展科技处: after the deadline
-    rural = "农村与社会发展科技处"
-    path = fill_return(
-        forms[rural].path,
-        inbox / f"{rural}.xlsx",
-        answer(rural, {}, 4),
-        contact("孙健", "0574-87190005"),
-    )
-    _stamp(path, dt.datetime(2019, 7, 12, 16, 20))
-
-    # 外国专家局: on time
-    foreign = "外国专家局"
-    path = fill_return(
-        forms[foreign].path,
-        inbox / f"{foreign}-2019上半年.xlsx",
-        answer(foreign, {"17": ("已完成", 100)}, 5),
-        contact("周婷", "0574-87190006"),
-    )
-    _stamp(path, day + dt.timedelta(days=8))
+    divisions = _Divisions(ws, generate_forms(ws, rnd))
+    divisions.renamed_by_the_mail_client()
+    divisions.wrong_then_corrected()
+    divisions.sent_twice()
+    used_office = divisions.saved_in_libreoffice(soffice)
+    divisions.late()
+    divisions.on_time()
     # 办公室 never answers.
-
     report = collect(ws, rnd.id)
     data, consolidated = merge(ws, rnd.id)
     return DemoResult(
@@ -283,3 +195,120 @@ def run_demo(target: Path, soffice: str | None = None) -> DemoResult:
         summary=data.summary(consolidated),
         libreoffice=used_office,
     )
+
+
+class _Divisions:
+    """The demo's divisions, each answering its form as real ones do."""
+
+    DAY = dt.datetime(2019, 7, 1, 9, 30)
+
+    def __init__(self, ws: Workspace, generated: GenerateResult) -> None:
+        self.ws = ws
+        self.forms = {f.division: f for f in generated.forms}
+        self.names = {t.id: task_label(t, ws.settings.register) for t in ws.register().tasks}
+
+    def answer(
+        self, division: str, plan: Mapping[str, tuple[str, int]], seed: int
+    ) -> dict[str, dict[str, Any]]:
+        return _answers(list(self.forms[division].task_ids), self.names, plan, seed)
+
+    @staticmethod
+    def contact(name: str, phone: str) -> dict[str, str]:
+        return {
+            "填报人": name,
+            "联系电话": phone,
+            "处室负责人": f"{name[0]}处长",
+            "填报日期": "2019-07-05",
+        }
+
+    def send(
+        self,
+        division: str,
+        name: str,
+        values: Mapping[str, Mapping[str, Any]],
+        contact: Mapping[str, Any],
+        when: dt.datetime,
+    ) -> Path:
+        """A filled form saved into the inbox as `name`, received at `when`."""
+        path = fill_return(self.forms[division].path, self.ws.inbox / name, values, contact)
+        _stamp(path, when)
+        return path
+
+    def renamed_by_the_mail_client(self) -> None:
+        hi = "高新技术及产业化处"
+        self.send(
+            hi,
+            "回复：关于报送2019年上半年重点任务进展情况的通知.xlsx",
+            self.answer(hi, {"13": ("进度滞后", 35), "15": ("已完成", 100)}, 0),
+            self.contact("王磊", "0574-87190001"),
+            self.DAY + dt.timedelta(days=3, hours=2),
+        )
+
+    def wrong_then_corrected(self) -> None:
+        res = "资源配置与诚信建设处"
+        wrong = self.answer(res, {"10": ("已完成", 100)}, 1)
+        wrong["2"]["完成状态"] = "完成"
+        wrong["3"]["完成进度(%)"] = "大概一半"
+        wrong["4"]["完成状态"] = "进度滞后"
+        wrong["4"].pop("存在问题", None)
+        wrong["23"]["进展情况"] = None
+        self.send(res, f"{res}.xlsx", wrong, {"填报人": "陈静"}, self.DAY + dt.timedelta(days=4))
+        self.send(
+            res,
+            f"{res}（修改稿）.xlsx",
+            self.answer(res, {"10": ("已完成", 100), "4": ("进度滞后", 40)}, 1),
+            self.contact("陈静", "13805740002"),
+            self.DAY + dt.timedelta(days=6, hours=5),
+        )
+
+    def sent_twice(self) -> None:
+        """政策规划处 co-operates on task 22 and says it is done, the lead says otherwise;
+        the same file comes again, forwarded."""
+        plan = "政策规划处"
+        path = self.send(
+            plan,
+            f"{plan}.xlsx",
+            self.answer(plan, {"22": ("已完成", 100), "5": ("按计划推进", 70)}, 2),
+            self.contact("刘洋", "0574-87190003"),
+            self.DAY + dt.timedelta(days=2),
+        )
+        twice = self.ws.inbox / "转发" / f"{plan}.xlsx"
+        twice.parent.mkdir(exist_ok=True)
+        shutil.copy2(path, twice)
+        _stamp(twice, self.DAY + dt.timedelta(days=2, hours=1))
+
+    def saved_in_libreoffice(self, soffice: str | None) -> bool:
+        co = "创新平台与合作处"
+        filled = fill_return(
+            self.forms[co].path,
+            self.ws.outbox / ".demo-tmp" / f"{co}.xlsx",
+            self.answer(co, {"9": ("已完成", 100), "7": ("进度滞后", 45)}, 3),
+            self.contact("赵敏", "0574-87190004"),
+        )
+        target = self.ws.inbox / f"{co}.xlsx"
+        used_office = bool(soffice) and resave_with_libreoffice(filled, target, str(soffice))
+        if not used_office:
+            shutil.copy2(filled, target)
+        shutil.rmtree(filled.parent, ignore_errors=True)
+        _stamp(target, self.DAY + dt.timedelta(days=5, hours=3))
+        return used_office
+
+    def late(self) -> None:
+        rural = "农村与社会发展科技处"
+        self.send(
+            rural,
+            f"{rural}.xlsx",
+            self.answer(rural, {}, 4),
+            self.contact("孙健", "0574-87190005"),
+            dt.datetime(2019, 7, 12, 16, 20),
+        )
+
+    def on_time(self) -> None:
+        foreign = "外国专家局"
+        self.send(
+            foreign,
+            f"{foreign}-2019上半年.xlsx",
+            self.answer(foreign, {"17": ("已完成", 100)}, 5),
+            self.contact("周婷", "0574-87190006"),
+            self.DAY + dt.timedelta(days=8),
+        )

@@ -1,4 +1,5 @@
-"""Shared workbook helpers: cell references, sheet titles, CJK sizing, XlsxWriter setup."""
+"""Shared workbook helpers: cell references, CJK column widths and row heights, text that
+stays text, page headers, and an XlsxWriter workbook set up for all of it."""
 
 from __future__ import annotations
 

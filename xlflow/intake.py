@@ -410,70 +410,15 @@ def collect(
     with (
         folder_lock(ws.lock_path, "收集报送文件"),
         Ledger(ws.ledger_path) as ledger,
-        contextlib.ExitStack() as stack,
+        _Spool(ws.state) as spool,
     ):
         started = now_text()
         sweep_temp_files(ws.outbox)
         sweep_temp_files(ws.archive)
         rnd = ledger.load_round(round_id)
-        forms = FormStore(ws.ledger_path, rnd)
-        source = ledger.prefill_source(rnd.id)
-        prev_round = ledger.get_round(source) if source else ledger.previous_round(rnd.id)
-        previous = AcceptedValues(ws.ledger_path, prev_round.id) if prev_round else {}
-        ctx = IntakeContext(
-            settings=ws.settings,
-            round=rnd,
-            forms=forms,
-            secret=load_or_create_secret(ws.secret_path),
-            previous=previous,
-            previous_round=prev_round.title if prev_round else "",
-            archive=str(ws.archive),
-        )
-        context = _context_key(ctx, ledger, prev_round.id if prev_round else "")
+        ctx, context = _intake_context(ws, ledger, rnd)
         old = {(f.path, f.sha256): f for f in ledger.files(rnd.id, with_values=False)}
-        spool = stack.enter_context(_Spool(ws.state))
-        found = scan_inbox(ws.inbox)
-        records: list[FileRecord] = []
-        jobs: list[ReadJob] = []
-        seen_keys: set[tuple[str, str]] = set()
-        for item in found:
-            if item.skip is not None:
-                seen_keys.add((item.rel, ""))
-                records.append(
-                    _finish(
-                        FileRecord(
-                            path=item.rel, size=item.size, mtime=item.mtime, sha256="", round=rnd.id
-                        ),
-                        [item.skip],
-                        None,
-                    )
-                )
-                continue
-            try:
-                sha = sha256_file(item.path)
-            except OSError as exc:
-                records.append(
-                    _finish(
-                        FileRecord(
-                            path=item.rel, size=item.size, mtime=item.mtime, sha256="", round=rnd.id
-                        ),
-                        [
-                            error(
-                                IssueCode.CORRUPT_FILE,
-                                f"无法读取文件（{exc}）。请检查文件权限后重试。",
-                            )
-                        ],
-                        None,
-                    )
-                )
-                continue
-            key = (item.rel, sha)
-            seen_keys.add(key)
-            prior = old.get(key)
-            if prior is not None and prior.mtime == item.mtime and prior.context == context:
-                records.append(replace(prior, present=True))
-            else:
-                jobs.append(ReadJob(str(item.path), item.rel, item.size, item.mtime, sha))
+        records, jobs, seen = _plan(scan_inbox(ws.inbox), old, context, rnd)
         pool: IsolatedPool[ReadJob, FileRecord] = IsolatedPool(
             process_file,
             ctx,
@@ -482,43 +427,90 @@ def collect(
             ws.settings.limits.worker_memory_mb,
         )
         for done, (index, outcome) in enumerate(pool.run(jobs), start=1):
-            job = jobs[index]
-            if isinstance(outcome, JobFailure):
-                record = _failure_record(job, ctx, outcome)
-            else:
-                record = outcome
-            prior = old.get((record.path, record.sha256))
-            record = replace(
-                record, context=context, first_seen=prior.first_seen if prior else now_text()
+            record = (
+                outcome
+                if isinstance(outcome, FileRecord)
+                else _failure_record(jobs[index], ctx, outcome)
             )
-            records.append(spool.keep(record))
+            prior = old.get((record.path, record.sha256))
+            first_seen = prior.first_seen if prior else now_text()
+            records.append(spool.keep(replace(record, context=context, first_seen=first_seen)))
             if progress:
                 progress(done, len(jobs))
         # Files that left the inbox stay on record (and in the archive): nothing is lost.
         for key, prior in old.items():
-            if key not in seen_keys and prior.verdict is not Verdict.SKIPPED:
+            if key not in seen and prior.verdict is not Verdict.SKIPPED:
                 records.append(replace(prior, present=False))
-        records = _post_process(records, rnd, ledger)
-        records = assign_verdicts(records)
+        records = assign_verdicts(_post_process(records, rnd, ledger))
         records.sort(key=lambda r: (r.mtime, r.path))
         archive_accepted(ws, records)
         if jobs and hasattr(os, "sync"):
             os.sync()  # one flush for every archive copy the workers wrote
-        changed = len(jobs)
-        ledger.save_files(rnd.id, records, started, changed, payload=spool.payload)
-        written = write_receipts(ws, rnd, records, forms, ledger) if receipts else []
+        ledger.save_files(rnd.id, records, started, len(jobs), payload=spool.payload)
+        written = write_receipts(ws, rnd, records, ctx.forms, ledger) if receipts else []
     submitted = {r.division for r in records if r.verdict is Verdict.ACCEPTED}
     # the forms sent, in register order, are the divisions expected: collect never needs
     # to read the register itself
-    missing = tuple(d for d in forms if d not in submitted)
     return CollectReport(
         round=rnd,
         files=tuple(records),
-        missing=missing,
-        divisions=tuple(forms),
+        missing=tuple(d for d in ctx.forms if d not in submitted),
+        divisions=tuple(ctx.forms),
         receipts=tuple(written),
-        reread=changed,
+        reread=len(jobs),
     )
+
+
+def _intake_context(ws: Workspace, ledger: Ledger, rnd: Round) -> tuple[IntakeContext, str]:
+    """What every file is checked against (forms, secret, last round's answers), and a key
+    of all of it: a file read under the same key is not read again."""
+    source = ledger.prefill_source(rnd.id)
+    prev_round = ledger.get_round(source) if source else ledger.previous_round(rnd.id)
+    ctx = IntakeContext(
+        settings=ws.settings,
+        round=rnd,
+        forms=FormStore(ws.ledger_path, rnd),
+        secret=load_or_create_secret(ws.secret_path),
+        previous=AcceptedValues(ws.ledger_path, prev_round.id) if prev_round else {},
+        previous_round=prev_round.title if prev_round else "",
+        archive=str(ws.archive),
+    )
+    return ctx, _context_key(ctx, ledger, prev_round.id if prev_round else "")
+
+
+def _plan(
+    found: list[Found],
+    old: dict[tuple[str, str], FileRecord],
+    context: str,
+    rnd: Round,
+) -> tuple[list[FileRecord], list[ReadJob], set[tuple[str, str]]]:
+    """Records for what needs no reading (skipped files, and files read before under the
+    same context, unchanged), jobs for the rest, and the keys of everything seen."""
+    records: list[FileRecord] = []
+    jobs: list[ReadJob] = []
+    seen: set[tuple[str, str]] = set()
+    for item in found:
+        blank = FileRecord(path=item.rel, size=item.size, mtime=item.mtime, sha256="", round=rnd.id)
+        if item.skip is not None:
+            seen.add((item.rel, ""))
+            records.append(_finish(blank, [item.skip], None))
+            continue
+        try:
+            sha = sha256_file(item.path)
+        except OSError as exc:
+            unreadable = error(
+                IssueCode.CORRUPT_FILE, f"无法读取文件（{exc}）。请检查文件权限后重试。"
+            )
+            records.append(_finish(blank, [unreadable], None))
+            continue
+        key = (item.rel, sha)
+        seen.add(key)
+        prior = old.get(key)
+        if prior is not None and prior.mtime == item.mtime and prior.context == context:
+            records.append(replace(prior, present=True))
+        else:
+            jobs.append(ReadJob(str(item.path), item.rel, item.size, item.mtime, sha))
+    return records, jobs, seen
 
 
 class _Spool:

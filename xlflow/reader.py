@@ -726,53 +726,68 @@ def _corrupt(exc: object) -> Issue:
 
 def read_workbook(data: bytes, suffix: str, limits: Limits) -> ReadResult:
     """Check and read one returned file. Never raises on bad data: problems are Issues."""
-    issues: list[Issue] = []
     if len(data) > limits.max_file_mb * 1024 * 1024:
-        return ReadResult(
-            None,
-            [
-                error(
-                    IssueCode.LIMIT_EXCEEDED,
-                    f"文件大小 {len(data) / 1048576:.1f} MB，超过上限 max_file_mb = "
-                    f"{limits.max_file_mb:g}，未读取。填报表通常不到 1 MB；" + _REFILL,
-                )
-            ],
+        return _refused(
+            IssueCode.LIMIT_EXCEEDED,
+            f"文件大小 {len(data) / 1048576:.1f} MB，超过上限 max_file_mb = "
+            f"{limits.max_file_mb:g}，未读取。填报表通常不到 1 MB；" + _REFILL,
         )
     kind = sniff(data)
-    suffix = suffix.lower()
     if kind == "empty":
-        return ReadResult(None, [error(IssueCode.EMPTY_FILE, "文件是空的（0 字节）。" + _REFILL)])
-    if kind not in ("zip", "ole"):
-        return ReadResult(
-            None, [error(IssueCode.NOT_A_WORKBOOK, f"文件内容是{_KIND_WORDS[kind]}。" + _REFILL)]
-        )
+        return _refused(IssueCode.EMPTY_FILE, "文件是空的（0 字节）。" + _REFILL)
     if kind == "ole":
-        ole = _ole_kind(data)
-        if ole == "encrypted":
-            return ReadResult(None, [_encrypted()])
-        if ole in ("doc", "ppt"):
-            what = "Word 文档" if ole == "doc" else "PowerPoint 文档"
-            return ReadResult(
-                None,
-                [error(IssueCode.NOT_A_WORKBOOK, f"文件内容是{what}，不是 Excel 表格。" + _REFILL)],
-            )
-        fmt = "xls"
-        if suffix not in (".xls", ".et"):
-            issues.append(
-                warning(
-                    IssueCode.EXTENSION_MISMATCH,
-                    f"文件扩展名是 {suffix or '（无）'}，但内容是旧版 .xls 格式；已按 .xls 读取。",
-                )
-            )
-        raw = RawWorkbook(format=fmt)
-        try:
-            _scan_xls(data, raw, limits)
-        except Malformed as exc:
-            return ReadResult(None, [*issues, exc.issue])
-        issues += _calamine(data, limits, raw)
-        _apply_formula_texts(raw)
-        return ReadResult(None if _fatal(issues) else raw, issues)
+        return _read_ole(data, suffix.lower(), limits)
+    if kind == "zip":
+        return _read_zip(data, suffix.lower(), limits)
+    return _refused(IssueCode.NOT_A_WORKBOOK, f"文件内容是{_KIND_WORDS[kind]}。" + _REFILL)
 
+
+def _refused(code: IssueCode, message: str) -> ReadResult:
+    return ReadResult(None, [error(code, message)])
+
+
+def _mismatch(suffix: str, fmt: str, expected: tuple[str, ...]) -> list[Issue]:
+    if suffix in expected:
+        return []
+    return [
+        warning(
+            IssueCode.EXTENSION_MISMATCH,
+            f"文件扩展名是 {suffix or '（无）'}，但内容是 .{fmt} 格式；已按 .{fmt} 读取。",
+        )
+    ]
+
+
+def _read_ole(data: bytes, suffix: str, limits: Limits) -> ReadResult:
+    """An OLE2 file: an .xls (or .et), read after its container and records are checked;
+    an encrypted workbook or an Office document of another kind is refused by name."""
+    ole = _ole_kind(data)
+    if ole == "encrypted":
+        return ReadResult(None, [_encrypted()])
+    if ole in ("doc", "ppt"):
+        what = "Word 文档" if ole == "doc" else "PowerPoint 文档"
+        return _refused(IssueCode.NOT_A_WORKBOOK, f"文件内容是{what}，不是 Excel 表格。" + _REFILL)
+    issues = _mismatch(suffix, "xls", (".xls", ".et"))
+    raw = RawWorkbook(format="xls")
+    try:
+        _scan_xls(data, raw, limits)
+    except Malformed as exc:
+        return ReadResult(None, [*issues, exc.issue])
+    issues += _calamine(data, limits, raw)
+    _apply_formula_texts(raw)
+    return ReadResult(None if _fatal(issues) else raw, issues)
+
+
+_PACKAGE_WORDS = {
+    "docx": "Word 文档（.docx）",
+    "pptx": "PowerPoint 文档（.pptx）",
+    "zip": "压缩包或其他文件",
+    "xlsb": "Excel 二进制工作簿（.xlsb），xlflow 不读取此格式",
+}
+
+
+def _read_zip(data: bytes, suffix: str, limits: Limits) -> ReadResult:
+    """A zip package: an .xlsx, .xlsm or .ods, whose parts are checked before any parser or
+    python-calamine reads them."""
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
     except _ZIP_UNSUPPORTED as exc:
@@ -783,79 +798,40 @@ def read_workbook(data: bytes, suffix: str, limits: Limits) -> ReadResult:
         zip_issues, fmt = _check_zip(zf, limits)
         if zip_issues:
             return ReadResult(None, zip_issues)
-        if fmt in ("docx", "pptx", "zip", "xlsb"):
-            what = {
-                "docx": "Word 文档（.docx）",
-                "pptx": "PowerPoint 文档（.pptx）",
-                "zip": "压缩包或其他文件",
-                "xlsb": "Excel 二进制工作簿（.xlsb），xlflow 不读取此格式",
-            }[fmt]
-            return ReadResult(
-                None,
-                [
-                    error(
-                        IssueCode.NOT_A_WORKBOOK,
-                        f"文件内容是{what}，不是可读取的填报表。" + _REFILL,
-                    )
-                ],
+        if fmt in _PACKAGE_WORDS:
+            return _refused(
+                IssueCode.NOT_A_WORKBOOK,
+                f"文件内容是{_PACKAGE_WORDS[fmt]}，不是可读取的填报表。" + _REFILL,
             )
-        wanted: dict[str, bytes] = {}
-
-        def parsed(name: str) -> bool:
-            if fmt == "ods":
-                return name in ("meta.xml", "content.xml")
-            return name in _OOXML_PARTS or name.startswith(("xl/worksheets/", "docProps/"))
-
         try:
-            for name, part in _members(zf, parsed):
-                if name.endswith((".xml", ".rels", ".vml")) and _DTD.search(part[:4096]):
-                    return ReadResult(
-                        None,
-                        [
-                            error(
-                                IssueCode.UNSAFE_XML,
-                                f"文件的 {name} 部件含有 DTD/实体声明（正常的 Excel 文件不会有），"
-                                "可能是恶意构造的文件，已拒收。" + _REFILL,
-                            )
-                        ],
-                    )
-                if parsed(name):
-                    wanted[name] = part
+            parts = _parts(zf, fmt)
+        except Malformed as exc:
+            return ReadResult(None, [exc.issue])
         except _ZIP_UNSUPPORTED as exc:
             return ReadResult(None, [_unsupported_zip(exc)])
         except _ZIP_ERRORS as exc:
             return ReadResult(None, [_corrupt(exc)])
-    expected = {"xlsx": (".xlsx",), "xlsm": (".xlsm", ".xlsx"), "ods": (".ods",)}[fmt]
-    if suffix not in expected:
-        issues.append(
-            warning(
-                IssueCode.EXTENSION_MISMATCH,
-                f"文件扩展名是 {suffix or '（无）'}，但内容是 .{fmt} 格式；已按 .{fmt} 读取。",
-            )
-        )
+    issues = _mismatch(
+        suffix, fmt, {"xlsx": (".xlsx",), "xlsm": (".xlsm", ".xlsx")}.get(fmt, (".ods",))
+    )
     raw = RawWorkbook(format=fmt, has_macros=fmt == "xlsm")
     try:
         if fmt in ("xlsx", "xlsm"):
-            issues += _read_ooxml_parts(wanted, raw, limits)
+            issues += _read_ooxml_parts(parts, raw, limits)
         else:
-            _read_ods_meta(wanted.get("meta.xml"), raw)
-            _scan_ods(wanted.get("content.xml"), raw, limits)
+            _read_ods_meta(parts.get("meta.xml"), raw)
+            _scan_ods(parts.get("content.xml"), raw, limits)
     except Malformed as exc:
         return ReadResult(None, [*issues, exc.issue])
-    except Exception as exc:  # a malformed part: defusedxml and ElementTree raise many types
+    except Exception as exc:  # defusedxml refuses a DTD by raising its own types
         if type(exc).__name__ in (
             "DTDForbidden",
             "EntitiesForbidden",
             "ExternalReferenceForbidden",
         ):
-            return ReadResult(
-                None,
-                [
-                    error(
-                        IssueCode.UNSAFE_XML,
-                        "文件含有 DTD/实体声明，可能是恶意构造的文件，已拒收。" + _REFILL,
-                    )
-                ],
+            return _refused(
+                IssueCode.UNSAFE_XML,
+                "文件含有 DTD/实体声明，可能是恶意构造的文件，已拒收。" + _REFILL,
             )
         return ReadResult(None, [_corrupt(exc)])
     if _fatal(issues):
@@ -868,8 +844,31 @@ def read_workbook(data: bytes, suffix: str, limits: Limits) -> ReadResult:
             )
         )
     issues += _calamine(data, limits, raw)
-    raw.truncation_check = _TruncationCheck(wanted)
+    raw.truncation_check = _TruncationCheck(parts)
     return ReadResult(None if _fatal(issues) else raw, issues)
+
+
+def _parts(zf: zipfile.ZipFile, fmt: str) -> dict[str, bytes]:
+    """The parts xlflow reads itself, inflated once. A DTD in any XML part refuses the file."""
+
+    def parsed(name: str) -> bool:
+        if fmt == "ods":
+            return name in ("meta.xml", "content.xml")
+        return name in _OOXML_PARTS or name.startswith(("xl/worksheets/", "docProps/"))
+
+    wanted: dict[str, bytes] = {}
+    for name, part in _members(zf, parsed):
+        if name.endswith((".xml", ".rels", ".vml")) and _DTD.search(part[:4096]):
+            raise Malformed(
+                error(
+                    IssueCode.UNSAFE_XML,
+                    f"文件的 {name} 部件含有 DTD/实体声明（正常的 Excel 文件不会有），"
+                    "可能是恶意构造的文件，已拒收。" + _REFILL,
+                )
+            )
+        if parsed(name):
+            wanted[name] = part
+    return wanted
 
 
 _OOXML_PARTS = frozenset(

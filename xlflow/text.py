@@ -125,10 +125,6 @@ def invalid_xml_chars(text: str) -> list[str]:
     return sorted(set(_XML_INVALID.findall(text)))
 
 
-def strip_invalid_xml(text: str) -> str:
-    return _XML_INVALID.sub("", text)
-
-
 def safe_filename(name: str, limit: int = 80) -> str:
     """A file name part that Windows, macOS and Linux all accept."""
     cleaned = re.sub(r'[\\/:*?"<>|\x00-\x1f]', "_", name).strip(" .")

@@ -203,6 +203,18 @@ def _text_checks(f: Field, text: str, where: dict[str, str], label: str) -> Iter
         )
 
 
+@dataclass(frozen=True)
+class _Cell:
+    """One input cell being read: where it is, what to call it, and what it needs to know."""
+
+    value: Cell
+    where: dict[str, str]
+    label: str
+    percent_formatted: Callable[[], bool]
+    status: Any  # the row's status, for 1 meaning 100 % on a finished task
+    done_status: str
+
+
 def normalise_value(
     f: Field,
     value: Cell,
@@ -213,95 +225,111 @@ def normalise_value(
     done_status: str,
 ) -> tuple[Any, list[Issue]]:
     """One input cell: the stored value (None if blank or unusable) and its issues."""
-    issues: list[Issue] = []
     if _blank(value):
-        return None, issues
+        return None, []
+    cell = _Cell(value, where, label, percent_formatted, row_values.get("__status"), done_status)
     if f.type == "choice":
-        text = unicodedata.normalize("NFKC", text_of(value)).strip()
-        choice = _choice_keys(f.choices).get(text)
-        if choice is not None:
-            return choice, issues
-        issues.append(
+        return _choice_value(f, cell)
+    if f.type in ("percent", "number"):
+        return _number_value(f, cell)
+    if f.type == "date":
+        return _date_value(cell)
+    return _text_value(f, cell)
+
+
+def _choice_value(f: Field, cell: _Cell) -> tuple[Any, list[Issue]]:
+    text = unicodedata.normalize("NFKC", text_of(cell.value)).strip()
+    choice = _choice_keys(f.choices).get(text)
+    if choice is not None:
+        return choice, []
+    return None, [
+        error(
+            IssueCode.CHOICE_NOT_ALLOWED,
+            f"{cell.label}填的是“{text_of(cell.value)}”，不是可选项。请从下拉列表中选择：{'、'.join(f.choices)}。",
+            **cell.where,
+        )
+    ]
+
+
+def _number_value(f: Field, cell: _Cell) -> tuple[Any, list[Issue]]:
+    label, where, value = cell.label, cell.where, cell.value
+    number, had_percent = _to_number(value)
+    if number is None:
+        hint = "请填 0-100 之间的数字，如 80。" if f.type == "percent" else "请填数字。"
+        return None, [
             error(
-                IssueCode.CHOICE_NOT_ALLOWED,
-                f"{label}填的是“{text_of(value)}”，不是可选项。请从下拉列表中选择：{'、'.join(f.choices)}。",
+                IssueCode.NOT_A_NUMBER,
+                f"{label}填的是“{text_of(value)}”，不是数字。" + hint,
                 **where,
             )
-        )
-        return None, issues
-    if f.type in ("percent", "number"):
-        number, had_percent = _to_number(value)
-        if number is None:
+        ]
+    issues: list[Issue] = []
+    # 80% typed into a cell is stored as 0.8 with a percent format; look the format up
+    # only for a number that could be such a fraction
+    if f.type == "percent" and not had_percent and (number < 10 or not number.is_integer()):
+        if cell.percent_formatted():
+            number *= 100
+        elif 0 < number < 1:
             issues.append(
-                error(
-                    IssueCode.NOT_A_NUMBER,
-                    f"{label}填的是“{text_of(value)}”，不是数字。"
-                    + ("请填 0-100 之间的数字，如 80。" if f.type == "percent" else "请填数字。"),
+                warning(
+                    IssueCode.PERCENT_AMBIGUOUS,
+                    f"{label}填的是 {text_of(value)}，已按 {_clean_number(number * 100)}% 理解。"
+                    f"如不是这个意思，请改为 0-100 的数字。",
                     **where,
                 )
             )
-            return None, issues
-        # 80% typed into a cell is stored as 0.8 with a percent format; look the format up
-        # only for a number that could be such a fraction (it costs a styles parse)
-        if f.type == "percent" and not had_percent and (number < 10 or not number.is_integer()):
-            if percent_formatted():
-                number *= 100
-            elif 0 < number < 1:
-                issues.append(
-                    warning(
-                        IssueCode.PERCENT_AMBIGUOUS,
-                        f"{label}填的是 {text_of(value)}，已按 {_clean_number(number * 100)}% 理解。"
-                        f"如不是这个意思，请改为 0-100 的数字。",
-                        **where,
-                    )
-                )
-                number *= 100
-            elif number == 1 and row_values.get("__status") == done_status:
-                issues.append(
-                    warning(
-                        IssueCode.PERCENT_AMBIGUOUS,
-                        f"{label}填的是 1，而状态为“{done_status}”，已按 100% 理解。请直接填 100。",
-                        **where,
-                    )
-                )
-                number = 100.0
-        number = float(_clean_number(number))
-        if (f.min is not None and number < f.min) or (f.max is not None and number > f.max):
-            lo = f"{f.min:g}" if f.min is not None else "不限"
-            hi = f"{f.max:g}" if f.max is not None else "不限"
+            number *= 100
+        elif number == 1 and cell.status == cell.done_status:
             issues.append(
-                error(
-                    IssueCode.OUT_OF_RANGE,
-                    f"{label}填的是 {text_of(value)}，超出范围（{lo} 至 {hi}）。",
+                warning(
+                    IssueCode.PERCENT_AMBIGUOUS,
+                    f"{label}填的是 1，而状态为“{cell.done_status}”，已按 100% 理解。请直接填 100。",
                     **where,
                 )
             )
-            return None, issues
-        return _clean_number(number), issues
-    if f.type == "date":
-        day = _to_date(value)
-        if day is None:
-            issues.append(
-                error(
-                    IssueCode.NOT_A_DATE,
-                    f"{label}填的是“{text_of(value)}”，不是日期。请按 2019-06-30 的格式填写。",
-                    **where,
-                )
+            number = 100.0
+    number = float(_clean_number(number))
+    if (f.min is not None and number < f.min) or (f.max is not None and number > f.max):
+        lo = f"{f.min:g}" if f.min is not None else "不限"
+        hi = f"{f.max:g}" if f.max is not None else "不限"
+        return None, [
+            *issues,
+            error(
+                IssueCode.OUT_OF_RANGE,
+                f"{label}填的是 {text_of(value)}，超出范围（{lo} 至 {hi}）。",
+                **where,
+            ),
+        ]
+    return _clean_number(number), issues
+
+
+def _date_value(cell: _Cell) -> tuple[Any, list[Issue]]:
+    day = _to_date(cell.value)
+    if day is None:
+        return None, [
+            error(
+                IssueCode.NOT_A_DATE,
+                f"{cell.label}填的是“{text_of(cell.value)}”，不是日期。请按 2019-06-30 的格式填写。",
+                **cell.where,
             )
-            return None, issues
-        return day.isoformat(), issues
-    text = text_of(value) if not isinstance(value, str) else value
+        ]
+    return day.isoformat(), []
+
+
+def _text_value(f: Field, cell: _Cell) -> tuple[Any, list[Issue]]:
+    text = cell.value if isinstance(cell.value, str) else text_of(cell.value)
+    issues: list[Issue] = []
     if f.type == "phone":
         text = text.strip()
         if not phone_ok(text):
             issues.append(
                 error(
                     IssueCode.PHONE_INVALID,
-                    f"{label}填的是“{text}”，不像电话号码。请填写座机（如 0574-87654321）或手机号码。",
-                    **where,
+                    f"{cell.label}填的是“{text}”，不像电话号码。请填写座机（如 0574-87654321）或手机号码。",
+                    **cell.where,
                 )
             )
-    issues += list(_text_checks(f, text, where, label))
+    issues += list(_text_checks(f, text, cell.where, cell.label))
     if any(i.code in (IssueCode.INVALID_CHARACTERS, IssueCode.CELL_TEXT_LIMIT) for i in issues):
         return None, issues
     return text, issues
