@@ -80,6 +80,9 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 """
 LEDGER_VERSION = "1"
+# SQLite's Unix file layer opens a database by its full path, up to 512 bytes with the
+# suffix of its journal: about 165 Chinese characters
+MAX_PATH_BYTES = 500
 
 
 def now_text() -> str:
@@ -232,6 +235,13 @@ class Ledger:
                 "INSERT OR IGNORE INTO meta(key, value) VALUES ('version', ?)", (LEDGER_VERSION,)
             )
         except sqlite3.DatabaseError as exc:
+            length = len(os.fsencode(str(path.resolve())))
+            if length > MAX_PATH_BYTES:
+                raise WorkspaceError(
+                    f"工作文件夹的路径太长：台账文件的完整路径有 {length} 字节（一个汉字占 3 字节），"
+                    f"SQLite 最多只能打开约 {MAX_PATH_BYTES} 字节的路径。请把工作文件夹移到较短的路径下"
+                    "（如 D:\\督查\\2024 或 ~/督查/2024）后再运行。"
+                ) from None
             raise WorkspaceError(
                 f"台账文件 {path} 无法打开（{exc}）。它可能已损坏；收到的原始文件仍在 inbox/ 中，"
                 "存档在 .xlflow/archive/ 中。"

@@ -28,6 +28,10 @@ try:
 except ImportError:  # Windows
     resource = None  # type: ignore[assignment]
 
+# Forking is fast and shares the read-only context; elsewhere (Windows, macOS) workers are
+# spawned, and the context is pickled to them.
+START_METHOD = "fork" if sys.platform.startswith("linux") else "spawn"
+
 J = TypeVar("J")
 R = TypeVar("R")
 
@@ -198,8 +202,7 @@ class IsolatedPool(Generic[J, R]):
         self.workers = max(1, workers)
         self.timeout = timeout
         self.memory_mb = memory_mb
-        method = "fork" if sys.platform.startswith("linux") else "spawn"
-        self.ctx = mp.get_context(method)
+        self.ctx = mp.get_context(START_METHOD)
 
     def run(self, jobs: Sequence[J]) -> Iterator[tuple[int, R | JobFailure]]:
         """Yield (index, result or JobFailure) for every job, in the order they finish."""

@@ -13,6 +13,7 @@ from .config import RegisterSettings, Settings, load_settings
 from .errors import WorkspaceError
 from .files import atomic_write
 from .layout import Detected, detect_layout
+from .ledger import Ledger
 from .model import Register, Round
 from .register import read_register
 
@@ -254,6 +255,7 @@ def init_workspace(
     try:
         ws = Workspace.open(root)
         divisions = ws.register().divisions
+        Ledger(ws.ledger_path).close()  # a folder SQLite cannot open is said now, not at generate
     except Exception:
         # leave nothing half-made behind
         settings_path.unlink(missing_ok=True)

@@ -1,0 +1,126 @@
+"""The whole round as it runs on Windows: no fcntl, no resource limits, no prctl, workers
+spawned rather than forked, and a working folder with a long Chinese path, settings
+saved with CRLF line ends and a register in GBK.
+
+The commands run in a subprocess whose sitecustomize takes those modules away before
+xlflow is imported, in the parent and in every spawned worker.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+
+from .conftest import GOOD_CONTACT, complete_values, fill
+
+SITECUSTOMIZE = """
+import ctypes
+import sys
+
+sys.modules["fcntl"] = None  # import fcntl raises ImportError, as on Windows
+sys.modules["resource"] = None
+
+
+class _NoLibc:
+    def __init__(self, *args, **kwargs):
+        raise OSError("no C library to call prctl on (as on Windows)")
+
+
+ctypes.CDLL = _NoLibc
+
+import xlflow.pool
+
+xlflow.pool.START_METHOD = "spawn"
+"""
+
+
+def _xlflow(site: Path, *args: str) -> Any:
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    done = subprocess.run(
+        [sys.executable, "-m", "xlflow", *args, "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    return json.loads(done.stdout)
+
+
+def test_a_whole_round_without_posix_modules(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(SITECUSTOMIZE, encoding="utf-8")
+    # the modules really are gone there
+    probe = subprocess.run(
+        [sys.executable, "-c", "import fcntl"],
+        env={**os.environ, "PYTHONPATH": str(site)},
+        capture_output=True,
+    )
+    assert probe.returncode != 0
+
+    # past Windows' old MAX_PATH of 260 characters, Chinese names on the way; SQLite on
+    # Linux opens at most about 500 bytes of path, which a longer Chinese one would pass
+    deep = (
+        tmp_path
+        / "市科技局督查工作"
+        / ("2019H1-key-tasks-" * 5)
+        / "重点任务进展"
+        / ("reports-" * 14)
+        / "工作文件夹"
+    )
+    assert len(str(deep)) > 260
+    register = tmp_path / "任务清单.csv"
+    with open(register, "w", encoding="gb18030", newline="") as fh:  # CRLF, as Excel writes
+        writer = csv.writer(fh, lineterminator="\r\n")
+        writer.writerow(["序号", "工作任务", "责任单位"])
+        for n in range(1, 10):
+            writer.writerow([n, f"推进第{n}项工作", f"第{n % 3 + 1}处，办公室"])
+    _xlflow(site, "init", str(deep), "--register", str(register), "--office", "市科技局")
+    settings = deep / "xlflow.toml"
+    settings.write_bytes(settings.read_bytes().replace(b"\n", b"\r\n"))
+    divisions = deep / "templates" / "divisions.csv"
+    divisions.write_bytes(divisions.read_bytes().replace(b"\n", b"\r\n"))
+
+    forms = _xlflow(site, "generate", "-w", str(deep), "--round", "2019-H1")["forms"]
+    assert len(forms) == 4
+    for form in forms:
+        path = Path(form["path"])
+        for copy in range(3):  # enough returns that the reading pool spawns its workers
+            values = complete_values(path)
+            for row in values.values():
+                row["进展情况"] = f"第{copy}稿：本期完成调研"
+            target = deep / "inbox" / f"{form['division']}（第{copy}稿）.xlsx"
+            fill(path, target, values, GOOD_CONTACT)
+            os.utime(target, (1e9 + copy, 1e9 + copy))
+    report = _xlflow(site, "collect", "-w", str(deep), "--round", "2019-H1")
+    verdicts = sorted(f["verdict"] for f in report["files"])
+    assert verdicts == ["accepted"] * 4 + ["superseded"] * 8
+    assert report["missing"] == []
+    merged = _xlflow(site, "merge", "-w", str(deep), "--round", "2019-H1")
+    assert merged["accepted"] == 4
+    detail = openpyxl.load_workbook(merged["path"], read_only=True)["任务明细"]
+    assert [r[1] for r in detail.iter_rows(min_row=5, values_only=True) if r[1]] == [
+        str(n) for n in range(1, 10)
+    ]
+    status = _xlflow(site, "status", "-w", str(deep), "--round", "2019-H1")
+    assert {d["state"] for d in status["divisions"]} == {"accepted"}
+    receipts = list((deep / "outbox" / "2019-H1" / "receipts").glob("*.xlsx"))
+    assert len(receipts) == 4  # written by spawned workers too
+
+
+def test_a_working_folder_too_deep_for_sqlite_says_so(tmp_path: Path) -> None:
+    part = "二〇一九年上半年重点任务进展情况" * 2
+    deep = tmp_path.joinpath(*[part] * 6)
+    from .conftest import run
+
+    result = run(["init", str(deep)], expect=3)
+    assert "工作文件夹的路径太长" in result.output and "Traceback" not in result.output
