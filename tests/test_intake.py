@@ -284,6 +284,17 @@ def test_metadata_gone_is_identified_by_content(ws: Path, forms: dict[str, Path]
     assert _codes(entry) == ["identified-by-content"]
 
 
+def test_only_the_task_and_identity_sheets_are_read(ws: Path, forms: dict[str, Path]) -> None:
+    # a scratch sheet the division added, beyond the row limit, is not the return's business
+    def scratch(wb: Any) -> None:
+        wb.create_sheet("草稿").cell(20000, 1).value = "草稿"
+
+    fill_complete(forms[CO], ws / "inbox" / "配合.xlsx", edit=scratch)
+    entry = _by_path(_collect(ws))["配合.xlsx"]
+    assert entry["verdict"] == "accepted", entry["issues"]
+    assert entry["division"] == CO
+
+
 def test_skipped_files_are_reported(ws: Path, forms: dict[str, Path]) -> None:
     inbox = ws / "inbox"
     (inbox / "~$政策规划处.xlsx").write_bytes(b"lock")

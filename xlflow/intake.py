@@ -19,15 +19,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from .config import Settings
 from .files import atomic_copy, atomic_write, folder_lock, sha256_file, sweep_temp_files
 from .identify import IntakeContext, filename_warning, identify
 from .issues import Issue, IssueCode, Verdict, error, has_errors, warning
 from .ledger import AcceptedValues, FormStore, Ledger, now_text
 from .model import FileRecord, Round
 from .pool import IsolatedPool, JobFailure, default_workers
-from .reader import SPREADSHEET_SUFFIXES, RawWorkbook, read_workbook
+from .reader import SPREADSHEET_SUFFIXES, RawWorkbook, ReadResult, read_workbook
 from .receipts import write_receipts
-from .signing import load_or_create_secret
+from .signing import META_SHEET, load_or_create_secret
 from .validate import validate_form
 from .workspace import Workspace
 
@@ -189,13 +190,19 @@ def archive_name(record: FileRecord) -> str:
     return f"{record.sha256}{Path(record.path).suffix.lower() or '.bin'}"
 
 
+def read_return(data: bytes, suffix: str, settings: Settings) -> ReadResult:
+    """A returned file read as intake reads it: the task sheet and xlflow's own sheet, or
+    every sheet when either was renamed (so that it can be found by its content)."""
+    return read_workbook(data, suffix, settings.limits, (settings.form.sheet, META_SHEET))
+
+
 def check_file(ctx: IntakeContext, job: ReadJob, data: bytes) -> FileRecord:
     """Read, identify and validate one file's bytes."""
     sha = hashlib.sha256(data).hexdigest()
     record = FileRecord(
         path=job.rel, size=len(data), mtime=job.mtime, sha256=sha, round=ctx.round.id
     )
-    result = read_workbook(data, Path(job.path).suffix, ctx.settings.limits)
+    result = read_return(data, Path(job.path).suffix, ctx.settings)
     issues = list(result.issues)
     raw = result.workbook
     if raw is None:

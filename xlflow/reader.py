@@ -20,7 +20,7 @@ import re
 import struct
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from xml.etree.ElementTree import ParseError
@@ -320,23 +320,17 @@ def _invalid_cell(sheet: str, ref: str, what: str) -> Issue:
     )
 
 
-def _read_ooxml_parts(parts: dict[str, bytes], raw: RawWorkbook, limits: Limits) -> list[Issue]:
+def _read_ooxml_parts(
+    parts: dict[str, bytes], raw: RawWorkbook, limits: Limits, sheets: Sequence[str] = ()
+) -> list[Issue]:
     """Names, properties, application, and every sheet's cells checked against what the
     reader will make of them: used range, shared-string indexes, formulas, percent formats."""
     # These parts are small and regular, and a DTD in any of them was refused already, so
     # regular expressions read them at a tenth of the cost of a parser; entities are
     # then only the five predefined ones and character references.
     issues: list[Issue] = []
-    rels: dict[str, str] = {}
-    for attrs in _tags(parts.get("xl/_rels/workbook.xml.rels"), b"Relationship"):
-        target = attrs.get("Target", "").lstrip("/")
-        rels[attrs.get("Id", "")] = target if target.startswith("xl/") else "xl/" + target
-    sheet_targets: dict[str, str] = {}
     wb = parts.get("xl/workbook.xml") or b""
-    for attrs in _tags(wb, b"sheet"):
-        rid = next((v for k, v in attrs.items() if k.endswith(":id") or k == "id"), "")
-        if rid in rels:
-            sheet_targets[rels[rid]] = attrs.get("name", "")
+    sheet_targets = _sheet_targets(wb, parts.get("xl/_rels/workbook.xml.rels"))
     for m in _DEFINED_NAME.finditer(wb):
         raw.defined_names[_attrs(m.group(1)).get("name", "")] = _text(m.group(2))
     for m in _PROPERTY.finditer(parts.get("docProps/custom.xml") or b""):
@@ -631,10 +625,12 @@ def quiet_native() -> Iterator[None]:
         os.close(saved)
 
 
-def _calamine(data: bytes, limits: Limits, raw: RawWorkbook) -> list[Issue]:
+def _calamine(
+    data: bytes, limits: Limits, raw: RawWorkbook, sheets: Sequence[str] = ()
+) -> list[Issue]:
     with quiet_native():
         try:
-            return _calamine_sheets(data, limits, raw)
+            return _calamine_sheets(data, limits, raw, sheets)
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException as exc:  # pyo3's PanicException derives from BaseException
@@ -648,7 +644,9 @@ def _calamine(data: bytes, limits: Limits, raw: RawWorkbook) -> list[Issue]:
             ]
 
 
-def _calamine_sheets(data: bytes, limits: Limits, raw: RawWorkbook) -> list[Issue]:
+def _calamine_sheets(
+    data: bytes, limits: Limits, raw: RawWorkbook, sheets: Sequence[str]
+) -> list[Issue]:
     try:
         wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
     except PasswordError:
@@ -656,7 +654,9 @@ def _calamine_sheets(data: bytes, limits: Limits, raw: RawWorkbook) -> list[Issu
     except (CalamineError, ValueError, OSError) as exc:
         return [_corrupt(exc)]
     issues: list[Issue] = []
-    for meta in wb.sheets_metadata:
+    everything = wb.sheets_metadata
+    chosen = [m for m in everything if m.name in sheets]
+    for meta in chosen if sheets and len(chosen) == len(set(sheets)) else everything:
         try:
             ws = wb.get_sheet_by_name(meta.name)
         except CalamineError as exc:
@@ -724,8 +724,14 @@ def _corrupt(exc: object) -> Issue:
     )
 
 
-def read_workbook(data: bytes, suffix: str, limits: Limits) -> ReadResult:
-    """Check and read one returned file. Never raises on bad data: problems are Issues."""
+def read_workbook(
+    data: bytes, suffix: str, limits: Limits, sheets: Sequence[str] = ()
+) -> ReadResult:
+    """Check and read one returned file. Never raises on bad data: problems are Issues.
+
+    With `sheets`, only those sheets are checked and read, if the file has them all (a
+    renamed one means reading every sheet, so that it can be found by its content).
+    """
     if len(data) > limits.max_file_mb * 1024 * 1024:
         return _refused(
             IssueCode.LIMIT_EXCEEDED,
@@ -736,9 +742,9 @@ def read_workbook(data: bytes, suffix: str, limits: Limits) -> ReadResult:
     if kind == "empty":
         return _refused(IssueCode.EMPTY_FILE, "文件是空的（0 字节）。" + _REFILL)
     if kind == "ole":
-        return _read_ole(data, suffix.lower(), limits)
+        return _read_ole(data, suffix.lower(), limits, sheets)
     if kind == "zip":
-        return _read_zip(data, suffix.lower(), limits)
+        return _read_zip(data, suffix.lower(), limits, sheets)
     return _refused(IssueCode.NOT_A_WORKBOOK, f"文件内容是{_KIND_WORDS[kind]}。" + _REFILL)
 
 
@@ -757,7 +763,7 @@ def _mismatch(suffix: str, fmt: str, expected: tuple[str, ...]) -> list[Issue]:
     ]
 
 
-def _read_ole(data: bytes, suffix: str, limits: Limits) -> ReadResult:
+def _read_ole(data: bytes, suffix: str, limits: Limits, sheets: Sequence[str]) -> ReadResult:
     """An OLE2 file: an .xls (or .et), read after its container and records are checked;
     an encrypted workbook or an Office document of another kind is refused by name."""
     ole = _ole_kind(data)
@@ -772,7 +778,7 @@ def _read_ole(data: bytes, suffix: str, limits: Limits) -> ReadResult:
         _scan_xls(data, raw, limits)
     except Malformed as exc:
         return ReadResult(None, [*issues, exc.issue])
-    issues += _calamine(data, limits, raw)
+    issues += _calamine(data, limits, raw, sheets)
     _apply_formula_texts(raw)
     return ReadResult(None if _fatal(issues) else raw, issues)
 
@@ -785,7 +791,7 @@ _PACKAGE_WORDS = {
 }
 
 
-def _read_zip(data: bytes, suffix: str, limits: Limits) -> ReadResult:
+def _read_zip(data: bytes, suffix: str, limits: Limits, sheets: Sequence[str]) -> ReadResult:
     """A zip package: an .xlsx, .xlsm or .ods, whose parts are checked before any parser or
     python-calamine reads them."""
     try:
@@ -804,7 +810,7 @@ def _read_zip(data: bytes, suffix: str, limits: Limits) -> ReadResult:
                 f"文件内容是{_PACKAGE_WORDS[fmt]}，不是可读取的填报表。" + _REFILL,
             )
         try:
-            parts = _parts(zf, fmt)
+            parts = _parts(zf, fmt, sheets)
         except Malformed as exc:
             return ReadResult(None, [exc.issue])
         except _ZIP_UNSUPPORTED as exc:
@@ -817,7 +823,7 @@ def _read_zip(data: bytes, suffix: str, limits: Limits) -> ReadResult:
     raw = RawWorkbook(format=fmt, has_macros=fmt == "xlsm")
     try:
         if fmt in ("xlsx", "xlsm"):
-            issues += _read_ooxml_parts(parts, raw, limits)
+            issues += _read_ooxml_parts(parts, raw, limits, sheets)
         else:
             _read_ods_meta(parts.get("meta.xml"), raw)
             _scan_ods(parts.get("content.xml"), raw, limits)
@@ -843,18 +849,22 @@ def _read_zip(data: bytes, suffix: str, limits: Limits) -> ReadResult:
                 "文件含有宏（VBA），xlflow 只读取单元格内容，不会运行宏。今后请保存为 .xlsx 格式。",
             )
         )
-    issues += _calamine(data, limits, raw)
+    issues += _calamine(data, limits, raw, sheets)
     raw.truncation_check = _TruncationCheck(parts)
     return ReadResult(None if _fatal(issues) else raw, issues)
 
 
-def _parts(zf: zipfile.ZipFile, fmt: str) -> dict[str, bytes]:
-    """The parts xlflow reads itself, inflated once. A DTD in any XML part refuses the file."""
+def _parts(zf: zipfile.ZipFile, fmt: str, sheets: Sequence[str]) -> dict[str, bytes]:
+    """The parts xlflow reads itself, inflated once: of the worksheets, only those asked
+    for (when the file has them all). A DTD in any XML part refuses the file."""
+    only = _sheet_parts(zf, sheets) if fmt != "ods" and sheets else None
 
     def parsed(name: str) -> bool:
         if fmt == "ods":
             return name in ("meta.xml", "content.xml")
-        return name in _OOXML_PARTS or name.startswith(("xl/worksheets/", "docProps/"))
+        if name.startswith("xl/worksheets/"):
+            return only is None or name in only
+        return name in _OOXML_PARTS or name.startswith("docProps/")
 
     wanted: dict[str, bytes] = {}
     for name, part in _members(zf, parsed):
@@ -869,6 +879,30 @@ def _parts(zf: zipfile.ZipFile, fmt: str) -> dict[str, bytes]:
         if parsed(name):
             wanted[name] = part
     return wanted
+
+
+def _sheet_parts(zf: zipfile.ZipFile, sheets: Sequence[str]) -> set[str] | None:
+    """The worksheet parts of the named sheets, or None if any of them is not in the file."""
+    try:
+        names = _sheet_targets(zf.read("xl/workbook.xml"), zf.read("xl/_rels/workbook.xml.rels"))
+    except KeyError:
+        return None
+    found = {target for target, name in names.items() if name in sheets}
+    return found if len(found) == len(set(sheets)) else None
+
+
+def _sheet_targets(workbook: bytes | None, rels_part: bytes | None) -> dict[str, str]:
+    """Worksheet part -> sheet name, from workbook.xml and its relationships."""
+    rels: dict[str, str] = {}
+    for attrs in _tags(rels_part, b"Relationship"):
+        target = attrs.get("Target", "").lstrip("/")
+        rels[attrs.get("Id", "")] = target if target.startswith("xl/") else "xl/" + target
+    targets: dict[str, str] = {}
+    for attrs in _tags(workbook, b"sheet"):
+        rid = next((v for k, v in attrs.items() if k.endswith(":id") or k == "id"), "")
+        if rid in rels:
+            targets[rels[rid]] = attrs.get("name", "")
+    return targets
 
 
 _OOXML_PARTS = frozenset(

@@ -40,12 +40,11 @@ from typing import Any
 
 from xlflow.forms import generate_forms
 from xlflow.identify import IntakeContext
-from xlflow.intake import ReadJob, check_file
+from xlflow.intake import ReadJob, check_file, read_return
 from xlflow.issues import Severity, Verdict
 from xlflow.ledger import FormStore, Ledger
 from xlflow.model import parse_round
 from xlflow.pool import IsolatedPool, JobFailure
-from xlflow.reader import read_workbook
 from xlflow.signing import load_or_create_secret
 from xlflow.workspace import Workspace, init_workspace
 
@@ -109,7 +108,7 @@ def load_seeds(ctx: IntakeContext) -> list[Seed]:
 
 
 def _grid(data: bytes, fmt: str, ctx: IntakeContext) -> tuple[tuple[Any, ...], ...]:
-    read = read_workbook(data, SUFFIX[fmt], ctx.settings.limits).workbook
+    read = read_return(data, SUFFIX[fmt], ctx.settings).workbook
     sheet = read.sheet(TASK_SHEET) if read else None
     return tuple(tuple(_normal(v) for v in row) for row in (sheet.rows if sheet else []))
 
@@ -446,7 +445,7 @@ def judge(intake: IntakeContext, seed: Seed, data: bytes, what: str) -> dict[str
     }
     if record.verdict is not Verdict.ACCEPTED:
         return out
-    read = read_workbook(data, SUFFIX[seed.fmt], intake.settings.limits).workbook
+    read = read_return(data, SUFFIX[seed.fmt], intake.settings).workbook
     sheet = read.sheet(TASK_SHEET) if read else None
     mine = sheet.rows if sheet else []
     if _grid(data, seed.fmt, intake) == seed.grid:
