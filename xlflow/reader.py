@@ -441,6 +441,50 @@ def _shared_strings(part: bytes) -> int:
     return count
 
 
+# A cell as office programs and openpyxl write it: r, then s and t, then a value, plain
+# inline text or nothing (no formula). A sheet holding only such cells is checked by
+# _scan_plain in one pass of this pattern; any other cell sends it to the full scan.
+_PLAIN_CELL = re.compile(
+    rb'<c r="([A-Z]{1,3})([1-9][0-9]{0,6})"(?: s="([0-9]{1,6})")?'
+    rb'(?: t="(s|n|b|e|d|str|inlineStr)")?'
+    rb'(?:/>|>(?:(<v>)([^<]*)</v>|(<is>)<t(?: xml:space="preserve")?>[^<]*</t></is>)?</c>)'
+)
+_CELL_START = re.compile(rb"<c[\s>/]")
+
+
+def _scan_plain(
+    data: bytes, shared: int, percent_styles: set[int]
+) -> tuple[int, int, set[str]] | None:
+    """(last row, last column, percent-formatted cells) of a sheet whose every cell is a
+    plain one that the full scan would pass, or None to have the full scan decide."""
+    cells = _PLAIN_CELL.findall(data)
+    if len(cells) != len(_CELL_START.findall(data)):
+        return None
+    refs: set[bytes] = set()
+    columns: set[bytes] = set()
+    percent: set[str] = set()
+    max_row = 0
+    for letters, digits, style, kind, has_value, value, inline in cells:
+        key = letters + digits
+        refs.add(key)
+        columns.add(letters)
+        row = int(digits)
+        if row > max_row:
+            max_row = row
+        if inline:
+            if kind != b"inlineStr":
+                return None
+        elif kind == b"inlineStr" and has_value:
+            return None
+        if kind == b"s" and has_value and (not value.isdigit() or int(value) >= shared):
+            return None
+        if style and percent_styles and int(style) in percent_styles:
+            percent.add(key.decode())
+    if len(refs) != len(cells):
+        return None
+    return max_row, max(map(_col_number, columns), default=0), percent
+
+
 def _scan_sheet(
     sheet: str, data: bytes, shared: int, percent_styles: set[int], limits: Limits, raw: RawWorkbook
 ) -> Issue | None:
@@ -460,8 +504,12 @@ def _scan_sheet(
                 max_col = max(max_col, _col_number(letters))
             if digits:
                 max_row = max(max_row, int(digits))
-    for m in _ROW_REF.finditer(data):
-        max_row = max(max_row, int(m.group(1)))
+    max_row = max(max_row, *map(int, _ROW_REF.findall(data)), 0)
+    if max_row <= limits.max_rows and max_col <= limits.max_columns:
+        plain = _scan_plain(data, shared, percent_styles)
+        if plain is not None and plain[0] <= limits.max_rows and plain[1] <= limits.max_columns:
+            raw.note_cells(sheet, set(), set(), plain[2])
+            return None
     formulas: set[str] = set()
     missing: set[str] = set()
     percent: set[str] = set()
@@ -1117,13 +1165,63 @@ def _scan_xls(data: bytes, raw: RawWorkbook, limits: Limits) -> None:
     the limits and shared-string indexes that exist."""
     try:
         ole = olefile.OleFileIO(io.BytesIO(data))
+        broken = _broken_chain(ole)
         name = next((n for n in ("Workbook", "Book") if ole.exists(n)), None)
         stream = ole.openstream(name).read() if name else None
     except Exception as exc:  # olefile raises several types on a damaged container
         raise Malformed(_corrupt(f"OLE 结构损坏：{exc}")) from None
+    if broken:
+        raise Malformed(_corrupt(f"OLE 结构损坏：{broken}的扇区链断开或循环"))
     if stream is None:
         raise Malformed(_corrupt("OLE 文件中没有工作簿数据流（Workbook）"))
     scan_biff(stream, raw, limits)
+
+
+_END_OF_CHAIN = 0xFFFFFFFE
+
+
+def _chain_ok(table: Sequence[int], start: int, sectors: int) -> bool:
+    """A sector chain ends, within the table, after at least `sectors` sectors, and
+    visits none twice: olefile stops reading at a stream's size, but python-calamine
+    follows a chain to its end, and a looping one grows its buffer until memory runs out."""
+    seen: set[int] = set()
+    at = start
+    while at != _END_OF_CHAIN:
+        if at >= len(table) or at in seen:
+            return False
+        seen.add(at)
+        at = table[at]
+    return len(seen) >= sectors
+
+
+def _broken_chain(ole: olefile.OleFileIO) -> str:
+    """The first part of an OLE container whose sector chain is broken, or ""."""
+    if not _chain_ok(ole.fat, ole.first_dir_sector, 1):
+        return "目录"
+    cutoff, size = ole.minisectorcutoff, ole.sectorsize
+    root = ole.root
+    if (
+        root is not None
+        and root.size
+        and not _chain_ok(ole.fat, root.isectStart, -(-root.size // size))
+    ):
+        return "根存储"
+    mini = [
+        e for e in ole.direntries if e is not None and e.entry_type == 2 and 0 < e.size < cutoff
+    ]
+    if mini:
+        if not _chain_ok(ole.fat, ole.first_mini_fat_sector, 1):
+            return "小扇区分配表"
+        ole.loadminifat()
+    for entry in ole.direntries:
+        if entry is None or entry.entry_type != 2 or not entry.size:  # a stream
+            continue
+        big = entry.size >= cutoff
+        table = ole.fat if big else ole.minifat
+        unit = size if big else ole.minisectorsize
+        if not _chain_ok(table, entry.isectStart, -(-entry.size // unit)):
+            return f"数据流“{entry.name}”"
+    return ""
 
 
 def scan_biff(stream: bytes, raw: RawWorkbook, limits: Limits | None = None) -> None:

@@ -31,6 +31,7 @@ import random
 import re
 import struct
 import time
+import warnings
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -203,7 +204,8 @@ def _rezip(data: bytes, change: Callable[[list[tuple[zipfile.ZipInfo, bytes]]], 
         members = [(info, zf.read(info)) for info in zf.infolist()]
     change(members)
     out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+    with warnings.catch_warnings(), zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        warnings.simplefilter("ignore")  # a duplicate member is one of the mutations
         for info, body in members:
             info.compress_type = (
                 zipfile.ZIP_DEFLATED if info.filename != "mimetype" else zipfile.ZIP_STORED
