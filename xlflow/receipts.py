@@ -5,15 +5,14 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import re
-import zipfile
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from .config import Settings
-from .excel import cell_ref, new_workbook, row_height, write_value
+from .excel import new_workbook, row_height, write_value
 from .files import atomic_write, folder_lock
 from .issues import VERDICT_LABELS, Issue, Severity, Verdict
 from .ledger import FormStore, Ledger, RecordReader
@@ -148,6 +147,8 @@ def receipt_layout(item: ReceiptInput, settings: Settings) -> list[_Sheet]:
         ("收到时间", f"{record.received:%Y-%m-%d %H:%M}"),
         ("核验结论", verdict),
     ]
+    if record.verdict is Verdict.ACCEPTED and item.spec is not None:
+        info.append(("采用内容", _recorded(item, settings)))
     for k, (label, text) in enumerate(info, start=2):
         summary.merges.append(_Merge(k, 0, k, 1, label, "label"))
         summary.merges.append(
@@ -184,9 +185,26 @@ def receipt_layout(item: ReceiptInput, settings: Settings) -> list[_Sheet]:
     contact = "，".join(x for x in (office.name, office.contact, office.phone, office.email) if x)
     summary.merges.append(_Merge(r, 0, r, 4, f"如有疑问请联系：{contact}", "body"))
     sheets = [summary]
-    if item.spec is not None and (record.values or record.contact):
+    # the values as returned, each problem marked on its cell; a clean return needs none
+    if item.spec is not None and record.issues and (record.values or record.contact):
         sheets.append(_values_layout(item, settings))
     return sheets
+
+
+def _recorded(item: ReceiptInput, settings: Settings) -> str:
+    """What was taken from an accepted return, counted, so a division can see it was all read."""
+    assert item.spec is not None
+    rows = item.spec.rows
+    text = f"本处室 {len(rows)} 项任务的填报内容均已记录"
+    choice = next((f for f in settings.fields if f.choices), None)
+    if choice is None:
+        return text + "。"
+    counts = Counter(
+        str(item.record.values.get(r.task_id, {}).get(choice.key) or "未填") for r in rows
+    )
+    order = [*choice.choices, *sorted(k for k in counts if k not in choice.choices)]
+    parts = "，".join(f"{k} {counts[k]} 项" for k in order if counts[k])
+    return f"{text}（{choice.label}：{parts}）。"
 
 
 def _issue_order(issue: Issue) -> tuple[int, str, str]:
@@ -276,151 +294,9 @@ def _write_xlsxwriter(sheets: list[_Sheet], settings: Settings) -> bytes:
     return buf.getvalue()
 
 
-_ESCAPED = re.compile("(_x[0-9a-fA-F]{4}_)")
-_EMPTY_SST = (
-    b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-    b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="0" uniqueCount="0"/>'
-)
-
-
-def _xml_text(text: str) -> str:
-    # as XlsxWriter writes text: a literal _xHHHH_ is itself escaped, then &, < and >
-    if "_x" in text:
-        text = _ESCAPED.sub(r"_x005F\1", text)
-    if "&" in text or "<" in text or ">" in text:
-        text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return text
-
-
-class _FastWriter:
-    """Receipts without comments, written straight as SpreadsheetML.
-
-    Every part but the rows comes from one receipt XlsxWriter made in this run: its
-    styles, its sheets' frames (columns, views, print setup) and the style index of each
-    cell style. Only the rows, the merges and the used range are written here, as inline
-    strings, which is the only part that differs between receipts of one round. It takes
-    about a fifth of the time, which matters when a round has a thousand returns.
-    """
-
-    def __init__(self, sheets: list[_Sheet], made: bytes) -> None:
-        self.names = [s.name for s in sheets]
-        self.styles: dict[str, str] = {}
-        self.frames: list[tuple[str, str]] = []
-        with zipfile.ZipFile(io.BytesIO(made)) as zf:
-            self.parts = {n: zf.read(n) for n in zf.namelist()}
-        # The model receipt's own text must not travel to another division's file.
-        if "xl/sharedStrings.xml" in self.parts:
-            self.parts["xl/sharedStrings.xml"] = _EMPTY_SST
-        for n, sheet in enumerate(sheets, start=1):
-            xml = self.parts[f"xl/worksheets/sheet{n}.xml"].decode("utf-8")
-            head, rest = (
-                xml.split("<sheetData>", 1)
-                if "<sheetData>" in xml
-                else xml.split("<sheetData/>", 1)
-            )
-            data, tail = rest.split("</sheetData>", 1) if "</sheetData>" in rest else ("", rest)
-            tail = re.sub(r"<mergeCells[^>]*>.*?</mergeCells>", "", tail, flags=re.S)
-            self.frames.append((head, tail))
-            found = dict(re.findall(r'<c r="([A-Z]+\d+)"(?: s="(\d+)")?', data))
-            for cell in [*sheet.cells, *(_merge_cell(m) for m in sheet.merges)]:
-                ref = cell_ref(cell.row, cell.col)
-                if ref in found:
-                    self.styles.setdefault(cell.style, found[ref] or "0")
-
-    def write(self, sheets: list[_Sheet]) -> bytes | None:
-        """The receipt, or None when it needs what only XlsxWriter does (comments, a style
-        the model receipt did not use, another set of sheets)."""
-        if [s.name for s in sheets] != self.names:
-            return None
-        used = {c.style for s in sheets for c in s.cells} | {
-            m.style for s in sheets for m in s.merges
-        }
-        if any(c.comment for s in sheets for c in s.cells) or not used <= set(self.styles):
-            return None
-        buf = io.BytesIO()
-        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
-            for name, data in self.parts.items():
-                match = re.fullmatch(r"xl/worksheets/sheet(\d+)\.xml", name)
-                if match:
-                    index = int(match.group(1)) - 1
-                    data = self._sheet_xml(sheets[index], *self.frames[index]).encode("utf-8")
-                zf.writestr(name, data)
-        return buf.getvalue()
-
-    def _sheet_xml(self, sheet: _Sheet, head: str, tail: str) -> str:
-        cells = [*sheet.cells, *(_merge_cell(m) for m in sheet.merges)]
-        # the merged area's other cells carry the style too, as XlsxWriter writes them
-        for m in sheet.merges:
-            cells += [
-                _Cell(r, c, None, m.style)
-                for r in range(m.first_row, m.last_row + 1)
-                for c in range(m.first_col, m.last_col + 1)
-                if (r, c) != (m.first_row, m.first_col)
-            ]
-        rows: dict[int, list[_Cell]] = {}
-        for cell in cells:
-            rows.setdefault(cell.row, []).append(cell)
-        out = []
-        for r in sorted(set(rows) | set(sheet.heights)):
-            height = sheet.heights.get(r)
-            # XlsxWriter keeps heights in whole pixels and leaves the default (20 px) out
-            pixels = int(height * 4.0 / 3.0 + 0.5) if height is not None else 20
-            attrs = f' ht="{pixels * 0.75:.16g}" customHeight="1"' if pixels != 20 else ""
-            out.append(f'<row r="{r + 1}"{attrs}>')
-            for cell in sorted(rows.get(r, []), key=lambda c: c.col):
-                out.append(self._cell_xml(cell))
-            out.append("</row>")
-        last_row = max(rows, default=0)
-        last_col = max((c.col for c in cells), default=0)
-        head = re.sub(
-            r'<dimension ref="[^"]*"/>',
-            f'<dimension ref="A1:{cell_ref(last_row, last_col)}"/>',
-            head,
-        )
-        merges = "".join(
-            f'<mergeCell ref="{cell_ref(m.first_row, m.first_col)}:{cell_ref(m.last_row, m.last_col)}"/>'
-            for m in sheet.merges
-        )
-        merged = f'<mergeCells count="{len(sheet.merges)}">{merges}</mergeCells>' if merges else ""
-        return f"{head}<sheetData>{''.join(out)}</sheetData>{merged}{tail}"
-
-    def _cell_xml(self, cell: _Cell) -> str:
-        ref = cell_ref(cell.row, cell.col)
-        style = self.styles[cell.style]
-        s = f' s="{style}"' if style != "0" else ""
-        value = cell.value
-        if value is None or value == "":
-            return f'<c r="{ref}"{s}/>'
-        if isinstance(value, bool):
-            value = "是" if value else "否"
-        if isinstance(value, int | float):
-            return f'<c r="{ref}"{s}><v>{value!r}</v></c>'
-        return f'<c r="{ref}"{s} t="inlineStr"><is><t xml:space="preserve">{_xml_text(str(value))}</t></is></c>'
-
-
-def _merge_cell(m: _Merge) -> _Cell:
-    return _Cell(m.first_row, m.first_col, m.value, m.style)
-
-
-def render_receipt(item: ReceiptInput, settings: Settings, fast: bool = False) -> bytes:
-    """The receipt as xlsx bytes. With `fast`, receipts like one already made by
-    XlsxWriter in this process are written directly (see _FastWriter)."""
-    sheets = receipt_layout(item, settings)
-    if not fast:
-        return _write_xlsxwriter(sheets, settings)
-    key = (settings.source, id(settings), tuple(s.name for s in sheets))
-    writer = _FAST.get(key)
-    if writer is not None:
-        data = writer.write(sheets)
-        if data is not None:
-            return data
-    made = _write_xlsxwriter(sheets, settings)
-    if writer is None and not any(c.comment for s in sheets for c in s.cells):
-        _FAST[key] = _FastWriter(sheets, made)
-    return made
-
-
-_FAST: dict[tuple[str, int, tuple[str, ...]], _FastWriter] = {}
+def render_receipt(item: ReceiptInput, settings: Settings) -> bytes:
+    """The receipt as xlsx bytes."""
+    return _write_xlsxwriter(receipt_layout(item, settings), settings)
 
 
 def _digest(item: ReceiptInput, settings_source: str) -> str:
@@ -525,7 +401,7 @@ def _render_to(
     division, record, others, path = job
     full = reader.get(record.path, record.sha256) or record
     item = ReceiptInput(division, rnd, full, others, forms.get(division))
-    atomic_write(path, render_receipt(item, settings, fast=True), durable=False)
+    atomic_write(path, render_receipt(item, settings), durable=False)
     return path
 
 
