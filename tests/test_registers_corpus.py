@@ -348,3 +348,48 @@ def test_a_whole_round_on_a_published_register(tmp_path: Path, name: str) -> Non
     detail = [row for row in wb["任务明细"].iter_rows(values_only=True)]
     ids = [str(r[1]) for r in detail[4:] if r[1] is not None]
     assert ids == [t["id"] for t in _truth(CORPUS / name)["tasks"]]
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
+def test_the_register_kept_in_the_ledger_is_the_one_read(path: Path) -> None:
+    from xlflow.ledger import register_from_json, register_to_json
+
+    reg = detect_layout(path).register
+    assert register_from_json(register_to_json(reg)) == reg
+
+
+def test_the_register_is_parsed_again_only_when_something_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import xlflow.workspace as workspace
+
+    root = tmp_path / "w"
+    run(["init", str(root)])
+    parsed: list[Path] = []
+    real = workspace.read_register
+
+    def counting(path: Path, settings: Any) -> Any:
+        parsed.append(path)
+        return real(path, settings)
+
+    monkeypatch.setattr(workspace, "read_register", counting)
+    first = Workspace.open(root).register()
+    assert Workspace.open(root).register() == first and len(parsed) <= 1
+    before = len(parsed)
+    book = root / "templates" / "key-task-list.xlsx"
+    wb = openpyxl.load_workbook(book)
+    sheet = wb.worksheets[0]
+    cell = next(c for row in sheet.iter_rows() for c in row if "政策规划处" in str(c.value))
+    cell.value = str(cell.value).replace("政策规划处", "政策法规处")
+    wb.save(book)
+    changed = Workspace.open(root).register()
+    assert len(parsed) == before + 1 and "政策法规处" in changed.divisions
+    settings = root / "xlflow.toml"
+    settings.write_text(
+        settings.read_text("utf-8").replace(
+            'lead_rule = "first_unit"', 'lead_rule = "first_group"'
+        ),
+        "utf-8",
+    )
+    Workspace.open(root).register()
+    assert len(parsed) == before + 2

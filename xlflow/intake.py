@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import functools
 import hashlib
 import json
 import os
@@ -23,7 +22,7 @@ from .config import Settings
 from .files import atomic_copy, atomic_write, folder_lock, sha256_file, sweep_temp_files
 from .identify import IntakeContext, filename_warning, identify
 from .issues import Issue, IssueCode, Verdict, error, has_errors, warning
-from .ledger import AcceptedValues, FormStore, Ledger, now_text
+from .ledger import AcceptedValues, FormStore, Ledger, code_fingerprint, now_text
 from .model import FileRecord, Round
 from .pool import IsolatedPool, JobFailure, default_workers
 from .reader import SPREADSHEET_SUFFIXES, RawWorkbook, ReadResult, read_workbook
@@ -384,17 +383,8 @@ def _context_key(ctx: IntakeContext, ledger: Ledger, previous_round: str) -> str
     h.update(ledger.forms_digest(ctx.round.id).encode())
     h.update(ledger.accepted_digest(previous_round).encode() if previous_round else b"-")
     h.update(hashlib.sha256(ctx.secret).digest())
-    h.update(_code_fingerprint().encode())
+    h.update(code_fingerprint().encode())
     return h.hexdigest()[:24]
-
-
-@functools.cache
-def _code_fingerprint() -> str:
-    """A hash of xlflow's own code: a new reader or rule re-reads every file once."""
-    h = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        h.update(path.read_bytes())
-    return h.hexdigest()
 
 
 def _late(record: FileRecord, deadline: dt.date | None) -> bool:
@@ -527,7 +517,7 @@ class _Spool:
     def __init__(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.folder = folder
-        self.where: dict[tuple[str, str], tuple[int, int]] = {}
+        self.where: dict[tuple[str, str], tuple[int, int, int]] = {}
 
     def __enter__(self) -> _Spool:
         # an unnamed temporary file: the kernel removes it whatever happens to this run
@@ -538,20 +528,23 @@ class _Spool:
         self.file.close()
 
     def keep(self, record: FileRecord) -> FileRecord:
-        """Store the record's values and contact; return it without them."""
-        data = json.dumps([record.values, record.contact], ensure_ascii=False).encode()
+        """Store the record's values and contact, as the ledger will hold them; return it
+        without them."""
+        values = json.dumps(record.values, ensure_ascii=False).encode()
+        contact = json.dumps(record.contact, ensure_ascii=False).encode()
         offset = self.file.seek(0, os.SEEK_END)
-        self.file.write(data)
-        self.where[(record.path, record.sha256)] = (offset, len(data))
+        self.file.write(values + contact)
+        self.where[(record.path, record.sha256)] = (offset, len(values), len(contact))
         return replace(record, values={}, contact={})
 
     def payload(self, record: FileRecord) -> tuple[str, str] | None:
         spot = self.where.get((record.path, record.sha256))
         if spot is None:
             return None
-        self.file.seek(spot[0])
-        values, contact = json.loads(self.file.read(spot[1]))
-        return json.dumps(values, ensure_ascii=False), json.dumps(contact, ensure_ascii=False)
+        offset, values, contact = spot
+        self.file.seek(offset)
+        data = self.file.read(values + contact)
+        return data[:values].decode(), data[values:].decode()
 
 
 def _post_process(records: list[FileRecord], rnd: Round, ledger: Ledger) -> list[FileRecord]:

@@ -7,6 +7,7 @@ previous state intact.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -20,7 +21,7 @@ from typing import Any, Protocol
 
 from .errors import WorkspaceError, XlflowError
 from .issues import Issue, Verdict
-from .model import FileRecord, FormRow, FormSpec, Role, Round, parse_round
+from .model import FileRecord, FormRow, FormSpec, Register, Role, Round, Task, parse_round
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -68,6 +69,10 @@ CREATE TABLE IF NOT EXISTS receipts (
     name TEXT NOT NULL,
     digest TEXT NOT NULL,
     PRIMARY KEY (round, name)
+);
+CREATE TABLE IF NOT EXISTS registers (
+    key TEXT PRIMARY KEY,
+    body TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -143,6 +148,52 @@ def spec_from_json(text: str, rnd: Round) -> FormSpec:
         row_hashes=tuple(data["row_hashes"]),
         contact_prefill=tuple((k, v) for k, v in data.get("contact_prefill", [])),
     )
+
+
+def register_to_json(register: Register) -> str:
+    return json.dumps(
+        {
+            "source": register.source,
+            "headers": list(register.headers),
+            "notes": list(register.notes),
+            "tasks": [
+                [t.id, t.group, t.columns, t.lead, t.cooperating, t.targets, t.row]
+                for t in register.tasks
+            ],
+        },
+        ensure_ascii=False,
+    )
+
+
+def register_from_json(text: str) -> Register:
+    data = json.loads(text)
+    return Register(
+        source=data["source"],
+        headers=tuple(data["headers"]),
+        notes=tuple(data["notes"]),
+        tasks=tuple(
+            Task(
+                id=tid,
+                group=group,
+                columns=tuple((sys.intern(h), v) for h, v in columns),
+                lead=tuple(lead),
+                cooperating=tuple(cooperating),
+                targets=tuple((year, text) for year, text in targets),
+                row=row,
+            )
+            for tid, group, columns, lead, cooperating, targets, row in data["tasks"]
+        ),
+    )
+
+
+@functools.cache
+def code_fingerprint() -> str:
+    """A hash of xlflow's own code: what xlflow derived and stored under an older version
+    (a register as parsed, a file's verdict) is derived again once."""
+    h = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(path.read_bytes())
+    return h.hexdigest()
 
 
 _LIGHT_COLUMNS = (
@@ -513,6 +564,20 @@ class Ledger:
             self.db.executemany(
                 "INSERT INTO receipts(round, name, digest) VALUES (?, ?, ?)",
                 [(round_id, name, digest) for name, digest in digests.items()],
+            )
+
+    # --- the register, as parsed ---
+
+    def cached_register(self, key: str) -> Register | None:
+        row = self.db.execute("SELECT body FROM registers WHERE key=?", (key,)).fetchone()
+        return register_from_json(row[0]) if row else None
+
+    def cache_register(self, key: str, register: Register) -> None:
+        """Keep the register as parsed under `key`; only the latest one is kept."""
+        with self.transaction():
+            self.db.execute("DELETE FROM registers")
+            self.db.execute(
+                "INSERT INTO registers(key, body) VALUES (?, ?)", (key, register_to_json(register))
             )
 
     def last_collect(self, round_id: str) -> str | None:

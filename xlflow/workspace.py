@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ from .config import RegisterSettings, Settings, load_settings
 from .errors import WorkspaceError
 from .files import atomic_write
 from .layout import Detected, detect_layout
-from .ledger import Ledger
+from .ledger import Ledger, code_fingerprint
 from .model import Register, Round
 from .register import read_register
 
@@ -94,8 +95,25 @@ class Workspace:
         return self.templates / DIVISIONS_CSV
 
     def register(self) -> Register:
+        """The register as parsed: read once per version of the file, the [register]
+        settings and xlflow itself, and kept in the ledger for every later command."""
         if self._register is None:
-            self._register = read_register(self.register_path, self.settings.register)
+            path, settings = self.register_path, self.settings.register
+            try:
+                data = path.read_bytes()
+            except OSError:
+                return read_register(path, settings)  # which says what is wrong
+            key = hashlib.sha256(
+                b"\0".join(
+                    [data, repr(settings).encode(), str(path).encode(), code_fingerprint().encode()]
+                )
+            ).hexdigest()
+            with Ledger(self.ledger_path) as ledger:
+                register = ledger.cached_register(key)
+                if register is None:
+                    register = read_register(path, settings)
+                    ledger.cache_register(key, register)
+            self._register = register
         return self._register
 
     def round_dir(self, rnd: Round) -> Path:
