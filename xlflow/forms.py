@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ from .excel import (
 from .files import atomic_write, folder_lock, sha256_bytes, sweep_temp_files
 from .ledger import Ledger
 from .model import FileRecord, FormRow, FormSpec, Register, Role, Round
+from .pool import IsolatedPool, default_workers
 from .signing import (
     META_NOTE,
     META_SHEET,
@@ -732,6 +734,36 @@ class GenerateResult:
         }
 
 
+_Render = tuple[Settings, dt.datetime | None, Path]
+
+
+def _render_to(context: _Render, spec: FormSpec) -> GeneratedForm:
+    settings, created, out_dir = context
+    data = render_form(spec, settings, created)
+    path = out_dir / form_filename(spec)
+    atomic_write(path, data, durable=False)
+    return GeneratedForm(spec.division, path, spec.task_ids, sha256_bytes(data))
+
+
+def _write_forms(
+    specs: Sequence[FormSpec], settings: Settings, created: dt.datetime | None, out_dir: Path
+) -> list[GeneratedForm]:
+    """Every form, rendered on all the cores when there are many, in register order."""
+    context = (settings, created, out_dir)
+    workers = default_workers(len(specs))
+    if workers == 1:
+        return [_render_to(context, spec) for spec in specs]
+    forms: list[GeneratedForm | None] = [None] * len(specs)
+    pool: IsolatedPool[FormSpec, GeneratedForm] = IsolatedPool(
+        _render_to, context, workers, 300, settings.limits.worker_memory_mb
+    )
+    for index, outcome in pool.run(specs):
+        # a worker that died is no reason to lose the form: make it here, where an error shows
+        done = outcome if isinstance(outcome, GeneratedForm) else _render_to(context, specs[index])
+        forms[index] = done
+    return [f for f in forms if f is not None]
+
+
 def generate_forms(
     ws: Workspace,
     rnd: Round,
@@ -764,12 +796,8 @@ def generate_forms(
         if divisions:
             specs = [s for s in specs if s.division in divisions]
         created = ledger.round_created_at(rnd.id)
-        out_dir = ws.round_dir(rnd) / "forms"
-        forms = []
-        for spec in specs:
-            data = render_form(spec, ws.settings, created)
-            path = out_dir / form_filename(spec)
-            atomic_write(path, data)
-            forms.append(GeneratedForm(spec.division, path, spec.task_ids, sha256_bytes(data)))
+        forms = _write_forms(specs, ws.settings, created, ws.round_dir(rnd) / "forms")
+        if hasattr(os, "sync"):
+            os.sync()  # one flush for every form written, before the ledger records them
         ledger.record_forms(rnd.id, specs, {f.division: f for f in forms})
     return GenerateResult(record, tuple(forms), source)
