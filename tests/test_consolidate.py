@@ -6,6 +6,7 @@ import datetime as dt
 import re
 import time
 import zipfile
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -301,3 +302,54 @@ def test_rows_of_cooperating_divisions_are_labelled(ws: Path, forms: dict[str, P
     assert sheet.cell(r, cols["进展情况"]).value == f"【{PLAN}】{PLAN}的说法\n【{CO}】{CO}的说法"
     assert sheet.cell(r, cols["来源文件"]).value == f"【{PLAN}】{PLAN}.xlsx\n【{CO}】{CO}.xlsx"
     assert task_rows(forms[PLAN])  # the forms are untouched by merging
+
+
+def test_the_streamed_workbook_agrees_with_the_records_in_memory(
+    ws: Path, forms: dict[str, Path]
+) -> None:
+    """merge streams each task's answers out of the ledger (json_each, in register order);
+    its detail and history sheets say what the accepted records, read whole, say."""
+    from xlflow.consolidate import consolidate, task_states
+    from xlflow.ledger import Ledger
+    from xlflow.state import round_state
+    from xlflow.workspace import Workspace
+
+    _round_with_returns(ws, forms)
+    later = run_json(
+        ["generate", "-w", str(ws), "--round", "2019-H2", "--prefill-from", DEFAULT_ROUND]
+    )
+    for n, form in enumerate(Path(f["path"]) for f in later["forms"]):
+        if n % 2:
+            values = complete_values(form, status="已完成", percent=100)
+            fill(form, ws / "inbox" / f"H2-{n}.xlsx", values, GOOD_CONTACT)
+    run(["collect", "-w", str(ws), "--round", "2019-H2"])
+    data = run_json(["merge", "-w", str(ws), "--round", "2019-H2"])
+    workspace = Workspace.open(ws)
+    register = workspace.register()
+    with Ledger(workspace.ledger_path) as ledger:
+        rounds = ledger.rounds()
+        expected = [
+            task_states(register, workspace.settings, r, round_state(ledger, r).accepted)
+            for r in rounds
+        ]
+    wb = openpyxl.load_workbook(data["path"])
+    detail = wb["任务明细"]
+    header, cols = _header(detail, "序号")
+    now, _ = expected[-1]
+    for r, state in enumerate(now, start=header + 1):
+        assert detail.cell(r, cols["序号"]).value == state.task.id
+        assert detail.cell(r, cols["完成状态"]).value == state.status
+        assert detail.cell(r, cols["完成进度(%)"]).value == state.percent
+        assert (detail.cell(r, cols["进展情况"]).value or "") == state.texts["progress"]
+        assert (detail.cell(r, cols["备注"]).value or "") == state.note
+    history = wb["历次进展"]
+    for r, task in enumerate(register.tasks, start=5):
+        assert history.cell(r, 1).value == task.id
+        for k, (states, _) in enumerate(expected):
+            state = states[r - 5]
+            assert history.cell(r, 3 + 2 * k).value == state.status, (task.id, k)
+            assert history.cell(r, 4 + 2 * k).value == state.percent, (task.id, k)
+    figures = consolidate(workspace, "2019-H2")
+    assert figures.tasks == len(register.tasks) and figures.conflicts == data["conflicts"]
+    assert figures.status_counts() == Counter(s.status for s in now)
+    assert sum(figures.changes.values()) == len(register.tasks)

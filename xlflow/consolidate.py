@@ -1,28 +1,34 @@
 """Merging the accepted returns into the consolidated status workbook (汇总表).
 
-`consolidate` builds plain data from the ledger; `render_consolidation` writes it with
-XlsxWriter. The same ledger always gives the same cell contents: even the time the
-workbook was made comes from the ledger, not the clock.
+The workbook is streamed. The ledger gives the register's tasks one at a time, in order,
+each with what every counted file says about it (`Ledger.answers`); a task becomes its row
+of the detail sheet, and of the history sheet, at once, and only counts are kept for the
+overview, which is written last. However many tasks and returns a round has, Python holds
+one task, and XlsxWriter sends each row to disk once the next begins (constant_memory).
+
+The same ledger always gives the same cell contents: even the time the workbook was made
+comes from the ledger, not the clock.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import io
+import shutil
+import tempfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .config import Settings
-from .excel import new_workbook, page_text, row_height, write_text, write_value
-from .files import atomic_write, folder_lock, sweep_temp_files
+from .excel import StreamedSheet, page_text, row_height, streamed_workbook, write_text, write_value
+from .files import atomic_path, folder_lock, sweep_temp_files
 from .issues import VERDICT_LABELS, Issue, IssueCode, Severity, Verdict, warning
-from .ledger import Ledger
+from .ledger import Ledger, RegisterHead
 from .model import FileRecord, Register, Role, Round, Task
-from .state import DivisionState, Standing, round_state
-from .text import CELL_TEXT_LIMIT, cell_length, cut_to_cell, display_width, safe_filename
+from .state import DivisionState, RoundState, Standing, round_state
+from .text import CELL_TEXT_LIMIT, cell_length, cut_to_cell, safe_filename
 from .wording import deadline_text, form_title, task_label
 from .workspace import Workspace
 
@@ -57,22 +63,21 @@ class TaskState:
 
 
 @dataclass(frozen=True)
-class HistoryEntry:
-    round: Round
-    statuses: dict[str, tuple[str, Any]]  # task id -> (status, percent)
-
-
-@dataclass(frozen=True)
 class Consolidation:
+    """What the consolidated workbook says, in figures: everything but its rows."""
+
     round: Round
     made_at: dt.datetime
     settings: Settings
-    register: Register
-    tasks: tuple[TaskState, ...]
     divisions: tuple[DivisionState, ...]
     files: tuple[FileRecord, ...]
+    tasks: int
+    statuses: Counter[str]  # status -> tasks, as the detail sheet shows them
+    groups: dict[str, Counter[str]]  # group -> its tasks' statuses, in register order
+    by_division: dict[str, Counter[str]]  # division -> its own answers on its own tasks
+    conflicts: int
     problems: tuple[Issue, ...]
-    history: tuple[HistoryEntry, ...] = ()
+    rounds: tuple[Round, ...]  # every round up to this one
     target_year: int | None = None
     changes: dict[str, int] = field(default_factory=dict)
 
@@ -84,18 +89,14 @@ class Consolidation:
     def accepted(self) -> list[str]:
         return [d.division for d in self.divisions if d.standing is Standing.ACCEPTED]
 
-    @property
-    def conflicts(self) -> int:
-        return sum(1 for t in self.tasks if t.conflict)
-
-    def status_counts(self, tasks: Sequence[TaskState] | None = None) -> Counter[str]:
-        return Counter(t.status for t in (self.tasks if tasks is None else tasks))
+    def status_counts(self) -> Counter[str]:
+        return Counter(self.statuses)
 
     def summary(self, path: Path) -> dict[str, Any]:
         return {
             "path": str(path),
             "round": self.round.id,
-            "tasks": len(self.tasks),
+            "tasks": self.tasks,
             "accepted": len(self.accepted),
             "missing": self.missing,
             "conflicts": self.conflicts,
@@ -109,67 +110,85 @@ def _made_at(files: Sequence[FileRecord], fallback: dt.datetime | None) -> dt.da
     return fallback or dt.datetime(2000, 1, 1)
 
 
+def task_state(
+    task: Task, answers: Sequence[DivisionAnswer], settings: Settings, rnd: Round
+) -> tuple[TaskState, list[Issue]]:
+    """One task as the detail sheet shows it: the lead's status and percent, every
+    division's words, and a note (and a problem) where they disagree."""
+    status_key, percent_key = settings.status.field, settings.status.percent_field
+    missing_label = settings.status.missing_label
+    problems: list[Issue] = []
+    lead = next((r for r in answers if r.role is Role.LEAD), None)
+    notes = []
+    if lead is not None:
+        status = str(lead.values.get(status_key, "")) or missing_label
+        percent = lead.values.get(percent_key)
+    elif answers:
+        status, percent = missing_label, None
+        shown = "；".join(f"{r.division}：{r.values.get(status_key, '')}" for r in answers)
+        notes.append(f"牵头处室未报送（配合处室报：{shown}）")
+    else:
+        status, percent = missing_label, None
+    said = {r.values.get(status_key) for r in answers if r.values.get(status_key)}
+    conflict = len(said) > 1
+    if conflict:
+        shown = "；".join(
+            f"{r.division}（{r.role.label}）：{r.values.get(status_key)}" for r in answers
+        )
+        notes.append(f"各处室所报状态不一致：{shown}")
+        problems.append(
+            warning(
+                IssueCode.STATUS_CONFLICT,
+                f"序号 {task.id} 各处室所报完成状态不一致（{shown}）；汇总表按牵头处室的状态列示，请核实。",
+                task_id=task.id,
+                division="、".join(r.division for r in answers),
+                sheet=DETAIL,
+            )
+        )
+    found = task.target_for(rnd.year) if rnd.year else None
+    texts, cut = _combined_texts(task, answers, settings)
+    state = TaskState(
+        task=task,
+        target=found[1] if found else "",
+        status=status,
+        percent=percent,
+        answers=tuple(answers),
+        note="；".join(notes),
+        conflict=conflict,
+        texts=texts,
+    )
+    return state, problems + cut
+
+
+def _answers(
+    task: Task, values_of: Mapping[str, tuple[dict[str, Any], str]]
+) -> list[DivisionAnswer]:
+    """The task's divisions that answered it, leads first: (values, file) by division."""
+    out = []
+    for division in task.divisions:
+        said = values_of.get(division)
+        if said is not None:
+            role = task.role_of(division) or Role.COOPERATING
+            out.append(DivisionAnswer(division, role, said[0], said[1]))
+    return out
+
+
 def task_states(
     register: Register,
     settings: Settings,
     rnd: Round,
     accepted: dict[str, FileRecord],
 ) -> tuple[list[TaskState], list[Issue]]:
-    status_key, percent_key = settings.status.field, settings.status.percent_field
-    missing_label = settings.status.missing_label
+    """Every task of a register, from the accepted records (with their values)."""
     states: list[TaskState] = []
     problems: list[Issue] = []
     for task in register.tasks:
-        answers = []
-        for division in task.divisions:
-            record = accepted.get(division)
-            if record is None or task.id not in record.values:
-                continue
-            role = task.role_of(division) or Role.COOPERATING
-            answers.append(DivisionAnswer(division, role, record.values[task.id], record.path))
-        lead = next((r for r in answers if r.role is Role.LEAD), None)
-        notes = []
-        if lead is not None:
-            status = str(lead.values.get(status_key, "")) or missing_label
-            percent = lead.values.get(percent_key)
-        elif answers:
-            status, percent = missing_label, None
-            shown = "；".join(f"{r.division}：{r.values.get(status_key, '')}" for r in answers)
-            notes.append(f"牵头处室未报送（配合处室报：{shown}）")
-        else:
-            status, percent = missing_label, None
-        said = {r.values.get(status_key) for r in answers if r.values.get(status_key)}
-        conflict = len(said) > 1
-        if conflict:
-            shown = "；".join(
-                f"{r.division}（{r.role.label}）：{r.values.get(status_key)}" for r in answers
-            )
-            notes.append(f"各处室所报状态不一致：{shown}")
-            problems.append(
-                warning(
-                    IssueCode.STATUS_CONFLICT,
-                    f"序号 {task.id} 各处室所报完成状态不一致（{shown}）；汇总表按牵头处室的状态列示，请核实。",
-                    task_id=task.id,
-                    division="、".join(r.division for r in answers),
-                    sheet=DETAIL,
-                )
-            )
-        found = task.target_for(rnd.year) if rnd.year else None
-        target = found[1] if found else ""
-        texts, cut = _combined_texts(task, answers, settings)
-        problems += cut
-        states.append(
-            TaskState(
-                task=task,
-                target=target,
-                status=status,
-                percent=percent,
-                answers=tuple(answers),
-                note="；".join(notes),
-                conflict=conflict,
-                texts=texts,
-            )
-        )
+        values_of = {
+            d: (r.values[task.id], r.path) for d, r in accepted.items() if task.id in r.values
+        }
+        state, found = task_state(task, _answers(task, values_of), settings, rnd)
+        states.append(state)
+        problems += found
     return states, problems
 
 
@@ -214,70 +233,160 @@ def _combined_texts(
     return out, problems
 
 
-def consolidate(ws: Workspace, round_id: str) -> Consolidation:
-    """Everything the consolidated workbook shows, from the ledger."""
-    register = ws.register()
-    with Ledger(ws.ledger_path) as ledger:
-        rnd = ledger.load_round(round_id)
-        forms = ledger.forms(rnd)
-        state = round_state(ledger, rnd, register.divisions)
-        history = _history(ledger, rnd, register, ws.settings)
-        created = ledger.round_created_at(rnd.id)
-    files = state.files
-    tasks, problems = task_states(register, ws.settings, rnd, state.accepted)
-    collected = tuple(i for f in files for i in f.issues)
-    target_year = next((s.target_year for s in forms.values() if s.target_year), None)
-    changes: dict[str, int] = {}
-    if len(history) > 1 and history[-1].round.id == rnd.id:
-        changes = compare_statuses(
-            history[-2].statuses, history[-1].statuses, ws.settings.status_order
-        )
-    return Consolidation(
+# --- the pass over the tasks ---
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """What the pass starts from: all of it small, whatever the size of the round."""
+
+    round: Round
+    settings: Settings
+    key: str  # of the register kept in the ledger
+    head: RegisterHead
+    state: RoundState  # without values
+    rounds: tuple[Round, ...]  # every round up to this one
+    counted: tuple[tuple[int, FileRecord], ...]  # (index in rounds, counted file), all rounds
+    made_at: dt.datetime
+    target_year: int | None
+
+
+def _inputs(ws: Workspace, ledger: Ledger, round_id: str, key: str) -> _Inputs:
+    head = ledger.register_head(key)
+    assert head is not None  # Workspace.register_key keeps it
+    rnd = ledger.load_round(round_id)
+    rounds: list[Round] = []
+    for earlier in ledger.rounds():
+        rounds.append(earlier)
+        if earlier.id == rnd.id:
+            break
+    state = round_state(ledger, rnd, head.divisions, with_values=False)
+    counted: list[tuple[int, FileRecord]] = []
+    for k, r in enumerate(rounds):
+        accepted = (state if r.id == rnd.id else round_state(ledger, r, with_values=False)).accepted
+        counted += [(k, f) for f in accepted.values()]
+    return _Inputs(
         round=rnd,
-        made_at=_made_at(files, created),
         settings=ws.settings,
-        register=register,
-        tasks=tuple(tasks),
-        divisions=state.divisions,
-        files=files,
-        problems=collected + tuple(problems),
-        history=tuple(history),
-        target_year=target_year,
-        changes=changes,
+        key=key,
+        head=head,
+        state=state,
+        rounds=tuple(rounds),
+        counted=tuple(counted),
+        made_at=_made_at(state.files, ledger.round_created_at(rnd.id)),
+        target_year=ledger.target_year(rnd.id),
     )
 
 
-def _history(
-    ledger: Ledger, current: Round, register: Register, settings: Settings
-) -> list[HistoryEntry]:
-    """Every round up to the current one, with each task's status as the detail sheet shows it."""
-    out = []
-    for rnd in ledger.rounds():
-        accepted = round_state(ledger, rnd).accepted
-        states, _ = task_states(register, settings, rnd, accepted)
-        out.append(HistoryEntry(rnd, {t.task.id: (t.status, t.percent) for t in states}))
-        if rnd.id == current.id:
-            break
-    return out
+@dataclass(frozen=True)
+class _Row:
+    state: TaskState
+    problems: list[Issue]
+    history: list[tuple[str, Any]]  # (status, percent) in each round, this one last
 
 
-def compare_statuses(
-    before: dict[str, tuple[str, Any]], now: dict[str, tuple[str, Any]], order: Sequence[str]
-) -> dict[str, int]:
-    """How many tasks improved, worsened or stayed the same; `order` is best first."""
-    rank = {status: i for i, status in enumerate(order)}
-    out = {"improved": 0, "worsened": 0, "same": 0, "not_comparable": 0}
-    for task_id, (status, _) in now.items():
-        old = before.get(task_id, ("", None))[0]
-        if status not in rank or old not in rank:
-            out["not_comparable"] += 1
-        elif rank[status] < rank[old]:
-            out["improved"] += 1
-        elif rank[status] > rank[old]:
-            out["worsened"] += 1
-        else:
-            out["same"] += 1
-    return out
+def _rows(inputs: _Inputs, ledger: Ledger) -> Iterator[_Row]:
+    """Each task of the register, in order, as this round's detail and every round's status."""
+    settings = inputs.settings
+    current = len(inputs.rounds) - 1
+    fields = (settings.status.field, settings.status.percent_field)
+    missing = settings.status.missing_label
+    for task, answers in ledger.answers(inputs.key, inputs.counted, current, fields):
+        now: dict[str, tuple[dict[str, Any], str]] = {}
+        said: list[dict[str, tuple[Any, Any]]] = [{} for _ in inputs.rounds]
+        for a in answers:
+            if a.index == current:
+                now[a.division] = (a.values or {}, a.source)
+            else:
+                said[a.index][a.division] = (a.status, a.percent)
+        state, problems = task_state(task, _answers(task, now), settings, inputs.round)
+        history = [_lead_said(task, said[k], missing) for k in range(current)]
+        yield _Row(state, problems, [*history, (state.status, state.percent)])
+
+
+def _lead_said(task: Task, said: Mapping[str, tuple[Any, Any]], missing: str) -> tuple[str, Any]:
+    """(status, percent) as the lead reported them in an earlier round, as task_state reads them."""
+    lead = next((d for d in task.lead if d in said), None)
+    if lead is None:
+        return missing, None
+    status, percent = said[lead]
+    return (str(status) if status is not None else "") or missing, percent
+
+
+class _Tally:
+    """The overview's figures, counted as the tasks go by."""
+
+    def __init__(self, inputs: _Inputs) -> None:
+        self.inputs = inputs
+        settings = inputs.settings
+        self.statuses: Counter[str] = Counter()
+        self.groups: dict[str, Counter[str]] = {g: Counter() for g in inputs.head.groups}
+        self.by_division: dict[str, Counter[str]] = {
+            d.division: Counter() for d in inputs.state.divisions
+        }
+        self.conflicts = 0
+        self.tasks = 0
+        self.problems: list[Issue] = []
+        self.changes: Counter[str] = Counter()
+        self.rank = {status: i for i, status in enumerate(settings.status_order)}
+
+    def add(self, row: _Row) -> None:
+        settings, state, task = self.inputs.settings, row.state, row.state.task
+        self.tasks += 1
+        self.statuses[state.status] += 1
+        self.groups.setdefault(task.group, Counter())[state.status] += 1
+        self.conflicts += state.conflict
+        self.problems += row.problems
+        own = {a.division: a.values for a in state.answers}
+        for division in (*task.lead, *task.cooperating):
+            if division in self.by_division:
+                value = own.get(division, {}).get(settings.status.field)
+                self.by_division[division][value or settings.status.missing_label] += 1
+        if len(row.history) > 1:
+            self.changes[self._change(row.history[-2][0], row.history[-1][0])] += 1
+
+    def _change(self, before: str, now: str) -> str:
+        """Improved, worsened or the same; the status order is best first."""
+        if now not in self.rank or before not in self.rank:
+            return "not_comparable"
+        if self.rank[now] < self.rank[before]:
+            return "improved"
+        return "worsened" if self.rank[now] > self.rank[before] else "same"
+
+    def result(self) -> Consolidation:
+        inputs = self.inputs
+        files = inputs.state.files
+        changes: dict[str, int] = {}
+        if len(inputs.rounds) > 1:
+            keys = ("improved", "worsened", "same", "not_comparable")
+            changes = {k: self.changes.get(k, 0) for k in keys}
+        return Consolidation(
+            round=inputs.round,
+            made_at=inputs.made_at,
+            settings=inputs.settings,
+            divisions=inputs.state.divisions,
+            files=files,
+            tasks=self.tasks,
+            statuses=self.statuses,
+            groups=self.groups,
+            by_division=self.by_division,
+            conflicts=self.conflicts,
+            problems=tuple(i for f in files for i in f.issues) + tuple(self.problems),
+            rounds=inputs.rounds,
+            target_year=inputs.target_year,
+            changes=changes,
+        )
+
+
+def consolidate(ws: Workspace, round_id: str) -> Consolidation:
+    """The consolidated figures of a round, from the ledger, without writing a workbook."""
+    key = ws.register_key()
+    with Ledger(ws.ledger_path) as ledger:
+        inputs = _inputs(ws, ledger, round_id, key)
+        tally = _Tally(inputs)
+        for row in _rows(inputs, ledger):
+            tally.add(row)
+    return tally.result()
 
 
 def output_path(ws: Workspace, rnd: Round) -> Path:
@@ -285,13 +394,24 @@ def output_path(ws: Workspace, rnd: Round) -> Path:
     return ws.round_dir(rnd) / f"{safe_filename(title)}-汇总-{rnd.slug}.xlsx"
 
 
+_SCRATCH = ".merge-"
+
+
 def merge(ws: Workspace, round_id: str) -> tuple[Consolidation, Path]:
-    """Write outbox/ROUND/<title>-汇总-ROUND.xlsx atomically."""
+    """Write outbox/ROUND/<title>-汇总-ROUND.xlsx atomically, a row at a time."""
     with folder_lock(ws.lock_path, "汇总"):
         sweep_temp_files(ws.outbox)
-        data = consolidate(ws, round_id)
-        path = output_path(ws, data.round)
-        atomic_write(path, render_consolidation(data))
+        for left in ws.state.glob(f"{_SCRATCH}*"):  # by a merge that was killed
+            shutil.rmtree(left, ignore_errors=True)
+        key = ws.register_key()
+        with Ledger(ws.ledger_path) as ledger:
+            inputs = _inputs(ws, ledger, round_id, key)
+            path = output_path(ws, inputs.round)
+            with (
+                atomic_path(path) as tmp,
+                tempfile.TemporaryDirectory(dir=ws.state, prefix=_SCRATCH) as scratch,
+            ):
+                data = _write_workbook(tmp, Path(scratch), inputs, ledger)
     return data, path
 
 
@@ -374,6 +494,7 @@ class _Styles:
             for status, colour in settings.status.colours
         }
         self.missing_fill = wb.add_format({"bg_color": "#F2F2F2", "font_color": "#7F7F7F"})
+        self.plain = wb.add_format()  # the default look
 
 
 def _page(
@@ -417,18 +538,32 @@ def _status_formats(
     )  # fmt: skip
 
 
-def render_consolidation(data: Consolidation) -> bytes:
-    buf = io.BytesIO()
-    wb = new_workbook(buf, data.made_at)
-    st = _Styles(wb, data.settings)
-    title = f"{data.settings.office.name}{data.round.title}重点任务进展情况汇总表"
-    _overview(wb, st, data, title)
-    _detail(wb, st, data, title)
-    _missing(wb, st, data, title)
-    _problems(wb, st, data, title)
-    _sources(wb, st, data, title)
-    if len(data.history) > 1:
-        _history_sheet(wb, st, data, title)
+def _write_workbook(path: Path, scratch: Path, inputs: _Inputs, ledger: Ledger) -> Consolidation:
+    """The consolidated workbook, its sheets in reading order; the detail and history rows
+    are written as the tasks come, the overview and the lists once they are counted."""
+    wb = streamed_workbook(path, scratch, inputs.made_at)
+    st = _Styles(wb, inputs.settings)
+    title = f"{inputs.settings.office.name}{inputs.round.title}重点任务进展情况汇总表"
+    overview = wb.add_worksheet(OVERVIEW)
+    detail = _Detail(wb, st, inputs, title)
+    missing = wb.add_worksheet(MISSING)
+    problems = wb.add_worksheet(PROBLEMS)
+    sources = wb.add_worksheet(SOURCES)
+    history = _History(wb, st, inputs, title) if len(inputs.rounds) > 1 else None
+    tally = _Tally(inputs)
+    for row in _rows(inputs, ledger):
+        tally.add(row)
+        detail.add(row.state)
+        if history is not None:
+            history.add(row)
+    detail.close()
+    if history is not None:
+        history.close()
+    data = tally.result()
+    _overview(overview, wb, st, data, title)
+    _missing(missing, st, data, title, ledger, inputs.key)
+    _problems(problems, st, data, title)
+    _sources(sources, st, data, title)
     wb.set_properties(
         {
             "title": title,
@@ -440,19 +575,18 @@ def render_consolidation(data: Consolidation) -> bytes:
         }
     )
     wb.close()
-    return buf.getvalue()
+    return data
 
 
 def _statuses(data: Consolidation) -> list[str]:
     order = list(data.settings.status_order)
     order.append(data.settings.status.missing_label)
-    seen = {t.status for t in data.tasks}
-    return order + sorted(s for s in seen if s not in order)
+    return order + sorted(s for s in data.statuses if s not in order)
 
 
-def _overview(wb: Any, st: _Styles, data: Consolidation, title: str) -> None:
+def _overview(ws: Any, wb: Any, st: _Styles, data: Consolidation, title: str) -> None:
     """The page leadership reads first: returns, statuses, by group, by division, charts."""
-    page = _Overview(wb, st, data)
+    page = _Overview(ws, wb, st, data)
     page.heading(title)
     page.returns()
     status_rows = page.status_table()
@@ -470,9 +604,9 @@ def _overview(wb: Any, st: _Styles, data: Consolidation, title: str) -> None:
 class _Overview:
     """The overview sheet, written top to bottom; `r` is the next free row."""
 
-    def __init__(self, wb: Any, st: _Styles, data: Consolidation) -> None:
+    def __init__(self, ws: Any, wb: Any, st: _Styles, data: Consolidation) -> None:
         self.wb, self.st, self.data = wb, st, data
-        self.ws = wb.add_worksheet(OVERVIEW)
+        self.ws = ws
         self.statuses = _statuses(data)
         self.ncols = max(len(self.statuses) + 2, 8)
         self.widths = [24.0] + [12.0] * (self.ncols - 1)
@@ -507,8 +641,10 @@ class _Overview:
             ("未报送", sum(1 for d in data.divisions if d.standing is Standing.MISSING)),
             ("逾期报送", len(late)),
         ]
-        for i, (label, n) in enumerate(boxes):
+        # row by row: the workbook is streamed (see streamed_workbook)
+        for i, (label, _) in enumerate(boxes):
             ws.write_string(self.r, i, label, st.big_label)
+        for i, (_, n) in enumerate(boxes):
             ws.write_number(self.r + 1, i, n, st.big)
         ws.set_row(self.r + 1, 30)
         self.r += 2
@@ -518,7 +654,7 @@ class _Overview:
         if data.changes:
             c = data.changes
             lines.append(
-                f"与上一轮次（{data.history[-2].round.title}）相比：状态改善 {c['improved']} 项，"
+                f"与上一轮次（{data.rounds[-2].title}）相比：状态改善 {c['improved']} 项，"
                 f"变差 {c['worsened']} 项，持平 {c['same']} 项。"
             )
         for line in lines:
@@ -532,7 +668,7 @@ class _Overview:
         ws, st, data = self.ws, self.st, self.data
         self.section("二、任务完成状态")
         counts = data.status_counts()
-        total = len(data.tasks)
+        total = data.tasks
         for i, head in enumerate(("状态", "任务数", "占比")):
             ws.write_string(self.r, i, head, st.header)
         top = self.r + 1
@@ -573,30 +709,18 @@ class _Overview:
 
     def by_group(self) -> tuple[int, int]:
         """三、按分组统计; returns the header row and the last row."""
-        data = self.data
-        groups = list(data.register.groups)
-        counts = {
-            g: data.status_counts([t for t in data.tasks if t.task.group == g]) for g in groups
-        }
-        head = self.crosstab("三、按分组统计（按牵头处室所报状态）", "分组", groups, counts)
+        groups = self.data.groups
+        head = self.crosstab("三、按分组统计（按牵头处室所报状态）", "分组", list(groups), groups)
         return head, head + len(groups)
 
     def by_division(self) -> None:
         """四、按处室统计: each division's own answers on its own tasks."""
         data = self.data
-        status_key = data.settings.status.field
-        counts: dict[str, Counter[str]] = {}
-        for d in data.divisions:
-            counter: Counter[str] = Counter()
-            for task, _role in data.register.tasks_of(d.division):
-                values = d.accepted.values.get(task.id, {}) if d.accepted else {}
-                counter[values.get(status_key) or data.settings.status.missing_label] += 1
-            counts[d.division] = counter
         self.crosstab(
             "四、按处室统计（各处室对本处室承担任务所报状态）",
             "处室",
             [d.division for d in data.divisions],
-            counts,
+            data.by_division,
         )
 
     def charts(self, status_rows: tuple[int, int], group_rows: tuple[int, int]) -> int:
@@ -643,6 +767,8 @@ class _Overview:
         ws.insert_chart(r, bar_col, bar, {"x_offset": 10, "y_offset": 5, "object_position": 1})
         chart_rows = 16
         for k in range(chart_rows):
+            # a streamed sheet writes a row's height only with a cell in it
+            ws.write_blank(r + k, 0, None, self.st.plain)
             ws.set_row(r + k, 20)
         return r + chart_rows
 
@@ -654,100 +780,107 @@ def _colour(data: Consolidation, status: str) -> str:
     return colours.get(status, "#9BC2E6")
 
 
-def _detail(wb: Any, st: _Styles, data: Consolidation, title: str) -> None:
-    ws = wb.add_worksheet(DETAIL)
-    settings = data.settings
-    reg = settings.register
-    readonly = [c for c in reg.readonly_columns if c != reg.group_column]
-    target_head = f"{data.target_year}年目标" if data.target_year else "目标"
-    text_fields = [
-        f
-        for f in settings.fields
-        if f.key not in (settings.status.field, settings.status.percent_field)
-    ]
-    columns: list[tuple[str, float]] = [("分组", 11), ("序号", 6)]
-    for c in readonly:
-        texts = [t.task.column(c) for t in data.tasks]
-        columns.append(
-            (
-                "".join(c.split()),
-                16 if max((display_width(x) for x in texts), default=0) < 40 else 34,
-            )
+class _Detail:
+    """The detail sheet (任务明细), a task per row in register order, the group merged down."""
+
+    def __init__(self, wb: Any, st: _Styles, inputs: _Inputs, title: str) -> None:
+        self.ws = ws = wb.add_worksheet(DETAIL, worksheet_class=StreamedSheet)
+        self.st, self.inputs, self.title = st, inputs, title
+        settings = inputs.settings
+        reg = settings.register
+        self.readonly = [c for c in reg.readonly_columns if c != reg.group_column]
+        target_head = f"{inputs.target_year}年目标" if inputs.target_year else "目标"
+        self.text_fields = [
+            f
+            for f in settings.fields
+            if f.key not in (settings.status.field, settings.status.percent_field)
+        ]
+        columns: list[tuple[str, float]] = [("分组", 11), ("序号", 6)]
+        for c in self.readonly:
+            columns.append(("".join(c.split()), 16 if inputs.head.widths.get(c, 0) < 40 else 34))
+        columns += [(target_head, 26), ("牵头处室", 12), ("配合处室", 12)]
+        self.status_col = len(columns)
+        columns += [("完成状态", 10), ("完成进度(%)", 8)]
+        self.first_text = len(columns)
+        columns += [
+            (f.label, 40 if f.key == settings.status.progress_field else 26)
+            for f in self.text_fields
+        ]
+        self.note_col = len(columns)
+        columns += [("备注", 18), ("来源文件", 20)]
+        self.columns = columns
+        self.last_col = len(columns) - 1
+        for i, (_, width) in enumerate(columns):
+            ws.set_column(i, i, width)
+        ws.merge_range(0, 0, 0, self.last_col, title.replace("汇总表", "明细表"), st.title)
+        ws.set_row(0, 34)
+        ws.merge_range(
+            1,
+            0,
+            1,
+            self.last_col,
+            f"轮次：{inputs.round.title}    汇总时间：{inputs.made_at:%Y-%m-%d %H:%M}    任务按清单顺序列示；完成状态、完成进度取牵头处室所报；多个处室报送的文字以【处室】标明。",
+            st.subtitle,
         )
-    columns += [(target_head, 26), ("牵头处室", 12), ("配合处室", 12)]
-    status_col = len(columns)
-    columns += [("完成状态", 10), ("完成进度(%)", 8)]
-    first_text = len(columns)
-    columns += [
-        (f.label, 40 if f.key == settings.status.progress_field else 26) for f in text_fields
-    ]
-    note_col = len(columns)
-    columns += [("备注", 18), ("来源文件", 20)]
-    last_col = len(columns) - 1
-    for i, (_, width) in enumerate(columns):
-        ws.set_column(i, i, width)
-    ws.merge_range(0, 0, 0, last_col, title.replace("汇总表", "明细表"), st.title)
-    ws.set_row(0, 34)
-    ws.merge_range(
-        1,
-        0,
-        1,
-        last_col,
-        f"轮次：{data.round.title}    汇总时间：{data.made_at:%Y-%m-%d %H:%M}    任务按清单顺序列示；完成状态、完成进度取牵头处室所报；多个处室报送的文字以【处室】标明。",
-        st.subtitle,
-    )
-    header = 3
-    for i, (name, _) in enumerate(columns):
-        ws.write_string(header, i, name, st.header)
-    ws.set_row(header, 30)
-    r = header
-    group_start: tuple[str, int] | None = None
-    for state in data.tasks:
-        r += 1
-        task = state.task
-        if group_start is None or group_start[0] != task.group:
-            _close_group(ws, st, group_start, r - 1)
-            group_start = (task.group, r)
-        ws.write_string(r, 0, task.group, st.group)
+        self.header = 3
+        for i, (name, _) in enumerate(columns):
+            ws.write_string(self.header, i, name, st.header)
+        ws.set_row(self.header, 30)
+        self.r = self.header
+        self.runs = iter(inputs.head.group_runs)
+        self.left = 0  # rows still to come in the current group
+
+    def add(self, state: TaskState) -> None:
+        ws, st, columns = self.ws, self.st, self.columns
+        self.r += 1
+        r, task = self.r, state.task
+        if self.left == 0:
+            group, self.left = next(self.runs)
+            if self.left > 1:
+                ws.merge_down(r, 0, r + self.left - 1, group, st.group)
+            else:
+                ws.write_string(r, 0, group, st.group)
+        else:
+            ws.write_blank(r, 0, None, st.group)
+        self.left -= 1
         ws.write_string(r, 1, task.id, st.center)
         cells: list[tuple[str, float]] = []
-        for j, name in enumerate(readonly, start=2):
+        for j, name in enumerate(self.readonly, start=2):
             text = task.column(name)
             write_text(ws, r, j, text, st.text)
             cells.append((text, columns[j][1]))
-        tc = 2 + len(readonly)
+        tc = 2 + len(self.readonly)
         write_text(ws, r, tc, state.target, st.text)
         cells.append((state.target, columns[tc][1]))
         ws.write_string(r, tc + 1, "\n".join(task.lead), st.center)
         write_text(ws, r, tc + 2, "\n".join(task.cooperating), st.center)
-        ws.write_string(r, status_col, state.status, st.center)
-        write_value(ws, r, status_col + 1, state.percent, st.number)
-        for j, f in enumerate(text_fields):
+        ws.write_string(r, self.status_col, state.status, st.center)
+        write_value(ws, r, self.status_col + 1, state.percent, st.number)
+        for j, f in enumerate(self.text_fields):
             combined = state.texts.get(f.key, "")
-            write_text(ws, r, first_text + j, combined, st.text)
-            cells.append((combined, columns[first_text + j][1]))
-        write_text(ws, r, note_col, state.note, st.flag if state.conflict else st.text)
-        cells.append((state.note, columns[note_col][1]))
+            write_text(ws, r, self.first_text + j, combined, st.text)
+            cells.append((combined, columns[self.first_text + j][1]))
+        write_text(ws, r, self.note_col, state.note, st.flag if state.conflict else st.text)
+        cells.append((state.note, columns[self.note_col][1]))
         sources = "\n".join(f"【{rep.division}】{Path(rep.source).name}" for rep in state.answers)
-        write_text(ws, r, note_col + 1, sources, st.text)
-        cells.append((sources, columns[note_col + 1][1]))
+        write_text(ws, r, self.note_col + 1, sources, st.text)
+        cells.append((sources, columns[self.note_col + 1][1]))
         ws.set_row(r, row_height(cells, min_lines=2))
-    _close_group(ws, st, group_start, r)
-    _status_formats(ws, st, settings, header + 1, r, status_col)
-    ws.autofilter(header, 0, max(r, header), last_col)
-    ws.freeze_panes(header + 1, 2)
-    _page(ws, title, data.round, a3=True, header_row=header)
-    ws.print_area(0, 0, max(r, header), last_col)
+
+    def close(self) -> None:
+        ws, r, header = self.ws, self.r, self.header
+        _status_formats(ws, self.st, self.inputs.settings, header + 1, r, self.status_col)
+        ws.autofilter(header, 0, max(r, header), self.last_col)
+        ws.freeze_panes(header + 1, 2)
+        _page(ws, self.title, self.inputs.round, a3=True, header_row=header)
+        ws.print_area(0, 0, max(r, header), self.last_col)
 
 
-def _close_group(ws: Any, st: _Styles, start: tuple[str, int] | None, end: int) -> None:
-    if start is not None and end > start[1]:
-        ws.merge_range(start[1], 0, end, 0, start[0], st.group)
-
-
-def _missing(wb: Any, st: _Styles, data: Consolidation, title: str) -> None:
+def _missing(
+    ws: Any, st: _Styles, data: Consolidation, title: str, ledger: Ledger, key: str
+) -> None:
     heads = [("处室", 18.0), ("情况", 12.0), ("待报任务", 60.0), ("退回的文件及原因", 70.0)]
-    ws, header = _list_sheet(wb, st, MISSING, "未报送单位及待报任务", heads)
+    header = _list_sheet(ws, st, "未报送单位及待报任务", heads)
     r = header
     for d in data.divisions:
         if d.standing is Standing.ACCEPTED:
@@ -755,7 +888,7 @@ def _missing(wb: Any, st: _Styles, data: Consolidation, title: str) -> None:
         r += 1
         pending = "\n".join(
             f"{t.id}. {task_label(t, data.settings.register)}（{role.label}）"
-            for t, role in data.register.tasks_of(d.division)
+            for t, role in ledger.tasks_of(key, d.division)
         )
         rejected = []
         for f in d.files:
@@ -780,11 +913,8 @@ def _missing(wb: Any, st: _Styles, data: Consolidation, title: str) -> None:
     ws.freeze_panes(header + 1, 0)
 
 
-def _list_sheet(
-    wb: Any, st: _Styles, name: str, heading: str, heads: Sequence[tuple[str, float]]
-) -> tuple[Any, int]:
-    """A sheet with a title and a header row of (label, width) columns; returns the header row."""
-    ws = wb.add_worksheet(name)
+def _list_sheet(ws: Any, st: _Styles, heading: str, heads: Sequence[tuple[str, float]]) -> int:
+    """A title and a header row of (label, width) columns; returns the header row."""
     for i, (_, width) in enumerate(heads):
         ws.set_column(i, i, width)
     ws.merge_range(0, 0, 0, len(heads) - 1, heading, st.title)
@@ -792,10 +922,10 @@ def _list_sheet(
     header = 2
     for i, (label, _) in enumerate(heads):
         ws.write_string(header, i, label, st.header)
-    return ws, header
+    return header
 
 
-def _problems(wb: Any, st: _Styles, data: Consolidation, title: str) -> None:
+def _problems(ws: Any, st: _Styles, data: Consolidation, title: str) -> None:
     heads = [
         ("处室", 16),
         ("文件", 24),
@@ -806,7 +936,7 @@ def _problems(wb: Any, st: _Styles, data: Consolidation, title: str) -> None:
         ("类别", 8),
         ("问题", 70),
     ]
-    ws, header = _list_sheet(wb, st, PROBLEMS, "校验问题", heads)
+    header = _list_sheet(ws, st, "校验问题", heads)
     verdict_of = {f.path: f.verdict for f in data.files}
     r = header
     for issue in data.problems:
@@ -832,7 +962,7 @@ def _problems(wb: Any, st: _Styles, data: Consolidation, title: str) -> None:
     _page(ws, title, data.round, header_row=header)
 
 
-def _sources(wb: Any, st: _Styles, data: Consolidation, title: str) -> None:
+def _sources(ws: Any, st: _Styles, data: Consolidation, title: str) -> None:
     heads = [
         ("文件", 30),
         ("收到时间", 17),
@@ -843,7 +973,7 @@ def _sources(wb: Any, st: _Styles, data: Consolidation, title: str) -> None:
         ("在 inbox 中", 9),
         ("sha256", 66),
     ]
-    ws, header = _list_sheet(wb, st, SOURCES, "报送文件来源", heads)
+    header = _list_sheet(ws, st, "报送文件来源", heads)
     r = header
     for f in data.files:
         r += 1
@@ -866,39 +996,52 @@ def _sources(wb: Any, st: _Styles, data: Consolidation, title: str) -> None:
     _page(ws, title, data.round, header_row=header)
 
 
-def _history_sheet(wb: Any, st: _Styles, data: Consolidation, title: str) -> None:
-    """One row per task, a status and percent column pair per round."""
-    ws = wb.add_worksheet(HISTORY)
-    rounds = data.history
-    ws.set_column(0, 0, 6)
-    ws.set_column(1, 1, 30)
-    last_col = 1 + 2 * len(rounds)
-    ws.set_column(2, last_col, 10)
-    ws.merge_range(0, 0, 0, last_col, "历次进展（各轮次完成状态及进度，按牵头处室所报）", st.title)
-    ws.set_row(0, 32)
-    top, sub = 2, 3
-    ws.merge_range(top, 0, sub, 0, "序号", st.header)
-    ws.merge_range(top, 1, sub, 1, "任务", st.header)
-    for k, entry in enumerate(rounds):
-        c = 2 + 2 * k
-        ws.merge_range(top, c, top, c + 1, entry.round.title, st.header)
-        ws.write_string(sub, c, "完成状态", st.header)
-        ws.write_string(sub, c + 1, "进度(%)", st.header)
-    r = sub
-    for state in data.tasks:
-        r += 1
-        name = task_label(state.task, data.settings.register)
-        ws.write_string(r, 0, state.task.id, st.center)
+class _History:
+    """The history sheet (历次进展): one row per task, a status and percent pair per round."""
+
+    def __init__(self, wb: Any, st: _Styles, inputs: _Inputs, title: str) -> None:
+        self.ws = ws = wb.add_worksheet(HISTORY, worksheet_class=StreamedSheet)
+        self.st, self.inputs, self.title = st, inputs, title
+        rounds = inputs.rounds
+        ws.set_column(0, 0, 6)
+        ws.set_column(1, 1, 30)
+        last_col = 1 + 2 * len(rounds)
+        ws.set_column(2, last_col, 10)
+        ws.merge_range(
+            0, 0, 0, last_col, "历次进展（各轮次完成状态及进度，按牵头处室所报）", st.title
+        )
+        ws.set_row(0, 32)
+        self.top, self.sub = 2, 3
+        top, sub = self.top, self.sub
+        ws.merge_down(top, 0, sub, "序号", st.header)
+        ws.merge_down(top, 1, sub, "任务", st.header)
+        for k, rnd in enumerate(rounds):
+            c = 2 + 2 * k
+            ws.merge_range(top, c, top, c + 1, rnd.title, st.header)
+        ws.write_blank(sub, 0, None, st.header)
+        ws.write_blank(sub, 1, None, st.header)
+        for k in range(len(rounds)):
+            c = 2 + 2 * k
+            ws.write_string(sub, c, "完成状态", st.header)
+            ws.write_string(sub, c + 1, "进度(%)", st.header)
+        self.r = sub
+
+    def add(self, row: _Row) -> None:
+        ws, st = self.ws, self.st
+        self.r += 1
+        r, task = self.r, row.state.task
+        name = task_label(task, self.inputs.settings.register)
+        ws.write_string(r, 0, task.id, st.center)
         write_text(ws, r, 1, name, st.text)
-        for k, entry in enumerate(rounds):
-            status, percent = entry.statuses.get(
-                state.task.id, (data.settings.status.missing_label, None)
-            )
+        for k, (status, percent) in enumerate(row.history):
             ws.write_string(r, 2 + 2 * k, status, st.center)
             write_value(ws, r, 3 + 2 * k, percent, st.number)
         ws.set_row(r, row_height([(name, 30)]))
-    for k in range(len(rounds)):
-        _status_formats(ws, st, data.settings, sub + 1, r, 2 + 2 * k)
-    ws.freeze_panes(sub + 1, 2)
-    _page(ws, title, data.round, header_row=sub)
-    ws.repeat_rows(top, sub)
+
+    def close(self) -> None:
+        ws, sub = self.ws, self.sub
+        for k in range(len(self.inputs.rounds)):
+            _status_formats(ws, self.st, self.inputs.settings, sub + 1, self.r, 2 + 2 * k)
+        ws.freeze_panes(sub + 1, 2)
+        _page(ws, self.title, self.inputs.round, header_row=sub)
+        ws.repeat_rows(self.top, sub)

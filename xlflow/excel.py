@@ -8,10 +8,12 @@ import functools
 import io
 import math
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
+from xlsxwriter.worksheet import Worksheet
 
 from .text import display_width, wrapped_lines
 
@@ -47,21 +49,42 @@ def row_height(cells: Iterable[tuple[str, float]], min_lines: int = 1) -> float:
     return min(MAX_ROW_HEIGHT, math.ceil(lines * LINE_HEIGHT + 6))
 
 
+_AS_TEXT = {"strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False}
+
+
 def new_workbook(buffer: io.BytesIO, created: dt.datetime | None = None) -> Any:
     """An XlsxWriter workbook that never turns text into formulas, numbers or links."""
-    wb = xlsxwriter.Workbook(
-        buffer,
-        {
-            "in_memory": True,
-            "strings_to_numbers": False,
-            "strings_to_formulas": False,
-            "strings_to_urls": False,
-        },
-    )
+    wb = xlsxwriter.Workbook(buffer, {"in_memory": True, **_AS_TEXT})
     if created is not None:
         # a fixed creation time keeps the same inputs giving the same bytes
         wb.set_properties({"created": created})
     return wb
+
+
+def streamed_workbook(path: Path, scratch: Path, created: dt.datetime | None = None) -> Any:
+    """A workbook written to `path` a row at a time (XlsxWriter's constant_memory): each
+    row goes to a file in `scratch` once the next row starts, so memory stays flat however
+    many rows there are. Rows must be written in order; see StreamedSheet for merges."""
+    wb = xlsxwriter.Workbook(
+        str(path), {"constant_memory": True, "tmpdir": str(scratch), **_AS_TEXT}
+    )
+    if created is not None:
+        wb.set_properties({"created": created})
+    return wb
+
+
+class StreamedSheet(Worksheet):  # type: ignore[misc]
+    """A worksheet of a streamed workbook that can still merge cells down a column.
+
+    XlsxWriter's merge_range pads the area with formatted blanks at once, which in
+    constant_memory mode would write the later rows before their other cells. Here the
+    area is recorded when its first row is written, and each later row writes its own
+    formatted blank when it comes (`merge_down`, then `write_blank` per row).
+    """
+
+    def merge_down(self, first_row: int, col: int, last_row: int, text: str, fmt: Any) -> None:
+        self.merge.append([first_row, col, last_row, col])
+        self.write_string(first_row, col, text, fmt)
 
 
 def write_text(ws: Any, row: int, col: int, text: str, fmt: Any = None) -> None:

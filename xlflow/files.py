@@ -32,13 +32,20 @@ def atomic_write(path: Path, data: bytes, durable: bool = True) -> None:
 
     `durable` also waits for the disk; outputs that a re-run rebuilds can skip that.
     """
+    with atomic_path(path, durable) as tmp, open(tmp, "wb") as fh:
+        fh.write(data)
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path, durable: bool = True) -> Iterator[Path]:
+    """A temporary name beside `path` for a writer that wants a file name (a workbook
+    streamed to disk): it becomes `path` when the block ends, and is gone if it fails."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}{TEMP_SUFFIX}")
     try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            if durable:
+        yield tmp
+        if durable:
+            with open(tmp, "rb+") as fh:
                 os.fsync(fh.fileno())
         os.replace(tmp, path)
     finally:

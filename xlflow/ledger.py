@@ -6,6 +6,7 @@ previous state intact.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import hashlib
@@ -15,6 +16,7 @@ import sqlite3
 import sys
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
@@ -22,6 +24,7 @@ from typing import Any, Protocol
 from .errors import WorkspaceError, XlflowError
 from .issues import Issue, Verdict
 from .model import FileRecord, FormRow, FormSpec, Register, Role, Round, Task, parse_round
+from .text import display_width
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -70,9 +73,23 @@ CREATE TABLE IF NOT EXISTS receipts (
     digest TEXT NOT NULL,
     PRIMARY KEY (round, name)
 );
-CREATE TABLE IF NOT EXISTS registers (
+CREATE TABLE IF NOT EXISTS register_heads (
     key TEXT PRIMARY KEY,
-    body TEXT NOT NULL
+    head TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS register_tasks (
+    key TEXT NOT NULL,
+    pos INTEGER NOT NULL,
+    id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (key, pos)
+);
+CREATE TABLE IF NOT EXISTS register_roles (
+    key TEXT NOT NULL,
+    division TEXT NOT NULL,
+    pos INTEGER NOT NULL,
+    role TEXT NOT NULL,
+    PRIMARY KEY (key, division, pos, role)
 );
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -150,39 +167,86 @@ def spec_from_json(text: str, rnd: Round) -> FormSpec:
     )
 
 
-def register_to_json(register: Register) -> str:
+@dataclass(frozen=True)
+class Answer:
+    """What one counted file says about one task (see Ledger.answers)."""
+
+    index: int  # of the file among those asked about
+    division: str
+    values: dict[str, Any] | None  # all of them, for the files of the round asked in full
+    status: Any
+    percent: Any
+    source: str
+
+
+@dataclass(frozen=True)
+class RegisterHead:
+    """What a register says besides its tasks, and what is known of them all: enough to
+    lay out a sheet before its rows are streamed."""
+
+    source: str
+    headers: tuple[str, ...]
+    notes: tuple[str, ...]
+    tasks: int
+    divisions: tuple[str, ...]
+    groups: tuple[str, ...]
+    group_runs: tuple[tuple[str, int], ...]  # consecutive tasks of one group, in order
+    widths: dict[str, int]  # register column -> widest text in it (CJK counts 2)
+
+
+def register_head(register: Register) -> RegisterHead:
+    runs: list[tuple[str, int]] = []
+    widths: dict[str, int] = {}
+    for task in register.tasks:
+        if runs and runs[-1][0] == task.group:
+            runs[-1] = (task.group, runs[-1][1] + 1)
+        else:
+            runs.append((task.group, 1))
+        for header, text in task.columns:
+            widths[header] = max(widths.get(header, 0), display_width(text))
+    return RegisterHead(
+        register.source,
+        register.headers,
+        register.notes,
+        len(register.tasks),
+        register.divisions,
+        register.groups,
+        tuple(runs),
+        widths,
+    )
+
+
+def task_to_json(task: Task) -> str:
     return json.dumps(
-        {
-            "source": register.source,
-            "headers": list(register.headers),
-            "notes": list(register.notes),
-            "tasks": [
-                [t.id, t.group, t.columns, t.lead, t.cooperating, t.targets, t.row]
-                for t in register.tasks
-            ],
-        },
+        [task.id, task.group, task.columns, task.lead, task.cooperating, task.targets, task.row],
         ensure_ascii=False,
     )
 
 
-def register_from_json(text: str) -> Register:
+def task_from_json(text: str) -> Task:
+    tid, group, columns, lead, cooperating, targets, row = json.loads(text)
+    return Task(
+        id=tid,
+        group=group,
+        columns=tuple((sys.intern(h), v) for h, v in columns),
+        lead=tuple(lead),
+        cooperating=tuple(cooperating),
+        targets=tuple((year, text) for year, text in targets),
+        row=row,
+    )
+
+
+def _head_from_json(text: str) -> RegisterHead:
     data = json.loads(text)
-    return Register(
-        source=data["source"],
-        headers=tuple(data["headers"]),
-        notes=tuple(data["notes"]),
-        tasks=tuple(
-            Task(
-                id=tid,
-                group=group,
-                columns=tuple((sys.intern(h), v) for h, v in columns),
-                lead=tuple(lead),
-                cooperating=tuple(cooperating),
-                targets=tuple((year, text) for year, text in targets),
-                row=row,
-            )
-            for tid, group, columns, lead, cooperating, targets, row in data["tasks"]
-        ),
+    return RegisterHead(
+        data["source"],
+        tuple(data["headers"]),
+        tuple(data["notes"]),
+        data["tasks"],
+        tuple(data["divisions"]),
+        tuple(data["groups"]),
+        tuple((g, n) for g, n in data["group_runs"]),
+        data["widths"],
     )
 
 
@@ -569,16 +633,119 @@ class Ledger:
     # --- the register, as parsed ---
 
     def cached_register(self, key: str) -> Register | None:
-        row = self.db.execute("SELECT body FROM registers WHERE key=?", (key,)).fetchone()
-        return register_from_json(row[0]) if row else None
+        head = self.register_head(key)
+        if head is None:
+            return None
+        return Register(head.source, head.headers, tuple(self.register_tasks(key)), head.notes)
+
+    def register_head(self, key: str) -> RegisterHead | None:
+        row = self.db.execute("SELECT head FROM register_heads WHERE key=?", (key,)).fetchone()
+        return _head_from_json(row[0]) if row else None
+
+    def register_tasks(self, key: str) -> Iterator[Task]:
+        """The register's tasks in order, one at a time."""
+        query = "SELECT body FROM register_tasks WHERE key=? ORDER BY pos"
+        for (body,) in self.db.execute(query, (key,)):
+            yield task_from_json(body)
 
     def cache_register(self, key: str, register: Register) -> None:
         """Keep the register as parsed under `key`; only the latest one is kept."""
+        head = dataclasses.asdict(register_head(register))
         with self.transaction():
-            self.db.execute("DELETE FROM registers")
+            self.db.execute("DELETE FROM register_heads")
+            self.db.execute("DELETE FROM register_tasks")
             self.db.execute(
-                "INSERT INTO registers(key, body) VALUES (?, ?)", (key, register_to_json(register))
+                "INSERT INTO register_heads(key, head) VALUES (?, ?)",
+                (key, json.dumps(head, ensure_ascii=False)),
             )
+            self.db.execute("DELETE FROM register_roles")
+            self.db.executemany(
+                "INSERT INTO register_tasks(key, pos, id, body) VALUES (?, ?, ?, ?)",
+                ((key, pos, t.id, task_to_json(t)) for pos, t in enumerate(register.tasks)),
+            )
+            self.db.executemany(
+                "INSERT OR IGNORE INTO register_roles(key, division, pos, role) VALUES (?, ?, ?, ?)",
+                (
+                    (key, division, pos, role.value)
+                    for pos, t in enumerate(register.tasks)
+                    for role, divisions in ((Role.LEAD, t.lead), (Role.COOPERATING, t.cooperating))
+                    for division in divisions
+                ),
+            )
+
+    def tasks_of(self, key: str, division: str) -> Iterator[tuple[Task, Role]]:
+        """A division's tasks with its role, in register order, one at a time."""
+        query = (
+            "SELECT t.body, r.role FROM register_roles r JOIN register_tasks t"
+            " ON t.key = r.key AND t.pos = r.pos WHERE r.key=? AND r.division=?"
+            " ORDER BY r.pos, r.role = 'cooperating'"
+        )
+        for body, role in self.db.execute(query, (key, division)):
+            yield task_from_json(body), Role(role)
+
+    def answers(
+        self,
+        key: str,
+        counted: Iterable[tuple[int, FileRecord]],
+        full: int,
+        fields: tuple[str, str],
+    ) -> Iterator[tuple[Task, list[Answer]]]:
+        """Every task of the register in order, one at a time, with what each counted file
+        says about it: all its values for the files of round `full` (by their index in
+        `counted`), the two `fields` (status and percent) for the others.
+
+        SQLite takes each file's values apart (json_each) into an indexed temporary table,
+        so however many tasks and files a round has, Python holds one task at a time.
+        """
+        db = self.db
+        db.execute("DROP TABLE IF EXISTS temp.counted")
+        db.execute("DROP TABLE IF EXISTS temp.answers")
+        db.execute("CREATE TEMP TABLE counted (k INTEGER, round TEXT, path TEXT, sha256 TEXT)")
+        db.executemany(
+            "INSERT INTO temp.counted VALUES (?, ?, ?, ?)",
+            ((k, f.round, f.path, f.sha256) for k, f in counted),
+        )
+        status, percent = (f'$."{name}"' for name in fields)
+        db.execute(
+            "CREATE TEMP TABLE answers AS"
+            " SELECT c.k AS k, j.key AS task, f.division AS division, f.path AS path,"
+            " CASE WHEN c.k = ? THEN j.value END AS vals,"
+            " json_extract(j.value, ?) AS status, json_extract(j.value, ?) AS percent"
+            " FROM temp.counted c JOIN files f"
+            " ON f.round = c.round AND f.path = c.path AND f.sha256 = c.sha256,"
+            " json_each(f.vals) j",
+            (full, status, percent),
+        )
+        db.execute("CREATE INDEX temp.answers_by_task ON answers(task)")
+        rows = db.execute(
+            "SELECT t.pos, t.body, a.k, a.division, a.vals, a.status, a.percent, a.path"
+            " FROM register_tasks t LEFT JOIN temp.answers a ON a.task = t.id"
+            " WHERE t.key = ? ORDER BY t.pos",
+            (key,),
+        )
+        current: tuple[int, Task] | None = None
+        found: list[Answer] = []
+        for pos, body, k, division, vals, status_value, percent_value, path in rows:
+            if current is None or current[0] != pos:
+                if current is not None:
+                    yield current[1], found
+                current, found = (pos, task_from_json(body)), []
+            if k is not None:
+                values = json.loads(vals) if vals is not None else None
+                found.append(Answer(k, division, values, status_value, percent_value, path))
+        if current is not None:
+            yield current[1], found
+        db.execute("DROP TABLE IF EXISTS temp.answers")
+        db.execute("DROP TABLE IF EXISTS temp.counted")
+
+    def target_year(self, round_id: str) -> int | None:
+        """The target year the round's forms show (the first form's that has one)."""
+        row = self.db.execute(
+            "SELECT json_extract(spec, '$.target_year') AS year FROM forms"
+            " WHERE round=? AND year IS NOT NULL AND year != 0 ORDER BY rowid LIMIT 1",
+            (round_id,),
+        ).fetchone()
+        return int(row[0]) if row else None
 
     def last_collect(self, round_id: str) -> str | None:
         row = self.db.execute(

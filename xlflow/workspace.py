@@ -98,23 +98,38 @@ class Workspace:
         """The register as parsed: read once per version of the file, the [register]
         settings and xlflow itself, and kept in the ledger for every later command."""
         if self._register is None:
-            path, settings = self.register_path, self.settings.register
-            try:
-                data = path.read_bytes()
-            except OSError:
-                return read_register(path, settings)  # which says what is wrong
-            key = hashlib.sha256(
-                b"\0".join(
-                    [data, repr(settings).encode(), str(path).encode(), code_fingerprint().encode()]
-                )
-            ).hexdigest()
-            with Ledger(self.ledger_path) as ledger:
-                register = ledger.cached_register(key)
-                if register is None:
-                    register = read_register(path, settings)
-                    ledger.cache_register(key, register)
-            self._register = register
+            key, parsed = self._cache_register()
+            if parsed is None:
+                with Ledger(self.ledger_path) as ledger:
+                    parsed = ledger.cached_register(key)
+            assert parsed is not None
+            self._register = parsed
         return self._register
+
+    def register_key(self) -> str:
+        """The key under which the ledger keeps the parsed register, parsing it first if
+        it is not there; read it from the ledger a task at a time with this key."""
+        return self._cache_register()[0]
+
+    def _cache_register(self) -> tuple[str, Register | None]:
+        """The key, and the register if it had to be parsed now."""
+        path, settings = self.register_path, self.settings.register
+        try:
+            data = path.read_bytes()
+        except OSError:
+            read_register(path, settings)  # which says what is wrong
+            raise
+        key = hashlib.sha256(
+            b"\0".join(
+                [data, repr(settings).encode(), str(path).encode(), code_fingerprint().encode()]
+            )
+        ).hexdigest()
+        with Ledger(self.ledger_path) as ledger:
+            if ledger.register_head(key) is not None:
+                return key, None
+            register = read_register(path, settings)
+            ledger.cache_register(key, register)
+        return key, register
 
     def round_dir(self, rnd: Round) -> Path:
         return self.outbox / rnd.slug
