@@ -1306,9 +1306,22 @@ _CELL_RECORDS = frozenset(
 )
 
 
+# Record types of Excel 2.x–4.x (dimensions, cells, row, beginning of file) that are not
+# records of an .xls (BIFF8) at all. One in a sheet is a damaged record: python-calamine
+# skips it, so a cell would go missing without a word, while another reader takes it for
+# an old cell or a dimension and fails.
+_LEGACY_RECORDS = frozenset(
+    (0x0000, 0x0001, 0x0002, 0x0003, 0x0004, 0x0005, 0x0007, 0x0008, 0x0009, 0x0206, 0x0209, 0x0406, 0x0409)
+)  # fmt: skip
+
+
 def _check_biff_record(
     sheet: str, kind: int, body: bytes, shared: int, styles: int, limits: Limits
 ) -> None:
+    if kind in _LEGACY_RECORDS:
+        raise _malformed(
+            f"工作表“{sheet}”的记录", f"记录类型 0x{kind:04X} 不属于 Excel 97-2003 格式"
+        )
     size = _BIFF_SIZES.get(kind)
     if size is not None and len(body) != size:
         raise _malformed(

@@ -32,7 +32,7 @@ from .units import is_collective, open_list_note, parse_units
 from .wording import task_label
 
 MAX_REGISTER_MB = 50
-MAX_REGISTER_ROWS = 20000
+MAX_REGISTER_ROWS = 100_000  # a ministry-wide list has tens of thousands; more is not a register
 _MAX_HEADER_SCAN = 30
 _MAX_NESTING = 4
 
