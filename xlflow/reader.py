@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import html
 import io
 import os
@@ -21,6 +22,7 @@ import struct
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 from xml.etree.ElementTree import ParseError
@@ -366,6 +368,7 @@ _SST_ELEMENTS = frozenset({b"sst", b"si"} | _STRING_ELEMENTS)
 _SHEET_ELEMENTS = frozenset({b"row", b"c", b"f", b"v", b"is"} | _STRING_ELEMENTS)  # in <sheetData>
 _ROOT = re.compile(rb"<(?![?!])(?:([\w.-]+):)?([\w.-]+)\b([^>]*)>")
 _NAMES = re.compile(rb"<([A-Za-z_][\w.-]*)(?=[\s/>])")
+_UNKNOWN_NAME: dict[frozenset[bytes], re.Pattern[bytes]] = {}
 
 
 def _spreadsheetml(part: str, data: bytes, root: bytes, known: frozenset[bytes]) -> bytes:
@@ -399,7 +402,16 @@ def _spreadsheetml(part: str, data: bytes, root: bytes, known: frozenset[bytes])
     if root == b"worksheet":
         start, end = data.find(b"<sheetData"), data.rfind(b"</sheetData>")
         scope = data[start:end] if 0 <= start < end else b""
-    unknown = {n for n in _NAMES.findall(scope) if n not in known and n != b"sheetData"}
+    # one search for the first element not known (the usual answer is none)
+    pattern = _UNKNOWN_NAME.get(known)
+    if pattern is None:
+        names = b"|".join(
+            re.escape(n) for n in sorted(known | {b"sheetData"}, key=len, reverse=True)
+        )
+        pattern = _UNKNOWN_NAME[known] = re.compile(rb"<(?!(?:" + names + rb")[\s/>])[A-Za-z_]")
+    unknown = set()
+    if pattern.search(scope):
+        unknown = {n for n in _NAMES.findall(scope) if n not in known and n != b"sheetData"}
     if unknown:
         shown = "、".join(sorted(f"<{n.decode('utf-8', 'replace')}>" for n in unknown)[:3])
         raise _malformed(part, f"含有不认识的元素 {shown}")
@@ -453,40 +465,35 @@ _CELL_START = re.compile(rb"<c[\s>/]")
 
 
 def _scan_plain(
-    data: bytes, shared: int, percent_styles: set[int]
+    data: bytes, shared: int, percent_styles: AbstractSet[int]
 ) -> tuple[int, int, set[str]] | None:
     """(last row, last column, percent-formatted cells) of a sheet whose every cell is a
     plain one that the full scan would pass, or None to have the full scan decide."""
     cells = _PLAIN_CELL.findall(data)
     if len(cells) != len(_CELL_START.findall(data)):
         return None
-    refs: set[bytes] = set()
-    columns: set[bytes] = set()
-    percent: set[str] = set()
-    max_row = 0
-    for letters, digits, style, kind, has_value, value, inline in cells:
-        key = letters + digits
-        refs.add(key)
-        columns.add(letters)
-        row = int(digits)
-        if row > max_row:
-            max_row = row
-        if inline:
-            if kind != b"inlineStr":
-                return None
-        elif kind == b"inlineStr" and has_value:
-            return None
-        if kind == b"s" and has_value and (not value.isdigit() or int(value) >= shared):
-            return None
-        if style and percent_styles and int(style) in percent_styles:
-            percent.add(key.decode())
-    if len(refs) != len(cells):
+    # (letters, digits, style, type, <v>, value, <is>); whole-list passes run in C
+    if len({c[0] + c[1] for c in cells}) != len(cells):
+        return None  # a cell twice
+    if any((c[3] != b"inlineStr") if c[6] else (c[3] == b"inlineStr" and c[4]) for c in cells):
+        return None  # inline text in a cell not typed for it, or a value in one that is
+    indexes = [c[5] for c in cells if c[3] == b"s" and c[4]]
+    if indexes and not (all(map(bytes.isdigit, indexes)) and max(map(int, indexes)) < shared):
         return None
-    return max_row, max(map(_col_number, columns), default=0), percent
+    percent: set[str] = set()
+    if percent_styles:
+        percent = {(c[0] + c[1]).decode() for c in cells if c[2] and int(c[2]) in percent_styles}
+    max_row = max((int(c[1]) for c in cells), default=0)
+    return max_row, max(map(_col_number, {c[0] for c in cells}), default=0), percent
 
 
 def _scan_sheet(
-    sheet: str, data: bytes, shared: int, percent_styles: set[int], limits: Limits, raw: RawWorkbook
+    sheet: str,
+    data: bytes,
+    shared: int,
+    percent_styles: AbstractSet[int],
+    limits: Limits,
+    raw: RawWorkbook,
 ) -> Issue | None:
     """One pass over a sheet's cells before python-calamine reads it.
 
@@ -579,11 +586,15 @@ def _scan_sheet(
     return None
 
 
-def _percent_styles(styles: bytes | None) -> set[int]:
+def _percent_styles(styles: bytes | None) -> frozenset[int]:
     """The cell styles (cellXfs indexes) with a percent number format, from one expat pass;
     a styles part that is not well-formed XML is an error, not a guess."""
-    if not styles:
-        return set()
+    return _percent_styles_of(styles) if styles else frozenset()
+
+
+# The returns of a round mostly carry the styles part of the form sent, byte for byte.
+@functools.lru_cache(maxsize=16)
+def _percent_styles_of(styles: bytes) -> frozenset[int]:
     percent_ids = {9, 10}
     formats: list[int] = []
     inside = [False]
@@ -614,7 +625,7 @@ def _percent_styles(styles: bytes | None) -> set[int]:
         parser.Parse(styles, True)
     except (pyexpat.ExpatError, LookupError, ValueError) as exc:  # an unknown encoding
         raise _malformed("xl/styles.xml", f"XML 格式错误：{exc}") from None
-    return {i for i, fmt in enumerate(formats) if fmt in percent_ids}
+    return frozenset(i for i, fmt in enumerate(formats) if fmt in percent_ids)
 
 
 def _int_attr(attrs: dict[str, str], name: str) -> int:

@@ -147,8 +147,8 @@ def receipt_layout(item: ReceiptInput, settings: Settings) -> list[_Sheet]:
         ("收到时间", f"{record.received:%Y-%m-%d %H:%M}"),
         ("核验结论", verdict),
     ]
-    if record.verdict is Verdict.ACCEPTED and item.spec is not None:
-        info.append(("采用内容", _recorded(item, settings)))
+    if record.verdict is Verdict.ACCEPTED and record.values:
+        info.append(("采用内容", _recorded(record, settings)))
     for k, (label, text) in enumerate(info, start=2):
         summary.merges.append(_Merge(k, 0, k, 1, label, "label"))
         summary.merges.append(
@@ -191,17 +191,13 @@ def receipt_layout(item: ReceiptInput, settings: Settings) -> list[_Sheet]:
     return sheets
 
 
-def _recorded(item: ReceiptInput, settings: Settings) -> str:
+def _recorded(record: FileRecord, settings: Settings) -> str:
     """What was taken from an accepted return, counted, so a division can see it was all read."""
-    assert item.spec is not None
-    rows = item.spec.rows
-    text = f"本处室 {len(rows)} 项任务的填报内容均已记录"
+    text = f"本处室 {len(record.values)} 项任务的填报内容均已记录"
     choice = next((f for f in settings.fields if f.choices), None)
     if choice is None:
         return text + "。"
-    counts = Counter(
-        str(item.record.values.get(r.task_id, {}).get(choice.key) or "未填") for r in rows
-    )
+    counts = Counter(str(v.get(choice.key) or "未填") for v in record.values.values())
     order = [*choice.choices, *sorted(k for k in counts if k not in choice.choices)]
     parts = "，".join(f"{k} {counts[k]} 项" for k in order if counts[k])
     return f"{text}（{choice.label}：{parts}）。"
@@ -400,7 +396,8 @@ def _render_to(
     settings, rnd, forms, reader = context
     division, record, others, path = job
     full = reader.get(record.path, record.sha256) or record
-    item = ReceiptInput(division, rnd, full, others, forms.get(division))
+    # the form sent is needed only to mark the values of a return with problems
+    item = ReceiptInput(division, rnd, full, others, forms.get(division) if full.issues else None)
     atomic_write(path, render_receipt(item, settings), durable=False)
     return path
 
