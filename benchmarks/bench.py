@@ -237,31 +237,19 @@ def plot(results: list[dict[str, Any]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     n = [r["returns"] for r in results]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for key, label in (
-        ("naive_s", "naive pd.read_excel"),
-        ("collect_s", "xlflow collect"),
-        ("generate_s", "xlflow generate"),
-        ("merge_s", "xlflow merge"),
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    steps = ("naive pd.read_excel", "xlflow collect", "xlflow generate", "xlflow merge")
+    for ax, suffix, ylabel, title in (
+        (axes[0], "_s", "seconds (median)", "Time"),
+        (axes[1], "_peak_mb", "peak resident MiB, largest process", "Memory"),
     ):
-        left.loglog(n, [r[key] for r in results], marker="o", label=label)
-    left.set_xlabel("returns (forms), 40 tasks each")
-    left.set_ylabel("seconds (median)")
-    left.set_title("Time")
-    left.grid(True, which="both", alpha=0.3)
-    left.legend()
-    for key, label in (
-        ("naive_peak_mb", "naive pd.read_excel"),
-        ("collect_peak_mb", "xlflow collect"),
-        ("generate_peak_mb", "xlflow generate"),
-        ("merge_peak_mb", "xlflow merge"),
-    ):
-        right.loglog(n, [r[key] for r in results], marker="o", label=label)
-    right.set_xlabel("returns (forms), 40 tasks each")
-    right.set_ylabel("peak resident MiB, largest process")
-    right.set_title("Memory")
-    right.grid(True, which="both", alpha=0.3)
-    right.legend()
+        for step, label in zip(("naive", "collect", "generate", "merge"), steps, strict=True):
+            ax.loglog(n, [r[step + suffix] for r in results], marker="o", label=label)
+        ax.set_xlabel("returns (forms), 40 tasks each")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
