@@ -353,3 +353,27 @@ def test_the_streamed_workbook_agrees_with_the_records_in_memory(
     assert figures.tasks == len(register.tasks) and figures.conflicts == data["conflicts"]
     assert figures.status_counts() == Counter(s.status for s in now)
     assert sum(figures.changes.values()) == len(register.tasks)
+
+
+def test_a_round_too_large_to_hold_is_streamed_to_the_same_cells(
+    ws: Path, forms: dict[str, Path], monkeypatch: Any
+) -> None:
+    """Beyond STREAM_ABOVE tasks rows go to disk as they come (constant_memory, inline
+    text); the workbook shows exactly what the held one shows."""
+    from xlflow import consolidate
+    from xlflow.workspace import Workspace
+
+    _round_with_returns(ws, forms)
+    _, path = consolidate.merge(Workspace.open(ws), DEFAULT_ROUND)
+    held = (_cells(path), openpyxl.load_workbook(path))
+    monkeypatch.setattr(consolidate, "STREAM_ABOVE", 0)
+    _, path = consolidate.merge(Workspace.open(ws), DEFAULT_ROUND)
+    streamed = (_cells(path), openpyxl.load_workbook(path))
+    with zipfile.ZipFile(path) as zf:
+        assert "inlineStr" in zf.read("xl/worksheets/sheet2.xml").decode()
+    assert streamed[0] == held[0]
+    for name in held[1].sheetnames:
+        a, b = held[1][name], streamed[1][name]
+        assert sorted(map(str, a.merged_cells.ranges)) == sorted(map(str, b.merged_cells.ranges))
+        heights = {r: d.height for r, d in a.row_dimensions.items() if d.height}
+        assert heights == {r: d.height for r, d in b.row_dimensions.items() if d.height}, name

@@ -395,6 +395,7 @@ def output_path(ws: Workspace, rnd: Round) -> Path:
 
 
 _SCRATCH = ".merge-"
+STREAM_ABOVE = 5000  # tasks
 
 
 def merge(ws: Workspace, round_id: str) -> tuple[Consolidation, Path]:
@@ -541,7 +542,9 @@ def _status_formats(
 def _write_workbook(path: Path, scratch: Path, inputs: _Inputs, ledger: Ledger) -> Consolidation:
     """The consolidated workbook, its sheets in reading order; the detail and history rows
     are written as the tasks come, the overview and the lists once they are counted."""
-    wb = streamed_workbook(path, scratch, inputs.made_at)
+    # Up to STREAM_ABOVE tasks the cells are held (a few MiB) and the text goes into a
+    # shared strings table, as Excel writes it; beyond, rows go to disk as they come.
+    wb = streamed_workbook(path, scratch, inputs.made_at, inputs.head.tasks > STREAM_ABOVE)
     st = _Styles(wb, inputs.settings)
     title = f"{inputs.settings.office.name}{inputs.round.title}重点任务进展情况汇总表"
     overview = wb.add_worksheet(OVERVIEW)

@@ -61,13 +61,16 @@ def new_workbook(buffer: io.BytesIO, created: dt.datetime | None = None) -> Any:
     return wb
 
 
-def streamed_workbook(path: Path, scratch: Path, created: dt.datetime | None = None) -> Any:
-    """A workbook written to `path` a row at a time (XlsxWriter's constant_memory): each
-    row goes to a file in `scratch` once the next row starts, so memory stays flat however
-    many rows there are. Rows must be written in order; see StreamedSheet for merges."""
-    wb = xlsxwriter.Workbook(
-        str(path), {"constant_memory": True, "tmpdir": str(scratch), **_AS_TEXT}
-    )
+def streamed_workbook(
+    path: Path, scratch: Path, created: dt.datetime | None = None, constant_memory: bool = True
+) -> Any:
+    """A workbook written to `path` a row at a time. With `constant_memory` (XlsxWriter's)
+    each row goes to a file in `scratch` once the next row starts, so memory stays flat
+    however many rows there are, but its text is inline, which Excel moves to a shared
+    strings table on its next save. Either way rows are written in order; see
+    StreamedSheet for merges."""
+    options = {"constant_memory": constant_memory, "tmpdir": str(scratch), **_AS_TEXT}
+    wb = xlsxwriter.Workbook(str(path), options)
     if created is not None:
         wb.set_properties({"created": created})
     return wb
