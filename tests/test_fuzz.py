@@ -375,3 +375,25 @@ def test_an_ole_sector_chain_that_loops_or_leaves_is_refused_at_once(
     refused, issues = json.loads(done.stdout)
     assert refused and len(issues) == 1
     assert issues[0][0] == "corrupt-file" and part in issues[0][1]
+
+
+def test_a_value_hidden_under_a_merge_is_not_a_finding(tmp_path: Path) -> None:
+    """A mutation of 04.xlsx put 1 into H9, which the contact block's merge G9:H9 covers.
+    Excel shows nothing there, openpyxl reads nothing, and xlflow's values are the seed's:
+    the harness compares only what both readers can see."""
+    ws, _ = harness.build_workspace(tmp_path / "ws")
+    intake = harness.intake_context(ws)
+    seed = next(s for s in harness.load_seeds(intake) if s.name == "04.xlsx")
+    data = (Path(__file__).parent / "data" / "fuzz" / "merged-away-value.xlsx").read_bytes()
+    outcome = harness.judge(intake, seed, data, "junk <v>1</v> in H9")
+    assert outcome["verdict"] == "accepted" and outcome["same"]
+    assert "finding" not in outcome
+    # a value the merge does not cover is still compared
+    theirs = harness.oracle_grid(data, "xlsx")
+    assert theirs is not None
+    theirs[8][6] = "王五"  # G9, the anchor of the merge
+    raw = read_workbook(data, ".xlsx", Limits()).workbook
+    assert raw is not None
+    sheet = raw.sheet(harness.TASK_SHEET)
+    assert sheet is not None
+    assert harness.differences(sheet.rows, theirs) == ["R9C7: xlflow '李四' / independent '王五'"]

@@ -353,6 +353,11 @@ def _normal(value: Any) -> Any:
     return re.sub(r"\s+", "", str(value))
 
 
+# openpyxl drops what a cell covered by a merged range holds, as Excel hides it: the
+# independent reader has no value there to compare
+HIDDEN = object()
+
+
 def oracle_grid(data: bytes, fmt: str) -> list[list[Any]] | None:
     """The task sheet as an independent reader reads it, or None if it cannot."""
     # odfpy prints a damaged part to stdout before it gives up
@@ -364,9 +369,13 @@ def _oracle_grid(data: bytes, fmt: str) -> list[list[Any]] | None:
     try:
         if fmt == "xlsx":
             import openpyxl
+            from openpyxl.cell.cell import MergedCell
 
             wb = openpyxl.load_workbook(io.BytesIO(data), data_only=True)
-            return [[c.value for c in row] for row in wb[TASK_SHEET].iter_rows()]
+            return [
+                [HIDDEN if isinstance(c, MergedCell) else c.value for c in row]
+                for row in wb[TASK_SHEET].iter_rows()
+            ]
         if fmt == "xls":
             import xlrd
 
@@ -410,6 +419,8 @@ def differences(mine: list[list[Any]], theirs: list[list[Any]]) -> list[str]:
         b = theirs[r] if r < len(theirs) else []
         for c in range(max(len(a), len(b))):
             x = _normal(a[c]) if c < len(a) else ""
+            if c < len(b) and b[c] is HIDDEN:
+                continue
             y = _normal(b[c]) if c < len(b) else ""
             if x != y:
                 out.append(f"R{r + 1}C{c + 1}: xlflow {x!r} / independent {y!r}")
