@@ -197,6 +197,7 @@ def init(
                 "root": str(result.root),
                 "settings": str(result.settings_path),
                 "register": str(result.register_path),
+                "report_template": str(result.report_template),
                 "detected": result.detection.to_dict() if result.detection else None,
             }
         )
@@ -204,6 +205,7 @@ def init(
     click.echo(f"已新建工作文件夹：{result.root}")
     click.echo(f"  设置：{result.settings_path}")
     click.echo(f"  任务清单：{result.register_path}")
+    click.echo(f"  通报模板：{result.report_template}（可在 Word 中修改版头、文字和文号）")
     if result.detection is not None:
         click.echo("")
         _show_detected(result.detection, False)
@@ -497,6 +499,46 @@ def merge(workspace: str, round_id: str, as_json: bool) -> None:
 @main.command()
 @workspace_option
 @round_option
+@click.option(
+    "--template",
+    "template_file",
+    type=click.Path(dir_okay=False),
+    help="Word 模板（.docx）；默认 templates/通报模板.docx，没有则用自带的。",
+)
+@json_option
+def report(workspace: str, round_id: str, template_file: str | None, as_json: bool) -> None:
+    """按台账写出本轮的通报（Word），数字与汇总表一致：总体情况、报送情况、各类任务、
+    滞后任务及原因、与上轮相比，附件为任务一览表。
+
+    版式按 GB/T 9704-2012；版头、文字和文号在 templates/通报模板.docx 中用 Word 修改，
+    字段见 docs/report.md。写入 outbox/轮次/。
+
+    \b
+    例：xlflow report --round 2019-H1
+        xlflow report --round 2019-H1 --template 我局通报模板.docx
+    """
+    from .report import write_report
+
+    ws = _workspace(workspace)
+    with _library_errors():
+        result = write_report(ws, round_id, Path(template_file) if template_file else None)
+    if as_json:
+        _print_json({"path": str(result.path), **result.context})
+        return
+    c = result.context
+    shown = result.path.relative_to(ws.root) if result.path.is_relative_to(ws.root) else result.path
+    click.echo(f"通报：{shown}")
+    click.echo(c["overall"]["sentence"])
+    click.echo(c["returns"]["sentence"])
+    click.echo(f"列出{c['lagging_statuses']}的任务 {len(c['lagging'])} 项。")
+    if c["comparison"]:
+        click.echo(c["comparison"]["sentence"])
+    click.echo("这是草稿：请核对后在 Word 中填写文号、修改措辞，再印发。")
+
+
+@main.command()
+@workspace_option
+@round_option
 @json_option
 def status(workspace: str, round_id: str, as_json: bool) -> None:
     """查看轮次进度：各处室是否报送、结论、时间和问题，以及距报送时限还有几天。
@@ -593,9 +635,13 @@ def demo(directory: str | None, workspace: str | None, no_office: bool) -> None:
     click.echo(f"  1. 汇总表（给领导看的）：{rel(result.consolidated)}")
     click.echo("     “总览”页有报送情况、完成状态和图表；“任务明细”按清单顺序列出每项任务；")
     click.echo("     “未报送”列出还要催报的处室；“校验问题”和“来源”说明每个文件的处理结果。")
-    click.echo(f"  2. 回执（发回各处室的）：{rel(result.receipts_dir)}/")
+    click.echo(f"  2. 通报（Word，报领导、发各处室的）：{rel(result.notice)}")
+    click.echo(
+        "     数字取自汇总表，列出滞后任务的原因和下步打算，附件是任务一览表；改文号和措辞即可印发。"
+    )
+    click.echo(f"  3. 回执（发回各处室的）：{rel(result.receipts_dir)}/")
     click.echo("     资源配置与诚信建设处先报的一份有错，回执列出了要改的地方，更正稿已采用。")
-    click.echo(f"  3. 填报表（发给各处室的）：{rel(result.forms_dir)}/")
+    click.echo(f"  4. 填报表（发给各处室的）：{rel(result.forms_dir)}/")
     click.echo(
         f"\n本轮：{s['tasks']} 项任务，已采用 {s['accepted']} 个处室，未报送：{'、'.join(s['missing']) or '无'}，"
         f"状态不一致 {s['conflicts']} 项。"

@@ -108,6 +108,18 @@ class StatusSettings:
 
 
 @dataclass(frozen=True)
+class ReportSettings:
+    """The Word 通报 written by `xlflow report` (see docs/report.md)."""
+
+    title: str = "关于{round}重点任务推进情况的通报"
+    template: str = "templates/通报模板.docx"  # missing: the bundled one
+    document_number: str = "{office}〔{year}〕  号"  # 发文字号, numbered by hand
+    lagging: tuple[str, ...] = ("进度滞后",)  # statuses listed one by one with their reasons
+    problems_field: str = "problems"
+    next_steps_field: str = "next_steps"
+
+
+@dataclass(frozen=True)
 class Limits:
     """Per-file limits for reading untrusted returns (see docs/security.md)."""
 
@@ -129,6 +141,7 @@ class Settings:
     fields: tuple[Field, ...] = ()
     contact: tuple[Field, ...] = ()
     status: StatusSettings = field(default_factory=StatusSettings)
+    report: ReportSettings = field(default_factory=ReportSettings)
     limits: Limits = field(default_factory=Limits)
     source: str = ""
 
@@ -302,7 +315,7 @@ def settings_from_dict(data: dict[str, Any], source: str = "xlflow.toml") -> Set
     c.unknown(
         data,
         "",
-        {"schema", "office", "form", "register", "fields", "contact", "status", "limits"},
+        {"schema", "office", "form", "register", "fields", "contact", "status", "report", "limits"},
     )
     schema = c.get(data, "", "schema", int, SCHEMA_VERSION, "整数")
     if schema != SCHEMA_VERSION:
@@ -313,6 +326,7 @@ def settings_from_dict(data: dict[str, Any], source: str = "xlflow.toml") -> Set
     register = _register_settings(c, data)
     fields, contact = _field_settings(c, data)
     status = _status_settings(c, data, fields)
+    report = _report_settings(c, data, fields)
     limits = _limit_settings(c, data)
     if problems:
         raise SettingsError(source, problems)
@@ -323,6 +337,7 @@ def settings_from_dict(data: dict[str, Any], source: str = "xlflow.toml") -> Set
         fields=fields,
         contact=contact,
         status=status,
+        report=report,
         limits=limits,
         source=source,
     )
@@ -505,6 +520,32 @@ def _status_settings(
     if status.field in by_key and by_key[status.field].type != "choice":
         problems.append(f'status.field: 填报项 {status.field!r} 应为 type = "choice"')
     return status
+
+
+def _report_settings(
+    c: _Checker, data: dict[str, Any], fields: tuple[Field, ...]
+) -> ReportSettings:
+    r = _table(c, data, "report")
+    d = ReportSettings()
+    c.unknown(r, "report.", set(d.__dataclass_fields__))
+    lagging = _str_list(c, r, "report.", "lagging")
+    report = ReportSettings(
+        title=c.get(r, "report.", "title", str, d.title, "文本"),
+        template=c.get(r, "report.", "template", str, d.template, "文件路径"),
+        document_number=c.get(r, "report.", "document_number", str, d.document_number, "文本"),
+        lagging=d.lagging if lagging is None else lagging,
+        problems_field=c.get(r, "report.", "problems_field", str, d.problems_field, "key"),
+        next_steps_field=c.get(r, "report.", "next_steps_field", str, d.next_steps_field, "key"),
+    )
+    keys = [fl.key for fl in fields]
+    for name in ("problems_field", "next_steps_field"):
+        key = getattr(report, name)
+        if fields and key and key not in keys:
+            c.problems.append(
+                f"report.{name}: 没有 key 为 {key!r} 的填报项；可用的有 {', '.join(keys)}；"
+                '不需要时写 ""'
+            )
+    return report
 
 
 def _limit_settings(c: _Checker, data: dict[str, Any]) -> Limits:

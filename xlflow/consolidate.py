@@ -16,7 +16,7 @@ import datetime as dt
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -279,13 +279,15 @@ def _inputs(ws: Workspace, ledger: Ledger, round_id: str, key: str) -> _Inputs:
 
 
 @dataclass(frozen=True)
-class _Row:
+class TaskRow:
+    """One task of the round as the consolidated workbook shows it, with its history."""
+
     state: TaskState
     problems: list[Issue]
     history: list[tuple[str, Any]]  # (status, percent) in each round, this one last
 
 
-def _rows(inputs: _Inputs, ledger: Ledger) -> Iterator[_Row]:
+def _rows(inputs: _Inputs, ledger: Ledger) -> Iterator[TaskRow]:
     """Each task of the register, in order, as this round's detail and every round's status."""
     settings = inputs.settings
     current = len(inputs.rounds) - 1
@@ -301,7 +303,7 @@ def _rows(inputs: _Inputs, ledger: Ledger) -> Iterator[_Row]:
                 said[a.index][a.division] = (a.status, a.percent)
         state, problems = task_state(task, _answers(task, now), settings, inputs.round)
         history = [_lead_said(task, said[k], missing) for k in range(current)]
-        yield _Row(state, problems, [*history, (state.status, state.percent)])
+        yield TaskRow(state, problems, [*history, (state.status, state.percent)])
 
 
 def _lead_said(task: Task, said: Mapping[str, tuple[Any, Any]], missing: str) -> tuple[str, Any]:
@@ -311,6 +313,15 @@ def _lead_said(task: Task, said: Mapping[str, tuple[Any, Any]], missing: str) ->
         return missing, None
     status, percent = said[lead]
     return (str(status) if status is not None else "") or missing, percent
+
+
+def status_change(rank: Mapping[str, int], before: str, now: str) -> str:
+    """improved, worsened, same or not_comparable; `rank` orders the statuses best first."""
+    if now not in rank or before not in rank:
+        return "not_comparable"
+    if rank[now] < rank[before]:
+        return "improved"
+    return "worsened" if rank[now] > rank[before] else "same"
 
 
 class _Tally:
@@ -330,7 +341,7 @@ class _Tally:
         self.changes: Counter[str] = Counter()
         self.rank = {status: i for i, status in enumerate(settings.status_order)}
 
-    def add(self, row: _Row) -> None:
+    def add(self, row: TaskRow) -> None:
         settings, state, task = self.inputs.settings, row.state, row.state.task
         self.tasks += 1
         self.statuses[state.status] += 1
@@ -346,12 +357,7 @@ class _Tally:
             self.changes[self._change(row.history[-2][0], row.history[-1][0])] += 1
 
     def _change(self, before: str, now: str) -> str:
-        """Improved, worsened or the same; the status order is best first."""
-        if now not in self.rank or before not in self.rank:
-            return "not_comparable"
-        if self.rank[now] < self.rank[before]:
-            return "improved"
-        return "worsened" if self.rank[now] > self.rank[before] else "same"
+        return status_change(self.rank, before, now)
 
     def result(self) -> Consolidation:
         inputs = self.inputs
@@ -378,14 +384,19 @@ class _Tally:
         )
 
 
-def consolidate(ws: Workspace, round_id: str) -> Consolidation:
-    """The consolidated figures of a round, from the ledger, without writing a workbook."""
+def consolidate(
+    ws: Workspace, round_id: str, on_task: Callable[[TaskRow], None] | None = None
+) -> Consolidation:
+    """The consolidated figures of a round, from the ledger, without writing a workbook;
+    `on_task` sees each task's row, in register order, as the workbook would show it."""
     key = ws.register_key()
     with Ledger(ws.ledger_path) as ledger:
         inputs = _inputs(ws, ledger, round_id, key)
         tally = _Tally(inputs)
         for row in _rows(inputs, ledger):
             tally.add(row)
+            if on_task is not None:
+                on_task(row)
     return tally.result()
 
 
@@ -1029,7 +1040,7 @@ class _History:
             ws.write_string(sub, c + 1, "进度(%)", st.header)
         self.r = sub
 
-    def add(self, row: _Row) -> None:
+    def add(self, row: TaskRow) -> None:
         ws, st = self.ws, self.st
         self.r += 1
         r, task = self.r, row.state.task

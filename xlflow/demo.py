@@ -26,6 +26,7 @@ from .errors import XlflowError
 from .forms import GenerateResult, generate_forms
 from .intake import CollectReport, collect
 from .model import parse_round
+from .report import write_report
 from .wording import task_label
 from .workspace import Workspace, init_workspace
 
@@ -149,6 +150,7 @@ class DemoResult:
     forms_dir: Path
     receipts_dir: Path
     consolidated: Path
+    notice: Path  # the Word 通报
     report: CollectReport
     summary: dict[str, Any]
     libreoffice: bool
@@ -185,12 +187,14 @@ def run_demo(target: Path, soffice: str | None = None) -> DemoResult:
     # 办公室 never answers.
     report = collect(ws, rnd.id)
     data, consolidated = merge(ws, rnd.id)
+    notice = write_report(ws, rnd.id).path
     return DemoResult(
         root=root,
         round_id=rnd.id,
         forms_dir=ws.round_dir(rnd) / "forms",
         receipts_dir=ws.round_dir(rnd) / "receipts",
         consolidated=consolidated,
+        notice=notice,
         report=report,
         summary=data.summary(consolidated),
         libreoffice=used_office,

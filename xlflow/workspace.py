@@ -21,6 +21,7 @@ from .register import read_register
 SETTINGS_NAME = "xlflow.toml"
 STATE_DIR = ".xlflow"
 DIVISIONS_CSV = "divisions.csv"
+REPORT_TEMPLATE = "通报模板.docx"  # the 通报's Word template, copied for the office to edit
 DIVISIONS_HEADER = ("处室", "联系人", "电子邮箱", "联系电话")
 
 
@@ -141,6 +142,7 @@ class InitResult:
     settings_path: Path
     register_path: Path
     detection: Detected | None  # what was recognised in the coordinator's own register
+    report_template: Path | None = None
 
     @property
     def detected(self) -> bool:
@@ -294,7 +296,9 @@ def init_workspace(
         settings_path.unlink(missing_ok=True)
         raise
     write_divisions_csv(root / "templates" / DIVISIONS_CSV, divisions)
+    report_template = root / "templates" / REPORT_TEMPLATE
+    atomic_write(report_template, bundled_file(REPORT_TEMPLATE))
     gitignore = root / ".gitignore"
     if not gitignore.exists():
         atomic_write(gitignore, f"{STATE_DIR}/\ninbox/\noutbox/\n".encode())
-    return InitResult(root, settings_path, register_path, found)
+    return InitResult(root, settings_path, register_path, found, report_template)
