@@ -231,9 +231,12 @@ def _page(doc: docx.document.Document) -> None:
         p = footer.paragraphs[0]
         p.style = doc.styles["页码"]
         p.alignment = outer
-        # one 全角 space between the number and the outer edge of the text
+        # one 全角 character between the number and the outer edge of the text (a space
+        # at the end of a line would be dropped, so it is an indent)
         if outer is WD_ALIGN_PARAGRAPH.LEFT:
-            p.add_run("\u3000")
+            p.paragraph_format.left_indent = PAGE_NUMBER_SIZE
+        else:
+            p.paragraph_format.right_indent = PAGE_NUMBER_SIZE
         p.add_run("— ")
         field = OxmlElement("w:fldSimple")
         field.set(qn("w:instr"), " PAGE ")
@@ -243,7 +246,7 @@ def _page(doc: docx.document.Document) -> None:
         run.append(text)
         field.append(run)
         p._p.append(field)
-        p.add_run(" —" + ("\u3000" if outer is WD_ALIGN_PARAGRAPH.RIGHT else ""))
+        p.add_run(" —")
 
 
 def _para(doc: docx.document.Document, text: str = "", style: str = "Normal") -> None:
@@ -324,12 +327,12 @@ def _appendix(doc: docx.document.Document) -> None:
     _para(doc, "{{ round.title }}重点任务推进情况一览表", "公文标题")
     _para(doc, "", "居中")
     columns = (  # mm, 156 in all: the width of the text
-        ("序号", 10, "{{ t.id }}"),
+        ("序号", 12, "{{ t.id }}"),
         ("任务", 33, "{{ t.name }}"),
         ("牵头处室", 24, "{{ t.lead }}"),
         ("完成状态", 23, "{{ t.status }}"),
         ("完成进度", 15, "{{ t.percent_text }}"),
-        ("进展情况", 51, "{{ t.progress_line }}"),
+        ("进展情况", 49, "{{ t.progress_line }}"),
     )
     table = doc.add_table(rows=4, cols=len(columns))
     table.style = doc.styles["Table Grid"]

@@ -20,7 +20,10 @@ import pytest
 SOFFICE = shutil.which("soffice")
 SYSTEM_PYTHON = "/usr/bin/python3"
 HERE = Path(__file__).resolve().parent
-INSTALL = "apt-get install -y --no-install-recommends libreoffice-calc python3-uno poppler-utils fonts-noto-cjk"
+INSTALL = (
+    "apt-get install -y --no-install-recommends libreoffice-calc libreoffice-writer "
+    "python3-uno poppler-utils fonts-noto-cjk"
+)
 
 
 def _uno_available() -> bool:
@@ -30,7 +33,20 @@ def _uno_available() -> bool:
     return probe.returncode == 0
 
 
-OFFICE_READY = SOFFICE is not None and shutil.which("pdftoppm") is not None and _uno_available()
+def _writer_available() -> bool:
+    """Writer, which opens .docx: a separate Debian package from Calc."""
+    if SOFFICE is None:
+        return False
+    program = Path(os.path.realpath(SOFFICE)).parent
+    return any(program.glob("libswlo.so")) or any(program.glob("swriter*"))
+
+
+OFFICE_READY = (
+    SOFFICE is not None
+    and shutil.which("pdftoppm") is not None
+    and _uno_available()
+    and _writer_available()
+)
 needs_office = [
     pytest.mark.office,
     pytest.mark.skipif(
@@ -75,6 +91,30 @@ def run_batch(jobs: list[Job], timeout: float = 600) -> list[dict[str, Any]]:
     return results
 
 
+def to_pdf(document: Path, out_dir: Path, timeout: float = 180) -> Path:
+    """A document printed to PDF by LibreOffice, in a profile of its own."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="lo-profile-") as profile:
+        subprocess.run(
+            [
+                str(SOFFICE),
+                f"-env:UserInstallation=file://{profile}",
+                "--headless",
+                "--convert-to",
+                "pdf",
+                "--outdir",
+                str(out_dir),
+                str(document),
+            ],
+            capture_output=True,
+            timeout=timeout,
+            check=True,
+        )
+    pdf = out_dir / (document.stem + ".pdf")
+    assert pdf.is_file(), f"LibreOffice made no PDF of {document}"
+    return pdf
+
+
 def pdf_pages(pdf: Path) -> int:
     info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
     return int(next(line.split()[1] for line in info.splitlines() if line.startswith("Pages:")))
@@ -92,6 +132,8 @@ def page_text(pdf: Path, page: int) -> str:
 def to_png(pdf: Path, out_dir: Path, dpi: int = 80) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = out_dir / pdf.stem
+    for old in out_dir.glob(f"{pdf.stem}-*.png"):  # of an earlier run, with other pages
+        old.unlink()
     subprocess.run(["pdftoppm", "-png", "-r", str(dpi), str(pdf), str(stem)], check=True)
     return sorted(out_dir.glob(f"{pdf.stem}-*.png"))
 

@@ -20,7 +20,7 @@ ORDER = [
     "forms",
     "table", "identify", "validate", "receipts", "intake",
     "status", "remind",
-    "consolidate", "history",
+    "consolidate", "history", "report",
     "demo", "cli", "__main__", "__init__",
 ]  # fmt: skip
 

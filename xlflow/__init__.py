@@ -56,10 +56,12 @@ _EXPORTS = {
     "parse_round": "model",
     "read_register": "register",
     "receipts_for_round": "receipts",
+    "report_context": "report",
     "round_state": "state",
     "round_status": "status",
     "task_history": "history",
     "write_reminders": "remind",
+    "write_report": "report",
 }
 
 __all__ = [
@@ -98,10 +100,12 @@ __all__ = [
     "parse_round",
     "read_register",
     "receipts_for_round",
+    "report_context",
     "round_state",
     "round_status",
     "task_history",
     "write_reminders",
+    "write_report",
 ]
 
 
@@ -131,6 +135,7 @@ if TYPE_CHECKING:
     from .receipts import receipts_for_round
     from .register import describe_register, read_register
     from .remind import write_reminders
+    from .report import report_context, write_report
     from .state import RoundState, Standing, round_state
     from .status import RoundStatus, round_status
     from .workspace import Workspace, init_workspace

@@ -17,6 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from docxtpl import DocxTemplate  # type: ignore[import-untyped]
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+
 from .consolidate import Consolidation, TaskRow, consolidate, status_change
 from .errors import XlflowError
 from .files import atomic_write, folder_lock, sweep_temp_files
@@ -327,10 +331,6 @@ def _xml_safe(value: Any) -> Any:
 
 def render_report(template: bytes, context: dict[str, Any]) -> bytes:
     """The document: the template with its fields filled, every text escaped."""
-    from docxtpl import DocxTemplate  # type: ignore[import-untyped]
-    from jinja2 import StrictUndefined, TemplateError
-    from jinja2.sandbox import SandboxedEnvironment
-
     # a misspelt field is an error, not an empty place in the document; and a template is
     # a file from outside, so it runs sandboxed
     env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=True)
