@@ -69,6 +69,11 @@ def _header(sheet: Any) -> tuple[int, dict[str, int]]:
     raise AssertionError("no header row")
 
 
+def header_columns(sheet: Any) -> dict[str, int]:
+    """A form's column headers, as {label: 1-based column}."""
+    return _header(sheet)[1]
+
+
 def task_rows(path: Path, sheet_name: str = TASK_SHEET) -> dict[str, int]:
     wb = openpyxl.load_workbook(path)
     sheet = wb[sheet_name]

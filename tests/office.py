@@ -61,6 +61,7 @@ class Job:
     out: Path
     cells: list[dict[str, Any]] = field(default_factory=list)
     force: bool = False
+    recalculate: bool = False  # every formula after the edits, as on a full recalculation
 
 
 def run_batch(jobs: list[Job], timeout: float = 600) -> list[dict[str, Any]]:
@@ -68,7 +69,13 @@ def run_batch(jobs: list[Job], timeout: float = 600) -> list[dict[str, Any]]:
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8") as fh:
         json.dump(
             [
-                {"in": str(j.source), "out": str(j.out), "cells": j.cells, "force": j.force}
+                {
+                    "in": str(j.source),
+                    "out": str(j.out),
+                    "cells": j.cells,
+                    "force": j.force,
+                    "recalculate": j.recalculate,
+                }
                 for j in jobs
             ],
             fh,

@@ -6,7 +6,7 @@ which keeps the office tests fast. Run with Debian's /usr/bin/python3 (python3-u
 
 usage: office_uno.py JOBS.json
   JOBS.json: [{"in": path, "out": path.(xlsx|xls|ods|pdf), "cells": [{"sheet": name,
-  "cells": {"G5": value}}], "force": false}, ...]
+  "cells": {"G5": value}}], "force": false, "recalculate": false}, ...]
   values: number -> number; "=..." -> formula; other string -> text as is; null -> cleared;
   {"typed": "80%"} -> as typed in the GUI (the office locale reads numbers, % and dates).
   A locked cell on a protected sheet is refused unless "force" (the UNO API itself
@@ -136,6 +136,8 @@ def main() -> int:
                 if doc is None:
                     raise RuntimeError("could not load")
                 fill(doc, job.get("cells", []), job.get("force", False))
+                if job.get("recalculate"):  # every formula, not only those the edits touched
+                    doc.calculateAll()
                 doc.storeToURL(
                     uno.systemPathToFileUrl(tmp_out), props(FilterName=FILTERS[ext], Overwrite=True)
                 )

@@ -17,7 +17,7 @@ ORDER = [
     "errors", "issues", "text", "units", "config", "model", "wording",
     "files", "excel", "pool", "signing", "ledger", "state", "reader",
     "paragraphs", "register", "layout", "workspace",
-    "forms",
+    "selfcheck", "forms",
     "table", "identify", "validate", "receipts", "intake",
     "status", "remind",
     "consolidate", "history", "report",

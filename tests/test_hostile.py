@@ -454,22 +454,24 @@ def test_injection_text_and_real_formulas(
     members[part] = members[part].replace(b"MARK-CR", b"_x000D_=1+1")
     _write_zip(ws / "inbox" / "注入文本.xlsx", members)
 
+    plan_rows = task_rows(forms[PLAN])
+
     def as_formulas(wb: Any) -> None:
         sheet = wb["填报"]
-        sheet.cell(rows["5"], 11).value = '=HYPERLINK("http://evil.example","点击")'
-        sheet.cell(rows["6"], 11).value = "=cmd|' /C calc'!A0"
+        sheet.cell(plan_rows["5"], 11).value = '=HYPERLINK("http://evil.example","点击")'
+        sheet.cell(plan_rows["6"], 11).value = "=cmd|' /C calc'!A0"
 
     fill_complete(forms[PLAN], ws / "staging" / "f.xlsx", edit=as_formulas)
     members = _members(ws / "staging" / "f.xlsx")
     sheet = _task_sheet_member(members)
     xml = members[sheet].decode()
     xml = re.sub(
-        r'<c r="(K5)"([^>]*)><f>(.*?)</f><v></v></c>',
+        rf'<c r="(K{plan_rows["5"]})"([^>]*)><f>(.*?)</f><v></v></c>',
         r'<c r="\1"\2 t="str"><f>\3</f><v>点击</v></c>',
         xml,
     )
     xml = re.sub(
-        r'<c r="(K6)"([^>]*)><f>(.*?)</f><v></v></c>',
+        rf'<c r="(K{plan_rows["6"]})"([^>]*)><f>(.*?)</f><v></v></c>',
         r'<c r="\1"\2 t="str"><f>\3</f><v>0</v></c>',
         xml,
     )

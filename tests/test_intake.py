@@ -23,6 +23,7 @@ from .conftest import (
     complete_values,
     fill,
     fill_complete,
+    header_columns,
     run,
     run_json,
     set_mtime,
@@ -79,7 +80,7 @@ def test_renamed_reordered_and_percent_forms(ws: Path, forms: dict[str, Path]) -
             x, y = sheet.cell(a, col), sheet.cell(b, col)
             x.value, y.value = y.value, x.value
         # 0.8 typed as 80% in Excel: a fraction with a percent format
-        header = {c.value: c.column for c in sheet[4]}
+        header = header_columns(sheet)
         sheet.cell(rows["9"], header["完成进度(%)"]).number_format = "0%"
 
     name = "回复：关于报送重点任务进展的通知(1).xlsx"
@@ -163,7 +164,7 @@ def test_partly_edited_metadata_is_a_conflict(ws: Path, forms: dict[str, Path]) 
 def test_edited_task_text_names_cell_and_original(ws: Path, forms: dict[str, Path]) -> None:
     def edit_text(wb: Any) -> None:
         sheet = wb[TASK_SHEET]
-        header = {c.value: c.column for c in sheet[4]}
+        header = header_columns(sheet)
         r = task_rows(forms[PLAN])["5"]
         sheet.cell(r, header["2019年目标"]).value = "推进建设（已降低目标）"
 
@@ -171,7 +172,7 @@ def test_edited_task_text_names_cell_and_original(ws: Path, forms: dict[str, Pat
     entry = _by_path(_collect(ws))["p.xlsx"]
     assert entry["verdict"] == "rejected"
     (issue,) = [i for i in entry["issues"] if i["code"] == "readonly-edited"]
-    assert issue["cell"] == "F5" and issue["task_id"] == "5"
+    assert issue["cell"] == f"F{task_rows(forms[PLAN])['5']}" and issue["task_id"] == "5"
     assert "原文为：“推进落地建设”" in issue["message"]
 
 
@@ -187,7 +188,7 @@ def test_rows_deleted_foreign_blank_and_notes(ws: Path, forms: dict[str, Path]) 
     def mangle(wb: Any) -> None:
         sheet = wb[TASK_SHEET]
         rows = task_rows(forms[PLAN])
-        header = {c.value: c.column for c in sheet[4]}
+        header = header_columns(sheet)
         sheet.cell(rows["6"], header["序号"]).value = "7"  # a task of another division
         sheet.insert_rows(rows["22"])  # a blank row
         sheet.insert_rows(rows["22"])
@@ -219,13 +220,14 @@ def test_fill_in_rules_are_all_reported(ws: Path, forms: dict[str, Path]) -> Non
     fill(forms[CO], ws / "inbox" / "c.xlsx", values, contact)
     entry = _by_path(_collect(ws))["c.xlsx"]
     got = {(i["code"], i["task_id"], i["cell"]) for i in entry["issues"]}
-    assert ("choice-not-allowed", "5", "G5") in got
-    assert ("out-of-range", "6", "H6") in got
-    assert ("not-a-number", "7", "H7") in got
-    assert ("required-missing", "8", "I8") in got
-    assert ("required-when", "9", "J9") in got
-    assert ("too-long", "20", "I10") in got
-    assert ("required-missing", "21", "G11") in got
+    rows = task_rows(forms[CO])
+    assert ("choice-not-allowed", "5", f"G{rows['5']}") in got
+    assert ("out-of-range", "6", f"H{rows['6']}") in got
+    assert ("not-a-number", "7", f"H{rows['7']}") in got
+    assert ("required-missing", "8", f"I{rows['8']}") in got
+    assert ("required-when", "9", f"J{rows['9']}") in got
+    assert ("too-long", "20", f"I{rows['20']}") in got
+    assert ("required-missing", "21", f"G{rows['21']}") in got
     assert any(c == "contact-missing" for c, _, _ in got)
     assert any(c == "phone-invalid" for c, _, _ in got)
     assert entry["verdict"] == "rejected"
@@ -240,7 +242,7 @@ def test_formulas_cached_value_counts_and_missing_value_is_an_error(
     fill(forms[PLAN], ws / "inbox" / "p.xlsx", values, GOOD_CONTACT)
     entry = _by_path(_collect(ws))["p.xlsx"]
     (issue,) = [i for i in entry["issues"] if i["code"] == "formula-no-value"]
-    assert issue["cell"] == "H5" and issue["task_id"] == "5"
+    assert issue["cell"] == f"H{task_rows(forms[PLAN])['5']}" and issue["task_id"] == "5"
     assert entry["verdict"] == "rejected"
 
 
@@ -249,7 +251,7 @@ def test_injection_looking_text_is_kept_verbatim(ws: Path, forms: dict[str, Path
 
     def as_text(wb: Any) -> None:
         sheet = wb[TASK_SHEET]
-        header = {c.value: c.column for c in sheet[4]}
+        header = header_columns(sheet)
         for n, r in enumerate(task_rows(forms[CO]).values()):
             cell = sheet.cell(r, header["下步打算"])
             cell.value = texts[n % len(texts)]

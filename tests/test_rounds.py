@@ -12,7 +12,16 @@ from typing import Any
 import openpyxl
 import pytest
 
-from .conftest import GOOD_CONTACT, complete_values, fill, run, run_json, set_mtime, task_rows
+from .conftest import (
+    GOOD_CONTACT,
+    complete_values,
+    fill,
+    header_columns,
+    run,
+    run_json,
+    set_mtime,
+    task_rows,
+)
 
 R1, R2, R3 = "2019-H1", "2019-H2", "2020-H1"
 FUTURE = "2099-12-31"
@@ -96,13 +105,13 @@ def test_prefilled_form_carries_last_accepted_values(
     form = three_rounds["forms2"][PLAN]
     wb = openpyxl.load_workbook(form)
     sheet = wb["填报"]
-    header = {c.value: c.column for c in sheet[4]}
+    header = header_columns(sheet)
     r = task_rows(form)["5"]
     status = sheet.cell(r, header["完成状态"])
     assert status.value == "按计划推进" and status.fill.fgColor.rgb.endswith("DDEBF7")
     assert sheet.cell(r, header["完成进度(%)"]).value == 40
     assert sheet.cell(r, header["进展情况"]).value == f"{R1} 任务5的进展"
-    assert "2019-H1" in sheet["A3"].value  # the hint names the round it came from
+    assert "2019-H1" in sheet["A4"].value  # the hint names the round it came from
     texts = [c.value for row in sheet.iter_rows() for c in row if isinstance(c.value, str)]
     assert GOOD_CONTACT["填报人"] in texts  # the contact details are carried too
     # a form of a round without pre-filling has empty inputs

@@ -32,6 +32,7 @@ from .files import atomic_write, folder_lock, sha256_bytes, sweep_temp_files
 from .ledger import Ledger
 from .model import FileRecord, FormRow, FormSpec, Register, Role, Round
 from .pool import IsolatedPool, default_workers
+from .selfcheck import CHECK_SHEET, COMPLETE, breaks, breaks_formula, check_line_formula, remaining
 from .signing import (
     META_NOTE,
     META_SHEET,
@@ -318,6 +319,14 @@ class _Formats:
             {**body, **border, "font_size": 11, "valign": "top", "text_wrap": True}
         )
         self.meta = wb.add_format({"num_format": "@"})
+        check = {**head, "font_size": 12, "bold": True, "align": "center", "valign": "vcenter"}
+        # while anything is missing or wrong; the conditional formats turn it green
+        self.check_line = wb.add_format(
+            {**check, "font_color": "#9C0006", "bg_color": "#FFC7CE", "border": 1}
+        )
+        self.check_done = wb.add_format({"font_color": "#006100", "bg_color": "#C6EFCE"})
+        self.broken = wb.add_format({"font_color": "#9C0006", "bg_color": "#FF9999"})
+        self.flag = wb.add_format({})
 
     def input_for(self, f: Field, prefilled: bool) -> Any:
         kind = {"choice": "choice", "percent": "number", "number": "number", "date": "date"}
@@ -412,7 +421,8 @@ class _Layout:
     cols: list[_Column]
     field_cols: dict[str, int]  # field key -> column
     rows: int  # task rows
-    header_row: int = 3
+    check_row: int = 2  # the line that counts what is still missing or wrong
+    header_row: int = 4
 
     @property
     def widths(self) -> list[float]:
@@ -448,10 +458,12 @@ def render_form(
     ws = wb.add_worksheet(settings.form.sheet)
     lists = wb.add_worksheet(LISTS_SHEET)
     meta = wb.add_worksheet(META_SHEET)
+    flags = wb.add_worksheet(CHECK_SHEET)
     _title_block(ws, fmt, spec, layout)
     _task_rows(ws, fmt, spec, settings, layout)
     _input_rules(wb, ws, lists, fmt, spec, settings, layout)
-    contact_cells, bottom = _contact_block(ws, fmt, spec, settings, layout)
+    contact_cells, contact_spans, bottom = _contact_block(ws, fmt, spec, settings, layout)
+    _self_check(ws, flags, fmt, spec, settings, layout, contact_spans, bottom)
     _page_setup(ws, spec, settings, layout, bottom)
     _write_instructions(notes, fmt, spec, settings)
     lists.hide()
@@ -486,11 +498,15 @@ def _title_block(ws: Any, fmt: _Formats, spec: FormSpec, layout: _Layout) -> Non
         1, split, 1, last_col, f"报送时限：{deadline_text(spec.round.deadline)}", fmt.subtitle_right
     )
     ws.set_row(1, 22)
-    hint = "填写说明：请在浅黄色单元格中填写，其余内容已锁定；完成状态请从下拉列表选择，完成进度填 0-100 的数字。详细要求见“填报说明”工作表。"
+    hint = (
+        "填写说明：请在浅黄色单元格中填写，其余内容已锁定；完成状态请从下拉列表选择，完成进度填 0-100 的数字。"
+        "标红的单元格还需要填写或修改，上方一行随时显示还差几处。详细要求见“填报说明”工作表。"
+    )
     if spec.prefill_from:
         hint += f"浅蓝色单元格为上一轮次（{spec.prefill_from}）已报内容，请逐项核对更新。"
-    ws.merge_range(2, 0, 2, last_col, hint, fmt.hint)
-    ws.set_row(2, 30 if spec.prefill_from else 18)
+    hint_row = layout.check_row + 1
+    ws.merge_range(hint_row, 0, hint_row, last_col, hint, fmt.hint)
+    ws.set_row(hint_row, 30)
     header_row = layout.header_row
     for i, c in enumerate(layout.cols):
         ws.write_string(
@@ -556,14 +572,88 @@ def _input_rules(
             ws.data_validation(layout.first, col, layout.last, col, _validation(f, list_name))
 
 
+def _sheet_ref(sheet: str, ref: str) -> str:
+    return "'" + sheet.replace("'", "''") + "'!" + ref
+
+
+def _self_check(
+    ws: Any,
+    flags: Any,
+    fmt: _Formats,
+    spec: FormSpec,
+    settings: Settings,
+    layout: _Layout,
+    contact_spans: Mapping[str, tuple[int, int, int]],
+    bottom: int,
+) -> None:
+    """Each input cell red while it breaks a rule, and the check line counting them.
+
+    The flag sheet holds, at each input cell's address, 1 while that cell breaks a rule;
+    the check line sums it. The red is a conditional format of the same formula on the
+    task sheet itself. Both come from selfcheck, from the same [[fields]] collect applies.
+    """
+    task = settings.form.sheet
+    broken = 0
+    field_cols = layout.field_cols
+    for n, row in enumerate(spec.rows):
+        r = layout.first + n
+        values = dict(row.prefill)
+        refs = {k: _sheet_ref(task, cell_ref(r, c)) for k, c in field_cols.items()}
+        for f in settings.fields:
+            c = field_cols[f.key]
+            bad = breaks(f, values.get(f.key), values, settings)
+            broken += bad
+            formula = breaks_formula(f, refs[f.key], refs, settings)
+            flags.write_formula(r, c, f"=IF({formula},1,0)", fmt.flag, int(bad))
+    if spec.rows:
+        top = layout.first + 1
+        own = {k: f"${col_letter(c)}{top}" for k, c in field_cols.items()}
+        for f in settings.fields:
+            c = field_cols[f.key]
+            rule = breaks_formula(f, f"{col_letter(c)}{top}", own, settings)
+            ws.conditional_format(
+                layout.first, c, layout.last, c,
+                {"type": "formula", "criteria": f"={rule}", "format": fmt.broken},
+            )  # fmt: skip
+    carried = dict(spec.contact_prefill)
+    for f in settings.contact:
+        r, c, end = contact_spans[f.key]
+        ref = cell_ref(r, c)
+        bad = breaks(f, carried.get(f.key), carried, settings)
+        broken += bad
+        formula = breaks_formula(f, _sheet_ref(task, ref), {}, settings)
+        flags.write_formula(r, c, f"=IF({formula},1,0)", fmt.flag, int(bad))
+        anchor = "$" + col_letter(c) + "$" + str(r + 1)
+        ws.conditional_format(
+            r, c, r, end,
+            {"type": "formula", "criteria": "=" + breaks_formula(f, anchor, {}, settings),
+             "format": fmt.broken},
+        )  # fmt: skip
+    area = _sheet_ref(CHECK_SHEET, f"$A$1:${col_letter(layout.last_col)}${bottom + 1}")
+    line = layout.check_row
+    ws.merge_range(line, 0, line, layout.last_col, "", fmt.check_line)
+    ws.write_formula(
+        line, 0, check_line_formula(area), fmt.check_line, remaining(broken) if broken else COMPLETE
+    )
+    ws.conditional_format(
+        line, 0, line, layout.last_col,
+        {"type": "formula", "criteria": f'=$A${line + 1}="{COMPLETE}"', "format": fmt.check_done},
+    )  # fmt: skip
+    ws.set_row(line, 24)
+    flags.very_hidden()
+    if settings.form.protect:
+        flags.protect(settings.form.password)
+
+
 def _contact_block(
     ws: Any, fmt: _Formats, spec: FormSpec, settings: Settings, layout: _Layout
-) -> tuple[dict[str, str], int]:
-    """填报人, 联系电话 and the others below the table; returns each input cell and the
-    block's last row."""
+) -> tuple[dict[str, str], dict[str, tuple[int, int, int]], int]:
+    """填报人, 联系电话 and the others below the table; returns each input cell, its
+    (row, first column, last column), and the block's last row."""
     contact_top = layout.last + 2
     places = _contact_layout(layout.widths, [f"{f.label}：" for f in settings.contact])
     contact_cells: dict[str, str] = {}
+    spans: dict[str, tuple[int, int, int]] = {}
     for f, (line, l0, l1, i0, i1) in zip(settings.contact, places, strict=True):
         r = contact_top + line
         label = f"{f.label}：" + ("*" if f.required else "")
@@ -579,6 +669,7 @@ def _contact_block(
             ws.merge_range(r, i0, r, i1, "", cfmt)
         write_value(ws, r, i0, carried_contact, cfmt)
         contact_cells[f.key] = cell_ref(r, i0)
+        spans[f.key] = (r, i0, i1)
         v = _validation(f, "")
         v["input_message"] = (f.prompt or describe_field(f, settings.field_by_key))[:250]
         if f.type in ("text", "phone"):
@@ -587,7 +678,7 @@ def _contact_block(
     contact_lines = (max(line for line, *_ in places) + 1) if places else 0
     for k in range(contact_lines):
         ws.set_row(contact_top + k, 26)
-    return contact_cells, contact_top + max(contact_lines, 1) - 1
+    return contact_cells, spans, contact_top + max(contact_lines, 1) - 1
 
 
 def _page_setup(ws: Any, spec: FormSpec, settings: Settings, layout: _Layout, bottom: int) -> None:

@@ -1,0 +1,226 @@
+"""Forms that check themselves while a division fills them: each rule of `[[fields]]` and
+`[[contact]]` as a spreadsheet formula, and as its Python twin.
+
+A form turns an input cell red (a conditional format) while it breaks a rule, and its
+check line counts the red cells. The same formula, pointed at the task sheet, fills a
+very hidden sheet of flags (one 1 or 0 at each input cell's address), which the check line
+sums and which a test can read back after an office suite has recalculated.
+
+The formulas use only functions that Excel 2010, WPS and LibreOffice all compute (IF, OR,
+AND, NOT, LEN, TRIM, CLEAN, ASC, SUBSTITUTE, VALUE, ISNUMBER, ISERROR, ISNA, MATCH, INT,
+RIGHT, CELL, DATEVALUE, SUM) and no array formulas. `breaks` says in Python what each
+formula says, for the values the form is written with (the cached results a reader that
+does not recalculate sees); tests/test_selfcheck.py holds both to `collect`'s verdicts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .config import Field, Settings
+from .text import to_halfwidth_number
+
+CHECK_SHEET = "_xlflow_check"
+COMPLETE = "已填写完整，可以保存后报送"
+
+
+def remaining(count: int) -> str:
+    return f"还有 {count} 处需要填写或修改（标红的单元格）"
+
+
+def check_line_formula(flags: str) -> str:
+    """The check line: `flags` is the range of the flag cells."""
+    return (
+        f'=IF(SUM({flags})=0,"{COMPLETE}","还有 "&SUM({flags})&" 处需要填写或修改（标红的单元格）")'
+    )
+
+
+# --- the formulas ---
+
+_DIGITS = "0123456789０１２３４５６７８９"
+# what a phone number may hold besides digits (validate.phone_ok), lower-cased
+_PHONE_EXTRAS = (" ", "-", "(", ")", "（", "）", "－", "—", "+", "＋", "转", "分机", "ext", ".")
+
+
+def _strip(expr: str, pieces: tuple[str, ...] | str) -> str:
+    for piece in pieces:
+        expr = f'SUBSTITUTE({expr},"{piece}","")'
+    return expr
+
+
+def _blank(x: str) -> str:
+    # whitespace only is empty, as collect reads it: CLEAN takes line breaks, TRIM spaces
+    return f'LEN(TRIM(CLEAN(SUBSTITUTE({x},"\u3000",""))))=0'
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def _list(values: tuple[str, ...]) -> str:
+    return "{" + ",".join(_quote(v) for v in values) + "}"
+
+
+def _number(x: str) -> str:
+    """The number a cell holds, as collect reads it (an error where it is none)."""
+    text = f'SUBSTITUTE(SUBSTITUTE(ASC(TRIM({x})),"%",""),",","")'
+    return f"IF(ISNUMBER({x}),{x},VALUE({text}))"
+
+
+def _percent(x: str, n: str, status: str | None, done: str) -> str:
+    """A percent as collect scales it: 0.8 in a % cell or alone is 80; 1 of a done task 100."""
+    sign = f'AND(NOT(ISNUMBER({x})),RIGHT(ASC(TRIM({x})),1)="%")'
+    formatted = f'LEFT(CELL("format",{x}),1)="P"'
+    done_one = f"AND({n}=1,TRIM({status})={_quote(done)})" if status and done else "FALSE"
+    return (
+        f"IF({sign},{n},IF(AND({formatted},OR({n}<10,{n}<>INT({n}))),{n}*100,"
+        f"IF(AND({n}>0,{n}<1),{n}*100,IF({done_one},100,{n}))))"
+    )
+
+
+def _out_of_range(f: Field, value: str) -> str:
+    tests = []
+    if f.min is not None:
+        tests.append(f"{value}<{f.min:g}")
+    if f.max is not None:
+        tests.append(f"{value}>{f.max:g}")
+    return f"OR({','.join(tests)})" if tests else "FALSE"
+
+
+def _filled_breaks(f: Field, x: str, refs: Mapping[str, str], settings: Settings) -> str:
+    """The rule of a cell that holds something."""
+    if f.type == "choice":
+        return f"ISNA(MATCH(ASC(TRIM({x})),{_list(f.choices)},0))"
+    if f.type in ("percent", "number"):
+        n = _number(x)
+        if f.type == "percent":
+            done = settings.status_order[0] if settings.status_order else ""
+            value = _percent(x, n, refs.get(settings.status.field), done)
+        else:
+            value = n
+        return f"IF(ISERROR({n}),TRUE,{_out_of_range(f, value)})"
+    if f.type == "date":
+        return f"IF(ISNUMBER({x}),OR({x}<20000,{x}>80000),ISERROR(DATEVALUE(TRIM({x}))))"
+    if f.type == "phone":
+        lower = f"LOWER(TRIM({x}))"
+        no_digits = _strip(lower, tuple(_DIGITS))
+        digits = f"LEN({lower})-LEN({no_digits})"
+        rest = _strip(no_digits, _PHONE_EXTRAS)
+        return f"OR({digits}<7,{digits}>20,LEN({rest})>0)"
+    if f.max_length:
+        return f"LEN({x})>{f.max_length}"
+    return "FALSE"
+
+
+def _when_empty(f: Field, refs: Mapping[str, str]) -> str:
+    """Whether an empty cell breaks a rule: it is required, or required now."""
+    if f.required:
+        return "TRUE"
+    cond = f.required_when
+    if cond is None or cond.field not in refs:
+        return "FALSE"
+    other = refs[cond.field]
+    return "OR(" + ",".join(f"TRIM({other})={_quote(v)}" for v in cond.values) + ")"
+
+
+def breaks_formula(f: Field, x: str, refs: Mapping[str, str], settings: Settings) -> str:
+    """TRUE while the cell `x` breaks a rule of `f`; `refs` are the same row's other input
+    cells by field key (for required_when, and the status a percent of 1 depends on)."""
+    return f"IF({_blank(x)},{_when_empty(f, refs)},{_filled_breaks(f, x, refs, settings)})"
+
+
+# --- the same rules in Python ---
+
+
+def _blank_value(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not re.sub(r"[\x00-\x1f\u3000 ]", "", value)
+    return False
+
+
+def _number_value(value: Any) -> tuple[float | None, bool]:
+    if isinstance(value, bool):
+        return None, False
+    if isinstance(value, int | float):
+        return (float(value), False) if math.isfinite(value) else (None, False)
+    text = to_halfwidth_number(unicodedata.normalize("NFKC", str(value))).strip()
+    sign = text.endswith("%")
+    try:
+        number = float(text.replace("%", "").replace(",", ""))
+    except ValueError:
+        return None, False
+    return (number, sign) if math.isfinite(number) else (None, False)
+
+
+def _phone_breaks(text: str) -> bool:
+    lower = text.strip().lower()
+    no_digits = "".join(ch for ch in lower if ch not in _DIGITS)
+    digits = len(lower) - len(no_digits)
+    rest = no_digits
+    for piece in _PHONE_EXTRAS:
+        rest = rest.replace(piece, "")
+    return digits < 7 or digits > 20 or bool(rest)
+
+
+def breaks(
+    f: Field,
+    value: Any,
+    row: Mapping[str, Any],
+    settings: Settings,
+    percent_format: bool = False,
+) -> bool:
+    """What `breaks_formula` computes, for a cell holding `value` in a row holding `row`
+    (field key -> value)."""
+    if _blank_value(value):
+        if f.required:
+            return True
+        cond = f.required_when
+        if cond is None or cond.field not in row:
+            return False
+        other = row[cond.field]
+        return isinstance(other, str) and other.strip() in cond.values
+    if f.type == "choice":
+        return unicodedata.normalize("NFKC", str(value)).strip() not in f.choices
+    if f.type in ("percent", "number"):
+        n, sign = _number_value(value)
+        if n is None:
+            return True
+        if f.type == "percent" and not sign:
+            status = row.get(settings.status.field)
+            done = settings.status_order[0] if settings.status_order else ""
+            if (percent_format and (n < 10 or not n.is_integer())) or 0 < n < 1:
+                n *= 100
+            elif n == 1 and isinstance(status, str) and status.strip() == done and done:
+                n = 100.0
+        return (f.min is not None and n < f.min) or (f.max is not None and n > f.max)
+    if f.type == "date":
+        if isinstance(value, dt.date):
+            return False
+        if isinstance(value, int | float):
+            return not 20000 <= value <= 80000
+        try:
+            dt.date.fromisoformat(str(value).strip())
+        except ValueError:
+            return True
+        return False
+    if f.type == "phone":
+        return _phone_breaks(str(value))
+    return bool(f.max_length and len(str(value)) > f.max_length)
+
+
+@dataclass(frozen=True)
+class CheckedCell:
+    """An input cell the form checks: its field, where it is, and its row's other cells."""
+
+    field: Field
+    row: int
+    col: int
+    refs: tuple[tuple[str, str], ...]  # same-row field key -> cell (A1, on the task sheet)
