@@ -786,6 +786,14 @@ def _write_instructions(ws: Any, fmt: _Formats, spec: FormSpec, settings: Settin
         ("任务数量", f"{len(spec.rows)} 项（牵头 {lead} 项，配合 {coop} 项）"),
         ("填报步骤", "\n".join(steps)),
         ("各列要求", rules),
+        (
+            "自动检查",
+            f"“{settings.form.sheet}”工作表标题下方的一行随填写自动更新：还有未填或不符合要求的内容时，"
+            "显示“还有 N 处需要填写或修改（标红的单元格）”，相应单元格标为红色——必填项为空、"
+            "不是下拉列表中的选项、数字超出范围或不是数字、超过字数上限、"
+            "需要同时填写的内容未填（如完成状态为“进度滞后”时的存在问题），以及表格下方的填报人、联系电话。"
+            f"全部改好后显示“{COMPLETE}”。",
+        ),
         ("联系方式", contact or "见通知"),
     ]
     for k, (label, text) in enumerate(rows, start=2):

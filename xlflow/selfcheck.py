@@ -7,8 +7,8 @@ very hidden sheet of flags (one 1 or 0 at each input cell's address), which the 
 sums and which a test can read back after an office suite has recalculated.
 
 The formulas use only functions that Excel 2010, WPS and LibreOffice all compute (IF, OR,
-AND, NOT, LEN, TRIM, CLEAN, ASC, SUBSTITUTE, VALUE, ISNUMBER, ISERROR, ISNA, MATCH, INT,
-RIGHT, CELL, DATEVALUE, SUM) and no array formulas. `breaks` says in Python what each
+AND, NOT, LEN, TRIM, CLEAN, ASC, LOWER, SUBSTITUTE, VALUE, ISNUMBER, ISERROR, ISNA, MATCH,
+INT, ROUND, LEFT, RIGHT, CELL, DATEVALUE, SUM) and no array formulas. `breaks` says in Python what each
 formula says, for the values the form is written with (the cached results a reader that
 does not recalculate sees); tests/test_selfcheck.py holds both to `collect`'s verdicts.
 """
@@ -44,8 +44,24 @@ def check_line_formula(flags: str) -> str:
 # --- the formulas ---
 
 _DIGITS = "0123456789０１２３４５６７８９"
-# what a phone number may hold besides digits (validate.phone_ok), lower-cased
-_PHONE_EXTRAS = (" ", "-", "(", ")", "（", "）", "－", "—", "+", "＋", "转", "分机", "ext", ".")
+# what a phone number may hold besides digits, lower-cased
+_PHONE_EXTRAS = (
+    " ",
+    "\u3000",
+    "-",
+    "(",
+    ")",
+    "（",
+    "）",
+    "－",
+    "—",
+    "+",
+    "＋",
+    "转",
+    "分机",
+    "ext",
+    ".",
+)
 
 
 def _strip(expr: str, pieces: tuple[str, ...] | str) -> str:
@@ -68,9 +84,11 @@ def _list(values: tuple[str, ...]) -> str:
 
 
 def _number(x: str) -> str:
-    """The number a cell holds, as collect reads it (an error where it is none)."""
-    text = f'SUBSTITUTE(SUBSTITUTE(ASC(TRIM({x})),"%",""),",","")'
-    return f"IF(ISNUMBER({x}),{x},VALUE({text}))"
+    """The number a cell holds, as collect reads it (an error where it is none): commas
+    dropped, a % at the end taken off."""
+    t = f'SUBSTITUTE(ASC(TRIM({x})),",","")'
+    core = f'IF(RIGHT({t},1)="%",TRIM(LEFT({t},LEN({t})-1)),{t})'
+    return f"IF(ISNUMBER({x}),{x},VALUE({core}))"
 
 
 def _percent(x: str, n: str, status: str | None, done: str) -> str:
@@ -104,11 +122,12 @@ def _filled_breaks(f: Field, x: str, refs: Mapping[str, str], settings: Settings
             value = _percent(x, n, refs.get(settings.status.field), done)
         else:
             value = n
-        return f"IF(ISERROR({n}),TRUE,{_out_of_range(f, value)})"
+        # collect compares the number rounded to six places
+        return f"IF(ISERROR({n}),TRUE,{_out_of_range(f, f'ROUND({value},6)')})"
     if f.type == "date":
         return f"IF(ISNUMBER({x}),OR({x}<20000,{x}>80000),ISERROR(DATEVALUE(TRIM({x}))))"
     if f.type == "phone":
-        lower = f"LOWER(TRIM({x}))"
+        lower = f"LOWER(TRIM(CLEAN({x})))"
         no_digits = _strip(lower, tuple(_DIGITS))
         digits = f"LEN({lower})-LEN({no_digits})"
         rest = _strip(no_digits, _PHONE_EXTRAS)
@@ -151,23 +170,26 @@ def _number_value(value: Any) -> tuple[float | None, bool]:
         return None, False
     if isinstance(value, int | float):
         return (float(value), False) if math.isfinite(value) else (None, False)
-    text = to_halfwidth_number(unicodedata.normalize("NFKC", str(value))).strip()
+    text = to_halfwidth_number(unicodedata.normalize("NFKC", str(value))).strip().replace(",", "")
     sign = text.endswith("%")
     try:
-        number = float(text.replace("%", "").replace(",", ""))
+        number = float(text.rstrip("%").strip())
     except ValueError:
         return None, False
     return (number, sign) if math.isfinite(number) else (None, False)
 
 
-def _phone_breaks(text: str) -> bool:
-    lower = text.strip().lower()
+def phone_ok(text: str) -> bool:
+    """A phone number as both collect and the form read one: 7 to 20 digits, and nothing
+    else but spaces, - ( ) + . and an extension (转, 分机, ext). One rule, so that the form
+    and collect never disagree; it is the formula of `_filled_breaks`, in Python."""
+    lower = re.sub(r"[\x00-\x1f]", "", text).strip(" ").lower()
     no_digits = "".join(ch for ch in lower if ch not in _DIGITS)
     digits = len(lower) - len(no_digits)
     rest = no_digits
     for piece in _PHONE_EXTRAS:
         rest = rest.replace(piece, "")
-    return digits < 7 or digits > 20 or bool(rest)
+    return 7 <= digits <= 20 and not rest
 
 
 def breaks(
@@ -200,6 +222,7 @@ def breaks(
                 n *= 100
             elif n == 1 and isinstance(status, str) and status.strip() == done and done:
                 n = 100.0
+        n = round(n, 6)
         return (f.min is not None and n < f.min) or (f.max is not None and n > f.max)
     if f.type == "date":
         if isinstance(value, dt.date):
@@ -212,7 +235,7 @@ def breaks(
             return True
         return False
     if f.type == "phone":
-        return _phone_breaks(str(value))
+        return not phone_ok(str(value))
     return bool(f.max_length and len(str(value)) > f.max_length)
 
 

@@ -21,6 +21,7 @@ from .excel import cell_ref
 from .issues import Issue, IssueCode, error, warning
 from .model import FormSpec
 from .reader import Cell, RawWorkbook, text_of
+from .selfcheck import phone_ok
 from .signing import normalise_text
 from .table import Table, find_task_sheet, label_key, locate_table
 from .text import (
@@ -168,14 +169,6 @@ def _to_date(value: Cell) -> dt.date | None:
                 except ValueError:
                     return None
     return None
-
-
-_PHONE = re.compile(r"[+＋]?[\d\s\-()（）－—]{7,30}((转|ext\.?|分机|-)\s*\d{1,6})?", re.I)
-
-
-def phone_ok(text: str) -> bool:
-    digits = sum(ch.isdigit() for ch in text)
-    return bool(_PHONE.fullmatch(text.strip())) and 7 <= digits <= 20
 
 
 def _text_checks(f: Field, text: str, where: dict[str, str], label: str) -> Iterator[Issue]:
