@@ -18,7 +18,7 @@ ORDER = [
     "files", "excel", "pool", "signing", "ledger", "state", "reader",
     "paragraphs", "register", "layout", "workspace",
     "selfcheck", "forms",
-    "table", "identify", "validate", "receipts", "intake",
+    "table", "identify", "validate", "receipts", "intake", "decisions",
     "status", "remind",
     "consolidate", "history", "report",
     "demo", "cli", "__main__", "__init__",

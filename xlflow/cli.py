@@ -536,6 +536,93 @@ def report(workspace: str, round_id: str, template_file: str | None, as_json: bo
     click.echo("这是草稿：请核对后在 Word 中填写文号、修改措辞，再印发。")
 
 
+def _decision_text(result: Any, root: Path) -> str:
+    d, f = result.decision, result.file
+    verb = {"accept": "采用", "exclude": "不采用"}[d.action]
+    lines = [
+        (f"已撤销对“{f.path}”的决定（{verb}：{d.reason}）。" if result.undone
+         else f"已记录：{verb}“{f.path}”，理由：{d.reason}（{d.by}，{d.at.replace('T', ' ')}）。"),
+        f"该文件现在：{VERDICT_LABELS[f.verdict]}"
+        + ("（已不在 inbox 中）" if not f.present else ""),
+    ]  # fmt: skip
+    if result.standing is not None:
+        s = result.standing
+        counted = s.counted.path if s.counted else "无"
+        lines.append(f"{s.division}：{s.standing.label}，计入的文件：{counted}")
+    lines.append("回执已更新；汇总表请重新运行 merge。")
+    return "\n".join(lines)
+
+
+def _decision_command(action: str, help_text: str) -> Callable[..., Any]:
+    @main.command(name=action, help=help_text)
+    @workspace_option
+    @round_option
+    @click.argument("file")
+    @click.option("--reason", required=True, help="理由，记入台账，并显示在回执和汇总表中。")
+    @click.option("--by", help="决定人；默认为当前登录的用户名。")
+    @json_option
+    def command(
+        workspace: str, round_id: str, file: str, reason: str, by: str | None, as_json: bool
+    ) -> None:
+        from .decisions import decide
+
+        ws = _workspace(workspace)
+        with _library_errors():
+            result = decide(ws, round_id, file, action, reason, by)
+        if as_json:
+            _print_json(result.to_dict())
+            return
+        click.echo(_decision_text(result, ws.root))
+
+    return command
+
+
+_decision_command(
+    "accept",
+    """采用一份未通过核验的报送文件（例如处长电话确认、联系电话稍后补报）。
+
+    决定按文件内容（sha256）记入台账，改名、重新 collect 都不影响；inbox 中的文件不会被改动。
+    有误的单元格不采用，汇总表中注明。FILE 为 status 中显示的文件名（inbox 下的路径）。
+
+    \b
+    例：xlflow accept --round 2019-H1 高新处.xlsx --reason "处长电话确认，联系电话稍后补报"
+    """,
+)
+_decision_command(
+    "exclude",
+    """不采用某个报送文件（例如测试文件、发错的附件，或已不在 inbox 中的旧文件）。
+
+    该处室改以其他文件计入；没有其他文件时视为未报送。用 undo 撤销。
+
+    \b
+    例：xlflow exclude --round 2019-H1 测试.xlsx --reason "测试文件"
+    """,
+)
+
+
+@main.command()
+@workspace_option
+@round_option
+@click.argument("file")
+@click.option("--by", help="撤销人；默认为当前登录的用户名。")
+@json_option
+def undo(workspace: str, round_id: str, file: str, by: str | None, as_json: bool) -> None:
+    """撤销对某个文件的采用或不采用决定，恢复按规则核验的结论。
+
+    \b
+    例：xlflow undo --round 2019-H1 测试.xlsx
+    """
+    from .decisions import undo as run_undo
+
+    ws = _workspace(workspace)
+    with _library_errors():
+        result = run_undo(ws, round_id, file, by)
+    if as_json:
+        _print_json(result.to_dict())
+        return
+    click.echo(_decision_text(result, ws.root))
+
+
 @main.command()
 @workspace_option
 @round_option
@@ -573,7 +660,11 @@ def _status_text(state: Any) -> str:
             if info["errors"]
             else ("" if info["warnings"] == 0 else f"{info['warnings']} 条提醒")
         )
-        rows.append([d.division, d.standing.label, info["file"] or "", when, problems])
+        label = d.standing.label + ("（协调确认）" if d.decided else "")
+        name = (info["file"] or "") + ("（已不在 inbox 中）" if info["in_inbox"] is False else "")
+        if d.decided:
+            problems = f"{info['errors']} 处有误，已确认采用"
+        rows.append([d.division, label, name, when, problems])
     lines.append(_table(["处室", "情况", "文件", "收到时间", "问题"], rows))
     missing = state.missing
     lines.append("")

@@ -17,14 +17,14 @@ import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from .config import Settings
 from .excel import StreamedSheet, page_text, row_height, streamed_workbook, write_text, write_value
 from .files import atomic_path, folder_lock, sweep_temp_files
-from .issues import VERDICT_LABELS, Issue, IssueCode, Severity, Verdict, warning
+from .issues import DECISION_CODES, VERDICT_LABELS, Issue, IssueCode, Severity, Verdict, warning
 from .ledger import Ledger, RegisterHead
 from .model import FileRecord, Register, Role, Round, Task
 from .state import DivisionState, RoundState, Standing, round_state
@@ -287,9 +287,39 @@ class TaskRow:
     history: list[tuple[str, Any]]  # (status, percent) in each round, this one last
 
 
+def _overruled(inputs: _Inputs) -> dict[str, dict[str, list[str]]]:
+    """For each file accepted by the coordinator despite its errors: the fields of each
+    task that were in error (and so were not taken), by file path and task id."""
+    labels = {f.key: f.label for f in inputs.settings.fields}
+    out: dict[str, dict[str, list[str]]] = {}
+    for f in inputs.state.files:
+        if f.verdict is not Verdict.ACCEPTED or not any(
+            i.code is IssueCode.ACCEPTED_BY_COORDINATOR for i in f.issues
+        ):
+            continue
+        tasks = out.setdefault(f.path, {})
+        for i in f.issues:
+            if i.severity is Severity.ERROR and i.task_id:
+                field = labels.get(i.field, i.field) or "本行"
+                tasks.setdefault(i.task_id, []).append(f"{field}（{i.cell}）" if i.cell else field)
+    return out
+
+
+def _overruled_note(state: TaskState, overruled: Mapping[str, Mapping[str, list[str]]]) -> str:
+    notes = []
+    for a in state.answers:
+        wrong = overruled.get(a.source, {}).get(state.task.id)
+        if wrong:
+            notes.append(
+                f"【{a.division}】经协调办公室确认采用，原表以下内容有误、未采用：{'、'.join(wrong)}"
+            )
+    return "；".join([state.note, *notes] if state.note else notes)
+
+
 def _rows(inputs: _Inputs, ledger: Ledger) -> Iterator[TaskRow]:
     """Each task of the register, in order, as this round's detail and every round's status."""
     settings = inputs.settings
+    overruled = _overruled(inputs)
     current = len(inputs.rounds) - 1
     fields = (settings.status.field, settings.status.percent_field)
     missing = settings.status.missing_label
@@ -302,6 +332,8 @@ def _rows(inputs: _Inputs, ledger: Ledger) -> Iterator[TaskRow]:
             else:
                 said[a.index][a.division] = (a.status, a.percent)
         state, problems = task_state(task, _answers(task, now), settings, inputs.round)
+        if overruled:
+            state = replace(state, note=_overruled_note(state, overruled))
         history = [_lead_said(task, said[k], missing) for k in range(current)]
         yield TaskRow(state, problems, [*history, (state.status, state.percent)])
 
@@ -985,6 +1017,7 @@ def _sources(ws: Any, st: _Styles, data: Consolidation, title: str) -> None:
         ("被替代为 / 重复于", 26),
         ("格式及保存程序", 22),
         ("在 inbox 中", 9),
+        ("协调办公室决定", 30),
         ("sha256", 66),
     ]
     header = _list_sheet(ws, st, "报送文件来源", heads)
@@ -1000,6 +1033,7 @@ def _sources(ws: Any, st: _Styles, data: Consolidation, title: str) -> None:
             f.superseded_by,
             app,
             "是" if f.present else "否（已存档）",
+            "；".join(i.message for i in f.issues if i.code in DECISION_CODES),
             f.sha256,
         ]
         for i, text in enumerate(row):

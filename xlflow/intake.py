@@ -13,7 +13,7 @@ import json
 import os
 import stat
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -21,9 +21,9 @@ from typing import Any
 from .config import Settings
 from .files import atomic_copy, atomic_write, folder_lock, sha256_file, sweep_temp_files
 from .identify import IntakeContext, filename_warning, identify
-from .issues import Issue, IssueCode, Verdict, error, has_errors, warning
+from .issues import DECISION_CODES, Issue, IssueCode, Verdict, error, has_errors, warning
 from .ledger import AcceptedValues, FormStore, Ledger, code_fingerprint, now_text
-from .model import FileRecord, Round
+from .model import Decision, FileRecord, Round
 from .pool import IsolatedPool, JobFailure, default_workers
 from .reader import SPREADSHEET_SUFFIXES, RawWorkbook, ReadResult, read_workbook
 from .receipts import write_receipts
@@ -288,9 +288,43 @@ def _failure_record(job: ReadJob, ctx: IntakeContext, failure: JobFailure) -> Fi
 # --- verdicts across files ---
 
 
-def assign_verdicts(records: list[FileRecord]) -> list[FileRecord]:
-    """Duplicates, then the newest accepted file per division counts; the others are superseded."""
-    out = [replace(r, verdict=base_verdict(r.issues), superseded_by="") for r in records]
+def _decided(record: FileRecord, decision: Decision | None) -> FileRecord:
+    """A record with the coordinator's decision on it, if any: an excluded file never
+    counts; a rejected one accepted keeps its problems on record, and says who let it in."""
+    issues = tuple(i for i in record.issues if i.code not in DECISION_CODES)
+    verdict = base_verdict(issues)
+    if decision is None or verdict is Verdict.SKIPPED:
+        return replace(record, issues=issues, verdict=verdict, superseded_by="")
+    when = decision.at.replace("T", " ")[:16]
+    said = f"（{decision.reason}；{decision.by}，{when}）"
+    if decision.action == "exclude":
+        note = warning(
+            IssueCode.EXCLUDED_BY_COORDINATOR,
+            f"协调办公室决定不采用此文件{said}。",
+            file=record.path,
+            division=record.division,
+        )
+        verdict = Verdict.EXCLUDED
+    elif verdict is Verdict.REJECTED and record.division:
+        note = warning(
+            IssueCode.ACCEPTED_BY_COORDINATOR,
+            f"经联系人确认后采用{said}。下列有误的单元格未采用，汇总表中已注明。",
+            file=record.path,
+            division=record.division,
+        )
+        verdict = Verdict.ACCEPTED
+    else:  # accepted anyway: the decision changes nothing
+        return replace(record, issues=issues, verdict=verdict, superseded_by="")
+    return replace(record, issues=(note, *issues), verdict=verdict, superseded_by="")
+
+
+def assign_verdicts(
+    records: list[FileRecord], decisions: Mapping[str, Decision] | None = None
+) -> list[FileRecord]:
+    """The coordinator's decisions, duplicates, then the newest accepted file per division
+    counts; the others are superseded."""
+    decided = decisions or {}
+    out = [_decided(r, decided.get(r.sha256)) for r in records]
     order = sorted(range(len(out)), key=lambda i: (out[i].mtime, out[i].path))
     first_of: dict[str, int] = {}
     for i in order:
@@ -438,7 +472,7 @@ def collect(
         for key, prior in old.items():
             if key not in seen and prior.verdict is not Verdict.SKIPPED:
                 records.append(replace(prior, present=False))
-        records = assign_verdicts(_post_process(records, rnd, ledger))
+        records = assign_verdicts(_post_process(records, rnd, ledger), ledger.decisions(rnd.id))
         records.sort(key=lambda r: (r.mtime, r.path))
         archive_accepted(ws, records)
         if jobs and hasattr(os, "sync"):

@@ -18,6 +18,7 @@ class Verdict(StrEnum):
     SUPERSEDED = "superseded"
     DUPLICATE = "duplicate"
     SKIPPED = "skipped"
+    EXCLUDED = "excluded"  # by the coordinator's decision (xlflow exclude)
 
 
 VERDICT_LABELS: dict[str, str] = {
@@ -26,6 +27,7 @@ VERDICT_LABELS: dict[str, str] = {
     Verdict.SUPERSEDED: "已被更新版本替代",
     Verdict.DUPLICATE: "重复文件",
     Verdict.SKIPPED: "已跳过",
+    Verdict.EXCLUDED: "不采用（协调办公室决定）",
 }
 
 
@@ -63,6 +65,9 @@ class IssueCode(StrEnum):
     WRONG_ROUND = "wrong-round"
     FILENAME_MISMATCH = "filename-mismatch"
     LATE_RETURN = "late-return"
+    # the coordinator's last word (xlflow accept / exclude)
+    ACCEPTED_BY_COORDINATOR = "accepted-by-coordinator"
+    EXCLUDED_BY_COORDINATOR = "excluded-by-coordinator"
     # the layout of the task sheet
     TASK_SHEET_MISSING = "task-sheet-missing"
     COLUMN_MISSING = "column-missing"
@@ -131,6 +136,10 @@ class Issue:
         if self.sheet and self.cell:
             return f"{self.sheet}!{self.cell}"
         return self.sheet or self.cell
+
+
+# the coordinator's decisions, recorded on the file they are about
+DECISION_CODES = (IssueCode.ACCEPTED_BY_COORDINATOR, IssueCode.EXCLUDED_BY_COORDINATOR)
 
 
 def error(code: IssueCode, message: str, **where: str) -> Issue:

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from .errors import WorkspaceError, XlflowError
 from .issues import Issue, Verdict
-from .model import FileRecord, FormRow, FormSpec, Register, Role, Round, Task, parse_round
+from .model import Decision, FileRecord, FormRow, FormSpec, Register, Role, Round, Task, parse_round
 from .text import display_width
 
 _SCHEMA = """
@@ -90,6 +90,18 @@ CREATE TABLE IF NOT EXISTS register_roles (
     pos INTEGER NOT NULL,
     role TEXT NOT NULL,
     PRIMARY KEY (key, division, pos, role)
+);
+CREATE TABLE IF NOT EXISTS decisions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    round TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    action TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    by TEXT NOT NULL,
+    at TEXT NOT NULL,
+    path TEXT NOT NULL,
+    undone_by TEXT NOT NULL DEFAULT '',
+    undone_at TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -746,6 +758,50 @@ class Ledger:
             (round_id,),
         ).fetchone()
         return int(row[0]) if row else None
+
+    # --- the coordinator's decisions ---
+
+    def record_decision(self, decision: Decision) -> None:
+        """A new decision on a file; it replaces the one in force, which stays on record."""
+        with self.transaction():
+            self.db.execute(
+                "UPDATE decisions SET undone_by=?, undone_at=? "
+                "WHERE round=? AND sha256=? AND undone_at=''",
+                (decision.by, decision.at, decision.round, decision.sha256),
+            )
+            self.db.execute(
+                "INSERT INTO decisions (round, sha256, action, reason, by, at, path) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    decision.round,
+                    decision.sha256,
+                    decision.action,
+                    decision.reason,
+                    decision.by,
+                    decision.at,
+                    decision.path,
+                ),
+            )
+
+    def undo_decision(self, round_id: str, sha256: str, by: str, at: str) -> Decision | None:
+        """End the decision in force on a file; returns it, or None if there was none."""
+        found = self.decisions(round_id).get(sha256)
+        if found is not None:
+            self.db.execute(
+                "UPDATE decisions SET undone_by=?, undone_at=? "
+                "WHERE round=? AND sha256=? AND undone_at=''",
+                (by, at, round_id, sha256),
+            )
+        return found
+
+    def decisions(self, round_id: str) -> dict[str, Decision]:
+        """The decisions in force in a round, by the sha256 of the file."""
+        rows = self.db.execute(
+            "SELECT round, sha256, action, reason, by, at, path FROM decisions "
+            "WHERE round=? AND undone_at='' ORDER BY id",
+            (round_id,),
+        ).fetchall()
+        return {r[1]: Decision(*r) for r in rows}
 
     def last_collect(self, round_id: str) -> str | None:
         row = self.db.execute(

@@ -222,6 +222,34 @@ class FormSpec:
 
 
 @dataclass(frozen=True)
+class Decision:
+    """The coordinator's word on one file, by its content: accept it despite its errors,
+    or exclude it. Kept until undone; it never touches the file."""
+
+    round: str
+    sha256: str
+    action: str  # accept | exclude
+    reason: str
+    by: str
+    at: str  # ISO time
+    path: str  # the file's name when decided
+
+    @property
+    def label(self) -> str:
+        return "经联系人确认后采用" if self.action == "accept" else "协调办公室决定不采用"
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "action": self.action,
+            "reason": self.reason,
+            "by": self.by,
+            "at": self.at,
+            "path": self.path,
+            "sha256": self.sha256,
+        }
+
+
+@dataclass(frozen=True)
 class FileRecord:
     """One file seen in the inbox for a round: what it was, and what xlflow made of it."""
 

@@ -14,7 +14,7 @@ from typing import Any
 from .config import Settings
 from .excel import new_workbook, row_height, write_value
 from .files import atomic_write, folder_lock
-from .issues import VERDICT_LABELS, Issue, Severity, Verdict
+from .issues import DECISION_CODES, VERDICT_LABELS, Issue, Severity, Verdict
 from .ledger import FormStore, Ledger, RecordReader
 from .model import FileRecord, FormSpec, Round
 from .pool import IsolatedPool, JobFailure, default_workers
@@ -117,6 +117,14 @@ def _styles(settings: Settings) -> dict[str, dict[str, Any]]:
 def _verdict_text(record: FileRecord) -> tuple[str, str]:
     errors = [i for i in record.issues if i.severity is Severity.ERROR]
     warnings = [i for i in record.issues if i.severity is Severity.WARNING]
+    decided = next((i for i in record.issues if i.code in DECISION_CODES), None)
+    if decided is not None and record.verdict is Verdict.ACCEPTED:
+        return (
+            decided.message.split("。")[0]
+            + f"。下表中 {len(errors)} 处“必须修改”的内容未采用；下次报送请按要求填写。"
+        ), "ok"
+    if decided is not None and record.verdict is Verdict.EXCLUDED:
+        return decided.message, "bad"
     if record.verdict is Verdict.ACCEPTED:
         return "已采用。" + (
             "经核验，报送内容完整、符合要求。感谢配合！"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from .issues import Severity, Verdict
+from .issues import DECISION_CODES, IssueCode, Severity, Verdict
 from .ledger import Ledger
 from .model import FileRecord, Round
 
@@ -47,6 +47,12 @@ class DivisionState:
     def late(self) -> bool:
         return bool(self.counted and self.counted.late)
 
+    @property
+    def decided(self) -> bool:
+        """Whether the counted file was accepted by the coordinator despite its errors."""
+        f = self.counted
+        return f is not None and any(i.code is IssueCode.ACCEPTED_BY_COORDINATOR for i in f.issues)
+
     def count(self, severity: Severity) -> int:
         return sum(1 for i in self.counted.issues if i.severity is severity) if self.counted else 0
 
@@ -60,6 +66,11 @@ class DivisionState:
             "file": f.path if f else None,
             "received": f.received.isoformat(timespec="seconds") if f else None,
             "late": self.late,
+            "in_inbox": f.present if f else None,
+            "accepted_by_coordinator": self.decided,
+            "coordinator_note": next((i.message for i in f.issues if i.code in DECISION_CODES), "")
+            if f
+            else "",
             "errors": self.count(Severity.ERROR),
             "warnings": self.count(Severity.WARNING),
             "problems": [i.message for i in f.issues if i.severity is Severity.ERROR] if f else [],

@@ -1,0 +1,159 @@
+"""The coordinator's last word: accept a return the rules refuse, exclude one, undo either.
+
+A decision is about a file's content (its sha256), so it survives a rename and every
+re-run of collect; it records who, when and why in the ledger and never touches inbox/.
+Recording one runs collect again, which applies it: the verdicts, the receipts and, at the
+next merge, the consolidated workbook all show it.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import XlflowError
+from .intake import CollectReport, collect
+from .issues import VERDICT_LABELS, Verdict
+from .ledger import Ledger, now_text
+from .model import Decision, FileRecord
+from .state import DivisionState, round_state
+from .workspace import Workspace
+
+ACTIONS = ("accept", "exclude")
+
+
+@dataclass(frozen=True)
+class DecisionResult:
+    decision: Decision
+    file: FileRecord  # as collect now records it
+    standing: DivisionState | None  # the division's, after the decision
+    undone: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "decision": self.decision.to_dict(),
+            "undone": self.undone,
+            "file": {
+                "path": self.file.path,
+                "sha256": self.file.sha256,
+                "division": self.file.division,
+                "verdict": str(self.file.verdict),
+                "in_inbox": self.file.present,
+            },
+            "division": self.standing.to_dict() if self.standing else None,
+        }
+
+
+def who() -> str:
+    """The person at the keyboard, as the system knows them."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return os.environ.get("USERNAME") or os.environ.get("USER") or "未知"
+
+
+def find_file(ws: Workspace, files: list[FileRecord], token: str) -> FileRecord:
+    """A recorded file by its path under inbox/ (as status shows it), a path on disk, its
+    name alone where that is unique, or the start of its sha256."""
+    wanted = token.strip().replace("\\", "/")
+    for f in reversed(files):
+        if f.path == wanted:
+            return f
+    on_disk = Path(token)
+    if on_disk.is_file():
+        sha = hashlib.sha256(on_disk.read_bytes()).hexdigest()
+        hits = [f for f in files if f.sha256 == sha]
+        if hits:
+            return hits[-1]
+    named = [f for f in files if f.name == Path(wanted).name]
+    if len({f.sha256 for f in named}) == 1:
+        return named[-1]
+    if re.fullmatch(r"[0-9a-fA-F]{8,64}", wanted):
+        hits = [f for f in files if f.sha256.startswith(wanted.lower())]
+        if len({f.sha256 for f in hits}) == 1:
+            return hits[-1]
+    if len(named) > 1:
+        listed = "、".join(f.path for f in named)
+        raise XlflowError(
+            f"有多个文件名为“{Path(wanted).name}”：{listed}；请写出 inbox 下的完整路径。"
+        )
+    raise XlflowError(
+        f"本轮次没有收到过“{token}”。请先运行 collect，再用 status 中显示的文件名（inbox 下的路径）。"
+    )
+
+
+def _check(file: FileRecord, action: str) -> None:
+    if file.verdict is Verdict.SKIPPED:
+        raise XlflowError(
+            f"“{file.path}”不是报送的表格（{VERDICT_LABELS[file.verdict]}），无需决定。"
+        )
+    if action == "accept":
+        if not file.division or not file.values:
+            raise XlflowError(
+                f"“{file.path}”无法确定是哪个处室的填报表，或没有读到任何填报内容，不能采用。"
+                "请让该处室用下发的原表重新报送。"
+            )
+        if file.verdict is not Verdict.REJECTED and not any(
+            i.code.value == "accepted-by-coordinator" for i in file.issues
+        ):
+            raise XlflowError(
+                f"“{file.path}”本来就{VERDICT_LABELS[file.verdict]}，不需要采用决定。"
+            )
+
+
+def _apply(
+    ws: Workspace, round_id: str, file: FileRecord
+) -> tuple[FileRecord, DivisionState | None]:
+    report: CollectReport = collect(ws, round_id)
+    now = next((f for f in report.files if f.sha256 == file.sha256), file)
+    with Ledger(ws.ledger_path) as ledger:
+        state = round_state(ledger, report.round, with_values=False)
+    return now, state.of(now.division) if now.division else None
+
+
+def decide(
+    ws: Workspace, round_id: str, token: str, action: str, reason: str, by: str | None = None
+) -> DecisionResult:
+    """Accept (despite its errors) or exclude one recorded file of a round."""
+    if action not in ACTIONS:
+        raise XlflowError(f"决定只能是 {' 或 '.join(ACTIONS)}，不是 {action!r}")
+    if not reason.strip():
+        raise XlflowError('请用 --reason 写明理由，如 --reason "处长电话确认，联系电话稍后补报"')
+    with Ledger(ws.ledger_path) as ledger:
+        rnd = ledger.load_round(round_id)
+        file = find_file(ws, ledger.files(rnd.id, with_values=True), token)
+        _check(file, action)
+        decision = Decision(
+            round=rnd.id,
+            sha256=file.sha256,
+            action=action,
+            reason=reason.strip(),
+            by=by or who(),
+            at=now_text(),
+            path=file.path,
+        )
+        ledger.record_decision(decision)
+    now, standing = _apply(ws, round_id, file)
+    return DecisionResult(decision, now, standing)
+
+
+def undo(ws: Workspace, round_id: str, token: str, by: str | None = None) -> DecisionResult:
+    """End the decision in force on a file: the rules alone judge it again."""
+    with Ledger(ws.ledger_path) as ledger:
+        rnd = ledger.load_round(round_id)
+        file = find_file(ws, ledger.files(rnd.id, with_values=False), token)
+        ended = ledger.undo_decision(rnd.id, file.sha256, by or who(), now_text())
+    if ended is None:
+        raise XlflowError(f"“{file.path}”没有生效中的决定，无需撤销。")
+    now, standing = _apply(ws, round_id, file)
+    return DecisionResult(ended, now, standing, undone=True)
+
+
+def decisions_of(ws: Workspace, round_id: str) -> list[Decision]:
+    with Ledger(ws.ledger_path) as ledger:
+        return list(ledger.decisions(ledger.load_round(round_id).id).values())
