@@ -150,7 +150,12 @@ def test_forged_division_is_rejected(ws: Path, forms: dict[str, Path]) -> None:
     assert "外国专家局" in entry["issues"][0]["message"]
 
 
-def test_partly_edited_metadata_is_a_conflict(ws: Path, forms: dict[str, Path]) -> None:
+def test_a_copy_naming_another_division_is_a_warning_when_the_signed_one_verifies(
+    ws: Path, forms: dict[str, Path]
+) -> None:
+    """The verified signature decides: the names and properties still carry PLAN's signed
+    identity, so the file is PLAN's; the edited sheet copy is named to the coordinator."""
+
     def only_sheet(wb: Any) -> None:
         for row in wb["_xlflow"].iter_rows():
             if row[0].value == "division":
@@ -158,7 +163,40 @@ def test_partly_edited_metadata_is_a_conflict(ws: Path, forms: dict[str, Path]) 
 
     fill_complete(forms[PLAN], ws / "inbox" / "x.xlsx", edit=only_sheet)
     entry = _by_path(_collect(ws))["x.xlsx"]
-    assert entry["verdict"] == "rejected" and "metadata-conflict" in _codes(entry)
+    assert entry["verdict"] == "accepted" and entry["division"] == PLAN
+    (note,) = [i for i in entry["issues"] if i["code"] == "metadata-copy-differs"]
+    assert note["severity"] == "warning"
+    assert PLAN in note["message"] and "外国专家局" in note["message"]
+    # for the coordinator only: the division's receipt does not mention it
+    receipt = ws / "outbox" / DEFAULT_ROUND / "receipts" / f"{PLAN}-回执.xlsx"
+    shown = [
+        str(c.value)
+        for sheet in openpyxl.load_workbook(receipt).worksheets
+        for row in sheet.iter_rows()
+        for c in row
+        if c.value
+    ]
+    assert not any("识别信息" in t for t in shown)
+
+
+def test_copies_that_disagree_with_none_verifying_are_a_conflict(
+    ws: Path, forms: dict[str, Path]
+) -> None:
+    def two_ways(wb: Any) -> None:
+        for row in wb["_xlflow"].iter_rows():
+            if row[0].value == "division":
+                row[1].value = "外国专家局"
+            if row[0].value == "signature":
+                row[1].value = "0" * 64
+        wb.custom_doc_props.props = []  # and no other copy to fall back on
+        for name in list(wb.defined_names):
+            if name.startswith("xlflow_signature"):
+                del wb.defined_names[name]
+
+    fill_complete(forms[PLAN], ws / "inbox" / "x.xlsx", edit=two_ways)
+    entry = _by_path(_collect(ws))["x.xlsx"]
+    assert entry["verdict"] == "rejected"
+    assert _codes(entry) == ["metadata-conflict"], _codes(entry)
 
 
 def test_edited_task_text_names_cell_and_original(ws: Path, forms: dict[str, Path]) -> None:

@@ -305,7 +305,9 @@ def test_xls_bytes_under_other_names(office_round: dict[str, Any]) -> None:
     by = {f.path: f for f in report.files}
     mismatch = by[as_xlsx.name]
     assert (mismatch.format, mismatch.division, mismatch.verdict.value) == ("xls", CO, "accepted")
-    assert [i.code.value for i in mismatch.issues] == ["extension-mismatch"]
+    assert [i.code.value for i in mismatch.issues] == ["extension-mismatch"], [
+        i.message for i in mismatch.issues
+    ]
     et = by[as_et.name]
     assert (et.format, et.division, et.verdict.value) == ("xls", "政策规划处", "accepted")
     assert not et.issues

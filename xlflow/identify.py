@@ -15,7 +15,7 @@ from .model import FormSpec, Round
 from .reader import RawWorkbook, text_of
 from .signing import IDENTITY_KEYS, META_SHEET, NAME_PREFIX, PROP_PREFIX, SCHEMA, verify
 from .table import find_task_sheet, locate_table
-from .text import task_id_text
+from .text import decode_ooxml_escapes, repair_mojibake, task_id_text
 
 
 @dataclass
@@ -25,6 +25,8 @@ class Metadata:
     sources: tuple[str, ...]
     sheet_name: str = ""
     sheet_visibility: str = ""
+    copies: tuple[tuple[str, dict[str, str]], ...] = ()  # (where, its identity), repaired
+    format: str = ""  # xlsx, xls or ods
 
 
 def _unquote_name(text: str) -> str:
@@ -49,7 +51,12 @@ def _joined(source: Mapping[str, str], prefix: str, key: str, unquote: bool) -> 
 
 
 def read_metadata(raw: RawWorkbook) -> tuple[Metadata | None, list[Issue]]:
-    """The identity written by `generate`, from every place it was put."""
+    """The identity written by `generate`, from every place it was put.
+
+    Each copy is read as a writer may have left it: `_xHHHH_` escapes decoded and UTF-8
+    that was read as Latin-1 repaired. Where the copies disagree, `values` holds the first
+    and `identify` decides which one to believe: the one whose signature verifies.
+    """
     sheet_values: dict[str, str] = {}
     row_hashes: dict[str, str] | None = None
     meta_sheet = raw.sheet(META_SHEET)
@@ -77,48 +84,59 @@ def read_metadata(raw: RawWorkbook) -> tuple[Metadata | None, list[Issue]]:
         for key in IDENTITY_KEYS
         if (v := _joined(raw.properties, PROP_PREFIX, key, False)) is not None
     }
-    sources = [
-        (name, values)
-        for name, values in (
-            ("工作表", sheet_values),
-            ("定义名称", from_names),
-            ("文档属性", from_props),
-        )
+    copies = tuple(
+        (name, {k: _repaired(v) for k, v in values.items()})
+        for name, values in ((SHEET, sheet_values), (NAMES, from_names), (PROPERTIES, from_props))
         if values
-    ]
-    if not sources:
+    )
+    if not copies:
         return None, []
-    issues: list[Issue] = []
     merged: dict[str, str] = {}
     for key in IDENTITY_KEYS:
-        seen = [(name, values[key].strip()) for name, values in sources if key in values]
-        if not seen:
-            continue
-        merged[key] = seen[0][1]
-        if key == "schema":
-            # LibreOffice turns number properties into floats: 1 -> 1.0
-            distinct = {v.removesuffix(".0") for _, v in seen}
-        else:
-            distinct = {v for _, v in seen}
-        if len(distinct) > 1:
-            shown = "；".join(f"{name}：{v[:40]}" for name, v in seen)
-            issues.append(
-                error(
-                    IssueCode.METADATA_CONFLICT,
-                    f"文件中隐藏的识别信息前后不一致（{key}：{shown}），可能被改动或拼接过。"
-                    "请使用下发给本处室的原表重新填写。",
-                )
-            )
-    for key, value in sheet_values.items():
+        seen = [values[key] for _, values in copies if key in values]
+        if seen:
+            merged[key] = seen[0]
+    for key, value in copies[0][1].items() if copies[0][0] == SHEET else ():
         merged.setdefault(key, value)
     meta = Metadata(
         values=merged,
         row_hashes=row_hashes,
-        sources=tuple(name for name, _ in sources),
+        sources=tuple(name for name, _ in copies),
         sheet_name=meta_sheet.name if meta_sheet is not None else "",
         sheet_visibility=meta_sheet.visibility if meta_sheet is not None else "",
+        copies=copies,
+        format=raw.format,
     )
-    return meta, issues
+    return meta, []
+
+
+SHEET, NAMES, PROPERTIES = "工作表", "定义名称", "文档属性"
+# the copies that survive Excel, WPS and LibreOffice in each format: a missing one says a
+# program outside them rewrote the file (an .xls or .ods saved by LibreOffice keeps no
+# string names xlflow reads, and an .xls no custom properties)
+_CARRIED = {"xlsx": (SHEET, NAMES, PROPERTIES), "xls": (SHEET,), "ods": (SHEET, PROPERTIES)}
+
+
+def _repaired(value: str) -> str:
+    return repair_mojibake(decode_ooxml_escapes(value)).strip()
+
+
+def _same(key: str, a: str, b: str) -> bool:
+    if key == "schema":  # LibreOffice turns number properties into floats: 1 -> 1.0
+        return a.removesuffix(".0") == b.removesuffix(".0")
+    if key == "tasks":  # the same list, however a writer spaced or quoted it
+        return bool(_loads(a, a) == _loads(b, b))
+    return a == b
+
+
+def _disagreements(copies: tuple[tuple[str, dict[str, str]], ...]) -> list[tuple[str, str]]:
+    """(key, the copies' values shown) for each signed key the copies do not agree on."""
+    out = []
+    for key in IDENTITY_KEYS:
+        seen = [(name, values[key]) for name, values in copies if key in values]
+        if any(not _same(key, seen[0][1], v) for _, v in seen[1:]):
+            out.append((key, "；".join(f"{name}：{v[:40]}" for name, v in seen)))
+    return out
 
 
 @dataclass(frozen=True)
@@ -149,6 +167,71 @@ def _loads(text: str, default: Any) -> Any:
         return json.loads(text)
     except (ValueError, TypeError):
         return default
+
+
+def _verified_copy(meta: Metadata, ctx: IntakeContext) -> tuple[str, dict[str, str]] | None:
+    """The first copy of the identity whose signature verifies, with where it was."""
+    for name, copy in meta.copies:
+        tasks = _loads(copy.get("tasks", ""), None)
+        if not isinstance(tasks, list) or not all(
+            isinstance(t, str | int) and not isinstance(t, bool) for t in tasks
+        ):
+            continue
+        task_ids = tuple(str(t) for t in tasks)
+        division, round_id = copy.get("division", ""), copy.get("round", "")
+        spec = ctx.forms.get(division) if round_id == ctx.round.id else None
+        if meta.row_hashes is not None:
+            hashes = tuple(meta.row_hashes.get(t, "") for t in task_ids)
+        else:
+            hashes = spec.row_hashes if spec is not None else ()
+        signature = copy.get("signature", "")
+        if (
+            signature
+            and division
+            and verify(
+                ctx.secret,
+                signature,
+                round_id=round_id,
+                division=division,
+                task_ids=task_ids,
+                row_hashes=hashes,
+            )
+        ):
+            return name, copy
+    return None
+
+
+def _copy_notes(
+    meta: Metadata, chosen: tuple[str, dict[str, str]], differ: list[tuple[str, str]]
+) -> list[Issue]:
+    """What the coordinator should know about the copies that are not the signed one:
+    one that names another division or round, one that is mangled, one that is missing."""
+    where, signed = chosen
+    notes: list[Issue] = []
+    for key, shown in differ:
+        if key in ("division", "round"):
+            message = (
+                f"文件中签名核验通过的识别信息（{where}）为“{signed.get(key, '')}”，"
+                f"但另一份副本写的是别的{'处室' if key == 'division' else '轮次'}（{shown}）。"
+                "已按签名核验通过的一份处理；请核实这份文件是否被拼接或改动过。"
+            )
+        else:
+            message = (
+                f"文件中识别信息的副本被其他软件改写过（{key}：{shown}）；"
+                f"已按签名核验通过的一份（{where}）处理，不影响采用。"
+            )
+        notes.append(warning(IssueCode.METADATA_COPY_DIFFERS, message))
+    present = {name for name, _ in meta.copies}
+    missing = [name for name in _CARRIED.get(meta.format, ()) if name not in present]
+    if missing:
+        notes.append(
+            warning(
+                IssueCode.METADATA_COPY_DIFFERS,
+                f"保存这份文件的软件去掉了识别信息的副本（{'、'.join(missing)}）；"
+                f"已按签名核验通过的一份（{where}）处理，不影响采用。",
+            )
+        )
+    return notes
 
 
 def _identity_shapes(
@@ -199,7 +282,22 @@ def identify(
     meta, issues = read_metadata(raw)
     if meta is None:
         return _identify_by_content(raw, ctx, filename)
-    values = meta.values
+    differ = _disagreements(meta.copies)
+    chosen = _verified_copy(meta, ctx)
+    if chosen is not None:
+        # the signed copy is the identity; the others are only redundancy
+        values = {**meta.values, **chosen[1]}
+        issues += _copy_notes(meta, chosen, differ)
+    else:
+        values = meta.values
+        for key, shown in differ:
+            issues.append(
+                error(
+                    IssueCode.METADATA_CONFLICT,
+                    f"文件中隐藏的识别信息前后不一致（{key}：{shown}），且没有一份能通过签名核验，"
+                    "可能被改动或拼接过。请使用下发给本处室的原表重新填写。",
+                )
+            )
     division = values.get("division", "")
     round_id = values.get("round", "")
     if has_errors(issues):

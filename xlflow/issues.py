@@ -60,6 +60,7 @@ class IssueCode(StrEnum):
     METADATA_VISIBLE = "metadata-visible"
     METADATA_CONFLICT = "metadata-conflict"
     METADATA_INVALID = "metadata-invalid"
+    METADATA_COPY_DIFFERS = "metadata-copy-differs"
     SCHEMA_UNSUPPORTED = "schema-unsupported"
     SIGNATURE_INVALID = "signature-invalid"
     WRONG_ROUND = "wrong-round"
@@ -138,6 +139,8 @@ class Issue:
         return self.sheet or self.cell
 
 
+# for the coordinator, not the division: left out of receipts
+COORDINATOR_ONLY_CODES = (IssueCode.METADATA_COPY_DIFFERS,)
 # the coordinator's decisions, recorded on the file they are about
 DECISION_CODES = (IssueCode.ACCEPTED_BY_COORDINATOR, IssueCode.EXCLUDED_BY_COORDINATOR)
 

@@ -33,7 +33,7 @@ from python_calamine import CalamineError, CalamineWorkbook, PasswordError
 
 from .config import Limits
 from .issues import Issue, IssueCode, error, warning
-from .text import CELL_TEXT_LIMIT, cell_length
+from .text import CELL_TEXT_LIMIT, cell_length, decode_ooxml_escapes
 
 Cell = Any  # int | float | str | bool | date | datetime | time | timedelta
 
@@ -337,7 +337,8 @@ def _read_ooxml_parts(
         raw.defined_names[_attrs(m.group(1)).get("name", "")] = _text(m.group(2))
     for m in _PROPERTY.finditer(parts.get("docProps/custom.xml") or b""):
         name = _attrs(m.group(1)).get("name", "")
-        raw.properties[name] = _text(re.sub(rb"<[^>]*>", b"", m.group(2)))
+        # a property is an ST_Xstring: _xHHHH_ escapes stand for characters
+        raw.properties[name] = decode_ooxml_escapes(_text(re.sub(rb"<[^>]*>", b"", m.group(2))))
     app = _APPLICATION.search(parts.get("docProps/app.xml") or b"")
     if app:
         raw.application = _text(app.group(1)).strip()

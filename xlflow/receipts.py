@@ -14,7 +14,7 @@ from typing import Any
 from .config import Settings
 from .excel import new_workbook, row_height, write_value
 from .files import atomic_write, folder_lock
-from .issues import DECISION_CODES, VERDICT_LABELS, Issue, Severity, Verdict
+from .issues import COORDINATOR_ONLY_CODES, DECISION_CODES, VERDICT_LABELS, Issue, Severity, Verdict
 from .ledger import FormStore, Ledger, RecordReader
 from .model import FileRecord, FormSpec, Round
 from .pool import IsolatedPool, JobFailure, default_workers
@@ -142,7 +142,11 @@ def _verdict_text(record: FileRecord) -> tuple[str, str]:
 
 def receipt_layout(item: ReceiptInput, settings: Settings) -> list[_Sheet]:
     """A receipt: the verdict and every problem, then the values as returned, marked."""
-    record = item.record
+    # what only the coordinator needs to know stays out of the division's receipt
+    record = replace(
+        item.record,
+        issues=tuple(i for i in item.record.issues if i.code not in COORDINATOR_ONLY_CODES),
+    )
     summary = _Sheet(SUMMARY_SHEET, [6, 8, 12, 8, 80])
     title = form_title(settings, item.round, item.division or "") + "　回执"
     summary.merges.append(_Merge(0, 0, 0, 4, title, "title"))

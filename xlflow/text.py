@@ -137,3 +137,25 @@ _FULLWIDTH_DIGITS = str.maketrans("０１２３４５６７８９．％－＋", 
 def to_halfwidth_number(text: str) -> str:
     """'８０％' -> '80%'; keeps everything else."""
     return text.translate(_FULLWIDTH_DIGITS)
+
+
+_OOXML_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def decode_ooxml_escapes(text: str) -> str:
+    """OOXML's `_xHHHH_` escapes (ECMA-376 ST_Xstring) as the characters they stand for:
+    `_x0022_` is a quote, and `_x005F_` escapes an underscore that begins one."""
+    if "_x" not in text:
+        return text
+    return _OOXML_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
+
+
+def repair_mojibake(text: str) -> str:
+    """Text that was UTF-8 read as Latin-1 (`é«\x98æ\x96°` for 高新), as some writers
+    rewrite document properties, turned back into what was written; other text as it is."""
+    if not text or text.isascii() or any(ord(ch) > 0xFF for ch in text):
+        return text
+    try:
+        return text.encode("latin-1").decode("utf-8")
+    except UnicodeDecodeError:
+        return text
