@@ -250,27 +250,37 @@ def reap_processes() -> Iterator[None]:
                 os.kill(pid, signal.SIGKILL)
 
 
-# --- the office tests never skip in CI ---
+# --- tests of real programs never skip in CI ---
 
-_skipped_office: list[str] = []
+# marker -> the variable .ci/run sets to forbid skipping it, and what it needs
+REQUIRED = {
+    "office": ("XLFLOW_REQUIRE_OFFICE", "LibreOffice"),
+    "writers": ("XLFLOW_REQUIRE_WRITERS", "Node.js and the writers in tests/writers"),
+}
+_skipped: dict[str, list[str]] = {marker: [] for marker in REQUIRED}
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if report.skipped and "office" in report.keywords:
-        _skipped_office.append(report.nodeid)
+    if report.skipped:
+        for marker in REQUIRED:
+            if marker in report.keywords:
+                _skipped[marker].append(report.nodeid)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """With XLFLOW_REQUIRE_OFFICE=1 (set by .ci/run) a skipped office test fails the run."""
-    if os.environ.get("XLFLOW_REQUIRE_OFFICE") == "1" and _skipped_office:
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
-        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
-            reporter.write_line(
-                f"ERROR: {len(_skipped_office)} office test(s) were skipped, but CI requires "
-                "LibreOffice (XLFLOW_REQUIRE_OFFICE=1): " + ", ".join(_skipped_office[:5]),
-                red=True,
-            )
+    """With XLFLOW_REQUIRE_OFFICE=1 or XLFLOW_REQUIRE_WRITERS=1 (set by .ci/run), a
+    skipped test of that kind fails the run."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    for marker, (variable, needs) in REQUIRED.items():
+        skipped = _skipped[marker]
+        if os.environ.get(variable) == "1" and skipped:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            if reporter is not None:
+                reporter.write_line(
+                    f"ERROR: {len(skipped)} {marker} test(s) were skipped, but CI requires "
+                    f"{needs} ({variable}=1): " + ", ".join(skipped[:5]),
+                    red=True,
+                )
 
 
 def stored(root: Path, round_id: str, path: str) -> Any:
