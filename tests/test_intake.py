@@ -343,7 +343,8 @@ def test_skipped_files_are_reported(ws: Path, forms: dict[str, Path]) -> None:
     (inbox / "说明.pdf").write_bytes(b"%PDF-1.4")
     (inbox / "附件.zip").write_bytes(b"PK\x05\x06" + b"\0" * 18)
     files = _by_path(_collect(ws))
-    assert "压缩包" in files["附件.zip"]["issues"][0]["message"]
+    # an archive is opened: this one holds no spreadsheet
+    assert "没有表格文件" in files["附件.zip"]["issues"][0]["message"]
     assert files["~$政策规划处.xlsx"]["issues"][0]["code"] == "skipped-lock-file"
     assert files[".~lock.政策规划处.xlsx#"]["issues"][0]["code"] == "skipped-lock-file"
     assert files[".hidden.xlsx"]["issues"][0]["code"] == "skipped-hidden"

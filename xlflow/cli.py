@@ -666,6 +666,9 @@ def _status_text(state: Any) -> str:
             problems = f"{info['errors']} 处有误，已确认采用"
         rows.append([d.division, label, name, when, problems])
     lines.append(_table(["处室", "情况", "文件", "收到时间", "问题"], rows))
+    for d in state.divisions:
+        if d.counted is not None and d.counted.origin:
+            lines.append(f"  [{d.division}] {d.counted.origin}")
     missing = state.missing
     lines.append("")
     lines.append(f"尚未采用：{'、'.join(missing)}" if missing else "全部处室均已报送并通过核验。")

@@ -1017,6 +1017,7 @@ def _sources(ws: Any, st: _Styles, data: Consolidation, title: str) -> None:
         ("被替代为 / 重复于", 26),
         ("格式及保存程序", 22),
         ("在 inbox 中", 9),
+        ("来自邮件", 30),
         ("协调办公室决定", 30),
         ("sha256", 66),
     ]
@@ -1033,6 +1034,7 @@ def _sources(ws: Any, st: _Styles, data: Consolidation, title: str) -> None:
             f.superseded_by,
             app,
             "是" if f.present else "否（已存档）",
+            f.origin.removeprefix("邮件："),
             "；".join(i.message for i in f.issues if i.code in DECISION_CODES),
             f.sha256,
         ]

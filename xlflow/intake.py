@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import shutil
 import stat
 import tempfile
 from collections.abc import Callable, Mapping
@@ -18,7 +19,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .config import Settings
+from .config import Limits, Settings
+from .containers import SEPARATOR, is_container, unpack
 from .files import atomic_copy, atomic_write, folder_lock, sha256_file, sweep_temp_files
 from .identify import IntakeContext, filename_warning, identify
 from .issues import DECISION_CODES, Issue, IssueCode, Verdict, error, has_errors, warning
@@ -53,6 +55,8 @@ class Found:
     size: int
     mtime: float
     skip: Issue | None = None
+    container: bool = False  # a mail or an archive: its spreadsheets are read, not it
+    origin: str = ""
 
 
 def _display(rel: str) -> str:
@@ -124,6 +128,8 @@ def scan_inbox(inbox: Path) -> list[Found]:
                 found.append(
                     _skipped(p, rel, IssueCode.SKIPPED_NOT_SPREADSHEET, "不是普通文件，已跳过。")
                 )
+            elif is_container(name):
+                found.append(Found(p, rel, st.st_size, st.st_mtime, container=True))
             elif not name.lower().endswith(SPREADSHEET_SUFFIXES):
                 found.append(
                     _skipped(
@@ -138,15 +144,16 @@ def scan_inbox(inbox: Path) -> list[Found]:
     return found
 
 
-_ARCHIVES = (".zip", ".rar", ".7z", ".tar", ".gz")
+_UNREAD_CONTAINERS = (".rar", ".tar", ".gz", ".msg")
 
 
 def _not_spreadsheet(name: str) -> str:
     suffix = Path(name).suffix.lower()
-    if suffix in _ARCHIVES:
+    if suffix in _UNREAD_CONTAINERS:
+        what = "Outlook 邮件" if suffix == ".msg" else "压缩包"
         return (
-            f"这是压缩包（{suffix}），xlflow 不解压。请把其中的填报表解压出来放入 inbox/"
-            "（压缩包本身可以留着），再运行 collect。"
+            f"这是{what}（{suffix}），xlflow 还不能直接读取（.eml 邮件和 .zip、.7z 压缩包可以）。"
+            "请把其中的填报表取出放入 inbox/（原文件可以留着），再运行 collect。"
         )
     return (
         f"扩展名 {suffix or '（无）'} 不是表格文件（.xlsx .xlsm .xls .et .ods），已跳过。"
@@ -170,6 +177,7 @@ class ReadJob:
     size: int
     mtime: float
     sha256: str
+    origin: str = ""
 
 
 def process_file(ctx: IntakeContext, job: ReadJob) -> FileRecord:
@@ -199,7 +207,12 @@ def check_file(ctx: IntakeContext, job: ReadJob, data: bytes) -> FileRecord:
     """Read, identify and validate one file's bytes."""
     sha = hashlib.sha256(data).hexdigest()
     record = FileRecord(
-        path=job.rel, size=len(data), mtime=job.mtime, sha256=sha, round=ctx.round.id
+        path=job.rel,
+        size=len(data),
+        mtime=job.mtime,
+        sha256=sha,
+        round=ctx.round.id,
+        origin=job.origin,
     )
     result = read_return(data, Path(job.path).suffix, ctx.settings)
     issues = list(result.issues)
@@ -442,14 +455,19 @@ def collect(
         folder_lock(ws.lock_path, "收集报送文件"),
         Ledger(ws.ledger_path) as ledger,
         _Spool(ws.state) as spool,
+        tempfile.TemporaryDirectory(dir=ws.state, prefix=_UNPACKED) as scratch,
     ):
         started = now_text()
         sweep_temp_files(ws.outbox)
         sweep_temp_files(ws.archive)
+        for left in ws.state.glob(f"{_UNPACKED}*"):  # by a collect that was killed
+            if left.name != Path(scratch).name:
+                shutil.rmtree(left, ignore_errors=True)
         rnd = ledger.load_round(round_id)
         ctx, context = _intake_context(ws, ledger, rnd)
         old = {(f.path, f.sha256): f for f in ledger.files(rnd.id, with_values=False)}
-        records, jobs, seen = _plan(scan_inbox(ws.inbox), old, context, rnd)
+        found = _unpacked(scan_inbox(ws.inbox), Path(scratch), ws.settings.limits)
+        records, jobs, seen = _plan(found, old, context, rnd)
         pool: IsolatedPool[ReadJob, FileRecord] = IsolatedPool(
             process_file,
             ctx,
@@ -509,6 +527,55 @@ def _intake_context(ws: Workspace, ledger: Ledger, rnd: Round) -> tuple[IntakeCo
     return ctx, _context_key(ctx, ledger, prev_round.id if prev_round else "")
 
 
+_UNPACKED = ".unpacked-"
+
+
+def _unpacked(found: list[Found], scratch: Path, limits: Limits) -> list[Found]:
+    """Every mail and archive replaced by the spreadsheets inside it, each in a private
+    temporary file (never in inbox/) and named by where it came from; a container that
+    cannot be read, or holds none, stays as one skipped or rejected entry saying why."""
+    out: list[Found] = []
+    for item in found:
+        if not item.container:
+            out.append(item)
+            continue
+        try:
+            if item.size > limits.max_uncompressed_mb * 1024 * 1024:
+                raise _TooLarge
+            data = item.path.read_bytes()
+        except (OSError, _TooLarge):
+            problem = error(
+                IssueCode.LIMIT_EXCEEDED if item.size else IssueCode.CORRUPT_FILE,
+                f"无法读取这个邮件或压缩包（大于 {limits.max_uncompressed_mb:g} MB，或没有读取权限）。"
+                "请把其中的填报表单独放入 inbox/。",
+                file=item.rel,
+            )
+            out.append(replace(item, skip=problem, container=False))
+            continue
+        inner, issues = unpack(item.rel, data, limits)
+        for k, found_inside in enumerate(inner):
+            suffix = Path(found_inside.name).suffix.lower()
+            temp = scratch / f"{len(out)}-{k}{suffix}"
+            temp.write_bytes(found_inside.data)
+            out.append(
+                Found(
+                    temp,
+                    f"{item.rel}{SEPARATOR}{found_inside.name}",
+                    len(found_inside.data),
+                    found_inside.received if found_inside.received is not None else item.mtime,
+                    origin=found_inside.origin,
+                )
+            )
+        if issues:
+            first = replace(issues[0], file=item.rel)
+            out.append(replace(item, skip=first, container=False))
+    return out
+
+
+class _TooLarge(Exception):
+    pass
+
+
 def _plan(
     found: list[Found],
     old: dict[tuple[str, str], FileRecord],
@@ -521,7 +588,14 @@ def _plan(
     jobs: list[ReadJob] = []
     seen: set[tuple[str, str]] = set()
     for item in found:
-        blank = FileRecord(path=item.rel, size=item.size, mtime=item.mtime, sha256="", round=rnd.id)
+        blank = FileRecord(
+            path=item.rel,
+            size=item.size,
+            mtime=item.mtime,
+            sha256="",
+            round=rnd.id,
+            origin=item.origin,
+        )
         if item.skip is not None:
             seen.add((item.rel, ""))
             records.append(_finish(blank, [item.skip], None))
@@ -540,7 +614,7 @@ def _plan(
         if prior is not None and prior.mtime == item.mtime and prior.context == context:
             records.append(replace(prior, present=True))
         else:
-            jobs.append(ReadJob(str(item.path), item.rel, item.size, item.mtime, sha))
+            jobs.append(ReadJob(str(item.path), item.rel, item.size, item.mtime, sha, item.origin))
     return records, jobs, seen
 
 

@@ -65,6 +65,7 @@ CREATE TABLE IF NOT EXISTS files (
     present INTEGER NOT NULL DEFAULT 1,
     context TEXT NOT NULL DEFAULT '',
     late INTEGER NOT NULL DEFAULT 0,
+    origin TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (round, path, sha256)
 );
 CREATE TABLE IF NOT EXISTS receipts (
@@ -274,12 +275,14 @@ def code_fingerprint() -> str:
 
 _LIGHT_COLUMNS = (
     "round, path, sha256, size, mtime, verdict, division, identified_round, issues, format,"
-    " application, superseded_by, first_seen, present, context, late"
+    " application, superseded_by, first_seen, present, context, late, origin"
 )
 _ROW_COLUMNS = (
     "round, path, sha256, size, mtime, verdict, division, identified_round, issues, vals, contact,"
-    " format, application, superseded_by, first_seen, present, context, late"
+    " format, application, superseded_by, first_seen, present, context, late, origin"
 )
+# columns added after a ledger was first made: (table, column, definition)
+_ADDED_COLUMNS = (("files", "origin", "TEXT NOT NULL DEFAULT ''"),)
 
 
 def _file_from_row(row: sqlite3.Row) -> FileRecord:
@@ -303,6 +306,7 @@ def _file_from_row(row: sqlite3.Row) -> FileRecord:
         present=bool(row["present"]),
         context=row["context"],
         late=bool(row["late"]),
+        origin=row["origin"],
     )
 
 
@@ -337,6 +341,7 @@ def _row(round_id: str, r: FileRecord, vals: str, contact: str) -> tuple[Any, ..
         int(r.present),
         r.context,
         int(r.late),
+        r.origin,
     )
 
 
@@ -358,6 +363,10 @@ class Ledger:
             self.db.execute("PRAGMA foreign_keys=ON")
             # each CREATE ... IF NOT EXISTS is atomic on its own
             self.db.executescript(_SCHEMA)
+            for table, column, definition in _ADDED_COLUMNS:
+                have = {r[1] for r in self.db.execute(f"PRAGMA table_info({table})")}
+                if column not in have:
+                    self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
             self.db.execute(
                 "INSERT OR IGNORE INTO meta(key, value) VALUES ('version', ?)", (LEDGER_VERSION,)
             )
@@ -610,14 +619,14 @@ class Ledger:
                     self.db.execute(
                         "UPDATE files SET size=?, mtime=?, verdict=?, division=?, identified_round=?,"
                         " issues=?, format=?, application=?, superseded_by=?, first_seen=?,"
-                        " present=?, context=?, late=? WHERE round=? AND path=? AND sha256=?",
+                        " present=?, context=?, late=?, origin=? WHERE round=? AND path=? AND sha256=?",
                         (*row[3:9], *row[11:], round_id, r.path, r.sha256),
                     )
                 else:
                     vals, contact = data if data is not None else full_payload(r)
                     self.db.execute(
                         f"INSERT OR REPLACE INTO files({_ROW_COLUMNS})"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         _row(round_id, r, vals, contact),
                     )
             self.db.executemany(

@@ -271,6 +271,7 @@ class FileRecord:
     present: bool = True
     context: str = ""
     late: bool = False
+    origin: str = ""  # the mail it came in: 邮件：发件人…；主题…；日期…
 
     @property
     def name(self) -> str:

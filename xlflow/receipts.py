@@ -156,6 +156,7 @@ def receipt_layout(item: ReceiptInput, settings: Settings) -> list[_Sheet]:
         ("填报单位", item.division or "（未能识别）"),
         ("填报轮次", item.round.title),
         ("报送文件", record.path),
+        *([("来自邮件", record.origin.removeprefix("邮件："))] if record.origin else []),
         ("收到时间", f"{record.received:%Y-%m-%d %H:%M}"),
         ("核验结论", verdict),
     ]

@@ -1,0 +1,234 @@
+"""Returns that arrive inside mail files and archives: each inner spreadsheet identified and
+judged under its own name, the mail's Date as the time received, the same limits as any
+hostile file, nothing unpacked into inbox/, and a re-run that changes nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import zipfile
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+
+import py7zr
+import pytest
+
+from .conftest import DEFAULT_ROUND, fill_complete, run, run_json, tree_digest
+
+HIGH, PLAN, FOREIGN = "高新技术及产业化处", "政策规划处", "外国专家局"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _filled(forms: dict[str, Path], division: str, tmp: Path, **kw: Any) -> bytes:
+    out = tmp / f"{division}-{len(list(tmp.iterdir()))}.xlsx"
+    fill_complete(forms[division], out, **kw)
+    return out.read_bytes()
+
+
+def gbk_zip(members: list[tuple[str, bytes]]) -> bytes:
+    """A zip whose member names are GBK bytes without the UTF-8 flag, as Windows' own
+    'send to compressed folder' writes Chinese names (zipfile itself always writes UTF-8)."""
+    buf = io.BytesIO()
+    stand_ins = [str(i).rjust(len(name.encode("gbk")), "P") for i, (name, _) in enumerate(members)]
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for stand_in, (_, data) in zip(stand_ins, members, strict=True):
+            zf.writestr(stand_in, data)
+    raw = buf.getvalue()
+    for stand_in, (name, _) in zip(stand_ins, members, strict=True):
+        raw = raw.replace(stand_in.encode(), name.encode("gbk"))
+    return raw
+
+
+def mail(
+    attachments: list[tuple[str, bytes, str]],
+    when: dt.datetime,
+    sender: str = "高新处 <gx@example.gov.cn>",
+    subject: str = "回复：关于报送2019年上半年重点任务进展情况的通知",
+) -> bytes:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = sender, "office@example.gov.cn", subject
+    msg["Date"] = format_datetime(when.astimezone())
+    msg.set_content("见附件。")
+    for name, data, mime in attachments:
+        main, sub = mime.split("/")
+        msg.add_attachment(data, maintype=main, subtype=sub, filename=name)
+    return bytes(msg)
+
+
+def seven_zip(members: list[tuple[str, bytes]]) -> bytes:
+    buf = io.BytesIO()
+    with py7zr.SevenZipFile(buf, "w") as archive:
+        for name, data in members:
+            archive.writestr(data, name)
+    return buf.getvalue()
+
+
+def _collect(ws: Path) -> dict[str, dict[str, Any]]:
+    report = run_json(["collect", "-w", str(ws), "--round", DEFAULT_ROUND])
+    return {f["path"]: f for f in report["files"]}
+
+
+def _status(ws: Path) -> dict[str, dict[str, Any]]:
+    data = run_json(["status", "-w", str(ws), "--round", DEFAULT_ROUND])
+    return {d["division"]: d for d in data["divisions"]}
+
+
+def test_returns_inside_mails_and_archives_are_each_judged(
+    ws: Path, forms: dict[str, Path], tmp_path: Path
+) -> None:
+    sent = dt.datetime(2019, 7, 5, 10, 30)
+    archive = gbk_zip([("高新处报表.xlsx", _filled(forms, HIGH, tmp_path)), ("说明.docx", b"x")])
+    (ws / "inbox" / "回复.eml").write_bytes(
+        mail(
+            [
+                ("附件.zip", archive, "application/zip"),
+                (f"{PLAN}.xlsx", _filled(forms, PLAN, tmp_path), XLSX),
+            ],
+            sent,
+        )
+    )
+    (ws / "inbox" / "外专局.7z").write_bytes(
+        seven_zip([("外国专家局-填报表.xlsx", _filled(forms, FOREIGN, tmp_path))])
+    )
+    before = tree_digest(ws / "inbox")
+    files = _collect(ws)
+    names = {
+        "回复.eml!附件.zip!高新处报表.xlsx": HIGH,
+        f"回复.eml!{PLAN}.xlsx": PLAN,
+        "外专局.7z!外国专家局-填报表.xlsx": FOREIGN,
+    }
+    for name, division in names.items():
+        assert files[name]["division"] == division and files[name]["verdict"] == "accepted", files
+    assert set(files) == set(names)  # the Word file in the zip is not a return
+    status = _status(ws)
+    # the mail's Date is when the return was received, and who sent it goes with it
+    assert status[HIGH]["received"] == sent.isoformat(timespec="seconds")
+    assert "发件人 高新处 <gx@example.gov.cn>" in status[HIGH]["origin"]
+    assert "主题 回复：关于报送" in status[PLAN]["origin"]
+    assert status[FOREIGN]["origin"] == ""
+    text = run(["status", "-w", str(ws), "--round", DEFAULT_ROUND]).output
+    assert "回复.eml!附件.zip!高新处报表.xlsx" in text and "邮件：发件人" in text
+    # the receipt and the 汇总表 name the mail
+    receipt = ws / "outbox" / DEFAULT_ROUND / "receipts" / f"{HIGH}-回执.xlsx"
+    import openpyxl
+
+    shown = [
+        str(c.value)
+        for row in openpyxl.load_workbook(receipt).worksheets[0].iter_rows()
+        for c in row
+        if c.value
+    ]
+    assert "来自邮件" in shown and any("主题 回复" in t for t in shown)
+    # nothing unpacked into inbox/, nothing left in the state folder, and a re-run is the same
+    assert tree_digest(ws / "inbox") == before
+    assert not list((ws / ".xlflow").glob(".unpacked-*"))
+    again = _collect(ws)
+    assert {p: (f["verdict"], f["sha256"]) for p, f in again.items()} == {
+        p: (f["verdict"], f["sha256"]) for p, f in files.items()
+    }
+    # a decision finds an inner file by its name
+    out = run_json(
+        [
+            "exclude",
+            "-w",
+            str(ws),
+            "--round",
+            DEFAULT_ROUND,
+            f"回复.eml!{PLAN}.xlsx",
+            "--reason",
+            "测试",
+        ]
+    )
+    assert out["file"]["verdict"] == "excluded"
+
+
+def test_the_mail_date_decides_lateness_and_which_return_counts(ws: Path, tmp_path: Path) -> None:
+    """Two mails from one division: the one sent later counts, whatever order the files
+    were saved in; a mail dated after the deadline (2019-07-10) is late."""
+    data = run_json(
+        ["generate", "-w", str(ws), "--round", DEFAULT_ROUND, "--deadline", "2019-07-10"]
+    )
+    forms = {f["division"]: Path(f["path"]) for f in data["forms"]}
+    early = _filled(forms, PLAN, tmp_path)
+    late = _filled(forms, PLAN, tmp_path, status="已完成")
+    (ws / "inbox" / "b-更正.eml").write_bytes(
+        mail([("更正.xlsx", late, XLSX)], dt.datetime(2019, 7, 12, 9, 0))
+    )
+    (ws / "inbox" / "a-初稿.eml").write_bytes(
+        mail([("初稿.xlsx", early, XLSX)], dt.datetime(2019, 7, 3, 9, 0))
+    )
+    files = _collect(ws)
+    assert files["b-更正.eml!更正.xlsx"]["verdict"] == "accepted"
+    assert files["a-初稿.eml!初稿.xlsx"]["verdict"] == "superseded"
+    assert "late-return" in [i["code"] for i in files["b-更正.eml!更正.xlsx"]["issues"]]
+    assert "late-return" not in [i["code"] for i in files["a-初稿.eml!初稿.xlsx"]["issues"]]
+    assert _status(ws)[PLAN]["late"] is True
+
+
+def _encrypted_zip(data: bytes) -> bytes:
+    """A zip whose member is marked encrypted (zipfile cannot write encryption)."""
+    raw = bytearray(gbk_zip([("报表.xlsx", data)]))
+    for signature, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        at = raw.find(signature)
+        raw[at + offset] |= 0x01
+    return bytes(raw)
+
+
+def _bomb() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("报表.xlsx", b"\0" * (20 * 1024 * 1024))
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "code"),
+    [
+        ("套娃.eml", "too_deep", "limit-exceeded"),
+        ("加密.zip", "encrypted", "encrypted"),
+        ("炸弹.zip", "bomb", "limit-exceeded"),
+        ("损坏.zip", "broken", "corrupt-file"),
+        ("损坏.7z", "broken7z", "corrupt-file"),
+        ("无附件.eml", "no_attachment", "skipped-not-spreadsheet"),
+        ("回复.msg", "msg", "skipped-not-spreadsheet"),
+        ("附件.rar", "rar", "skipped-not-spreadsheet"),
+    ],
+)
+def test_a_container_that_cannot_be_read_says_why(
+    ws: Path, forms: dict[str, Path], tmp_path: Path, name: str, make: str, code: str
+) -> None:
+    data = _filled(forms, PLAN, tmp_path)
+    when = dt.datetime(2019, 7, 5, 9, 0)
+    inner_zip = gbk_zip([("内层.zip", gbk_zip([("报表.xlsx", data)]))])
+    body = {
+        "too_deep": lambda: mail([("外层.zip", inner_zip, "application/zip")], when),
+        "encrypted": lambda: _encrypted_zip(data),
+        "bomb": _bomb,
+        "broken": lambda: gbk_zip([("报表.xlsx", data)])[:200],
+        "broken7z": lambda: seven_zip([("报表.xlsx", data)])[:100],
+        "no_attachment": lambda: mail([], when),
+        "msg": lambda: b"\xd0\xcf\x11\xe0" + b"\0" * 100,
+        "rar": lambda: b"Rar!\x1a\x07\x01\x00" + b"\0" * 50,
+    }[make]()
+    (ws / "inbox" / name).write_bytes(body)
+    result = run(["collect", "-w", str(ws), "--round", DEFAULT_ROUND, "--json"])
+    assert "Traceback" not in result.output
+    files = {
+        f["path"]: f
+        for f in run_json(["collect", "-w", str(ws), "--round", DEFAULT_ROUND])["files"]
+    }
+    entry = files[name]
+    assert [i["code"] for i in entry["issues"]] == [code], entry
+    assert entry["verdict"] in ("rejected", "skipped")
+    assert not any(p.startswith(name + "!") for p in files), files
+
+
+def test_zip_names_in_utf8_are_read_too(ws: Path, forms: dict[str, Path], tmp_path: Path) -> None:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:  # zipfile flags non-ASCII names as UTF-8
+        zf.writestr("子目录/政策规划处报表.xlsx", _filled(forms, PLAN, tmp_path))
+    (ws / "inbox" / "打包.zip").write_bytes(buf.getvalue())
+    files = _collect(ws)
+    assert files["打包.zip!子目录/政策规划处报表.xlsx"]["verdict"] == "accepted"

@@ -1,0 +1,283 @@
+"""Returns that arrive inside mail files and archives: `.eml`, `.zip` and `.7z`, unpacked in
+memory under the same limits as any hostile file.
+
+Staff save the mail itself, or the zip a division sent, into inbox/. Each spreadsheet
+inside is a return of its own, named by where it came from (`回复.eml!附件.zip!高新处.xlsx`);
+a mail's Date is when it was received, and its From, Subject and Date go with every
+return it carried. Nothing is ever unpacked into inbox/.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import zipfile
+from dataclasses import dataclass
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.utils import parsedate_to_datetime
+from pathlib import PurePosixPath
+
+import py7zr
+from py7zr.exceptions import PasswordRequired
+from py7zr.io import BytesIOFactory
+
+from .config import Limits
+from .issues import Issue, IssueCode, error, warning
+
+SPREADSHEETS = (".xlsx", ".xlsm", ".xls", ".et", ".ods")
+CONTAINERS = (".eml", ".zip", ".7z")
+MAX_DEPTH = 2  # a mail holding an archive holding a return; no deeper
+SEPARATOR = "!"
+_JUNK = ("__MACOSX/", "~$", ".~lock.", ".")
+
+
+@dataclass(frozen=True)
+class Inner:
+    """A spreadsheet found inside a container."""
+
+    name: str  # its place inside, levels joined by "!": "附件.zip!高新处.xlsx"
+    data: bytes
+    received: float | None = None  # the carrying mail's Date, as a timestamp
+    origin: str = ""  # 邮件：发件人…；主题…；日期…
+
+
+@dataclass
+class _Budget:
+    """What a container and everything inside it may still take."""
+
+    limits: Limits
+    members: int = 0
+    total: int = 0
+
+    def take(self, where: str, size: int) -> Issue | None:
+        self.members += 1
+        self.total += size
+        limits = self.limits
+        if self.members > limits.max_zip_members:
+            return _limit(where, f"文件数超过 {limits.max_zip_members} 个")
+        if size > limits.max_file_mb * 1024 * 1024:
+            return _limit(where, f"其中“{where}”超过 {limits.max_file_mb:g} MB")
+        if self.total > limits.max_uncompressed_mb * 1024 * 1024:
+            return _limit(where, f"解压后超过 {limits.max_uncompressed_mb:g} MB")
+        return None
+
+
+def _limit(where: str, what: str) -> Issue:
+    return error(
+        IssueCode.LIMIT_EXCEEDED,
+        f"压缩包或邮件{what}，为安全起见未解开。请把其中的填报表单独放入 inbox/ 后重新运行 collect。",
+    )
+
+
+def is_container(name: str) -> bool:
+    return name.lower().endswith(CONTAINERS)
+
+
+def unpack(name: str, data: bytes, limits: Limits) -> tuple[list[Inner], list[Issue]]:
+    """Every spreadsheet inside a container, and what could not be read (by issue)."""
+    budget = _Budget(limits)
+    inner, issues = _unpack(name, data, budget, depth=1, origin="", received=None)
+    if not inner and not issues:
+        issues.append(
+            warning(
+                IssueCode.SKIPPED_NOT_SPREADSHEET,
+                "其中没有表格文件（.xlsx .xls .et .ods），已跳过。如附件是填报表，请另存后放入 inbox/。",
+            )
+        )
+    return inner, issues
+
+
+def _unpack(
+    name: str, data: bytes, budget: _Budget, depth: int, origin: str, received: float | None
+) -> tuple[list[Inner], list[Issue]]:
+    suffix = PurePosixPath(name).suffix.lower()
+    if suffix == ".eml":
+        members, issues, origin, received = _mail(data, origin, received)
+    elif suffix == ".zip":
+        members, issues = _zip(data, budget)
+    else:
+        members, issues = _seven_zip(data, budget)
+    found: list[Inner] = []
+    for member, body in members:
+        if suffix != ".eml" and (issue := budget.take(member, len(body))) is not None:
+            return [], [issue]
+        lower = member.lower()
+        if lower.endswith(SPREADSHEETS):
+            found.append(Inner(member, body, received, origin))
+        elif lower.endswith(CONTAINERS):
+            if depth >= MAX_DEPTH:
+                issues.append(
+                    error(
+                        IssueCode.LIMIT_EXCEEDED,
+                        f"“{member}”套在第 {depth + 1} 层压缩包或邮件中（最多 {MAX_DEPTH} 层），未解开。"
+                        "请把其中的填报表取出后放入 inbox/。",
+                    )
+                )
+                continue
+            deeper, more = _unpack(member, body, budget, depth + 1, origin, received)
+            found += [
+                Inner(f"{member}{SEPARATOR}{d.name}", d.data, d.received, d.origin) for d in deeper
+            ]
+            issues += more
+    return found, issues
+
+
+# --- mail ---
+
+
+def _mail(
+    data: bytes, origin: str, received: float | None
+) -> tuple[list[tuple[str, bytes]], list[Issue], str, float | None]:
+    """The attachments of a mail (RFC 822, as Foxmail, Thunderbird and Outlook save one),
+    and its From, Subject and Date."""
+    try:
+        message = BytesParser(policy=policy.default).parsebytes(data)
+    except Exception as exc:  # the email package raises many kinds on broken input
+        return [], [_broken("邮件", exc)], origin, received
+    assert isinstance(message, EmailMessage)
+    sender = str(message.get("From", "") or "")
+    subject = str(message.get("Subject", "") or "")
+    date_text = str(message.get("Date", "") or "")
+    when: dt.datetime | None = None
+    try:
+        when = parsedate_to_datetime(date_text) if date_text else None
+    except (TypeError, ValueError, IndexError):
+        when = None
+    if when is not None:
+        # a Date with no zone is local time, as the mail client showed it
+        received = (when if when.tzinfo else when.astimezone()).timestamp()
+        date_text = when.astimezone().strftime("%Y-%m-%d %H:%M")
+    parts = [f"发件人 {sender}" if sender else "", f"主题 {subject}" if subject else ""]
+    parts.append(f"日期 {date_text}" if date_text else "")
+    said = "邮件：" + "；".join(p for p in parts if p)
+    origin = f"{origin}；{said}" if origin else said
+    members: list[tuple[str, bytes]] = []
+    issues: list[Issue] = []
+    for part in message.walk():
+        filename = part.get_filename()
+        if not filename:
+            continue
+        try:
+            body = part.get_payload(decode=True)
+        except Exception as exc:
+            issues.append(_broken(f"附件“{filename}”", exc))
+            continue
+        if isinstance(body, bytes):
+            members.append((_clean_name(filename), body))
+    return members, issues, origin, received
+
+
+# --- archives ---
+
+
+def _zip_name(info: zipfile.ZipInfo) -> str:
+    """A member's name as its writer meant it: UTF-8 where flagged, else GBK as Windows'
+    own zip writes Chinese names (zipfile has read those bytes as cp437)."""
+    if info.flag_bits & 0x800:
+        return info.filename
+    try:
+        return info.filename.encode("cp437").decode("gbk")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return info.filename
+
+
+def _clean_name(name: str) -> str:
+    """A member's path without a leading slash or parent steps (nothing is written to disk,
+    but the name is shown and stored)."""
+    parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".", "..")]
+    return "/".join(parts) or "（无名）"
+
+
+def _zip(data: bytes, budget: _Budget) -> tuple[list[tuple[str, bytes]], list[Issue]]:
+    limits = budget.limits
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        infos = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        return [], [_broken("压缩包", exc)]
+    members: list[tuple[str, bytes]] = []
+    with archive:
+        for info in infos:
+            name = _clean_name(_zip_name(info))
+            if info.is_dir() or _junk(name) or not _wanted(name):
+                continue
+            if info.flag_bits & 0x1:
+                return [], [_encrypted(name)]
+            if (
+                info.compress_size
+                and info.file_size / info.compress_size > limits.max_compression_ratio
+            ):
+                return [], [
+                    _limit(
+                        name, f"中的“{name}”压缩比异常（超过 {limits.max_compression_ratio:g} 倍）"
+                    )
+                ]
+            ceiling = int(limits.max_file_mb * 1024 * 1024)
+            try:
+                with archive.open(info) as fh:
+                    body = fh.read(ceiling + 1)  # the header's size may lie
+            except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError) as exc:
+                return [], [_broken(f"压缩包中的“{name}”", exc)]
+            if len(body) > ceiling:
+                return [], [_limit(name, f"其中“{name}”超过 {limits.max_file_mb:g} MB")]
+            members.append((name, body))
+    return members, []
+
+
+def _seven_zip(data: bytes, budget: _Budget) -> tuple[list[tuple[str, bytes]], list[Issue]]:
+    limits = budget.limits
+    ceiling = int(limits.max_uncompressed_mb * 1024 * 1024)
+    try:
+        with py7zr.SevenZipFile(io.BytesIO(data), mode="r", max_extract_size=ceiling) as archive:
+            if archive.needs_password():
+                return [], [_encrypted("7z")]
+            wanted = [
+                e.filename
+                for e in archive.list()
+                if not e.is_directory and _wanted(e.filename) and not _junk(e.filename)
+            ]
+            if len(wanted) > limits.max_zip_members:
+                return [], [_limit("7z", f"文件数超过 {limits.max_zip_members} 个")]
+            sizes = {e.filename: e.uncompressed for e in archive.list()}
+            if sum(sizes.get(n, 0) or 0 for n in wanted) > ceiling:
+                return [], [_limit("7z", f"解压后超过 {limits.max_uncompressed_mb:g} MB")]
+            if not wanted:
+                return [], []
+            factory = BytesIOFactory(int(limits.max_file_mb * 1024 * 1024) + 1)
+            archive.extract(targets=wanted, factory=factory)
+    except PasswordRequired:
+        return [], [_encrypted("7z")]
+    except Exception as exc:  # py7zr raises many kinds on a damaged archive
+        return [], [_broken("7z 压缩包", exc)]
+    members = []
+    for name in wanted:
+        product = factory.products.get(name)
+        if product is not None:
+            product.seek(0)
+            members.append((_clean_name(name), product.read()))
+    return members, []
+
+
+def _wanted(name: str) -> bool:
+    return name.lower().endswith(SPREADSHEETS + CONTAINERS)
+
+
+def _junk(name: str) -> bool:
+    base = PurePosixPath(name).name
+    return name.startswith("__MACOSX/") or base.startswith(("~$", ".~lock.", "."))
+
+
+def _encrypted(name: str) -> Issue:
+    return error(
+        IssueCode.ENCRYPTED,
+        f"压缩包（{name}）设有密码，无法解开。请发送不加密的压缩包，或把其中的填报表单独放入 inbox/。",
+    )
+
+
+def _broken(what: str, exc: BaseException) -> Issue:
+    return error(
+        IssueCode.CORRUPT_FILE,
+        f"{what}已损坏或不完整，无法读取（{type(exc).__name__}）。请重新保存或重新发送。",
+    )
