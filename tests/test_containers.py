@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import struct
 import zipfile
+import zlib
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
@@ -14,10 +16,12 @@ from typing import Any
 
 import py7zr
 import pytest
+from msgforge import Message as OutlookMessage
 
 from .conftest import DEFAULT_ROUND, fill_complete, run, run_json, tree_digest
 
 HIGH, PLAN, FOREIGN = "高新技术及产业化处", "政策规划处", "外国专家局"
+RURAL = "农村与社会发展科技处"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -57,6 +61,50 @@ def mail(
     return bytes(msg)
 
 
+def outlook(attachments: list[tuple[str, bytes]], when: dt.datetime) -> bytes:
+    """An Outlook .msg, as Outlook saves a mail dragged out of it."""
+    msg = OutlookMessage(
+        subject="回复：关于报送2019年上半年重点任务进展情况的通知",
+        text_body="见附件。",
+        to=[("office@example.gov.cn", "办公室")],
+        sender=("wz@example.gov.cn", "外专局"),
+        sent=when.astimezone(),
+    )
+    for name, data in attachments:
+        msg.attach_bytes(name, data)
+    return bytes(msg.as_bytes())
+
+
+def stored_rar(members: list[tuple[str, bytes]]) -> bytes:
+    """A RAR 5 archive with its members stored, not compressed (the one kind any machine can
+    read without unrar). No library writes RAR, so the few headers are written here, from
+    the RAR 5.0 archive format's technical note: each header is its CRC32, its size and
+    type as variable-length integers, then its fields."""
+
+    def vint(n: int) -> bytes:
+        out = bytearray()
+        while True:
+            low, n = n & 0x7F, n >> 7
+            out.append(low | (0x80 if n else 0))
+            if not n:
+                return bytes(out)
+
+    def header(kind: int, flags: int, body: bytes, data_size: int | None = None) -> bytes:
+        fields = vint(kind) + vint(flags) + (vint(data_size) if data_size is not None else b"")
+        fields += body
+        size = vint(len(fields))
+        return struct.pack("<I", zlib.crc32(size + fields)) + size + fields
+
+    out = b"Rar!\x1a\x07\x01\x00" + header(1, 0, vint(0))  # signature, main header
+    for name, data in members:
+        raw = name.encode("utf-8")
+        # file flags: CRC32 present; attributes 0x20; compression 0 (store); host Windows
+        body = vint(0x4) + vint(len(data)) + vint(0x20) + struct.pack("<I", zlib.crc32(data))
+        body += vint(0) + vint(0) + vint(len(raw)) + raw
+        out += header(2, 0x2, body, len(data)) + data
+    return out + header(5, 0, vint(0))  # end of archive
+
+
 def seven_zip(members: list[tuple[str, bytes]]) -> bytes:
     buf = io.BytesIO()
     with py7zr.SevenZipFile(buf, "w") as archive:
@@ -92,12 +140,21 @@ def test_returns_inside_mails_and_archives_are_each_judged(
     (ws / "inbox" / "外专局.7z").write_bytes(
         seven_zip([("外国专家局-填报表.xlsx", _filled(forms, FOREIGN, tmp_path))])
     )
+    (ws / "inbox" / "农村处.rar").write_bytes(
+        stored_rar([("农村处填报表.xlsx", _filled(forms, RURAL, tmp_path))])
+    )
+    res = "资源配置与诚信建设处"
+    (ws / "inbox" / "资源处.msg").write_bytes(
+        outlook([(f"{res}.xlsx", _filled(forms, res, tmp_path))], dt.datetime(2019, 7, 6, 8, 15))
+    )
     before = tree_digest(ws / "inbox")
     files = _collect(ws)
     names = {
         "回复.eml!附件.zip!高新处报表.xlsx": HIGH,
         f"回复.eml!{PLAN}.xlsx": PLAN,
         "外专局.7z!外国专家局-填报表.xlsx": FOREIGN,
+        f"资源处.msg!{res}.xlsx": res,
+        "农村处.rar!农村处填报表.xlsx": RURAL,
     }
     for name, division in names.items():
         assert files[name]["division"] == division and files[name]["verdict"] == "accepted", files
@@ -108,6 +165,8 @@ def test_returns_inside_mails_and_archives_are_each_judged(
     assert "发件人 高新处 <gx@example.gov.cn>" in status[HIGH]["origin"]
     assert "主题 回复：关于报送" in status[PLAN]["origin"]
     assert status[FOREIGN]["origin"] == ""
+    assert status[res]["received"] == "2019-07-06T08:15:00"
+    assert "发件人" in status[res]["origin"] and "主题 回复" in status[res]["origin"]
     text = run(["status", "-w", str(ws), "--round", DEFAULT_ROUND]).output
     assert "回复.eml!附件.zip!高新处报表.xlsx" in text and "邮件：发件人" in text
     # the receipt and the 汇总表 name the mail
@@ -192,8 +251,10 @@ def _bomb() -> bytes:
         ("损坏.zip", "broken", "corrupt-file"),
         ("损坏.7z", "broken7z", "corrupt-file"),
         ("无附件.eml", "no_attachment", "skipped-not-spreadsheet"),
-        ("回复.msg", "msg", "skipped-not-spreadsheet"),
-        ("附件.rar", "rar", "skipped-not-spreadsheet"),
+        ("回复.msg", "msg", "corrupt-file"),
+        ("空邮件.msg", "empty_msg", "skipped-not-spreadsheet"),
+        ("附件.rar", "rar", "corrupt-file"),
+        ("打包.tar.gz", "tgz", "skipped-not-spreadsheet"),
     ],
 )
 def test_a_container_that_cannot_be_read_says_why(
@@ -210,7 +271,9 @@ def test_a_container_that_cannot_be_read_says_why(
         "broken7z": lambda: seven_zip([("报表.xlsx", data)])[:100],
         "no_attachment": lambda: mail([], when),
         "msg": lambda: b"\xd0\xcf\x11\xe0" + b"\0" * 100,
-        "rar": lambda: b"Rar!\x1a\x07\x01\x00" + b"\0" * 50,
+        "empty_msg": lambda: outlook([], when),
+        "rar": lambda: stored_rar([("报表.xlsx", data)])[:-200],
+        "tgz": lambda: b"\x1f\x8b" + b"\0" * 50,
     }[make]()
     (ws / "inbox" / name).write_bytes(body)
     result = run(["collect", "-w", str(ws), "--round", DEFAULT_ROUND, "--json"])

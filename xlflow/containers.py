@@ -1,5 +1,5 @@
-"""Returns that arrive inside mail files and archives: `.eml`, `.zip` and `.7z`, unpacked in
-memory under the same limits as any hostile file.
+"""Returns that arrive inside mail files and archives: `.eml`, `.msg`, `.zip`, `.7z` and
+`.rar`, unpacked in memory under the same limits as any hostile file.
 
 Staff save the mail itself, or the zip a division sent, into inbox/. Each spreadsheet
 inside is a return of its own, named by where it came from (`回复.eml!附件.zip!高新处.xlsx`);
@@ -20,6 +20,8 @@ from email.utils import parsedate_to_datetime
 from pathlib import PurePosixPath
 
 import py7zr
+import rarfile  # type: ignore[import-untyped]
+from oxmsg import Message as OutlookMessage
 from py7zr.exceptions import PasswordRequired
 from py7zr.io import BytesIOFactory
 
@@ -27,7 +29,7 @@ from .config import Limits
 from .issues import Issue, IssueCode, error, warning
 
 SPREADSHEETS = (".xlsx", ".xlsm", ".xls", ".et", ".ods")
-CONTAINERS = (".eml", ".zip", ".7z")
+CONTAINERS = (".eml", ".msg", ".zip", ".7z", ".rar")
 MAX_DEPTH = 2  # a mail holding an archive holding a return; no deeper
 SEPARATOR = "!"
 _JUNK = ("__MACOSX/", "~$", ".~lock.", ".")
@@ -95,13 +97,17 @@ def _unpack(
     suffix = PurePosixPath(name).suffix.lower()
     if suffix == ".eml":
         members, issues, origin, received = _mail(data, origin, received)
+    elif suffix == ".msg":
+        members, issues, origin, received = _outlook(data, origin, received)
     elif suffix == ".zip":
         members, issues = _zip(data, budget)
+    elif suffix == ".rar":
+        members, issues = _rar(data, budget)
     else:
         members, issues = _seven_zip(data, budget)
     found: list[Inner] = []
     for member, body in members:
-        if suffix != ".eml" and (issue := budget.take(member, len(body))) is not None:
+        if (issue := budget.take(member, len(body))) is not None:
             return [], [issue]
         lower = member.lower()
         if lower.endswith(SPREADSHEETS):
@@ -145,14 +151,7 @@ def _mail(
         when = parsedate_to_datetime(date_text) if date_text else None
     except (TypeError, ValueError, IndexError):
         when = None
-    if when is not None:
-        # a Date with no zone is local time, as the mail client showed it
-        received = (when if when.tzinfo else when.astimezone()).timestamp()
-        date_text = when.astimezone().strftime("%Y-%m-%d %H:%M")
-    parts = [f"发件人 {sender}" if sender else "", f"主题 {subject}" if subject else ""]
-    parts.append(f"日期 {date_text}" if date_text else "")
-    said = "邮件：" + "；".join(p for p in parts if p)
-    origin = f"{origin}；{said}" if origin else said
+    origin, received = _said(origin, received, sender, subject, when, date_text)
     members: list[tuple[str, bytes]] = []
     issues: list[Issue] = []
     for part in message.walk():
@@ -167,6 +166,45 @@ def _mail(
         if isinstance(body, bytes):
             members.append((_clean_name(filename), body))
     return members, issues, origin, received
+
+
+def _said(
+    origin: str,
+    received: float | None,
+    sender: str,
+    subject: str,
+    when: dt.datetime | None,
+    date_text: str = "",
+) -> tuple[str, float | None]:
+    """A mail's From, Subject and Date as one line, and its Date as the time received."""
+    if when is not None:
+        # a Date with no zone is local time, as the mail client showed it
+        received = (when if when.tzinfo else when.astimezone()).timestamp()
+        date_text = when.astimezone().strftime("%Y-%m-%d %H:%M")
+    parts = [f"发件人 {sender}" if sender else "", f"主题 {subject}" if subject else ""]
+    parts.append(f"日期 {date_text}" if date_text else "")
+    said = "邮件：" + "；".join(p for p in parts if p)
+    return (f"{origin}；{said}" if origin else said), received
+
+
+def _outlook(
+    data: bytes, origin: str, received: float | None
+) -> tuple[list[tuple[str, bytes]], list[Issue], str, float | None]:
+    """The attachments of an Outlook .msg, and its sender, subject and sent date."""
+    try:
+        message = OutlookMessage.load(data)
+        sender = str(message.sender or "")
+        subject = str(message.subject or "")
+        when = message.sent_date
+        attachments = [
+            (a.file_name, a.file_bytes)
+            for a in message.attachments
+            if a.attached_by_value and a.file_name and a.file_bytes is not None
+        ]
+    except Exception as exc:  # python-oxmsg and olefile raise many kinds on broken input
+        return [], [_broken("Outlook 邮件", exc)], origin, received
+    origin, received = _said(origin, received, sender, subject, when)
+    return [(_clean_name(n), b) for n, b in attachments], [], origin, received
 
 
 # --- archives ---
@@ -257,6 +295,42 @@ def _seven_zip(data: bytes, budget: _Budget) -> tuple[list[tuple[str, bytes]], l
         if product is not None:
             product.seek(0)
             members.append((_clean_name(name), product.read()))
+    return members, []
+
+
+def _rar(data: bytes, budget: _Budget) -> tuple[list[tuple[str, bytes]], list[Issue]]:
+    """A RAR archive: stored members are read by rarfile itself; compressed ones need
+    unrar, 7-Zip or bsdtar on the machine, and without one the message says so."""
+    limits = budget.limits
+    ceiling = int(limits.max_file_mb * 1024 * 1024)
+    members: list[tuple[str, bytes]] = []
+    try:
+        archive = rarfile.RarFile(io.BytesIO(data))
+        if archive.needs_password():
+            return [], [_encrypted("rar")]
+        for info in archive.infolist():
+            name = _clean_name(info.filename or "")
+            if info.is_dir() or _junk(name) or not _wanted(name):
+                continue
+            if info.needs_password():
+                return [], [_encrypted(name)]
+            if (info.file_size or 0) > ceiling:
+                return [], [_limit(name, f"其中“{name}”超过 {limits.max_file_mb:g} MB")]
+            with archive.open(info) as fh:
+                body = fh.read(ceiling + 1)
+            if len(body) > ceiling:
+                return [], [_limit(name, f"其中“{name}”超过 {limits.max_file_mb:g} MB")]
+            members.append((name, body))
+    except rarfile.RarCannotExec:
+        return [], [
+            error(
+                IssueCode.CORRUPT_FILE,
+                "这个 .rar 压缩包需要解压程序（unrar、7-Zip 或 bsdtar），本机没有找到。"
+                "请把其中的填报表解压出来放入 inbox/，或安装其中一个程序后重新运行 collect。",
+            )
+        ]
+    except Exception as exc:  # rarfile raises many kinds on a damaged archive
+        return [], [_broken("rar 压缩包", exc)]
     return members, []
 
 

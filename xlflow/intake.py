@@ -144,15 +144,14 @@ def scan_inbox(inbox: Path) -> list[Found]:
     return found
 
 
-_UNREAD_CONTAINERS = (".rar", ".tar", ".gz", ".msg")
+_UNREAD_CONTAINERS = (".tar", ".gz", ".tgz", ".bz2", ".xz")
 
 
 def _not_spreadsheet(name: str) -> str:
     suffix = Path(name).suffix.lower()
     if suffix in _UNREAD_CONTAINERS:
-        what = "Outlook 邮件" if suffix == ".msg" else "压缩包"
         return (
-            f"这是{what}（{suffix}），xlflow 还不能直接读取（.eml 邮件和 .zip、.7z 压缩包可以）。"
+            f"这是压缩包（{suffix}），xlflow 不读取这种格式（.eml、.msg 邮件和 .zip、.7z、.rar 压缩包可以）。"
             "请把其中的填报表取出放入 inbox/（原文件可以留着），再运行 collect。"
         )
     return (
