@@ -310,23 +310,14 @@ def _decided(record: FileRecord, decision: Decision | None) -> FileRecord:
     when = decision.at.replace("T", " ")[:16]
     said = f"（{decision.reason}；{decision.by}，{when}）"
     if decision.action == "exclude":
-        note = warning(
-            IssueCode.EXCLUDED_BY_COORDINATOR,
-            f"协调办公室决定不采用此文件{said}。",
-            file=record.path,
-            division=record.division,
-        )
-        verdict = Verdict.EXCLUDED
+        code, verdict = IssueCode.EXCLUDED_BY_COORDINATOR, Verdict.EXCLUDED
+        text = f"协调办公室决定不采用此文件{said}。"
     elif verdict is Verdict.REJECTED and record.division:
-        note = warning(
-            IssueCode.ACCEPTED_BY_COORDINATOR,
-            f"经联系人确认后采用{said}。下列有误的单元格未采用，汇总表中已注明。",
-            file=record.path,
-            division=record.division,
-        )
-        verdict = Verdict.ACCEPTED
+        code, verdict = IssueCode.ACCEPTED_BY_COORDINATOR, Verdict.ACCEPTED
+        text = f"经联系人确认后采用{said}。下列有误的单元格未采用，汇总表中已注明。"
     else:  # accepted anyway: the decision changes nothing
         return replace(record, issues=issues, verdict=verdict, superseded_by="")
+    note = warning(code, text, file=record.path, division=record.division)
     return replace(record, issues=(note, *issues), verdict=verdict, superseded_by="")
 
 
