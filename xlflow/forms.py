@@ -32,7 +32,15 @@ from .files import atomic_write, folder_lock, sha256_bytes, sweep_temp_files
 from .ledger import Ledger
 from .model import FileRecord, FormRow, FormSpec, Register, Role, Round
 from .pool import IsolatedPool, default_workers
-from .selfcheck import CHECK_SHEET, COMPLETE, breaks, breaks_formula, check_line_formula, remaining
+from .selfcheck import (
+    CHECK_SHEET,
+    COMPLETE,
+    breaks,
+    breaks_formula,
+    check_line_formula,
+    number_formula,
+    remaining,
+)
 from .signing import (
     META_NOTE,
     META_SHEET,
@@ -588,13 +596,16 @@ def _self_check(
 ) -> None:
     """Each input cell red while it breaks a rule, and the check line counting them.
 
-    The flag sheet holds, at each input cell's address, 1 while that cell breaks a rule;
-    the check line sums it. The red is a conditional format of the same formula on the
-    task sheet itself. Both come from selfcheck, from the same [[fields]] collect applies.
+    The flag sheet holds, at each input cell's address, 1 while that cell breaks a rule
+    (selfcheck's formulas, from the same [[fields]] collect applies); the check line sums
+    the flags, and each input cell's conditional format turns it red while its flag is 1.
     """
     task = settings.form.sheet
     broken = 0
     field_cols = layout.field_cols
+    # each number's value in a helper cell right of the flags (outside what is summed)
+    numeric = [f for f in settings.fields if f.type in ("percent", "number")]
+    helper_col = {f.key: layout.last_col + 2 + k for k, f in enumerate(numeric)}
     for n, row in enumerate(spec.rows):
         r = layout.first + n
         values = dict(row.prefill)
@@ -603,17 +614,26 @@ def _self_check(
             c = field_cols[f.key]
             bad = breaks(f, values.get(f.key), values, settings)
             broken += bad
-            formula = breaks_formula(f, refs[f.key], refs, settings)
+            number = None
+            if f.key in helper_col:
+                number = cell_ref(r, helper_col[f.key])
+                value = values.get(f.key)
+                cached = value if isinstance(value, int | float) else 0
+                flags.write_formula(
+                    r, helper_col[f.key], number_formula(refs[f.key]), fmt.flag, cached
+                )
+            formula = breaks_formula(f, refs[f.key], refs, settings, number)
             flags.write_formula(r, c, f"=IF({formula},1,0)", fmt.flag, int(bad))
     if spec.rows:
+        # the red is the flag: a cell of the flag sheet, at the same address (Excel 2010 and
+        # later, WPS and LibreOffice take a reference to another sheet in a rule)
         top = layout.first + 1
-        own = {k: f"${col_letter(c)}{top}" for k, c in field_cols.items()}
         for f in settings.fields:
             c = field_cols[f.key]
-            rule = breaks_formula(f, f"{col_letter(c)}{top}", own, settings)
+            flag = _sheet_ref(CHECK_SHEET, f"{col_letter(c)}{top}")
             ws.conditional_format(
                 layout.first, c, layout.last, c,
-                {"type": "formula", "criteria": f"={rule}", "format": fmt.broken},
+                {"type": "formula", "criteria": f"={flag}=1", "format": fmt.broken},
             )  # fmt: skip
     carried = dict(spec.contact_prefill)
     for f in settings.contact:
@@ -623,11 +643,10 @@ def _self_check(
         broken += bad
         formula = breaks_formula(f, _sheet_ref(task, ref), {}, settings)
         flags.write_formula(r, c, f"=IF({formula},1,0)", fmt.flag, int(bad))
-        anchor = "$" + col_letter(c) + "$" + str(r + 1)
+        flag = _sheet_ref(CHECK_SHEET, "$" + col_letter(c) + "$" + str(r + 1))
         ws.conditional_format(
             r, c, r, end,
-            {"type": "formula", "criteria": "=" + breaks_formula(f, anchor, {}, settings),
-             "format": fmt.broken},
+            {"type": "formula", "criteria": f"={flag}=1", "format": fmt.broken},
         )  # fmt: skip
     area = _sheet_ref(CHECK_SHEET, f"$A$1:${col_letter(layout.last_col)}${bottom + 1}")
     line = layout.check_row

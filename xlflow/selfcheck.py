@@ -1,10 +1,10 @@
 """Forms that check themselves while a division fills them: each rule of `[[fields]]` and
 `[[contact]]` as a spreadsheet formula, and as its Python twin.
 
-A form turns an input cell red (a conditional format) while it breaks a rule, and its
-check line counts the red cells. The same formula, pointed at the task sheet, fills a
-very hidden sheet of flags (one 1 or 0 at each input cell's address), which the check line
-sums and which a test can read back after an office suite has recalculated.
+Each rule's formula, pointed at the task sheet, fills a very hidden sheet of flags (one
+1 or 0 at each input cell's address). An input cell turns red (a conditional format)
+while its flag is 1, and the check line sums the flags; a test reads them back after an
+office suite has recalculated.
 
 The formulas use only functions that Excel 2010, WPS and LibreOffice all compute (IF, OR,
 AND, NOT, LEN, TRIM, CLEAN, ASC, LOWER, SUBSTITUTE, VALUE, ISNUMBER, ISERROR, ISNA, MATCH,
@@ -111,12 +111,21 @@ def _out_of_range(f: Field, value: str) -> str:
     return f"OR({','.join(tests)})" if tests else "FALSE"
 
 
-def _filled_breaks(f: Field, x: str, refs: Mapping[str, str], settings: Settings) -> str:
-    """The rule of a cell that holds something."""
+def number_formula(x: str) -> str:
+    """The number a cell holds, as its own formula: a flag cell refers to it instead of
+    repeating it a dozen times (XlsxWriter's formula preparation costs by the character)."""
+    return "=" + _number(x)
+
+
+def _filled_breaks(
+    f: Field, x: str, refs: Mapping[str, str], settings: Settings, number: str | None
+) -> str:
+    """The rule of a cell that holds something; `number`, where given, is a cell holding
+    the number it holds (or an error)."""
     if f.type == "choice":
         return f"ISNA(MATCH(ASC(TRIM({x})),{_list(f.choices)},0))"
     if f.type in ("percent", "number"):
-        n = _number(x)
+        n = number or _number(x)
         if f.type == "percent":
             done = settings.status_order[0] if settings.status_order else ""
             value = _percent(x, n, refs.get(settings.status.field), done)
@@ -148,10 +157,14 @@ def _when_empty(f: Field, refs: Mapping[str, str]) -> str:
     return "OR(" + ",".join(f"TRIM({other})={_quote(v)}" for v in cond.values) + ")"
 
 
-def breaks_formula(f: Field, x: str, refs: Mapping[str, str], settings: Settings) -> str:
+def breaks_formula(
+    f: Field, x: str, refs: Mapping[str, str], settings: Settings, number: str | None = None
+) -> str:
     """TRUE while the cell `x` breaks a rule of `f`; `refs` are the same row's other input
-    cells by field key (for required_when, and the status a percent of 1 depends on)."""
-    return f"IF({_blank(x)},{_when_empty(f, refs)},{_filled_breaks(f, x, refs, settings)})"
+    cells by field key (for required_when, and the status a percent of 1 depends on);
+    `number` a cell holding `number_formula(x)`, for a number or percent field."""
+    rule = _filled_breaks(f, x, refs, settings, number)
+    return f"IF({_blank(x)},{_when_empty(f, refs)},{rule})"
 
 
 # --- the same rules in Python ---
