@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import xlsxwriter
-from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
+from xlsxwriter.utility import xl_cell_to_rowcol, xl_col_to_name, xl_rowcol_to_cell
 from xlsxwriter.worksheet import Worksheet
 
 from .text import display_width, wrapped_lines
@@ -25,6 +25,12 @@ LINE_HEIGHT = 14.5  # points per wrapped line of 10.5 pt SimSun, with a little a
 def cell_ref(row: int, col: int) -> str:
     """0-based (row, col) -> 'C7'."""
     return str(xl_rowcol_to_cell(row, col))
+
+
+def row_col(ref: str) -> tuple[int, int]:
+    """'C7' -> 0-based (row, col)."""
+    row, col = xl_cell_to_rowcol(ref)
+    return int(row), int(col)
 
 
 def col_letter(col: int) -> str:
@@ -118,3 +124,17 @@ def page_text(text: str, size: int = 9) -> str:
     """
     escaped = text.replace("&", "&&")
     return f"&{size}{' ' if escaped[:1].isdigit() else ''}{escaped}"
+
+
+class PlainFormulaSheet(Worksheet):  # type: ignore[misc]
+    """A worksheet for formulas of functions Excel 2010 already had.
+
+    XlsxWriter prepares every formula for the dynamic-array functions of Excel 365 (some 35
+    regular expressions over its whole text) before it writes it; a sheet of thousands of
+    long, old-style formulas (the self-checking form's flags) spends most of its time
+    there. Its formulas are written as given, without the leading "="; a test checks that
+    none uses a function XlsxWriter would have prefixed.
+    """
+
+    def _prepare_formula(self, formula: str, expand_future_functions: bool = False) -> str:
+        return formula.removeprefix("=")

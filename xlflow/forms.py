@@ -19,6 +19,7 @@ from typing import Any
 from .config import Field, Settings, describe_field
 from .errors import XlflowError
 from .excel import (
+    PlainFormulaSheet,
     cell_ref,
     col_letter,
     column_width,
@@ -466,7 +467,7 @@ def render_form(
     ws = wb.add_worksheet(settings.form.sheet)
     lists = wb.add_worksheet(LISTS_SHEET)
     meta = wb.add_worksheet(META_SHEET)
-    flags = wb.add_worksheet(CHECK_SHEET)
+    flags = wb.add_worksheet(CHECK_SHEET, worksheet_class=PlainFormulaSheet)
     _title_block(ws, fmt, spec, layout)
     _task_rows(ws, fmt, spec, settings, layout)
     _input_rules(wb, ws, lists, fmt, spec, settings, layout)

@@ -454,38 +454,51 @@ def _shared_strings(part: bytes) -> int:
     return count
 
 
-# A cell as office programs and openpyxl write it: r, then s and t, then a value, plain
-# inline text or nothing (no formula). A sheet holding only such cells is checked by
-# _scan_plain in one pass of this pattern; any other cell sends it to the full scan.
+# A cell as office programs and openpyxl write it: r, then s and t, then perhaps a formula
+# (its text escaped, so without "<"), then a value, plain inline text or nothing. A sheet
+# holding only such cells is checked by _scan_plain in one pass of this pattern; any other
+# cell sends it to the full scan.
 _PLAIN_CELL = re.compile(
     rb'<c r="([A-Z]{1,3})([1-9][0-9]{0,6})"(?: s="([0-9]{1,6})")?'
     rb'(?: t="(s|n|b|e|d|str|inlineStr)")?'
-    rb'(?:/>|>(?:(<v>)([^<]*)</v>|(<is>)<t(?: xml:space="preserve")?>[^<]*</t></is>)?</c>)'
+    rb"(?:/>|>(<f(?:\s[^<>]*)?(?:/>|>[^<]*</f>))?"
+    rb'(?:(<v>)([^<]*)</v>|(<is>)<t(?: xml:space="preserve")?>[^<]*</t></is>)?</c>)'
 )
 _CELL_START = re.compile(rb"<c[\s>/]")
 
 
 def _scan_plain(
     data: bytes, shared: int, percent_styles: AbstractSet[int]
-) -> tuple[int, int, set[str]] | None:
-    """(last row, last column, percent-formatted cells) of a sheet whose every cell is a
-    plain one that the full scan would pass, or None to have the full scan decide."""
+) -> tuple[int, int, set[str], set[str], set[str]] | None:
+    """(last row, last column, formula cells, those without a usable value, and
+    percent-formatted cells) of a sheet whose every cell is a plain one that the full scan
+    would pass, or None to have the full scan decide."""
     cells = _PLAIN_CELL.findall(data)
     if len(cells) != len(_CELL_START.findall(data)):
         return None
-    # (letters, digits, style, type, <v>, value, <is>); whole-list passes run in C
+    # (letters, digits, style, type, <f>, <v>, value, <is>); whole-list passes run in C
     if len({c[0] + c[1] for c in cells}) != len(cells):
         return None  # a cell twice
-    if any((c[3] != b"inlineStr") if c[6] else (c[3] == b"inlineStr" and c[4]) for c in cells):
+    if any((c[3] != b"inlineStr") if c[7] else (c[3] == b"inlineStr" and c[5]) for c in cells):
         return None  # inline text in a cell not typed for it, or a value in one that is
-    indexes = [c[5] for c in cells if c[3] == b"s" and c[4]]
+    indexes = [c[6] for c in cells if c[3] == b"s" and c[5]]
     if indexes and not (all(map(bytes.isdigit, indexes)) and max(map(int, indexes)) < shared):
         return None
+    formulas: set[str] = set()
+    missing: set[str] = set()
+    for c in cells:
+        if c[4]:
+            ref = (c[0] + c[1]).decode()
+            formulas.add(ref)
+            # as the full scan: an empty <v></v> (openpyxl's) or an error is no usable value
+            if not (c[6] or c[7]) or c[3] == b"e":
+                missing.add(ref)
     percent: set[str] = set()
     if percent_styles:
         percent = {(c[0] + c[1]).decode() for c in cells if c[2] and int(c[2]) in percent_styles}
     max_row = max((int(c[1]) for c in cells), default=0)
-    return max_row, max(map(_col_number, {c[0] for c in cells}), default=0), percent
+    last_col = max(map(_col_number, {c[0] for c in cells}), default=0)
+    return max_row, last_col, formulas, missing, percent
 
 
 def _scan_sheet(
@@ -516,7 +529,7 @@ def _scan_sheet(
     if max_row <= limits.max_rows and max_col <= limits.max_columns:
         plain = _scan_plain(data, shared, percent_styles)
         if plain is not None and plain[0] <= limits.max_rows and plain[1] <= limits.max_columns:
-            raw.note_cells(sheet, set(), set(), plain[2])
+            raw.note_cells(sheet, plain[2], plain[3], plain[4])
             return None
     formulas: set[str] = set()
     missing: set[str] = set()

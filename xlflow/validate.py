@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .config import Field, Settings
-from .excel import cell_ref
+from .excel import cell_ref, row_col
 from .issues import Issue, IssueCode, error, warning
 from .model import FormSpec
 from .reader import Cell, RawWorkbook, text_of
@@ -403,8 +403,15 @@ def read_values(
     status_key = settings.status.field
     done = settings.status_order[0] if settings.status_order else ""
     ordered = sorted(settings.fields, key=lambda f: f.key != status_key)
-    # cells stored in an unusual way (formulas, text cut by the reader) take the long road
-    special = bool(raw.formulas.get(sheet.name) or raw.formulas_without_value.get(sheet.name))
+    # cells stored in an unusual way (formulas, text cut by the reader) take the long road;
+    # a formula elsewhere on the sheet (the form's own check line) does not slow the rest
+    formula_cells = {
+        row_col(ref)
+        for ref in (
+            *raw.formulas.get(sheet.name, ()),
+            *raw.formulas_without_value.get(sheet.name, ()),
+        )
+    }
     for row_spec in spec.rows:
         r = table.task_rows.get(row_spec.task_id)
         if r is None:
@@ -415,7 +422,7 @@ def read_values(
             if c is None:
                 continue
             ref = cell_ref(r, c)
-            if not special:
+            if (r, c) not in formula_cells:
                 quick = _plain_value(f, sheet.cell(r, c))
                 if quick is not None:
                     if f.key == status_key:
