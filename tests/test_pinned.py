@@ -1,0 +1,226 @@
+"""Behaviour pinned where a one-line change would otherwise pass unnoticed: the signature
+verified end to end, the edges of every range and date, and what leadership reads."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+
+from xlflow.config import load_settings
+
+from .conftest import (
+    DEFAULT_ROUND,
+    GOOD_CONTACT,
+    complete_values,
+    fill,
+    fill_complete,
+    header_columns,
+    run,
+    run_json,
+    task_rows,
+)
+
+PLAN = "政策规划处"
+CO = "创新平台与合作处"
+SETTINGS = load_settings(Path(__file__).resolve().parents[1] / "templates" / "xlflow.toml")
+
+
+def _collect(ws: Path, round_id: str = DEFAULT_ROUND) -> dict[str, dict[str, Any]]:
+    report = run_json(["collect", "-w", str(ws), "--round", round_id])
+    return {f["path"]: f for f in report["files"]}
+
+
+def _codes(entry: dict[str, Any]) -> list[str]:
+    return [i["code"] for i in entry["issues"]]
+
+
+# --- the signature, end to end ---
+
+
+def test_a_form_signed_by_another_working_folder_is_refused(
+    ws: Path, forms: dict[str, Path], tmp_path: Path
+) -> None:
+    """Same register, same round, same division: only the secret differs."""
+    other = tmp_path / "other"
+    run(["init", str(other)])
+    data = run_json(["generate", "-w", str(other), "--round", DEFAULT_ROUND, "--division", PLAN])
+    foreign = Path(data["forms"][0]["path"])
+    assert task_rows(foreign) == task_rows(forms[PLAN])  # the same form, but for its signature
+    fill_complete(foreign, ws / "inbox" / "别的文件夹.xlsx")
+    fill_complete(forms[PLAN], ws / "inbox" / "本文件夹.xlsx")
+    files = _collect(ws)
+    assert files["别的文件夹.xlsx"]["verdict"] == "rejected"
+    assert _codes(files["别的文件夹.xlsx"]) == ["signature-invalid"]
+    assert files["本文件夹.xlsx"]["verdict"] == "accepted"
+
+
+def _flip_signature_everywhere(path: Path) -> None:
+    wb = openpyxl.load_workbook(path)
+    signature = next(r[1].value for r in wb["_xlflow"].iter_rows() if r[0].value == "signature")
+    flipped = signature[:-1] + ("0" if signature[-1] != "0" else "1")
+    for row in wb["_xlflow"].iter_rows():
+        if row[0].value == "signature":
+            row[1].value = flipped
+    for prop in wb.custom_doc_props.props:
+        if prop.name == "xlflow.signature":
+            prop.value = flipped
+    wb.defined_names["xlflow_signature"].attr_text = f'"{flipped}"'
+    wb.save(path)
+
+
+def test_one_hex_digit_of_the_signature_changed_is_refused(
+    ws: Path, forms: dict[str, Path]
+) -> None:
+    target = fill_complete(forms[PLAN], ws / "inbox" / "改签名.xlsx")
+    _flip_signature_everywhere(target)
+    entry = _collect(ws)["改签名.xlsx"]
+    assert entry["verdict"] == "rejected" and _codes(entry) == ["signature-invalid"]
+
+
+# --- edges ---
+
+
+def test_the_ends_of_the_percent_range_are_accepted(ws: Path, forms: dict[str, Path]) -> None:
+    values = complete_values(forms[CO])
+    first, second = list(values)[:2]
+    values[first].update({"完成状态": "未启动", "完成进度(%)": 0})
+    values[second].update({"完成状态": "已完成", "完成进度(%)": 100})
+    fill(forms[CO], ws / "inbox" / "边界.xlsx", values, GOOD_CONTACT)
+    entry = _collect(ws)["边界.xlsx"]
+    assert entry["verdict"] == "accepted", entry["issues"]
+    status = run_json(["status", "-w", str(ws), "--round", DEFAULT_ROUND])
+    assert CO not in status["missing"]
+
+
+@pytest.mark.parametrize(
+    ("when", "late"),
+    [(dt.datetime(2019, 7, 10, 23, 50), False), (dt.datetime(2019, 7, 11, 0, 10), True)],
+)
+def test_the_deadline_day_is_on_time_until_midnight(
+    ws: Path, when: dt.datetime, late: bool
+) -> None:
+    data = run_json(
+        ["generate", "-w", str(ws), "--round", DEFAULT_ROUND, "--deadline", "2019-07-10"]
+    )
+    form = next(Path(f["path"]) for f in data["forms"] if f["division"] == PLAN)
+    target = fill_complete(form, ws / "inbox" / "时限.xlsx")
+    stamp = when.timestamp()
+    os.utime(target, (stamp, stamp))
+    entry = _collect(ws)["时限.xlsx"]
+    assert entry["verdict"] == "accepted"
+    assert ("late-return" in _codes(entry)) is late
+    state = {
+        d["division"]: d
+        for d in run_json(["status", "-w", str(ws), "--round", DEFAULT_ROUND])["divisions"]
+    }
+    assert state[PLAN]["late"] is late
+
+
+def test_a_date_typed_in_chinese_is_read(ws: Path, forms: dict[str, Path]) -> None:
+    fill(
+        forms[PLAN],
+        ws / "inbox" / "日期.xlsx",
+        complete_values(forms[PLAN]),
+        {**GOOD_CONTACT, "填报日期": "2019年7月1日"},
+    )
+    entry = _collect(ws)["日期.xlsx"]
+    assert entry["verdict"] == "accepted", entry["issues"]
+    from .conftest import stored
+
+    assert stored(ws, DEFAULT_ROUND, "日期.xlsx").contact["report_date"] == "2019-07-01"
+
+
+def test_an_emptied_read_only_cell_is_an_edit(ws: Path, forms: dict[str, Path]) -> None:
+    def empty_target(wb: Any) -> None:
+        sheet = wb["填报"]
+        cols = header_columns(sheet)
+        sheet.cell(task_rows(forms[PLAN])["5"], cols["2019年目标"]).value = None
+
+    fill_complete(forms[PLAN], ws / "inbox" / "清空.xlsx", edit=empty_target)
+    entry = _collect(ws)["清空.xlsx"]
+    assert entry["verdict"] == "rejected"
+    (issue,) = [i for i in entry["issues"] if i["code"] == "readonly-edited"]
+    assert issue["task_id"] == "5"
+
+
+def test_status_names_the_newest_rejected_file(ws: Path, forms: dict[str, Path]) -> None:
+    for n, name in enumerate(("旧.xlsx", "新.xlsx")):
+        values = complete_values(forms[PLAN])
+        first = next(iter(values))
+        values[first]["完成状态"] = "不知道"
+        values[first]["进展情况"] = f"第 {n + 1} 稿"  # two different files, not a duplicate
+        target = fill(forms[PLAN], ws / "inbox" / name, values, GOOD_CONTACT)
+        stamp = dt.datetime(2019, 7, 1 + n, 9).timestamp()
+        os.utime(target, (stamp, stamp))
+    _collect(ws)
+    mine = next(
+        d
+        for d in run_json(["status", "-w", str(ws), "--round", DEFAULT_ROUND])["divisions"]
+        if d["division"] == PLAN
+    )
+    assert mine["state"] == "rejected" and mine["file"] == "新.xlsx"
+
+
+# --- what leadership reads ---
+
+
+def _merged(ws: Path, round_id: str = DEFAULT_ROUND) -> Path:
+    return Path(run_json(["merge", "-w", str(ws), "--round", round_id])["path"])
+
+
+def test_each_status_has_its_colour_in_the_detail_sheet_and_the_chart(
+    ws: Path, forms: dict[str, Path]
+) -> None:
+    for division, form in forms.items():
+        fill_complete(form, ws / "inbox" / f"{division}.xlsx")
+    _collect(ws)
+    path = _merged(ws)
+    colours = {s: c.lstrip("#").upper() for s, c in SETTINGS.status.colours}
+    assert len(set(colours.values())) == len(colours)  # not vacuous: all different
+    with zipfile.ZipFile(path) as zf:
+        styles = zf.read("xl/styles.xml").decode()
+        dxfs = re.findall(r"<dxf>(.*?)</dxf>", styles, re.S)
+        wb = openpyxl.load_workbook(path)
+        detail = wb["任务明细"]
+        seen = {}
+        for rng in detail.conditional_formatting:
+            for rule in rng.rules:
+                if rule.type == "cellIs" and rule.formula:
+                    status = rule.formula[0].strip('"')
+                    fill = re.search(r'bgColor rgb="FF([0-9A-F]{6})"', dxfs[rule.dxfId])
+                    if status in colours and fill:
+                        seen[status] = fill.group(1)
+        assert seen == colours
+        charts = [zf.read(n).decode() for n in zf.namelist() if n.startswith("xl/charts/chart")]
+    # the status chart: one point per status, each in its own colour, in the order shown
+    pie = next(c for c in charts if "<c:dPt>" in c)
+    points = re.findall(r'<c:dPt>.*?<a:srgbClr val="([0-9A-F]{6})"', pie, re.S)
+    assert points[: len(colours)] == list(colours.values())
+
+
+def test_improved_and_worsened_are_counted_apart(ws: Path, tmp_path: Path) -> None:
+    """Round 2: two tasks better, one worse, the rest the same."""
+    r1, r2 = "2019-H1", "2019-H2"
+    # 创新平台与合作处 leads tasks 6, 7 and 8, so their statuses are its own
+    for round_id, changes in ((r1, {}), (r2, {"6": "已完成", "7": "已完成", "8": "进度滞后"})):
+        data = run_json(["generate", "-w", str(ws), "--round", round_id, "--division", CO])
+        form = Path(data["forms"][0]["path"])
+        values = complete_values(form)
+        for tid, status in changes.items():
+            values[tid]["完成状态"] = status
+            if status == "进度滞后":
+                values[tid]["存在问题"] = "资金未到位"
+        fill(form, ws / "inbox" / round_id / f"{CO}.xlsx", values, GOOD_CONTACT)
+        _collect(ws, round_id)
+    wb = openpyxl.load_workbook(_merged(ws, r2))
+    line = next(
+        str(c.value) for row in wb["总览"].iter_rows() for c in row if "与上一轮次" in str(c.value)
+    )
+    assert "状态改善 2 项，变差 1 项" in line
