@@ -72,6 +72,21 @@ def _held(lock: Path) -> bool:
     return False
 
 
+def _kill_when(proc: subprocess.Popen[bytes], seen: Any, timeout: float = 30) -> bool:
+    """Kill `proc` the moment `seen()` holds; False if it finished (or timed out) first."""
+    deadline = time.time() + timeout
+    hit = False
+    while proc.poll() is None and time.time() < deadline:
+        if seen():
+            proc.send_signal(signal.SIGKILL)
+            hit = True
+            break
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+    return hit
+
+
 def _populate(ws: Path, forms: dict[str, Path], tag: str, copies: int) -> None:
     """`copies` returns per division, each a little different, under inbox/<tag>/."""
     for division, form in forms.items():
@@ -130,16 +145,27 @@ def test_collect_and_merge_killed_at_any_moment(ws: Path, forms: dict[str, Path]
     run(["collect", "-w", str(ws), "--round", DEFAULT_ROUND])
     assert _ledger_rows(ws) == expected_rows
 
-    for delay in (0.3, 0.5, 0.7, 0.9):
+    # merge killed at known points: once it holds the lock (before it writes), and once its
+    # temporary workbook exists (mid-write: the workbook is written in its last moments)
+    lock = ws / ".xlflow" / "lock"
+    writing = merged.parent
+    landed = set()
+    for point in ("lock", "writing", "writing", "writing", "writing", "writing"):
         proc = _xlflow(ws, "merge", "--round", DEFAULT_ROUND)
-        time.sleep(delay)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        if point == "lock":
+            hit = _kill_when(proc, lambda: _held(lock))
+        else:
+            hit = _kill_when(proc, lambda: any(writing.glob(".*.tmp")))
+        if hit:
+            landed.add(point)
         # the old workbook or a complete new one, never a torn file
         if merged.read_bytes() != previous_merged:
             detail = openpyxl.load_workbook(merged)["任务明细"]
             assert [c.value for c in detail["B"]][4:28] == [str(n) for n in range(1, 25)]
         openpyxl.load_workbook(merged)
+        if landed >= {"lock", "writing"}:
+            break
+    assert landed == {"lock", "writing"}, landed
     run(["merge", "-w", str(ws), "--round", DEFAULT_ROUND])
     openpyxl.load_workbook(merged)
     assert not list((ws / "outbox").rglob(".*.tmp"))  # leftovers of killed runs are swept
