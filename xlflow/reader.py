@@ -589,15 +589,20 @@ def _scan_sheet(
                 if style and int(style.group(1)) in percent_styles:
                     percent.add(ref)
     if max_row > limits.max_rows or max_col > limits.max_columns:
-        return error(
-            IssueCode.LIMIT_EXCEEDED,
-            f"工作表“{sheet}”的使用范围达 {max_row} 行 × {max_col} 列，超过上限（max_rows = "
-            f"{limits.max_rows}，max_columns = {limits.max_columns}），未读取。请删除表格下方或右侧"
-            "多余的行列（或直接使用下发的原表重新填写）后再报送。",
-            sheet=sheet,
-        )
+        return _too_large(sheet, max_row, max_col, limits)
     raw.note_cells(sheet, formulas, missing, percent)
     return None
+
+
+def _too_large(sheet: str, rows: int, cols: int, limits: Limits) -> Issue:
+    """A sheet whose used range passes the limits, in any format: one message for all."""
+    return error(
+        IssueCode.LIMIT_EXCEEDED,
+        f"工作表“{sheet}”的使用范围达 {rows} 行 × {cols} 列，超过上限（max_rows = "
+        f"{limits.max_rows}，max_columns = {limits.max_columns}），未读取。请删除表格下方或右侧"
+        "多余的行列（或直接使用下发的原表重新填写）后再报送。",
+        sheet=sheet,
+    )
 
 
 def _percent_styles(styles: bytes | None) -> frozenset[int]:
@@ -737,15 +742,7 @@ def _calamine_sheets(
             continue
         end = ws.end
         if end is not None and (end[0] + 1 > limits.max_rows or end[1] + 1 > limits.max_columns):
-            issues.append(
-                error(
-                    IssueCode.LIMIT_EXCEEDED,
-                    f"工作表“{meta.name}”的使用范围达 {end[0] + 1} 行 × {end[1] + 1} 列，超过上限"
-                    f"（max_rows = {limits.max_rows}，max_columns = {limits.max_columns}），未读取。"
-                    "请删除多余的行列，或使用下发的原表重新填写。",
-                    sheet=meta.name,
-                )
-            )
+            issues.append(_too_large(meta.name, end[0] + 1, end[1] + 1, limits))
             continue
         try:
             rows = ws.to_python(skip_empty_area=False)
@@ -1133,15 +1130,7 @@ def _scan_ods(content: bytes | None, raw: RawWorkbook, limits: Limits) -> None:
                 c += cols
             r += rows
         if last_row > limits.max_rows or last_col > limits.max_columns:
-            raise Malformed(
-                error(
-                    IssueCode.LIMIT_EXCEEDED,
-                    f"工作表“{name}”的使用范围达 {last_row} 行 × {last_col} 列，超过上限（max_rows = "
-                    f"{limits.max_rows}，max_columns = {limits.max_columns}），未读取。请删除多余的行列，"
-                    "或使用下发的原表重新填写。",
-                    sheet=name,
-                )
-            )
+            raise Malformed(_too_large(name, last_row, last_col, limits))
         raw.note_cells(name, formulas, missing, percent)
         if spans:
             raw.spans[name] = spans
@@ -1382,15 +1371,7 @@ def _check_biff_record(
         rows = int.from_bytes(body[0:2], "little") + 1
         cols = int.from_bytes(body[4:6], "little")
     if rows > limits.max_rows or cols > limits.max_columns:
-        raise Malformed(
-            error(
-                IssueCode.LIMIT_EXCEEDED,
-                f"工作表“{sheet}”的使用范围达 {rows} 行 × {cols} 列，超过上限（max_rows = "
-                f"{limits.max_rows}，max_columns = {limits.max_columns}），未读取。请删除多余的行列，"
-                "或使用下发的原表重新填写。",
-                sheet=sheet,
-            )
-        )
+        raise Malformed(_too_large(sheet, rows, cols, limits))
     if kind == 0x00FD and len(body) >= 10:  # LABELSST: row, col, xf, string index
         index = int.from_bytes(body[6:10], "little")
         if index >= max(shared, 0):
