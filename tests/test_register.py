@@ -319,3 +319,70 @@ def test_unreadable_register_is_exit_3(ws: Path) -> None:
     (ws / "templates" / "key-task-list.xlsx").write_bytes(b"not a workbook")
     result = run(["register", "-w", str(ws)], expect=3)
     assert "key-task-list.xlsx" in result.output and "Traceback" not in result.output
+
+
+def test_a_word_table_split_across_pages_is_read_as_one(tmp_path: Path) -> None:
+    """Word breaks a long table at a page into two tables, the header repeated on top of
+    the second; the tasks of both are one register, in order, with their roles."""
+    document = docx.Document()
+    header = ["序号", "工作任务", "牵头单位", "责任单位", "2020年目标"]
+    parts = [
+        [["1", "任务甲", "办公室", "财务处", "目标甲"], ["2", "任务乙", "人事处", "", "目标乙"]],
+        [["3", "任务丙", "财务处", "办公室、人事处", "目标丙"]],
+    ]
+    for rows in parts:
+        table = document.add_table(rows=1 + len(rows), cols=len(header))
+        for r, row in enumerate([header, *rows]):
+            for c, text in enumerate(row):
+                table.cell(r, c).text = text
+        document.add_page_break()
+    path = tmp_path / "分页.docx"
+    document.save(str(path))
+    reg = read_register(path, SEPARATE)
+    assert [t.id for t in reg.tasks] == ["1", "2", "3"]
+    assert reg.tasks[2].lead == ("财务处",) and reg.tasks[2].cooperating == ("办公室", "人事处")
+    assert [t.column("工作任务") for t in reg.tasks] == ["任务甲", "任务乙", "任务丙"]
+
+
+def test_the_header_row_setting_is_the_header_whatever_is_above(tmp_path: Path) -> None:
+    """A row above that looks like a header (it has 序号 and 牵头单位): the automatic search
+    passes over it, and header_row, when set, is obeyed even where it is wrong."""
+    rows: list[list[object]] = [
+        ["序号", "文件名称", "牵头单位", "印发日期"],  # the cover's list of documents
+        [None],
+        ["序号", "工作任务", "牵头单位", "责任单位", "2020年目标"],
+        [1, "任务甲", "办公室", "财务处", "目标甲"],
+        [2, "任务乙", "人事处", "", "目标乙"],
+    ]
+    path = tmp_path / "r.xlsx"
+    wb = openpyxl.Workbook()
+    for row in rows:
+        wb.active.append(row)
+    wb.save(path)
+    found = read_register(path, SEPARATE)
+    chosen = read_register(path, RegisterSettings(**{**SEPARATE.__dict__, "header_row": 3}))
+    assert [t.id for t in found.tasks] == [t.id for t in chosen.tasks] == ["1", "2"]
+    assert chosen.tasks[0].lead == ("办公室",)
+    with pytest.raises(RegisterError, match="工作任务"):  # the cover's row has no such column
+        read_register(path, RegisterSettings(**{**SEPARATE.__dict__, "header_row": 1}))
+
+
+def test_a_header_repeated_in_the_body_is_not_a_task(tmp_path: Path) -> None:
+    """A register printed over several pages repeats its header row; it is skipped, with a
+    note, not read as a task 序号 led by 牵头单位."""
+    header: list[object] = ["序号", "工作任务", "牵头单位", "责任单位", "2020年目标"]
+    rows = [
+        header,
+        [1, "任务甲", "办公室", "财务处", "目标甲"],
+        header,
+        [2, "任务乙", "人事处", "", "目标乙"],
+    ]
+    path = tmp_path / "r.xlsx"
+    wb = openpyxl.Workbook()
+    for row in rows:
+        wb.active.append(row)
+    wb.save(path)
+    reg = read_register(path, SEPARATE)
+    assert [t.id for t in reg.tasks] == ["1", "2"]
+    assert reg.divisions == ("办公室", "财务处", "人事处")
+    assert any("重复了表头" in n for n in reg.notes)

@@ -529,9 +529,15 @@ def _items(
     seen: dict[str, int] = {}
     section = ""
     current: _Item | None = None
+    header_keys = [header_key(h) for h in headers]
     for i, row in enumerate(body.rows):
         line = first_line + i
         if not any(row):
+            continue
+        if [header_key(v) for v in row] == header_keys:
+            # the header again, as a register printed over several pages repeats it
+            notes.append(f"第 {line} 行重复了表头，已跳过。")
+            current = None
             continue
         heading = _heading_text(body, i, cols.id, cols.text)
         if heading is not None:
