@@ -283,6 +283,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                 )
 
 
+def set_identity(wb: Any, key: str, value: str) -> None:
+    """Change one key of a form's identity in all three of its copies: the hidden sheet,
+    the defined name and the custom property (an openpyxl workbook, saved by the caller)."""
+    for row in wb["_xlflow"].iter_rows():
+        if row[0].value == key:
+            row[1].value = value
+    for prop in wb.custom_doc_props.props:
+        if prop.name == f"xlflow.{key}":
+            prop.value = value
+    wb.defined_names[f"xlflow_{key}"].attr_text = f'"{value}"'
+
+
 def stored(root: Path, round_id: str, path: str) -> Any:
     """The full ledger record of a file (collect reports records without their values)."""
     from xlflow.ledger import Ledger

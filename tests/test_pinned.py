@@ -24,6 +24,7 @@ from .conftest import (
     header_columns,
     run,
     run_json,
+    set_identity,
     task_rows,
 )
 
@@ -64,14 +65,7 @@ def test_a_form_signed_by_another_working_folder_is_refused(
 def _flip_signature_everywhere(path: Path) -> None:
     wb = openpyxl.load_workbook(path)
     signature = next(r[1].value for r in wb["_xlflow"].iter_rows() if r[0].value == "signature")
-    flipped = signature[:-1] + ("0" if signature[-1] != "0" else "1")
-    for row in wb["_xlflow"].iter_rows():
-        if row[0].value == "signature":
-            row[1].value = flipped
-    for prop in wb.custom_doc_props.props:
-        if prop.name == "xlflow.signature":
-            prop.value = flipped
-    wb.defined_names["xlflow_signature"].attr_text = f'"{flipped}"'
+    set_identity(wb, "signature", signature[:-1] + ("0" if signature[-1] != "0" else "1"))
     wb.save(path)
 
 

@@ -354,11 +354,7 @@ def test_the_header_row_setting_is_the_header_whatever_is_above(tmp_path: Path) 
         [1, "任务甲", "办公室", "财务处", "目标甲"],
         [2, "任务乙", "人事处", "", "目标乙"],
     ]
-    path = tmp_path / "r.xlsx"
-    wb = openpyxl.Workbook()
-    for row in rows:
-        wb.active.append(row)
-    wb.save(path)
+    path = _xlsx(tmp_path / "r.xlsx", rows)
     found = read_register(path, SEPARATE)
     chosen = read_register(path, RegisterSettings(**{**SEPARATE.__dict__, "header_row": 3}))
     assert [t.id for t in found.tasks] == [t.id for t in chosen.tasks] == ["1", "2"]
@@ -377,11 +373,7 @@ def test_a_header_repeated_in_the_body_is_not_a_task(tmp_path: Path) -> None:
         header,
         [2, "任务乙", "人事处", "", "目标乙"],
     ]
-    path = tmp_path / "r.xlsx"
-    wb = openpyxl.Workbook()
-    for row in rows:
-        wb.active.append(row)
-    wb.save(path)
+    path = _xlsx(tmp_path / "r.xlsx", rows)
     reg = read_register(path, SEPARATE)
     assert [t.id for t in reg.tasks] == ["1", "2"]
     assert reg.divisions == ("办公室", "财务处", "人事处")

@@ -20,7 +20,7 @@ import pytest
 from xlflow.signing import META_SHEET
 from xlflow.text import decode_ooxml_escapes, repair_mojibake
 
-from .conftest import DEFAULT_ROUND, run, run_json, stored, task_rows
+from .conftest import DEFAULT_ROUND, run, run_json, set_identity, stored, task_rows
 
 WRITERS_DIR = Path(__file__).parent / "writers"
 NODE = shutil.which("node")
@@ -147,13 +147,7 @@ def test_a_forged_identity_saved_by_a_writer_still_fails(
     root = returned["root"]
     source = root / "inbox" / "sheetjs" / f"{PLAN}_{DEFAULT_ROUND}_填报表.xlsx"
     wb = openpyxl.load_workbook(source)
-    for row in wb[META_SHEET].iter_rows():
-        if row[0].value == "division":
-            row[1].value = FOREIGN
-    for prop in wb.custom_doc_props.props:
-        if prop.name == "xlflow.division":
-            prop.value = FOREIGN
-    wb.defined_names["xlflow_division"].attr_text = f'"{FOREIGN}"'
+    set_identity(wb, "division", FOREIGN)
     forged = tmp_path / "forged.xlsx"
     wb.save(forged)
     write_with("sheetjs", forged, root / "inbox" / "forged" / "外国专家局.xlsx", {})
