@@ -536,7 +536,7 @@ def report(workspace: str, round_id: str, template_file: str | None, as_json: bo
     click.echo("这是草稿：请核对后在 Word 中填写文号、修改措辞，再印发。")
 
 
-def _decision_text(result: Any, root: Path) -> str:
+def _decision_text(result: Any) -> str:
     d, f = result.decision, result.file
     verb = {"accept": "采用", "exclude": "不采用"}[d.action]
     lines = [
@@ -572,7 +572,7 @@ def _decision_command(action: str, help_text: str) -> Callable[..., Any]:
         if as_json:
             _print_json(result.to_dict())
             return
-        click.echo(_decision_text(result, ws.root))
+        click.echo(_decision_text(result))
 
     return command
 
@@ -620,7 +620,7 @@ def undo(workspace: str, round_id: str, file: str, by: str | None, as_json: bool
     if as_json:
         _print_json(result.to_dict())
         return
-    click.echo(_decision_text(result, ws.root))
+    click.echo(_decision_text(result))
 
 
 @main.command()

@@ -18,7 +18,7 @@ from typing import Any
 
 from .errors import XlflowError
 from .intake import CollectReport, collect
-from .issues import VERDICT_LABELS, Verdict
+from .issues import VERDICT_LABELS, IssueCode, Verdict
 from .ledger import Ledger, now_text
 from .model import Decision, FileRecord
 from .state import DivisionState, round_state
@@ -57,7 +57,7 @@ def who() -> str:
         return os.environ.get("USERNAME") or os.environ.get("USER") or "未知"
 
 
-def find_file(ws: Workspace, files: list[FileRecord], token: str) -> FileRecord:
+def find_file(files: list[FileRecord], token: str) -> FileRecord:
     """A recorded file by its path under inbox/ (as status shows it), a path on disk, its
     name alone where that is unique, or the start of its sha256."""
     wanted = token.strip().replace("\\", "/")
@@ -99,7 +99,7 @@ def _check(file: FileRecord, action: str) -> None:
                 "请让该处室用下发的原表重新报送。"
             )
         if file.verdict is not Verdict.REJECTED and not any(
-            i.code.value == "accepted-by-coordinator" for i in file.issues
+            i.code is IssueCode.ACCEPTED_BY_COORDINATOR for i in file.issues
         ):
             raise XlflowError(
                 f"“{file.path}”本来就{VERDICT_LABELS[file.verdict]}，不需要采用决定。"
@@ -126,7 +126,7 @@ def decide(
         raise XlflowError('请用 --reason 写明理由，如 --reason "处长电话确认，联系电话稍后补报"')
     with Ledger(ws.ledger_path) as ledger:
         rnd = ledger.load_round(round_id)
-        file = find_file(ws, ledger.files(rnd.id, with_values=True), token)
+        file = find_file(ledger.files(rnd.id, with_values=True), token)
         _check(file, action)
         decision = Decision(
             round=rnd.id,
@@ -146,14 +146,9 @@ def undo(ws: Workspace, round_id: str, token: str, by: str | None = None) -> Dec
     """End the decision in force on a file: the rules alone judge it again."""
     with Ledger(ws.ledger_path) as ledger:
         rnd = ledger.load_round(round_id)
-        file = find_file(ws, ledger.files(rnd.id, with_values=False), token)
+        file = find_file(ledger.files(rnd.id, with_values=False), token)
         ended = ledger.undo_decision(rnd.id, file.sha256, by or who(), now_text())
     if ended is None:
         raise XlflowError(f"“{file.path}”没有生效中的决定，无需撤销。")
     now, standing = _apply(ws, round_id, file)
     return DecisionResult(ended, now, standing, undone=True)
-
-
-def decisions_of(ws: Workspace, round_id: str) -> list[Decision]:
-    with Ledger(ws.ledger_path) as ledger:
-        return list(ledger.decisions(ledger.load_round(round_id).id).values())

@@ -26,7 +26,7 @@ from .errors import XlflowError
 from .files import atomic_write, folder_lock, sweep_temp_files
 from .model import Round
 from .state import Standing
-from .text import safe_filename
+from .text import safe_filename, without_invalid_xml
 from .wording import deadline_text, task_label
 from .workspace import REPORT_TEMPLATE, Workspace, bundled_file
 
@@ -39,10 +39,11 @@ class ReportResult:
     context: dict[str, Any]  # every figure and text the template was given
 
 
-def _percent_text(value: Any) -> str:
+def _number(value: Any) -> float | int | None:
+    """A percent as a number, or None where the lead reported none."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        return ""
-    return f"{value:g}%"
+        return None
+    return value
 
 
 def _share(count: int, total: int) -> str:
@@ -102,6 +103,7 @@ class _Tasks:
         name = task_label(task, settings.register)
         lead = _listed(list(task.lead)) or _listed(list(task.cooperating))
         progress = state.texts.get(settings.status.progress_field, "")
+        percent = _number(state.percent)
         item = {
             "no": len(self.appendix) + 1,
             "id": task.id,
@@ -109,10 +111,8 @@ class _Tasks:
             "group": task.group,
             "lead": lead,
             "status": state.status,
-            "percent": state.percent
-            if isinstance(state.percent, int | float) and not isinstance(state.percent, bool)
-            else None,
-            "percent_text": _percent_text(state.percent),
+            "percent": percent,
+            "percent_text": f"{percent:g}%" if percent is not None else "",
             "progress": _quoted(progress),
             "progress_line": one_line(progress),
             "problems": _quoted(state.texts.get(report.problems_field, "")),
@@ -145,14 +145,8 @@ def _counts(data: Consolidation, statuses: list[str], total: int) -> list[dict[s
     ]
 
 
-def _sentence(counts: list[dict[str, Any]], with_share: bool) -> str:
-    parts = []
-    for c in counts:
-        if with_share:
-            parts.append(f"{c['status']}{c['count']}项，占{c['share']}")
-        else:
-            parts.append(f"{c['status']}{c['count']}项")
-    return "；".join(parts)
+def _shares(counts: list[dict[str, Any]]) -> str:
+    return "；".join(f"{c['status']}{c['count']}项，占{c['share']}" for c in counts)
 
 
 def _groups(data: Consolidation, tasks: _Tasks, statuses: list[str]) -> list[dict[str, Any]]:
@@ -281,9 +275,7 @@ def _context(ws: Workspace, round_id: str) -> tuple[Round, dict[str, Any]]:
             "tasks": total,
             "counts": counts,
             "by_status": {c["status"]: c["count"] for c in counts},
-            "sentence": f"本轮共有重点任务{total}项。其中"
-            + _sentence(counts, with_share=True)
-            + "。",
+            "sentence": f"本轮共有重点任务{total}项。其中" + _shares(counts) + "。",
             "average_percent": round(average, 1) if average is not None else None,
             "average_text": f"{average:.1f}%" if average is not None else "",
             "with_percent": len(percents),
@@ -315,13 +307,10 @@ def output_path(ws: Workspace, rnd: Round) -> Path:
     return ws.round_dir(rnd) / f"{safe_filename(name)}.docx"
 
 
-_NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-
-
 def _xml_safe(value: Any) -> Any:
     """The context without the control characters a cell may hold and XML may not."""
     if isinstance(value, str):
-        return _NOT_IN_XML.sub("", value)
+        return without_invalid_xml(value)
     if isinstance(value, dict):
         return {k: _xml_safe(v) for k, v in value.items()}
     if isinstance(value, list):

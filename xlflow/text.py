@@ -125,6 +125,11 @@ def invalid_xml_chars(text: str) -> list[str]:
     return sorted(set(_XML_INVALID.findall(text)))
 
 
+def without_invalid_xml(text: str) -> str:
+    """`text` without the characters XML cannot carry (see invalid_xml_chars)."""
+    return _XML_INVALID.sub("", text)
+
+
 def safe_filename(name: str, limit: int = 80) -> str:
     """A file name part that Windows, macOS and Linux all accept."""
     cleaned = re.sub(r'[\\/:*?"<>|\x00-\x1f]', "_", name).strip(" .")
