@@ -58,15 +58,19 @@ class _Budget:
         self.total += size
         limits = self.limits
         if self.members > limits.max_zip_members:
-            return _limit(where, f"文件数超过 {limits.max_zip_members} 个")
+            return _limit(f"文件数超过 {limits.max_zip_members} 个")
         if size > limits.max_file_mb * 1024 * 1024:
-            return _limit(where, f"其中“{where}”超过 {limits.max_file_mb:g} MB")
+            return _too_big(where, limits)
         if self.total > limits.max_uncompressed_mb * 1024 * 1024:
-            return _limit(where, f"解压后超过 {limits.max_uncompressed_mb:g} MB")
+            return _limit(f"解压后超过 {limits.max_uncompressed_mb:g} MB")
         return None
 
 
-def _limit(where: str, what: str) -> Issue:
+def _too_big(name: str, limits: Limits) -> Issue:
+    return _limit(f"其中“{name}”超过 {limits.max_file_mb:g} MB")
+
+
+def _limit(what: str) -> Issue:
     return error(
         IssueCode.LIMIT_EXCEEDED,
         f"压缩包或邮件{what}，为安全起见未解开。请把其中的填报表单独放入 inbox/ 后重新运行 collect。",
@@ -248,9 +252,7 @@ def _zip(data: bytes, budget: _Budget) -> tuple[list[tuple[str, bytes]], list[Is
                 and info.file_size / info.compress_size > limits.max_compression_ratio
             ):
                 return [], [
-                    _limit(
-                        name, f"中的“{name}”压缩比异常（超过 {limits.max_compression_ratio:g} 倍）"
-                    )
+                    _limit(f"中的“{name}”压缩比异常（超过 {limits.max_compression_ratio:g} 倍）")
                 ]
             ceiling = int(limits.max_file_mb * 1024 * 1024)
             try:
@@ -259,7 +261,7 @@ def _zip(data: bytes, budget: _Budget) -> tuple[list[tuple[str, bytes]], list[Is
             except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError) as exc:
                 return [], [_broken(f"压缩包中的“{name}”", exc)]
             if len(body) > ceiling:
-                return [], [_limit(name, f"其中“{name}”超过 {limits.max_file_mb:g} MB")]
+                return [], [_too_big(name, limits)]
             members.append((name, body))
     return members, []
 
@@ -277,10 +279,10 @@ def _seven_zip(data: bytes, budget: _Budget) -> tuple[list[tuple[str, bytes]], l
                 if not e.is_directory and _wanted(e.filename) and not _junk(e.filename)
             ]
             if len(wanted) > limits.max_zip_members:
-                return [], [_limit("7z", f"文件数超过 {limits.max_zip_members} 个")]
+                return [], [_limit(f"文件数超过 {limits.max_zip_members} 个")]
             sizes = {e.filename: e.uncompressed for e in archive.list()}
             if sum(sizes.get(n, 0) or 0 for n in wanted) > ceiling:
-                return [], [_limit("7z", f"解压后超过 {limits.max_uncompressed_mb:g} MB")]
+                return [], [_limit(f"解压后超过 {limits.max_uncompressed_mb:g} MB")]
             if not wanted:
                 return [], []
             factory = BytesIOFactory(int(limits.max_file_mb * 1024 * 1024) + 1)
@@ -315,11 +317,11 @@ def _rar(data: bytes, budget: _Budget) -> tuple[list[tuple[str, bytes]], list[Is
             if info.needs_password():
                 return [], [_encrypted(name)]
             if (info.file_size or 0) > ceiling:
-                return [], [_limit(name, f"其中“{name}”超过 {limits.max_file_mb:g} MB")]
+                return [], [_too_big(name, limits)]
             with archive.open(info) as fh:
                 body = fh.read(ceiling + 1)
             if len(body) > ceiling:
-                return [], [_limit(name, f"其中“{name}”超过 {limits.max_file_mb:g} MB")]
+                return [], [_too_big(name, limits)]
             members.append((name, body))
     except rarfile.RarCannotExec:
         return [], [
