@@ -20,7 +20,6 @@ import math
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from .config import Field, Settings
@@ -30,15 +29,18 @@ CHECK_SHEET = "_xlflow_check"
 COMPLETE = "已填写完整，可以保存后报送"
 
 
+_REMAINING = "还有 {} 处需要填写或修改（标红的单元格）"
+
+
 def remaining(count: int) -> str:
-    return f"还有 {count} 处需要填写或修改（标红的单元格）"
+    return _REMAINING.format(count)
 
 
 def check_line_formula(flags: str) -> str:
     """The check line: `flags` is the range of the flag cells."""
-    return (
-        f'=IF(SUM({flags})=0,"{COMPLETE}","还有 "&SUM({flags})&" 处需要填写或修改（标红的单元格）")'
-    )
+    before, after = _REMAINING.split("{}")
+    count = f"SUM({flags})"
+    return f'=IF({count}=0,"{COMPLETE}","{before}"&{count}&"{after}")'
 
 
 # --- the formulas ---
@@ -178,7 +180,10 @@ def _blank_value(value: Any) -> bool:
     return False
 
 
-def _number_value(value: Any) -> tuple[float | None, bool]:
+def to_number(value: Any) -> tuple[float | None, bool]:
+    """(number, had a % sign) from a cell value, as collect reads it; (None, False) if it is
+    not a number. Commas are dropped and full-width digits read; inf and nan are no one's
+    answer."""
     if isinstance(value, bool):
         return None, False
     if isinstance(value, int | float):
@@ -225,7 +230,7 @@ def breaks(
     if f.type == "choice":
         return unicodedata.normalize("NFKC", str(value)).strip() not in f.choices
     if f.type in ("percent", "number"):
-        n, sign = _number_value(value)
+        n, sign = to_number(value)
         if n is None:
             return True
         if f.type == "percent" and not sign:
@@ -250,13 +255,3 @@ def breaks(
     if f.type == "phone":
         return not phone_ok(str(value))
     return bool(f.max_length and len(str(value)) > f.max_length)
-
-
-@dataclass(frozen=True)
-class CheckedCell:
-    """An input cell the form checks: its field, where it is, and its row's other cells."""
-
-    field: Field
-    row: int
-    col: int
-    refs: tuple[tuple[str, str], ...]  # same-row field key -> cell (A1, on the task sheet)

@@ -21,14 +21,13 @@ from .excel import cell_ref, row_col
 from .issues import Issue, IssueCode, error, warning
 from .model import FormSpec
 from .reader import Cell, RawWorkbook, text_of
-from .selfcheck import phone_ok
+from .selfcheck import phone_ok, to_number
 from .signing import normalise_text
 from .table import Table, find_task_sheet, label_key, locate_table
 from .text import (
     CELL_TEXT_LIMIT,
     cell_length,
     invalid_xml_chars,
-    to_halfwidth_number,
 )
 from .wording import ROLE_HEADER, row_name
 
@@ -120,25 +119,6 @@ def _blank(value: Cell) -> bool:
 def _choice_keys(choices: tuple[str, ...]) -> dict[str, str]:
     """Each choice by its NFKC form, so full-width or decomposed input still matches."""
     return {unicodedata.normalize("NFKC", c).strip(): c for c in choices}
-
-
-def _to_number(value: Cell) -> tuple[float | None, bool]:
-    """(number, had a % sign) from a cell value; (None, False) if it is not a number."""
-    if isinstance(value, bool):
-        return None, False
-    if isinstance(value, int | float):
-        # inf and nan are no one's answer: 1e400 or NaN in a cell reads as them
-        return (float(value), False) if math.isfinite(value) else (None, False)
-    if isinstance(value, str):
-        text = to_halfwidth_number(unicodedata.normalize("NFKC", value)).strip().replace(",", "")
-        had_percent = text.endswith("%")
-        text = text.rstrip("%").strip()
-        try:
-            number = float(text)
-        except ValueError:
-            return None, False
-        return (number, had_percent) if math.isfinite(number) else (None, False)
-    return None, False
 
 
 def _clean_number(x: float) -> float | int:
@@ -246,7 +226,7 @@ def _choice_value(f: Field, cell: _Cell) -> tuple[Any, list[Issue]]:
 
 def _number_value(f: Field, cell: _Cell) -> tuple[Any, list[Issue]]:
     label, where, value = cell.label, cell.where, cell.value
-    number, had_percent = _to_number(value)
+    number, had_percent = to_number(value)
     if number is None:
         hint = "请填 0-100 之间的数字，如 80。" if f.type == "percent" else "请填数字。"
         return None, [
