@@ -10,6 +10,7 @@ return it carried. Nothing is ever unpacked into inbox/.
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import io
 import zipfile
 from dataclasses import dataclass
@@ -18,12 +19,7 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import parsedate_to_datetime
 from pathlib import PurePosixPath
-
-import py7zr
-import rarfile  # type: ignore[import-untyped]
-from oxmsg import Message as OutlookMessage
-from py7zr.exceptions import PasswordRequired
-from py7zr.io import BytesIOFactory
+from typing import Any
 
 from .config import Limits
 from .issues import Issue, IssueCode, error, warning
@@ -75,6 +71,13 @@ def _limit(what: str) -> Issue:
         IssueCode.LIMIT_EXCEEDED,
         f"压缩包或邮件{what}，为安全起见未解开。请把其中的填报表单独放入 inbox/ 后重新运行 collect。",
     )
+
+
+def _library(name: str) -> Any:
+    """A reader library, imported the first time a file needs it (as xlflow's own names
+    are, PEP 562 style): most rounds hold no .7z, .rar or .msg, and py7zr, rarfile and
+    python-oxmsg together would add some 90 ms to the start of every collect."""
+    return importlib.import_module(name)
 
 
 def is_container(name: str) -> bool:
@@ -196,7 +199,7 @@ def _outlook(
 ) -> tuple[list[tuple[str, bytes]], list[Issue], str, float | None]:
     """The attachments of an Outlook .msg, and its sender, subject and sent date."""
     try:
-        message = OutlookMessage.load(data)
+        message = _library("oxmsg").Message.load(data)
         sender = str(message.sender or "")
         subject = str(message.subject or "")
         when = message.sent_date
@@ -269,6 +272,7 @@ def _zip(data: bytes, budget: _Budget) -> tuple[list[tuple[str, bytes]], list[Is
 def _seven_zip(data: bytes, budget: _Budget) -> tuple[list[tuple[str, bytes]], list[Issue]]:
     limits = budget.limits
     ceiling = int(limits.max_uncompressed_mb * 1024 * 1024)
+    py7zr = _library("py7zr")
     try:
         with py7zr.SevenZipFile(io.BytesIO(data), mode="r", max_extract_size=ceiling) as archive:
             if archive.needs_password():
@@ -285,9 +289,9 @@ def _seven_zip(data: bytes, budget: _Budget) -> tuple[list[tuple[str, bytes]], l
                 return [], [_limit(f"解压后超过 {limits.max_uncompressed_mb:g} MB")]
             if not wanted:
                 return [], []
-            factory = BytesIOFactory(int(limits.max_file_mb * 1024 * 1024) + 1)
+            factory = _library("py7zr.io").BytesIOFactory(int(limits.max_file_mb * 1024 * 1024) + 1)
             archive.extract(targets=wanted, factory=factory)
-    except PasswordRequired:
+    except _library("py7zr.exceptions").PasswordRequired:
         return [], [_encrypted("7z")]
     except Exception as exc:  # py7zr raises many kinds on a damaged archive
         return [], [_broken("7z 压缩包", exc)]
@@ -306,6 +310,7 @@ def _rar(data: bytes, budget: _Budget) -> tuple[list[tuple[str, bytes]], list[Is
     limits = budget.limits
     ceiling = int(limits.max_file_mb * 1024 * 1024)
     members: list[tuple[str, bytes]] = []
+    rarfile = _library("rarfile")
     try:
         archive = rarfile.RarFile(io.BytesIO(data))
         if archive.needs_password():
