@@ -22,7 +22,6 @@ from .text import decode_ooxml_escapes, repair_mojibake, task_id_text
 class Metadata:
     values: dict[str, str]
     row_hashes: dict[str, str] | None
-    sources: tuple[str, ...]
     sheet_name: str = ""
     sheet_visibility: str = ""
     copies: tuple[tuple[str, dict[str, str]], ...] = ()  # (where, its identity), repaired
@@ -50,7 +49,7 @@ def _joined(source: Mapping[str, str], prefix: str, key: str, unquote: bool) -> 
     return "".join(_unquote_name(p) if unquote else p for p in parts)
 
 
-def read_metadata(raw: RawWorkbook) -> tuple[Metadata | None, list[Issue]]:
+def read_metadata(raw: RawWorkbook) -> Metadata | None:
     """The identity written by `generate`, from every place it was put.
 
     Each copy is read as a writer may have left it: `_xHHHH_` escapes decoded and UTF-8
@@ -90,7 +89,7 @@ def read_metadata(raw: RawWorkbook) -> tuple[Metadata | None, list[Issue]]:
         if values
     )
     if not copies:
-        return None, []
+        return None
     merged: dict[str, str] = {}
     for key in IDENTITY_KEYS:
         seen = [values[key] for _, values in copies if key in values]
@@ -101,13 +100,12 @@ def read_metadata(raw: RawWorkbook) -> tuple[Metadata | None, list[Issue]]:
     meta = Metadata(
         values=merged,
         row_hashes=row_hashes,
-        sources=tuple(name for name, _ in copies),
         sheet_name=meta_sheet.name if meta_sheet is not None else "",
         sheet_visibility=meta_sheet.visibility if meta_sheet is not None else "",
         copies=copies,
         format=raw.format,
     )
-    return meta, []
+    return meta
 
 
 SHEET, NAMES, PROPERTIES = "工作表", "定义名称", "文档属性"
@@ -279,7 +277,8 @@ def identify(
     raw: RawWorkbook, ctx: IntakeContext, filename: str
 ) -> tuple[Identity | None, list[Issue]]:
     """Which division and round a file is, from its metadata or, failing that, its content."""
-    meta, issues = read_metadata(raw)
+    meta = read_metadata(raw)
+    issues: list[Issue] = []
     if meta is None:
         return _identify_by_content(raw, ctx, filename)
     differ = _disagreements(meta.copies)
