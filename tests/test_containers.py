@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
 import struct
 import zipfile
 import zlib
@@ -295,3 +296,15 @@ def test_zip_names_in_utf8_are_read_too(ws: Path, forms: dict[str, Path], tmp_pa
     (ws / "inbox" / "打包.zip").write_bytes(buf.getvalue())
     files = _collect(ws)
     assert files["打包.zip!子目录/政策规划处报表.xlsx"]["verdict"] == "accepted"
+
+
+def test_a_container_over_the_size_limit_is_not_opened(ws: Path, forms: dict[str, Path]) -> None:
+    settings = ws / "xlflow.toml"
+    text = settings.read_text("utf-8")
+    settings.write_text(
+        text.replace("max_uncompressed_mb = 200", "max_uncompressed_mb = 0.01"), "utf-8"
+    )
+    (ws / "inbox" / "大.zip").write_bytes(gbk_zip([("报表.xlsx", os.urandom(20_000))]))
+    entry = _collect(ws)["大.zip"]
+    assert [i["code"] for i in entry["issues"]] == ["limit-exceeded"]
+    assert "未打开" in entry["issues"][0]["message"]

@@ -529,17 +529,24 @@ def _unpacked(found: list[Found], scratch: Path, limits: Limits) -> list[Found]:
         if not item.container:
             out.append(item)
             continue
-        try:
-            if item.size > limits.max_uncompressed_mb * 1024 * 1024:
-                raise _TooLarge
-            data = item.path.read_bytes()
-        except (OSError, _TooLarge):
+        problem: Issue | None = None
+        if item.size > limits.max_uncompressed_mb * 1024 * 1024:
             problem = error(
-                IssueCode.LIMIT_EXCEEDED if item.size else IssueCode.CORRUPT_FILE,
-                f"无法读取这个邮件或压缩包（大于 {limits.max_uncompressed_mb:g} MB，或没有读取权限）。"
+                IssueCode.LIMIT_EXCEEDED,
+                f"这个邮件或压缩包大于 {limits.max_uncompressed_mb:g} MB，为安全起见未打开。"
                 "请把其中的填报表单独放入 inbox/。",
                 file=item.rel,
             )
+        else:
+            try:
+                data = item.path.read_bytes()
+            except OSError as exc:
+                problem = error(
+                    IssueCode.CORRUPT_FILE,
+                    f"无法读取这个邮件或压缩包（{exc}）。请检查文件权限后重试。",
+                    file=item.rel,
+                )
+        if problem is not None:
             out.append(replace(item, skip=problem, container=False))
             continue
         inner, issues = unpack(item.rel, data, limits)
@@ -560,10 +567,6 @@ def _unpacked(found: list[Found], scratch: Path, limits: Limits) -> list[Found]:
             first = replace(issues[0], file=item.rel)
             out.append(replace(item, skip=first, container=False))
     return out
-
-
-class _TooLarge(Exception):
-    pass
 
 
 def _plan(
