@@ -18,20 +18,21 @@ ORDER = [
     "files", "excel", "pool", "signing", "ledger", "state", "reader", "containers",
     "paragraphs", "register", "layout", "workspace",
     "selfcheck", "forms",
-    "table", "identify", "validate", "receipts", "intake", "decisions",
+    "table", "identify", "validate", "receipts", "receive", "intake", "decisions",
     "status", "remind",
-    "consolidate", "history", "report",
-    "demo", "cli", "__main__", "__init__",
+    "consolidate", "history", "report", "outputs",
+    "demo", "web", "cli", "__main__", "__init__",
 ]  # fmt: skip
 
 
-def _imports(path: Path) -> tuple[set[str], list[int]]:
-    """The xlflow modules a module imports, and the lines of imports inside functions."""
+def _imports(path: Path, level: int = 1) -> tuple[set[str], list[int]]:
+    """The xlflow modules a module imports, and the lines of imports inside functions;
+    `level` is how deep the module lies in the package (2 in a sub-package)."""
     tree = ast.parse(path.read_text("utf-8"))
     modules = {
         node.module.split(".")[0]
         for node in ast.walk(tree)
-        if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module
+        if isinstance(node, ast.ImportFrom) and node.level == level and node.module
     }
     nested = [
         inner.lineno
@@ -43,8 +44,17 @@ def _imports(path: Path) -> tuple[set[str], list[int]]:
     return modules, nested
 
 
+def _sources(name: str) -> list[tuple[Path, int]]:
+    """A module's file, or every file of a sub-package, with its depth."""
+    package = PACKAGE / name
+    if package.is_dir():
+        return [(p, 2) for p in sorted(package.glob("*.py"))]
+    return [(PACKAGE / f"{name}.py", 1)]
+
+
 def test_every_module_has_its_place() -> None:
-    assert sorted(ORDER) == sorted(p.stem for p in PACKAGE.glob("*.py"))
+    packages = [p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()]
+    assert sorted(ORDER) == sorted([*(p.stem for p in PACKAGE.glob("*.py")), *packages])
     for name in ORDER:
         if not name.startswith("__"):
             assert f"`{name}`" in ARCHITECTURE, name
@@ -52,8 +62,9 @@ def test_every_module_has_its_place() -> None:
 
 @pytest.mark.parametrize("name", ORDER)
 def test_a_module_imports_only_what_comes_before_it(name: str) -> None:
-    modules, nested = _imports(PACKAGE / f"{name}.py")
-    later = sorted(m for m in modules if ORDER.index(m) >= ORDER.index(name))
-    assert later == [], f"{name} imports {later}, which come after it"
-    if name != "cli":
-        assert nested == [], f"{name} imports inside a function at lines {nested}"
+    for path, level in _sources(name):
+        modules, nested = _imports(path, level)
+        later = sorted(m for m in modules if ORDER.index(m) >= ORDER.index(name))
+        assert later == [], f"{path.name} imports {later}, which come after it"
+        if name != "cli":
+            assert nested == [], f"{path.name} imports inside a function at lines {nested}"

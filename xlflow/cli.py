@@ -859,3 +859,59 @@ def receipts(workspace: str, round_id: str) -> None:
     folder = paths[0].parent
     shown = folder.relative_to(ws.root) if folder.is_relative_to(ws.root) else folder
     click.echo(f"{rnd.title}：回执 {len(paths)} 份，在 {shown}/")
+
+
+@main.command()
+@workspace_option
+@click.option(
+    "--port",
+    default=8765,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="端口；0 表示由系统选一个空闲端口。",
+)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="监听地址。不是本机地址时必须同时给出 --token。",
+)
+@click.option("--token", help="访问令牌（至少 16 个字符）：监听其他地址时，每个请求都要带上它。")
+@click.option("--no-browser", is_flag=True, help="不自动打开浏览器。")
+def serve(workspace: str, port: int, host: str, token: str | None, no_browser: bool) -> None:
+    """在浏览器中完成整轮工作：新建轮次、下载填报表、上传收到的文件、看报送情况、
+    采用或不采用、下载汇总表、回执、催报邮件和通报。
+
+    只在本机（127.0.0.1）上运行，不联网；按 Ctrl-C 停止。需要可选组件：
+    pip install 'xlflow[web]'
+
+    \b
+    例：xlflow serve
+        xlflow serve -w 2019年重点任务 --port 8800
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("flask") is None or importlib.util.find_spec("waitress") is None:
+        raise Failed("网页控制台需要可选组件 Flask 和 waitress：pip install 'xlflow[web]'")
+    loopback = host in ("127.0.0.1", "localhost", "::1")
+    if not loopback:
+        if not token or len(token) < 16:
+            raise Usage("监听本机以外的地址（--host）时，必须同时给出至少 16 个字符的 --token。")
+        click.echo(
+            f"警告：控制台将监听 {host}，同一网络中的其他电脑也能访问；"
+            "只有带访问令牌的网址才能打开。用完请按 Ctrl-C 停止。",
+            err=True,
+        )
+    from .web import WebConfig
+    from .web import serve as run_serve
+
+    def ready(url: str) -> None:
+        click.echo(f"xlflow 网页控制台：{url}")
+        click.echo("（按 Ctrl-C 停止）")
+
+    ws = _workspace(workspace)
+    try:
+        with _library_errors():
+            run_serve(WebConfig(ws.root, host, port, token), not no_browser, ready)
+    except KeyboardInterrupt:
+        click.echo("已停止。")

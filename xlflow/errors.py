@@ -27,3 +27,7 @@ class RegisterError(XlflowError):
 
 class WorkspaceError(XlflowError):
     """The working folder is missing something, or is busy."""
+
+
+class FolderBusy(WorkspaceError):
+    """Another xlflow run holds the working folder; try again when it has finished."""

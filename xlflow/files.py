@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import os
 import threading
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .errors import WorkspaceError
+from .errors import FolderBusy
 
 try:
     import fcntl
@@ -104,8 +106,8 @@ _HELD: set[str] = set()  # lock files this process holds: POSIX locks do not see
 _HELD_GUARD = threading.Lock()
 
 
-def _busy(holder: str, what: str) -> WorkspaceError:
-    return WorkspaceError(
+def _busy(holder: str, what: str) -> FolderBusy:
+    return FolderBusy(
         f"工作文件夹正被另一个 xlflow 命令使用（{holder}），{what}未执行。"
         "请等它结束后再运行（进程退出或被终止时锁会自动释放）。"
     )
@@ -175,3 +177,17 @@ def _hold(fh: Any, what: str, wait_seconds: float) -> Iterator[None]:
             fh.truncate()
             fh.flush()
             _unlock(fh)
+
+
+def zip_folder(folder: Path, pattern: str = "*") -> bytes:
+    """The files of `folder` matching `pattern` (not hidden ones, not in sub-folders) as one
+    .zip, in name order: a download of a round's forms, receipts or mail drafts."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        if folder.is_dir():
+            for path in sorted(folder.glob(pattern)):
+                if path.is_file() and not path.is_symlink() and not path.name.startswith("."):
+                    info = zipfile.ZipInfo(path.name, time.localtime(path.stat().st_mtime)[:6])
+                    info.compress_type = zipfile.ZIP_DEFLATED
+                    zf.writestr(info, path.read_bytes())
+    return buffer.getvalue()
