@@ -29,9 +29,10 @@ from urllib.parse import quote, urlsplit
 import openpyxl
 import pytest
 
+from xlflow.files import folder_lock
 from xlflow.workspace import init_workspace
 
-from .conftest import DEFAULT_ROUND, GOOD_CONTACT, complete_values, fill, run
+from .conftest import DEFAULT_ROUND, GOOD_CONTACT, complete_values, fill, run, tree_digest
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -401,3 +402,228 @@ def test_a_whole_round_in_the_browser(console: Console, browser: Any, tmp_path: 
     assert "6 / 7" in text(driver, "#rounds")
     shot(driver, "09-轮次")
     assert not [p for p in (root / "inbox").iterdir() if p.name.startswith(".")]
+
+
+# --- security: each refusal leaves the working folder as it was ---
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
+    """A console over a folder with a round, and small upload limits to test against."""
+    root = tmp_path_factory.mktemp("guarded") / "work"
+    init_workspace(root)
+    settings = root / "xlflow.toml"
+    text_ = settings.read_text("utf-8")
+    text_ = re.sub(r"(?m)^max_file_mb = .*$", "max_file_mb = 0.05", text_)
+    text_ = re.sub(r"(?m)^max_uncompressed_mb = .*$", "max_uncompressed_mb = 0.2", text_)
+    settings.write_text(text_, "utf-8")
+    run(["generate", "-w", str(root), "--round", DEFAULT_ROUND, "--deadline", DEADLINE])
+    (root / "outbox" / "link-out").symlink_to(root / ".xlflow")
+    server = Console(root)
+    yield server
+    err = server.stop()
+    assert "Traceback" not in err, err
+
+
+def wait_until_collected(console: Console, location: str) -> str:
+    """Follow the progress page until the collect it shows has finished; the board's path."""
+    path = urlsplit(location).path
+    for _ in range(600):
+        status, page, headers = console.request("GET", path)
+        if status == 303:
+            target = urlsplit(headers["Location"])
+            return f"{target.path}?{target.query}"
+        assert status == 200 and "未完成" not in page, page
+        time.sleep(0.1)
+    raise AssertionError("collect did not finish")
+
+
+def state_of(root: Path) -> dict[str, str]:
+    """Everything on disk that a request could change (not the lock file's holder text)."""
+    return {k: v for k, v in tree_digest(root).items() if k != ".xlflow/lock"}
+
+
+def test_a_foreign_host_is_refused(guarded: Console) -> None:
+    before = state_of(guarded.root)
+    token = guarded.csrf()
+    for method, path in (("GET", "/"), ("POST", f"/r/{DEFAULT_ROUND}/merge")):
+        status, page, _ = guarded.request(
+            method,
+            path,
+            b"csrf_token=" + token.encode(),
+            {"Host": f"attacker.example:{guarded.port}", "Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert status == 403 and "不是本控制台的地址" in page
+    assert state_of(guarded.root) == before
+    assert guarded.request("GET", "/", headers={"Host": f"localhost:{guarded.port}"})[0] == 200
+
+
+def test_a_post_without_the_token_changes_nothing(guarded: Console) -> None:
+    before = state_of(guarded.root)
+    good = (Path(__file__).parent / "data" / "fuzz" / "seeds" / "00.xlsx").read_bytes()
+    body, kind = multipart([("处室.xlsx", good)], {})
+    for path, data, content in (
+        (f"/r/{DEFAULT_ROUND}/upload", body, kind),
+        (f"/r/{DEFAULT_ROUND}/merge", b"", "application/x-www-form-urlencoded"),
+        ("/rounds", "round=2019-H2".encode(), "application/x-www-form-urlencoded"),
+        (f"/r/{DEFAULT_ROUND}/merge", b"csrf_token=forged", "application/x-www-form-urlencoded"),
+    ):
+        status, page, _ = guarded.request("POST", path, data, {"Content-Type": content})
+        assert status == 403 and "令牌" in page, (path, status)
+    # nor does a GET to an action
+    assert guarded.request("GET", f"/r/{DEFAULT_ROUND}/merge")[0] == 405
+    assert state_of(guarded.root) == before
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/files/../.xlflow/secret",
+        "/files/..%2f.xlflow%2fsecret",
+        "/files/2019-H1/../../.xlflow/secret",
+        "/files/%2e%2e/xlflow.toml",
+        "/files//etc/passwd",
+        "/files/link-out/secret",
+        "/files/2019-H1/forms/..%5c..%5c..%5cxlflow.toml",
+    ],
+)
+def test_downloads_stay_inside_outbox(guarded: Console, path: str) -> None:
+    secret = (guarded.root / ".xlflow" / "secret").read_bytes()
+    status, page, headers = guarded.request("GET", path)
+    if status == 308:  # werkzeug merges the slashes first; the merged path is refused too
+        location = urlsplit(headers["Location"]).path
+        assert location.startswith("/files/")
+        status, page, _ = guarded.request("GET", location)
+    assert status in (404, 400), (path, status)
+    assert secret.hex() not in page and "[register]" not in page
+
+
+def test_a_form_downloads_by_its_outbox_path(guarded: Console) -> None:
+    form = next((guarded.root / "outbox" / DEFAULT_ROUND / "forms").glob("*.xlsx"))
+    status, _, headers = guarded.request("GET", f"/files/{DEFAULT_ROUND}/forms/{quote(form.name)}")
+    assert status == 200 and "attachment" in headers["Content-Disposition"]
+
+
+def test_an_oversized_upload_is_refused_whole(guarded: Console) -> None:
+    before = state_of(guarded.root)
+    # over the request's limit: the largest file collect reads (0.2 MB here), plus 1 MB of form
+    body, kind = multipart([("大文件.zip", os.urandom(1300 * 1024))], {"csrf_token": guarded.csrf()})
+    status, page, _ = guarded.request(
+        "POST", f"/r/{DEFAULT_ROUND}/upload", body, {"Content-Type": kind}
+    )
+    assert status == 413 and "没有保存任何文件" in page
+    assert state_of(guarded.root) == before
+
+
+def test_each_file_is_checked_and_named(guarded: Console) -> None:
+    """Too large for collect, not a spreadsheet, empty: refused by name and not written. A
+    name with folders or ../ lands in inbox/ as its last part; a taken name gets （2）."""
+    inbox = guarded.root / "inbox"
+    before = {p.name for p in inbox.iterdir()}
+    small = b"PK\x03\x04" + b"x" * 1000
+    body, kind = multipart(
+        [
+            ("表格.xlsx", os.urandom(60 * 1024)),
+            ("病毒.exe", small),
+            ("空.xlsx", b""),
+            ("../../../逃逸.xlsx", small),
+            ("C:\\Users\\张三\\桌面\\.隐藏.xlsx", small),
+            ("逃逸.xlsx", small + b"2"),
+        ],
+        {"csrf_token": guarded.csrf()},
+    )
+    status, page, headers = guarded.request(
+        "POST", f"/r/{DEFAULT_ROUND}/upload", body, {"Content-Type": kind}
+    )
+    assert status == 303, page
+    board = guarded.request("GET", wait_until_collected(guarded, headers["Location"]))[1]
+    assert "未保存 病毒.exe：不是表格、邮件或压缩包" in board
+    assert "未保存 表格.xlsx：超过 0.05 MB" in board and "未保存 空.xlsx：是空文件" in board
+    added = {p.name for p in inbox.iterdir()} - before
+    assert added == {"逃逸.xlsx", "隐藏.xlsx", "逃逸（2）.xlsx"}
+    assert (inbox / "逃逸.xlsx").read_bytes() == small
+    assert (inbox / "逃逸（2）.xlsx").read_bytes() == small + b"2"
+    assert not list(guarded.root.glob("逃逸*")) and not list(guarded.root.parent.glob("逃逸*"))
+
+
+def test_a_busy_folder_gets_a_message_not_a_500(guarded: Console) -> None:
+    before = state_of(guarded.root)
+    small = b"PK\x03\x04" + b"y" * 1000
+    body, kind = multipart([("忙.xlsx", small)], {"csrf_token": guarded.csrf()})
+    with folder_lock(guarded.root / ".xlflow" / "lock", "另一个 collect"):
+        status, page, _ = guarded.request(
+            "POST", f"/r/{DEFAULT_ROUND}/upload", body, {"Content-Type": kind}
+        )
+        merged = guarded.request(
+            "POST",
+            f"/r/{DEFAULT_ROUND}/merge",
+            f"csrf_token={guarded.csrf()}".encode(),
+            {"Content-Type": "application/x-www-form-urlencoded"},
+        )
+    assert status == 409 and "正被另一个 xlflow 命令使用" in page and "另一个 collect" in page
+    assert merged[0] == 409 and "汇总未执行" in merged[1]
+    assert state_of(guarded.root) == before
+
+
+def test_away_from_loopback_every_request_needs_the_access_token(tmp_path: Path) -> None:
+    root = tmp_path / "work"
+    init_workspace(root)
+    refused = run(["serve", "-w", str(root), "--host", "0.0.0.0", "--no-browser"], expect=2)
+    assert "--token" in refused.output
+    token = "k" * 24
+    server = Console(root, "--host", "0.0.0.0", "--token", token)
+    try:
+        assert f"?token={token}" in server.url
+        status, page, _ = server.request("GET", "/")
+        assert status == 401 and "访问令牌" in page
+        status, _, headers = server.request("GET", "/?token=wrong-wrong-wrong")
+        assert status == 401
+        status, _, headers = server.request("GET", f"/?token={token}")
+        assert status == 302 and "xlflow_access=" in headers["Set-Cookie"]
+        cookie = headers["Set-Cookie"].split(";")[0]
+        assert server.request("GET", "/register", headers={"Cookie": cookie})[0] == 200
+    finally:
+        err = server.stop()
+    assert "警告" in err and "0.0.0.0" in err
+
+
+# --- the library pieces the console calls ---
+
+
+@pytest.mark.parametrize(
+    ("uploaded", "saved"),
+    [
+        ("高新处.XLSX", "高新处.xlsx"),
+        ("C:\\Users\\张三\\Desktop\\高新处.xlsx", "高新处.xlsx"),
+        ("../../etc/高新处.xlsx", "高新处.xlsx"),
+        (".~lock.高新处.xlsx#", "~lock.高新处.xlsx#"),
+        ('a:b*c?"d<e>f|g.xls', "a_b_c__d_e_f_g.xls"),
+        ("CON.xlsx", "_CON.xlsx"),
+        ("", "上传的文件"),
+        (".xlsx", "xlsx"),
+        ("名" * 200 + ".ods", "名" * 80 + ".ods"),
+    ],
+)
+def test_uploaded_names_are_made_safe(uploaded: str, saved: str) -> None:
+    from xlflow.receive import inbox_name
+
+    assert inbox_name(uploaded) == saved
+
+
+def test_a_round_past_its_deadline_counts_who_is_late(ws: Path, forms: dict[str, Path]) -> None:
+    import datetime as dt
+
+    from xlflow.status import OVERDUE_LABEL, all_rounds
+    from xlflow.workspace import Workspace
+
+    first = next(iter(forms))
+    path = fill(forms[first], ws / "inbox" / "a.xlsx", complete_values(forms[first]), GOOD_CONTACT)
+    run(["collect", "-w", str(ws), "--round", DEFAULT_ROUND])
+    workspace = Workspace.open(ws)
+    deadline = all_rounds(workspace)[0].round.deadline
+    assert deadline is not None
+    before, after = (all_rounds(workspace, deadline + dt.timedelta(days=d))[0] for d in (0, 1))
+    assert before.counts() == {"已采用": 1, "退回修改": 0, "未报送": 6, OVERDUE_LABEL: 0}
+    assert after.counts() == {"已采用": 1, "退回修改": 0, "未报送": 6, OVERDUE_LABEL: 6}
+    assert [d.division for d in after.divisions if after.overdue(d)] == [d for d in forms if d != first]
+    assert path.is_file()
