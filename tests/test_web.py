@@ -451,7 +451,10 @@ def test_a_foreign_host_is_refused(guarded: Console) -> None:
             method,
             path,
             b"csrf_token=" + token.encode(),
-            {"Host": f"attacker.example:{guarded.port}", "Content-Type": "application/x-www-form-urlencoded"},
+            {
+                "Host": f"attacker.example:{guarded.port}",
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
         )
         assert status == 403 and "不是本控制台的地址" in page
     assert state_of(guarded.root) == before
@@ -465,7 +468,7 @@ def test_a_post_without_the_token_changes_nothing(guarded: Console) -> None:
     for path, data, content in (
         (f"/r/{DEFAULT_ROUND}/upload", body, kind),
         (f"/r/{DEFAULT_ROUND}/merge", b"", "application/x-www-form-urlencoded"),
-        ("/rounds", "round=2019-H2".encode(), "application/x-www-form-urlencoded"),
+        ("/rounds", b"round=2019-H2", "application/x-www-form-urlencoded"),
         (f"/r/{DEFAULT_ROUND}/merge", b"csrf_token=forged", "application/x-www-form-urlencoded"),
     ):
         status, page, _ = guarded.request("POST", path, data, {"Content-Type": content})
@@ -507,7 +510,9 @@ def test_a_form_downloads_by_its_outbox_path(guarded: Console) -> None:
 def test_an_oversized_upload_is_refused_whole(guarded: Console) -> None:
     before = state_of(guarded.root)
     # over the request's limit: the largest file collect reads (0.2 MB here), plus 1 MB of form
-    body, kind = multipart([("大文件.zip", os.urandom(1300 * 1024))], {"csrf_token": guarded.csrf()})
+    body, kind = multipart(
+        [("大文件.zip", os.urandom(1300 * 1024))], {"csrf_token": guarded.csrf()}
+    )
     status, page, _ = guarded.request(
         "POST", f"/r/{DEFAULT_ROUND}/upload", body, {"Content-Type": kind}
     )
@@ -625,5 +630,7 @@ def test_a_round_past_its_deadline_counts_who_is_late(ws: Path, forms: dict[str,
     before, after = (all_rounds(workspace, deadline + dt.timedelta(days=d))[0] for d in (0, 1))
     assert before.counts() == {"已采用": 1, "退回修改": 0, "未报送": 6, OVERDUE_LABEL: 0}
     assert after.counts() == {"已采用": 1, "退回修改": 0, "未报送": 6, OVERDUE_LABEL: 6}
-    assert [d.division for d in after.divisions if after.overdue(d)] == [d for d in forms if d != first]
+    assert [d.division for d in after.divisions if after.overdue(d)] == [
+        d for d in forms if d != first
+    ]
     assert path.is_file()
