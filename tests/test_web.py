@@ -266,10 +266,41 @@ def upload(driver: Any, paths: list[Path]) -> None:
     )
 
 
+def drop(driver: Any, paths: list[Path]) -> None:
+    """Drop files onto the upload box as a person dragging them from the desktop does: a
+    real drop event carrying the files, handled by the page's own script."""
+    import base64
+
+    from selenium.webdriver.common.by import By
+
+    files = [[p.name, base64.b64encode(p.read_bytes()).decode()] for p in paths]
+    driver.execute_script(
+        """
+        const transfer = new DataTransfer();
+        for (const [name, data] of arguments[0]) {
+          const bytes = Uint8Array.from(atob(data), c => c.charCodeAt(0));
+          transfer.items.add(new File([bytes], name));
+        }
+        const box = document.getElementById("drop");
+        box.dispatchEvent(new DragEvent("dragover", {dataTransfer: transfer, bubbles: true}));
+        box.dispatchEvent(new DragEvent("drop", {dataTransfer: transfer, bubbles: true}));
+        """,
+        files,
+    )
+    assert f"已选 {len(paths)} 个" in text(driver, "#chosen")
+    before = driver.current_url
+    driver.find_element(By.ID, "upload-button").click()
+    wait_for(
+        lambda: driver.current_url != before and driver.find_elements(By.ID, "job-result"),
+        what="the collect started by the drop to finish",
+    )
+
+
 @pytest.mark.browser
 @pytest.mark.skipif(not READY, reason=f"headless Chromium missing: {INSTALL}")
 def test_a_whole_round_in_the_browser(console: Console, browser: Any, tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.select import Select
 
     driver = browser
     root = console.root
@@ -340,7 +371,8 @@ def test_a_whole_round_in_the_browser(console: Console, browser: Any, tmp_path: 
     ]
     assert any(isinstance(v, str) and "退回修改" in v for v in cells), cells[:40]
 
-    # 4. the correction, uploaded under the same name: kept beside the first, never over it
+    # 4. the correction dragged onto the page under the same name (kept beside the first,
+    # never over it), with a zip holding a return sent twice
     driver.find_element(By.CSS_SELECTOR, ".crumbs a").click()
     fixed = fill(
         forms[wrong],
@@ -348,10 +380,20 @@ def test_a_whole_round_in_the_browser(console: Console, browser: Any, tmp_path: 
         complete_values(forms[wrong]),
         GOOD_CONTACT,
     )
-    upload(driver, [fixed])
+    again = tmp_path / "fixed" / "再次报送.zip"
+    with zipfile.ZipFile(again, "w") as zf:
+        zf.write(paths[1], paths[1].name)
+    drop(driver, [fixed, again])
     states = board_states(driver)
     assert states[wrong].startswith("已采用")
     assert f"{wrong}（2）.xlsx" in text(driver, "#job-result")
+    assert "再次报送.zip" in text(driver, "#job-result")
+    twice = returning[1]
+    driver.find_element(By.LINK_TEXT, twice).click()
+    assert f"再次报送.zip!{twice}.xlsx" in text(driver, "main") and "重复文件" in text(
+        driver, "main"
+    )
+    driver.find_element(By.CSS_SELECTOR, ".crumbs a").click()
     assert (root / "inbox" / f"{wrong}.xlsx").read_bytes() == paths[0].read_bytes()
 
     # 5. merge, downloaded: the same bytes as the CLI writes from the same ledger
@@ -391,17 +433,33 @@ def test_a_whole_round_in_the_browser(console: Console, browser: Any, tmp_path: 
     wait_for(lambda: "已撤销" in text(driver, ".flash"), what="the undo")
     assert "已采用" in text(driver, "#standing")
 
-    # 7. the register, and a task's history across rounds
+    # 7. a second round prefilled from the first, the register, and a task across rounds
+    driver.find_element(By.LINK_TEXT, "轮次").click()
+    driver.find_element(By.NAME, "round").send_keys("2019-H2")
+    Select(driver.find_element(By.NAME, "prefill_from")).select_by_value(DEFAULT_ROUND)
+    driver.find_element(By.CSS_SELECTOR, "#new-round button").click()
+    wait_for(lambda: "/r/2019-H2" in driver.current_url, what="the second board")
+    assert set(board_states(driver).values()) == {"未报送"}
     driver.find_element(By.LINK_TEXT, "任务清单").click()
     assert len(driver.find_elements(By.CSS_SELECTOR, "#register tbody tr:not(.group)")) == 24
     shot(driver, "07-任务清单")
     driver.find_element(By.CSS_SELECTOR, "#register td.task a").click()
-    assert "2019年上半年" in text(driver, "main")
+    history = text(driver, "main")
+    assert (
+        "2019年上半年（2019-H1）：按计划推进 60%" in history
+        and "2019年下半年（2019-H2）" in history
+    )
     shot(driver, "08-任务历史")
     driver.find_element(By.LINK_TEXT, "轮次").click()
-    assert "6 / 7" in text(driver, "#rounds")
+    rounds = text(driver, "#rounds")
+    assert "6 / 7" in rounds and "0 / 7" in rounds
     shot(driver, "09-轮次")
     assert not [p for p in (root / "inbox").iterdir() if p.name.startswith(".")]
+
+    # what a refused request looks like in the browser
+    driver.get(f"{console.base}/files/..%2f.xlflow%2fsecret")
+    assert "没有这个页面或文件" in text(driver, "#error-message")
+    shot(driver, "10-出错")
 
 
 # --- security: each refusal leaves the working folder as it was ---
@@ -634,3 +692,17 @@ def test_a_round_past_its_deadline_counts_who_is_late(ws: Path, forms: dict[str,
         d for d in forms if d != first
     ]
     assert path.is_file()
+
+
+def test_a_port_in_use_is_a_message(tmp_path: Path) -> None:
+    import socket
+
+    root = tmp_path / "work"
+    init_workspace(root)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run(["serve", "-w", str(root), "--port", str(port), "--no-browser"], expect=3)
+    assert f"127.0.0.1:{port}" in result.output and "--port" in result.output
+    assert "Traceback" not in result.output
