@@ -16,6 +16,7 @@ import io
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -82,12 +83,15 @@ class Console:
         self.base = f"http://{parts.netloc}"
 
     def stop(self) -> str:
-        self.process.terminate()
+        """Ctrl-C, as a person stops it; what it printed on stderr. `self.said` gets stdout."""
+        self.process.send_signal(signal.SIGINT)
         try:
-            _, err = self.process.communicate(timeout=10)
+            out, err = self.process.communicate(timeout=20)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            _, err = self.process.communicate()
+            out, err = self.process.communicate()
+        self.said = out
+        assert self.process.returncode == 0, err
         return err
 
     def request(
@@ -139,6 +143,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     yield server
     err = server.stop()
     assert "Traceback" not in err, err
+    assert "已停止" in server.said
 
 
 @pytest.fixture(scope="module")

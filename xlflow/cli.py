@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import sqlite3
@@ -910,8 +911,7 @@ def serve(workspace: str, port: int, host: str, token: str | None, no_browser: b
         click.echo("（按 Ctrl-C 停止）")
 
     ws = _workspace(workspace)
-    try:
-        with _library_errors():
-            run_serve(WebConfig(ws.root, host, port, token), not no_browser, ready)
-    except KeyboardInterrupt:
-        click.echo("已停止。")
+    # waitress ends its loop on Ctrl-C and returns
+    with contextlib.suppress(KeyboardInterrupt), _library_errors():
+        run_serve(WebConfig(ws.root, host, port, token), not no_browser, ready)
+    click.echo("已停止。")

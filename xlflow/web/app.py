@@ -484,8 +484,8 @@ def serve(
     open_browser: bool = True,
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
-    """Serve the console with waitress until Ctrl-C. `on_ready` gets the address to open
-    (with the access token, where there is one) once the port is bound."""
+    """Serve the console with waitress until Ctrl-C, then return. `on_ready` gets the
+    address to open (with the access token, where there is one) once the port is bound."""
     app: dict[str, Flask] = {}
 
     def application(environ: Any, start_response: Any) -> Any:
