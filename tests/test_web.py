@@ -711,3 +711,26 @@ def test_a_port_in_use_is_a_message(tmp_path: Path) -> None:
         result = run(["serve", "-w", str(root), "--port", str(port), "--no-browser"], expect=3)
     assert f"127.0.0.1:{port}" in result.output and "--port" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_decision_goes_back_only_to_a_page_of_the_console(guarded: Console) -> None:
+    import hashlib
+
+    data = b"PK\x03\x04" + b"z" * 999
+    body, kind = multipart([("回跳.xlsx", data)], {"csrf_token": guarded.csrf()})
+    status, _, headers = guarded.request(
+        "POST", f"/r/{DEFAULT_ROUND}/upload", body, {"Content-Type": kind}
+    )
+    wait_until_collected(guarded, headers["Location"])
+    sha = hashlib.sha256(data).hexdigest()
+    for action, back in (("exclude", "/\\\\evil.example/x"), ("undo", "//evil.example/x")):
+        fields = f"csrf_token={guarded.csrf()}&sha256={sha}&action={action}&reason=test&back={quote(back)}"
+        status, page, headers = guarded.request(
+            "POST",
+            f"/r/{DEFAULT_ROUND}/decide",
+            fields.encode(),
+            {"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert status == 303, page
+        assert urlsplit(headers["Location"]).path == f"/r/{DEFAULT_ROUND}"
+        assert "evil" not in headers["Location"]

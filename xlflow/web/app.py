@@ -399,7 +399,8 @@ def create_app(config: WebConfig) -> Flask:
             else f"已记录：{verb}“{result.file.path}”。理由：{result.decision.reason}"
         )
         back = form.get("back", "")
-        if back.startswith("/") and not back.startswith("//"):
+        # only back to a page of this console: browsers read "/\\host" as "//host"
+        if back.startswith("/r/") and "\\" not in back and "//" not in back:
             return redirect(back, 303)
         return redirect(url_for("board", round_id=round_id), 303)
 
