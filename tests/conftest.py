@@ -27,7 +27,12 @@ from xlflow.cli import main
 from xlflow.workspace import init_workspace
 
 REPO = Path(__file__).resolve().parents[1]
-SEEDS = REPO.parent / "shared" / "seeds"
+# ../shared beside the repository (from a copy such as mutmut's mutants/, further up)
+SHARED = next(
+    (p / "shared" for p in REPO.parents if (p / "shared" / "seeds").is_dir()),
+    REPO.parent / "shared",
+)
+SEEDS = SHARED / "seeds"
 BUNDLED_XLSX = REPO / "templates" / "key-task-list.xlsx"
 DEFAULT_ROUND = "2019-H1"
 # returns in the tests land "now", so the deadline lies ahead unless a test says otherwise

@@ -23,7 +23,7 @@ from xlflow.config import Limits
 from xlflow.reader import RawWorkbook, _calamine, read_workbook
 from xlflow.signing import verify
 
-from .conftest import DEFAULT_ROUND, GOOD_CONTACT, complete_values, fill, run, run_json
+from .conftest import DEFAULT_ROUND, GOOD_CONTACT, SHARED, complete_values, fill, run, run_json
 from .fuzz import harness
 
 FINDS = Path(__file__).parent / "data" / "fuzz-finds"
@@ -55,7 +55,7 @@ EXPECTED = {
 
 def test_every_find_is_here() -> None:
     assert sorted(EXPECTED) == sorted(p.name for p in FINDS.iterdir() if p.suffix != ".md")
-    shared = Path(__file__).resolve().parents[2] / "shared" / "fuzz-finds"
+    shared = SHARED / "fuzz-finds"
     if shared.is_dir():  # beside the repository on the development machines
         for name in EXPECTED:
             if not name.startswith("H"):

@@ -22,7 +22,7 @@ from xlflow.errors import RegisterError
 from xlflow.layout import detect_layout
 from xlflow.workspace import Workspace
 
-from .conftest import REPO, run, run_json
+from .conftest import REPO, SHARED, run, run_json
 
 CORPUS = Path(__file__).parent / "data" / "registers"
 FILES = sorted(p for p in CORPUS.iterdir() if (CORPUS / f"{p.name}.json").is_file())
@@ -38,7 +38,7 @@ def test_the_corpus_has_every_layout() -> None:
     assert {".xlsx", ".xls", ".ods", ".docx", ".csv"} <= suffixes
     names = {p.name for p in FILES}
     assert "guofa-2019-3-zongbao.docx" in names and "bundled-key-task-list.xlsx" in names
-    shared = REPO.parent / "shared" / "registers" / "guofa-2019-3-zongbao.docx"
+    shared = SHARED / "registers" / "guofa-2019-3-zongbao.docx"
     if shared.is_file():  # beside the repository on the development machines
         assert (CORPUS / shared.name).read_bytes() == shared.read_bytes()
     assert (CORPUS / "bundled-key-task-list.xlsx").read_bytes() == (
