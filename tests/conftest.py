@@ -298,7 +298,8 @@ def set_identity(wb: Any, key: str, value: str) -> None:
     for prop in wb.custom_doc_props.props:
         if prop.name == f"xlflow.{key}":
             prop.value = value
-    wb.defined_names[f"xlflow_{key}"].attr_text = f'"{value}"'
+    if f"xlflow_{key}" in wb.defined_names:  # the hints are not kept as names
+        wb.defined_names[f"xlflow_{key}"].attr_text = f'"{value}"'
 
 
 def stored(root: Path, round_id: str, path: str) -> Any:

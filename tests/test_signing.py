@@ -68,7 +68,10 @@ def test_a_row_hash_is_stable_across_versions() -> None:
     """Forms already sent out must keep verifying: the row hash is pinned to its value."""
     from xlflow.signing import row_hash
 
-    assert row_hash("5-1", "牵头", ["建设甬江科创大走廊", "目标 \r\n 二"]) == "263bb4bb5ee74d732987c48dbc42ef38"
+    assert (
+        row_hash("5-1", "牵头", ["建设甬江科创大走廊", "目标 \r\n 二"])
+        == "263bb4bb5ee74d732987c48dbc42ef38"
+    )
 
 
 def test_a_forms_identity_is_readable_and_keyed_as_the_reader_expects() -> None:

@@ -1,0 +1,313 @@
+"""The reader's defences one by one, below collect: what a file really is, what is wrong
+with a package, and the parts a crafted file can break. Each hostile shape has its own
+answer; none raises anything but xlflow's `Malformed`, and nothing is guessed."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import pytest
+
+from xlflow import reader
+from xlflow.config import Limits
+from xlflow.issues import IssueCode
+
+LIMITS = Limits()
+
+
+@pytest.mark.parametrize(
+    ("data", "kind"),
+    [
+        (b"", "empty"),
+        (b"PK\x05\x06" + b"\0" * 18, "zip"),
+        (b"\xef\xbb\xbf<html><body>", "html"),
+        (b"MIME-Version: 1.0\r\n", "html"),
+        (b"{\\rtf1\\ansi", "rtf"),
+        ("序号,任务\n1,甲\n".encode(), "text"),
+        ("甲乙".encode()[:-1], "text"),  # UTF-8 cut in the middle of the last character
+        ("序号,任务\n".encode("gb18030"), "text"),
+        (bytes(range(128, 256)) * 8, "unknown"),
+    ],
+)
+def test_sniff_tells_the_real_type(data: bytes, kind: str) -> None:
+    assert reader.sniff(data) == kind
+
+
+@pytest.mark.parametrize(
+    ("stream", "kind"),
+    [
+        ("EncryptedPackage", "encrypted"),
+        ("EncryptionInfo", "encrypted"),
+        ("Workbook", "xls"),
+        ("Book", "xls"),
+        ("WordDocument", "doc"),
+        ("PowerPoint Document", "ppt"),
+        ("Root Entry", "ole"),
+    ],
+)
+def test_an_ole_file_is_told_by_its_streams(stream: str, kind: str) -> None:
+    data = reader.OLE_MAGIC + b"\0" * 100 + stream.encode("utf-16-le") + b"\0" * 100
+    assert reader._ole_kind(data) == kind
+
+
+def _zip(parts: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for name, data in parts.items():
+            zf.writestr(name, data)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("names", "kind"),
+    [
+        (["xl/workbook.xml", "xl/vbaProject.bin"], "xlsm"),
+        (["xl/workbook.xml"], "xlsx"),
+        (["xl/workbook.bin"], "xlsb"),
+        (["mimetype", "content.xml"], "ods"),
+        (["word/document.xml"], "docx"),
+        (["ppt/presentation.xml"], "pptx"),
+        (["readme.txt"], "zip"),
+    ],
+)
+def test_a_package_is_told_by_its_parts(names: list[str], kind: str) -> None:
+    with zipfile.ZipFile(io.BytesIO(_zip(dict.fromkeys(names, b"<x/>")))) as zf:
+        assert reader._check_zip(zf, LIMITS) == ([], kind)
+
+
+@pytest.mark.parametrize(
+    ("data", "says"),
+    [
+        (b"not a zip", "不是 Office 文档"),
+        (reader.ZIP_MAGIC + b"\0" * 40, "已损坏"),
+        (_zip({"../evil.xml": b"<x/>"}), "不安全的路径"),
+        (_zip({"word/document.xml": b'<!DOCTYPE x [<!ENTITY a "b">]><x/>'}), "DTD"),
+    ],
+)
+def test_check_package_names_what_is_wrong(data: bytes, says: str) -> None:
+    problem = reader.check_package(data, LIMITS)
+    assert problem is not None and says in problem
+
+
+def test_check_package_passes_a_plain_package() -> None:
+    assert reader.check_package(_zip({"word/document.xml": b"<w:document/>"}), LIMITS) is None
+
+
+@pytest.mark.parametrize(
+    ("styles", "says"),
+    [
+        (b"<styleSheet><cellXfs><xf numFmtId='9'", "XML 格式错误"),
+        (b'<!DOCTYPE s [<!ENTITY a "b">]><styleSheet/>', "DTD"),
+        (b"<styleSheet><cellXfs><xf numFmtId='x9'/></cellXfs></styleSheet>", "不是编号"),
+        (b"<?xml version='1.0' encoding='no-such'?><styleSheet/>", "XML 格式错误"),
+    ],
+)
+def test_a_broken_styles_part_is_malformed(styles: bytes, says: str) -> None:
+    with pytest.raises(reader.Malformed) as caught:
+        reader._percent_styles(styles)
+    assert says in caught.value.issue.message
+
+
+def test_percent_styles_are_found_by_format() -> None:
+    styles = (
+        b'<styleSheet><numFmts><numFmt numFmtId="170" formatCode="0.0%"/>'
+        b'<numFmt numFmtId="171" formatCode="0.00"/></numFmts>'
+        b'<cellXfs><xf numFmtId="0"/><xf numFmtId="170"/><xf numFmtId="171"/><xf numFmtId="9"/>'
+        b'<xf numFmtId=""/></cellXfs><cellStyleXfs><xf numFmtId="10"/></cellStyleXfs></styleSheet>'
+    )
+    assert reader._percent_styles(styles) == frozenset({1, 3})
+    assert reader._percent_styles(None) == frozenset()
+
+
+def test_an_undecodable_cell_is_named() -> None:
+    assert reader._undecodable([["甲", 1], [None, "乱\ufffd码"]]) == "B2"
+    assert reader._undecodable([["甲"]]) is None
+
+
+@pytest.mark.parametrize(
+    ("data", "suffix", "code"),
+    [
+        (reader.OLE_MAGIC + "WordDocument".encode("utf-16-le"), ".xls", IssueCode.NOT_A_WORKBOOK),
+        (
+            reader.OLE_MAGIC + "PowerPoint Document".encode("utf-16-le"),
+            ".xls",
+            IssueCode.NOT_A_WORKBOOK,
+        ),
+        (reader.OLE_MAGIC + "EncryptedPackage".encode("utf-16-le"), ".xlsx", IssueCode.ENCRYPTED),
+    ],
+)
+def test_an_office_file_that_is_no_workbook_is_named(
+    data: bytes, suffix: str, code: IssueCode
+) -> None:
+    result = reader.read_workbook(data + b"\0" * 512, suffix, LIMITS)
+    assert result.workbook is None and [i.code for i in result.issues] == [code]
+
+
+def test_a_file_over_the_size_limit_is_not_read() -> None:
+    small = Limits(max_file_mb=0.001)
+    result = reader.read_workbook(reader.ZIP_MAGIC + b"\0" * 2000, ".xlsx", small)
+    assert result.workbook is None
+    assert [i.code for i in result.issues] == [IssueCode.LIMIT_EXCEEDED]
+    assert "max_file_mb" in result.issues[0].message
+
+
+# --- BIFF8 records (.xls), one at a time ---
+
+
+def _u16(*values: int) -> bytes:
+    return b"".join(v.to_bytes(2, "little") for v in values)
+
+
+@pytest.mark.parametrize(
+    ("kind", "body", "says"),
+    [
+        (0x0004, b"\0" * 8, "不属于 Excel 97-2003"),  # a BIFF2 LABEL
+        (0x0203, b"\0" * 13, "应为 14"),  # NUMBER one byte short
+        (0x00BD, b"\0" * 7, "长度 7 不对"),  # MULRK too short
+        (0x00BD, b"\0" * 13, "长度 13 不对"),  # MULRK not whole cells
+        (0x0200, b"\0" * 14 + b"\0", "应为 14"),  # DIMENSIONS too long
+        (
+            0x0200,
+            (5).to_bytes(4, "little") + (2).to_bytes(4, "little") + _u16(0, 3, 0),
+            "起始行列大于结束行列",
+        ),
+        (0x0201, _u16(1, 1, 99), "单元格格式编号不存在"),  # BLANK with an XF past the table
+        (0x00FD, _u16(0, 0, 0) + (7).to_bytes(4, "little"), "共享字符串"),  # LABELSST past the SST
+    ],
+)
+def test_a_broken_biff_record_is_malformed(kind: int, body: bytes, says: str) -> None:
+    with pytest.raises(reader.Malformed) as caught:
+        reader._check_biff_record("填报", kind, body, shared=3, styles=20, limits=LIMITS)
+    assert says in caught.value.issue.message, caught.value.issue.message
+
+
+@pytest.mark.parametrize(
+    ("kind", "body"),
+    [
+        (0x0200, (0).to_bytes(4, "little") + (20000).to_bytes(4, "little") + _u16(0, 3, 0)),
+        (0x0208, _u16(20000, 0, 3) + b"\0" * 10),  # ROW far below the limit
+        (0x0203, _u16(1, 500, 0) + b"\0" * 8),  # NUMBER far right of it
+        (0x00BD, _u16(1, 0) + b"\0" * 6 + _u16(600)),  # MULRK whose last column is too far
+    ],
+)
+def test_a_biff_sheet_too_large_is_refused_before_calamine(kind: int, body: bytes) -> None:
+    with pytest.raises(reader.Malformed) as caught:
+        reader._check_biff_record("填报", kind, body, shared=3, styles=20, limits=LIMITS)
+    assert caught.value.issue.code is IssueCode.LIMIT_EXCEEDED
+
+
+def test_biff_strings_of_every_shape() -> None:
+    wide = "甲乙".encode("utf-16-le")
+    assert reader._biff_string(_u16(2) + b"\x01" + wide, 0, 2) == "甲乙"
+    assert reader._biff_string(b"\x03\x00" + b"abc", 0, 1) == "abc"
+    # rich text (a run count) and phonetic data (a size) come before the characters
+    assert reader._biff_string(_u16(2) + b"\x09" + _u16(1) + wide, 0, 2) == "甲乙"
+    assert reader._biff_string(_u16(2) + b"\x05" + b"\0" * 4 + wide, 0, 2) == "甲乙"
+
+
+@pytest.mark.parametrize(
+    ("table", "start", "sectors", "ok"),
+    [
+        ([1, 2, 0xFFFFFFFE], 0, 3, True),
+        ([1, 2, 0xFFFFFFFE], 0, 4, False),  # shorter than the stream
+        ([1, 0], 0, 1, False),  # a loop
+        ([5], 0, 1, False),  # out of the table
+    ],
+)
+def test_a_sector_chain_must_end_within_the_table(
+    table: list[int], start: int, sectors: int, ok: bool
+) -> None:
+    assert reader._chain_ok(table, start, sectors) is ok
+
+
+# --- OpenDocument content ---
+
+_ODS_HEAD = (
+    b'<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0"'
+    b' xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0"><office:body>'
+    b'<office:spreadsheet><table:table table:name="S">'
+)
+_ODS_TAIL = b"</table:table></office:spreadsheet></office:body></office:document-content>"
+
+
+@pytest.mark.parametrize(
+    ("row", "says"),
+    [
+        (
+            b'<table:table-row table:number-rows-repeated="0"><table:table-cell/></table:table-row>',
+            "应为正整数",
+        ),
+        (
+            b'<table:table-row><table:table-cell table:number-columns-repeated="x"/></table:table-row>',
+            "应为正整数",
+        ),
+        (
+            b'<table:table-row><table:table-cell office:value-type="money"/></table:table-row>',
+            "不存在",
+        ),
+        (
+            b'<table:table-row><table:table-cell office:value="3"/></table:table-row>',
+            "没有数值类型",
+        ),
+        (
+            b'<table:table-row table:number-rows-repeated="20000">'
+            b'<table:table-cell office:value-type="float" office:value="1"/></table:table-row>',
+            "超过上限",
+        ),
+    ],
+)
+def test_a_broken_ods_table_is_malformed(row: bytes, says: str) -> None:
+    with pytest.raises(reader.Malformed) as caught:
+        reader._scan_ods(_ODS_HEAD + row + _ODS_TAIL, reader.RawWorkbook(format="ods"), LIMITS)
+    assert says in caught.value.issue.message, caught.value.issue.message
+
+
+def test_ods_formulas_percentages_and_spans_are_noted() -> None:
+    row = (
+        b'<table:table-row><table:table-cell table:formula="of:=1+1"/>'
+        b'<table:table-cell office:value-type="percentage" office:value="0.5"/>'
+        b'<table:table-cell table:number-columns-spanned="2" office:value-type="string"/>'
+        b"<table:covered-table-cell/></table:table-row>"
+    )
+    raw = reader.RawWorkbook(format="ods")
+    reader._scan_ods(_ODS_HEAD + row + _ODS_TAIL, raw, LIMITS)
+    reader._scan_ods(None, raw, LIMITS)
+    assert raw.formulas["S"] == {"A1"} and raw.formulas_without_value["S"] == {"A1"}
+    assert raw.percent_cells["S"] == {"B1"}
+    assert raw.spans["S"] == [((0, 2), (0, 3))]
+
+
+def test_ods_meta_gives_the_properties_and_the_program() -> None:
+    meta = (
+        b'<office:document-meta xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0"'
+        b' xmlns:meta="urn:oasis:names:tc:opendocument:xmlns:meta:1.0"><office:meta>'
+        b"<meta:generator>LibreOffice/7.4</meta:generator>"
+        b'<meta:user-defined meta:name="xlflow.round">2019-H1</meta:user-defined>'
+        b'<meta:user-defined meta:name="xlflow.empty"/>'
+        b"</office:meta></office:document-meta>"
+    )
+    raw = reader.RawWorkbook(format="ods")
+    reader._read_ods_meta(meta, raw)
+    reader._read_ods_meta(None, raw)
+    assert raw.application == "LibreOffice/7.4"
+    assert raw.properties == {"xlflow.round": "2019-H1", "xlflow.empty": ""}
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (None, ""),
+        ("", ""),
+        (True, "TRUE"),
+        (False, "FALSE"),
+        (3.0, "3"),
+        (2.5, "2.5"),
+        (__import__("datetime").datetime(2019, 7, 1, 8, 30), "2019-07-01 08:30:00"),
+        (__import__("datetime").datetime(2019, 7, 1), "2019-07-01"),
+        (__import__("datetime").date(2019, 7, 1), "2019-07-01"),
+        ("甲", "甲"),
+    ],
+)
+def test_text_of_is_what_a_person_sees(value: object, text: str) -> None:
+    assert reader.text_of(value) == text  # type: ignore[arg-type]
