@@ -12,6 +12,8 @@ from typing import Any
 import openpyxl
 import pytest
 
+from xlflow.workspace import init_workspace
+
 from .conftest import (
     GOOD_CONTACT,
     complete_values,
@@ -58,8 +60,12 @@ def _contacts(ws: Path) -> None:
     path.write_text("\n".join(out) + "\n", encoding="utf-8-sig")
 
 
-@pytest.fixture
-def three_rounds(ws: Path) -> dict[str, Any]:
+@pytest.fixture(scope="module")
+def three_rounds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Three rounds played once for the module; the tests read them (and rewrite outputs
+    that a re-run gives again byte for byte)."""
+    ws = tmp_path_factory.mktemp("rounds") / "work"
+    init_workspace(ws)
     _contacts(ws)
     # R1: everybody answers, all on plan at 40%
     forms1 = _generate(ws, R1)
@@ -96,12 +102,18 @@ def three_rounds(ws: Path) -> dict[str, Any]:
             values["13"]["存在问题"] = "资金未到位"
         fill(form, ws / "inbox" / R3 / f"{division}.xlsx", values, GOOD_CONTACT)
     r3 = _collect(ws, R3)
-    return {"forms1": forms1, "forms2": forms2, "forms3": forms3, "r1": r1, "r2": r2, "r3": r3}
+    return {
+        "ws": ws,
+        "forms1": forms1,
+        "forms2": forms2,
+        "forms3": forms3,
+        "r1": r1,
+        "r2": r2,
+        "r3": r3,
+    }
 
 
-def test_prefilled_form_carries_last_accepted_values(
-    ws: Path, three_rounds: dict[str, Any]
-) -> None:
+def test_prefilled_form_carries_last_accepted_values(three_rounds: dict[str, Any]) -> None:
     form = three_rounds["forms2"][PLAN]
     wb = openpyxl.load_workbook(form)
     sheet = wb["填报"]
@@ -139,7 +151,8 @@ def _eml(path: Path) -> Any:
     return BytesParser(policy=policy.default).parsebytes(path.read_bytes())
 
 
-def test_reminders_for_missing_and_rejected(ws: Path, three_rounds: dict[str, Any]) -> None:
+def test_reminders_for_missing_and_rejected(three_rounds: dict[str, Any]) -> None:
+    ws = three_rounds["ws"]
     data = run_json(["remind", "-w", str(ws), "--round", R2])
     by = {r["division"]: r for r in data["reminders"]}
     assert set(by) == {FOREIGN, RES}
@@ -175,13 +188,15 @@ def test_reminders_for_missing_and_rejected(ws: Path, three_rounds: dict[str, An
     assert Path(by[FOREIGN]["path"]).read_bytes() == before
 
 
-def test_no_reminders_when_everyone_answered(ws: Path, three_rounds: dict[str, Any]) -> None:
+def test_no_reminders_when_everyone_answered(three_rounds: dict[str, Any]) -> None:
+    ws = three_rounds["ws"]
     data = run_json(["remind", "-w", str(ws), "--round", R1])
     assert data["reminders"] == []
     assert "无需催报" in run(["remind", "-w", str(ws), "--round", R1]).output
 
 
-def test_history_sheet_and_change_counts(ws: Path, three_rounds: dict[str, Any]) -> None:
+def test_history_sheet_and_change_counts(three_rounds: dict[str, Any]) -> None:
+    ws = three_rounds["ws"]
     merged = Path(run_json(["merge", "-w", str(ws), "--round", R3])["path"])
     wb = openpyxl.load_workbook(merged)
     sheet = wb["历次进展"]
@@ -197,7 +212,8 @@ def test_history_sheet_and_change_counts(ws: Path, three_rounds: dict[str, Any])
     assert "状态改善 1 项，变差 1 项，持平 13 项" in overview
 
 
-def test_history_json_against_what_was_filled(ws: Path, three_rounds: dict[str, Any]) -> None:
+def test_history_json_against_what_was_filled(three_rounds: dict[str, Any]) -> None:
+    ws = three_rounds["ws"]
     data = run_json(["history", "-w", str(ws), "--task", "5"])
     assert data["rounds"] == [R1, R2, R3]
     (task,) = data["tasks"]
@@ -223,9 +239,8 @@ def test_prefill_from_unknown_round(ws: Path) -> None:
     assert "没有轮次" in result.output
 
 
-def test_receipts_and_reminders_keep_inbox_unchanged(
-    ws: Path, three_rounds: dict[str, Any]
-) -> None:
+def test_receipts_and_reminders_keep_inbox_unchanged(three_rounds: dict[str, Any]) -> None:
+    ws = three_rounds["ws"]
     from .conftest import tree_digest
 
     before = tree_digest(ws / "inbox")
