@@ -53,3 +53,17 @@ def test_a_schema_written_as_a_number_is_the_same_schema(ws: Path, forms: dict[s
     set_identity(wb, "schema", "1.0")
     wb.save(target)
     assert _collect(ws)["数字.xlsx"]["verdict"] == "accepted"
+
+
+def test_a_defined_name_reads_as_its_text_however_it_is_written() -> None:
+    from xlflow.identify import _joined, _unquote_name
+
+    assert _unquote_name(' ="2019-H1" ') == "2019-H1"
+    assert _unquote_name('"说""明"""') == '说"明"'
+    assert _unquote_name("2019-H1") == "2019-H1"
+    assert _unquote_name('"') == '"'
+    # a value over Excel's 255 characters is kept as name, name_2, name_3 …
+    names = {"xlflow_tasks": '="[""1"","', "xlflow_tasks_2": '"""2""]"', "xlflow_other": "x"}
+    assert _joined(names, "xlflow_", "tasks", unquote=True) == '["1","2"]'
+    assert _joined(names, "xlflow_", "round", unquote=True) is None
+    assert _joined({"p.k": "a", "p.k_2": "b"}, "p.", "k", unquote=False) == "ab"
