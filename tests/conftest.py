@@ -255,6 +255,20 @@ def reap_processes() -> Iterator[None]:
                 os.kill(pid, signal.SIGKILL)
 
 
+# --- collect's workers in the test's own process (mutation testing, tests/mutation.py) ---
+
+
+@pytest.fixture(autouse=True)
+def _needs_isolation(request: pytest.FixtureRequest) -> None:
+    if (
+        request.node.get_closest_marker("isolation")
+        and os.environ.get("XLFLOW_POOL_IN_PROCESS") == "1"
+    ):
+        pytest.skip(
+            "needs collect's worker processes; XLFLOW_POOL_IN_PROCESS=1 runs them in-process"
+        )
+
+
 # --- tests of real programs never skip in CI ---
 
 # marker -> the variable .ci/run sets to forbid skipping it, and what it needs

@@ -13,6 +13,7 @@ each module, runs it, and writes the score and every surviving mutant with its d
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import re
 import subprocess
@@ -34,9 +35,18 @@ KILLED = ("killed", "timeout")  # mutmut's score counts a timeout as caught
 UNTESTED = ("no tests", "skipped", "not checked")
 
 
+# collect's workers run in the test's own process, so that mutmut sees which tests call
+# the reader's, identification's and validation's functions (xlflow.pool)
+ENV = {**os.environ, "XLFLOW_POOL_IN_PROCESS": "1"}
+
+
 def _mutmut(*args: str, check: bool = True) -> str:
     done = subprocess.run(
-        [sys.executable, "-m", "mutmut", *args], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "mutmut", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=ENV,
     )
     if check and done.returncode != 0:
         raise SystemExit(
@@ -89,7 +99,7 @@ def main() -> None:
         raise SystemExit("mutmut made no mutants; see its output with: mutmut run")
     sample = draw(names, args.sample, args.seed)
     if not args.report_only:
-        subprocess.run([sys.executable, "-m", "mutmut", "run", *sample], check=False)
+        subprocess.run([sys.executable, "-m", "mutmut", "run", *sample], check=False, env=ENV)
     found = statuses()
     results = {n: found.get(n, "not checked") for n in sample}
     counts = Counter(results.values())

@@ -338,6 +338,7 @@ def _worker_appeared(pid: int, timeout: float = 30) -> bool:
     return False
 
 
+@pytest.mark.isolation
 def test_a_killed_collect_leaves_no_process_behind(
     ws: Path, forms: dict[str, Path], tmp_path: Path
 ) -> None:

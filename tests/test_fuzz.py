@@ -121,6 +121,7 @@ def test_the_finds_leave_the_terminal_clean_and_take_no_timeout(
 
 
 @pytest.mark.parametrize("name", sorted(n for n in EXPECTED if n.startswith("B4")))
+@pytest.mark.isolation
 def test_a_calamine_panic_is_a_verdict_and_prints_nothing(
     name: str, capfd: pytest.CaptureFixture[str]
 ) -> None:

@@ -586,6 +586,7 @@ def _slow_settings(ws: Path) -> None:
     path.write_text(text, "utf-8")
 
 
+@pytest.mark.isolation
 def test_crash_hang_and_memory_cost_only_that_file(
     ws: Path, forms: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -28,6 +28,10 @@ try:
 except ImportError:  # Windows
     resource = None  # type: ignore[assignment]
 
+# Every job in the calling process, without isolation: for a mutation tool, which maps each
+# test to the functions it calls in its own process (tests/mutation.py), and for pdb.
+IN_PROCESS_VARIABLE = "XLFLOW_POOL_IN_PROCESS"
+
 # Forking is fast and shares the read-only context; elsewhere (Windows, macOS) workers are
 # spawned, and the context is pickled to them.
 START_METHOD = "fork" if sys.platform.startswith("linux") else "spawn"
@@ -208,6 +212,9 @@ class IsolatedPool(Generic[J, R]):
         """Yield (index, result or JobFailure) for every job, in the order they finish."""
         if not jobs:
             return
+        if os.environ.get(IN_PROCESS_VARIABLE) == "1":
+            yield from self._run_here(jobs)
+            return
         slots = [self._spawn() for _ in range(min(self.workers, len(jobs)))]
         pending: deque[int] = deque(range(len(jobs)))
         try:
@@ -253,6 +260,15 @@ class IsolatedPool(Generic[J, R]):
                     slot.kill()
                 else:
                     slot.close()
+
+    def _run_here(self, jobs: Sequence[J]) -> Iterator[tuple[int, R | JobFailure]]:
+        for index, job in enumerate(jobs):
+            try:
+                yield index, self.func(self.context, job)
+            except MemoryError:
+                yield index, JobFailure("memory", "内存超出上限")
+            except Exception as exc:
+                yield index, JobFailure("error", f"{type(exc).__name__}: {exc}"[:300])
 
     def _spawn(self) -> _Slot:
         return _Slot(self.ctx, self.func, self.context, self.memory_mb)
