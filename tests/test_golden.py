@@ -1,0 +1,123 @@
+"""What leadership sees, pinned cell by cell: the demo round's consolidated workbook as a
+fingerprint of every sheet (values, fonts, fills, alignment, number formats, borders,
+widths, merges, frozen panes, filters, print settings) and of its charts' XML.
+
+A change to how the 汇总表 looks fails here until the fingerprint is written again, on
+purpose, after looking at the workbook:
+
+    XLFLOW_UPDATE_GOLDEN=1 python -m pytest tests/test_golden.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+
+from xlflow.demo import run_demo
+
+GOLDEN = Path(__file__).parent / "data" / "golden" / "demo-汇总表.json"
+
+# what differs from run to run: the time of the merge, file hashes, the openpyxl version
+_VARYING = [
+    (re.compile(r"\b20\d\d-\d\d-\d\d[ T]\d\d:\d\d(:\d\d)?"), "<time>"),
+    (re.compile(r"\b[0-9a-f]{64}\b"), "<sha256>"),
+    (re.compile(r"Openpyxl \d+(\.\d+)*"), "Openpyxl <version>"),
+]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, str):
+        for pattern, stand_in in _VARYING:
+            value = pattern.sub(stand_in, value)
+        return value
+    if value is None or isinstance(value, int | float | bool):
+        return value
+    return str(value)
+
+
+def _color(color: Any) -> str | None:
+    if color is None:
+        return None
+    value = color.rgb if color.type == "rgb" else f"{color.type}:{getattr(color, color.type)}"
+    return str(value)
+
+
+def _style(cell: Any) -> list[Any]:
+    f, a, b = cell.font, cell.alignment, cell.border
+    fill = _color(cell.fill.fgColor) if cell.fill and cell.fill.fill_type else None
+    return [
+        f.name, f.sz, bool(f.b), _color(f.color),
+        fill, a.horizontal, a.vertical, bool(a.wrap_text), cell.number_format,
+        [s.style for s in (b.left, b.right, b.top, b.bottom)],
+    ]  # fmt: skip
+
+
+def fingerprint(path: Path) -> dict[str, Any]:
+    wb = openpyxl.load_workbook(path)
+    out: dict[str, Any] = {"sheets": [ws.title for ws in wb.worksheets]}
+    for ws in wb.worksheets:
+        cells = {
+            c.coordinate: [_plain(c.value), *_style(c)]
+            for row in ws.iter_rows()
+            for c in row
+            if c.value is not None or c.has_style
+        }
+        out[ws.title] = {
+            "freeze": ws.freeze_panes,
+            "filter": ws.auto_filter.ref,
+            "print_area": ws.print_area,
+            "print_titles": ws.print_title_rows,
+            "orientation": ws.page_setup.orientation,
+            "fit": [ws.page_setup.fitToWidth, ws.page_setup.fitToHeight],
+            "merged": sorted(str(m) for m in ws.merged_cells.ranges),
+            "widths": {k: round(v.width, 2) for k, v in sorted(ws.column_dimensions.items())},
+            "heights": {
+                str(k): round(v.height, 2) for k, v in sorted(ws.row_dimensions.items()) if v.height
+            },
+            "conditional": [
+                [str(r.sqref), [rule.formula for rule in r.rules]]
+                for r in ws.conditional_formatting
+            ],
+            "cells": cells,
+        }
+    with zipfile.ZipFile(path) as zf:
+        out["drawings"] = {
+            name: zf.read(name).decode("utf-8")
+            for name in sorted(zf.namelist())
+            if name.startswith(("xl/charts/", "xl/drawings/")) and name.endswith(".xml")
+        }
+    return out
+
+
+@pytest.fixture(scope="module")
+def demo_workbook(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return run_demo(tmp_path_factory.mktemp("golden") / "demo", None).consolidated
+
+
+def test_the_consolidated_workbook_looks_as_pinned(demo_workbook: Path) -> None:
+    found = fingerprint(demo_workbook)
+    if os.environ.get("XLFLOW_UPDATE_GOLDEN") == "1":
+        GOLDEN.parent.mkdir(parents=True, exist_ok=True)
+        GOLDEN.write_text(json.dumps(found, ensure_ascii=False, indent=1, sort_keys=True), "utf-8")
+    pinned = json.loads(GOLDEN.read_text("utf-8"))
+    assert found["sheets"] == pinned["sheets"]
+    for name in found["sheets"]:
+        mine, theirs = found[name], pinned[name]
+        for key in theirs:
+            if key == "cells":
+                continue
+            assert mine[key] == theirs[key], f"{name}: {key}"
+        differ = {
+            ref: (mine["cells"].get(ref), theirs["cells"].get(ref))
+            for ref in set(mine["cells"]) | set(theirs["cells"])
+            if mine["cells"].get(ref) != theirs["cells"].get(ref)
+        }
+        assert not differ, f"{name}: {len(differ)} cells differ, e.g. {sorted(differ.items())[:3]}"
+    assert found["drawings"] == pinned["drawings"]
