@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -20,9 +21,13 @@ from typing import Any
 import openpyxl
 import pytest
 
-from xlflow.demo import run_demo
+from xlflow.demo import DemoResult, run_demo
+from xlflow.intake import collect
+from xlflow.workspace import Workspace
 
-GOLDEN = Path(__file__).parent / "data" / "golden" / "demo-汇总表.json"
+DATA = Path(__file__).parent / "data"
+GOLDEN = DATA / "golden" / "demo-汇总表.json"
+VERDICTS = DATA / "golden" / "demo-收集结果.json"
 
 # what differs from run to run: the time of the merge, file hashes, the openpyxl version
 _VARYING = [
@@ -97,16 +102,26 @@ def fingerprint(path: Path) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def demo_workbook(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return run_demo(tmp_path_factory.mktemp("golden") / "demo", None).consolidated
+def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoResult:
+    return run_demo(tmp_path_factory.mktemp("golden") / "demo", None)
+
+
+@pytest.fixture(scope="module")
+def demo_workbook(demo: DemoResult) -> Path:
+    return demo.consolidated
+
+
+def _matches(found: Any, golden: Path) -> Any:
+    """The pinned value; written first when XLFLOW_UPDATE_GOLDEN=1."""
+    if os.environ.get("XLFLOW_UPDATE_GOLDEN") == "1":
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(json.dumps(found, ensure_ascii=False, indent=1, sort_keys=True), "utf-8")
+    return json.loads(golden.read_text("utf-8"))
 
 
 def test_the_consolidated_workbook_looks_as_pinned(demo_workbook: Path) -> None:
     found = fingerprint(demo_workbook)
-    if os.environ.get("XLFLOW_UPDATE_GOLDEN") == "1":
-        GOLDEN.parent.mkdir(parents=True, exist_ok=True)
-        GOLDEN.write_text(json.dumps(found, ensure_ascii=False, indent=1, sort_keys=True), "utf-8")
-    pinned = json.loads(GOLDEN.read_text("utf-8"))
+    pinned = _matches(found, GOLDEN)
     assert found["sheets"] == pinned["sheets"]
     for name in found["sheets"]:
         mine, theirs = found[name], pinned[name]
@@ -121,3 +136,46 @@ def test_the_consolidated_workbook_looks_as_pinned(demo_workbook: Path) -> None:
         }
         assert not differ, f"{name}: {len(differ)} cells differ, e.g. {sorted(differ.items())[:3]}"
     assert found["drawings"] == pinned["drawings"]
+
+
+def test_every_verdict_and_message_of_a_mixed_inbox_is_pinned(
+    demo: DemoResult, tmp_path: Path
+) -> None:
+    """The demo's returns (late, renamed, sent twice, wrong, corrected) beside every file the
+    fuzzers found and every fuzz seed (forms of another working folder): each file's
+    verdict, division, and each issue's code, place and exact words, as the division reads
+    them in its receipt."""
+    root = tmp_path / "work"
+    shutil.copytree(demo.root, root)
+    strays = root / "inbox" / "外来"
+    for folder in (DATA / "fuzz-finds", DATA / "fuzz" / "seeds"):
+        (strays / folder.name).mkdir(parents=True)
+        for path in sorted(folder.iterdir()):
+            if path.suffix != ".md":
+                shutil.copy(path, strays / folder.name / path.name)
+    report = collect(Workspace.open(root), demo.round_id)
+    found = {
+        f.path: {
+            "verdict": str(f.verdict),
+            "division": f.division,
+            "superseded_by": f.superseded_by,
+            "late": f.late,
+            "issues": [
+                [
+                    str(i.code),
+                    str(i.severity),
+                    i.sheet,
+                    i.cell,
+                    i.task_id,
+                    i.field,
+                    _plain(i.message),
+                ]
+                for i in f.issues
+            ],
+        }
+        for f in report.files
+    }
+    pinned = _matches(found, VERDICTS)
+    assert sorted(found) == sorted(pinned)
+    differ = {p: (found[p], pinned[p]) for p in found if found[p] != pinned[p]}
+    assert not differ, f"{len(differ)} files differ, e.g. {sorted(differ.items())[:2]}"
