@@ -218,3 +218,24 @@ def test_improved_and_worsened_are_counted_apart(ws: Path, tmp_path: Path) -> No
         str(c.value) for row in wb["总览"].iter_rows() for c in row if "与上一轮次" in str(c.value)
     )
     assert "状态改善 2 项，变差 1 项" in line
+
+
+# --- value readers of validate that only custom fields reach ---
+
+
+@pytest.mark.parametrize(
+    ("value", "date"),
+    [
+        (43647.0, "2019-07-01"),  # an Excel serial number
+        (43647, "2019-07-01"),
+        ("２０１９年７月１日", "2019-07-01"),
+        ("2019-02-30", None),
+        (True, None),
+        (150.0, None),
+    ],
+)
+def test_dates_are_read_from_serials_and_text(value: object, date: str | None) -> None:
+    from xlflow.validate import _to_date
+
+    found = _to_date(value)  # type: ignore[arg-type]
+    assert (found.isoformat() if found else None) == date

@@ -139,6 +139,15 @@ def test_copied_progress_is_warned(three_rounds: dict[str, Any]) -> None:
     assert plan["verdict"] == "accepted"
     copied = [i for i in plan["issues"] if i["code"] == "progress-not-updated"]
     assert {i["task_id"] for i in copied} == {"5", "6", "22"}
+    # each names the progress cell of its own row on the task sheet
+    rows = task_rows(three_rounds["forms2"][PLAN])
+    column = header_columns(openpyxl.load_workbook(three_rounds["forms2"][PLAN])["填报"])[
+        "进展情况"
+    ]
+    letter = openpyxl.utils.get_column_letter(column)
+    assert {(i["task_id"], i["sheet"], i["cell"]) for i in copied} == {
+        (t, "填报", f"{letter}{rows[t]}") for t in ("5", "6", "22")
+    }
     assert all("2019年上半年" in i["message"] for i in copied)
     others = [f for d, f in files.items() if d != PLAN]
     assert not any(i["code"] == "progress-not-updated" for f in others for i in f["issues"])
