@@ -311,3 +311,32 @@ def test_ods_meta_gives_the_properties_and_the_program() -> None:
 )
 def test_text_of_is_what_a_person_sees(value: object, text: str) -> None:
     assert reader.text_of(value) == text  # type: ignore[arg-type]
+
+
+# --- .xls and .ods written by LibreOffice, committed (tests/data/cells/, from cells.xlsx) ---
+
+CELLS = __import__("pathlib").Path(__file__).parent / "data" / "cells"
+FORMULAS = {"A3", "B3", "C3", "D3", "E3", "F3"}
+PERCENT = {"B1", "C1", "A2", "C2", "E2", "F3"}
+
+
+@pytest.mark.parametrize("suffix", [".xls", ".ods"])
+def test_libreoffice_files_give_values_formulas_and_percent_cells(suffix: str) -> None:
+    """Percent formats (on NUMBER, RK and MULRK records in the .xls), formula cells with a
+    number, text, error, empty or boolean result, and the text of a formula's STRING record."""
+    result = reader.read_workbook((CELLS / f"cells{suffix}").read_bytes(), suffix, LIMITS)
+    assert result.issues == [] and result.workbook is not None
+    raw = result.workbook
+    (sheet,) = raw.sheets
+    assert sheet.name == "数据"
+    assert sheet.rows[0][:5] == ["文字", 0.25, 0.5, 3, 4.5]
+    assert sheet.rows[1][:5] == [0.1, 0.2, 0.3, 0.4, 0.5]
+    assert sheet.rows[2][0] == 2 and sheet.rows[2][1] == "甲乙" and sheet.rows[2][5] == 0.5
+    assert raw.formulas["数据"] == FORMULAS
+    assert raw.percent_cells["数据"] == PERCENT
+    if suffix == ".xls":
+        assert sheet.rows[2][4] is True
+        assert raw.formulas_without_value["数据"] == {"C3"}  # #DIV/0!: no usable value
+        assert raw.formula_texts["数据"] == {(2, 1): "甲乙", (2, 3): ""}
+    else:
+        assert raw.application.startswith("LibreOffice/")
