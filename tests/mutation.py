@@ -2,6 +2,7 @@
 
     pip install mutmut
     python -m tests.mutation --sample 400 --seed 18 --report build/mutation.md
+    python -m tests.mutation --sample 400 --seed 18 --again   # only what survived, re-run
 
 mutmut ([tool.mutmut] in pyproject.toml) makes every one-line mutant of validate, intake,
 identify, signing, consolidate, status, register and reader (some 9,400), and runs, for
