@@ -118,3 +118,48 @@ def test_a_percent_cell_reads_as_the_percent_shown(tmp_path: Path) -> None:
     path = _xlsx(tmp_path / "百分比.xlsx", [HEADER, ["1", "甲", "办公室", 0.25]], percent)
     (task,) = read_register(path, SETTINGS).tasks
     assert task.targets == ((2020, "25%"),)
+
+
+def _word(path: Path, rows: list[list[str]], merges: list[tuple[int, int, int, int]] = ()) -> Path:  # type: ignore[assignment]
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("重点任务清单")
+    table = document.add_table(rows=len(rows), cols=len(rows[0]))
+    for r, row in enumerate(rows):
+        for c, text in enumerate(row):
+            if text:
+                table.cell(r, c).text = text
+    for r0, c0, r1, c1 in merges:
+        table.cell(r0, c0).merge(table.cell(r1, c1))
+    document.save(str(path))
+    return path
+
+
+def test_a_two_level_word_header_names_lead_and_cooperating(tmp_path: Path) -> None:
+    """责任单位 merged across 牵头 and 配合 below it; 序号 and 任务 merged down."""
+    path = _word(
+        tmp_path / "两级表头.docx",
+        [
+            ["序号", "任务", "责任单位", "", "2020年目标"],
+            ["", "", "牵头", "配合", ""],
+            ["1", "建设研究院", "办公室", "政策规划处", "建成"],
+            ["2", "培育企业", "政策规划处", "", "新增100家"],
+        ],
+        [(0, 0, 1, 0), (0, 1, 1, 1), (0, 2, 0, 3), (0, 4, 1, 4)],
+    )
+    settings = RegisterSettings(
+        **{**SETTINGS.__dict__, "lead_column": "牵头单位", "cooperating_column": "配合单位"}
+    )
+    first, second = read_register(path, settings).tasks
+    assert (first.id, first.lead, first.cooperating) == ("1", ("办公室",), ("政策规划处",))
+    assert (second.lead, second.cooperating) == (("政策规划处",), ())
+    assert first.targets == ((2020, "建成"),)
+
+
+def test_a_word_row_without_an_id_is_named_by_table_and_row(tmp_path: Path) -> None:
+    path = _word(
+        tmp_path / "缺序号.docx",
+        [HEADER, ["", "乙", "政策规划处", "目标"], ["1", "甲", "办公室", "目标"]],
+    )
+    _refused(path, "缺序号.docx（表格1） 第 2 行有内容但没有序号")
