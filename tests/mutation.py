@@ -2,6 +2,7 @@
 
     pip install mutmut
     python -m tests.mutation --sample 400 --seed 18 --report build/mutation.md
+    python -m tests.mutation --sample 400 --seed 18 --again   # only what was not caught
     python -m tests.mutation --sample 400 --seed 18 --again   # only what survived, re-run
 
 mutmut ([tool.mutmut] in pyproject.toml) makes every one-line mutant of validate, intake,
@@ -14,6 +15,7 @@ each module, runs it, and writes the score and every surviving mutant with its d
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import re
@@ -90,7 +92,13 @@ def main() -> None:
     parser.add_argument(
         "--report-only", action="store_true", help="write the report of the last run"
     )
+    parser.add_argument(
+        "--again",
+        action="store_true",
+        help="run only the mutants the last run did not catch, against the tests as they are now",
+    )
     args = parser.parse_args()
+    kept = args.report.with_suffix(".json")  # each sampled mutant's status, run to run
 
     if not args.report_only:
         # makes every mutant and the test-to-function map; runs no mutant
@@ -99,10 +107,18 @@ def main() -> None:
     if not names:
         raise SystemExit("mutmut made no mutants; see its output with: mutmut run")
     sample = draw(names, args.sample, args.seed)
+    before: dict[str, str] = {}
+    if args.again:
+        before = json.loads(kept.read_text("utf-8"))
+        if sorted(before) != sorted(sample):
+            raise SystemExit("the sample differs from the last run's: run without --again")
+    todo = [n for n in sample if before.get(n) not in KILLED]
     if not args.report_only:
-        subprocess.run([sys.executable, "-m", "mutmut", "run", *sample], check=False, env=ENV)
+        subprocess.run([sys.executable, "-m", "mutmut", "run", *todo], check=False, env=ENV)
     found = statuses()
-    results = {n: found.get(n, "not checked") for n in sample}
+    results = {n: found.get(n, "not checked") if n in todo else before[n] for n in sample}
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    kept.write_text(json.dumps(results, indent=1, sort_keys=True), "utf-8")
     counts = Counter(results.values())
     tested = sum(c for s, c in counts.items() if s not in UNTESTED)
     caught = sum(counts[s] for s in KILLED)
