@@ -25,6 +25,7 @@ from .conftest import (
     run,
     run_json,
     set_identity,
+    stored,
     task_rows,
 )
 
@@ -239,3 +240,50 @@ def test_dates_are_read_from_serials_and_text(value: object, date: str | None) -
 
     found = _to_date(value)  # type: ignore[arg-type]
     assert (found.isoformat() if found else None) == date
+
+
+def test_a_percent_of_1_means_100_only_for_a_finished_task(
+    ws: Path, forms: dict[str, Path]
+) -> None:
+    values = complete_values(forms[CO])
+    done, going = list(values)[:2]
+    values[done].update({"完成状态": "已完成", "完成进度(%)": 1})
+    values[going].update({"完成状态": "按计划推进", "完成进度(%)": 1})
+    fill(forms[CO], ws / "inbox" / "一.xlsx", values, GOOD_CONTACT)
+    entry = _collect(ws)["一.xlsx"]
+    assert entry["verdict"] == "accepted"
+    (note,) = [i for i in entry["issues"] if i["code"] == "percent-ambiguous"]
+    assert note["task_id"] == done and "已按 100% 理解" in note["message"]
+    record = stored(ws, DEFAULT_ROUND, "一.xlsx")
+    assert record.values[done]["percent"] == 100 and record.values[going]["percent"] == 1
+
+
+def test_a_task_row_typed_twice_is_named_with_both_rows(ws: Path, forms: dict[str, Path]) -> None:
+    rows = task_rows(forms[CO])
+    first = min(rows, key=rows.get)
+
+    def twice(wb: Any) -> None:
+        sheet = wb["填报"]
+        below = max(rows.values()) + 1
+        sheet.insert_rows(below)
+        for c in range(1, sheet.max_column + 1):
+            sheet.cell(below, c).value = sheet.cell(rows[first], c).value
+
+    fill(
+        forms[CO], ws / "inbox" / "两行.xlsx", complete_values(forms[CO]), GOOD_CONTACT, edit=twice
+    )
+    entry = _collect(ws)["两行.xlsx"]
+    (issue,) = [i for i in entry["issues"] if i["code"] == "task-duplicated"]
+    assert issue["message"] == (
+        f"序号 {first} 出现了两次（第 {rows[first]} 行和第 {max(rows.values()) + 1} 行）。"
+        "每项任务只能填一行，请删除多余的行。"
+    )
+
+
+def test_status_json_names_its_keys(ws: Path, forms: dict[str, Path]) -> None:
+    data = run_json(["status", "-w", str(ws), "--round", DEFAULT_ROUND])
+    assert set(data) == {
+        "round", "title", "deadline", "today", "days_left", "last_collect", "divisions",
+        "missing", "counts",
+    }  # fmt: skip
+    assert data["round"] == DEFAULT_ROUND and data["last_collect"] is None
