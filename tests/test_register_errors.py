@@ -163,3 +163,42 @@ def test_a_word_row_without_an_id_is_named_by_table_and_row(tmp_path: Path) -> N
         [HEADER, ["", "乙", "政策规划处", "目标"], ["1", "甲", "办公室", "目标"]],
     )
     _refused(path, "缺序号.docx（表格1） 第 2 行有内容但没有序号")
+
+
+def test_formulas_saved_with_their_results_are_read_and_noted() -> None:
+    """A register whose cells are formulas, saved by LibreOffice with their results
+    (tests/data/cells/register-formulas.xlsx)."""
+    path = Path(__file__).parent / "data" / "cells" / "register-formulas.xlsx"
+    register = read_register(path, SETTINGS)
+    first, second = register.tasks
+    assert first.column("任务") == "建设研究院" and second.targets == ((2020, "新增100家"),)
+    assert register.notes == ("工作表“清单”的单元格 B2、D3 是公式，已按文件中保存的计算结果读取。",)
+
+
+def test_a_tab_separated_register(tmp_path: Path) -> None:
+    path = tmp_path / "清单.tsv"
+    path.write_text("序号\t任务\t牵头单位\t2020年目标\n1\t甲\t办公室\t建成\n", encoding="utf-8")
+    (task,) = read_register(path, SETTINGS).tasks
+    assert (task.id, task.lead, task.targets) == ("1", ("办公室",), ((2020, "建成"),))
+
+
+def test_a_missing_column_names_its_setting(tmp_path: Path) -> None:
+    path = _xlsx(tmp_path / "表.xlsx", [HEADER, ["1", "甲", "办公室", "目标"]])
+    for key in ("lead_column", "divisions_column"):
+        # with header_row the header is taken as given, and each column looked up in it
+        settings = RegisterSettings(
+            **{**SETTINGS.__dict__, key: "责任处室（不存在）", "header_row": 1}
+        )
+        with pytest.raises(RegisterError) as caught:
+            read_register(path, settings)
+        assert key in str(caught.value) and "责任处室（不存在）" in str(caught.value)
+
+
+def test_a_formula_without_result_message_in_full(tmp_path: Path) -> None:
+    path = _xlsx(tmp_path / "公式.xlsx", [HEADER, ["1", '=CONCAT("甲","乙")', "办公室", "目标"]])
+    with pytest.raises(RegisterError) as caught:
+        read_register(path, SETTINGS)
+    assert str(caught.value) == (
+        f"{path}（Sheet）: 单元格 B2 是公式，但文件中没有保存计算结果，xlflow 不计算公式。"
+        "请在 Excel/WPS 中打开后保存一次，或把公式复制后“选择性粘贴 → 数值”。"
+    )
