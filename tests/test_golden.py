@@ -179,3 +179,29 @@ def test_every_verdict_and_message_of_a_mixed_inbox_is_pinned(
     assert sorted(found) == sorted(pinned)
     differ = {p: (found[p], pinned[p]) for p in found if found[p] != pinned[p]}
     assert not differ, f"{len(differ)} files differ, e.g. {sorted(differ.items())[:2]}"
+
+
+def test_the_time_of_a_consolidation_is_the_ledgers_not_the_clocks(
+    demo: DemoResult, tmp_path: Path
+) -> None:
+    """The 汇总时间 is when the newest file was first seen, so the same ledger gives the
+    same workbook at any hour; a round with no file yet takes the round's creation."""
+    import sqlite3
+
+    from xlflow.consolidate import merge
+
+    root = tmp_path / "work"
+    shutil.copytree(demo.root, root)
+    with sqlite3.connect(root / ".xlflow" / "ledger.sqlite") as db:
+        db.execute("UPDATE files SET first_seen = '2019-07-08T09:00:00'")
+        db.execute(
+            "UPDATE files SET first_seen = '2019-07-11T16:45:00' WHERE rowid = (SELECT MIN(rowid) FROM files)"
+        )
+        db.execute("UPDATE rounds SET created_at = '2019-06-20T08:00:00'")
+    _, path = merge(Workspace.open(root), demo.round_id)
+    heading = openpyxl.load_workbook(path)["总览"]["A2"].value
+    assert "汇总时间：2019-07-11 16:45" in heading
+    with sqlite3.connect(root / ".xlflow" / "ledger.sqlite") as db:
+        db.execute("UPDATE files SET first_seen = ''")
+    _, path = merge(Workspace.open(root), demo.round_id)
+    assert "汇总时间：2019-06-20 08:00" in openpyxl.load_workbook(path)["总览"]["A2"].value
