@@ -67,3 +67,57 @@ def test_a_defined_name_reads_as_its_text_however_it_is_written() -> None:
     assert _joined(names, "xlflow_", "tasks", unquote=True) == '["1","2"]'
     assert _joined(names, "xlflow_", "round", unquote=True) is None
     assert _joined({"p.k": "a", "p.k_2": "b"}, "p.", "k", unquote=False) == "ab"
+
+
+@pytest.mark.parametrize(
+    ("key", "other", "what"), [("division", "外国专家局", "处室"), ("round", "2019-H2", "轮次")]
+)
+def test_one_copy_naming_another_division_or_round_is_a_note(
+    ws: Path, forms: dict[str, Path], key: str, other: str, what: str
+) -> None:
+    """The signed copy decides; a custom property naming another division or round is a
+    warning for the coordinator, beside any other (here: the hidden sheet shown)."""
+    target = fill_complete(forms[PLAN], ws / "inbox" / "拼接.xlsx")
+    wb = openpyxl.load_workbook(target)
+    for prop in wb.custom_doc_props.props:
+        if prop.name == f"xlflow.{key}":
+            prop.value = other
+    wb["_xlflow"].sheet_state = "visible"
+    wb.save(target)
+    entry = _collect(ws)["拼接.xlsx"]
+    assert entry["verdict"] == "accepted" and entry["division"] == PLAN
+    codes = [i["code"] for i in entry["issues"]]
+    assert "metadata-visible" in codes
+    (note,) = [i for i in entry["issues"] if i["code"] == "metadata-copy-differs"]
+    signed = PLAN if key == "division" else DEFAULT_ROUND
+    assert note["message"] == (
+        f"文件中签名核验通过的识别信息（工作表）为“{signed}”，但另一份副本写的是别的{what}"
+        f"（工作表：{signed}；定义名称：{signed}；文档属性：{other}）。"
+        "已按签名核验通过的一份处理；请核实这份文件是否被拼接或改动过。"
+    )
+
+
+def test_a_form_of_another_round_says_so_in_full(ws: Path, forms: dict[str, Path]) -> None:
+    later = run_json(["generate", "-w", str(ws), "--round", "2019-H2", "--division", PLAN])
+    fill_complete(Path(later["forms"][0]["path"]), ws / "inbox" / "下一轮.xlsx")
+    entry = _collect(ws)["下一轮.xlsx"]
+    assert entry["verdict"] == "rejected"
+    (issue,) = [i for i in entry["issues"] if i["code"] == "wrong-round"]
+    assert issue["message"] == (
+        "这是“2019-H2”轮次的填报表，本次收集的是“2019年上半年”（2019-H1）。"
+        "请使用本轮次下发的表格重新填报。"
+    )
+
+
+def test_a_hint_left_out_entirely_is_no_problem(ws: Path, forms: dict[str, Path]) -> None:
+    target = fill_complete(forms[PLAN], ws / "inbox" / "无提示.xlsx")
+    wb = openpyxl.load_workbook(target)
+    sheet = wb["_xlflow"]
+    for row in list(sheet.iter_rows()):
+        if row[0].value == "columns":
+            sheet.delete_rows(row[0].row)
+    wb.custom_doc_props.props = [p for p in wb.custom_doc_props.props if p.name != "xlflow.columns"]
+    wb.save(target)
+    entry = _collect(ws)["无提示.xlsx"]
+    assert entry["verdict"] == "accepted"
+    assert "metadata-invalid" not in [i["code"] for i in entry["issues"]]
