@@ -121,3 +121,27 @@ def test_a_hint_left_out_entirely_is_no_problem(ws: Path, forms: dict[str, Path]
     entry = _collect(ws)["无提示.xlsx"]
     assert entry["verdict"] == "accepted"
     assert "metadata-invalid" not in [i["code"] for i in entry["issues"]]
+
+
+def test_a_form_from_before_the_forms_were_made_again_is_an_old_form(
+    ws: Path, forms: dict[str, Path]
+) -> None:
+    """Its signature verifies (it is this folder's), but the round's forms were generated
+    again after the register gave the division another task: it keeps its division and is
+    sent back as the old form it is."""
+    old = fill_complete(forms[PLAN], ws / "inbox" / "旧表.xlsx")
+    register = ws / "templates" / "key-task-list.xlsx"
+    wb = openpyxl.load_workbook(register)
+    sheet = wb.active
+    assert sheet is not None
+    for row in sheet.iter_rows(min_row=4):
+        if row[0].value == 1:
+            row[4].value = f"{row[4].value}、{PLAN}"
+    wb.save(register)
+    run_json(["generate", "-w", str(ws), "--round", DEFAULT_ROUND, "--division", PLAN])
+    entry = _collect(ws)[old.name]
+    assert entry["verdict"] == "rejected" and entry["division"] == PLAN
+    (issue,) = [i for i in entry["issues"] if i["code"] == "signature-invalid"]
+    assert issue["message"] == (
+        f"文件是“{PLAN}”的表格，但与本轮次下发的表格不一致（可能是重新生成前的旧表）。请使用最新下发的表格。"
+    )
