@@ -340,3 +340,72 @@ def test_libreoffice_files_give_values_formulas_and_percent_cells(suffix: str) -
         assert raw.formula_texts["数据"] == {(2, 1): "甲乙", (2, 3): ""}
     else:
         assert raw.application.startswith("LibreOffice/")
+
+
+# --- a worksheet and its shared strings, read by the reader's own pass ---
+
+_MAIN = b"http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+
+
+def _parts(sheet: bytes, strings: bytes | None = None) -> dict[str, bytes]:
+    parts = {
+        "xl/workbook.xml": b'<workbook><sheets><sheet name="S" r:id="rId1"/></sheets></workbook>',
+        "xl/_rels/workbook.xml.rels": b'<Relationships><Relationship Id="rId1" Target="worksheets/sheet1.xml"/></Relationships>',
+        "xl/worksheets/sheet1.xml": sheet,
+    }
+    if strings is not None:
+        parts["xl/sharedStrings.xml"] = strings
+    return parts
+
+
+def _sheet(cells: bytes, head: bytes = b"", prefix: bytes = b"") -> bytes:
+    p = prefix + b":" if prefix else b""
+    ns = b"xmlns" + (b":" + prefix if prefix else b"") + b'="' + _MAIN + b'"'
+    return (
+        b"<" + p + b"worksheet " + ns + b">" + head + b"<" + p + b"sheetData>"
+        + cells + b"</" + p + b"sheetData></" + p + b"worksheet>"
+    )  # fmt: skip
+
+
+def _scan(parts: dict[str, bytes]) -> list[object]:
+    raw = reader.RawWorkbook(format="xlsx")
+    return list(reader._read_ooxml_parts(parts, raw, LIMITS) or [])
+
+
+def _refusal(parts: dict[str, bytes]) -> object:
+    try:
+        found = _scan(parts)
+    except reader.Malformed as exc:
+        return exc.issue
+    assert found, "no issue"
+    return found[0]
+
+
+_SST = b'<sst xmlns="' + _MAIN + b'" count="1" uniqueCount="1"><si><t>A</t></si></sst>'
+
+
+def test_a_shared_string_index_past_the_table_is_named() -> None:
+    issue = _refusal(_parts(_sheet(b'<row r="3"><c r="B3" t="s"><v>1</v></c></row>'), _SST))
+    assert issue.code is IssueCode.CELL_VALUE_INVALID and (issue.sheet, issue.cell) == ("S", "B3")  # type: ignore[attr-defined]
+    assert "共享字符串编号“1”不存在（共 1 个）" in issue.message  # type: ignore[attr-defined]
+    assert _scan(_parts(_sheet(b'<row r="3"><c r="B3" t="s"><v>0</v></c></row>'), _SST)) == []
+
+
+def test_an_unknown_cell_type_is_named_with_its_cell() -> None:
+    issue = _refusal(_parts(_sheet(b'<row r="4"><c r="C4" t="zz"><v>1</v></c></row>')))
+    assert (issue.sheet, issue.cell) == ("S", "C4")  # type: ignore[attr-defined]
+    assert "类型“zz”不存在" in issue.message  # type: ignore[attr-defined]
+
+
+def test_a_dimension_too_wide_at_either_corner_is_refused() -> None:
+    for ref in (b"AAA1:A2", b"A1:AAA2"):
+        head = b'<dimension ref="' + ref + b'"/>'
+        issue = _refusal(_parts(_sheet(b'<row r="1"><c r="A1"><v>1</v></c></row>', head)))
+        assert issue.code is IssueCode.LIMIT_EXCEEDED, ref  # type: ignore[attr-defined]
+
+
+def test_a_prefixed_sheet_is_read_like_a_plain_one() -> None:
+    cells = b'<x:row r="1"><x:c r="A1"><x:v>1</x:v></x:c></x:row>'
+    assert _scan(_parts(_sheet(cells, prefix=b"x"))) == []
+    unknown = _refusal(_parts(_sheet(b'<row r="1"><c r="A1"><v>1</v></c><foo/><bar/></row>')))
+    assert "<bar>、<foo>" in unknown.message  # type: ignore[attr-defined]
