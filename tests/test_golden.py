@@ -205,3 +205,39 @@ def test_the_time_of_a_consolidation_is_the_ledgers_not_the_clocks(
         db.execute("UPDATE files SET first_seen = ''")
     _, path = merge(Workspace.open(root), demo.round_id)
     assert "汇总时间：2019-06-20 08:00" in openpyxl.load_workbook(path)["总览"]["A2"].value
+
+
+def test_what_the_workbook_says_of_rejected_late_and_archived_files(
+    demo: DemoResult, tmp_path: Path
+) -> None:
+    """The demo, changed: 资源配置's correction excluded (so its first return, sent back,
+    counts), 外国专家局's return made late too, and 政策规划处's return taken out of the inbox
+    (its archived copy counts)."""
+    import datetime as dt
+
+    from xlflow.consolidate import merge
+    from xlflow.decisions import decide
+
+    root = tmp_path / "work"
+    shutil.copytree(demo.root, root)
+    ws = Workspace.open(root)
+    late = dt.datetime(2019, 7, 12, 9, 0).timestamp()
+    os.utime(root / "inbox" / "外国专家局-2019上半年.xlsx", (late, late))
+    (root / "inbox" / "转发" / "政策规划处.xlsx").unlink()
+    (root / "inbox" / "政策规划处.xlsx").unlink()
+    collect(ws, demo.round_id)
+    decide(ws, demo.round_id, "资源配置与诚信建设处（修改稿）.xlsx", "exclude", "测试", "测试")
+    _, path = merge(ws, demo.round_id)
+    wb = openpyxl.load_workbook(path)
+    overview = [[c for c in row] for row in wb["总览"].iter_rows(values_only=True)]
+    header = next(i for i, row in enumerate(overview) if row[0] == "应报处室")
+    counts = dict(zip(overview[header][:5], overview[header + 1][:5], strict=True))
+    assert counts == {"应报处室": 7, "已采用": 5, "退回修改": 1, "未报送": 1, "逾期报送": 2}
+    text = " ".join(str(c) for row in overview for c in row if c)
+    assert (
+        "逾期报送：外国专家局、农村与社会发展科技处" in text
+        or "逾期报送：农村与社会发展科技处、外国专家局" in text
+    )
+    sources = {row[0]: row for row in wb["来源"].iter_rows(min_row=4, values_only=True) if row[0]}
+    assert sources["政策规划处.xlsx"][6] == "否（已存档）"
+    assert sources["创新平台与合作处.xlsx"][6] == "是"
