@@ -317,7 +317,7 @@ def test_text_of_is_what_a_person_sees(value: object, text: str) -> None:
 
 CELLS = __import__("pathlib").Path(__file__).parent / "data" / "cells"
 FORMULAS = {"A3", "B3", "C3", "D3", "E3", "F3"}
-PERCENT = {"B1", "C1", "A2", "C2", "E2", "F3"}
+PERCENT = {"B1", "C1", "A2", "C2", "E2", "F3", "G1"}  # G1 is no RK number: a NUMBER record
 
 
 @pytest.mark.parametrize("suffix", [".xls", ".ods"])
@@ -329,8 +329,8 @@ def test_libreoffice_files_give_values_formulas_and_percent_cells(suffix: str) -
     raw = result.workbook
     (sheet,) = raw.sheets
     assert sheet.name == "数据"
-    assert sheet.rows[0][:5] == ["文字", 0.25, 0.5, 3, 4.5]
-    assert sheet.rows[1][:5] == [0.1, 0.2, 0.3, 0.4, 0.5]
+    assert sheet.rows[0][:7] == ["文字", 0.25, 0.5, 3, 4.5, "", 0.123456789]
+    assert sheet.rows[1][:7] == [0.1, 0.2, 0.3, 0.4, 0.5, "", 1234.5678]
     assert sheet.rows[2][0] == 2 and sheet.rows[2][1] == "甲乙" and sheet.rows[2][5] == 0.5
     assert raw.formulas["数据"] == FORMULAS
     assert raw.percent_cells["数据"] == PERCENT
