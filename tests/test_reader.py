@@ -409,3 +409,11 @@ def test_a_prefixed_sheet_is_read_like_a_plain_one() -> None:
     assert _scan(_parts(_sheet(cells, prefix=b"x"))) == []
     unknown = _refusal(_parts(_sheet(b'<row r="1"><c r="A1"><v>1</v></c><foo/><bar/></row>')))
     assert "<bar>、<foo>" in unknown.message  # type: ignore[attr-defined]
+
+
+def test_an_empty_sheets_dimensions_are_no_error() -> None:
+    """LibreOffice writes DIMENSIONS 0, 0, 0, 0 for a sheet with nothing in it."""
+    empty = (0).to_bytes(4, "little") * 2 + _u16(0, 0, 0)
+    reader._check_biff_record("说明", 0x0200, empty, shared=0, styles=20, limits=LIMITS)
+    one_cell = (0).to_bytes(4, "little") + (1).to_bytes(4, "little") + _u16(0, 1, 0)
+    reader._check_biff_record("说明", 0x0200, one_cell, shared=0, styles=20, limits=LIMITS)
