@@ -734,3 +734,15 @@ def test_a_decision_goes_back_only_to_a_page_of_the_console(guarded: Console) ->
         assert status == 303, page
         assert urlsplit(headers["Location"]).path == f"/r/{DEFAULT_ROUND}"
         assert "evil" not in headers["Location"]
+
+
+def test_more_files_than_an_upload_may_carry_are_refused_whole(ws: Path) -> None:
+    from xlflow.errors import XlflowError
+    from xlflow.receive import MAX_FILES, Upload, receive
+    from xlflow.workspace import Workspace
+
+    before = state_of(ws)
+    uploads = [Upload(f"{n}.xlsx", io.BytesIO(b"PK\x03\x04x")) for n in range(MAX_FILES + 1)]
+    with pytest.raises(XlflowError, match=f"一次最多上传 {MAX_FILES} 个文件"):
+        receive(Workspace.open(ws), uploads)
+    assert state_of(ws) == before
