@@ -82,13 +82,20 @@ def test_one_hex_digit_of_the_signature_changed_is_refused(
 # --- edges ---
 
 
-def test_the_ends_of_the_percent_range_are_accepted(ws: Path, forms: dict[str, Path]) -> None:
+def _two_tasks(
+    ws: Path, forms: dict[str, Path], name: str, first: tuple[str, int], second: tuple[str, int]
+) -> tuple[dict[str, Any], str, str]:
+    """CO's return with its first two tasks given (status, percent); its collected entry."""
     values = complete_values(forms[CO])
-    first, second = list(values)[:2]
-    values[first].update({"完成状态": "未启动", "完成进度(%)": 0})
-    values[second].update({"完成状态": "已完成", "完成进度(%)": 100})
-    fill(forms[CO], ws / "inbox" / "边界.xlsx", values, GOOD_CONTACT)
-    entry = _collect(ws)["边界.xlsx"]
+    one, two = list(values)[:2]
+    for task, (status, percent) in ((one, first), (two, second)):
+        values[task].update({"完成状态": status, "完成进度(%)": percent})
+    fill(forms[CO], ws / "inbox" / name, values, GOOD_CONTACT)
+    return _collect(ws)[name], one, two
+
+
+def test_the_ends_of_the_percent_range_are_accepted(ws: Path, forms: dict[str, Path]) -> None:
+    entry, _, _ = _two_tasks(ws, forms, "边界.xlsx", ("未启动", 0), ("已完成", 100))
     assert entry["verdict"] == "accepted", entry["issues"]
     status = run_json(["status", "-w", str(ws), "--round", DEFAULT_ROUND])
     assert CO not in status["missing"]
@@ -245,12 +252,7 @@ def test_dates_are_read_from_serials_and_text(value: object, date: str | None) -
 def test_a_percent_of_1_means_100_only_for_a_finished_task(
     ws: Path, forms: dict[str, Path]
 ) -> None:
-    values = complete_values(forms[CO])
-    done, going = list(values)[:2]
-    values[done].update({"完成状态": "已完成", "完成进度(%)": 1})
-    values[going].update({"完成状态": "按计划推进", "完成进度(%)": 1})
-    fill(forms[CO], ws / "inbox" / "一.xlsx", values, GOOD_CONTACT)
-    entry = _collect(ws)["一.xlsx"]
+    entry, done, going = _two_tasks(ws, forms, "一.xlsx", ("已完成", 1), ("按计划推进", 1))
     assert entry["verdict"] == "accepted"
     (note,) = [i for i in entry["issues"] if i["code"] == "percent-ambiguous"]
     assert note["task_id"] == done and "已按 100% 理解" in note["message"]
