@@ -50,6 +50,10 @@ DEADLINE = "2030-07-10"
 WIDTH, HEIGHT = 1366, 768
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Console:
     """`xlflow serve` in a subprocess, on a port the system chose."""
 
@@ -72,6 +76,9 @@ class Console:
             stderr=subprocess.PIPE,
             text=True,
             encoding="utf-8",
+            # a shell runs a background job with Ctrl-C ignored, and a child inherits that:
+            # the console is stopped with SIGINT as from a terminal, whoever started pytest
+            preexec_fn=_ctrl_c_as_in_a_terminal,
         )
         assert self.process.stdout is not None
         line = self.process.stdout.readline()
