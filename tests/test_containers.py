@@ -308,3 +308,4 @@ def test_a_container_over_the_size_limit_is_not_opened(ws: Path, forms: dict[str
     entry = _collect(ws)["大.zip"]
     assert [i["code"] for i in entry["issues"]] == ["limit-exceeded"]
     assert "未打开" in entry["issues"][0]["message"]
+    assert "请把其中的填报表单独放入 inbox/。" in entry["issues"][0]["message"]

@@ -10,7 +10,14 @@ from typing import Any
 import openpyxl
 import pytest
 
-from .conftest import DEFAULT_ROUND, fill_complete, run_json, set_identity
+from .conftest import (
+    DEFAULT_ROUND,
+    fill_complete,
+    header_columns,
+    run_json,
+    set_identity,
+    task_rows,
+)
 
 PLAN = "政策规划处"
 
@@ -145,3 +152,50 @@ def test_a_form_from_before_the_forms_were_made_again_is_an_old_form(
     assert issue["message"] == (
         f"文件是“{PLAN}”的表格，但与本轮次下发的表格不一致（可能是重新生成前的旧表）。请使用最新下发的表格。"
     )
+
+
+def _pasted(form: Path, out: Path, ids: dict[str, str] | None = None) -> Path:
+    """The task sheet's values typed into a new workbook: no identity anywhere."""
+    source = openpyxl.load_workbook(form)["填报"]
+    rows = task_rows(form)
+    id_col = header_columns(source)["序号"]
+    wb = openpyxl.Workbook()
+    sheet = wb.active
+    assert sheet is not None
+    sheet.title = "填报"
+    for row in source.iter_rows():
+        for cell in row:
+            if cell.value is not None:
+                sheet.cell(cell.row, cell.column, cell.value)
+    for tid, new in (ids or {}).items():
+        sheet.cell(rows[tid], id_col, new)
+    wb.save(out)
+    return out
+
+
+def test_a_workbook_that_is_no_form_is_unidentified_and_says_what_to_do(
+    ws: Path, forms: dict[str, Path]
+) -> None:
+    inbox = ws / "inbox"
+    wb = openpyxl.Workbook()
+    sheet = wb.active
+    assert sheet is not None
+    sheet["A1"] = "会议通知"
+    wb.save(inbox / "通知.xlsx")
+    # a pasted table whose task ids are no division's
+    form = forms[PLAN]
+    _pasted(form, inbox / "序号全改.xlsx", {t: str(900 + int(t)) for t in task_rows(form)})
+    # the same table with its ids as sent: identified by content, with a warning
+    _pasted(form, inbox / "粘贴.xlsx")
+    files = _collect(ws)
+    for name in ("通知.xlsx", "序号全改.xlsx"):
+        entry = files[name]
+        assert entry["verdict"] == "rejected"
+        (issue,) = entry["issues"]
+        assert issue["code"] == "unidentified"
+        assert issue["message"].startswith("无法识别这是哪个处室的填报表")
+        assert "请使用下发给本处室的原表填写后重新报送" in issue["message"]
+    pasted = files["粘贴.xlsx"]
+    assert pasted["division"] == PLAN
+    notes = [i for i in pasted["issues"] if i["code"] == "identified-by-content"]
+    assert len(notes) == 1 and f"已按任务序号和内容识别为“{PLAN}”" in notes[0]["message"]

@@ -228,6 +228,48 @@ def test_improved_and_worsened_are_counted_apart(ws: Path, tmp_path: Path) -> No
     assert "状态改善 2 项，变差 1 项" in line
 
 
+def test_a_register_column_is_as_wide_in_the_detail_sheet_as_its_text_needs(ws: Path) -> None:
+    """Up to 40 display units of text (20 Chinese characters) a column is narrow (16), from
+    40 on wide (34): 主要内容's widest is exactly 40, 责任处室's 20."""
+    toml = ws / "xlflow.toml"
+    text = toml.read_text(encoding="utf-8")
+    line = 'readonly_columns = ["重点任务", "主要内容", "主要任务"]'
+    assert line in text
+    toml.write_text(
+        text.replace(line, 'readonly_columns = ["重点任务", "主要内容", "主要任务", "责任处室"]'),
+        encoding="utf-8",
+    )
+    run(["generate", "-w", str(ws), "--round", DEFAULT_ROUND])
+    detail = openpyxl.load_workbook(_merged(ws))["任务明细"]
+    header = next(r for r in detail.iter_rows() if any(c.value == "序号" for c in r))
+    # openpyxl keeps a run of equal widths under its first column
+    widths = {
+        i: dim.width
+        for dim in detail.column_dimensions.values()
+        for i in range(dim.min, dim.max + 1)
+    }
+    width = {c.value: widths[c.column] for c in header if c.value}
+    assert (width["主要内容"], width["主要任务"]) == pytest.approx((34, 34), abs=1)
+    assert width["责任处室"] == pytest.approx(16, abs=1)
+
+
+def test_last_rounds_file_left_in_the_inbox_is_skipped_and_a_new_one_refused(ws: Path) -> None:
+    """A form of 2019-H1 already collected there is only skipped in 2019-H2; one that was
+    never collected is a wrong-round form the division must send again."""
+    r1, r2 = "2019-H1", "2019-H2"
+    data = run_json(["generate", "-w", str(ws), "--round", r1, "--division", PLAN])
+    form = Path(data["forms"][0]["path"])
+    run(["generate", "-w", str(ws), "--round", r2, "--division", PLAN])
+    fill_complete(form, ws / "inbox" / f"{PLAN}.xlsx")
+    assert _collect(ws, r1)[f"{PLAN}.xlsx"]["verdict"] == "accepted"
+    fill_complete(form, ws / "inbox" / "上一轮的表.xlsx", status="已完成")
+    files = _collect(ws, r2)
+    kept, new = files[f"{PLAN}.xlsx"], files["上一轮的表.xlsx"]
+    assert (kept["verdict"], _codes(kept)) == ("skipped", ["other-round-file"])
+    assert "已在该轮次登记，本轮次不重复处理" in kept["issues"][0]["message"]
+    assert (new["verdict"], _codes(new)) == ("rejected", ["wrong-round"])
+
+
 # --- value readers of validate that only custom fields reach ---
 
 

@@ -152,6 +152,50 @@ def test_a_file_over_the_size_limit_is_not_read() -> None:
     assert "max_file_mb" in result.issues[0].message
 
 
+class _Meta:
+    def __init__(self, name: str) -> None:
+        self.name, self.visible = name, "SheetVisibleEnum.Visible"
+
+
+class _Sheet:
+    end = (0, 0)
+
+    def __init__(self, fail: bool) -> None:
+        self.fail = fail
+        self.merged_cell_ranges: list[object] = []
+
+    def to_python(self, skip_empty_area: bool = True) -> list[list[object]]:
+        if self.fail:
+            raise reader.CalamineError("row 3: bad cell")
+        return [["读到了"]]
+
+
+class _Book:
+    """A workbook whose first sheet calamine cannot open and whose second it cannot read:
+    python-calamine meets such files, but the reader's own checks stop every one we can
+    make first, so this is the calamine side alone."""
+
+    def __init__(self) -> None:
+        self.sheets_metadata = [_Meta("打不开"), _Meta("读不了"), _Meta("好")]
+
+    def get_sheet_by_name(self, name: str) -> _Sheet:
+        if name == "打不开":
+            raise reader.CalamineError("sheet part missing: xl/worksheets/sheet9.xml")
+        return _Sheet(fail=name == "读不了")
+
+
+def test_a_sheet_calamine_cannot_read_is_named_and_the_others_are_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(reader.CalamineWorkbook, "from_filelike", lambda _: _Book())
+    raw = reader.RawWorkbook(format="ods")
+    issues = reader._calamine_sheets(b"", LIMITS, raw, ())
+    assert [i.code for i in issues] == [IssueCode.CORRUPT_FILE] * 2
+    assert "sheet9.xml" in issues[0].message and "row 3: bad cell" in issues[1].message
+    assert all(i.message.startswith("文件已损坏或不完整，无法读取（") for i in issues)
+    assert [(s.name, s.rows) for s in raw.sheets] == [("好", [["读到了"]])]
+
+
 # --- BIFF8 records (.xls), one at a time ---
 
 
@@ -204,6 +248,46 @@ def test_biff_strings_of_every_shape() -> None:
     # rich text (a run count) and phonetic data (a size) come before the characters
     assert reader._biff_string(_u16(2) + b"\x09" + _u16(1) + wide, 0, 2) == "甲乙"
     assert reader._biff_string(_u16(2) + b"\x05" + b"\0" * 4 + wide, 0, 2) == "甲乙"
+
+
+def _record(kind: int, body: bytes) -> bytes:
+    return _u16(kind, len(body)) + body
+
+
+_BOF = _record(0x0809, _u16(0x0600, 0x0010) + b"\0" * 12)
+_EOF = _record(0x000A, b"")
+
+
+def _biff_book(*sheet_records: bytes) -> bytes:
+    """Workbook globals (a percent format on XF 1, one sheet) and the sheet's records."""
+    percent = _record(0x041E, _u16(164) + _u16(2) + b"\0" + b"0%")
+    xfs = _record(0x00E0, _u16(0, 0) + b"\0" * 16) + _record(0x00E0, _u16(0, 164) + b"\0" * 16)
+    name = b"\x02\x01" + "填报".encode("utf-16-le")  # 2 characters, UTF-16
+    head = _BOF + percent + xfs
+    offset = len(head) + len(_record(0x0085, b"\0" * 6 + name)) + len(_EOF)
+    bound = _record(0x0085, offset.to_bytes(4, "little") + _u16(0) + name)
+    return head + bound + _EOF + b"".join(sheet_records)
+
+
+_NUMBER = _record(0x0203, _u16(1, 1, 1) + b"\0" * 8)  # B2 with the percent XF
+
+
+def test_a_biff_sheet_is_checked_from_bof_to_eof_when_limits_are_given() -> None:
+    good = _biff_book(_BOF, _NUMBER, _EOF)
+    for limits in (LIMITS, None):
+        raw = reader.RawWorkbook(format="xls")
+        reader.scan_biff(good, raw, limits)
+        assert raw.percent_cells == {"填报": {"B2"}}
+    broken = {
+        "工作表的记录没有以 EOF 结束": _biff_book(_BOF, _NUMBER),
+        "工作表的记录不是从 BOF 开始": _biff_book(_NUMBER, _EOF),
+        "应为 14": _biff_book(_BOF, _record(0x0203, _u16(1, 1, 1) + b"\0" * 7), _EOF),
+    }
+    for says, stream in broken.items():
+        with pytest.raises(reader.Malformed) as caught:
+            reader.scan_biff(stream, reader.RawWorkbook(format="xls"), LIMITS)
+        assert says in caught.value.issue.message, caught.value.issue.message
+        reader.scan_biff(stream, reader.RawWorkbook(format="xls"))  # without limits: notes only
 
 
 @pytest.mark.parametrize(
@@ -417,3 +501,44 @@ def test_an_empty_sheets_dimensions_are_no_error() -> None:
     reader._check_biff_record("说明", 0x0200, empty, shared=0, styles=20, limits=LIMITS)
     one_cell = (0).to_bytes(4, "little") + (1).to_bytes(4, "little") + _u16(0, 1, 0)
     reader._check_biff_record("说明", 0x0200, one_cell, shared=0, styles=20, limits=LIMITS)
+
+
+@pytest.mark.parametrize(
+    ("cell", "says"),
+    [
+        (b'<c r="D2" t="inlineStr"><v></v></c>', "标为内嵌文字，却没有文字内容"),
+        (b'<c r="D2" t="inlineStr"><v>5</v></c>', "标为内嵌文字，却没有文字内容"),
+        (b'<c r="D2" t="inlineStr"><is></is></c>', "内嵌文字的结构不对"),
+        (b'<c r="D2" t="n"><is><t>5</t></is></c>', "有内嵌文字，却没有标为文字单元格"),
+    ],
+)
+def test_an_inline_string_cell_without_its_text_is_named(cell: bytes, says: str) -> None:
+    """Each passes the one-pattern plain scan's shape test only if that test is wrong."""
+    issue = _refusal(_parts(_sheet(b'<row r="2">' + cell + b"</row>")))
+    assert issue.code is IssueCode.CELL_VALUE_INVALID  # type: ignore[attr-defined]
+    assert (issue.sheet, issue.cell) == ("S", "D2")  # type: ignore[attr-defined]
+    assert f"（{says}）" in issue.message  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("where", "element"),
+    [
+        ("sheet", b"<x/>"),
+        ("sheet", b"<Note>1</Note>"),
+        ("sheet", b"<_hidden/>"),
+        ("sheet", b"<row2/>"),  # a known name's prefix is no known name
+        ("strings", b"<note>1</note>"),
+    ],
+)
+def test_an_element_no_reader_knows_is_refused_by_name(where: str, element: bytes) -> None:
+    name = element[1:].split(b">")[0].rstrip(b"/").decode()
+    if where == "sheet":
+        parts = _parts(_sheet(b'<row r="1"><c r="A1"><v>1</v></c>' + element + b"</row>"))
+    else:
+        sst = _SST.replace(b"<si><t>A</t></si>", b"<si><t>A</t>" + element + b"</si>")
+        parts = _parts(_sheet(b'<row r="1"><c r="A1" t="s"><v>0</v></c></row>'), sst)
+    issue = _refusal(parts)
+    assert issue.code is IssueCode.MALFORMED_PART  # type: ignore[attr-defined]
+    assert f"含有不认识的元素 <{name}>" in issue.message  # type: ignore[attr-defined]
+    # the same part without it is read
+    assert _scan({k: v.replace(element, b"") for k, v in parts.items()}) == []

@@ -221,6 +221,36 @@ def test_history_sheet_and_change_counts(three_rounds: dict[str, Any]) -> None:
     assert "状态改善 1 项，变差 1 项，持平 13 项" in overview
 
 
+def test_history_sheet_layout(three_rounds: dict[str, Any]) -> None:
+    """Each round's title over its own status and percent pair; the header's second row
+    styled as its first, under the merged 序号 and 任务."""
+    ws = three_rounds["ws"]
+    merged = Path(run_json(["merge", "-w", str(ws), "--round", R3])["path"])
+    sheet = openpyxl.load_workbook(merged)["历次进展"]
+    assert sorted(str(m) for m in sheet.merged_cells.ranges) == [
+        "A1:H1", "A3:A4", "B3:B4", "C3:D3", "E3:F3", "G3:H3",
+    ]  # fmt: skip
+    assert [sheet.cell(3, c).value for c in (3, 5, 7)] == [
+        "2019年上半年", "2019年下半年", "2020年上半年",
+    ]  # fmt: skip
+    assert [c.value for c in sheet[4]][2:8] == ["完成状态", "进度(%)"] * 3
+    # read-only: each cell of a merged range with its own style, as Excel shows the borders
+    cells = openpyxl.load_workbook(merged, read_only=True)["历次进展"]
+    header = cells["A3"]
+    for ref in ("A4", "B4", "C4", "D4", "H4"):
+        cell = cells[ref]
+        assert (cell.fill.fgColor.rgb, cell.font.b, cell.border.bottom.style) == (
+            header.fill.fgColor.rgb,
+            header.font.b,
+            header.border.bottom.style,
+        ), ref
+    assert header.fill.fgColor.rgb not in (None, "00000000")
+    name = sheet["B5"]
+    assert name.value and name.alignment.wrap_text and name.border.left.style == "thin"
+    assert sheet["A5"].alignment.horizontal == "center"
+    assert sheet.freeze_panes == "C5"
+
+
 def test_history_json_against_what_was_filled(three_rounds: dict[str, Any]) -> None:
     ws = three_rounds["ws"]
     data = run_json(["history", "-w", str(ws), "--task", "5"])
