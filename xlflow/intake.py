@@ -535,6 +535,7 @@ def _unpacked(found: list[Found], scratch: Path, limits: Limits) -> list[Found]:
                 IssueCode.LIMIT_EXCEEDED,
                 f"这个邮件或压缩包大于 {limits.max_uncompressed_mb:g} MB，为安全起见未打开。"
                 "请把其中的填报表单独放入 inbox/。",
+                file=item.rel,
             )
         else:
             try:
@@ -543,6 +544,7 @@ def _unpacked(found: list[Found], scratch: Path, limits: Limits) -> list[Found]:
                 problem = error(
                     IssueCode.CORRUPT_FILE,
                     f"无法读取这个邮件或压缩包（{exc}）。请检查文件权限后重试。",
+                    file=item.rel,
                 )
         if problem is not None:
             out.append(replace(item, skip=problem, container=False))
@@ -562,8 +564,8 @@ def _unpacked(found: list[Found], scratch: Path, limits: Limits) -> list[Found]:
                 )
             )
         if issues:
-            # _finish names the container as the issue's file, as for any skipped entry
-            out.append(replace(item, skip=issues[0], container=False))
+            first = replace(issues[0], file=item.rel)
+            out.append(replace(item, skip=first, container=False))
     return out
 
 
