@@ -270,6 +270,30 @@ def test_last_rounds_file_left_in_the_inbox_is_skipped_and_a_new_one_refused(ws:
     assert (new["verdict"], _codes(new)) == ("rejected", ["wrong-round"])
 
 
+def test_a_contact_value_that_cannot_be_read_names_its_label_and_cell(
+    ws: Path, forms: dict[str, Path]
+) -> None:
+    form = forms[PLAN]
+    contact = {**GOOD_CONTACT, "填报日期": "2019年2月30日"}
+    fill(form, ws / "inbox" / "日期.xlsx", complete_values(form), contact)
+    entry = _collect(ws)["日期.xlsx"]
+    (issue,) = entry["issues"]
+    assert (issue["code"], issue["sheet"], issue["cell"]) == ("not-a-date", "填报", "J10")
+    assert issue["message"].startswith("“填报日期”（J10）填的是“2019年2月30日”，不是日期。")
+
+
+def test_a_range_open_at_one_end_says_so() -> None:
+    """A number field with a minimum and no maximum (only custom fields have one)."""
+    from xlflow.config import Field
+    from xlflow.validate import normalise_value
+
+    f = Field(key="funds", label="到位资金", type="number", min=0)
+    value, issues = normalise_value(f, -5, {}, "“到位资金”", lambda: False, {}, "")
+    assert value is None
+    assert [i.message for i in issues] == ["“到位资金”填的是 -5，超出范围（0 至 不限）。"]
+    assert normalise_value(f, 1e9, {}, "“到位资金”", lambda: False, {}, "") == (1e9, [])
+
+
 # --- value readers of validate that only custom fields reach ---
 
 

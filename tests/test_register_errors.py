@@ -191,7 +191,7 @@ def test_a_missing_column_names_its_setting(tmp_path: Path) -> None:
         )
         with pytest.raises(RegisterError) as caught:
             read_register(path, settings)
-        assert key in str(caught.value) and "责任处室（不存在）" in str(caught.value)
+        assert f"'责任处室（不存在）'（register.{key}）" in str(caught.value), str(caught.value)
 
 
 def test_a_formula_without_result_message_in_full(tmp_path: Path) -> None:
@@ -202,3 +202,110 @@ def test_a_formula_without_result_message_in_full(tmp_path: Path) -> None:
         f"{path}（Sheet）: 单元格 B2 是公式，但文件中没有保存计算结果，xlflow 不计算公式。"
         "请在 Excel/WPS 中打开后保存一次，或把公式复制后“选择性粘贴 → 数值”。"
     )
+
+
+def test_every_reason_a_workbook_cannot_be_read_is_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two sheets python-calamine cannot read (tests/test_reader.py's fake): both named."""
+    from xlflow import reader
+
+    from .test_reader import _Book
+
+    monkeypatch.setattr(reader.CalamineWorkbook, "from_filelike", lambda _: _Book())
+    path = tmp_path / "清单.ods"
+    path.write_bytes((Path(__file__).parent / "data" / "cells" / "cells.ods").read_bytes())
+    with pytest.raises(RegisterError) as caught:
+        read_register(path, SETTINGS)
+    said = str(caught.value)
+    assert said.startswith(f"{path}: 无法作为表格文件读取。文件已损坏或不完整")
+    assert "（sheet part missing: xl/worksheets/sheet9.xml）" in said
+    assert "重新发送。文件已损坏或不完整，无法读取（row 3: bad cell）" in said
+
+
+def test_a_section_heading_typed_in_the_id_column(tmp_path: Path) -> None:
+    """Not numbered (一、) and not merged across: one cell alone in the 序号 column."""
+    path = _xlsx(
+        tmp_path / "分节.xlsx",
+        [
+            HEADER,
+            ["科技创新", "", "", ""],
+            ["1", "甲", "办公室", "目标"],
+            ["营商环境", "", "", ""],
+            ["2", "乙", "办公室", "目标"],
+        ],
+    )
+    assert [(t.id, t.group) for t in read_register(path, SETTINGS).tasks] == [
+        ("1", "科技创新"),
+        ("2", "营商环境"),
+    ]
+
+
+def _two_level(path: Path) -> Path:
+    """A title, then 责任单位 merged across 牵头单位 and 配合单位; 序号, 任务 and the target
+    are typed once and not merged down (the cells under them are just empty)."""
+    rows: list[list[object]] = [
+        ["重点任务清单", "", "", "", ""],
+        ["序号", "任务", "责任单位", "", "2020年目标"],
+        ["", "", "牵头单位", "配合单位", ""],
+        ["1", "甲", "办公室", "政策规划处", "目标"],
+    ]
+    return _xlsx(path, rows, lambda ws: ws.merge_cells("C2:D2"))
+
+
+def test_a_two_level_header_whose_other_cells_are_empty(tmp_path: Path) -> None:
+    path = _two_level(tmp_path / "两级.xlsx")
+    settings = RegisterSettings(
+        **{**SETTINGS.__dict__, "lead_column": "牵头单位", "cooperating_column": "配合单位"}
+    )
+    (task,) = read_register(path, settings).tasks
+    assert (task.id, task.lead, task.cooperating) == ("1", ("办公室",), ("政策规划处",))
+    assert task.targets == ((2020, "目标"),)
+
+
+def test_a_parent_header_set_as_the_column_shows_the_columns_under_it(tmp_path: Path) -> None:
+    """divisions_column = "责任单位", the parent: the header row is still found by it, and
+    the message lists the columns the two rows make, so the setting can be corrected."""
+    path = _two_level(tmp_path / "两级.xlsx")
+    settings = RegisterSettings(
+        **{**SETTINGS.__dict__, "lead_column": "", "divisions_column": "责任单位"}
+    )
+    with pytest.raises(RegisterError) as caught:
+        read_register(path, settings)
+    assert (
+        "第 3 行表头中没有这些列：'责任单位'（register.divisions_column）；"
+        "表头有：序号、任务、牵头单位、配合单位、2020年目标"
+    ) in str(caught.value)
+
+
+def test_a_row_merged_whole_on_the_second_page_is_one_task(tmp_path: Path) -> None:
+    """A Word table split across pages comes as two tables; in the second, a task's row is
+    two rows with every cell merged down: one task, not 3-1 and 3-2."""
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("重点任务清单")
+
+    def table(rows: list[list[str]], merged_rows: tuple[int, int] | None = None) -> None:
+        t = document.add_table(rows=len(rows), cols=len(rows[0]))
+        for r, row in enumerate(rows):
+            for c, text in enumerate(row):
+                if text:
+                    t.cell(r, c).text = text
+        if merged_rows:
+            top, bottom = merged_rows
+            for c in range(len(rows[0])):
+                t.cell(top, c).merge(t.cell(bottom, c))
+
+    table([HEADER, ["1", "甲", "办公室", "目标一"], ["2", "乙", "办公室", "目标二"]])
+    document.add_page_break()
+    table([HEADER, ["3", "丙", "政策规划处", "全年完成"], ["", "", "", ""]], (1, 2))
+    path = tmp_path / "分页.docx"
+    document.save(str(path))
+    register = read_register(path, SETTINGS)
+    assert [(t.id, t.lead, t.targets) for t in register.tasks] == [
+        ("1", ("办公室",), ((2020, "目标一"),)),
+        ("2", ("办公室",), ((2020, "目标二"),)),
+        ("3", ("政策规划处",), ((2020, "全年完成"),)),
+    ]
+    assert register.notes == ()

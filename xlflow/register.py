@@ -96,7 +96,7 @@ def _grids_from_workbook(path: Path, sheet: str) -> tuple[list[Grid], list[str]]
     result = read_workbook(data, path.suffix, Limits(max_rows=MAX_REGISTER_ROWS))
     raw = result.workbook
     if raw is None:
-        why = "；".join(i.message for i in result.issues) or "无法读取"
+        why = "".join(i.message for i in result.issues) or "无法读取"  # each ends with 。
         raise RegisterError(f"{path}: 无法作为表格文件读取。{why}")
     grids: list[Grid] = []
     warnings: list[str] = []
