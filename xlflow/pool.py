@@ -146,16 +146,21 @@ def _worker(
             return
         if job is None:
             return
-        try:
-            result: Any = func(context, job)
-        except MemoryError:
-            result = JobFailure("memory", "内存超出上限")
-        except Exception as exc:
-            result = JobFailure("error", f"{type(exc).__name__}: {exc}"[:300])
+        result = _call(func, context, job)
         try:
             conn.send(result)
         except MemoryError:
             conn.send(JobFailure("memory", "内存超出上限"))
+
+
+def _call(func: Callable[[Any, Any], Any], context: Any, job: Any) -> Any:
+    """A job's result, or the failure it raised, as a worker reports it."""
+    try:
+        return func(context, job)
+    except MemoryError:
+        return JobFailure("memory", "内存超出上限")
+    except Exception as exc:
+        return JobFailure("error", f"{type(exc).__name__}: {exc}"[:300])
 
 
 class _Slot:
@@ -263,12 +268,7 @@ class IsolatedPool(Generic[J, R]):
 
     def _run_here(self, jobs: Sequence[J]) -> Iterator[tuple[int, R | JobFailure]]:
         for index, job in enumerate(jobs):
-            try:
-                yield index, self.func(self.context, job)
-            except MemoryError:
-                yield index, JobFailure("memory", "内存超出上限")
-            except Exception as exc:
-                yield index, JobFailure("error", f"{type(exc).__name__}: {exc}"[:300])
+            yield index, _call(self.func, self.context, job)
 
     def _spawn(self) -> _Slot:
         return _Slot(self.ctx, self.func, self.context, self.memory_mb)
