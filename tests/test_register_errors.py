@@ -120,20 +120,32 @@ def test_a_percent_cell_reads_as_the_percent_shown(tmp_path: Path) -> None:
     assert task.targets == ((2020, "25%"),)
 
 
-def _word(path: Path, rows: list[list[str]], merges: list[tuple[int, int, int, int]] = ()) -> Path:  # type: ignore[assignment]
+Merges = list[tuple[int, int, int, int]]
+
+
+def _word_tables(path: Path, *tables: tuple[list[list[str]], Merges]) -> Path:
+    """A Word register of one or more tables, each on its own page (a table split across
+    pages comes out of Word as several tables)."""
     import docx
 
     document = docx.Document()
     document.add_paragraph("重点任务清单")
-    table = document.add_table(rows=len(rows), cols=len(rows[0]))
-    for r, row in enumerate(rows):
-        for c, text in enumerate(row):
-            if text:
-                table.cell(r, c).text = text
-    for r0, c0, r1, c1 in merges:
-        table.cell(r0, c0).merge(table.cell(r1, c1))
+    for n, (rows, merges) in enumerate(tables):
+        if n:
+            document.add_page_break()
+        table = document.add_table(rows=len(rows), cols=len(rows[0]))
+        for r, row in enumerate(rows):
+            for c, text in enumerate(row):
+                if text:
+                    table.cell(r, c).text = text
+        for r0, c0, r1, c1 in merges:
+            table.cell(r0, c0).merge(table.cell(r1, c1))
     document.save(str(path))
     return path
+
+
+def _word(path: Path, rows: list[list[str]], merges: Merges | None = None) -> Path:
+    return _word_tables(path, (rows, merges or []))
 
 
 def test_a_two_level_word_header_names_lead_and_cooperating(tmp_path: Path) -> None:
@@ -281,27 +293,12 @@ def test_a_parent_header_set_as_the_column_shows_the_columns_under_it(tmp_path: 
 def test_a_row_merged_whole_on_the_second_page_is_one_task(tmp_path: Path) -> None:
     """A Word table split across pages comes as two tables; in the second, a task's row is
     two rows with every cell merged down: one task, not 3-1 and 3-2."""
-    import docx
-
-    document = docx.Document()
-    document.add_paragraph("重点任务清单")
-
-    def table(rows: list[list[str]], merged_rows: tuple[int, int] | None = None) -> None:
-        t = document.add_table(rows=len(rows), cols=len(rows[0]))
-        for r, row in enumerate(rows):
-            for c, text in enumerate(row):
-                if text:
-                    t.cell(r, c).text = text
-        if merged_rows:
-            top, bottom = merged_rows
-            for c in range(len(rows[0])):
-                t.cell(top, c).merge(t.cell(bottom, c))
-
-    table([HEADER, ["1", "甲", "办公室", "目标一"], ["2", "乙", "办公室", "目标二"]])
-    document.add_page_break()
-    table([HEADER, ["3", "丙", "政策规划处", "全年完成"], ["", "", "", ""]], (1, 2))
-    path = tmp_path / "分页.docx"
-    document.save(str(path))
+    whole_row = [(1, c, 2, c) for c in range(len(HEADER))]
+    path = _word_tables(
+        tmp_path / "分页.docx",
+        ([HEADER, ["1", "甲", "办公室", "目标一"], ["2", "乙", "办公室", "目标二"]], []),
+        ([HEADER, ["3", "丙", "政策规划处", "全年完成"], ["", "", "", ""]], whole_row),
+    )
     register = read_register(path, SETTINGS)
     assert [(t.id, t.lead, t.targets) for t in register.tasks] == [
         ("1", ("办公室",), ((2020, "目标一"),)),
