@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import re
 import time
 import zipfile
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import openpyxl
+import pytest
 import python_calamine
 
 from .conftest import (
@@ -47,6 +49,12 @@ def _round_with_returns(ws: Path, forms: dict[str, Path]) -> dict[str, dict[str,
         set_mtime(path, time.time() - 500 + n)
     run(["collect", "-w", str(ws), "--round", DEFAULT_ROUND])
     return sent
+
+
+def _consolidate_module() -> Any:
+    """The module: `from xlflow import consolidate` can give the function of that name,
+    which the package loads on first use (xlflow.__getattr__)."""
+    return importlib.import_module("xlflow.consolidate")
 
 
 def _merge(ws: Path) -> tuple[dict[str, Any], Path]:
@@ -361,7 +369,7 @@ def test_a_round_too_large_to_hold_is_streamed_to_the_same_cells(
 ) -> None:
     """Beyond STREAM_ABOVE tasks rows go to disk as they come (constant_memory, inline
     text); the workbook shows exactly what the held one shows."""
-    from xlflow import consolidate
+    consolidate = _consolidate_module()
     from xlflow.workspace import Workspace
 
     _round_with_returns(ws, forms)
@@ -378,3 +386,96 @@ def test_a_round_too_large_to_hold_is_streamed_to_the_same_cells(
         assert sorted(map(str, a.merged_cells.ranges)) == sorted(map(str, b.merged_cells.ranges))
         heights = {r: d.height for r, d in a.row_dimensions.items() if d.height}
         assert heights == {r: d.height for r, d in b.row_dimensions.items() if d.height}, name
+
+
+def _two_rounds(ws: Path, forms: dict[str, Path]) -> None:
+    """Round 2019-H1 as _round_with_returns leaves it, and 2019-H2 with every other
+    division returning, so the workbook has a history sheet."""
+    _round_with_returns(ws, forms)
+    later = run_json(
+        ["generate", "-w", str(ws), "--round", "2019-H2", "--prefill-from", DEFAULT_ROUND]
+    )
+    for n, form in enumerate(Path(f["path"]) for f in later["forms"]):
+        if n % 2:
+            values = complete_values(form, status="已完成", percent=100)
+            fill(form, ws / "inbox" / f"H2-{n}.xlsx", values, GOOD_CONTACT)
+    run(["collect", "-w", str(ws), "--round", "2019-H2"])
+
+
+# the reaper (conftest.reap_processes) kills the resource tracker a spawn starts, and the
+# next test's spawn says so as it starts another
+@pytest.mark.filterwarnings("ignore:resource_tracker:UserWarning")
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+@pytest.mark.parametrize("streamed", [False, True])
+def test_rows_laid_out_beside_the_writer_give_the_same_workbook_byte_for_byte(
+    ws: Path, forms: dict[str, Path], monkeypatch: Any, method: str, streamed: bool
+) -> None:
+    """Beyond LAY_OUT_APART_ABOVE tasks a companion process reads the ledger and lays the
+    rows out while this one writes them; the file is the one a single process writes.
+    Under spawn (Windows, macOS) what the companion needs is pickled to it."""
+    from xlflow import pool
+
+    consolidate = _consolidate_module()
+
+    _two_rounds(ws, forms)
+    if streamed:
+        monkeypatch.setattr(consolidate, "STREAM_ABOVE", 0)
+    data, path = _merge_of(ws, "2019-H2")
+    alone = path.read_bytes()
+    started: list[object] = []
+
+    def spy(target: Any, *args: Any) -> Any:
+        started.append(target)
+        return pool.start_companion(target, *args)
+
+    monkeypatch.setattr(consolidate, "start_companion", spy)
+    monkeypatch.setattr(consolidate, "LAY_OUT_APART_ABOVE", 0)
+    monkeypatch.setattr(pool, "START_METHOD", method)
+    beside, path_again = _merge_of(ws, "2019-H2")
+    assert started == [consolidate._lay_out]
+    assert path_again == path and path.read_bytes() == alone
+    assert beside == data
+    assert "历次进展" in openpyxl.load_workbook(path).sheetnames
+
+
+def _merge_of(ws: Path, round_id: str) -> tuple[dict[str, Any], Path]:
+    consolidate = _consolidate_module()
+    from xlflow.workspace import Workspace
+
+    data, path = consolidate.merge(Workspace.open(ws), round_id)
+    return data.summary(path), path
+
+
+def test_a_companion_that_fails_or_dies_leaves_no_workbook_and_says_so(
+    ws: Path, forms: dict[str, Path], monkeypatch: Any
+) -> None:
+    """What goes wrong in the companion is raised here, as it would be in one process;
+    a companion that dies is named with its exit code. Either way no workbook is left
+    half written, the scratch folder goes, and the next merge runs."""
+    import os
+
+    consolidate = _consolidate_module()
+    from xlflow.errors import WorkspaceError
+
+    _round_with_returns(ws, forms)
+    outbox = ws / "outbox" / DEFAULT_ROUND
+    monkeypatch.setattr(consolidate, "LAY_OUT_APART_ABOVE", 0)
+
+    def broken_tally(self: Any, row: Any) -> None:
+        raise ValueError(f"cannot count {row.state.task.id}")
+
+    with monkeypatch.context() as m:
+        m.setattr(consolidate._Tally, "add", broken_tally)
+        with pytest.raises(ValueError, match="cannot count 1"):
+            _merge_of(ws, DEFAULT_ROUND)
+    with monkeypatch.context() as m:
+        m.setattr(consolidate, "_lay_out", lambda conn, *args: os._exit(3))
+        with pytest.raises(WorkspaceError, match=r"辅助进程意外退出（代码 3）"):
+            _merge_of(ws, DEFAULT_ROUND)
+        result = run(["merge", "-w", str(ws), "--round", DEFAULT_ROUND], expect=None)
+        assert result.exit_code != 0 and "代码 3" in result.output
+        assert "Traceback" not in result.output
+    assert not list(outbox.glob("*汇总*")) and not list(outbox.glob(".*"))
+    assert not list((ws / ".xlflow").glob(".merge-*"))
+    _, path = _merge_of(ws, DEFAULT_ROUND)
+    assert path.exists()

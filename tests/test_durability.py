@@ -383,3 +383,40 @@ def test_a_killed_collect_leaves_no_process_behind(
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         assert _survivors(tag) == []
+
+
+_MERGE_BESIDE = (
+    "import importlib, time\n"
+    "consolidate = importlib.import_module('xlflow.consolidate')\n"
+    "consolidate.LAY_OUT_APART_ABOVE = 0\n"
+    "counting = consolidate._Tally.add\n"
+    "def slow(self, row):\n"
+    "    time.sleep(0.5)\n"
+    "    counting(self, row)\n"
+    "consolidate._Tally.add = slow\n"
+    "from xlflow.cli import main\n"
+    "main()\n"
+)
+
+
+def test_a_killed_merge_takes_its_companion_with_it(ws: Path, forms: dict[str, Path]) -> None:
+    """A large round is merged with a companion process laying the rows out; killing the
+    merge ends the companion too, even in the middle of a task (here each takes 0.5 s)."""
+    import uuid
+
+    _populate(ws, forms, "a", 1)
+    run(["collect", "-w", str(ws), "--round", DEFAULT_ROUND])
+    tag = uuid.uuid4().hex
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _MERGE_BESIDE, "merge", "-w", str(ws), "--round", DEFAULT_ROUND],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, RUN_TAG: tag},
+    )
+    assert _worker_appeared(proc.pid)
+    time.sleep(0.3)
+    assert len(tagged_alive := _survivors(tag, within=0)) == 2, tagged_alive
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert _survivors(tag) == []
+    assert not list((ws / "outbox" / DEFAULT_ROUND).glob("*汇总*"))

@@ -12,7 +12,9 @@ comes from the ledger, not the clock.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
 import shutil
 import tempfile
 from collections import Counter
@@ -22,11 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from .config import Settings
+from .errors import WorkspaceError
 from .excel import StreamedSheet, page_text, row_height, streamed_workbook, write_text, write_value
 from .files import atomic_path, folder_lock, sweep_temp_files
 from .issues import DECISION_CODES, VERDICT_LABELS, Issue, IssueCode, Severity, Verdict, warning
 from .ledger import Ledger, RegisterHead
 from .model import FileRecord, Register, Role, Round, Task
+from .pool import start_companion, stop_companion
 from .state import DivisionState, RoundState, Standing, round_state
 from .text import CELL_TEXT_LIMIT, cell_length, cut_to_cell, safe_filename
 from .wording import deadline_text, form_title, task_label
@@ -463,7 +467,20 @@ def merge(ws: Workspace, round_id: str) -> tuple[Consolidation, Path]:
 
 
 class _Styles:
-    def __init__(self, wb: Any, settings: Settings) -> None:
+    """The workbook's cell formats. `made` holds them in the order they were made, which
+    is the same on every run, so that a format can be named by its place in it."""
+
+    def __init__(self, book: Any, settings: Settings) -> None:
+        self.made: list[Any] = []
+
+        class _Keeping:
+            @staticmethod
+            def add_format(properties: dict[str, Any] | None = None) -> Any:
+                made = book.add_format(properties)
+                self.made.append(made)
+                return made
+
+        wb = _Keeping()
         body = {
             "font_name": settings.form.font,
             "font_size": 10.5,
@@ -591,21 +608,16 @@ def _write_workbook(path: Path, scratch: Path, inputs: _Inputs, ledger: Ledger) 
     st = _Styles(wb, inputs.settings)
     title = f"{inputs.settings.office.name}{inputs.round.title}重点任务进展情况汇总表"
     overview = wb.add_worksheet(OVERVIEW)
-    detail = _Detail(wb, st, inputs, title)
+    sheets = [wb.add_worksheet(DETAIL, worksheet_class=StreamedSheet)]
     missing = wb.add_worksheet(MISSING)
     problems = wb.add_worksheet(PROBLEMS)
     sources = wb.add_worksheet(SOURCES)
-    history = _History(wb, st, inputs, title) if len(inputs.rounds) > 1 else None
-    tally = _Tally(inputs)
-    for row in _rows(inputs, ledger):
-        tally.add(row)
-        detail.add(row.state)
-        if history is not None:
-            history.add(row)
-    detail.close()
-    if history is not None:
-        history.close()
-    data = tally.result()
+    if len(inputs.rounds) > 1:
+        sheets.append(wb.add_worksheet(HISTORY, worksheet_class=StreamedSheet))
+    if inputs.head.tasks > LAY_OUT_APART_ABOVE and (os.cpu_count() or 1) > 1:
+        data = _replay_pass(ledger.path, inputs, title, sheets, st.made)
+    else:
+        data = _task_pass(ledger, inputs, st, title, sheets)
     _overview(overview, wb, st, data, title)
     _missing(missing, st, data, title, ledger, inputs.key)
     _problems(problems, st, data, title)
@@ -622,6 +634,175 @@ def _write_workbook(path: Path, scratch: Path, inputs: _Inputs, ledger: Ledger) 
     )
     wb.close()
     return data
+
+
+def _task_pass(
+    ledger: Ledger,
+    inputs: _Inputs,
+    st: _Styles,
+    title: str,
+    sheets: Sequence[Any],
+    flush: Callable[[], None] = lambda: None,
+) -> Consolidation:
+    """The detail sheet, and the history sheet if `sheets` has it, a task at a time; the
+    figures for the overview counted on the way. `flush` is called every _BATCH tasks."""
+    detail = _Detail(sheets[0], st, inputs, title)
+    history = _History(sheets[1], st, inputs, title) if len(sheets) > 1 else None
+    tally = _Tally(inputs)
+    for n, row in enumerate(_rows(inputs, ledger), 1):
+        tally.add(row)
+        detail.add(row.state)
+        if history is not None:
+            history.add(row)
+        if n % _BATCH == 0:
+            flush()
+    detail.close()
+    if history is not None:
+        history.close()
+    return tally.result()
+
+
+# --- the task pass beside the writer ---
+#
+# At 40,000 tasks XlsxWriter's cell writing is some three quarters of a merge, and reading
+# the ledger, combining the answers and laying out each row the rest. Beyond
+# LAY_OUT_APART_ABOVE tasks a companion process does the second part, recording what
+# _task_pass does to its sheets, and this process replays it on the real ones: the same
+# code makes the same calls in the same order, so the workbook is the same, sooner.
+
+LAY_OUT_APART_ABOVE = STREAM_ABOVE  # tasks
+_BATCH = 500  # tasks a message
+
+_STRING, _BLANK, _NUMBER, _ROW, _CALL = range(5)
+
+
+@dataclass(frozen=True)
+class _FormatRef:
+    index: int  # in _Styles.made
+
+
+@dataclass(frozen=True)
+class _PassDone:
+    data: Consolidation
+
+
+@dataclass(frozen=True)
+class _PassFailed:
+    error: BaseException
+
+
+class _RecordedBook:
+    """Stands in for the workbook where the rows are laid out: a format is its place in
+    the order made, and every call on a sheet is kept, to be replayed on the real one."""
+
+    def __init__(self) -> None:
+        self.formats = 0
+        self.calls: list[tuple[Any, ...]] = []
+
+    def add_format(self, properties: dict[str, Any] | None = None) -> _FormatRef:
+        self.formats += 1
+        return _FormatRef(self.formats - 1)
+
+    def sheet(self, index: int) -> _RecordedSheet:
+        return _RecordedSheet(index, self.calls)
+
+    def take(self) -> list[tuple[Any, ...]]:
+        calls, self.calls[:] = list(self.calls), []
+        return calls
+
+
+class _RecordedSheet:
+    def __init__(self, index: int, calls: list[tuple[Any, ...]]) -> None:
+        self.index, self.calls = index, calls
+
+    def write_string(self, row: int, col: int, text: str, fmt: _FormatRef) -> None:
+        self.calls.append((_STRING, self.index, row, col, text, fmt.index))
+
+    def write_blank(self, row: int, col: int, _: None, fmt: _FormatRef) -> None:
+        self.calls.append((_BLANK, self.index, row, col, None, fmt.index))
+
+    def write_number(self, row: int, col: int, number: float, fmt: _FormatRef) -> None:
+        self.calls.append((_NUMBER, self.index, row, col, number, fmt.index))
+
+    def set_row(self, row: int, height: float) -> None:
+        self.calls.append((_ROW, self.index, row, height))
+
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        def call(*args: Any, **kwargs: Any) -> None:
+            self.calls.append((_CALL, self.index, name, args, kwargs))
+
+        return call
+
+
+def _real(value: Any, formats: Sequence[Any]) -> Any:
+    if isinstance(value, _FormatRef):
+        return formats[value.index]
+    if isinstance(value, dict):
+        return {k: _real(v, formats) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_real(v, formats) for v in value)
+    return value
+
+
+def _replay(calls: list[tuple[Any, ...]], sheets: Sequence[Any], formats: Sequence[Any]) -> None:
+    for call in calls:
+        code, ws = call[0], sheets[call[1]]
+        if code == _STRING:
+            ws.write_string(call[2], call[3], call[4], formats[call[5]])
+        elif code == _BLANK:
+            ws.write_blank(call[2], call[3], None, formats[call[5]])
+        elif code == _NUMBER:
+            ws.write_number(call[2], call[3], call[4], formats[call[5]])
+        elif code == _ROW:
+            ws.set_row(call[2], call[3])
+        else:
+            getattr(ws, call[2])(*_real(call[3], formats), **_real(call[4], formats))
+
+
+def _lay_out(conn: Any, ledger_path: Path, inputs: _Inputs, title: str, sheets: int) -> None:
+    """The companion: _task_pass on recorded sheets, sent over `conn` a batch at a time,
+    then the figures; or what went wrong."""
+    try:
+        book = _RecordedBook()
+        st = _Styles(book, inputs.settings)
+        recorded = [book.sheet(i) for i in range(sheets)]
+        with Ledger(ledger_path) as ledger:
+            data = _task_pass(
+                ledger, inputs, st, title, recorded, flush=lambda: conn.send(book.take())
+            )
+        conn.send(book.take())
+        conn.send(_PassDone(data))
+    except BaseException as exc:  # whatever it was, the writer must hear of it
+        with contextlib.suppress(Exception):
+            conn.send(_PassFailed(exc))
+    finally:
+        conn.close()
+
+
+def _replay_pass(
+    ledger_path: Path, inputs: _Inputs, title: str, sheets: Sequence[Any], formats: Sequence[Any]
+) -> Consolidation:
+    proc, conn = start_companion(_lay_out, ledger_path, inputs, title, len(sheets))
+    try:
+        while True:
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):
+                proc.join(5)  # the pipe can end before the exit code is known
+                code = proc.exitcode
+                how = f"被信号 {-code} 终止" if code is not None and code < 0 else f"代码 {code}"
+                raise WorkspaceError(
+                    f"汇总时逐条整理任务的辅助进程意外退出（{how}），汇总表未生成；"
+                    "多为内存不足或进程被结束。请重新运行 xlflow merge。"
+                ) from None
+            if isinstance(message, list):
+                _replay(message, sheets, formats)
+            elif isinstance(message, _PassDone):
+                return message.data
+            else:
+                raise message.error
+    finally:
+        stop_companion(proc, conn)
 
 
 def _statuses(data: Consolidation) -> list[str]:
@@ -829,8 +1010,8 @@ def _colour(data: Consolidation, status: str) -> str:
 class _Detail:
     """The detail sheet (任务明细), a task per row in register order, the group merged down."""
 
-    def __init__(self, wb: Any, st: _Styles, inputs: _Inputs, title: str) -> None:
-        self.ws = ws = wb.add_worksheet(DETAIL, worksheet_class=StreamedSheet)
+    def __init__(self, ws: Any, st: _Styles, inputs: _Inputs, title: str) -> None:
+        self.ws = ws
         self.st, self.inputs, self.title = st, inputs, title
         settings = inputs.settings
         reg = settings.register
@@ -1049,8 +1230,8 @@ def _sources(ws: Any, st: _Styles, data: Consolidation, title: str) -> None:
 class _History:
     """The history sheet (历次进展): one row per task, a status and percent pair per round."""
 
-    def __init__(self, wb: Any, st: _Styles, inputs: _Inputs, title: str) -> None:
-        self.ws = ws = wb.add_worksheet(HISTORY, worksheet_class=StreamedSheet)
+    def __init__(self, ws: Any, st: _Styles, inputs: _Inputs, title: str) -> None:
+        self.ws = ws
         self.st, self.inputs, self.title = st, inputs, title
         rounds = inputs.rounds
         ws.set_column(0, 0, 6)

@@ -356,6 +356,7 @@ class Ledger:
     """A thin, typed wrapper over the SQLite file."""
 
     def __init__(self, path: Path) -> None:
+        self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.db = sqlite3.connect(str(path), timeout=30, isolation_level=None)

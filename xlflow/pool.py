@@ -153,6 +153,50 @@ def _worker(
             conn.send(JobFailure("memory", "内存超出上限"))
 
 
+def _companion(
+    conn: Connection,
+    target: Callable[..., None],
+    args: tuple[Any, ...],
+    parent_pid: int,
+    method: str,
+) -> None:
+    for inherited in list(_PARENT_ENDS):
+        inherited.close()
+    _PARENT_ENDS.clear()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    _die_with_parent(parent_pid)
+    _watch_parent(parent_pid, method)
+    _quiet()
+    target(conn, *args)
+
+
+def start_companion(target: Callable[..., None], *args: Any) -> tuple[Any, Connection]:
+    """One process running `target(conn, *args)` beside this one, ended with it, that
+    talks back over `conn`: (the process, this end of the pipe). `target` reports its
+    own failures over the pipe; a companion that dies leaves the pipe at its end."""
+    ctx: Any = mp.get_context(START_METHOD)
+    parent, child = ctx.Pipe(duplex=False)
+    _PARENT_ENDS.add(parent)
+    proc = ctx.Process(
+        target=_companion,
+        args=(child, target, args, os.getpid(), ctx.get_start_method()),
+        daemon=True,
+    )
+    proc.start()
+    child.close()
+    return proc, parent
+
+
+def stop_companion(proc: Any, conn: Connection) -> None:
+    """Ends a companion, whether it finished or not, and closes its pipe."""
+    _PARENT_ENDS.discard(conn)
+    conn.close()
+    if proc.is_alive():
+        with contextlib.suppress(OSError, ValueError):
+            proc.kill()
+    proc.join(5)
+
+
 def _call(func: Callable[[Any, Any], Any], context: Any, job: Any) -> Any:
     """A job's result, or the failure it raised, as a worker reports it."""
     try:
