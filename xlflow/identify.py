@@ -5,7 +5,7 @@ stamped into it (verified by its signature), or, where that is gone, from its co
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -404,7 +404,7 @@ def _identify_by_content(
     ]
 
 
-def filename_warning(filename: str, division: str, all_divisions: list[str]) -> Issue | None:
+def filename_warning(filename: str, division: str, all_divisions: Iterable[str]) -> Issue | None:
     if division in filename:
         return None
     others = [d for d in all_divisions if d != division and d in filename]

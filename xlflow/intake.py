@@ -46,7 +46,7 @@ _SILENT = {".gitkeep", ".DS_Store", "Thumbs.db", "desktop.ini"}
 # --- scanning ---
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Found:
     """A file in the inbox worth reading, or one skipped with a reason."""
 
@@ -169,7 +169,7 @@ def _skipped(path: Path, rel: str, code: IssueCode, message: str) -> Found:
     return Found(path, rel, size, mtime, warning(code, message, file=rel))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ReadJob:
     path: str
     rel: str
@@ -228,7 +228,7 @@ def check_file(ctx: IntakeContext, job: ReadJob, data: bytes) -> FileRecord:
             raw,
         )
     spec = identity.spec
-    mismatch = filename_warning(Path(job.rel).name, spec.division, list(ctx.forms))
+    mismatch = filename_warning(Path(job.rel).name, spec.division, ctx.forms)
     if mismatch:
         issues.append(mismatch)
     checked = validate_form(

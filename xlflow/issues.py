@@ -97,7 +97,7 @@ class IssueCode(StrEnum):
     STATUS_CONFLICT = "status-conflict"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Issue:
     """One problem, located as precisely as the file allows."""
 

@@ -249,7 +249,7 @@ class Decision:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FileRecord:
     """One file seen in the inbox for a round: what it was, and what xlflow made of it."""
 
