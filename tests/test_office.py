@@ -93,6 +93,25 @@ def _answers(
     return [{"sheet": "填报", "cells": cells}], expected, contact
 
 
+def _formula_answers(form: Path) -> tuple[list[dict[str, Any]], set[str], str]:
+    """A complete return but for formulas whose result is no answer: an error in a percent,
+    an error in a text, an empty string in a text, and a text built by a formula, which
+    LibreOffice caches as the number 0 in an .xls. Then the cells refused in every format,
+    and the cell of the text formula."""
+    cells = _answers(CO, form, 0)[0][0]["cells"]
+    cols, rows, _ = _layout(form)
+    letter = openpyxl.utils.get_column_letter
+    first, second = list(rows.values())[:2]
+    refused = {
+        f"{letter(cols['完成进度(%)'])}{first}": "=1/0",
+        f"{letter(cols['进展情况'])}{first}": "=NA()",
+        f"{letter(cols['进展情况'])}{second}": '=""',
+    }
+    text = f"{letter(cols['下步打算'])}{second}"
+    formulas = {**refused, text: '=CONCATENATE("继续";"推进")'}
+    return [{"sheet": "填报", "cells": {**cells, **formulas}}], set(refused), text
+
+
 @pytest.fixture(scope="module")
 def office_round(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     base = tmp_path_factory.mktemp("office")
@@ -122,9 +141,14 @@ def office_round(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             force=True,
         )
     )
+    formulas, refused, text_formula = _formula_answers(forms[CO])
+    for fmt in FORMATS:
+        jobs.append(Job(forms[CO], base / "formulas" / f"{CO}.{fmt}", formulas))
     results = run_batch(jobs)
     assert all(r["ok"] for r in results), [r for r in results if not r["ok"]]
     return {
+        "refused_formulas": refused,
+        "text_formula": text_formula,
         "base": base,
         "root": root,
         "forms": forms,
@@ -185,6 +209,27 @@ def test_every_form_saved_by_libreoffice_is_accepted_exactly(
             assert row[cols["进展情况"]] == want["progress"]
         else:
             assert f"【{lead}】{want['progress']}" in row[cols["进展情况"]]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_formula_without_a_usable_result_is_refused_alike_in_every_format(
+    office_round: dict[str, Any], fmt: str
+) -> None:
+    """An error, an empty string, and (in .xls, where LibreOffice caches a formula's text
+    as 0) a text result: each is formula-no-value on its cell, in all three formats."""
+    path = office_round["base"] / "formulas" / f"{CO}.{fmt}"
+    root = _workspace_with(office_round, f"formulas-{fmt}", [path])
+    (record,) = collect(Workspace.open(root), DEFAULT_ROUND).files
+    assert record.verdict.value == "rejected"
+    refused = {i.cell for i in record.issues if i.code.value == "formula-no-value"}
+    text_formula = office_round["text_formula"]
+    expected = office_round["refused_formulas"] | ({text_formula} if fmt == "xls" else set())
+    assert refused == expected, [(i.code.value, i.cell) for i in record.issues]
+    if fmt != "xls":  # the text is cached as written, and taken with a warning
+        used = {i.cell for i in record.issues if i.code.value == "formula-value-used"}
+        assert text_formula in used
+        second = list(task_rows(office_round["forms"][CO]))[1]
+        assert stored(root, DEFAULT_ROUND, record.path).values[second]["next_steps"] == "继续推进"
 
 
 def test_opened_and_saved_without_edits(office_round: dict[str, Any]) -> None:

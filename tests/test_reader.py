@@ -5,6 +5,7 @@ answer; none raises anything but xlflow's `Malformed`, and nothing is guessed.""
 from __future__ import annotations
 
 import io
+import struct
 import zipfile
 
 import pytest
@@ -364,6 +365,58 @@ def test_ods_formulas_percentages_and_spans_are_noted() -> None:
     assert raw.spans["S"] == [((0, 2), (0, 3))]
 
 
+def test_ods_formula_results_without_a_value_are_noted() -> None:
+    """An error result (LibreOffice: an empty string typed calcext:value-type="error") and
+    an empty-string result (no value type at all) are no usable value; text is one."""
+    calc = (
+        b'xmlns:calcext="urn:org:documentfoundation:names:experimental:calc:xmlns:calcext:1.0" '
+        b'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
+    )
+    row = (
+        b'<table:table-row><table:table-cell table:formula="of:=1/0" office:value-type="string"'
+        b' office:string-value="" calcext:value-type="error"><text:p>#DIV/0!</text:p>'
+        b"</table:table-cell>"
+        b'<table:table-cell table:formula="of:=&quot;&quot;"><text:p/></table:table-cell>'
+        b'<table:table-cell table:formula="of:=&quot;a&quot;" office:value-type="string"'
+        b' office:string-value="a" calcext:value-type="string"><text:p>a</text:p>'
+        b"</table:table-cell></table:table-row>"
+    )
+    raw = reader.RawWorkbook(format="ods")
+    head = _ODS_HEAD.replace(b"<office:document-content ", b"<office:document-content " + calc)
+    reader._scan_ods(head + row + _ODS_TAIL, raw, LIMITS)
+    assert raw.formulas["S"] == {"A1", "B1", "C1"}
+    assert raw.formulas_without_value["S"] == {"A1", "B1"}
+
+
+def _formula(row: int, col: int, result: bytes) -> bytes:
+    """A BIFF FORMULA record with this cached result and the formula =1 (a ptgInt)."""
+    return _record(
+        0x0006, _u16(row, col, 0) + result + _u16(0) + b"\0" * 4 + _u16(3) + b"\x1e\x01\x00"
+    )
+
+
+def test_biff_formula_results_without_a_value_are_noted() -> None:
+    """An error (type 2), an empty string (type 3, or a STRING record with no text, as
+    Excel writes it) is no usable value; a number and a text are."""
+    text = _u16(1) + b"\x00" + b"a"
+    stream = _biff_book(
+        _BOF,
+        _formula(0, 0, b"\x02\x00\x07\x00\x00\x00\xff\xff"),  # #DIV/0!
+        _formula(0, 1, b"\x03\x00\x00\x00\x00\x00\xff\xff"),  # empty string
+        _formula(0, 2, b"\x00" * 6 + b"\xff\xff"),  # text, in the STRING record after it
+        _record(0x0207, _u16(0) + b"\x00"),
+        _formula(0, 3, b"\x00" * 6 + b"\xff\xff"),
+        _record(0x0207, text),
+        _formula(0, 4, struct.pack("<d", 2.5)),
+        _EOF,
+    )
+    raw = reader.RawWorkbook(format="xls")
+    reader.scan_biff(stream, raw, LIMITS)
+    assert raw.formulas["填报"] == {"A1", "B1", "C1", "D1", "E1"}
+    assert raw.formulas_without_value["填报"] == {"A1", "B1", "C1"}
+    assert raw.formula_texts["填报"] == {(0, 1): "", (0, 2): "", (0, 3): "a"}
+
+
 def test_ods_meta_gives_the_properties_and_the_program() -> None:
     meta = (
         b'<office:document-meta xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0"'
@@ -420,9 +473,11 @@ def test_libreoffice_files_give_values_formulas_and_percent_cells(suffix: str) -
     assert sheet.rows[2][0] == 2 and sheet.rows[2][1] == "甲乙" and sheet.rows[2][5] == 0.5
     assert raw.formulas["数据"] == FORMULAS
     assert raw.percent_cells["数据"] == PERCENT
+    # #DIV/0! (C3) and an empty-string result (D3) are no usable value in either format,
+    # as in .xlsx: LibreOffice marks the error only by calcext:value-type in the .ods
+    assert raw.formulas_without_value["数据"] == {"C3", "D3"}
     if suffix == ".xls":
         assert sheet.rows[2][4] is True
-        assert raw.formulas_without_value["数据"] == {"C3"}  # #DIV/0!: no usable value
         assert raw.formula_texts["数据"] == {(2, 1): "甲乙", (2, 3): ""}
     else:
         assert raw.application.startswith("LibreOffice/")

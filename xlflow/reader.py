@@ -1068,6 +1068,11 @@ def text_of(value: Cell) -> str:
 
 _T = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
 _O = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}"
+# LibreOffice marks a formula whose result is an error (#DIV/0!, #N/A) here, and stores it
+# as an empty string value: office:value-type="string" office:string-value=""
+_CALC_VALUE_TYPE = (
+    "{urn:org:documentfoundation:names:experimental:calc:xmlns:calcext:1.0}value-type"
+)
 
 
 _ODS_VALUES = ("value", "date-value", "time-value", "boolean-value", "string-value")
@@ -1123,7 +1128,8 @@ def _scan_ods(content: bytes | None, raw: RawWorkbook, limits: Limits) -> None:
                     kind = cell.get(f"{_O}value-type")
                     if cell.get(f"{_T}formula") is not None:
                         formulas.add(ref)
-                        if kind is None:
+                        # no value type: an empty-string result, as in .xlsx an empty <v>
+                        if kind is None or cell.get(_CALC_VALUE_TYPE) == "error":
                             missing.add(ref)
                     if kind == "percentage":
                         percent.add(ref)
@@ -1296,11 +1302,15 @@ def scan_biff(stream: bytes, raw: RawWorkbook, limits: Limits | None = None) -> 
                     elif result[0] == 2:
                         errors.add(_ref(r, c))  # #VALUE! and the like: no usable value
                     elif result[0] == 3:
+                        # an empty-string result: no usable value, as in .xlsx and .ods
                         texts[(r, c)] = ""
+                        errors.add(_ref(r, c))
                 elif is_percent(ixfe):
                     percent.add(_ref(r, c))
             elif kind == 0x0207 and pending is not None and len(body) >= 3:  # STRING
                 texts[pending] = _biff_string(body, 0, 2)
+                if texts[pending] == "":  # as Excel stores an empty-string result
+                    errors.add(_ref(*pending))
                 pending = None
         if limits is not None and kind != 0x000A:
             # a record whose length was changed throws every record after it out of step

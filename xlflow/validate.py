@@ -341,10 +341,20 @@ def _percent_of(raw: RawWorkbook, sheet: str, ref: str) -> Callable[[], bool]:
 
 
 def _read_problems(
-    raw: RawWorkbook, sheet: str, ref: str, value: Cell, label: str, where: dict[str, str]
+    raw: RawWorkbook,
+    sheet: str,
+    ref: str,
+    value: Cell,
+    label: str,
+    where: dict[str, str],
+    field_type: str = "",
 ) -> tuple[bool, list[Issue]]:
     """(usable, issues) for how a cell was stored: a formula's cached value counts, one with
-    none is an error, and text the reader had to cut at the cell limit is never used."""
+    none is an error, and text the reader had to cut at the cell limit is never used.
+
+    In an .xls a formula in a text or choice field must have cached text: LibreOffice
+    stores the text result of a formula (`=""`, `=CONCATENATE(...)`) as the number 0
+    there, so a number is no trustworthy answer to a text question."""
     if raw.was_cut(value):
         return False, [
             error(
@@ -353,11 +363,19 @@ def _read_problems(
                 **where,
             )
         ]
-    if ref in raw.formulas_without_value.get(sheet, set()):
+    unreliable = (
+        raw.format == "xls"
+        and field_type in ("text", "choice")
+        and isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and ref in raw.formulas.get(sheet, set())
+    )
+    if unreliable or ref in raw.formulas_without_value.get(sheet, set()):
         return False, [
             error(
                 IssueCode.FORMULA_NO_VALUE,
-                f"{label}是一个公式，但文件中没有保存它的计算结果（或结果是错误值）。"
+                f"{label}是一个公式，但文件中没有保存可用的计算结果（没有结果、结果是错误值或空文字，"
+                "或 .xls 文件把文字结果存成了数字）。"
                 "请把公式改为直接填写的内容（复制后“选择性粘贴 → 数值”），保存后重新报送。",
                 **where,
             )
@@ -411,7 +429,9 @@ def read_values(
                     continue
             where = {"sheet": sheet.name, "cell": ref, "task_id": row_spec.task_id, "field": f.key}
             label = f"序号 {row_spec.task_id} 的“{f.label}”（{ref}）"
-            usable, found = _read_problems(raw, sheet.name, ref, sheet.cell(r, c), label, where)
+            usable, found = _read_problems(
+                raw, sheet.name, ref, sheet.cell(r, c), label, where, f.type
+            )
             issues += found
             if not usable:
                 continue
@@ -498,7 +518,7 @@ def read_contact(
                 ref = cell_ref(r, c)
         where = {"sheet": sheet.name, "cell": ref, "field": f.key}
         label = f"“{f.label}”" + (f"（{ref}）" if ref else "")
-        usable, more = _read_problems(raw, sheet.name, ref, value, label, where)
+        usable, more = _read_problems(raw, sheet.name, ref, value, label, where, f.type)
         issues += more
         if not usable:
             continue
