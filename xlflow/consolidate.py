@@ -395,6 +395,16 @@ class _Tally:
     def _change(self, before: str, now: str) -> str:
         return status_change(self.rank, before, now)
 
+    _COUNTS = ("statuses", "groups", "by_division", "conflicts", "tasks", "problems", "changes")
+
+    def counts(self) -> dict[str, Any]:
+        """What was counted, without the inputs: small whatever the size of the round."""
+        return {name: getattr(self, name) for name in self._COUNTS}
+
+    def add_counts(self, counts: Mapping[str, Any]) -> None:
+        for name in self._COUNTS:
+            setattr(self, name, counts[name])
+
     def result(self) -> Consolidation:
         inputs = self.inputs
         files = inputs.state.files
@@ -617,7 +627,7 @@ def _write_workbook(path: Path, scratch: Path, inputs: _Inputs, ledger: Ledger) 
     if inputs.head.tasks > LAY_OUT_APART_ABOVE and (os.cpu_count() or 1) > 1:
         data = _replay_pass(ledger.path, inputs, title, sheets, st.made)
     else:
-        data = _task_pass(ledger, inputs, st, title, sheets)
+        data = _task_pass(ledger, inputs, st, title, sheets).result()
     _overview(overview, wb, st, data, title)
     _missing(missing, st, data, title, ledger, inputs.key)
     _problems(problems, st, data, title)
@@ -643,7 +653,7 @@ def _task_pass(
     title: str,
     sheets: Sequence[Any],
     flush: Callable[[], None] = lambda: None,
-) -> Consolidation:
+) -> _Tally:
     """The detail sheet, and the history sheet if `sheets` has it, a task at a time; the
     figures for the overview counted on the way. `flush` is called every _BATCH tasks."""
     detail = _Detail(sheets[0], st, inputs, title)
@@ -659,7 +669,7 @@ def _task_pass(
     detail.close()
     if history is not None:
         history.close()
-    return tally.result()
+    return tally
 
 
 # --- the task pass beside the writer ---
@@ -671,7 +681,7 @@ def _task_pass(
 # code makes the same calls in the same order, so the workbook is the same, sooner.
 
 LAY_OUT_APART_ABOVE = STREAM_ABOVE  # tasks
-_BATCH = 500  # tasks a message
+_BATCH = 100  # tasks a message
 
 _STRING, _BLANK, _NUMBER, _ROW, _CALL = range(5)
 
@@ -683,7 +693,7 @@ class _FormatRef:
 
 @dataclass(frozen=True)
 class _PassDone:
-    data: Consolidation
+    counts: dict[str, Any]  # _Tally.counts(): the records stay where they are
 
 
 @dataclass(frozen=True)
@@ -767,11 +777,11 @@ def _lay_out(conn: Any, ledger_path: Path, inputs: _Inputs, title: str, sheets: 
         st = _Styles(book, inputs.settings)
         recorded = [book.sheet(i) for i in range(sheets)]
         with Ledger(ledger_path) as ledger:
-            data = _task_pass(
+            tally = _task_pass(
                 ledger, inputs, st, title, recorded, flush=lambda: conn.send(book.take())
             )
         conn.send(book.take())
-        conn.send(_PassDone(data))
+        conn.send(_PassDone(tally.counts()))
     except BaseException as exc:  # whatever it was, the writer must hear of it
         with contextlib.suppress(Exception):
             conn.send(_PassFailed(exc))
@@ -798,7 +808,9 @@ def _replay_pass(
             if isinstance(message, list):
                 _replay(message, sheets, formats)
             elif isinstance(message, _PassDone):
-                return message.data
+                tally = _Tally(inputs)
+                tally.add_counts(message.counts)
+                return tally.result()
             else:
                 raise message.error
     finally:
