@@ -468,6 +468,17 @@ def test_a_companion_that_fails_or_dies_leaves_no_workbook_and_says_so(
         m.setattr(consolidate._Tally, "add", broken_tally)
         with pytest.raises(ValueError, match="cannot count 1"):
             _merge_of(ws, DEFAULT_ROUND)
+
+    class Unpicklable(Exception):  # a local class: pickle cannot name it
+        pass
+
+    def unpicklable(self: Any, row: Any) -> None:
+        raise Unpicklable("lost in transit")
+
+    with monkeypatch.context() as m:
+        m.setattr(consolidate._Tally, "add", unpicklable)
+        with pytest.raises(RuntimeError, match="Unpicklable: lost in transit"):
+            _merge_of(ws, DEFAULT_ROUND)
     with monkeypatch.context() as m:
         m.setattr(consolidate, "_lay_out", lambda conn, *args: os._exit(3))
         with pytest.raises(WorkspaceError, match=r"辅助进程意外退出（代码 3）"):

@@ -783,8 +783,11 @@ def _lay_out(conn: Any, ledger_path: Path, inputs: _Inputs, title: str, sheets: 
         conn.send(book.take())
         conn.send(_PassDone(tally.counts()))
     except BaseException as exc:  # whatever it was, the writer must hear of it
-        with contextlib.suppress(Exception):
+        try:
             conn.send(_PassFailed(exc))
+        except Exception:  # an exception that cannot be pickled is told by its text
+            with contextlib.suppress(Exception):
+                conn.send(_PassFailed(RuntimeError(f"{type(exc).__name__}: {exc}")))
     finally:
         conn.close()
 
