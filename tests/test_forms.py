@@ -243,3 +243,25 @@ def test_unknown_division_is_a_clear_error(ws: Path) -> None:
         ["generate", "-w", str(ws), "--round", "2019-H1", "--division", "无此处"], expect=3
     )
     assert "没有处室 无此处" in result.output
+
+
+@pytest.mark.parametrize(
+    ("name", "part"),
+    [
+        ("高新技术处", "高新技术处"),
+        ('a/b\\c:d*e?f"g<h>i|j', "a_b_c_d_e_f_g_h_i_j"),
+        (" .处室. ", "处室"),
+        ("处\x7f室\x00", "处_室_"),
+        ("CON", "_CON"),
+        ("lpt1", "_lpt1"),
+        ("CONSOLE", "CONSOLE"),
+        ("", "_"),
+        ("名" * 100, "名" * 80),
+    ],
+)
+def test_a_name_becomes_a_file_name_part_every_system_accepts(name: str, part: str) -> None:
+    """Forms, receipts and outputs are named after divisions and rounds (and uploads after
+    what was sent): no character Windows, macOS or Linux refuses, no device name."""
+    from xlflow.text import safe_filename
+
+    assert safe_filename(name) == part

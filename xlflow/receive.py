@@ -25,6 +25,7 @@ from .containers import CONTAINERS
 from .errors import XlflowError
 from .files import folder_lock
 from .reader import SPREADSHEET_SUFFIXES
+from .text import name_part, not_a_device
 from .workspace import Workspace
 
 RECEIVABLE = SPREADSHEET_SUFFIXES + CONTAINERS
@@ -66,14 +67,11 @@ class ReceiveResult:
 def inbox_name(name: str) -> str:
     """The last part of an uploaded name, without what Windows, macOS or Linux refuse, and
     without a leading dot (collect skips hidden files)."""
-    base = re.split(r"[\\/]", name)[-1]
-    cleaned = re.sub(r'[:*?"<>|\x00-\x1f\x7f]', "_", base).strip(" .")
+    cleaned = name_part(re.split(r"[\\/]", name)[-1])
     stem, dot, suffix = cleaned.rpartition(".")
     if not dot:
         stem, suffix = cleaned, ""
-    stem = stem[:80].rstrip(" .") or "上传的文件"
-    if re.fullmatch(r"(?i)(con|prn|aux|nul|com\d|lpt\d)", stem):
-        stem = f"_{stem}"
+    stem = not_a_device(stem[:80].rstrip(" .") or "上传的文件")
     return f"{stem}.{suffix.lower()}" if suffix else stem
 
 

@@ -130,10 +130,24 @@ def without_invalid_xml(text: str) -> str:
     return _XML_INVALID.sub("", text)
 
 
+_UNSAFE_IN_NAME = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]')
+_WINDOWS_DEVICE = re.compile(r"(?i)(con|prn|aux|nul|com\d|lpt\d)")
+
+
+def name_part(text: str) -> str:
+    """`text` with what Windows, macOS or Linux refuse in a file name made `_`, and without
+    the leading and trailing dots and spaces Windows drops."""
+    return _UNSAFE_IN_NAME.sub("_", text).strip(" .")
+
+
+def not_a_device(stem: str) -> str:
+    """A name Windows keeps for a device (CON, NUL, COM1) is no file's name: `_CON`."""
+    return f"_{stem}" if _WINDOWS_DEVICE.fullmatch(stem) else stem
+
+
 def safe_filename(name: str, limit: int = 80) -> str:
     """A file name part that Windows, macOS and Linux all accept."""
-    cleaned = re.sub(r'[\\/:*?"<>|\x00-\x1f]', "_", name).strip(" .")
-    return cleaned[:limit] or "_"
+    return not_a_device(name_part(name)[:limit]) or "_"
 
 
 _FULLWIDTH_DIGITS = str.maketrans("０１２３４５６７８９．％－＋", "0123456789.%-+")
