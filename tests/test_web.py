@@ -743,6 +743,27 @@ def test_a_decision_goes_back_only_to_a_page_of_the_console(guarded: Console) ->
         assert "evil" not in headers["Location"]
 
 
+def test_a_decision_without_a_reason_is_refused_in_the_consoles_words(guarded: Console) -> None:
+    """The console has a reason box, not a --reason option: the refusal says what to do."""
+    import hashlib
+
+    data = b"PK\x03\x04" + b"r" * 999
+    body, kind = multipart([("无理由.xlsx", data)], {"csrf_token": guarded.csrf()})
+    _, _, headers = guarded.request(
+        "POST", f"/r/{DEFAULT_ROUND}/upload", body, {"Content-Type": kind}
+    )
+    wait_until_collected(guarded, headers["Location"])
+    sha = hashlib.sha256(data).hexdigest()
+    fields = f"csrf_token={guarded.csrf()}&sha256={sha}&action=exclude&reason=%20%20"
+    status, page, _ = guarded.request(
+        "POST",
+        f"/r/{DEFAULT_ROUND}/decide",
+        fields.encode(),
+        {"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert status >= 400 and "请写明理由" in page and "--reason" not in page
+
+
 def test_more_files_than_an_upload_may_carry_are_refused_whole(ws: Path) -> None:
     from xlflow.errors import XlflowError
     from xlflow.receive import MAX_FILES, Upload, receive

@@ -123,7 +123,10 @@ def decide(
     if action not in ACTIONS:
         raise XlflowError(f"决定只能是 {' 或 '.join(ACTIONS)}，不是 {action!r}")
     if not reason.strip():
-        raise XlflowError('请用 --reason 写明理由，如 --reason "处长电话确认，联系电话稍后补报"')
+        # said to the console's users as well as the command's, so in no one's words
+        raise XlflowError(
+            "请写明理由，如“处长电话确认，联系电话稍后补报”；理由记入台账，并显示在回执和汇总表中。"
+        )
     with Ledger(ws.ledger_path) as ledger:
         rnd = ledger.load_round(round_id)
         file = find_file(ledger.files(rnd.id, with_values=True), token)
