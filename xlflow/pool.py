@@ -119,14 +119,9 @@ def _quiet() -> None:
         os.close(null)
 
 
-def _worker(
-    conn: Connection,
-    func: Callable[[Any, Any], Any],
-    context: Any,
-    memory_mb: int,
-    parent_pid: int,
-    method: str,
-) -> None:
+def _started_child(parent_pid: int, method: str) -> None:
+    """What a worker or companion does first: let go of its siblings' pipes, leave Ctrl-C
+    to the parent, die with it, and keep its stderr quiet."""
     for inherited in list(_PARENT_ENDS):
         inherited.close()
     _PARENT_ENDS.clear()
@@ -138,6 +133,32 @@ def _worker(
     _die_with_parent(parent_pid)
     _watch_parent(parent_pid, method)
     _quiet()
+
+
+def _start(
+    ctx: Any, target: Callable[..., None], args: tuple[Any, ...], duplex: bool
+) -> tuple[Any, Connection]:
+    """A child process running `target(child_end, *args, parent_pid, method)`, ended with
+    this one: (the process, this end of its pipe)."""
+    parent, child = ctx.Pipe(duplex=duplex)
+    _PARENT_ENDS.add(parent)
+    proc = ctx.Process(
+        target=target, args=(child, *args, os.getpid(), ctx.get_start_method()), daemon=True
+    )
+    proc.start()
+    child.close()
+    return proc, parent
+
+
+def _worker(
+    conn: Connection,
+    func: Callable[[Any, Any], Any],
+    context: Any,
+    memory_mb: int,
+    parent_pid: int,
+    method: str,
+) -> None:
+    _started_child(parent_pid, method)
     _limit_memory(memory_mb)
     while True:
         try:
@@ -160,13 +181,7 @@ def _companion(
     parent_pid: int,
     method: str,
 ) -> None:
-    for inherited in list(_PARENT_ENDS):
-        inherited.close()
-    _PARENT_ENDS.clear()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
-    _die_with_parent(parent_pid)
-    _watch_parent(parent_pid, method)
-    _quiet()
+    _started_child(parent_pid, method)
     target(conn, *args)
 
 
@@ -174,17 +189,7 @@ def start_companion(target: Callable[..., None], *args: Any) -> tuple[Any, Conne
     """One process running `target(conn, *args)` beside this one, ended with it, that
     talks back over `conn`: (the process, this end of the pipe). `target` reports its
     own failures over the pipe; a companion that dies leaves the pipe at its end."""
-    ctx: Any = mp.get_context(START_METHOD)
-    parent, child = ctx.Pipe(duplex=False)
-    _PARENT_ENDS.add(parent)
-    proc = ctx.Process(
-        target=_companion,
-        args=(child, target, args, os.getpid(), ctx.get_start_method()),
-        daemon=True,
-    )
-    proc.start()
-    child.close()
-    return proc, parent
+    return _start(mp.get_context(START_METHOD), _companion, (target, args), duplex=False)
 
 
 def stop_companion(proc: Any, conn: Connection) -> None:
@@ -211,16 +216,7 @@ class _Slot:
     def __init__(
         self, ctx: Any, func: Callable[[Any, Any], Any], context: Any, memory_mb: int
     ) -> None:
-        parent, child = ctx.Pipe()
-        self.conn: Connection = parent
-        _PARENT_ENDS.add(parent)
-        self.proc = ctx.Process(
-            target=_worker,
-            args=(child, func, context, memory_mb, os.getpid(), ctx.get_start_method()),
-            daemon=True,
-        )
-        self.proc.start()
-        child.close()
+        self.proc, self.conn = _start(ctx, _worker, (func, context, memory_mb), duplex=True)
         # jobs sent and not yet answered, oldest first; the oldest is the one running
         self.in_flight: deque[int] = deque()
         self.started = 0.0  # when the oldest began: sent to an idle worker, or the last answer
