@@ -51,6 +51,20 @@ def _round_with_returns(ws: Path, forms: dict[str, Path]) -> dict[str, dict[str,
     return sent
 
 
+def _two_rounds(ws: Path, forms: dict[str, Path]) -> None:
+    """Round 2019-H1 as _round_with_returns leaves it, and 2019-H2 with every other
+    division returning, so the workbook has a history sheet."""
+    _round_with_returns(ws, forms)
+    later = run_json(
+        ["generate", "-w", str(ws), "--round", "2019-H2", "--prefill-from", DEFAULT_ROUND]
+    )
+    for n, form in enumerate(Path(f["path"]) for f in later["forms"]):
+        if n % 2:
+            values = complete_values(form, status="已完成", percent=100)
+            fill(form, ws / "inbox" / f"H2-{n}.xlsx", values, GOOD_CONTACT)
+    run(["collect", "-w", str(ws), "--round", "2019-H2"])
+
+
 def _consolidate_module() -> Any:
     """The module: `from xlflow import consolidate` can give the function of that name,
     which the package loads on first use (xlflow.__getattr__)."""
@@ -323,15 +337,7 @@ def test_the_streamed_workbook_agrees_with_the_records_in_memory(
     from xlflow.state import round_state
     from xlflow.workspace import Workspace
 
-    _round_with_returns(ws, forms)
-    later = run_json(
-        ["generate", "-w", str(ws), "--round", "2019-H2", "--prefill-from", DEFAULT_ROUND]
-    )
-    for n, form in enumerate(Path(f["path"]) for f in later["forms"]):
-        if n % 2:
-            values = complete_values(form, status="已完成", percent=100)
-            fill(form, ws / "inbox" / f"H2-{n}.xlsx", values, GOOD_CONTACT)
-    run(["collect", "-w", str(ws), "--round", "2019-H2"])
+    _two_rounds(ws, forms)
     data = run_json(["merge", "-w", str(ws), "--round", "2019-H2"])
     workspace = Workspace.open(ws)
     register = workspace.register()
@@ -386,20 +392,6 @@ def test_a_round_too_large_to_hold_is_streamed_to_the_same_cells(
         assert sorted(map(str, a.merged_cells.ranges)) == sorted(map(str, b.merged_cells.ranges))
         heights = {r: d.height for r, d in a.row_dimensions.items() if d.height}
         assert heights == {r: d.height for r, d in b.row_dimensions.items() if d.height}, name
-
-
-def _two_rounds(ws: Path, forms: dict[str, Path]) -> None:
-    """Round 2019-H1 as _round_with_returns leaves it, and 2019-H2 with every other
-    division returning, so the workbook has a history sheet."""
-    _round_with_returns(ws, forms)
-    later = run_json(
-        ["generate", "-w", str(ws), "--round", "2019-H2", "--prefill-from", DEFAULT_ROUND]
-    )
-    for n, form in enumerate(Path(f["path"]) for f in later["forms"]):
-        if n % 2:
-            values = complete_values(form, status="已完成", percent=100)
-            fill(form, ws / "inbox" / f"H2-{n}.xlsx", values, GOOD_CONTACT)
-    run(["collect", "-w", str(ws), "--round", "2019-H2"])
 
 
 # the reaper (conftest.reap_processes) kills the resource tracker a spawn starts, and the

@@ -720,16 +720,20 @@ def test_a_port_in_use_is_a_message(tmp_path: Path) -> None:
     assert "Traceback" not in result.output
 
 
-def test_a_decision_goes_back_only_to_a_page_of_the_console(guarded: Console) -> None:
+def _uploaded(console: Console, name: str, data: bytes) -> str:
+    """Upload one file through the console, wait until it is collected; its sha256."""
     import hashlib
 
-    data = b"PK\x03\x04" + b"z" * 999
-    body, kind = multipart([("回跳.xlsx", data)], {"csrf_token": guarded.csrf()})
-    status, _, headers = guarded.request(
+    body, kind = multipart([(name, data)], {"csrf_token": console.csrf()})
+    _, _, headers = console.request(
         "POST", f"/r/{DEFAULT_ROUND}/upload", body, {"Content-Type": kind}
     )
-    wait_until_collected(guarded, headers["Location"])
-    sha = hashlib.sha256(data).hexdigest()
+    wait_until_collected(console, headers["Location"])
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_a_decision_goes_back_only_to_a_page_of_the_console(guarded: Console) -> None:
+    sha = _uploaded(guarded, "回跳.xlsx", b"PK\x03\x04" + b"z" * 999)
     for action, back in (("exclude", "/\\\\evil.example/x"), ("undo", "//evil.example/x")):
         fields = f"csrf_token={guarded.csrf()}&sha256={sha}&action={action}&reason=test&back={quote(back)}"
         status, page, headers = guarded.request(
@@ -745,15 +749,7 @@ def test_a_decision_goes_back_only_to_a_page_of_the_console(guarded: Console) ->
 
 def test_a_decision_without_a_reason_is_refused_in_the_consoles_words(guarded: Console) -> None:
     """The console has a reason box, not a --reason option: the refusal says what to do."""
-    import hashlib
-
-    data = b"PK\x03\x04" + b"r" * 999
-    body, kind = multipart([("无理由.xlsx", data)], {"csrf_token": guarded.csrf()})
-    _, _, headers = guarded.request(
-        "POST", f"/r/{DEFAULT_ROUND}/upload", body, {"Content-Type": kind}
-    )
-    wait_until_collected(guarded, headers["Location"])
-    sha = hashlib.sha256(data).hexdigest()
+    sha = _uploaded(guarded, "无理由.xlsx", b"PK\x03\x04" + b"r" * 999)
     fields = f"csrf_token={guarded.csrf()}&sha256={sha}&action=exclude&reason=%20%20"
     status, page, _ = guarded.request(
         "POST",
