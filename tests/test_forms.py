@@ -9,7 +9,9 @@ from typing import Any
 import openpyxl
 import pytest
 import python_calamine
+from click.testing import CliRunner
 
+from xlflow.cli import main
 from xlflow.model import parse_round
 from xlflow.signing import load_or_create_secret, row_hash, verify
 
@@ -265,3 +267,83 @@ def test_a_name_becomes_a_file_name_part_every_system_accepts(name: str, part: s
     from xlflow.text import safe_filename
 
     assert safe_filename(name) == part
+
+
+def _register_of(ws: Path, divisions: int) -> list[str]:
+    """A CSV register where each of `divisions` divisions leads two tasks, the next one
+    co-operating; the workspace set to use it."""
+    names = [f"第{d:02d}处" for d in range(divisions)]
+    lines = ["序号,重点任务,主要内容,主要任务,责任处室,2019年目标,2022年目标,2025年目标"]
+    for d, name in enumerate(names):
+        for t in (1, 2):
+            partner = names[(d + 1) % divisions]
+            lines.append(
+                f"{2 * d + t},第一组,{name}的第{t}项,内容,{name}、{partner},目标,推进,完成"
+            )
+    (ws / "templates" / "many.csv").write_text("\n".join(lines) + "\n", encoding="utf-8-sig")
+    toml = ws / "xlflow.toml"
+    text = toml.read_text("utf-8")
+    toml.write_text(text.replace("templates/key-task-list.xlsx", "templates/many.csv"), "utf-8")
+    return names
+
+
+def test_generate_makes_each_spec_when_its_form_is_written(
+    ws: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ministry's round has thousands of forms: their specs are never all held at once, and
+    the ledger still records them all, in register order, as build_specs makes them."""
+    import xlflow.forms as forms_module
+    from xlflow.forms import build_specs
+    from xlflow.ledger import Ledger, spec_to_json
+    from xlflow.workspace import Workspace
+
+    names = _register_of(ws, 12)  # above the pool's threshold: two workers
+    held: list[int] = []
+    make = forms_module.FormSpecs._make
+
+    def counted(self: Any, division: str) -> Any:
+        held.append(len(self._made) + 1)
+        return make(self, division)
+
+    monkeypatch.setattr(forms_module.FormSpecs, "_make", counted)
+    run(["generate", "-w", str(ws), "--round", DEFAULT_ROUND, "--deadline", "2099-12-31"])
+    assert len(held) == 12 and max(held) <= 6  # two workers, two queued at each, one recording
+    work = Workspace.open(ws)
+    with Ledger(work.ledger_path) as ledger:
+        assert ledger.form_divisions(DEFAULT_ROUND) == names
+        rnd = ledger.load_round(DEFAULT_ROUND)
+        stored = ledger.db.execute(
+            "SELECT spec FROM forms WHERE round=? ORDER BY rowid", (DEFAULT_ROUND,)
+        ).fetchall()
+    secret = load_or_create_secret(work.secret_path)
+    expected = build_specs(work.register(), work.settings, rnd, secret)
+    assert [s for (s,) in stored] == [spec_to_json(s) for s in expected]
+
+
+def test_a_generate_that_fails_records_no_form(ws: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The forms are recorded together once all are on disk; one that cannot be written
+    leaves the ledger without any (a re-run writes them all)."""
+    import xlflow.forms as forms_module
+    from xlflow.ledger import Ledger
+    from xlflow.workspace import Workspace
+
+    names = _register_of(ws, 12)
+    render = forms_module.render_form
+
+    def failing(spec: Any, *args: Any) -> bytes:
+        if spec.division == names[7]:
+            raise OSError("disk full")
+        return render(spec, *args)
+
+    monkeypatch.setenv("XLFLOW_POOL_IN_PROCESS", "1")
+    monkeypatch.setattr(forms_module, "render_form", failing)
+    result = CliRunner().invoke(
+        main, ["generate", "-w", str(ws), "--round", DEFAULT_ROUND, "--deadline", "2099-12-31"]
+    )
+    assert result.exit_code != 0
+    with Ledger(Workspace.open(ws).ledger_path) as ledger:
+        assert ledger.form_divisions(DEFAULT_ROUND) == []
+    monkeypatch.setattr(forms_module, "render_form", render)
+    run(["generate", "-w", str(ws), "--round", DEFAULT_ROUND, "--deadline", "2099-12-31"])
+    with Ledger(Workspace.open(ws).ledger_path) as ledger:
+        assert ledger.form_divisions(DEFAULT_ROUND) == names

@@ -11,10 +11,10 @@ import datetime as dt
 import io
 import json
 import os
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from .config import Field, Settings, describe_field
 from .errors import XlflowError
@@ -30,7 +30,7 @@ from .excel import (
     write_value,
 )
 from .files import atomic_write, folder_lock, sha256_bytes, sweep_temp_files
-from .ledger import Ledger
+from .ledger import AcceptedFiles, Ledger
 from .model import FileRecord, FormRow, FormSpec, Register, Role, Round
 from .pool import IsolatedPool, default_workers
 from .selfcheck import (
@@ -92,37 +92,83 @@ def _display_header(name: str) -> str:
     return "".join(name.split())
 
 
-def build_specs(
-    register: Register,
-    settings: Settings,
-    rnd: Round,
-    secret: bytes,
-    previous: Mapping[str, FileRecord] | None = None,
-    prefill_from: str = "",
-) -> list[FormSpec]:
-    """What each division's form holds, signed.
+class FormSpecs(Sequence[FormSpec]):
+    """What each division's form holds, signed, made when asked for.
+
+    A ministry's round has thousands of forms of dozens of tasks each; made all at once
+    they took some 200 MiB at 10,000 forms. Here each is made when a worker needs it and
+    kept only until `release`, once the ledger has it.
 
     `previous` maps a division to its accepted return of the round in `prefill_from`;
     its values and contact details are carried into the new form.
     """
-    specs = []
-    target_header = _target_header(register, settings, rnd.year)
-    headers = [_display_header(c) for c in settings.register.readonly_columns]
-    for division in register.divisions:
+
+    def __init__(
+        self,
+        register: Register,
+        settings: Settings,
+        rnd: Round,
+        secret: bytes,
+        previous: Mapping[str, FileRecord] | None = None,
+        prefill_from: str = "",
+        divisions: Sequence[str] = (),
+    ) -> None:
+        self.register = register
+        self.settings = settings
+        self.round = rnd
+        self.secret = secret
+        self.previous = previous or {}
+        self.prefill_from = prefill_from
+        chosen = set(divisions)
+        self.divisions = tuple(d for d in register.divisions if not chosen or d in chosen)
+        self._target_header = _target_header(register, settings, rnd.year)
+        self._headers = [_display_header(c) for c in settings.register.readonly_columns]
+        self._made: dict[int, FormSpec] = {}
+
+    def __len__(self) -> int:
+        return len(self.divisions)
+
+    @overload
+    def __getitem__(self, index: int) -> FormSpec: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[FormSpec]: ...
+
+    def __getitem__(self, index: int | slice) -> FormSpec | list[FormSpec]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(len(self))[index]]
+        if index < 0:
+            index += len(self)
+        spec = self._made.get(index)
+        if spec is None:
+            spec = self._made[index] = self._make(self.divisions[index])
+        return spec
+
+    def __iter__(self) -> Iterator[FormSpec]:
+        for index in range(len(self)):
+            yield self[index]
+            self.release(index)
+
+    def release(self, index: int) -> None:
+        """Forget a made spec; asked for again, it is made again (the same)."""
+        self._made.pop(index, None)
+
+    def _make(self, division: str) -> FormSpec:
+        settings, rnd = self.settings, self.round
         rows: list[FormRow] = []
         target_year = None
-        earlier = (previous or {}).get(division)
+        earlier = self.previous.get(division)
         carried = earlier.values if earlier else {}
-        for task, role in register.tasks_of(division):
+        for task, role in self.register.index().get(division, ()):
             readonly = [
                 (h, task.column(c))
-                for h, c in zip(headers, settings.register.readonly_columns, strict=True)
+                for h, c in zip(self._headers, settings.register.readonly_columns, strict=True)
             ]
-            if target_header and rnd.year is not None:
+            if self._target_header and rnd.year is not None:
                 found = task.target_for(rnd.year)
                 if found:
                     target_year = found[0]
-                readonly.append((target_header, found[1] if found else ""))
+                readonly.append((self._target_header, found[1] if found else ""))
             values = carried.get(task.id, {})
             rows.append(
                 FormRow(
@@ -139,27 +185,36 @@ def build_specs(
             )
         hashes = tuple(row_hash(r.task_id, r.role.label, [t for _, t in r.readonly]) for r in rows)
         task_ids = tuple(r.task_id for r in rows)
-        signature = sign_form(secret, rnd.id, division, task_ids, hashes)
+        signature = sign_form(self.secret, rnd.id, division, task_ids, hashes)
         # who fills in and their phone rarely change; the date always does
         contact = tuple(
             (f.key, earlier.contact[f.key])
             for f in settings.contact
             if earlier and f.type != "date" and earlier.contact.get(f.key) not in (None, "")
         )
-        specs.append(
-            FormSpec(
-                round=rnd,
-                division=division,
-                title=form_title(settings, rnd, division),
-                target_year=target_year,
-                rows=tuple(rows),
-                prefill_from=prefill_from if earlier else "",
-                signature=signature,
-                row_hashes=hashes,
-                contact_prefill=contact,
-            )
+        return FormSpec(
+            round=rnd,
+            division=division,
+            title=form_title(settings, rnd, division),
+            target_year=target_year,
+            rows=tuple(rows),
+            prefill_from=self.prefill_from if earlier else "",
+            signature=signature,
+            row_hashes=hashes,
+            contact_prefill=contact,
         )
-    return specs
+
+
+def build_specs(
+    register: Register,
+    settings: Settings,
+    rnd: Round,
+    secret: bytes,
+    previous: Mapping[str, FileRecord] | None = None,
+    prefill_from: str = "",
+) -> list[FormSpec]:
+    """What each division's form holds, signed, all at once (see `FormSpecs`)."""
+    return list(FormSpecs(register, settings, rnd, secret, previous, prefill_from))
 
 
 def form_filename(spec: FormSpec) -> str:
@@ -865,22 +920,22 @@ def _render_to(context: _Render, spec: FormSpec) -> GeneratedForm:
 
 
 def _write_forms(
-    specs: Sequence[FormSpec], settings: Settings, created: dt.datetime | None, out_dir: Path
-) -> list[GeneratedForm]:
-    """Every form, rendered on all the cores when there are many, in register order."""
+    specs: FormSpecs, settings: Settings, created: dt.datetime | None, out_dir: Path
+) -> Iterator[tuple[int, GeneratedForm]]:
+    """(index, form) of every form as it is written, on all the cores when there are many."""
     context = (settings, created, out_dir)
     workers = default_workers(len(specs))
     if workers == 1:
-        return [_render_to(context, spec) for spec in specs]
-    forms: list[GeneratedForm | None] = [None] * len(specs)
+        for index in range(len(specs)):
+            yield index, _render_to(context, specs[index])
+        return
     pool: IsolatedPool[FormSpec, GeneratedForm] = IsolatedPool(
         _render_to, context, workers, 300, settings.limits.worker_memory_mb
     )
     for index, outcome in pool.run(specs):
         # a worker that died is no reason to lose the form: make it here, where an error shows
         done = outcome if isinstance(outcome, GeneratedForm) else _render_to(context, specs[index])
-        forms[index] = done
-    return [f for f in forms if f is not None]
+        yield index, done
 
 
 def generate_forms(
@@ -899,7 +954,7 @@ def generate_forms(
     with folder_lock(ws.lock_path, "生成填报表"), Ledger(ws.ledger_path) as ledger:
         sweep_temp_files(ws.round_dir(rnd))
         secret = load_or_create_secret(ws.secret_path)
-        previous: dict[str, FileRecord] = {}
+        previous: Mapping[str, FileRecord] = {}
         source = ""
         if prefill_from:
             earlier = ledger.find_round(prefill_from)
@@ -909,14 +964,18 @@ def generate_forms(
                     f"{'、'.join(r.id for r in ledger.rounds()) or '（无）'}"
                 )
             source = earlier.id
-            previous = {f.division: f for f in ledger.accepted(source)}
+            previous = AcceptedFiles(ledger, source)
         record = ledger.record_round(rnd, source)
-        specs = build_specs(register, ws.settings, record, secret, previous, source)
-        if divisions:
-            specs = [s for s in specs if s.division in divisions]
+        specs = FormSpecs(register, ws.settings, record, secret, previous, source, divisions)
         created = ledger.round_created_at(rnd.id)
-        forms = _write_forms(specs, ws.settings, created, ws.round_dir(rnd) / "forms")
+        forms: list[GeneratedForm | None] = [None] * len(specs)
+        staged = ledger.staged_forms(rnd.id)
+        for index, form in _write_forms(specs, ws.settings, created, ws.round_dir(rnd) / "forms"):
+            spec = specs[index]
+            staged.add(index, spec, form.path, form.sha256)
+            forms[index] = replace(form, task_ids=spec.task_ids)  # the register's own strings
+            specs.release(index)
         if hasattr(os, "sync"):
             os.sync()  # one flush for every form written, before the ledger records them
-        ledger.record_forms(rnd.id, specs, {f.division: f for f in forms})
-    return GenerateResult(record, tuple(forms), source)
+        staged.record()
+    return GenerateResult(record, tuple(f for f in forms if f is not None), source)

@@ -68,6 +68,7 @@ CREATE TABLE IF NOT EXISTS files (
     origin TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (round, path, sha256)
 );
+CREATE INDEX IF NOT EXISTS files_by_division ON files(round, division);
 CREATE TABLE IF NOT EXISTS receipts (
     round TEXT NOT NULL,
     name TEXT NOT NULL,
@@ -238,13 +239,17 @@ def task_to_json(task: Task) -> str:
 
 def task_from_json(text: str) -> Task:
     tid, group, columns, lead, cooperating, targets, row = json.loads(text)
+    # Division names, groups, targets and many column texts (a group's label, the divisions
+    # responsible) repeat from task to task: one string for each, not one per task. At
+    # 40,000 tasks of ten divisions the divisions, groups and targets alone took 51 MiB.
+    intern = sys.intern
     return Task(
         id=tid,
-        group=group,
-        columns=tuple((sys.intern(h), v) for h, v in columns),
-        lead=tuple(lead),
-        cooperating=tuple(cooperating),
-        targets=tuple((year, text) for year, text in targets),
+        group=intern(group),
+        columns=tuple((intern(h), intern(v)) for h, v in columns),
+        lead=tuple(map(intern, lead)),
+        cooperating=tuple(map(intern, cooperating)),
+        targets=tuple((year, intern(text)) for year, text in targets),
         row=row,
     )
 
@@ -520,6 +525,10 @@ class Ledger:
                     " VALUES (?, ?, ?, ?, ?)",
                     (round_id, spec.division, spec_to_json(spec), str(f.path), f.sha256),
                 )
+
+    def staged_forms(self, round_id: str) -> StagedForms:
+        """A place for forms as they are written, recorded all at once by `record()`."""
+        return StagedForms(self, round_id)
 
     def form_divisions(self, round_id: str) -> list[str]:
         """The divisions a round's forms were generated for, in the order they were made."""
@@ -822,6 +831,72 @@ class Ledger:
 
     def accepted(self, round_id: str) -> list[FileRecord]:
         return [f for f in self.files(round_id) if f.verdict is Verdict.ACCEPTED]
+
+
+class StagedForms:
+    """Forms written but not yet recorded, kept in a temporary table rather than in memory:
+    a ministry's round has thousands. `record()` puts them in the ledger in one
+    transaction, in the order of their positions, as `record_forms` would."""
+
+    def __init__(self, ledger: Ledger, round_id: str) -> None:
+        self.db = ledger.db
+        self.ledger = ledger
+        self.round_id = round_id
+        self.db.execute("DROP TABLE IF EXISTS temp.staged_forms")
+        self.db.execute(
+            "CREATE TEMP TABLE staged_forms"
+            " (pos INTEGER PRIMARY KEY, division TEXT, spec TEXT, path TEXT, sha256 TEXT)"
+        )
+
+    def add(self, pos: int, spec: FormSpec, path: Path, sha256: str) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO temp.staged_forms VALUES (?, ?, ?, ?, ?)",
+            (pos, spec.division, spec_to_json(spec), str(path), sha256),
+        )
+
+    def record(self) -> None:
+        with self.ledger.transaction():
+            self.db.execute(
+                "INSERT OR REPLACE INTO forms(round, division, spec, path, sha256)"
+                " SELECT ?, division, spec, path, sha256 FROM temp.staged_forms ORDER BY pos",
+                (self.round_id,),
+            )
+        self.db.execute("DROP TABLE temp.staged_forms")
+
+
+class AcceptedFiles(Mapping[str, FileRecord]):
+    """division -> its accepted return of a round, with values, read when asked for."""
+
+    def __init__(self, ledger: Ledger, round_id: str) -> None:
+        self.ledger = ledger
+        self.round_id = round_id
+
+    def __getitem__(self, division: str) -> FileRecord:
+        db = self.ledger.db
+        db.row_factory = sqlite3.Row
+        try:
+            # the latest, as a dict built from ledger.accepted() in its order would keep
+            row = db.execute(
+                "SELECT * FROM files WHERE round=? AND division=? AND verdict='accepted'"
+                " ORDER BY mtime DESC, path DESC LIMIT 1",
+                (self.round_id, division),
+            ).fetchone()
+        finally:
+            db.row_factory = None
+        if row is None:
+            raise KeyError(division)
+        return _file_from_row(row)
+
+    def __iter__(self) -> Iterator[str]:
+        rows = self.ledger.db.execute(
+            "SELECT DISTINCT division FROM files WHERE round=? AND verdict='accepted'"
+            " ORDER BY division",
+            (self.round_id,),
+        ).fetchall()
+        return iter([r[0] for r in rows])
+
+    def __len__(self) -> int:
+        return len(list(iter(self)))
 
 
 class _ReadOnly:
