@@ -7,12 +7,16 @@ from __future__ import annotations
 import io
 import struct
 import zipfile
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from xlflow import reader
 from xlflow.config import Limits
 from xlflow.issues import IssueCode
+
+from .conftest import TASK_SHEET
 
 LIMITS = Limits()
 
@@ -599,3 +603,22 @@ def test_an_element_no_reader_knows_is_refused_by_name(where: str, element: byte
     assert f"含有不认识的元素 <{name}>" in issue.message  # type: ignore[attr-defined]
     # the same part without it is read
     assert _scan({k: v.replace(element, b"") for k, v in parts.items()}) == []
+
+
+def test_each_part_of_a_form_is_inflated_once(
+    forms: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No part is read twice (the workbook part, which says where the sheets are, was)."""
+    opened: list[str] = []
+    real_open = zipfile.ZipFile.open
+
+    def counting(self: zipfile.ZipFile, name: Any, *args: Any, **kwargs: Any) -> Any:
+        opened.append(name.filename if isinstance(name, zipfile.ZipInfo) else name)
+        return real_open(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(zipfile.ZipFile, "open", counting)
+    data = next(iter(forms.values())).read_bytes()
+    result = reader.read_workbook(data, ".xlsx", LIMITS, (TASK_SHEET, "_xlflow"))
+    assert result.workbook is not None and result.workbook.sheet(TASK_SHEET) is not None
+    assert "xl/workbook.xml" in opened
+    assert len(opened) == len(set(opened)), sorted(opened)

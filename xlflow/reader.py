@@ -15,13 +15,14 @@ import datetime as dt
 import functools
 import html
 import io
+import itertools
 import os
 import pyexpat
 import re
 import struct
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
@@ -260,11 +261,14 @@ def check_package(data: bytes, limits: Limits) -> str | None:
     return None
 
 
-def _members(zf: zipfile.ZipFile, wanted: Callable[[str], bool]) -> Iterator[tuple[str, bytes]]:
+def _members(
+    zf: zipfile.ZipFile, wanted: Callable[[str], bool], done: Container[str] = ()
+) -> Iterator[tuple[str, bytes]]:
     """The parts xlflow parses in full (their CRC is checked on the way), and the head of
-    every other XML part, where a DTD would have to be. Sizes are already bounded."""
+    every other XML part, where a DTD would have to be; none of those `done` already.
+    Sizes are already bounded."""
     for info in zf.infolist():
-        if info.is_dir():
+        if info.is_dir() or info.filename in done:
             continue
         name = info.filename
         if wanted(name):
@@ -927,7 +931,10 @@ def _read_zip(data: bytes, suffix: str, limits: Limits, sheets: Sequence[str]) -
 def _parts(zf: zipfile.ZipFile, fmt: str, sheets: Sequence[str]) -> dict[str, bytes]:
     """The parts xlflow reads itself, inflated once: of the worksheets, only those asked
     for (when the file has them all). A DTD in any XML part refuses the file."""
-    only = _sheet_parts(zf, sheets) if fmt != "ods" and sheets else None
+    # which worksheets to inflate is known from the workbook part and its relationships,
+    # so those two are read first, and only once
+    first = _sheet_index(zf) if fmt != "ods" and sheets else {}
+    only = _sheet_parts(first, sheets) if first else None
 
     def parsed(name: str) -> bool:
         if fmt == "ods":
@@ -937,7 +944,8 @@ def _parts(zf: zipfile.ZipFile, fmt: str, sheets: Sequence[str]) -> dict[str, by
         return name in _OOXML_PARTS or name.startswith("docProps/")
 
     wanted: dict[str, bytes] = {}
-    for name, part in _members(zf, parsed):
+    members = _members(zf, parsed, first)
+    for name, part in itertools.chain(first.items(), members):
         if name.endswith((".xml", ".rels", ".vml")) and _DTD.search(part[:4096]):
             raise Malformed(
                 error(
@@ -951,12 +959,21 @@ def _parts(zf: zipfile.ZipFile, fmt: str, sheets: Sequence[str]) -> dict[str, by
     return wanted
 
 
-def _sheet_parts(zf: zipfile.ZipFile, sheets: Sequence[str]) -> set[str] | None:
-    """The worksheet parts of the named sheets, or None if any of them is not in the file."""
+_INDEX_PARTS = ("xl/workbook.xml", "xl/_rels/workbook.xml.rels")
+
+
+def _sheet_index(zf: zipfile.ZipFile) -> dict[str, bytes]:
+    """The workbook part and its relationships, inflated (their CRC checked), or nothing
+    when either is missing."""
     try:
-        names = _sheet_targets(zf.read("xl/workbook.xml"), zf.read("xl/_rels/workbook.xml.rels"))
+        return {name: zf.read(name) for name in _INDEX_PARTS}
     except KeyError:
-        return None
+        return {}
+
+
+def _sheet_parts(index: dict[str, bytes], sheets: Sequence[str]) -> set[str] | None:
+    """The worksheet parts of the named sheets, or None if any of them is not in the file."""
+    names = _sheet_targets(*(index[name] for name in _INDEX_PARTS))
     found = {target for target, name in names.items() if name in sheets}
     return found if len(found) == len(set(sheets)) else None
 
