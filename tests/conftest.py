@@ -255,7 +255,7 @@ def reap_processes() -> Iterator[None]:
                 os.kill(pid, signal.SIGKILL)
 
 
-# --- collect's workers in the test's own process (mutation testing, tests/mutation.py) ---
+# --- workers in the test's own process (mutation testing, tests/mutation.py) ---
 
 
 @pytest.fixture(autouse=True)
@@ -264,9 +264,7 @@ def _needs_isolation(request: pytest.FixtureRequest) -> None:
         request.node.get_closest_marker("isolation")
         and os.environ.get("XLFLOW_POOL_IN_PROCESS") == "1"
     ):
-        pytest.skip(
-            "needs collect's worker processes; XLFLOW_POOL_IN_PROCESS=1 runs them in-process"
-        )
+        pytest.skip("needs real worker processes; XLFLOW_POOL_IN_PROCESS=1 runs them in-process")
 
 
 # --- tests of real programs never skip in CI ---

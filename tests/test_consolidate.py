@@ -397,14 +397,22 @@ def test_a_round_too_large_to_hold_is_streamed_to_the_same_cells(
 # the reaper (conftest.reap_processes) kills the resource tracker a spawn starts, and the
 # next test's spawn says so as it starts another
 @pytest.mark.filterwarnings("ignore:resource_tracker:UserWarning")
-@pytest.mark.parametrize("method", ["fork", "spawn"])
+@pytest.mark.parametrize(
+    "method",
+    [
+        pytest.param("fork", marks=pytest.mark.isolation),
+        pytest.param("spawn", marks=pytest.mark.isolation),
+        "in-process",
+    ],
+)
 @pytest.mark.parametrize("streamed", [False, True])
 def test_rows_laid_out_beside_the_writer_give_the_same_workbook_byte_for_byte(
     ws: Path, forms: dict[str, Path], monkeypatch: Any, method: str, streamed: bool
 ) -> None:
     """Beyond LAY_OUT_APART_ABOVE tasks a companion process reads the ledger and lays the
     rows out while this one writes them; the file is the one a single process writes.
-    Under spawn (Windows, macOS) what the companion needs is pickled to it."""
+    Under spawn (Windows, macOS) what the companion needs is pickled to it; with
+    XLFLOW_POOL_IN_PROCESS=1 (mutation testing) it is a thread."""
     from xlflow import pool
 
     consolidate = _consolidate_module()
@@ -417,14 +425,19 @@ def test_rows_laid_out_beside_the_writer_give_the_same_workbook_byte_for_byte(
     started: list[object] = []
 
     def spy(target: Any, *args: Any) -> Any:
-        started.append(target)
-        return pool.start_companion(target, *args)
+        proc, conn = pool.start_companion(target, *args)
+        started.append((target, type(proc).__name__))
+        return proc, conn
 
     monkeypatch.setattr(consolidate, "start_companion", spy)
     monkeypatch.setattr(consolidate, "LAY_OUT_APART_ABOVE", 0)
-    monkeypatch.setattr(pool, "START_METHOD", method)
+    if method == "in-process":
+        monkeypatch.setenv(pool.IN_PROCESS_VARIABLE, "1")
+    else:
+        monkeypatch.setattr(pool, "START_METHOD", method)
     beside, path_again = _merge_of(ws, "2019-H2")
-    assert started == [consolidate._lay_out]
+    kind = "_CompanionThread" if method == "in-process" else f"{method.capitalize()}Process"
+    assert started == [(consolidate._lay_out, kind)]
     assert path_again == path and path.read_bytes() == alone
     assert beside == data
     assert "历次进展" in openpyxl.load_workbook(path).sheetnames
@@ -438,16 +451,13 @@ def _merge_of(ws: Path, round_id: str) -> tuple[dict[str, Any], Path]:
     return data.summary(path), path
 
 
-def test_a_companion_that_fails_or_dies_leaves_no_workbook_and_says_so(
+def test_a_companion_that_fails_leaves_no_workbook_and_says_so(
     ws: Path, forms: dict[str, Path], monkeypatch: Any
 ) -> None:
-    """What goes wrong in the companion is raised here, as it would be in one process;
-    a companion that dies is named with its exit code. Either way no workbook is left
-    half written, the scratch folder goes, and the next merge runs."""
-    import os
-
+    """What goes wrong in the companion is raised here, as it would be in one process; no
+    workbook is left half written, the scratch folder goes, and the next merge runs (a
+    companion that dies: the next test)."""
     consolidate = _consolidate_module()
-    from xlflow.errors import WorkspaceError
 
     _round_with_returns(ws, forms)
     outbox = ws / "outbox" / DEFAULT_ROUND
@@ -471,6 +481,24 @@ def test_a_companion_that_fails_or_dies_leaves_no_workbook_and_says_so(
         m.setattr(consolidate._Tally, "add", unpicklable)
         with pytest.raises(RuntimeError, match="Unpicklable: lost in transit"):
             _merge_of(ws, DEFAULT_ROUND)
+    assert not list(outbox.glob("*汇总*")) and not list(outbox.glob(".*"))
+    assert not list((ws / ".xlflow").glob(".merge-*"))
+    _, path = _merge_of(ws, DEFAULT_ROUND)
+    assert path.exists()
+
+
+@pytest.mark.isolation
+def test_a_companion_that_dies_is_named_with_its_exit_code(
+    ws: Path, forms: dict[str, Path], monkeypatch: Any
+) -> None:
+    import os
+
+    consolidate = _consolidate_module()
+    from xlflow.errors import WorkspaceError
+
+    _round_with_returns(ws, forms)
+    outbox = ws / "outbox" / DEFAULT_ROUND
+    monkeypatch.setattr(consolidate, "LAY_OUT_APART_ABOVE", 0)
     with monkeypatch.context() as m:
         m.setattr(consolidate, "_lay_out", lambda conn, *args: os._exit(3))
         with pytest.raises(WorkspaceError, match=r"辅助进程意外退出（代码 3）"):

@@ -399,6 +399,7 @@ _MERGE_BESIDE = (
 )
 
 
+@pytest.mark.isolation
 def test_a_killed_merge_takes_its_companion_with_it(ws: Path, forms: dict[str, Path]) -> None:
     """A large round is merged with a companion process laying the rows out; killing the
     merge ends the companion too, even in the middle of a task (here each takes 0.5 s)."""

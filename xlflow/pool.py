@@ -188,8 +188,35 @@ def _companion(
 def start_companion(target: Callable[..., None], *args: Any) -> tuple[Any, Connection]:
     """One process running `target(conn, *args)` beside this one, ended with it, that
     talks back over `conn`: (the process, this end of the pipe). `target` reports its
-    own failures over the pipe; a companion that dies leaves the pipe at its end."""
+    own failures over the pipe; a companion that dies leaves the pipe at its end.
+
+    With IN_PROCESS_VARIABLE set it is a thread of this process instead, over the same
+    pipe, so that a mutation tool sees the calls it makes."""
+    if os.environ.get(IN_PROCESS_VARIABLE) == "1":
+        parent, child = mp.Pipe(duplex=False)
+        return _CompanionThread(target, child, args), parent
     return _start(mp.get_context(START_METHOD), _companion, (target, args), duplex=False)
+
+
+class _CompanionThread:
+    """The part of a companion process's interface that `stop_companion` and the merge use."""
+
+    def __init__(self, target: Callable[..., None], conn: Connection, args: tuple[Any, ...]):
+        self.thread = threading.Thread(target=target, args=(conn, *args), daemon=True)
+        self.thread.start()
+
+    @property
+    def exitcode(self) -> int | None:
+        return None if self.thread.is_alive() else 0
+
+    def is_alive(self) -> bool:
+        return self.thread.is_alive()
+
+    def kill(self) -> None:
+        """A thread cannot be killed: with the pipe closed its next send fails, and it ends."""
+
+    def join(self, timeout: float | None = None) -> None:
+        self.thread.join(timeout)
 
 
 def stop_companion(proc: Any, conn: Connection) -> None:
