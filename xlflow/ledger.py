@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any
 
 from .errors import WorkspaceError, XlflowError
 from .issues import Issue, Verdict
@@ -123,13 +123,6 @@ MAX_PATH_BYTES = 500
 
 def now_text() -> str:
     return dt.datetime.now().replace(microsecond=0).isoformat()
-
-
-class _HasSha(Protocol):
-    @property
-    def sha256(self) -> str: ...
-    @property
-    def path(self) -> Path: ...
 
 
 def spec_to_json(spec: FormSpec) -> str:
@@ -514,18 +507,6 @@ class Ledger:
         row = self.db.execute("SELECT created_at FROM rounds WHERE id=?", (round_id,)).fetchone()
         return dt.datetime.fromisoformat(row[0]) if row else None
 
-    def record_forms(
-        self, round_id: str, specs: Iterable[FormSpec], files: Mapping[str, _HasSha]
-    ) -> None:
-        with self.transaction():
-            for spec in specs:
-                f = files[spec.division]
-                self.db.execute(
-                    "INSERT OR REPLACE INTO forms(round, division, spec, path, sha256)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (round_id, spec.division, spec_to_json(spec), str(f.path), f.sha256),
-                )
-
     def staged_forms(self, round_id: str) -> StagedForms:
         """A place for forms as they are written, recorded all at once by `record()`."""
         return StagedForms(self, round_id)
@@ -836,7 +817,8 @@ class Ledger:
 class StagedForms:
     """Forms written but not yet recorded, kept in a temporary table rather than in memory:
     a ministry's round has thousands. `record()` puts them in the ledger in one
-    transaction, in the order of their positions, as `record_forms` would."""
+    transaction, in the order of their positions (a form's rowid is its place in the round,
+    see `form_divisions`)."""
 
     def __init__(self, ledger: Ledger, round_id: str) -> None:
         self.db = ledger.db
