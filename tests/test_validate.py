@@ -1,0 +1,89 @@
+"""validate's rules on a cell, apart from any file: how a value was stored decides
+whether it can be used at all."""
+
+from __future__ import annotations
+
+import pytest
+
+from xlflow import validate
+from xlflow.config import Field
+from xlflow.issues import IssueCode, Severity
+from xlflow.reader import RawWorkbook
+from xlflow.text import CELL_TEXT_LIMIT, cell_length
+
+SHEET = "填报"
+WHERE = {"sheet": SHEET, "cell": "H7"}
+
+
+def _formula_at_h7(fmt: str) -> RawWorkbook:
+    raw = RawWorkbook(format=fmt)
+    raw.note_cells(SHEET, {"H7"}, set(), set())
+    return raw
+
+
+@pytest.mark.parametrize("field_type", ["text", "choice"])
+def test_an_xls_number_cached_for_a_formula_in_a_text_field_is_not_used(field_type: str) -> None:
+    """LibreOffice stores a text formula's result in an .xls as the number 0."""
+    usable, issues = validate._read_problems(
+        _formula_at_h7("xls"), SHEET, "H7", 0.0, "进展情况", WHERE, field_type
+    )
+    assert not usable
+    assert [(i.code, i.severity) for i in issues] == [(IssueCode.FORMULA_NO_VALUE, Severity.ERROR)]
+    assert "存成了数字" in issues[0].message and issues[0].cell == "H7"
+
+
+@pytest.mark.parametrize(
+    ("fmt", "value", "field_type"),
+    [
+        ("xlsx", 0.0, "text"),  # an .xlsx keeps a text result as text: a number is a number
+        ("ods", 0.0, "choice"),
+        ("xls", 40.0, "percent"),  # a number is the right answer to a number question
+        ("xls", "按计划推进", "choice"),  # the cached text
+        ("xls", True, "text"),  # a boolean is cached as one
+    ],
+)
+def test_a_formula_s_cached_value_is_used_with_a_warning(
+    fmt: str, value: object, field_type: str
+) -> None:
+    usable, issues = validate._read_problems(
+        _formula_at_h7(fmt),
+        SHEET,
+        "H7",
+        value,
+        "完成状态",
+        WHERE,
+        field_type,  # type: ignore[arg-type]
+    )
+    assert usable
+    assert [(i.code, i.severity) for i in issues] == [
+        (IssueCode.FORMULA_VALUE_USED, Severity.WARNING)
+    ]
+
+
+def test_a_value_that_is_no_formula_has_no_problem() -> None:
+    assert validate._read_problems(
+        RawWorkbook(format="xls"), SHEET, "H7", 0.0, "进展情况", WHERE, "text"
+    ) == (True, [])
+
+
+def test_text_the_reader_cut_at_the_cell_limit_is_not_used() -> None:
+    raw = RawWorkbook(format="xlsx")
+    raw.truncation_check = lambda text: True
+    cut = "长" * CELL_TEXT_LIMIT
+    usable, issues = validate._read_problems(raw, SHEET, "H7", cut, "下步打算", WHERE, "text")
+    assert not usable and [i.code for i in issues] == [IssueCode.CELL_TEXT_LIMIT]
+    assert str(CELL_TEXT_LIMIT) in issues[0].message
+
+
+def test_text_over_the_limit_in_utf16_units_is_named_with_both_counts() -> None:
+    """Fewer characters than the limit, more UTF-16 units than a cell holds."""
+    text = "\U00010000" * (CELL_TEXT_LIMIT // 2 + 1)
+    assert len(text) < CELL_TEXT_LIMIT < cell_length(text)
+    field = Field(key="next_steps", label="下步打算", type="text", max_length=100_000)
+    issues = list(validate._text_checks(field, text, WHERE, "下步打算"))
+    assert [(i.code, i.severity) for i in issues] == [(IssueCode.CELL_TEXT_LIMIT, Severity.ERROR)]
+    message = issues[0].message
+    assert f"{len(text)} 个字符" in message and str(cell_length(text)) in message
+    assert issues[0].cell == "H7"
+    short = list(validate._text_checks(field, "好" * 10, WHERE, "下步打算"))
+    assert short == []
