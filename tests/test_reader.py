@@ -622,3 +622,41 @@ def test_each_part_of_a_form_is_inflated_once(
     assert result.workbook is not None and result.workbook.sheet(TASK_SHEET) is not None
     assert "xl/workbook.xml" in opened
     assert len(opened) == len(set(opened)), sorted(opened)
+
+
+def test_a_formula_cached_as_an_error_has_no_usable_value_in_both_scans() -> None:
+    """`=1/0` saved with its result: t="e", the value #DIV/0!. The plain scan (cells as
+    office programs write them) and the full scan (here a cell whose attributes come in
+    another order) both say it has no usable value, so the error text is never an answer."""
+    plain = b'<row r="7"><c r="H7" s="1" t="e"><f>1/0</f><v>#DIV/0!</v></c></row>'
+    other = b'<row r="7"><c t="e" r="H7" s="1"><f>1/0</f><v>#DIV/0!</v></c></row>'
+    for cells in (plain, other):
+        raw = reader.RawWorkbook(format="xlsx")
+        assert list(reader._read_ooxml_parts(_parts(_sheet(cells)), raw, LIMITS)) == []
+        assert raw.formulas == {"S": {"H7"}} and raw.formulas_without_value == {"S": {"H7"}}
+    assert reader._scan_plain(_sheet(plain), 0, frozenset()) is not None  # the plain path ran
+
+
+def test_a_shared_string_with_a_phonetic_run_is_read() -> None:
+    """Excel and WPS keep a reading guide (<rPh>, <phoneticPr>) after a string's text."""
+    guides = (
+        b'<rPh sb="0" eb="1"><t>wen</t></rPh>',
+        b'<phoneticPr fontId="1" type="noConversion"/>',
+        b'<rPh sb="0" eb="1"><t>wen</t></rPh><phoneticPr fontId="1"/>',
+    )
+    for guide in guides:
+        sst = b'<sst xmlns="' + _MAIN + b'"><si><t>\xe6\x96\x87</t>' + guide + b"</si></sst>"
+        assert _scan(_parts(_sheet(b'<row r="1"><c r="A1" t="s"><v>0</v></c></row>'), sst)) == []
+
+
+def test_an_unexpected_failure_in_the_part_checks_is_a_corrupt_file(
+    forms: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object) -> list[object]:
+        raise ValueError("unexpected")
+
+    monkeypatch.setattr(reader, "_read_ooxml_parts", broken)
+    data = next(iter(forms.values())).read_bytes()
+    result = reader.read_workbook(data, ".xlsx", LIMITS, (TASK_SHEET, "_xlflow"))
+    assert result.workbook is None
+    assert [i.code for i in result.issues] == [IssueCode.CORRUPT_FILE]
