@@ -378,3 +378,29 @@ def test_a_header_repeated_in_the_body_is_not_a_task(tmp_path: Path) -> None:
     assert [t.id for t in reg.tasks] == ["1", "2"]
     assert reg.divisions == ("办公室", "财务处", "人事处")
     assert any("重复了表头" in n for n in reg.notes)
+
+
+def test_a_row_that_is_only_merged_cells_does_not_end_the_register(tmp_path: Path) -> None:
+    """A task drawn two rows high, every cell merged down: its second row adds nothing,
+    and the tasks after it are still read."""
+    path = _xlsx(
+        tmp_path / "r.xlsx",
+        [
+            ["序号", "类别", "工作任务", "责任\n处室", "2020年\n目标"],
+            [1, "改革", "任务甲", "办公室", "目标甲"],
+            [None, None, None, None, None],
+            [2, "改革", "任务乙", "人事处", "目标乙"],
+        ],
+        merges=["A2:A3", "B2:B3", "C2:C3", "D2:D3", "E2:E3"],
+    )
+    settings = RegisterSettings(
+        id_column="序号",
+        group_column="类别",
+        name_column="工作任务",
+        divisions_column="责任处室",
+        readonly_columns=("工作任务",),
+        targets=((2020, "2020年目标"),),
+    )
+    reg = read_register(path, settings)
+    assert [(t.id, t.column("工作任务")) for t in reg.tasks] == [("1", "任务甲"), ("2", "任务乙")]
+    assert reg.tasks[1].lead == ("人事处",)
