@@ -3,13 +3,26 @@ whether it can be used at all."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import openpyxl
 import pytest
+from openpyxl.utils import get_column_letter
 
 from xlflow import validate
 from xlflow.config import Field
 from xlflow.issues import IssueCode, Severity
-from xlflow.reader import RawWorkbook
+from xlflow.reader import RawWorkbook, read_workbook
 from xlflow.text import CELL_TEXT_LIMIT, cell_length
+
+from .conftest import (
+    DEFAULT_ROUND,
+    GOOD_CONTACT,
+    complete_values,
+    fill,
+    header_columns,
+    task_rows,
+)
 
 SHEET = "填报"
 WHERE = {"sheet": SHEET, "cell": "H7"}
@@ -87,3 +100,32 @@ def test_text_over_the_limit_in_utf16_units_is_named_with_both_counts() -> None:
     assert issues[0].cell == "H7"
     short = list(validate._text_checks(field, "好" * 10, WHERE, "下步打算"))
     assert short == []
+
+
+def test_a_form_read_from_an_xls_does_not_take_a_number_cached_in_a_text_field(
+    forms: dict[str, Path], ws: Path
+) -> None:
+    """The rule above, through validate_form as collect runs it: a filled form read back,
+    then stored as LibreOffice stores an .xls, the 进展情况 of task 5 a formula cached as 0."""
+    from xlflow.ledger import Ledger
+    from xlflow.workspace import Workspace
+
+    work = Workspace.open(ws)
+    form = forms["创新平台与合作处"]
+    filled = fill(form, ws / "staging" / "r.xlsx", complete_values(form), GOOD_CONTACT)
+    raw = read_workbook(filled.read_bytes(), ".xlsx", work.settings.limits).workbook
+    assert raw is not None
+    row, col = task_rows(form)["5"], header_columns(openpyxl.load_workbook(form)[SHEET])["进展情况"]
+    sheet = raw.sheet(SHEET)
+    assert sheet is not None
+    sheet.rows[row - 1][col - 1] = 0.0
+    ref = f"{get_column_letter(col)}{row}"
+    raw.note_cells(SHEET, {ref}, set(), set())
+    with Ledger(work.ledger_path) as ledger:
+        spec = ledger.forms(ledger.load_round(DEFAULT_ROUND))["创新平台与合作处"]
+    for fmt, code in (("xls", IssueCode.FORMULA_NO_VALUE), ("xlsx", IssueCode.FORMULA_VALUE_USED)):
+        raw.format = fmt
+        result = validate.validate_form(raw, spec, work.settings)
+        assert [(i.code, i.cell) for i in result.issues] == [(code, ref)], fmt
+        taken = result.values.get("5", {}).get("progress")
+        assert taken == ("0" if fmt == "xlsx" else None), fmt
