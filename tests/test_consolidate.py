@@ -258,6 +258,7 @@ def test_status_json_and_text(ws: Path, forms: dict[str, Path]) -> None:
     assert RES in data["missing"] and PLAN not in data["missing"]
     deadline = dt.date.fromisoformat(data["deadline"])
     assert data["days_left"] == (deadline - dt.date.today()).days
+    assert {d["overdue"] for d in data["divisions"]} == {False}  # the deadline is 30 days off
     text = run(["status", "-w", str(ws), "--round", DEFAULT_ROUND]).output
     assert "退回修改" in text and f"还有 {data['days_left']} 天" in text
 

@@ -28,11 +28,20 @@ def test_things_in_the_inbox_that_are_not_returns(ws: Path, forms: dict[str, Pat
     (inbox / "desktop.ini").write_text("[.ShellClassInfo]")
     os.mkfifo(inbox / "管道.xlsx")
     fill_complete(forms[PLAN], inbox / "子文件夹" / "政策规划处.xlsx")
+    (inbox / "说明.txt").write_text("附件请查收", encoding="utf-8")
+    fill_complete(forms[PLAN], inbox / ".草稿.xlsx")
     files = _by_path(ws)
     codes = {p: [i["code"] for i in f["issues"]] for p, f in files.items()}  # type: ignore[union-attr]
-    assert codes[".svn"] == ["skipped-hidden"]
+    said = {p: " ".join(i["message"] for i in f["issues"]) for p, f in files.items()}  # type: ignore[union-attr]
+    assert codes[".svn"] == ["skipped-hidden"] and said[".svn"] == "隐藏文件夹，不读取。"
+    assert codes[".草稿.xlsx"] == ["skipped-hidden"] and said[".草稿.xlsx"] == "隐藏文件，已跳过。"
     assert codes["看着像表格.xlsx"] == ["skipped-not-spreadsheet"]
     assert codes["管道.xlsx"] == ["skipped-not-spreadsheet"]
+    assert codes["说明.txt"] == ["skipped-not-spreadsheet"]
+    assert (
+        said["说明.txt"].startswith("扩展名 .txt 不是表格文件")
+        and "另存为 .xlsx" in said["说明.txt"]
+    )
     assert (
         "Thumbs.db" not in files and "desktop.ini" not in files and ".svn/藏起来.xlsx" not in files
     )
