@@ -157,6 +157,13 @@ def test_a_file_over_the_size_limit_is_not_read() -> None:
     assert result.workbook is None
     assert [i.code for i in result.issues] == [IssueCode.LIMIT_EXCEEDED]
     assert "max_file_mb" in result.issues[0].message
+    # the limit is in MiB: 0.001 of one is 1,048.576 bytes
+    assert reader.read_workbook(b"\0" * 1048, ".xlsx", small).issues[0].code is not (
+        IssueCode.LIMIT_EXCEEDED
+    )
+    assert reader.read_workbook(b"\0" * 1049, ".xlsx", small).issues[0].code is (
+        IssueCode.LIMIT_EXCEEDED
+    )
 
 
 class _Meta:
@@ -660,3 +667,20 @@ def test_an_unexpected_failure_in_the_part_checks_is_a_corrupt_file(
     result = reader.read_workbook(data, ".xlsx", LIMITS, (TASK_SHEET, "_xlflow"))
     assert result.workbook is None
     assert [i.code for i in result.issues] == [IssueCode.CORRUPT_FILE]
+
+
+def test_a_part_whose_root_is_not_a_worksheet_is_named() -> None:
+    sheet = b'<sst xmlns="' + _MAIN + b'"><si><t>A</t></si></sst>'
+    issue = _refusal(_parts(sheet))
+    assert issue.code is IssueCode.MALFORMED_PART  # type: ignore[attr-defined]
+    assert "根元素不是 <worksheet>" in issue.message  # type: ignore[attr-defined]
+
+
+def test_the_full_scan_takes_a_sheet_exactly_as_wide_as_the_limit() -> None:
+    """Cells written with their attributes in another order go to the full scan."""
+    narrow = Limits(max_columns=3, max_rows=5)
+    for ref, too_large in ((b"C5", False), (b"D5", True), (b"C6", True)):
+        cells = b'<row r="' + ref[1:] + b'"><c s="0" r="' + ref + b'"><v>1</v></c></row>'
+        raw = reader.RawWorkbook(format="xlsx")
+        found = list(reader._read_ooxml_parts(_parts(_sheet(cells)), raw, narrow))
+        assert [i.code for i in found] == ([IssueCode.LIMIT_EXCEEDED] if too_large else []), ref
