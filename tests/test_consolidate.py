@@ -511,3 +511,16 @@ def test_a_companion_that_dies_is_named_with_its_exit_code(
     assert not list((ws / ".xlflow").glob(".merge-*"))
     _, path = _merge_of(ws, DEFAULT_ROUND)
     assert path.exists()
+
+
+def test_a_round_everybody_returned_says_so_on_the_missing_sheet(
+    ws: Path, forms: dict[str, Path]
+) -> None:
+    for division, form in forms.items():
+        fill(form, ws / "inbox" / f"{division}.xlsx", complete_values(form), GOOD_CONTACT)
+    run(["collect", "-w", str(ws), "--round", DEFAULT_ROUND])
+    _, path = _merge_of(ws, DEFAULT_ROUND)
+    wb = openpyxl.load_workbook(path)
+    (sheet,) = [s for s in wb.worksheets if s["A1"].value == "未报送单位及待报任务"]
+    assert sheet["A4"].value == "全部处室均已报送并通过核验。"
+    assert "A4:D4" in {str(r) for r in sheet.merged_cells.ranges}
