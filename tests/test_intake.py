@@ -239,6 +239,8 @@ def test_rows_deleted_foreign_blank_and_notes(ws: Path, forms: dict[str, Path]) 
     assert "task-foreign" in codes and "task-missing" in codes and "extra-row" in codes
     missing = next(i for i in entry["issues"] if i["code"] == "task-missing")
     assert missing["task_id"] == "6" and "推进已落地研究院发展" in missing["message"]
+    foreign = next(i for i in entry["issues"] if i["code"] == "task-foreign")
+    assert foreign["task_id"] == "7" and foreign["cell"] == f"A{task_rows(forms[PLAN])['6']}"
     extra = next(i for i in entry["issues"] if i["code"] == "extra-row")
     assert "补充说明" in extra["message"] and extra["severity"] == "warning"
     assert entry["verdict"] == "rejected"

@@ -342,6 +342,7 @@ def test_a_task_row_typed_twice_is_named_with_both_rows(ws: Path, forms: dict[st
     )
     entry = _collect(ws)["两行.xlsx"]
     (issue,) = [i for i in entry["issues"] if i["code"] == "task-duplicated"]
+    assert issue["task_id"] == first
     assert issue["message"] == (
         f"序号 {first} 出现了两次（第 {rows[first]} 行和第 {max(rows.values()) + 1} 行）。"
         "每项任务只能填一行，请删除多余的行。"
