@@ -129,3 +129,26 @@ def test_a_form_read_from_an_xls_does_not_take_a_number_cached_in_a_text_field(
         assert [(i.code, i.cell) for i in result.issues] == [(code, ref)], fmt
         taken = result.values.get("5", {}).get("progress")
         assert taken == ("0" if fmt == "xlsx" else None), fmt
+
+
+def test_a_task_sheet_without_its_header_row_takes_nothing_and_says_why(
+    forms: dict[str, Path], ws: Path
+) -> None:
+    from xlflow.ledger import Ledger
+    from xlflow.workspace import Workspace
+
+    work = Workspace.open(ws)
+    form = forms["创新平台与合作处"]
+    filled = fill(form, ws / "staging" / "r.xlsx", complete_values(form), GOOD_CONTACT)
+    raw = read_workbook(filled.read_bytes(), ".xlsx", work.settings.limits).workbook
+    assert raw is not None
+    sheet = raw.sheet(SHEET)
+    assert sheet is not None
+    header = min(task_rows(form).values()) - 2  # 0-based: the row above the first task
+    sheet.rows[header] = [""] * len(sheet.rows[header])
+    with Ledger(work.ledger_path) as ledger:
+        spec = ledger.forms(ledger.load_round(DEFAULT_ROUND))["创新平台与合作处"]
+    result = validate.validate_form(raw, spec, work.settings)
+    assert result.values == {} and result.contact == {}
+    assert [i.code for i in result.issues] == [IssueCode.COLUMN_MISSING]
+    assert "找不到表头行" in result.issues[0].message
