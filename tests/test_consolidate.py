@@ -16,6 +16,7 @@ import pytest
 import python_calamine
 
 from .conftest import (
+    DEADLINE,
     DEFAULT_ROUND,
     GOOD_CONTACT,
     complete_values,
@@ -93,6 +94,17 @@ def test_merge_json_and_file_name(ws: Path, forms: dict[str, Path]) -> None:
     assert path.name == f"市科技局2019年上半年重点任务进展情况填报表-汇总-{DEFAULT_ROUND}.xlsx"
     assert path.parent == ws / "outbox" / DEFAULT_ROUND
     assert not list(path.parent.glob(".*.tmp"))
+
+
+def test_a_title_naming_the_division_leaves_it_out_of_the_merged_file_name(ws: Path) -> None:
+    toml = ws / "xlflow.toml"
+    text = toml.read_text("utf-8")
+    line = 'title = "{office}{round}重点任务进展情况填报表"'
+    assert line in text
+    toml.write_text(text.replace(line, 'title = "{office}{division}{round}填报表"'), "utf-8")
+    run(["generate", "-w", str(ws), "--round", DEFAULT_ROUND, "--deadline", DEADLINE])
+    _, path = _merge_of(ws, DEFAULT_ROUND)
+    assert path.name == f"市科技局2019年上半年填报表-汇总-{DEFAULT_ROUND}.xlsx"
 
 
 def test_detail_sheet_holds_what_was_filled(ws: Path, forms: dict[str, Path]) -> None:
