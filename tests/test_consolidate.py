@@ -371,6 +371,11 @@ def test_the_streamed_workbook_agrees_with_the_records_in_memory(
         assert (detail.cell(r, cols["进展情况"]).value or "") == state.texts["progress"]
         assert (detail.cell(r, cols["备注"]).value or "") == state.note
     history = wb["历次进展"]
+    assert history.row_dimensions[1].height > 30  # the title row, 32 pt (XlsxWriter: 32.25)
+    # each round's status column is coloured by status from the first task's row to the last
+    coloured = {str(cf.sqref) for cf in history.conditional_formatting}
+    last = 4 + len(register.tasks)
+    assert coloured == {f"{c}5:{c}{last}" for c in "CE"}, coloured
     for r, task in enumerate(register.tasks, start=5):
         assert history.cell(r, 1).value == task.id
         for k, (states, _) in enumerate(expected):
