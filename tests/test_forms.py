@@ -291,9 +291,8 @@ def test_generate_makes_each_spec_when_its_form_is_written(
     ws: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A ministry's round has thousands of forms: their specs are never all held at once, and
-    the ledger still records them all, in register order, as build_specs makes them."""
+    the ledger still records them all, in register order, as made at once."""
     import xlflow.forms as forms_module
-    from xlflow.forms import build_specs
     from xlflow.ledger import Ledger, spec_to_json
     from xlflow.workspace import Workspace
 
@@ -316,7 +315,7 @@ def test_generate_makes_each_spec_when_its_form_is_written(
             "SELECT spec FROM forms WHERE round=? ORDER BY rowid", (DEFAULT_ROUND,)
         ).fetchall()
     secret = load_or_create_secret(work.secret_path)
-    expected = build_specs(work.register(), work.settings, rnd, secret)
+    expected = list(forms_module.FormSpecs(work.register(), work.settings, rnd, secret))
     assert [s for (s,) in stored] == [spec_to_json(s) for s in expected]
 
 

@@ -98,6 +98,16 @@ SEPARATE = RegisterSettings(
     targets=((2020, "2020年目标"),),
 )
 
+# a category column and one column of the divisions responsible, the first leading
+CATEGORY = RegisterSettings(
+    id_column="序号",
+    group_column="类别",
+    name_column="工作任务",
+    divisions_column="责任处室",
+    readonly_columns=("工作任务",),
+    targets=((2020, "2020年目标"),),
+)
+
 
 def test_title_rows_line_break_headers_and_merged_groups(tmp_path: Path) -> None:
     path = _xlsx(
@@ -113,15 +123,7 @@ def test_title_rows_line_break_headers_and_merged_groups(tmp_path: Path) -> None
         ],
         merges=["B5:B6"],
     )
-    settings = RegisterSettings(
-        id_column="序号",
-        group_column="类别",
-        name_column="工作任务",
-        divisions_column="责任处室",
-        readonly_columns=("工作任务",),
-        targets=((2020, "2020年目标"),),
-    )
-    reg = read_register(path, settings)
+    reg = read_register(path, CATEGORY)
     assert [t.id for t in reg.tasks] == ["1", "2", "3"]
     assert [t.group for t in reg.tasks] == ["改革", "改革", "开放"]
     assert reg.tasks[0].lead == ("办公室",) and reg.tasks[0].cooperating == ()
@@ -393,14 +395,6 @@ def test_a_row_that_is_only_merged_cells_does_not_end_the_register(tmp_path: Pat
         ],
         merges=["A2:A3", "B2:B3", "C2:C3", "D2:D3", "E2:E3"],
     )
-    settings = RegisterSettings(
-        id_column="序号",
-        group_column="类别",
-        name_column="工作任务",
-        divisions_column="责任处室",
-        readonly_columns=("工作任务",),
-        targets=((2020, "2020年目标"),),
-    )
-    reg = read_register(path, settings)
+    reg = read_register(path, CATEGORY)
     assert [(t.id, t.column("工作任务")) for t in reg.tasks] == [("1", "任务甲"), ("2", "任务乙")]
     assert reg.tasks[1].lead == ("人事处",)

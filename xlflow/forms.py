@@ -205,18 +205,6 @@ class FormSpecs(Sequence[FormSpec]):
         )
 
 
-def build_specs(
-    register: Register,
-    settings: Settings,
-    rnd: Round,
-    secret: bytes,
-    previous: Mapping[str, FileRecord] | None = None,
-    prefill_from: str = "",
-) -> list[FormSpec]:
-    """What each division's form holds, signed, all at once (see `FormSpecs`)."""
-    return list(FormSpecs(register, settings, rnd, secret, previous, prefill_from))
-
-
 def form_filename(spec: FormSpec) -> str:
     return f"{safe_filename(spec.division)}_{spec.round.slug}_填报表.xlsx"
 
