@@ -117,6 +117,12 @@ class Console:
         finally:
             conn.close()
 
+    def post_form(self, path: str, fields: str) -> tuple[int, str, dict[str, str]]:
+        """POST url-encoded `fields`, as the console's own forms send them."""
+        return self.request(
+            "POST", path, fields.encode(), {"Content-Type": "application/x-www-form-urlencoded"}
+        )
+
     def csrf(self) -> str:
         status, page, _ = self.request("GET", "/")
         assert status == 200
@@ -629,12 +635,7 @@ def test_a_busy_folder_gets_a_message_not_a_500(guarded: Console) -> None:
         status, page, _ = guarded.request(
             "POST", f"/r/{DEFAULT_ROUND}/upload", body, {"Content-Type": kind}
         )
-        merged = guarded.request(
-            "POST",
-            f"/r/{DEFAULT_ROUND}/merge",
-            f"csrf_token={guarded.csrf()}".encode(),
-            {"Content-Type": "application/x-www-form-urlencoded"},
-        )
+        merged = guarded.post_form(f"/r/{DEFAULT_ROUND}/merge", f"csrf_token={guarded.csrf()}")
     assert status == 409 and "正被另一个 xlflow 命令使用" in page and "另一个 collect" in page
     assert merged[0] == 409 and "汇总未执行" in merged[1]
     assert state_of(guarded.root) == before
@@ -736,12 +737,7 @@ def test_a_decision_goes_back_only_to_a_page_of_the_console(guarded: Console) ->
     sha = _uploaded(guarded, "回跳.xlsx", b"PK\x03\x04" + b"z" * 999)
     for action, back in (("exclude", "/\\\\evil.example/x"), ("undo", "//evil.example/x")):
         fields = f"csrf_token={guarded.csrf()}&sha256={sha}&action={action}&reason=test&back={quote(back)}"
-        status, page, headers = guarded.request(
-            "POST",
-            f"/r/{DEFAULT_ROUND}/decide",
-            fields.encode(),
-            {"Content-Type": "application/x-www-form-urlencoded"},
-        )
+        status, page, headers = guarded.post_form(f"/r/{DEFAULT_ROUND}/decide", fields)
         assert status == 303, page
         assert urlsplit(headers["Location"]).path == f"/r/{DEFAULT_ROUND}"
         assert "evil" not in headers["Location"]
@@ -751,12 +747,7 @@ def test_a_decision_without_a_reason_is_refused_in_the_consoles_words(guarded: C
     """The console has a reason box, not a --reason option: the refusal says what to do."""
     sha = _uploaded(guarded, "无理由.xlsx", b"PK\x03\x04" + b"r" * 999)
     fields = f"csrf_token={guarded.csrf()}&sha256={sha}&action=exclude&reason=%20%20"
-    status, page, _ = guarded.request(
-        "POST",
-        f"/r/{DEFAULT_ROUND}/decide",
-        fields.encode(),
-        {"Content-Type": "application/x-www-form-urlencoded"},
-    )
+    status, page, _ = guarded.post_form(f"/r/{DEFAULT_ROUND}/decide", fields)
     assert status >= 400 and "请写明理由" in page and "--reason" not in page
 
 
