@@ -347,7 +347,7 @@ def _read_problems(
     value: Cell,
     label: str,
     where: dict[str, str],
-    field_type: str = "",
+    field_type: str,
 ) -> tuple[bool, list[Issue]]:
     """(usable, issues) for how a cell was stored: a formula's cached value counts, one with
     none is an error, and text the reader had to cut at the cell limit is never used.
