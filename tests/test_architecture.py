@@ -15,7 +15,7 @@ ARCHITECTURE = (PACKAGE.parent / "docs" / "architecture.md").read_text("utf-8")
 # the order of docs/architecture.md: names and values, services, the steps, the surfaces
 ORDER = [
     "errors", "issues", "text", "units", "config", "model", "wording",
-    "files", "excel", "pool", "signing", "ledger", "state", "reader", "containers",
+    "files", "excel", "zipnames", "pool", "signing", "ledger", "state", "reader", "containers",
     "paragraphs", "register", "layout", "workspace",
     "selfcheck", "forms",
     "table", "identify", "validate", "receipts", "receive", "intake", "decisions",

@@ -150,8 +150,10 @@ def test_every_verdict_and_message_of_a_mixed_inbox_is_pinned(
     strays = root / "inbox" / "外来"
     for folder in (DATA / "fuzz-finds", DATA / "fuzz" / "seeds"):
         (strays / folder.name).mkdir(parents=True)
-        for path in sorted(folder.iterdir()):
-            if path.suffix != ".md":
+        # the finds of the later run (more/) too, containers among them
+        found_here = [*folder.iterdir(), *(folder / "more").glob("*.*")]
+        for path in sorted(found_here):
+            if path.is_file() and path.suffix != ".md":
                 shutil.copy(path, strays / folder.name / path.name)
     report = collect(Workspace.open(root), demo.round_id)
     found = {

@@ -26,7 +26,8 @@ def test_every_job_is_answered_once(monkeypatch: pytest.MonkeyPatch, in_process:
     results = dict(pool.run([0, 1, 2, 3, 4, 5]))
     assert results[0] == 100 and results[2] == 104 and results[5] == 125
     failed = results[3]
-    assert isinstance(failed, JobFailure) and failed.kind == "error" and "三不行" in failed.detail
+    assert isinstance(failed, JobFailure) and failed.kind == "error" and "三不行" in failed.cause
+    assert "Error" not in failed.detail  # the person-facing words hold no exception
     assert isinstance(results[4], JobFailure) and results[4].kind == "memory"
     assert dict(pool.run([])) == {}
 

@@ -231,8 +231,8 @@ def test_every_reason_a_workbook_cannot_be_read_is_given(
         read_register(path, SETTINGS)
     said = str(caught.value)
     assert said.startswith(f"{path}: 无法作为表格文件读取。文件已损坏或不完整")
-    assert "（sheet part missing: xl/worksheets/sheet9.xml）" in said
-    assert "重新发送。文件已损坏或不完整，无法读取（row 3: bad cell）" in said
+    assert "（工作表“打不开”结构已损坏）" in said
+    assert "重新发送。文件已损坏或不完整，无法读取（工作表“读不了”结构已损坏）" in said
 
 
 def test_a_section_heading_typed_in_the_id_column(tmp_path: Path) -> None:

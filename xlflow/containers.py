@@ -12,7 +12,10 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import io
+import lzma
+import struct
 import zipfile
+import zlib
 from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
@@ -22,7 +25,8 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from .config import Limits
-from .issues import Issue, IssueCode, error, warning
+from .issues import Issue, IssueCode, damage_words, error, warning
+from .zipnames import NameProblem, decoded_name, first_problem, text_problem
 
 SPREADSHEETS = (".xlsx", ".xlsm", ".xls", ".et", ".ods")
 CONTAINERS = (".eml", ".msg", ".zip", ".7z", ".rar")
@@ -48,6 +52,12 @@ class _Budget:
     limits: Limits
     members: int = 0
     total: int = 0
+
+    def allowance(self) -> int:
+        """How many bytes the next member may inflate to: a member is read no further than
+        this, whatever its header claims (a lying size must not cost memory)."""
+        left = int(self.limits.max_uncompressed_mb * 1024 * 1024) - self.total
+        return max(0, min(int(self.limits.max_file_mb * 1024 * 1024), left))
 
     def take(self, where: str, size: int) -> Issue | None:
         self.members += 1
@@ -112,10 +122,14 @@ def _unpack(
         members, issues = _rar(data, budget)
     else:
         members, issues = _seven_zip(data, budget)
+    if suffix in (".eml", ".msg"):
+        # a mail's attachments are decoded with the mail; an archive's members were
+        # counted as they were read
+        for member, body in members:
+            if (issue := budget.take(member, len(body))) is not None:
+                return [], [issue]
     found: list[Inner] = []
     for member, body in members:
-        if (issue := budget.take(member, len(body))) is not None:
-            return [], [issue]
         lower = member.lower()
         if lower.endswith(SPREADSHEETS):
             found.append(Inner(member, body, received, origin))
@@ -156,7 +170,7 @@ def _mail(
     when: dt.datetime | None = None
     try:
         when = parsedate_to_datetime(date_text) if date_text else None
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         when = None
     origin, received = _said(origin, received, sender, subject, when, date_text)
     members: list[tuple[str, bytes]] = []
@@ -185,9 +199,16 @@ def _said(
 ) -> tuple[str, float | None]:
     """A mail's From, Subject and Date as one line, and its Date as the time received."""
     if when is not None:
-        # a Date with no zone is local time, as the mail client showed it
-        received = (when if when.tzinfo else when.astimezone()).timestamp()
-        date_text = when.astimezone().strftime("%Y-%m-%d %H:%M")
+        try:
+            # a Date with no zone is local time, as the mail client showed it
+            stamp = (when if when.tzinfo else when.astimezone()).timestamp()
+            date_text = when.astimezone().strftime("%Y-%m-%d %H:%M")
+            dt.datetime.fromtimestamp(stamp)  # every later step reads it back so
+            received = stamp
+        except (OverflowError, ValueError, OSError):
+            # a date no clock can hold (year 9999 in a zone west of UTC): shown as written,
+            # and the file's own time counts as received
+            pass
     parts = [f"发件人 {sender}" if sender else "", f"主题 {subject}" if subject else ""]
     parts.append(f"日期 {date_text}" if date_text else "")
     said = "邮件：" + "；".join(p for p in parts if p)
@@ -217,17 +238,6 @@ def _outlook(
 # --- archives ---
 
 
-def _zip_name(info: zipfile.ZipInfo) -> str:
-    """A member's name as its writer meant it: UTF-8 where flagged, else GBK as Windows'
-    own zip writes Chinese names (zipfile has read those bytes as cp437)."""
-    if info.flag_bits & 0x800:
-        return info.filename
-    try:
-        return info.filename.encode("cp437").decode("gbk")
-    except (UnicodeEncodeError, UnicodeDecodeError):
-        return info.filename
-
-
 def _clean_name(name: str) -> str:
     """A member's path without a leading slash or parent steps (nothing is written to disk,
     but the name is shown and stored)."""
@@ -235,17 +245,40 @@ def _clean_name(name: str) -> str:
     return "/".join(parts) or "（无名）"
 
 
+# what zipfile and the decompressors under it raise on a damaged or crafted archive
+_ZIP_DAMAGE = (
+    zipfile.BadZipFile,
+    zlib.error,
+    lzma.LZMAError,
+    OSError,  # bz2's "invalid data stream" among them
+    EOFError,
+    ValueError,
+    OverflowError,  # a zip64 offset of 2**63
+    struct.error,
+    IndexError,
+)
+
+
 def _zip(data: bytes, budget: _Budget) -> tuple[list[tuple[str, bytes]], list[Issue]]:
     limits = budget.limits
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         infos = archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+    except UnicodeDecodeError:  # a name flagged UTF-8 that is not
+        return [], [
+            _bad_name(NameProblem(IssueCode.MEMBER_NAME_ENCODING, "", "名称不是有效的 UTF-8"))
+        ]
+    except NotImplementedError as exc:  # a "version needed" above what zipfile reads
+        return [], [_unsupported(exc)]
+    except _ZIP_DAMAGE as exc:
         return [], [_broken("压缩包", exc)]
+    bad = first_problem(infos)
+    if bad is not None:
+        return [], [_bad_name(bad)]
     members: list[tuple[str, bytes]] = []
     with archive:
         for info in infos:
-            name = _clean_name(_zip_name(info))
+            name = _clean_name(decoded_name(info) or info.filename)
             if info.is_dir() or _junk(name) or not _wanted(name):
                 continue
             if info.flag_bits & 0x1:
@@ -257,16 +290,35 @@ def _zip(data: bytes, budget: _Budget) -> tuple[list[tuple[str, bytes]], list[Is
                 return [], [
                     _limit(f"中的“{name}”压缩比异常（超过 {limits.max_compression_ratio:g} 倍）")
                 ]
-            ceiling = int(limits.max_file_mb * 1024 * 1024)
+            allowance = budget.allowance()
             try:
                 with archive.open(info) as fh:
-                    body = fh.read(ceiling + 1)  # the header's size may lie
-            except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError) as exc:
+                    body = fh.read(allowance + 1)  # the header's size may lie
+            except NotImplementedError as exc:
+                return [], [_unsupported(exc)]
+            except _ZIP_DAMAGE as exc:
                 return [], [_broken(f"压缩包中的“{name}”", exc)]
-            if len(body) > ceiling:
-                return [], [_too_big(name, limits)]
+            if (issue := budget.take(name, len(body))) is not None:
+                return [], [issue]
             members.append((name, body))
     return members, []
+
+
+def _bad_name(problem: NameProblem) -> Issue:
+    shown = f"“{problem.shown}”" if problem.shown else ""
+    return error(
+        problem.code,
+        f"压缩包中有一个文件{shown}{problem.what}，正常的压缩软件不会这样，压缩包已损坏或是特意构造的；"
+        "其中的文件都未读取。请让报送单位把填报表直接作为附件重新发送，或把其中的填报表取出放入 inbox/。",
+    )
+
+
+def _unsupported(exc: BaseException) -> Issue:
+    return error(
+        IssueCode.ZIP_UNSUPPORTED,
+        f"压缩包{damage_words(exc)}，xlflow 解不开。请用 Windows 自带的压缩功能、WinRAR 或 7-Zip "
+        "重新压缩为普通 .zip 后发送，或把其中的填报表取出放入 inbox/。",
+    )
 
 
 def _seven_zip(data: bytes, budget: _Budget) -> tuple[list[tuple[str, bytes]], list[Issue]]:
@@ -277,6 +329,11 @@ def _seven_zip(data: bytes, budget: _Budget) -> tuple[list[tuple[str, bytes]], l
         with py7zr.SevenZipFile(io.BytesIO(data), mode="r", max_extract_size=ceiling) as archive:
             if archive.needs_password():
                 return [], [_encrypted("7z")]
+            bad = next(
+                (p for p in (text_problem(e.filename or "") for e in archive.list()) if p), None
+            )
+            if bad is not None:
+                return [], [_bad_name(bad)]
             wanted = [
                 e.filename
                 for e in archive.list()
@@ -300,7 +357,10 @@ def _seven_zip(data: bytes, budget: _Budget) -> tuple[list[tuple[str, bytes]], l
         product = factory.products.get(name)
         if product is not None:
             product.seek(0)
-            members.append((_clean_name(name), product.read()))
+            body = product.read()
+            if (issue := budget.take(name, len(body))) is not None:
+                return [], [issue]
+            members.append((_clean_name(name), body))
     return members, []
 
 
@@ -315,7 +375,11 @@ def _rar(data: bytes, budget: _Budget) -> tuple[list[tuple[str, bytes]], list[Is
         archive = rarfile.RarFile(io.BytesIO(data))
         if archive.needs_password():
             return [], [_encrypted("rar")]
-        for info in archive.infolist():
+        infos = archive.infolist()
+        bad = next((p for p in (text_problem(i.filename or "") for i in infos) if p), None)
+        if bad is not None:
+            return [], [_bad_name(bad)]
+        for info in infos:
             name = _clean_name(info.filename or "")
             if info.is_dir() or _junk(name) or not _wanted(name):
                 continue
@@ -324,9 +388,9 @@ def _rar(data: bytes, budget: _Budget) -> tuple[list[tuple[str, bytes]], list[Is
             if (info.file_size or 0) > ceiling:
                 return [], [_too_big(name, limits)]
             with archive.open(info) as fh:
-                body = fh.read(ceiling + 1)
-            if len(body) > ceiling:
-                return [], [_too_big(name, limits)]
+                body = fh.read(budget.allowance() + 1)
+            if (issue := budget.take(name, len(body))) is not None:
+                return [], [issue]
             members.append((name, body))
     except rarfile.RarCannotExec:
         return [], [
@@ -359,6 +423,7 @@ def _encrypted(name: str) -> Issue:
 
 def _broken(what: str, exc: BaseException) -> Issue:
     return error(
-        IssueCode.CORRUPT_FILE,
-        f"{what}已损坏或不完整，无法读取（{type(exc).__name__}）。请重新保存或重新发送。",
+        IssueCode.CONTAINER_DAMAGED,
+        f"{what}已损坏或不完整，无法读取（{damage_words(exc)}）；其中的文件都未读取。"
+        "请让报送单位把填报表直接作为附件重新发送，或把其中的填报表取出放入 inbox/。",
     )

@@ -20,6 +20,10 @@ class SettingsError(XlflowError):
         lines = "\n".join(f"  - {p}" for p in problems)
         super().__init__(f"{path} 配置有误（{len(problems)} 处）：\n{lines}")
 
+    def __reduce__(self) -> tuple[type[SettingsError], tuple[str, list[str]]]:
+        # raised again in the caller after a worker process read the settings
+        return (SettingsError, (self.path, self.problems))
+
 
 class RegisterError(XlflowError):
     """The register cannot be read: no header, a duplicate id, a task with no division."""

@@ -51,6 +51,11 @@ class IssueCode(StrEnum):
     LIMIT_EXCEEDED = "limit-exceeded"
     UNSAFE_XML = "unsafe-xml"
     UNSAFE_ZIP_MEMBER = "unsafe-zip-member"
+    MEMBER_NAME_EMPTY = "member-name-empty"
+    MEMBER_NAME_CONTROL = "member-name-control"
+    MEMBER_NAME_ENCODING = "member-name-encoding"
+    CONTAINER_DAMAGED = "container-damaged"
+    BIFF_RECORD_DAMAGED = "biff-record-damaged"
     READER_CRASHED = "reader-crashed"
     READ_TIMEOUT = "read-timeout"
     MACROS_PRESENT = "macros-present"
@@ -155,3 +160,42 @@ def warning(code: IssueCode, message: str, **where: str) -> Issue:
 
 def has_errors(issues: list[Issue]) -> bool:
     return any(i.severity is Severity.ERROR for i in issues)
+
+
+# What a low-level library said, in words for the person who must fix the file: never
+# an exception's name or text (a person cannot act on "zlib.error: Error -3").
+_DAMAGE_WORDS: tuple[tuple[str, str], ...] = (
+    ("crc", "校验值不符，内容在传输或保存中被改坏"),
+    ("truncated", "文件不完整，像是没有下载或保存完"),
+    ("decompress", "压缩数据已损坏"),
+    ("compressed data", "压缩数据已损坏"),
+    ("lzma", "压缩数据已损坏"),
+    ("invalid data stream", "压缩数据已损坏"),
+    ("password", "设有密码"),
+    ("encrypt", "设有密码"),
+    ("not a zip", "不是完整的压缩格式"),
+    ("central directory", "压缩目录已损坏"),
+    ("bad magic", "压缩结构已损坏"),
+    ("overlapped", "压缩结构中的部件互相重叠，是特意构造的文件"),
+    ("cfb", "OLE 复合文档结构已损坏"),
+    ("ole", "OLE 复合文档结构已损坏"),
+)
+_DAMAGE_BY_TYPE: dict[str, str] = {
+    "EOFError": "文件不完整，像是没有下载或保存完",
+    "NotImplementedError": "用了不支持的压缩方式或版本",
+    "OverflowError": "结构中的数值超出范围",
+    "MemoryError": "需要的内存超出上限",
+    "LZMAError": "压缩数据已损坏",
+    "UnicodeDecodeError": "文字编码无效",
+}
+
+
+def damage_words(cause: object) -> str:
+    """A short Chinese phrase for what is wrong, from an exception or an own phrase."""
+    if isinstance(cause, str):
+        return cause
+    text = str(cause).lower()
+    for needle, words in _DAMAGE_WORDS:
+        if needle in text:
+            return words
+    return _DAMAGE_BY_TYPE.get(type(cause).__name__, "结构已损坏")

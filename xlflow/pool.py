@@ -23,6 +23,9 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any, Generic, TypeVar
 
+from .errors import XlflowError
+from .issues import damage_words
+
 try:
     import resource
 except ImportError:  # Windows
@@ -43,7 +46,8 @@ R = TypeVar("R")
 @dataclass(frozen=True)
 class JobFailure:
     kind: str  # timeout | crashed | memory | error
-    detail: str
+    detail: str  # in words for a person (it reaches the messages of verdicts)
+    cause: str = ""  # for an error: the exception's type and text, for a developer only
 
 
 def _vm_bytes() -> int:
@@ -236,7 +240,9 @@ def _call(func: Callable[[Any, Any], Any], context: Any, job: Any) -> Any:
     except MemoryError:
         return JobFailure("memory", "内存超出上限")
     except Exception as exc:
-        return JobFailure("error", f"{type(exc).__name__}: {exc}"[:300])
+        # the detail reaches a person's message: what went wrong in words, never the
+        # exception's name or text
+        return JobFailure("error", damage_words(exc), f"{type(exc).__name__}: {exc}"[:300])
 
 
 class _Slot:
@@ -371,3 +377,30 @@ def default_workers(jobs: int) -> int:
     if jobs < 8:
         return 1
     return max(1, min(cpus, jobs))
+
+
+@dataclass(frozen=True)
+class _Raised:
+    """An XlflowError raised in the worker, to be raised again in the caller."""
+
+    error: XlflowError
+
+
+def _apply(func: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    try:
+        return func(*args)
+    except XlflowError as exc:  # says what is wrong in the caller's words: keep it
+        return _Raised(exc)
+
+
+def call_isolated(
+    func: Callable[..., R], args: tuple[Any, ...], timeout: float, memory_mb: int
+) -> R | JobFailure:
+    """`func(*args)` in one worker under the pool's time and memory limits: its result, or
+    the JobFailure that ended it. An XlflowError it raises is raised here."""
+    pool: IsolatedPool[tuple[Any, ...], Any] = IsolatedPool(_apply, func, 1, timeout, memory_mb)
+    for _, outcome in pool.run([args]):
+        if isinstance(outcome, _Raised):
+            raise outcome.error
+        return outcome
+    raise AssertionError("the pool ran no job")  # run yields once for each job

@@ -33,8 +33,9 @@ from defusedxml import ElementTree
 from python_calamine import CalamineError, CalamineWorkbook, PasswordError
 
 from .config import Limits
-from .issues import Issue, IssueCode, error, warning
+from .issues import Issue, IssueCode, damage_words, error, warning
 from .text import CELL_TEXT_LIMIT, cell_length, decode_ooxml_escapes
+from .zipnames import first_problem, visible
 
 Cell = Any  # int | float | str | bool | date | datetime | time | timedelta
 
@@ -159,7 +160,7 @@ _KIND_WORDS = {
     "rtf": "RTF 文档，不是 Excel 表格",
     "unknown": "无法识别的格式，不是 Excel 表格",
 }
-_REFILL = "请用下发的 Excel 填报表填写后直接保存（.xlsx 或 .xls），不要另存为其他格式。"
+REFILL = "请用下发的 Excel 填报表填写后直接保存（.xlsx 或 .xls），不要另存为其他格式。"
 
 
 def _ole_kind(data: bytes) -> str:
@@ -189,16 +190,25 @@ def _check_zip(zf: zipfile.ZipFile, limits: Limits) -> tuple[list[Issue], str]:
             error(
                 IssueCode.LIMIT_EXCEEDED,
                 f"文件内含 {len(infos)} 个部件，超过上限 max_zip_members = {limits.max_zip_members}；"
-                "这不像是正常的填报表。" + _REFILL,
+                "这不像是正常的填报表。" + REFILL,
             )
         ], ""
+    bad = first_problem(infos)
+    if bad is not None:
+        if bad.code is IssueCode.UNSAFE_ZIP_MEMBER:
+            said = f"文件内含不安全的路径“{bad.shown}”（{bad.what}），已拒收，未解压。"
+        else:
+            said = (
+                f"文件内的部件“{bad.shown}”{bad.what}，正常保存的文件不会这样，"
+                "文件已损坏或是特意构造的；已拒收，未解压。"
+            )
+        return [error(bad.code, said + REFILL)], ""
     for info in infos:
-        name = info.filename
-        if name.startswith(("/", "\\")) or ".." in re.split(r"[/\\]", name) or ":" in name:
+        if ":" in info.filename:
             return [
                 error(
                     IssueCode.UNSAFE_ZIP_MEMBER,
-                    f"文件内含不安全的路径 {name!r}，已拒收，未解压。" + _REFILL,
+                    f"文件内含不安全的路径“{visible(info.filename)}”，已拒收，未解压。" + REFILL,
                 )
             ], ""
     total = sum(i.file_size for i in infos)
@@ -207,7 +217,7 @@ def _check_zip(zf: zipfile.ZipFile, limits: Limits) -> tuple[list[Issue], str]:
             error(
                 IssueCode.LIMIT_EXCEEDED,
                 f"文件解压后声明的大小为 {total / 1048576:.0f} MB，超过上限 max_uncompressed_mb = "
-                f"{limits.max_uncompressed_mb:g}（疑似压缩炸弹），已拒收，未解压。" + _REFILL,
+                f"{limits.max_uncompressed_mb:g}（疑似压缩炸弹），已拒收，未解压。" + REFILL,
             )
         ], ""
     for info in infos:
@@ -219,7 +229,7 @@ def _check_zip(zf: zipfile.ZipFile, limits: Limits) -> tuple[list[Issue], str]:
                         IssueCode.LIMIT_EXCEEDED,
                         f"部件 {info.filename} 的压缩比为 {ratio:.0f}，超过上限 max_compression_ratio = "
                         f"{limits.max_compression_ratio:g}（疑似压缩炸弹），已拒收，未解压。"
-                        + _REFILL,
+                        + REFILL,
                     )
                 ], ""
     if "xl/workbook.xml" in names:
@@ -251,13 +261,13 @@ def check_package(data: bytes, limits: Limits) -> str | None:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             issues, _ = _check_zip(zf, limits)
-            if issues:
-                return issues[0].message
+            if issues:  # without the advice to a division: a package is not always a form
+                return issues[0].message.replace(REFILL, "").rstrip("。")
             for name, head in _members(zf, lambda _: False):
                 if _DTD.search(head):
                     return f"部件 {name} 含有 DTD/实体声明（正常的 Office 文件不会有），可能是恶意构造的文件"
     except (*_ZIP_ERRORS, *_ZIP_UNSUPPORTED) as exc:
-        return f"文件已损坏或不完整（{str(exc)[:120]}）"
+        return f"文件已损坏或不完整（{damage_words(exc)}）"
     return None
 
 
@@ -715,11 +725,11 @@ def _calamine(
             return _calamine_sheets(data, limits, raw, sheets)
         except (KeyboardInterrupt, SystemExit):
             raise
-        except BaseException as exc:  # pyo3's PanicException derives from BaseException
+        except BaseException:  # pyo3's PanicException derives from BaseException
             return [
                 error(
                     IssueCode.READER_CRASHED,
-                    f"读取程序在这个文件上出了内部错误（{type(exc).__name__}：{str(exc)[:120]}），"
+                    "读取程序在这个文件上出了内部错误，"
                     "文件的结构不正常，已拒收；其他文件不受影响。请用 Excel/WPS 打开确认后另存，"
                     "或用下发的原表重新填写后报送。",
                 )
@@ -742,7 +752,7 @@ def _calamine_sheets(
         try:
             ws = wb.get_sheet_by_name(meta.name)
         except CalamineError as exc:
-            issues.append(_corrupt(exc))
+            issues.append(_corrupt(f"工作表“{meta.name}”{damage_words(exc)}", meta.name))
             continue
         end = ws.end
         if end is not None and (end[0] + 1 > limits.max_rows or end[1] + 1 > limits.max_columns):
@@ -751,7 +761,7 @@ def _calamine_sheets(
         try:
             rows = ws.to_python(skip_empty_area=False)
         except CalamineError as exc:
-            issues.append(_corrupt(exc))
+            issues.append(_corrupt(f"工作表“{meta.name}”{damage_words(exc)}", meta.name))
             continue
         if raw.format == "xls":
             broken = _undecodable(rows)
@@ -790,11 +800,12 @@ def _encrypted() -> Issue:
     )
 
 
-def _corrupt(exc: object) -> Issue:
+def _corrupt(exc: object, sheet: str = "") -> Issue:
     return error(
         IssueCode.CORRUPT_FILE,
-        f"文件已损坏或不完整，无法读取（{str(exc)[:160]}）。可能是邮件附件没有下载完整；"
+        f"文件已损坏或不完整，无法读取（{damage_words(exc)}）。可能是邮件附件没有下载完整；"
         "请重新保存附件，或请报送单位用 Excel/WPS 打开确认后重新发送。",
+        sheet=sheet,
     )
 
 
@@ -810,16 +821,16 @@ def read_workbook(
         return _refused(
             IssueCode.LIMIT_EXCEEDED,
             f"文件大小 {len(data) / 1048576:.1f} MB，超过上限 max_file_mb = "
-            f"{limits.max_file_mb:g}，未读取。填报表通常不到 1 MB；" + _REFILL,
+            f"{limits.max_file_mb:g}，未读取。填报表通常不到 1 MB；" + REFILL,
         )
     kind = sniff(data)
     if kind == "empty":
-        return _refused(IssueCode.EMPTY_FILE, "文件是空的（0 字节）。" + _REFILL)
+        return _refused(IssueCode.EMPTY_FILE, "文件是空的（0 字节）。" + REFILL)
     if kind == "ole":
         return _read_ole(data, suffix.lower(), limits, sheets)
     if kind == "zip":
         return _read_zip(data, suffix.lower(), limits, sheets)
-    return _refused(IssueCode.NOT_A_WORKBOOK, f"文件内容是{_KIND_WORDS[kind]}。" + _REFILL)
+    return _refused(IssueCode.NOT_A_WORKBOOK, f"文件内容是{_KIND_WORDS[kind]}。" + REFILL)
 
 
 def _refused(code: IssueCode, message: str) -> ReadResult:
@@ -845,7 +856,7 @@ def _read_ole(data: bytes, suffix: str, limits: Limits, sheets: Sequence[str]) -
         return ReadResult(None, [_encrypted()])
     if ole in ("doc", "ppt"):
         what = "Word 文档" if ole == "doc" else "PowerPoint 文档"
-        return _refused(IssueCode.NOT_A_WORKBOOK, f"文件内容是{what}，不是 Excel 表格。" + _REFILL)
+        return _refused(IssueCode.NOT_A_WORKBOOK, f"文件内容是{what}，不是 Excel 表格。" + REFILL)
     issues = _mismatch(suffix, "xls", (".xls", ".et"))
     raw = RawWorkbook(format="xls")
     try:
@@ -881,7 +892,7 @@ def _read_zip(data: bytes, suffix: str, limits: Limits, sheets: Sequence[str]) -
         if fmt in _PACKAGE_WORDS:
             return _refused(
                 IssueCode.NOT_A_WORKBOOK,
-                f"文件内容是{_PACKAGE_WORDS[fmt]}，不是可读取的填报表。" + _REFILL,
+                f"文件内容是{_PACKAGE_WORDS[fmt]}，不是可读取的填报表。" + REFILL,
             )
         try:
             parts = _parts(zf, fmt, sheets)
@@ -911,7 +922,7 @@ def _read_zip(data: bytes, suffix: str, limits: Limits, sheets: Sequence[str]) -
         ):
             return _refused(
                 IssueCode.UNSAFE_XML,
-                "文件含有 DTD/实体声明，可能是恶意构造的文件，已拒收。" + _REFILL,
+                "文件含有 DTD/实体声明，可能是恶意构造的文件，已拒收。" + REFILL,
             )
         return ReadResult(None, [_corrupt(exc)])
     if _fatal(issues):
@@ -951,7 +962,7 @@ def _parts(zf: zipfile.ZipFile, fmt: str, sheets: Sequence[str]) -> dict[str, by
                 error(
                     IssueCode.UNSAFE_XML,
                     f"文件的 {name} 部件含有 DTD/实体声明（正常的 Excel 文件不会有），"
-                    "可能是恶意构造的文件，已拒收。" + _REFILL,
+                    "可能是恶意构造的文件，已拒收。" + REFILL,
                 )
             )
         if parsed(name):
@@ -1000,7 +1011,7 @@ _OOXML_PARTS = frozenset(
 def _unsupported_zip(exc: object) -> Issue:
     return error(
         IssueCode.ZIP_UNSUPPORTED,
-        f"文件的压缩格式 xlflow 读不了（{str(exc)[:80]}）。Excel、WPS 和 LibreOffice 保存的文件不会这样；"
+        f"文件的压缩格式 xlflow 读不了（{damage_words(exc)}）。Excel、WPS 和 LibreOffice 保存的文件不会这样；"
         "请用 Excel/WPS 打开后另存为 .xlsx 再报送。",
     )
 
@@ -1166,7 +1177,10 @@ class _Biff:
         self.data = stream
 
     def records(self, start: int = 0) -> Iterator[tuple[int, int, bytes]]:
-        pos, data = start, self.data
+        """The records of the substream at `start`, to its EOF; an embedded chart's own
+        BOF … EOF inside it is walked through, not taken for the end."""
+        pos, data, depth = start, self.data, 0
+        self.end = len(data)
         while pos + 4 <= len(data):
             kind, size = (
                 int.from_bytes(data[pos : pos + 2], "little"),
@@ -1174,8 +1188,13 @@ class _Biff:
             )
             yield pos, kind, data[pos + 4 : pos + 4 + size]
             pos += 4 + size
-            if kind == 0x000A:  # EOF of this substream
-                return
+            if kind == 0x0809:
+                depth += 1
+            elif kind == 0x000A:  # EOF of this substream, or of one inside it
+                depth -= 1
+                if depth <= 0:
+                    self.end = pos
+                    return
 
 
 def _biff_string(body: bytes, offset: int, length_bytes: int) -> str:
@@ -1205,8 +1224,8 @@ def _scan_xls(data: bytes, raw: RawWorkbook, limits: Limits) -> None:
         broken = _broken_chain(ole)
         name = next((n for n in ("Workbook", "Book") if ole.exists(n)), None)
         stream = ole.openstream(name).read() if name else None
-    except Exception as exc:  # olefile raises several types on a damaged container
-        raise Malformed(_corrupt(f"OLE 结构损坏：{exc}")) from None
+    except Exception:  # olefile raises several types on a damaged container
+        raise Malformed(_corrupt("OLE 复合文档结构已损坏")) from None
     if broken:
         raise Malformed(_corrupt(f"OLE 结构损坏：{broken}的扇区链断开或循环"))
     if stream is None:
@@ -1293,10 +1312,13 @@ def scan_biff(stream: bytes, raw: RawWorkbook, limits: Limits | None = None) -> 
         texts: dict[tuple[int, int], str] = {}
         pending: tuple[int, int] | None = None
         kind = -1
-        for n, (_, kind, body) in enumerate(biff.records(offset)):
-            if limits is not None:
+        walk = _SheetWalk(sheet_name) if limits is not None else None
+        for n, (pos, kind, body) in enumerate(biff.records(offset)):
+            if walk is not None and limits is not None:
                 if n == 0 and kind != 0x0809:
                     raise _malformed(f"工作表“{sheet_name}”的记录", "工作表的记录不是从 BOF 开始")
+                if walk.step(n, pos, kind, body, pending is not None):
+                    continue  # inside an embedded chart's own records
                 _check_biff_record(sheet_name, kind, body, shared, len(xf_percent), limits)
             if kind in (0x0203, 0x027E) and len(body) >= 6:  # NUMBER, RK
                 r, c, ixfe = (int.from_bytes(body[i : i + 2], "little") for i in (0, 2, 4))
@@ -1312,6 +1334,7 @@ def scan_biff(stream: bytes, raw: RawWorkbook, limits: Limits | None = None) -> 
             elif kind == 0x0006 and len(body) >= 14:  # FORMULA
                 r, c, ixfe = (int.from_bytes(body[i : i + 2], "little") for i in (0, 2, 4))
                 formulas.add(_ref(r, c))
+                pending = None
                 result = body[6:14]
                 if result[6:8] == b"\xff\xff":
                     if result[0] == 0:
@@ -1329,14 +1352,112 @@ def scan_biff(stream: bytes, raw: RawWorkbook, limits: Limits | None = None) -> 
                 if texts[pending] == "":  # as Excel stores an empty-string result
                     errors.add(_ref(*pending))
                 pending = None
-        if limits is not None and kind != 0x000A:
+            elif kind in _CELL_RECORDS:
+                pending = None
+        if walk is not None and kind != 0x000A:
             # a record whose length was changed throws every record after it out of step
             raise _malformed(
                 f"工作表“{sheet_name}”的记录", "工作表的记录没有以 EOF 结束，记录长度不一致"
             )
+        if walk is not None:
+            walk.after_end(biff)
         raw.note_cells(sheet_name, formulas, errors, percent)
         if texts:
             raw.formula_texts[sheet_name] = texts
+
+
+# Records that may stand between a FORMULA and the STRING that holds its text result
+_FORMULA_COMPANIONS = frozenset((0x04BC, 0x0221, 0x0236))  # SHRFMLA, ARRAY, TABLE
+# Cell records a CONTINUE never follows: one there is a cell record whose type was damaged
+# (python-calamine appends it to the record before it, and the cell vanishes)
+_UNCONTINUED = frozenset((0x0201, 0x0203, 0x027E, 0x00FD, 0x0205, 0x00BD, 0x00BE, 0x0204, 0x00D6))
+_CHART = 0x0020  # a BOF's substream type: an embedded chart
+
+
+class _SheetWalk:
+    """The order of one sheet's records, as python-calamine depends on it: it stops at the
+    first BOF or EOF inside the sheet, and writes a STRING record's text to the cell of
+    the last FORMULA it saw (A1 when there was none). Damage that would make it drop the
+    rest of the sheet, or put a value in another cell, is refused here, naming where."""
+
+    def __init__(self, sheet: str) -> None:
+        self.sheet = sheet
+        self.last_cell = ""  # the last cell read before a damaged record
+        self.previous = -1  # the last record's type, FORMULA companions skipped
+        self.previous_body = b""
+        self.chart_depth = 0
+        self.after_chart = False
+
+    def _damaged(self, pos: int, what: str, body: bytes = b"") -> Malformed:
+        where = f"单元格 {self.last_cell} 之后" if self.last_cell else "开头"
+        guess = _cell_guess(body)
+        seems = f"（看来原是单元格 {guess} 的记录）" if guess else ""
+        return Malformed(
+            error(
+                IssueCode.BIFF_RECORD_DAMAGED,
+                f"工作表“{self.sheet}”在{where}（数据流偏移 0x{pos:X}）{what}{seems}。"
+                "按这样的记录读，后面的单元格会丢失或错位，读出的内容不可信，未采用。"
+                "请用 Excel/WPS 打开该文件，核对内容后另存再报送，或用下发的原表重新填写。",
+                sheet=self.sheet,
+                cell=guess,
+            )
+        )
+
+    def step(self, n: int, pos: int, kind: int, body: bytes, text_pending: bool) -> bool:
+        """Check one record; True while inside an embedded chart (its records are the
+        chart's, not the sheet's)."""
+        if self.chart_depth:
+            if kind == 0x0809:
+                self.chart_depth += 1
+            elif kind == 0x000A:
+                self.chart_depth -= 1
+            return True
+        if kind == 0x0809 and n > 0:
+            if len(body) >= 4 and int.from_bytes(body[2:4], "little") == _CHART:
+                self.chart_depth, self.after_chart = 1, True
+                return True
+            raise self._damaged(pos, "出现了不应有的 BOF 记录（工作表开始标记）", body)
+        if kind == 0x0207 and not (text_pending and self.previous == 0x0006):
+            raise self._damaged(
+                pos,
+                f"有一条 STRING 记录（公式的文本结果）前面不是文本公式（前一条记录类型 0x{self.previous:04X}），"
+                "公式记录已损坏",
+                self.previous_body,
+            )
+        if kind == 0x003C and self.previous in _UNCONTINUED:
+            raise self._damaged(pos, "有一条单元格记录被改成了 CONTINUE 记录", body)
+        if kind in _CELL_RECORDS or kind in (0x0204, 0x0207):
+            if self.after_chart:
+                raise self._damaged(pos, "在嵌入的图表之后还有单元格记录", body)
+            if kind != 0x0207 and len(body) >= 4:
+                self.last_cell = _ref(
+                    int.from_bytes(body[0:2], "little"), int.from_bytes(body[2:4], "little")
+                )
+        if kind not in _FORMULA_COMPANIONS:
+            self.previous, self.previous_body = kind, body
+        return False
+
+    def after_end(self, biff: _Biff) -> None:
+        """A cell record right after the sheet's EOF: the EOF was a damaged record, and
+        python-calamine would stop there."""
+        data, pos = biff.data, biff.end
+        if pos + 4 <= len(data):
+            kind = int.from_bytes(data[pos : pos + 2], "little")
+            if kind in _CELL_RECORDS or kind in (0x0204, 0x0207):
+                size = int.from_bytes(data[pos + 2 : pos + 4], "little")
+                raise self._damaged(
+                    pos - 4,
+                    "出现了提前的 EOF 记录（工作表结束标记），其后还有单元格记录",
+                    data[pos + 4 : pos + 4 + size],
+                )
+
+
+def _cell_guess(body: bytes) -> str:
+    """The cell a damaged record seems to have been, when its body starts as a cell's."""
+    if len(body) < 6:
+        return ""
+    row, col = int.from_bytes(body[0:2], "little"), int.from_bytes(body[2:4], "little")
+    return _ref(row, col) if col < 256 else ""
 
 
 # BIFF8 records of one fixed size: BLANK, NUMBER, RK, LABELSST, BOOLERR, ROW, DIMENSIONS
@@ -1425,6 +1546,7 @@ def _apply_formula_texts(raw: RawWorkbook) -> None:
 
 __all__ = [
     "CELL_TEXT_LIMIT",
+    "REFILL",
     "SPREADSHEET_SUFFIXES",
     "RawSheet",
     "RawWorkbook",

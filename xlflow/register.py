@@ -24,9 +24,10 @@ import docx
 from .config import Limits, RegisterSettings
 from .errors import RegisterError
 from .excel import cell_ref
+from .issues import damage_words
 from .model import Register, Role, Task
 from .paragraphs import read_paragraphs
-from .reader import check_package, read_workbook, text_of
+from .reader import REFILL, check_package, read_workbook, text_of
 from .text import clean_cell, header_key, squash, task_id_text
 from .units import is_collective, open_list_note, parse_units
 from .wording import task_label
@@ -96,8 +97,12 @@ def _grids_from_workbook(path: Path, sheet: str) -> tuple[list[Grid], list[str]]
     result = read_workbook(data, path.suffix, Limits(max_rows=MAX_REGISTER_ROWS))
     raw = result.workbook
     if raw is None:
-        why = "".join(i.message for i in result.issues) or "无法读取"  # each ends with 。
-        raise RegisterError(f"{path}: 无法作为表格文件读取。{why}")
+        # each ends with 。; the advice to a division (refill the form sent) is not for
+        # the coordinator's own register
+        why = "".join(i.message.replace(REFILL, "") for i in result.issues) or "无法读取。"
+        raise RegisterError(
+            f"{path}: 无法作为表格文件读取。{why}请在 Excel/WPS 中打开任务清单确认后另存为 .xlsx，再重试。"
+        )
     grids: list[Grid] = []
     warnings: list[str] = []
     for ws in raw.sheets:
@@ -176,12 +181,12 @@ def open_docx(path: Path) -> Any:
     data = path.read_bytes()
     problem = check_package(data, Limits())
     if problem:
-        raise RegisterError(f"{path}: {problem}")
+        raise RegisterError(f"{path}: {problem}。请在 Word/WPS 中打开确认后另存为 .docx，再重试。")
     try:
         return docx.Document(io.BytesIO(data))
     except Exception as exc:  # python-docx and lxml raise many types on a damaged file
         raise RegisterError(
-            f"{path}: 无法作为 Word 文件打开（{str(exc)[:160]}）。请在 Word/WPS 中打开确认后另存为 .docx"
+            f"{path}: 无法作为 Word 文件打开（{damage_words(exc)}）。请在 Word/WPS 中打开确认后另存为 .docx"
         ) from None
 
 

@@ -6,16 +6,19 @@ import csv
 import hashlib
 import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Any, TypeVar
 
-from .config import RegisterSettings, Settings, load_settings
-from .errors import WorkspaceError
+from .config import Limits, RegisterSettings, Settings, load_settings
+from .errors import RegisterError, WorkspaceError
 from .files import atomic_write
 from .layout import Detected, detect_layout
 from .ledger import Ledger, code_fingerprint
 from .model import Register, Round
+from .pool import JobFailure, call_isolated
 from .register import read_register
 
 SETTINGS_NAME = "xlflow.toml"
@@ -128,7 +131,7 @@ class Workspace:
         with Ledger(self.ledger_path) as ledger:
             if ledger.register_head(key) is not None:
                 return key, None
-            register = read_register(path, settings)
+            register = read_isolated(read_register, path, settings, self.settings.limits)
             ledger.cache_register(key, register)
         return key, register
 
@@ -238,11 +241,40 @@ def _replace_office(template: str, office: str) -> str:
     return template[:start] + section + template[end:]
 
 
+# The coordinator's register is a file from outside too: python-docx, lxml, openpyxl's
+# and xlflow's own readers parse it in a worker, as a returned file is read. Registers are
+# larger than returns, so the time limit is more generous.
+_REGISTER_TIMEOUT = 120.0
+T = TypeVar("T")
+
+
+def read_isolated(reader: Callable[[Path, Any], T], path: Path, option: Any, limits: Limits) -> T:
+    """`reader(path, option)` in a worker; a crash, hang or runaway allocation is a
+    RegisterError naming the file."""
+    outcome = call_isolated(
+        reader,
+        (path, option),
+        max(_REGISTER_TIMEOUT, limits.read_timeout_seconds),
+        limits.worker_memory_mb,
+    )
+    if not isinstance(outcome, JobFailure):
+        return outcome
+    if outcome.kind == "timeout":
+        what = f"读取超过 {max(_REGISTER_TIMEOUT, limits.read_timeout_seconds):g} 秒仍未完成"
+    elif outcome.kind == "error":
+        what = f"文件已损坏（{outcome.detail}）"
+    else:
+        what = f"读取程序异常终止（{outcome.detail}）"
+    raise RegisterError(
+        f"{path}: 无法读取任务清单：{what}。请在 Excel/WPS/Word 中打开确认后另存，再重试。"
+    )
+
+
 def check_register(register: Path, office: str | None = None) -> Detected:
     """What `init --register` would read from a register, without making anything."""
     if not register.is_file():
         raise WorkspaceError(f"找不到任务清单文件：{register}")
-    return detect_layout(register, office)
+    return read_isolated(detect_layout, register, office, Limits())
 
 
 def write_divisions_csv(path: Path, divisions: list[str] | tuple[str, ...]) -> None:
