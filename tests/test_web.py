@@ -33,7 +33,15 @@ import pytest
 from xlflow.files import folder_lock
 from xlflow.workspace import init_workspace
 
-from .conftest import DEFAULT_ROUND, GOOD_CONTACT, complete_values, fill, run, tree_digest
+from .conftest import (
+    DEFAULT_ROUND,
+    GOOD_CONTACT,
+    complete_values,
+    fill,
+    run,
+    run_json,
+    tree_digest,
+)
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -761,3 +769,28 @@ def test_more_files_than_an_upload_may_carry_are_refused_whole(ws: Path) -> None
     with pytest.raises(XlflowError, match=f"一次最多上传 {MAX_FILES} 个文件"):
         receive(Workspace.open(ws), uploads)
     assert state_of(ws) == before
+
+
+def test_a_crafted_zip_uploaded_costs_itself_alone(guarded: Console, tmp_path: Path) -> None:
+    """F1c (a zip whose member name starts with NUL) stopped every collect. Uploaded through
+    the console beside a genuine return, it gets its own verdict and the return is taken."""
+    form = next((guarded.root / "outbox").rglob("*政策规划处*.xlsx"))
+    genuine = fill(form, tmp_path / "政策规划处.xlsx", complete_values(form), GOOD_CONTACT)
+    crafted = Path(__file__).parent / "data" / "fuzz-finds" / "more"
+    crafted_zip = crafted / "F1c_zip_container_nul_member_name_collect_crash.zip"
+    body, kind = multipart(
+        [("F1c.zip", crafted_zip.read_bytes()), ("政策规划处.xlsx", genuine.read_bytes())],
+        {"csrf_token": guarded.csrf()},
+    )
+    status, page, headers = guarded.request(
+        "POST", f"/r/{DEFAULT_ROUND}/upload", body, {"Content-Type": kind}
+    )
+    assert status == 303, page
+    board = wait_until_collected(guarded, headers["Location"])
+    status, page, _ = guarded.request("GET", board)
+    assert status == 200 and "␀otes.txt" in page and "Traceback" not in page
+    report = run_json(["collect", "-w", str(guarded.root), "--round", DEFAULT_ROUND])
+    files = {f["path"]: f for f in report["files"]}
+    assert files["F1c.zip"]["verdict"] == "rejected"
+    assert [i["code"] for i in files["F1c.zip"]["issues"]] == ["member-name-control"]
+    assert files["政策规划处.xlsx"]["verdict"] == "accepted"

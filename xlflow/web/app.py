@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import io
+import logging
 import secrets
 import threading
 import uuid
@@ -129,8 +130,9 @@ class Jobs:
                 job.error = (
                     f"文件读写失败：{exc.strerror or exc}。请检查磁盘空间和文件夹权限后重试。"
                 )
-            except Exception as exc:  # shown on the page rather than lost in a thread
-                job.error = f"收集时出错：{type(exc).__name__}: {exc}"
+            except Exception:  # shown on the page rather than lost in a thread
+                logging.getLogger("xlflow.web").exception("xlflow serve: %s", label)
+                job.error = "收集时出现了意外错误，已停止；详情见运行 xlflow serve 的窗口。inbox/ 中的文件未改动。"
             finally:
                 job.finished = True
 
@@ -256,7 +258,7 @@ def create_app(config: WebConfig) -> Flask:
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> tuple[str, int]:
         app.logger.exception("xlflow serve: %s %s", request.method, request.path)
-        message = f"出现了意外错误（{type(exc).__name__}）；详情见运行 xlflow serve 的窗口。"
+        message = "出现了意外错误；详情见运行 xlflow serve 的窗口。"
         return render_template("error.html", message=message, code=500), 500
 
     @app.errorhandler(OSError)
