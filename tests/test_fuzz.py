@@ -24,7 +24,7 @@ from xlflow.reader import RawWorkbook, _calamine, read_workbook
 from xlflow.signing import verify
 
 from .conftest import DEFAULT_ROUND, GOOD_CONTACT, SHARED, complete_values, fill, run, run_json
-from .fuzz import harness
+from .fuzz import harness, outer
 
 FINDS = Path(__file__).parent / "data" / "fuzz-finds"
 
@@ -212,6 +212,57 @@ def test_a_short_fuzz_run_finds_nothing(tmp_path: Path) -> None:
     outcomes = {k for per in summary.outcomes.values() for k in per}
     assert any(k.startswith("accepted") for k in outcomes)
     assert any(k.startswith("rejected") for k in outcomes)
+
+
+def test_a_short_container_fuzz_run_finds_nothing(tmp_path: Path) -> None:
+    """Mails and archives of genuine returns, mutated, through the real collect."""
+    summary = outer.run_containers(tmp_path, run_seed=20261205, rounds=8, workers=2)
+    assert summary.findings == [], summary.findings
+    assert summary.iterations == {"zip": 16, "7z": 8, "eml": 8, "msg": 8}
+    # not vacuous: some containers open and their returns are judged, some are refused
+    outcomes = {k for per in summary.outcomes.values() for k in per}
+    assert any(k.startswith("opened") for k in outcomes)
+    assert any(k.startswith("refused") for k in outcomes)
+
+
+def test_a_short_register_fuzz_run_finds_nothing(tmp_path: Path) -> None:
+    """The registers, mutated, through the real init."""
+    summary = outer.run_registers(tmp_path, run_seed=20261205, rounds=8)
+    assert summary.findings == [], summary.findings
+    assert summary.iterations == {"xlsx": 8, "docx": 8}
+    outcomes = {k for per in summary.outcomes.values() for k in per}
+    assert {"read", "refused"} <= outcomes
+
+
+def test_the_container_harness_reports_an_exception_the_isolation_caught(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """C5 as it was: a mail's Date that overflows. The pool contains it now, and the
+    harness still calls it a finding, since the reader should not raise at all."""
+    from xlflow import containers
+
+    def overflow(*_: Any, **__: Any) -> Any:
+        raise OverflowError("date value out of range")
+
+    monkeypatch.delenv("XLFLOW_POOL_IN_PROCESS", raising=False)
+    monkeypatch.setattr(containers, "_said", overflow)
+    summary = outer.run_containers(tmp_path, run_seed=1, rounds=1, workers=1, batch=5)
+    found = {(f["seed"], f["class"]) for f in summary.findings}
+    assert ("回复.eml", "exception") in found and ("回复.msg", "exception") in found
+
+
+def test_the_register_harness_reports_an_exception_the_isolation_caught(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from xlflow import layout
+
+    def broken(*_: Any, **__: Any) -> Any:
+        raise IndexError("string index out of range")
+
+    monkeypatch.delenv("XLFLOW_POOL_IN_PROCESS", raising=False)
+    monkeypatch.setattr(layout, "_read_source", broken)
+    summary = outer.run_registers(tmp_path, run_seed=1, rounds=1)
+    assert [f["class"] for f in summary.findings] == ["exception", "exception"]
 
 
 def test_the_differential_check_catches_an_f1_reader(

@@ -262,7 +262,7 @@ def read_isolated(reader: Callable[[Path, Any], T], path: Path, option: Any, lim
     if outcome.kind == "timeout":
         what = f"读取超过 {max(_REGISTER_TIMEOUT, limits.read_timeout_seconds):g} 秒仍未完成"
     elif outcome.kind == "error":
-        what = f"文件已损坏（{outcome.detail}）"
+        what = f"读取时出错（{outcome.detail}）"
     else:
         what = f"读取程序异常终止（{outcome.detail}）"
     raise RegisterError(

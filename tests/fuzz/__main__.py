@@ -1,5 +1,9 @@
 """Run the fuzz harness by hand: `python -m tests.fuzz --minutes 60`.
 
+`--target returns` (the default) mutates returned files; `--target containers` wraps genuine
+returns in mails and archives and mutates those, through the real collect; `--target
+registers` mutates the registers, through the real init (tests/fuzz/outer.py).
+
 Prints a summary per format (iterations, outcomes per class) and writes every finding,
 the mutated file and a JSON note of what was done to it, into --out.
 """
@@ -13,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 from tests.fuzz.harness import Summary, run
+from tests.fuzz.outer import run_containers, run_registers
 
 
 def main() -> int:
@@ -20,7 +25,10 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, help="run this long")
     parser.add_argument("--rounds", type=int, help="or: this many passes over the seeds")
     parser.add_argument("--seed", type=int, default=1, help="the run's random seed")
-    parser.add_argument("--formats", default="xlsx,xls,ods")
+    parser.add_argument(
+        "--target", choices=("returns", "containers", "registers"), default="returns"
+    )
+    parser.add_argument("--formats", default="xlsx,xls,ods", help="returns: which formats")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("fuzz-findings"))
     parser.add_argument("--json", type=Path, help="write the summary here too")
@@ -39,17 +47,38 @@ def main() -> int:
             flush=True,
         )
 
+    seconds = args.minutes * 60 if args.minutes is not None else None
     with tempfile.TemporaryDirectory(prefix="xlflow-fuzz-") as tmp:
-        summary = run(
-            Path(tmp) / "ws",
-            run_seed=args.seed,
-            formats=set(args.formats.split(",")),
-            rounds=args.rounds,
-            seconds=args.minutes * 60 if args.minutes is not None else None,
-            workers=args.workers,
-            out=args.out,
-            progress=show,
-        )
+        if args.target == "containers":
+            summary = run_containers(
+                Path(tmp),
+                run_seed=args.seed,
+                rounds=args.rounds,
+                seconds=seconds,
+                workers=args.workers,
+                out=args.out,
+                progress=show,
+            )
+        elif args.target == "registers":
+            summary = run_registers(
+                Path(tmp),
+                run_seed=args.seed,
+                rounds=args.rounds,
+                seconds=seconds,
+                out=args.out,
+                progress=show,
+            )
+        else:
+            summary = run(
+                Path(tmp) / "ws",
+                run_seed=args.seed,
+                formats=set(args.formats.split(",")),
+                rounds=args.rounds,
+                seconds=seconds,
+                workers=args.workers,
+                out=args.out,
+                progress=show,
+            )
     print(file=sys.stderr)
     data = summary.to_dict()
     print(json.dumps(data, ensure_ascii=False, indent=1))
