@@ -14,13 +14,13 @@ ARCHITECTURE = (PACKAGE.parent / "docs" / "architecture.md").read_text("utf-8")
 
 # the order of docs/architecture.md: names and values, services, the steps, the surfaces
 ORDER = [
-    "errors", "issues", "text", "units", "config", "model", "wording",
-    "files", "excel", "zipnames", "pool", "signing", "ledger", "state", "reader", "containers",
+    "errors", "issues", "text", "units", "config", "model", "wording", "values",
+    "files", "excel", "zipnames", "pool", "signing", "ledger", "standing", "reader", "containers",
     "paragraphs", "register", "layout", "workspace",
     "selfcheck", "forms",
     "table", "identify", "validate", "receipts", "receive", "intake", "decisions",
     "status", "remind",
-    "consolidate", "history", "report", "outputs",
+    "tasks", "consolidate", "history", "report", "outputs",
     "demo", "web", "cli", "__main__", "__init__",
 ]  # fmt: skip
 

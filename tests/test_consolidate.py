@@ -345,9 +345,10 @@ def test_the_streamed_workbook_agrees_with_the_records_in_memory(
 ) -> None:
     """merge streams each task's answers out of the ledger (json_each, in register order);
     its detail and history sheets say what the accepted records, read whole, say."""
-    from xlflow.consolidate import consolidate, task_states
+    from xlflow.consolidate import consolidate
+    from xlflow.tasks import task_states
     from xlflow.ledger import Ledger
-    from xlflow.state import round_state
+    from xlflow.standing import round_state
     from xlflow.workspace import Workspace
 
     _two_rounds(ws, forms)

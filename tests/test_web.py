@@ -697,7 +697,8 @@ def test_uploaded_names_are_made_safe(uploaded: str, saved: str) -> None:
 def test_a_round_past_its_deadline_counts_who_is_late(ws: Path, forms: dict[str, Path]) -> None:
     import datetime as dt
 
-    from xlflow.status import OVERDUE_LABEL, all_rounds
+    from xlflow.standing import OVERDUE_LABEL
+    from xlflow.status import all_rounds
     from xlflow.workspace import Workspace
 
     first = next(iter(forms))

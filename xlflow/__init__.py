@@ -34,12 +34,12 @@ _EXPORTS = {
     "RegisterError": "errors",
     "Role": "model",
     "Round": "model",
-    "RoundState": "state",
-    "RoundStatus": "status",
+    "RoundState": "standing",
+    "RoundStatus": "standing",
     "Settings": "config",
     "SettingsError": "errors",
     "Severity": "issues",
-    "Standing": "state",
+    "Standing": "standing",
     "Task": "model",
     "Verdict": "issues",
     "Workspace": "workspace",
@@ -57,7 +57,7 @@ _EXPORTS = {
     "read_register": "register",
     "receipts_for_round": "receipts",
     "report_context": "report",
-    "round_state": "state",
+    "round_state": "standing",
     "round_status": "status",
     "task_history": "history",
     "write_reminders": "remind",
@@ -136,6 +136,6 @@ if TYPE_CHECKING:
     from .register import describe_register, read_register
     from .remind import write_reminders
     from .report import report_context, write_report
-    from .state import RoundState, Standing, round_state
-    from .status import RoundStatus, round_status
+    from .standing import RoundState, RoundStatus, Standing, round_state
+    from .status import round_status
     from .workspace import Workspace, init_workspace

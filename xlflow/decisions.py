@@ -21,7 +21,7 @@ from .intake import CollectReport, collect
 from .issues import VERDICT_LABELS, IssueCode, Verdict
 from .ledger import Ledger, now_text
 from .model import Decision, FileRecord
-from .state import DivisionState, round_state
+from .standing import DivisionState, round_state
 from .workspace import Workspace
 
 ACTIONS = ("accept", "exclude")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .consolidate import task_states
 from .errors import XlflowError
 from .ledger import Ledger
-from .state import round_state
+from .standing import round_state
+from .tasks import task_states
 from .wording import task_label
 from .workspace import Workspace
 

@@ -9,7 +9,7 @@ from .consolidate import output_path as consolidated_path
 from .ledger import Ledger
 from .receipts import receipt_name
 from .report import output_path as report_path
-from .status import RoundStatus
+from .standing import RoundStatus
 from .workspace import Workspace
 
 

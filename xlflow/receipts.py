@@ -18,7 +18,7 @@ from .issues import COORDINATOR_ONLY_CODES, DECISION_CODES, VERDICT_LABELS, Issu
 from .ledger import FormStore, Ledger, RecordReader
 from .model import FileRecord, FormSpec, Round
 from .pool import IsolatedPool, JobFailure, default_workers
-from .state import RoundState, states_of
+from .standing import RoundState, states_of
 from .text import display_width, safe_filename
 from .wording import form_title, row_name
 from .workspace import Workspace

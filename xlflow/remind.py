@@ -22,7 +22,7 @@ from .issues import Severity
 from .ledger import Ledger
 from .model import FileRecord, Register, Round
 from .receipts import receipt_name
-from .state import RoundState, Standing, round_state
+from .standing import RoundState, Standing, round_state
 from .text import safe_filename
 from .wording import deadline_text, task_label
 from .workspace import DIVISIONS_HEADER, Workspace

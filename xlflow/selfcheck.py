@@ -16,14 +16,13 @@ does not recalculate sees); tests/test_selfcheck.py holds both to `collect`'s ve
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
 from .config import Field, Settings
-from .text import to_halfwidth_number
+from .values import DIGITS, PHONE_EXTRAS, phone_ok, to_number
 
 CHECK_SHEET = "_xlflow_check"
 COMPLETE = "已填写完整，可以保存后报送"
@@ -44,26 +43,6 @@ def check_line_formula(flags: str) -> str:
 
 
 # --- the formulas ---
-
-_DIGITS = "0123456789０１２３４５６７８９"
-# what a phone number may hold besides digits, lower-cased
-_PHONE_EXTRAS = (
-    " ",
-    "\u3000",
-    "-",
-    "(",
-    ")",
-    "（",
-    "）",
-    "－",
-    "—",
-    "+",
-    "＋",
-    "转",
-    "分机",
-    "ext",
-    ".",
-)
 
 
 def _strip(expr: str, pieces: tuple[str, ...] | str) -> str:
@@ -139,9 +118,9 @@ def _filled_breaks(
         return f"IF(ISNUMBER({x}),OR({x}<20000,{x}>80000),ISERROR(DATEVALUE(TRIM({x}))))"
     if f.type == "phone":
         lower = f"LOWER(TRIM(CLEAN({x})))"
-        no_digits = _strip(lower, tuple(_DIGITS))
+        no_digits = _strip(lower, tuple(DIGITS))
         digits = f"LEN({lower})-LEN({no_digits})"
-        rest = _strip(no_digits, _PHONE_EXTRAS)
+        rest = _strip(no_digits, PHONE_EXTRAS)
         return f"OR({digits}<7,{digits}>20,LEN({rest})>0)"
     if f.max_length:
         return f"LEN({x})>{f.max_length}"
@@ -178,36 +157,6 @@ def _blank_value(value: Any) -> bool:
     if isinstance(value, str):
         return not re.sub(r"[\x00-\x1f\u3000 ]", "", value)
     return False
-
-
-def to_number(value: Any) -> tuple[float | None, bool]:
-    """(number, had a % sign) from a cell value, as collect reads it; (None, False) if it is
-    not a number. Commas are dropped and full-width digits read; inf and nan are no one's
-    answer."""
-    if isinstance(value, bool):
-        return None, False
-    if isinstance(value, int | float):
-        return (float(value), False) if math.isfinite(value) else (None, False)
-    text = to_halfwidth_number(unicodedata.normalize("NFKC", str(value))).strip().replace(",", "")
-    sign = text.endswith("%")
-    try:
-        number = float(text.rstrip("%").strip())
-    except ValueError:
-        return None, False
-    return (number, sign) if math.isfinite(number) else (None, False)
-
-
-def phone_ok(text: str) -> bool:
-    """A phone number as both collect and the form read one: 7 to 20 digits, and nothing
-    else but spaces, - ( ) + . and an extension (转, 分机, ext). One rule, so that the form
-    and collect never disagree; it is the formula of `_filled_breaks`, in Python."""
-    lower = re.sub(r"[\x00-\x1f]", "", text).strip(" ").lower()
-    no_digits = "".join(ch for ch in lower if ch not in _DIGITS)
-    digits = len(lower) - len(no_digits)
-    rest = no_digits
-    for piece in _PHONE_EXTRAS:
-        rest = rest.replace(piece, "")
-    return 7 <= digits <= 20 and not rest
 
 
 def breaks(

@@ -21,7 +21,6 @@ from .excel import cell_ref, row_col
 from .issues import Issue, IssueCode, error, warning
 from .model import FormSpec
 from .reader import Cell, RawWorkbook, text_of
-from .selfcheck import phone_ok, to_number
 from .signing import normalise_text
 from .table import Table, find_task_sheet, label_key, locate_table
 from .text import (
@@ -29,6 +28,7 @@ from .text import (
     cell_length,
     invalid_xml_chars,
 )
+from .values import phone_ok, to_number
 from .wording import ROLE_HEADER, row_name
 
 

@@ -15,6 +15,13 @@ from .text import header_key
 
 ID_HEADER = "序号"
 ROLE_HEADER = "牵头/配合"
+# the consolidated workbook's sheets
+OVERVIEW = "总览"
+DETAIL = "任务明细"
+MISSING = "未报送"
+PROBLEMS = "校验问题"
+SOURCES = "来源"
+HISTORY = "历次进展"
 
 
 def form_title(settings: Settings, rnd: Round, division: str) -> str:

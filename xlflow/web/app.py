@@ -53,7 +53,8 @@ from ..outputs import round_outputs
 from ..receive import MAX_FILES, Upload, receive, size_limit_mb
 from ..remind import write_reminders
 from ..report import write_report
-from ..status import OVERDUE_LABEL, all_rounds, round_status
+from ..standing import OVERDUE_LABEL
+from ..status import all_rounds, round_status
 from ..wording import task_label
 from ..workspace import Workspace
 

@@ -1,4 +1,5 @@
-"""Where a round stands: one read model, built from the ledger, that every output reads.
+"""Where a round stands: one read model, built from the ledger, that every output reads
+(`RoundState`), and the same on a given day (`RoundStatus`: how long is left, who is late).
 
 A division has returned a form that counts (accepted), or only forms that were sent back
 (rejected), or nothing at all (missing). Its counted file is the accepted one, else the
@@ -8,6 +9,7 @@ read this model, so they never disagree about who has reported.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -147,3 +149,64 @@ def round_state(
     divisions = [d for d in order if d in sent] + [d for d in sent if d not in order]
     files = tuple(ledger.files(rnd.id, with_values=with_values))
     return RoundState(rnd, states_of(files, divisions), files, ledger.last_collect(rnd.id))
+
+
+OVERDUE_LABEL = "逾期"
+
+
+@dataclass(frozen=True)
+class RoundStatus:
+    state: RoundState
+    today: dt.date
+
+    @property
+    def round(self) -> Round:
+        return self.state.round
+
+    @property
+    def divisions(self) -> tuple[DivisionState, ...]:
+        return self.state.divisions
+
+    @property
+    def last_collect(self) -> str | None:
+        return self.state.last_collect
+
+    @property
+    def missing(self) -> list[str]:
+        return self.state.missing
+
+    @property
+    def days_left(self) -> int | None:
+        if self.round.deadline is None:
+            return None
+        return (self.round.deadline - self.today).days
+
+    def overdue(self, division: DivisionState) -> bool:
+        """Whether the division is late: its counted return came after the deadline, or the
+        deadline has passed with no accepted return."""
+        if division.late:
+            return True
+        days = self.days_left
+        return division.standing is not Standing.ACCEPTED and days is not None and days < 0
+
+    def counts(self) -> dict[str, int]:
+        """How many divisions stand where, by label (已采用, 退回修改, 未报送), and how
+        many of them are 逾期 (counted in their standing too)."""
+        out = {s.label: 0 for s in Standing}
+        for d in self.divisions:
+            out[d.standing.label] += 1
+        out[OVERDUE_LABEL] = sum(1 for d in self.divisions if self.overdue(d))
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "round": self.round.id,
+            "title": self.round.title,
+            "deadline": self.round.deadline.isoformat() if self.round.deadline else None,
+            "today": self.today.isoformat(),
+            "days_left": self.days_left,
+            "last_collect": self.last_collect,
+            "divisions": [d.to_dict() | {"overdue": self.overdue(d)} for d in self.divisions],
+            "missing": self.missing,
+            "counts": self.counts(),
+        }
