@@ -177,7 +177,7 @@ def median(values: list[float]) -> float:
 def run(n: int, repeat: int, base: Path) -> dict[str, Any]:
     root = base / f"n{n}"
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from xlflow.workspace import init_workspace
+    from xlflow.init import init_workspace
 
     init_workspace(root)
     write_register(root / "templates" / "bench.csv", n)

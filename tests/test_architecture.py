@@ -16,7 +16,7 @@ ARCHITECTURE = (PACKAGE.parent / "docs" / "architecture.md").read_text("utf-8")
 ORDER = [
     "errors", "issues", "text", "units", "config", "model", "wording", "values",
     "files", "excel", "zipnames", "pool", "signing", "ledger", "standing", "reader", "containers",
-    "paragraphs", "register", "layout", "workspace",
+    "workspace", "paragraphs", "register", "layout", "load", "init",
     "selfcheck", "forms",
     "table", "identify", "validate", "receipts", "receive", "intake", "decisions",
     "status", "remind",

@@ -8,6 +8,7 @@ import pytest
 
 from xlflow.config import load_settings
 from xlflow.errors import SettingsError
+from xlflow.load import load_register
 
 from .conftest import REPO, run
 
@@ -128,7 +129,7 @@ def test_repository_root_is_a_working_folder() -> None:
 
     ws = Workspace.open(REPO)
     assert ws.settings_path == REPO / "templates" / "xlflow.toml"
-    assert len(ws.register().tasks) == 24
+    assert len(load_register(ws).tasks) == 24
 
 
 def test_a_full_disk_is_a_clear_message(ws: Path, monkeypatch: pytest.MonkeyPatch) -> None:

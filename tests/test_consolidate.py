@@ -346,15 +346,16 @@ def test_the_streamed_workbook_agrees_with_the_records_in_memory(
     """merge streams each task's answers out of the ledger (json_each, in register order);
     its detail and history sheets say what the accepted records, read whole, say."""
     from xlflow.consolidate import consolidate
-    from xlflow.tasks import task_states
     from xlflow.ledger import Ledger
+    from xlflow.load import load_register
     from xlflow.standing import round_state
+    from xlflow.tasks import task_states
     from xlflow.workspace import Workspace
 
     _two_rounds(ws, forms)
     data = run_json(["merge", "-w", str(ws), "--round", "2019-H2"])
     workspace = Workspace.open(ws)
-    register = workspace.register()
+    register = load_register(workspace)
     with Ledger(workspace.ledger_path) as ledger:
         rounds = ledger.rounds()
         expected = [

@@ -26,10 +26,12 @@ from typing import Any
 import psutil
 import pytest
 
-from xlflow import intake, workspace
+from xlflow import intake, layout, register, workspace
 from xlflow.config import Limits
 from xlflow.errors import RegisterError, WorkspaceError
+from xlflow.init import check_register
 from xlflow.issues import IssueCode
+from xlflow.load import load_register
 from xlflow.pool import IN_PROCESS_VARIABLE, JobFailure, call_isolated
 from xlflow.reader import RawWorkbook, scan_biff
 from xlflow.zipnames import member_problem, text_problem, visible
@@ -130,7 +132,7 @@ def collect_measured(root: Path, *extra: str) -> tuple[int, dict[str, Any], str,
 @pytest.fixture(scope="module")
 def genuine(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bytes]:
     """A working folder with the round's forms sent, and one division's genuine return."""
-    from xlflow.workspace import init_workspace
+    from xlflow.init import init_workspace
 
     root = tmp_path_factory.mktemp("damage") / "work"
     init_workspace(root)
@@ -334,18 +336,20 @@ PARENT = os.getpid()
 def test_a_register_reader_that_crashes_costs_a_message(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from xlflow.workspace import Workspace, init_workspace
+    from xlflow.init import init_workspace
+    from xlflow.workspace import Workspace
 
     root = tmp_path / "w"
     init_workspace(root)
     (root / ".xlflow" / "ledger.sqlite").unlink()  # no cached register: it must be parsed
     monkeypatch.delenv(IN_PROCESS_VARIABLE, raising=False)
-    monkeypatch.setattr(workspace, "read_register", _crash)
+    # the worker imports the reader it is named; the fork carries the patch to it
+    monkeypatch.setattr(register, "read_register", _crash)
     with pytest.raises(RegisterError, match="读取程序异常终止"):
-        Workspace.open(root).register()
-    monkeypatch.setattr(workspace, "detect_layout", _crash)
+        load_register(Workspace.open(root))
+    monkeypatch.setattr(layout, "detect_layout", _crash)
     with pytest.raises(RegisterError, match="读取程序异常终止"):
-        workspace.check_register(SEEDS / "key-task-list.xlsx")
+        check_register(SEEDS / "key-task-list.xlsx")
 
 
 def test_call_isolated_returns_raises_and_contains() -> None:

@@ -20,9 +20,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from xlflow.consolidate import merge
+from xlflow.init import init_workspace
 from xlflow.intake import collect
 from xlflow.text import CELL_TEXT_LIMIT, cell_length, cut_to_cell, invalid_xml_chars
-from xlflow.workspace import Workspace, init_workspace
+from xlflow.workspace import Workspace
 
 from .conftest import (
     DEFAULT_ROUND,

@@ -294,6 +294,7 @@ def test_generate_makes_each_spec_when_its_form_is_written(
     the ledger still records them all, in register order, as made at once."""
     import xlflow.forms as forms_module
     from xlflow.ledger import Ledger, spec_to_json
+    from xlflow.load import load_register
     from xlflow.workspace import Workspace
 
     names = _register_of(ws, 12)  # above the pool's threshold: two workers
@@ -315,7 +316,7 @@ def test_generate_makes_each_spec_when_its_form_is_written(
             "SELECT spec FROM forms WHERE round=? ORDER BY rowid", (DEFAULT_ROUND,)
         ).fetchall()
     secret = load_or_create_secret(work.secret_path)
-    expected = list(forms_module.FormSpecs(work.register(), work.settings, rnd, secret))
+    expected = list(forms_module.FormSpecs(load_register(work), work.settings, rnd, secret))
     assert [s for (s,) in stored] == [spec_to_json(s) for s in expected]
 
 

@@ -68,7 +68,7 @@ def test_every_find_is_here() -> None:
 def collected(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str, float]:
     """All the reproducers collected at once through the real command, as a coordinator
     would run it, with Rust's backtraces switched on."""
-    from xlflow.workspace import init_workspace
+    from xlflow.init import init_workspace
 
     root = tmp_path_factory.mktemp("finds") / "work"
     init_workspace(root)

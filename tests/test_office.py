@@ -19,8 +19,9 @@ import openpyxl
 import pytest
 import python_calamine
 
+from xlflow.init import init_workspace
 from xlflow.intake import collect
-from xlflow.workspace import Workspace, init_workspace
+from xlflow.workspace import Workspace
 
 from .conftest import DEFAULT_ROUND, run, run_json, stored, task_rows
 from .office import Job, artifacts_dir, needs_office, page_text, pdf_pages, run_batch, to_png

@@ -11,9 +11,11 @@ import pytest
 
 from xlflow.config import RegisterSettings, load_settings
 from xlflow.errors import RegisterError
+from xlflow.init import init_workspace
 from xlflow.layout import detect_layout
+from xlflow.load import load_register
 from xlflow.register import read_register
-from xlflow.workspace import Workspace, init_workspace
+from xlflow.workspace import Workspace
 
 from .conftest import BUNDLED_XLSX, REPO, SEEDS, run, run_json
 
@@ -287,7 +289,7 @@ def test_init_with_foreign_register_writes_matching_settings(tmp_path: Path) -> 
     ws = Workspace.open(tmp_path / "w")
     assert ws.settings.register.divisions_column == "责任单位"
     assert ws.settings.register.targets == ((2020, "2020年目标"), (2021, "2021年目标"))
-    assert ws.register().divisions == ("办公室", "财务处", "人事处")
+    assert load_register(ws).divisions == ("办公室", "财务处", "人事处")
     assert (tmp_path / "w" / "templates" / "divisions.csv").read_text("utf-8-sig").splitlines()[
         1:
     ] == [

@@ -20,6 +20,7 @@ import pytest
 
 from xlflow.errors import RegisterError
 from xlflow.layout import detect_layout
+from xlflow.load import load_register
 from xlflow.pool import IN_PROCESS_VARIABLE
 from xlflow.workspace import Workspace
 
@@ -79,7 +80,7 @@ def test_init_writes_settings_that_read_the_same(tmp_path: Path, path: Path) -> 
     truth = _truth(path)
     run(["init", str(tmp_path / "w"), "--register", str(path)])
     ws = Workspace.open(tmp_path / "w")
-    reg = ws.register()
+    reg = load_register(ws)
     assert [(t.id, list(t.lead), list(t.cooperating)) for t in reg.tasks] == [
         (t["id"], t["lead"], t["cooperating"]) for t in truth["tasks"]
     ]
@@ -367,22 +368,22 @@ def test_the_register_kept_in_the_ledger_is_the_one_read(path: Path, tmp_path: P
 def test_the_register_is_parsed_again_only_when_something_changed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import xlflow.workspace as workspace
+    import xlflow.register as register
 
     root = tmp_path / "w"
     run(["init", str(root)])
     parsed: list[Path] = []
-    real = workspace.read_register
+    real = register.read_register
 
     def counting(path: Path, settings: Any) -> Any:
         parsed.append(path)
         return real(path, settings)
 
-    monkeypatch.setattr(workspace, "read_register", counting)
+    monkeypatch.setattr(register, "read_register", counting)
     # the register is parsed in a worker; counted here, the calls must stay here
     monkeypatch.setenv(IN_PROCESS_VARIABLE, "1")
-    first = Workspace.open(root).register()
-    assert Workspace.open(root).register() == first and len(parsed) <= 1
+    first = load_register(Workspace.open(root))
+    assert load_register(Workspace.open(root)) == first and len(parsed) <= 1
     before = len(parsed)
     book = root / "templates" / "key-task-list.xlsx"
     wb = openpyxl.load_workbook(book)
@@ -390,7 +391,7 @@ def test_the_register_is_parsed_again_only_when_something_changed(
     cell = next(c for row in sheet.iter_rows() for c in row if "政策规划处" in str(c.value))
     cell.value = str(cell.value).replace("政策规划处", "政策法规处")
     wb.save(book)
-    changed = Workspace.open(root).register()
+    changed = load_register(Workspace.open(root))
     assert len(parsed) == before + 1 and "政策法规处" in changed.divisions
     settings = root / "xlflow.toml"
     settings.write_text(
@@ -399,5 +400,5 @@ def test_the_register_is_parsed_again_only_when_something_changed(
         ),
         "utf-8",
     )
-    Workspace.open(root).register()
+    load_register(Workspace.open(root))
     assert len(parsed) == before + 2

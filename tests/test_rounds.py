@@ -12,7 +12,7 @@ from typing import Any
 import openpyxl
 import pytest
 
-from xlflow.workspace import init_workspace
+from xlflow.init import init_workspace
 
 from .conftest import (
     GOOD_CONTACT,

@@ -31,7 +31,7 @@ import openpyxl
 import pytest
 
 from xlflow.files import folder_lock
-from xlflow.workspace import init_workspace
+from xlflow.init import init_workspace
 
 from .conftest import (
     DEFAULT_ROUND,

@@ -128,6 +128,7 @@ if TYPE_CHECKING:
     from .errors import RegisterError, SettingsError, WorkspaceError, XlflowError
     from .forms import GenerateResult, generate_forms
     from .history import task_history
+    from .init import init_workspace
     from .intake import CollectReport, collect
     from .issues import Issue, IssueCode, Severity, Verdict
     from .layout import detect_layout
@@ -138,4 +139,4 @@ if TYPE_CHECKING:
     from .report import report_context, write_report
     from .standing import RoundState, RoundStatus, Standing, round_state
     from .status import round_status
-    from .workspace import Workspace, init_workspace
+    from .workspace import Workspace

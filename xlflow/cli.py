@@ -174,7 +174,7 @@ def init(
         xlflow init 2024督查 --register 重点任务清单.docx
         xlflow init 2024督查 --register 分解表.xlsx --dry-run
     """
-    from .workspace import check_register, init_workspace
+    from .init import check_register, init_workspace
 
     directory = directory or workspace
     if dry_run:
@@ -297,15 +297,17 @@ def register(workspace: str, check_file: str | None, office: str | None, as_json
     from .register import describe_register
 
     if check_file is not None:
-        from .workspace import check_register
+        from .init import check_register
 
         with _library_errors():
             found = check_register(Path(check_file), office)
         _show_detected(found, as_json)
         return
+    from .load import load_register
+
     ws = _workspace(workspace)
     with _library_errors():
-        reg = ws.register()
+        reg = load_register(ws)
     summary = describe_register(reg, ws.settings.register)
     if as_json:
         _print_json(summary)

@@ -29,6 +29,7 @@ from .excel import StreamedSheet, page_text, row_height, streamed_workbook, writ
 from .files import atomic_path, folder_lock, sweep_temp_files
 from .issues import DECISION_CODES, VERDICT_LABELS, Issue, IssueCode, Severity, Verdict
 from .ledger import Ledger, RegisterHead
+from .load import register_key
 from .model import FileRecord, Round, Task
 from .pool import start_companion, stop_companion
 from .standing import DivisionState, RoundState, Standing, round_state
@@ -285,7 +286,7 @@ def consolidate(
 ) -> Consolidation:
     """The consolidated figures of a round, from the ledger, without writing a workbook;
     `on_task` sees each task's row, in register order, as the workbook would show it."""
-    key = ws.register_key()
+    key = register_key(ws)
     with Ledger(ws.ledger_path) as ledger:
         inputs = _inputs(ws, ledger, round_id, key)
         tally = _Tally(inputs)
@@ -311,7 +312,7 @@ def merge(ws: Workspace, round_id: str) -> tuple[Consolidation, Path]:
         sweep_temp_files(ws.outbox)
         for left in ws.state.glob(f"{_SCRATCH}*"):  # by a merge that was killed
             shutil.rmtree(left, ignore_errors=True)
-        key = ws.register_key()
+        key = register_key(ws)
         with Ledger(ws.ledger_path) as ledger:
             inputs = _inputs(ws, ledger, round_id, key)
             path = output_path(ws, inputs.round)

@@ -24,11 +24,13 @@ import openpyxl
 from .consolidate import merge
 from .errors import XlflowError
 from .forms import GenerateResult, generate_forms
+from .init import init_workspace
 from .intake import CollectReport, collect
+from .load import load_register
 from .model import parse_round
 from .report import write_report
 from .wording import task_label
-from .workspace import Workspace, init_workspace
+from .workspace import Workspace
 
 DEMO_MARKER = ".xlflow-demo"
 DEMO_ROUND = "2019-H1"
@@ -209,7 +211,7 @@ class _Divisions:
     def __init__(self, ws: Workspace, generated: GenerateResult) -> None:
         self.ws = ws
         self.forms = {f.division: f for f in generated.forms}
-        self.names = {t.id: task_label(t, ws.settings.register) for t in ws.register().tasks}
+        self.names = {t.id: task_label(t, ws.settings.register) for t in load_register(ws).tasks}
 
     def answer(
         self, division: str, plan: Mapping[str, tuple[str, int]], seed: int

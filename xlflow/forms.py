@@ -31,6 +31,7 @@ from .excel import (
 )
 from .files import atomic_write, folder_lock, sha256_bytes, sweep_temp_files
 from .ledger import AcceptedFiles, Ledger
+from .load import load_register
 from .model import FileRecord, FormRow, FormSpec, Register, Role, Round
 from .pool import IsolatedPool, default_workers
 from .selfcheck import (
@@ -933,7 +934,7 @@ def generate_forms(
     divisions: Sequence[str] = (),
 ) -> GenerateResult:
     """Write one form per division into outbox/ROUND/forms/ and record them in the ledger."""
-    register = ws.register()
+    register = load_register(ws)
     unknown = [d for d in divisions if d not in register.divisions]
     if unknown:
         raise XlflowError(

@@ -6,6 +6,7 @@ from typing import Any
 
 from .errors import XlflowError
 from .ledger import Ledger
+from .load import load_register
 from .standing import round_state
 from .tasks import task_states
 from .wording import task_label
@@ -14,7 +15,7 @@ from .workspace import Workspace
 
 def task_history(ws: Workspace, task_id: str | None = None) -> dict[str, Any]:
     """Each task's status, percent and every division's report, round by round."""
-    register = ws.register()
+    register = load_register(ws)
     if task_id is not None and register.task(task_id) is None:
         raise XlflowError(
             f"任务清单中没有序号 {task_id!r}；序号有：{'、'.join(t.id for t in register.tasks)}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import faulthandler
+import importlib
 import multiprocessing as mp
 import os
 import signal
@@ -386,18 +387,26 @@ class _Raised:
     error: XlflowError
 
 
-def _apply(func: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+def _apply(func: Callable[..., Any] | str, args: tuple[Any, ...]) -> Any:
+    if isinstance(func, str):  # "module:function", imported here, in the worker
+        module, _, name = func.partition(":")
+        call = getattr(importlib.import_module(module), name)
+    else:
+        call = func
     try:
-        return func(*args)
+        return call(*args)
     except XlflowError as exc:  # says what is wrong in the caller's words: keep it
         return _Raised(exc)
 
 
 def call_isolated(
-    func: Callable[..., R], args: tuple[Any, ...], timeout: float, memory_mb: int
+    func: Callable[..., R] | str, args: tuple[Any, ...], timeout: float, memory_mb: int
 ) -> R | JobFailure:
     """`func(*args)` in one worker under the pool's time and memory limits: its result, or
-    the JobFailure that ended it. An XlflowError it raises is raised here."""
+    the JobFailure that ended it. An XlflowError it raises is raised here.
+
+    `func` may be named as "module:function" instead: the worker imports it, and the
+    caller never loads what it needs (a workbook reader, say)."""
     pool: IsolatedPool[tuple[Any, ...], Any] = IsolatedPool(_apply, func, 1, timeout, memory_mb)
     for _, outcome in pool.run([args]):
         if isinstance(outcome, _Raised):

@@ -20,6 +20,7 @@ from typing import Any
 from .files import atomic_write, folder_lock
 from .issues import Severity
 from .ledger import Ledger
+from .load import load_register
 from .model import FileRecord, Register, Round
 from .receipts import receipt_name
 from .standing import RoundState, Standing, round_state
@@ -146,7 +147,7 @@ def write_reminders(
 ) -> tuple[Round, list[Reminder], list[str]]:
     """One .eml per division without an accepted return. Returns the reminders and notes."""
     day = today or dt.date.today()
-    register = ws.register()
+    register = load_register(ws)
     contacts = read_contacts(ws.divisions_csv)
     notes = []
     if not any(c.email for c in contacts.values()):

@@ -6,13 +6,14 @@ from __future__ import annotations
 import datetime as dt
 
 from .ledger import Ledger
+from .load import load_register
 from .standing import RoundStatus, round_state
 from .workspace import Workspace
 
 
 def round_status(ws: Workspace, round_id: str, today: dt.date | None = None) -> RoundStatus:
     """Read from the ledger only: run `collect` first to take in new files."""
-    register = ws.register()
+    register = load_register(ws)
     with Ledger(ws.ledger_path) as ledger:
         rnd = ledger.load_round(round_id)
         state = round_state(ledger, rnd, register.divisions)
@@ -21,7 +22,7 @@ def round_status(ws: Workspace, round_id: str, today: dt.date | None = None) -> 
 
 def all_rounds(ws: Workspace, today: dt.date | None = None) -> list[RoundStatus]:
     """Every round in the ledger, newest first, each with where it stands."""
-    register = ws.register()
+    register = load_register(ws)
     with Ledger(ws.ledger_path) as ledger:
         rounds = ledger.rounds()
         states = [round_state(ledger, rnd, register.divisions, with_values=False) for rnd in rounds]

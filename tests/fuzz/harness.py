@@ -41,13 +41,14 @@ from typing import Any
 
 from xlflow.forms import generate_forms
 from xlflow.identify import IntakeContext
+from xlflow.init import init_workspace
 from xlflow.intake import ReadJob, check_file, read_return
 from xlflow.issues import Severity, Verdict
 from xlflow.ledger import FormStore, Ledger
 from xlflow.model import parse_round
 from xlflow.pool import IsolatedPool, JobFailure
 from xlflow.signing import load_or_create_secret
-from xlflow.workspace import Workspace, init_workspace
+from xlflow.workspace import Workspace
 
 REPO = Path(__file__).resolve().parents[2]
 SEEDS = REPO / "tests" / "data" / "fuzz" / "seeds"

@@ -48,6 +48,7 @@ from ..forms import generate_forms
 from ..history import task_history
 from ..intake import collect
 from ..issues import VERDICT_LABELS, Severity
+from ..load import load_register
 from ..model import parse_round
 from ..outputs import round_outputs
 from ..receive import MAX_FILES, Upload, receive, size_limit_mb
@@ -231,7 +232,7 @@ def create_app(config: WebConfig) -> Flask:
     app.jinja_env.globals["outbox_link"] = outbox_link
 
     def task_name(task_id: str) -> str:
-        task = ws.register().task(task_id)
+        task = load_register(ws).task(task_id)
         return task_label(task, ws.settings.register) if task else ""
 
     app.jinja_env.globals["task_name"] = task_name
@@ -373,7 +374,7 @@ def create_app(config: WebConfig) -> Flask:
             outputs=round_outputs(ws, status),
             fields=ws.settings.fields,
             contact_fields=ws.settings.contact,
-            register=ws.register(),
+            register=load_register(ws),
         )
 
     @app.get("/r/<round_id>/f/<sha256>")
@@ -464,7 +465,7 @@ def create_app(config: WebConfig) -> Flask:
 
     @app.get("/register")
     def register() -> str:
-        reg = ws.register()
+        reg = load_register(ws)
         years = sorted({year for t in reg.tasks for year, _ in t.targets})
         source = Path(reg.source)
         shown = source.relative_to(ws.root) if source.is_relative_to(ws.root) else source
@@ -472,7 +473,7 @@ def create_app(config: WebConfig) -> Flask:
 
     @app.get("/register/<task_id>")
     def task(task_id: str) -> str:
-        reg = ws.register()
+        reg = load_register(ws)
         if reg.task(task_id) is None:
             abort(404)
         data = task_history(ws, task_id)

@@ -1,0 +1,94 @@
+"""The register as parsed: read once per version of the file, the [register] settings and
+xlflow itself, and kept in the ledger for every later command.
+
+The parse runs in a worker (`pool.call_isolated`): the register is a file from outside too
+(a .docx or .xlsx another office mailed), and python-docx, lxml, openpyxl's and xlflow's own
+readers parse it as a returned file is read. The reader is named, not imported, so that a
+command that finds the register in the ledger (`status`, `history`, `register`) loads no
+workbook reader at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from .config import Limits
+from .errors import RegisterError
+from .ledger import Ledger, code_fingerprint
+from .model import Register
+from .pool import JobFailure, call_isolated
+from .workspace import Workspace
+
+# the parsers, loaded in the worker that runs them
+READ_REGISTER = "xlflow.register:read_register"
+DETECT_LAYOUT = "xlflow.layout:detect_layout"
+
+
+def load_register(ws: Workspace) -> Register:
+    """The working folder's register, parsed once and kept in the ledger."""
+    if ws.parsed_register is None:
+        key, parsed = _cache_register(ws)
+        if parsed is None:
+            with Ledger(ws.ledger_path) as ledger:
+                parsed = ledger.cached_register(key)
+        assert parsed is not None
+        ws.parsed_register = parsed
+    return ws.parsed_register
+
+
+def register_key(ws: Workspace) -> str:
+    """The key under which the ledger keeps the parsed register, parsing it first if it is
+    not there; read it from the ledger a task at a time with this key."""
+    return _cache_register(ws)[0]
+
+
+def _cache_register(ws: Workspace) -> tuple[str, Register | None]:
+    """The key, and the register if it had to be parsed now."""
+    path, settings = ws.register_path, ws.settings.register
+    try:
+        data = path.read_bytes()
+    except OSError:
+        read_isolated(READ_REGISTER, path, settings, ws.settings.limits)  # says what is wrong
+        raise
+    key = hashlib.sha256(
+        b"\0".join([data, repr(settings).encode(), str(path).encode(), code_fingerprint().encode()])
+    ).hexdigest()
+    with Ledger(ws.ledger_path) as ledger:
+        if ledger.register_head(key) is not None:
+            return key, None
+        register: Register = read_isolated(READ_REGISTER, path, settings, ws.settings.limits)
+        ledger.cache_register(key, register)
+    return key, register
+
+
+# The coordinator's register is a file from outside too: python-docx, lxml, openpyxl's
+# and xlflow's own readers parse it in a worker, as a returned file is read. Registers are
+# larger than returns, so the time limit is more generous.
+_REGISTER_TIMEOUT = 120.0
+
+
+def read_isolated(reader: str, path: Path, option: Any, limits: Limits) -> Any:
+    """`reader(path, option)` in a worker, the reader named as "module:function"; a crash,
+    hang or runaway allocation is a RegisterError naming the file."""
+    outcome = call_isolated(
+        reader,
+        (path, option),
+        max(_REGISTER_TIMEOUT, limits.read_timeout_seconds),
+        limits.worker_memory_mb,
+    )
+    if not isinstance(outcome, JobFailure):
+        return outcome
+    if outcome.kind == "timeout":
+        what = f"读取超过 {max(_REGISTER_TIMEOUT, limits.read_timeout_seconds):g} 秒仍未完成"
+    elif outcome.kind == "error":
+        what = f"读取时出错（{outcome.detail}）"
+    else:
+        what = f"读取程序异常终止（{outcome.detail}）"
+    raise RegisterError(
+        f"{path}: 无法读取任务清单：{what}。请在 Excel/WPS/Word 中打开确认后另存，再重试。"
+    )
+
+
+__all__ = ["load_register", "read_isolated", "register_key"]
