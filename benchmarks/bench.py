@@ -74,9 +74,9 @@ if done.returncode:
 PER_RETURN = """
 import sys, time
 from pathlib import Path
-from xlflow.intake import ReadJob, _intake_context, check_file
+from xlflow.intake.collect import ReadJob, _intake_context, check_file
 from xlflow.ledger import Ledger
-from xlflow.receipts import ReceiptInput, render_receipt
+from xlflow.intake.receipts import ReceiptInput, render_receipt
 from xlflow.workspace import Workspace
 ws = Workspace.open(sys.argv[1])
 with Ledger(ws.ledger_path) as ledger:
@@ -177,7 +177,7 @@ def median(values: list[float]) -> float:
 def run(n: int, repeat: int, base: Path) -> dict[str, Any]:
     root = base / f"n{n}"
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from xlflow.init import init_workspace
+    from xlflow.register.init import init_workspace
 
     init_workspace(root)
     write_register(root / "templates" / "bench.csv", n)

@@ -24,7 +24,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from xlflow.cli import main
-from xlflow.init import init_workspace
+from xlflow.register.init import init_workspace
 
 REPO = Path(__file__).resolve().parents[1]
 # ../shared beside the repository (from a copy such as mutmut's mutants/, further up)

@@ -102,7 +102,7 @@ def main() -> None:
 
     if not args.report_only:
         # makes every mutant and the test-to-function map; runs no mutant
-        _mutmut("run", "xlflow.status.x_no_such_function__mutmut_1", check=False)
+        _mutmut("run", "xlflow.reporting.status.x_no_such_function__mutmut_1", check=False)
     names = sorted(statuses())
     if not names:
         raise SystemExit("mutmut made no mutants; see its output with: mutmut run")

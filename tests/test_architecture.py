@@ -1,10 +1,19 @@
-"""The package's shape, as docs/architecture.md draws it: modules in the order data flows
-through them, each importing only modules before it, and no import hidden in a function
-except the CLI's, which loads each command's step when it runs."""
+"""The package's shape, as docs/architecture.md draws it: stages in the order data flows
+through them, each module importing only what comes before it, no import between sibling
+stages, and no import hidden in a function except the CLI's, which loads each command's
+step when it runs.
+
+Stages, in order: the core (names and values), the infrastructure, reading, the register,
+then the three steps of a round, generate, intake (collect) and reporting (merge), which
+never import one another, then the surfaces. A subpackage is a stage of its own; inside it,
+and inside the flat core and infrastructure, modules come in the order listed here.
+"""
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,28 +21,73 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "xlflow"
 ARCHITECTURE = (PACKAGE.parent / "docs" / "architecture.md").read_text("utf-8")
 
-# the order of docs/architecture.md: names and values, services, the steps, the surfaces
-ORDER = [
-    "errors", "issues", "text", "units", "config", "model", "wording", "values",
-    "files", "excel", "zipnames", "pool", "signing", "ledger", "standing", "reader", "containers",
-    "workspace", "paragraphs", "register", "layout", "load", "init",
-    "selfcheck", "forms",
-    "table", "identify", "validate", "receipts", "receive", "intake", "decisions",
-    "status", "remind",
-    "tasks", "consolidate", "history", "report", "outputs",
-    "demo", "web", "cli", "__main__", "__init__",
+# (stage, its modules in order); a stage is a list of top-level modules or one subpackage
+STAGES: list[tuple[str, list[str]]] = [
+    ("core", ["errors", "issues", "text", "units", "config", "model", "wording", "values"]),
+    ("infrastructure", ["files", "excel", "pool", "signing", "ledger", "standing", "workspace"]),
+    ("reading", ["zipnames", "reader", "containers"]),
+    ("register", ["paragraphs", "parse", "load", "detect", "init"]),
+    ("generate", ["selfcheck", "forms"]),
+    ("intake", ["locate", "identify", "validate", "receipts", "upload", "collect", "decisions", "remind"]),
+    ("reporting", ["status", "tasks", "consolidate", "history", "bulletin"]),
+    ("web", ["outputs", "app"]),
+    ("surfaces", ["demo", "cli", "__main__", "__init__"]),
 ]  # fmt: skip
+SUBPACKAGES = {"reading", "register", "generate", "intake", "reporting", "web"}
+# stages that stand side by side: none imports another
+SIBLINGS = {"generate", "intake", "reporting"}
+LAYER = {stage: n for n, (stage, _) in enumerate(STAGES)}
+for sibling in SIBLINGS:
+    LAYER[sibling] = LAYER["generate"]
 
 
-def _imports(path: Path, level: int = 1) -> tuple[set[str], list[int]]:
-    """The xlflow modules a module imports, and the lines of imports inside functions;
-    `level` is how deep the module lies in the package (2 in a sub-package)."""
-    tree = ast.parse(path.read_text("utf-8"))
-    modules = {
-        node.module.split(".")[0]
-        for node in ast.walk(tree)
-        if isinstance(node, ast.ImportFrom) and node.level == level and node.module
-    }
+def _place(module: str) -> tuple[str, int]:
+    """(stage, position inside it) of a module named as 'config' or 'intake.collect'."""
+    head, _, rest = module.partition(".")
+    if head in SUBPACKAGES:
+        names = dict(STAGES)[head]
+        return head, names.index(rest) if rest in names else -1  # -1: the package itself
+    for stage, names in STAGES:
+        if stage not in SUBPACKAGES and head in names:
+            return stage, names.index(head)
+    raise AssertionError(f"{module} has no place in STAGES")
+
+
+def _dotted(path: Path) -> str:
+    rel = path.relative_to(PACKAGE).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__" and len(parts) > 1:
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def imports_of(source: str, module: str) -> tuple[set[str], list[int]]:
+    """The xlflow modules a module imports (as 'config' or 'intake.collect', relative and
+    absolute imports alike, nested ones too), and the lines of imports inside functions."""
+    tree = ast.parse(source)
+    package = module.split(".")[:-1] if "." in module else []
+    if module in SUBPACKAGES:  # a subpackage's __init__
+        package = [module]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[: len(package) - (node.level - 1)]
+                target = [*base, *(node.module.split(".") if node.module else [])]
+                names = [target] if node.module else [[*base, a.name] for a in node.names]
+            elif node.module and node.module.split(".")[0] == "xlflow":
+                target = node.module.split(".")[1:]
+                names = [target] if target else [[a.name] for a in node.names]
+            else:
+                continue
+            for parts in names:
+                if parts:
+                    found.add(".".join(parts[:2]) if parts[0] in SUBPACKAGES else parts[0])
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                parts = alias.name.split(".")
+                if parts[0] == "xlflow" and len(parts) > 1:
+                    found.add(".".join(parts[1:3]) if parts[1] in SUBPACKAGES else parts[1])
     nested = [
         inner.lineno
         for fn in ast.walk(tree)
@@ -41,30 +95,108 @@ def _imports(path: Path, level: int = 1) -> tuple[set[str], list[int]]:
         for inner in ast.walk(fn)
         if isinstance(inner, ast.Import | ast.ImportFrom)
     ]
-    return modules, nested
+    return found, nested
 
 
-def _sources(name: str) -> list[tuple[Path, int]]:
-    """A module's file, or every file of a sub-package, with its depth."""
-    package = PACKAGE / name
-    if package.is_dir():
-        return [(p, 2) for p in sorted(package.glob("*.py"))]
-    return [(PACKAGE / f"{name}.py", 1)]
+def violations(module: str, imported: set[str]) -> list[str]:
+    """What a module may not import: anything in a later stage, a sibling stage, or later
+    in its own stage."""
+    stage, at = _place(module)
+    out = []
+    for other in sorted(imported):
+        if other in SUBPACKAGES and other != stage:
+            other_stage, other_at = other, -1
+        else:
+            other_stage, other_at = _place(other)
+        if other_stage == stage:
+            if module.endswith("__init__") or at == -1:
+                continue  # a package's own __init__ may name its modules
+            if other_at >= at:
+                out.append(f"{other} (later in {stage})")
+        elif other_stage in SIBLINGS and stage in SIBLINGS:
+            out.append(f"{other} (a sibling stage, {other_stage})")
+        elif LAYER[other_stage] > LAYER[stage]:
+            out.append(f"{other} (a later stage, {other_stage})")
+    return out
+
+
+def _modules() -> list[tuple[Path, str]]:
+    return [(p, _dotted(p)) for p in sorted(PACKAGE.rglob("*.py"))]
 
 
 def test_every_module_has_its_place() -> None:
-    packages = [p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()]
-    assert sorted(ORDER) == sorted([*(p.stem for p in PACKAGE.glob("*.py")), *packages])
-    for name in ORDER:
+    listed = {
+        (f"{stage}.{name}" if stage in SUBPACKAGES else name)
+        for stage, names in STAGES
+        for name in names
+    }
+    found = {m for _, m in _modules() if m not in SUBPACKAGES}
+    assert found == listed
+    for _, module in _modules():
+        name = module.rpartition(".")[2]
         if not name.startswith("__"):
-            assert f"`{name}`" in ARCHITECTURE, name
+            assert f"`{name}`" in ARCHITECTURE or f"`{name}/`" in ARCHITECTURE, module
 
 
-@pytest.mark.parametrize("name", ORDER)
-def test_a_module_imports_only_what_comes_before_it(name: str) -> None:
-    for path, level in _sources(name):
-        modules, nested = _imports(path, level)
-        later = sorted(m for m in modules if ORDER.index(m) >= ORDER.index(name))
-        assert later == [], f"{path.name} imports {later}, which come after it"
-        if name != "cli":
-            assert nested == [], f"{path.name} imports inside a function at lines {nested}"
+@pytest.mark.parametrize("path", [p for p, _ in _modules()], ids=lambda p: _dotted(p))
+def test_a_module_imports_only_what_comes_before_it(path: Path) -> None:
+    module = _dotted(path)
+    imported, nested = imports_of(path.read_text("utf-8"), module)
+    imported.discard(module)
+    assert violations(module, imported) == [], f"{module} imports what comes after it"
+    if module != "cli":
+        assert nested == [], f"{module} imports inside a function at lines {nested}"
+
+
+@pytest.mark.parametrize(
+    ("module", "source", "said"),
+    [
+        # a step importing a sibling step: intake (collect) reading the merge's workbook
+        ("intake.receipts", "from ..reporting.consolidate import merge\n", "sibling"),
+        ("reporting.history", "from xlflow.generate import forms\n", "sibling"),
+        ("generate.forms", "import xlflow.intake.collect\n", "sibling"),
+        # an earlier stage importing a later one
+        ("reading.reader", "from ..register.parse import read_register\n", "later stage"),
+        ("workspace", "from .register.load import load_register\n", "later stage"),
+        # inside a subpackage: a module importing one listed after it
+        ("intake.locate", "from .validate import validate_form\n", "later in intake"),
+        ("reading.zipnames", "from . import containers\n", "later in reading"),
+    ],
+)
+def test_the_rule_catches_what_it_forbids(module: str, source: str, said: str) -> None:
+    """The checker is not vacuous: each of these imports is refused, and says why."""
+    imported, _ = imports_of(source, module)
+    assert any(said in v for v in violations(module, imported)), (imported, said)
+
+
+def test_a_cheap_command_loads_no_workbook_reader_or_writer(tmp_path: Path) -> None:
+    """`status`, `history`, `register` (the register already in the ledger) and `--help`
+    load neither a workbook writer nor a reader, in a fresh interpreter."""
+    from xlflow.cli import main  # noqa: F401  (the package must import cleanly here too)
+
+    from .conftest import DEFAULT_ROUND, run
+
+    root = tmp_path / "w"
+    run(["init", str(root)])
+    run(["generate", "-w", str(root), "--round", DEFAULT_ROUND])
+    heavy = ("xlsxwriter", "openpyxl", "python_calamine", "docx", "docxtpl", "olefile", "lxml", "pandas", "py7zr")  # fmt: skip
+    probe = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from xlflow.cli import main\n"
+        "result = CliRunner().invoke(main, sys.argv[1:])\n"
+        "assert result.exit_code == 0, result.output\n"
+        f"print(sorted(m for m in {heavy!r} if m in sys.modules))\n"
+    )
+    for args in (
+        ["--help"],
+        ["status", "-w", str(root), "--round", DEFAULT_ROUND],
+        ["status", "-w", str(root), "--round", DEFAULT_ROUND, "--json"],
+        ["history", "-w", str(root)],
+        ["register", "-w", str(root)],
+    ):
+        done = subprocess.run(
+            [sys.executable, "-c", probe, *args], capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip().splitlines()[-1] == "[]", (args, done.stdout)

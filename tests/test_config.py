@@ -8,7 +8,7 @@ import pytest
 
 from xlflow.config import load_settings
 from xlflow.errors import SettingsError
-from xlflow.load import load_register
+from xlflow.register.load import load_register
 
 from .conftest import REPO, run
 
@@ -135,12 +135,12 @@ def test_repository_root_is_a_working_folder() -> None:
 def test_a_full_disk_is_a_clear_message(ws: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import errno
 
-    import xlflow.forms
+    import xlflow.generate.forms
 
     def full(path: Path, data: bytes, durable: bool = True) -> None:
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
-    monkeypatch.setattr(xlflow.forms, "atomic_write", full)
+    monkeypatch.setattr(xlflow.generate.forms, "atomic_write", full)
     result = run(["generate", "-w", str(ws), "--round", "2019-H1"], expect=3)
     assert "文件读写失败" in result.output and "磁盘空间" in result.output
     assert "Traceback" not in result.output

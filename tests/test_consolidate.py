@@ -69,7 +69,7 @@ def _two_rounds(ws: Path, forms: dict[str, Path]) -> None:
 def _consolidate_module() -> Any:
     """The module: `from xlflow import consolidate` can give the function of that name,
     which the package loads on first use (xlflow.__getattr__)."""
-    return importlib.import_module("xlflow.consolidate")
+    return importlib.import_module("xlflow.reporting.consolidate")
 
 
 def _merge(ws: Path) -> tuple[dict[str, Any], Path]:
@@ -345,11 +345,11 @@ def test_the_streamed_workbook_agrees_with_the_records_in_memory(
 ) -> None:
     """merge streams each task's answers out of the ledger (json_each, in register order);
     its detail and history sheets say what the accepted records, read whole, say."""
-    from xlflow.consolidate import consolidate
     from xlflow.ledger import Ledger
-    from xlflow.load import load_register
+    from xlflow.register.load import load_register
+    from xlflow.reporting.consolidate import consolidate
+    from xlflow.reporting.tasks import task_states
     from xlflow.standing import round_state
-    from xlflow.tasks import task_states
     from xlflow.workspace import Workspace
 
     _two_rounds(ws, forms)

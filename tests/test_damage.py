@@ -26,15 +26,18 @@ from typing import Any
 import psutil
 import pytest
 
-from xlflow import intake, layout, register, workspace
+from xlflow import workspace
 from xlflow.config import Limits
 from xlflow.errors import RegisterError, WorkspaceError
-from xlflow.init import check_register
+from xlflow.intake import collect as intake
 from xlflow.issues import IssueCode
-from xlflow.load import load_register
 from xlflow.pool import IN_PROCESS_VARIABLE, JobFailure, call_isolated
-from xlflow.reader import RawWorkbook, scan_biff
-from xlflow.zipnames import member_problem, text_problem, visible
+from xlflow.reading.reader import RawWorkbook, scan_biff
+from xlflow.reading.zipnames import member_problem, text_problem, visible
+from xlflow.register import detect as layout
+from xlflow.register import parse as register
+from xlflow.register.init import check_register
+from xlflow.register.load import load_register
 
 from .conftest import DEFAULT_ROUND, SEEDS, SHARED, fill_complete, run
 
@@ -132,7 +135,7 @@ def collect_measured(root: Path, *extra: str) -> tuple[int, dict[str, Any], str,
 @pytest.fixture(scope="module")
 def genuine(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bytes]:
     """A working folder with the round's forms sent, and one division's genuine return."""
-    from xlflow.init import init_workspace
+    from xlflow.register.init import init_workspace
 
     root = tmp_path_factory.mktemp("damage") / "work"
     init_workspace(root)
@@ -336,7 +339,7 @@ PARENT = os.getpid()
 def test_a_register_reader_that_crashes_costs_a_message(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from xlflow.init import init_workspace
+    from xlflow.register.init import init_workspace
     from xlflow.workspace import Workspace
 
     root = tmp_path / "w"
@@ -450,7 +453,7 @@ def test_control_characters_are_made_visible() -> None:
 
 
 def test_a_zip_flagged_utf8_with_invalid_bytes_is_named() -> None:
-    from xlflow.containers import unpack
+    from xlflow.reading.containers import unpack
 
     raw = _zip({"PPPP.xlsx": b"x"})
     # the name's bytes become invalid UTF-8 while the flag (bit 11) says UTF-8
@@ -503,7 +506,7 @@ def _scan(*sheet: bytes) -> RawWorkbook:
 
 
 def _damage(*sheet: bytes) -> Any:
-    from xlflow.reader import Malformed
+    from xlflow.reading.reader import Malformed
 
     with pytest.raises(Malformed) as caught:
         _scan(*sheet)
@@ -551,7 +554,7 @@ def test_cells_after_an_early_eof_are_damage() -> None:
 
 def test_the_offset_names_where_in_the_stream() -> None:
     stream = _stream(NUMBER_B2, STRING)
-    from xlflow.reader import Malformed
+    from xlflow.reading.reader import Malformed
 
     with pytest.raises(Malformed) as caught:
         scan_biff(stream, RawWorkbook(format="xls"), Limits())

@@ -19,9 +19,9 @@ import python_calamine
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from xlflow.consolidate import merge
-from xlflow.init import init_workspace
-from xlflow.intake import collect
+from xlflow.intake.collect import collect
+from xlflow.register.init import init_workspace
+from xlflow.reporting.consolidate import merge
 from xlflow.text import CELL_TEXT_LIMIT, cell_length, cut_to_cell, invalid_xml_chars
 from xlflow.workspace import Workspace
 
@@ -388,7 +388,7 @@ def test_a_killed_collect_leaves_no_process_behind(
 
 _MERGE_BESIDE = (
     "import importlib, time\n"
-    "consolidate = importlib.import_module('xlflow.consolidate')\n"
+    "consolidate = importlib.import_module('xlflow.reporting.consolidate')\n"
     "consolidate.LAY_OUT_APART_ABOVE = 0\n"
     "counting = consolidate._Tally.add\n"
     "def slow(self, row):\n"

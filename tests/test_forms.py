@@ -292,9 +292,9 @@ def test_generate_makes_each_spec_when_its_form_is_written(
 ) -> None:
     """A ministry's round has thousands of forms: their specs are never all held at once, and
     the ledger still records them all, in register order, as made at once."""
-    import xlflow.forms as forms_module
+    import xlflow.generate.forms as forms_module
     from xlflow.ledger import Ledger, spec_to_json
-    from xlflow.load import load_register
+    from xlflow.register.load import load_register
     from xlflow.workspace import Workspace
 
     names = _register_of(ws, 12)  # above the pool's threshold: two workers
@@ -323,7 +323,7 @@ def test_generate_makes_each_spec_when_its_form_is_written(
 def test_a_generate_that_fails_records_no_form(ws: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The forms are recorded together once all are on disk; one that cannot be written
     leaves the ledger without any (a re-run writes them all)."""
-    import xlflow.forms as forms_module
+    import xlflow.generate.forms as forms_module
     from xlflow.ledger import Ledger
     from xlflow.workspace import Workspace
 

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from xlflow.config import Limits
-from xlflow.reader import RawWorkbook, _calamine, read_workbook
+from xlflow.reading.reader import RawWorkbook, _calamine, read_workbook
 from xlflow.signing import verify
 
 from .conftest import DEFAULT_ROUND, GOOD_CONTACT, SHARED, complete_values, fill, run, run_json
@@ -68,7 +68,7 @@ def test_every_find_is_here() -> None:
 def collected(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str, float]:
     """All the reproducers collected at once through the real command, as a coordinator
     would run it, with Rust's backtraces switched on."""
-    from xlflow.init import init_workspace
+    from xlflow.register.init import init_workspace
 
     root = tmp_path_factory.mktemp("finds") / "work"
     init_workspace(root)
@@ -239,7 +239,7 @@ def test_the_container_harness_reports_an_exception_the_isolation_caught(
 ) -> None:
     """C5 as it was: a mail's Date that overflows. The pool contains it now, and the
     harness still calls it a finding, since the reader should not raise at all."""
-    from xlflow import containers
+    from xlflow.reading import containers
 
     def overflow(*_: Any, **__: Any) -> Any:
         raise OverflowError("date value out of range")
@@ -254,7 +254,7 @@ def test_the_container_harness_reports_an_exception_the_isolation_caught(
 def test_the_register_harness_reports_an_exception_the_isolation_caught(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from xlflow import layout
+    from xlflow.register import detect as layout
 
     def broken(*_: Any, **__: Any) -> Any:
         raise IndexError("string index out of range")
@@ -295,7 +295,7 @@ def test_the_differential_check_catches_an_f1_reader(
 
     data = mutated()
     assert harness.judge(intake, seed, data, "F1")["verdict"] == "rejected"
-    monkeypatch.setattr("xlflow.reader._invalid_cell", lambda *a: None)
+    monkeypatch.setattr("xlflow.reading.reader._invalid_cell", lambda *a: None)
     outcome = harness.judge(intake, seed, data, "F1")
     assert outcome["verdict"] == "accepted"
     assert outcome["finding"] in ("wrong-value", "unverified-value")
@@ -318,7 +318,7 @@ def _read_both_ways(
 ) -> tuple[tuple[Any, ...], tuple[Any, ...], bool]:
     """A read with the plain-cell scan and one with only the full scan; and whether the
     plain scan decided at least one sheet."""
-    from xlflow import reader
+    from xlflow.reading import reader
 
     decided = []
     plain = reader._scan_plain
@@ -417,7 +417,7 @@ def test_an_ole_sector_chain_that_loops_or_leaves_is_refused_at_once(
         "import json, resource, sys\n"
         "resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))\n"
         "from xlflow.config import Limits\n"
-        "from xlflow.reader import read_workbook\n"
+        "from xlflow.reading.reader import read_workbook\n"
         "result = read_workbook(sys.stdin.buffer.read(), '.xls', Limits())\n"
         "print(json.dumps([result.workbook is None, [[i.code.value, i.message] for i in result.issues]]))"
     )

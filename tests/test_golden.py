@@ -22,7 +22,7 @@ import openpyxl
 import pytest
 
 from xlflow.demo import DemoResult, run_demo
-from xlflow.intake import collect
+from xlflow.intake.collect import collect
 from xlflow.workspace import Workspace
 
 DATA = Path(__file__).parent / "data"
@@ -190,7 +190,7 @@ def test_the_time_of_a_consolidation_is_the_ledgers_not_the_clocks(
     same workbook at any hour; a round with no file yet takes the round's creation."""
     import sqlite3
 
-    from xlflow.consolidate import merge
+    from xlflow.reporting.consolidate import merge
 
     root = tmp_path / "work"
     shutil.copytree(demo.root, root)
@@ -217,8 +217,8 @@ def test_what_the_workbook_says_of_rejected_late_and_archived_files(
     (its archived copy counts)."""
     import datetime as dt
 
-    from xlflow.consolidate import merge
-    from xlflow.decisions import decide
+    from xlflow.intake.decisions import decide
+    from xlflow.reporting.consolidate import merge
 
     root = tmp_path / "work"
     shutil.copytree(demo.root, root)

@@ -592,7 +592,7 @@ def test_crash_hang_and_memory_cost_only_that_file(
 ) -> None:
     import signal
 
-    from xlflow import intake
+    from xlflow.intake import collect as intake
     from xlflow.workspace import Workspace
 
     _slow_settings(ws)

@@ -63,7 +63,7 @@ def test_a_schema_written_as_a_number_is_the_same_schema(ws: Path, forms: dict[s
 
 
 def test_a_defined_name_reads_as_its_text_however_it_is_written() -> None:
-    from xlflow.identify import _joined, _unquote_name
+    from xlflow.intake.identify import _joined, _unquote_name
 
     assert _unquote_name(' ="2019-H1" ') == "2019-H1"
     assert _unquote_name('"说""明"""') == '说"明"'

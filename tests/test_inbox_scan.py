@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from xlflow.intake import collect
+from xlflow.intake.collect import collect
 from xlflow.workspace import Workspace
 
 from .conftest import DEFAULT_ROUND, fill_complete, run_json

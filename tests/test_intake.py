@@ -12,7 +12,7 @@ import openpyxl
 import pytest
 from openpyxl.workbook.defined_name import DefinedName
 
-from xlflow.intake import collect
+from xlflow.intake.collect import collect
 from xlflow.issues import Verdict
 from xlflow.workspace import Workspace
 

@@ -19,8 +19,8 @@ import openpyxl
 import pytest
 import python_calamine
 
-from xlflow.init import init_workspace
-from xlflow.intake import collect
+from xlflow.intake.collect import collect
+from xlflow.register.init import init_workspace
 from xlflow.workspace import Workspace
 
 from .conftest import DEFAULT_ROUND, run, run_json, stored, task_rows

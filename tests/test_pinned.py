@@ -285,7 +285,7 @@ def test_a_contact_value_that_cannot_be_read_names_its_label_and_cell(
 def test_a_range_open_at_one_end_says_so() -> None:
     """A number field with a minimum and no maximum (only custom fields have one)."""
     from xlflow.config import Field
-    from xlflow.validate import normalise_value
+    from xlflow.intake.validate import normalise_value
 
     f = Field(key="funds", label="到位资金", type="number", min=0)
     value, issues = normalise_value(f, -5, {}, "“到位资金”", lambda: False, {}, "")
@@ -309,7 +309,7 @@ def test_a_range_open_at_one_end_says_so() -> None:
     ],
 )
 def test_dates_are_read_from_serials_and_text(value: object, date: str | None) -> None:
-    from xlflow.validate import _to_date
+    from xlflow.intake.validate import _to_date
 
     found = _to_date(value)  # type: ignore[arg-type]
     assert (found.isoformat() if found else None) == date

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from xlflow import reader
 from xlflow.config import Limits
 from xlflow.issues import IssueCode
+from xlflow.reading import reader
 
 from .conftest import TASK_SHEET
 

@@ -11,10 +11,10 @@ import pytest
 
 from xlflow.config import RegisterSettings, load_settings
 from xlflow.errors import RegisterError
-from xlflow.init import init_workspace
-from xlflow.layout import detect_layout
-from xlflow.load import load_register
-from xlflow.register import read_register
+from xlflow.register.detect import detect_layout
+from xlflow.register.init import init_workspace
+from xlflow.register.load import load_register
+from xlflow.register.parse import read_register
 from xlflow.workspace import Workspace
 
 from .conftest import BUNDLED_XLSX, REPO, SEEDS, run, run_json

@@ -12,7 +12,7 @@ import pytest
 
 from xlflow.config import RegisterSettings
 from xlflow.errors import RegisterError
-from xlflow.register import read_register
+from xlflow.register.parse import read_register
 
 SETTINGS = RegisterSettings(
     id_column="序号",
@@ -220,7 +220,7 @@ def test_every_reason_a_workbook_cannot_be_read_is_given(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Two sheets python-calamine cannot read (tests/test_reader.py's fake): both named."""
-    from xlflow import reader
+    from xlflow.reading import reader
 
     from .test_reader import _Book
 

@@ -19,9 +19,9 @@ import openpyxl
 import pytest
 
 from xlflow.errors import RegisterError
-from xlflow.layout import detect_layout
-from xlflow.load import load_register
 from xlflow.pool import IN_PROCESS_VARIABLE
+from xlflow.register.detect import detect_layout
+from xlflow.register.load import load_register
 from xlflow.workspace import Workspace
 
 from .conftest import REPO, SHARED, run, run_json
@@ -368,7 +368,7 @@ def test_the_register_kept_in_the_ledger_is_the_one_read(path: Path, tmp_path: P
 def test_the_register_is_parsed_again_only_when_something_changed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import xlflow.register as register
+    import xlflow.register.parse as register
 
     root = tmp_path / "w"
     run(["init", str(root)])

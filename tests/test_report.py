@@ -16,7 +16,7 @@ import docx
 import openpyxl
 import pytest
 
-from xlflow.report import chinese_numeral, one_line
+from xlflow.reporting.bulletin import chinese_numeral, one_line
 
 from .conftest import GOOD_CONTACT, complete_values, fill, run, run_json
 from .make_report_template import build

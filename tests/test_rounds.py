@@ -12,7 +12,7 @@ from typing import Any
 import openpyxl
 import pytest
 
-from xlflow.init import init_workspace
+from xlflow.register.init import init_workspace
 
 from .conftest import (
     GOOD_CONTACT,

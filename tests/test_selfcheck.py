@@ -20,9 +20,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xlflow.config import load_settings
-from xlflow.selfcheck import CHECK_SHEET, COMPLETE, breaks, remaining
+from xlflow.generate.selfcheck import CHECK_SHEET, COMPLETE, breaks, remaining
+from xlflow.intake.validate import normalise_value
 from xlflow.signing import META_SHEET
-from xlflow.validate import normalise_value
 
 from .conftest import (
     DEFAULT_ROUND,

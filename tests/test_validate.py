@@ -9,10 +9,10 @@ import openpyxl
 import pytest
 from openpyxl.utils import get_column_letter
 
-from xlflow import validate
 from xlflow.config import Field
+from xlflow.intake import validate
 from xlflow.issues import IssueCode, Severity
-from xlflow.reader import RawWorkbook, read_workbook
+from xlflow.reading.reader import RawWorkbook, read_workbook
 from xlflow.text import CELL_TEXT_LIMIT, cell_length
 
 from .conftest import (

@@ -31,7 +31,7 @@ import openpyxl
 import pytest
 
 from xlflow.files import folder_lock
-from xlflow.init import init_workspace
+from xlflow.register.init import init_workspace
 
 from .conftest import (
     DEFAULT_ROUND,
@@ -689,7 +689,7 @@ def test_away_from_loopback_every_request_needs_the_access_token(tmp_path: Path)
     ],
 )
 def test_uploaded_names_are_made_safe(uploaded: str, saved: str) -> None:
-    from xlflow.receive import inbox_name
+    from xlflow.intake.upload import inbox_name
 
     assert inbox_name(uploaded) == saved
 
@@ -697,8 +697,8 @@ def test_uploaded_names_are_made_safe(uploaded: str, saved: str) -> None:
 def test_a_round_past_its_deadline_counts_who_is_late(ws: Path, forms: dict[str, Path]) -> None:
     import datetime as dt
 
+    from xlflow.reporting.status import all_rounds
     from xlflow.standing import OVERDUE_LABEL
-    from xlflow.status import all_rounds
     from xlflow.workspace import Workspace
 
     first = next(iter(forms))
@@ -762,7 +762,7 @@ def test_a_decision_without_a_reason_is_refused_in_the_consoles_words(guarded: C
 
 def test_more_files_than_an_upload_may_carry_are_refused_whole(ws: Path) -> None:
     from xlflow.errors import XlflowError
-    from xlflow.receive import MAX_FILES, Upload, receive
+    from xlflow.intake.upload import MAX_FILES, Upload, receive
     from xlflow.workspace import Workspace
 
     before = state_of(ws)

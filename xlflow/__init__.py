@@ -22,12 +22,12 @@ __version__ = "0.1.0"
 
 # public name -> the module that defines it
 _EXPORTS = {
-    "CollectReport": "intake",
-    "Consolidation": "consolidate",
+    "CollectReport": "intake.collect",
+    "Consolidation": "reporting.consolidate",
     "Field": "config",
     "FileRecord": "model",
     "FormSpec": "model",
-    "GenerateResult": "forms",
+    "GenerateResult": "generate.forms",
     "Issue": "issues",
     "IssueCode": "issues",
     "Register": "model",
@@ -45,23 +45,23 @@ _EXPORTS = {
     "Workspace": "workspace",
     "WorkspaceError": "errors",
     "XlflowError": "errors",
-    "collect": "intake",
-    "consolidate": "consolidate",
-    "describe_register": "register",
-    "detect_layout": "layout",
-    "generate_forms": "forms",
-    "init_workspace": "workspace",
+    "collect": "intake.collect",
+    "consolidate": "reporting.consolidate",
+    "describe_register": "register.load",
+    "detect_layout": "register.detect",
+    "generate_forms": "generate.forms",
+    "init_workspace": "register.init",
     "load_settings": "config",
-    "merge": "consolidate",
+    "merge": "reporting.consolidate",
     "parse_round": "model",
-    "read_register": "register",
-    "receipts_for_round": "receipts",
-    "report_context": "report",
+    "read_register": "register.parse",
+    "receipts_for_round": "collect.receipts",
+    "report_context": "reporting.bulletin",
     "round_state": "standing",
-    "round_status": "status",
-    "task_history": "history",
-    "write_reminders": "remind",
-    "write_report": "report",
+    "round_status": "reporting.status",
+    "task_history": "reporting.history",
+    "write_reminders": "collect.remind",
+    "write_report": "reporting.bulletin",
 }
 
 __all__ = [
@@ -124,19 +124,20 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from .config import Field, Settings, load_settings
-    from .consolidate import Consolidation, consolidate, merge
     from .errors import RegisterError, SettingsError, WorkspaceError, XlflowError
-    from .forms import GenerateResult, generate_forms
-    from .history import task_history
-    from .init import init_workspace
-    from .intake import CollectReport, collect
+    from .generate.forms import GenerateResult, generate_forms
+    from .intake.collect import CollectReport, collect
+    from .intake.receipts import receipts_for_round
+    from .intake.remind import write_reminders
     from .issues import Issue, IssueCode, Severity, Verdict
-    from .layout import detect_layout
     from .model import FileRecord, FormSpec, Register, Role, Round, Task, parse_round
-    from .receipts import receipts_for_round
-    from .register import describe_register, read_register
-    from .remind import write_reminders
-    from .report import report_context, write_report
+    from .register.detect import detect_layout
+    from .register.init import init_workspace
+    from .register.load import describe_register
+    from .register.parse import read_register
+    from .reporting.bulletin import report_context, write_report
+    from .reporting.consolidate import Consolidation, consolidate, merge
+    from .reporting.history import task_history
+    from .reporting.status import round_status
     from .standing import RoundState, RoundStatus, Standing, round_state
-    from .status import round_status
     from .workspace import Workspace

@@ -174,7 +174,7 @@ def init(
         xlflow init 2024督查 --register 重点任务清单.docx
         xlflow init 2024督查 --register 分解表.xlsx --dry-run
     """
-    from .init import check_register, init_workspace
+    from .register.init import check_register, init_workspace
 
     directory = directory or workspace
     if dry_run:
@@ -222,7 +222,7 @@ def init(
 def _show_detected(found: Any, as_json: bool) -> None:
     """What was recognised in a register: the layout, a preview, every unit, each guess
     with its evidence, and everything the coordinator should check."""
-    from .register import describe_register
+    from .register.load import describe_register
 
     if as_json:
         _print_json(found.to_dict())
@@ -294,16 +294,16 @@ def register(workspace: str, check_file: str | None, office: str | None, as_json
         xlflow register --json
         xlflow register --check 重点任务分解表.xlsx
     """
-    from .register import describe_register
+    from .register.load import describe_register
 
     if check_file is not None:
-        from .init import check_register
+        from .register.init import check_register
 
         with _library_errors():
             found = check_register(Path(check_file), office)
         _show_detected(found, as_json)
         return
-    from .load import load_register
+    from .register.load import load_register
 
     ws = _workspace(workspace)
     with _library_errors():
@@ -356,7 +356,7 @@ def generate(
     例：xlflow generate --round 2019-H1 --deadline 2019-07-10
         xlflow generate --round 2019-H2 --prefill-from 2019-H1
     """
-    from .forms import generate_forms
+    from .generate.forms import generate_forms
     from .model import parse_round
 
     ws = _workspace(workspace)
@@ -395,7 +395,7 @@ def collect(workspace: str, round_id: str, no_receipts: bool, as_json: bool) -> 
     例：xlflow collect --round 2019-H1
         xlflow collect --round 2019-H1 --json
     """
-    from .intake import collect as run_collect
+    from .intake.collect import collect as run_collect
 
     ws = _workspace(workspace)
     with _library_errors(), _progress(not as_json, "核验文件") as progress:
@@ -476,7 +476,7 @@ def merge(workspace: str, round_id: str, as_json: bool) -> None:
     \b
     例：xlflow merge --round 2019-H1
     """
-    from .consolidate import merge as run_merge
+    from .reporting.consolidate import merge as run_merge
 
     ws = _workspace(workspace)
     with _library_errors():
@@ -520,7 +520,7 @@ def report(workspace: str, round_id: str, template_file: str | None, as_json: bo
     例：xlflow report --round 2019-H1
         xlflow report --round 2019-H1 --template 我局通报模板.docx
     """
-    from .report import write_report
+    from .reporting.bulletin import write_report
 
     ws = _workspace(workspace)
     with _library_errors():
@@ -567,7 +567,7 @@ def _decision_command(action: str, help_text: str) -> Callable[..., Any]:
     def command(
         workspace: str, round_id: str, file: str, reason: str, by: str | None, as_json: bool
     ) -> None:
-        from .decisions import decide
+        from .intake.decisions import decide
 
         ws = _workspace(workspace)
         with _library_errors():
@@ -615,7 +615,7 @@ def undo(workspace: str, round_id: str, file: str, by: str | None, as_json: bool
     \b
     例：xlflow undo --round 2019-H1 测试.xlsx
     """
-    from .decisions import undo as run_undo
+    from .intake.decisions import undo as run_undo
 
     ws = _workspace(workspace)
     with _library_errors():
@@ -638,7 +638,7 @@ def status(workspace: str, round_id: str, as_json: bool) -> None:
     \b
     例：xlflow status --round 2019-H1
     """
-    from .status import round_status
+    from .reporting.status import round_status
 
     ws = _workspace(workspace)
     with _library_errors():
@@ -763,7 +763,7 @@ def remind(workspace: str, round_id: str, as_json: bool) -> None:
     \b
     例：xlflow remind --round 2019-H1
     """
-    from .remind import reminders_to_dict, write_reminders
+    from .intake.remind import reminders_to_dict, write_reminders
 
     ws = _workspace(workspace)
     with _library_errors():
@@ -801,7 +801,7 @@ def history(workspace: str, task_id: str | None, as_json: bool) -> None:
     例：xlflow history --task 5
         xlflow history --json
     """
-    from .history import task_history
+    from .reporting.history import task_history
 
     ws = _workspace(workspace)
     with _library_errors():
@@ -851,7 +851,7 @@ def receipts(workspace: str, round_id: str) -> None:
     \b
     例：xlflow receipts --round 2019-H1
     """
-    from .receipts import receipts_for_round
+    from .intake.receipts import receipts_for_round
 
     ws = _workspace(workspace)
     with _library_errors():

@@ -21,14 +21,14 @@ from typing import Any
 
 import openpyxl
 
-from .consolidate import merge
 from .errors import XlflowError
-from .forms import GenerateResult, generate_forms
-from .init import init_workspace
-from .intake import CollectReport, collect
-from .load import load_register
+from .generate.forms import GenerateResult, generate_forms
+from .intake.collect import CollectReport, collect
 from .model import parse_round
-from .report import write_report
+from .register.init import init_workspace
+from .register.load import load_register
+from .reporting.bulletin import write_report
+from .reporting.consolidate import merge
 from .wording import task_label
 from .workspace import Workspace
 

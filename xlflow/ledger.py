@@ -265,8 +265,10 @@ def _head_from_json(text: str) -> RegisterHead:
 def code_fingerprint() -> str:
     """A hash of xlflow's own code: what xlflow derived and stored under an older version
     (a register as parsed, a file's verdict) is derived again once."""
+    package = Path(__file__).parent
     h = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
+    for path in sorted(package.rglob("*.py")):  # every stage's modules, the web console's too
+        h.update(path.relative_to(package).as_posix().encode() + b"\0")
         h.update(path.read_bytes())
     return h.hexdigest()
 

@@ -26,8 +26,8 @@ from pathlib import Path
 import atheris
 
 with atheris.instrument_imports():
-    from xlflow import reader
     from xlflow.config import Limits
+    from xlflow.reading import reader
 
 from tests.fuzz.harness import SEEDS
 

@@ -37,9 +37,9 @@ from pathlib import Path
 from typing import Any
 
 from xlflow.errors import XlflowError
-from xlflow.init import init_workspace
-from xlflow.intake import archive_name, collect
+from xlflow.intake.collect import archive_name, collect
 from xlflow.issues import Verdict
+from xlflow.register.init import init_workspace
 from xlflow.workspace import Workspace
 
 from .harness import (

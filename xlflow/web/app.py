@@ -40,24 +40,24 @@ from waitress import create_server
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.wrappers.response import Response as BaseResponse
 
-from ..consolidate import merge
-from ..decisions import decide, undo
 from ..errors import FolderBusy, XlflowError
 from ..files import zip_folder
-from ..forms import generate_forms
-from ..history import task_history
-from ..intake import collect
+from ..generate.forms import generate_forms
+from ..intake.collect import collect
+from ..intake.decisions import decide, undo
+from ..intake.remind import write_reminders
+from ..intake.upload import MAX_FILES, Upload, receive, size_limit_mb
 from ..issues import VERDICT_LABELS, Severity
-from ..load import load_register
 from ..model import parse_round
-from ..outputs import round_outputs
-from ..receive import MAX_FILES, Upload, receive, size_limit_mb
-from ..remind import write_reminders
-from ..report import write_report
+from ..register.load import load_register
+from ..reporting.bulletin import write_report
+from ..reporting.consolidate import merge
+from ..reporting.history import task_history
+from ..reporting.status import all_rounds, round_status
 from ..standing import OVERDUE_LABEL
-from ..status import all_rounds, round_status
 from ..wording import task_label
 from ..workspace import Workspace
+from .outputs import round_outputs
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 ACCESS_COOKIE = "xlflow_access"

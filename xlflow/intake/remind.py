@@ -17,16 +17,16 @@ from email.policy import SMTP
 from pathlib import Path
 from typing import Any
 
-from .files import atomic_write, folder_lock
-from .issues import Severity
-from .ledger import Ledger
-from .load import load_register
-from .model import FileRecord, Register, Round
+from ..files import atomic_write, folder_lock
+from ..issues import Severity
+from ..ledger import Ledger
+from ..model import FileRecord, Register, Round
+from ..register.load import load_register
+from ..standing import RoundState, Standing, round_state
+from ..text import safe_filename
+from ..wording import deadline_text, task_label
+from ..workspace import DIVISIONS_HEADER, Workspace
 from .receipts import receipt_name
-from .standing import RoundState, Standing, round_state
-from .text import safe_filename
-from .wording import deadline_text, task_label
-from .workspace import DIVISIONS_HEADER, Workspace
 
 XLSX = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 

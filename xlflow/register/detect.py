@@ -15,9 +15,12 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .config import RegisterSettings
-from .errors import RegisterError
-from .model import Register
+from ..config import RegisterSettings
+from ..errors import RegisterError
+from ..model import Register
+from ..text import header_key, task_id_text
+from ..units import is_collective
+from .load import describe_register
 from .paragraphs import (
     CONTENT_HEADER,
     DEADLINE_HEADER,
@@ -27,19 +30,16 @@ from .paragraphs import (
     document_lines,
     scan_paragraphs,
 )
-from .register import (
+from .parse import (
     _MAX_HEADER_SCAN,
     Grid,
     _header_score,
     _read_source,
     _Source,
-    describe_register,
     find_header_row,
     header_at,
     read_register,
 )
-from .text import header_key, task_id_text
-from .units import is_collective
 
 _ID_WORDS = ("序号", "编号", "no", "no.", "序", "id", "任务编号", "项目编号")
 _LEAD_WORDS = (

@@ -10,11 +10,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .config import Settings
-from .issues import Issue, IssueCode, warning
-from .model import FileRecord, Register, Role, Round, Task
-from .text import CELL_TEXT_LIMIT, cell_length, cut_to_cell
-from .wording import DETAIL
+from ..config import Settings
+from ..issues import Issue, IssueCode, warning
+from ..model import FileRecord, Register, Role, Round, Task
+from ..text import CELL_TEXT_LIMIT, cell_length, cut_to_cell
+from ..wording import DETAIL
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from .ledger import Ledger
-from .load import load_register
-from .standing import RoundStatus, round_state
-from .workspace import Workspace
+from ..ledger import Ledger
+from ..register.load import load_register
+from ..standing import RoundStatus, round_state
+from ..workspace import Workspace
 
 
 def round_status(ws: Workspace, round_id: str, today: dt.date | None = None) -> RoundStatus:

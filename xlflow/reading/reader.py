@@ -32,9 +32,9 @@ import olefile
 from defusedxml import ElementTree
 from python_calamine import CalamineError, CalamineWorkbook, PasswordError
 
-from .config import Limits
-from .issues import Issue, IssueCode, damage_words, error, warning
-from .text import CELL_TEXT_LIMIT, cell_length, decode_ooxml_escapes
+from ..config import Limits
+from ..issues import Issue, IssueCode, damage_words, error, warning
+from ..text import CELL_TEXT_LIMIT, cell_length, decode_ooxml_escapes
 from .zipnames import first_problem, visible
 
 Cell = Any  # int | float | str | bool | date | datetime | time | timedelta

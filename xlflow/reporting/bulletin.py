@@ -21,15 +21,15 @@ from docxtpl import DocxTemplate  # type: ignore[import-untyped]
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
+from ..errors import XlflowError
+from ..files import atomic_write, folder_lock, sweep_temp_files
+from ..model import Round
+from ..standing import Standing
+from ..text import safe_filename, without_invalid_xml
+from ..wording import deadline_text, task_label
+from ..workspace import REPORT_TEMPLATE, Workspace, bundled_file
 from .consolidate import Consolidation, TaskRow, consolidate
-from .errors import XlflowError
-from .files import atomic_write, folder_lock, sweep_temp_files
-from .model import Round
-from .standing import Standing
 from .tasks import status_change
-from .text import safe_filename, without_invalid_xml
-from .wording import deadline_text, task_label
-from .workspace import REPORT_TEMPLATE, Workspace, bundled_file
 
 LINE_CHARS = 45  # of 进展情况 in the appendix: its first sentence, cut here
 

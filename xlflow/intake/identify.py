@@ -9,13 +9,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .config import Settings
-from .issues import Issue, IssueCode, error, has_errors, warning
-from .model import FormSpec, Round
-from .reader import RawWorkbook, text_of
-from .signing import IDENTITY_KEYS, META_SHEET, NAME_PREFIX, PROP_PREFIX, SCHEMA, verify
-from .table import find_task_sheet, locate_table
-from .text import decode_ooxml_escapes, repair_mojibake, task_id_text
+from ..config import Settings
+from ..issues import Issue, IssueCode, error, has_errors, warning
+from ..model import FormSpec, Round
+from ..reading.reader import RawWorkbook, text_of
+from ..signing import IDENTITY_KEYS, META_SHEET, NAME_PREFIX, PROP_PREFIX, SCHEMA, verify
+from ..text import decode_ooxml_escapes, repair_mojibake, task_id_text
+from .locate import find_task_sheet, locate_table
 
 
 @dataclass

@@ -13,7 +13,7 @@ import unicodedata
 import zipfile
 from dataclasses import dataclass
 
-from .issues import IssueCode
+from ..issues import IssueCode
 
 _UTF8_FLAG = 0x800
 

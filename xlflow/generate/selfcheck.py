@@ -21,8 +21,8 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
-from .config import Field, Settings
-from .values import DIGITS, PHONE_EXTRAS, phone_ok, to_number
+from ..config import Field, Settings
+from ..values import DIGITS, PHONE_EXTRAS, phone_ok, to_number
 
 CHECK_SHEET = "_xlflow_check"
 COMPLETE = "已填写完整，可以保存后报送"

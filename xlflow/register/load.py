@@ -14,16 +14,18 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from .config import Limits
-from .errors import RegisterError
-from .ledger import Ledger, code_fingerprint
-from .model import Register
-from .pool import JobFailure, call_isolated
-from .workspace import Workspace
+from ..config import Limits, RegisterSettings
+from ..errors import RegisterError
+from ..ledger import Ledger, code_fingerprint
+from ..model import Register, Role
+from ..pool import JobFailure, call_isolated
+from ..units import is_collective
+from ..wording import task_label
+from ..workspace import Workspace
 
 # the parsers, loaded in the worker that runs them
-READ_REGISTER = "xlflow.register:read_register"
-DETECT_LAYOUT = "xlflow.layout:detect_layout"
+READ_REGISTER = "xlflow.register.parse:read_register"
+DETECT_LAYOUT = "xlflow.register.detect:detect_layout"
 
 
 def load_register(ws: Workspace) -> Register:
@@ -91,4 +93,44 @@ def read_isolated(reader: str, path: Path, option: Any, limits: Limits) -> Any:
     )
 
 
-__all__ = ["load_register", "read_isolated", "register_key"]
+def describe_register(register: Register, settings: RegisterSettings) -> dict[str, Any]:
+    """The parsed register as plain data: counts, groups, tasks and divisions."""
+    index = register.index()
+    divisions = []
+    for d in register.divisions:
+        tasks = index[d]
+        divisions.append(
+            {
+                "division": d,
+                "lead": sum(1 for _, role in tasks if role is Role.LEAD),
+                "cooperating": sum(1 for _, role in tasks if role is Role.COOPERATING),
+                "task_ids": [t.id for t, _ in tasks],
+                "collective": is_collective(d),
+            }
+        )
+    return {
+        "source": register.source,
+        "counts": {
+            "tasks": len(register.tasks),
+            "groups": len(register.groups),
+            "divisions": len(register.divisions),
+            "assignments": len(register.assignments),
+        },
+        "groups": list(register.groups),
+        "tasks": [
+            {
+                "id": t.id,
+                "group": t.group,
+                "name": task_label(t, settings),
+                "lead": list(t.lead),
+                "cooperating": list(t.cooperating),
+                "targets": {str(y): text for y, text in t.targets},
+            }
+            for t in register.tasks
+        ],
+        "divisions": divisions,
+        "notes": list(register.notes),
+    }
+
+
+__all__ = ["describe_register", "load_register", "read_isolated", "register_key"]

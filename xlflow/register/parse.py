@@ -21,16 +21,15 @@ from typing import Any
 
 import docx
 
-from .config import Limits, RegisterSettings
-from .errors import RegisterError
-from .excel import cell_ref
-from .issues import damage_words
-from .model import Register, Role, Task
+from ..config import Limits, RegisterSettings
+from ..errors import RegisterError
+from ..excel import cell_ref
+from ..issues import damage_words
+from ..model import Register, Task
+from ..reading.reader import REFILL, check_package, read_workbook, text_of
+from ..text import clean_cell, header_key, squash, task_id_text
+from ..units import open_list_note, parse_units
 from .paragraphs import read_paragraphs
-from .reader import REFILL, check_package, read_workbook, text_of
-from .text import clean_cell, header_key, squash, task_id_text
-from .units import is_collective, open_list_note, parse_units
-from .wording import task_label
 
 MAX_REGISTER_MB = 50
 MAX_REGISTER_ROWS = 100_000  # a ministry-wide list has tens of thousands; more is not a register
@@ -677,46 +676,6 @@ def _units(
         if unit not in lead and unit not in seen:
             seen.append(unit)
     return lead, seen, is_open
-
-
-def describe_register(register: Register, settings: RegisterSettings) -> dict[str, Any]:
-    """The parsed register as plain data: counts, groups, tasks and divisions."""
-    index = register.index()
-    divisions = []
-    for d in register.divisions:
-        tasks = index[d]
-        divisions.append(
-            {
-                "division": d,
-                "lead": sum(1 for _, role in tasks if role is Role.LEAD),
-                "cooperating": sum(1 for _, role in tasks if role is Role.COOPERATING),
-                "task_ids": [t.id for t, _ in tasks],
-                "collective": is_collective(d),
-            }
-        )
-    return {
-        "source": register.source,
-        "counts": {
-            "tasks": len(register.tasks),
-            "groups": len(register.groups),
-            "divisions": len(register.divisions),
-            "assignments": len(register.assignments),
-        },
-        "groups": list(register.groups),
-        "tasks": [
-            {
-                "id": t.id,
-                "group": t.group,
-                "name": task_label(t, settings),
-                "lead": list(t.lead),
-                "cooperating": list(t.cooperating),
-                "targets": {str(y): text for y, text in t.targets},
-            }
-            for t in register.tasks
-        ],
-        "divisions": divisions,
-        "notes": list(register.notes),
-    }
 
 
 def with_notes(register: Register, notes: Sequence[str]) -> Register:

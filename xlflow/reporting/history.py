@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import XlflowError
-from .ledger import Ledger
-from .load import load_register
-from .standing import round_state
+from ..errors import XlflowError
+from ..ledger import Ledger
+from ..register.load import load_register
+from ..standing import round_state
+from ..wording import task_label
+from ..workspace import Workspace
 from .tasks import task_states
-from .wording import task_label
-from .workspace import Workspace
 
 
 def task_history(ws: Workspace, task_id: str | None = None) -> dict[str, Any]:

@@ -24,8 +24,8 @@ from email.utils import parsedate_to_datetime
 from pathlib import PurePosixPath
 from typing import Any
 
-from .config import Limits
-from .issues import Issue, IssueCode, damage_words, error, warning
+from ..config import Limits
+from ..issues import Issue, IssueCode, damage_words, error, warning
 from .zipnames import NameProblem, decoded_name, first_problem, text_problem
 
 SPREADSHEETS = (".xlsx", ".xlsm", ".xls", ".et", ".ods")

@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import RegisterSettings
-from .errors import RegisterError
-from .model import Register, Task
-from .units import open_list_note, parse_units
+from ..config import RegisterSettings
+from ..errors import RegisterError
+from ..model import Register, Task
+from ..units import open_list_note, parse_units
 
 ID_HEADER = "序号"
 NAME_HEADER = "任务名称"

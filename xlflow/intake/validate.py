@@ -16,20 +16,20 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .config import Field, Settings
-from .excel import cell_ref, row_col
-from .issues import Issue, IssueCode, error, warning
-from .model import FormSpec
-from .reader import Cell, RawWorkbook, text_of
-from .signing import normalise_text
-from .table import Table, find_task_sheet, label_key, locate_table
-from .text import (
+from ..config import Field, Settings
+from ..excel import cell_ref, row_col
+from ..issues import Issue, IssueCode, error, warning
+from ..model import FormSpec
+from ..reading.reader import Cell, RawWorkbook, text_of
+from ..signing import normalise_text
+from ..text import (
     CELL_TEXT_LIMIT,
     cell_length,
     invalid_xml_chars,
 )
-from .values import phone_ok, to_number
-from .wording import ROLE_HEADER, row_name
+from ..values import phone_ok, to_number
+from ..wording import ROLE_HEADER, row_name
+from .locate import Table, find_task_sheet, label_key, locate_table
 
 
 @dataclass

@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from .config import Limits
-from .containers import CONTAINERS
-from .errors import XlflowError
-from .files import folder_lock
-from .reader import SPREADSHEET_SUFFIXES
-from .text import name_part, not_a_device
-from .workspace import Workspace
+from ..config import Limits
+from ..errors import XlflowError
+from ..files import folder_lock
+from ..reading.containers import CONTAINERS
+from ..reading.reader import SPREADSHEET_SUFFIXES
+from ..text import name_part, not_a_device
+from ..workspace import Workspace
 
 RECEIVABLE = SPREADSHEET_SUFFIXES + CONTAINERS
 # the most files one upload may carry; a round's returns come a few at a time

@@ -9,13 +9,11 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import Limits, RegisterSettings
-from .errors import WorkspaceError
-from .files import atomic_write
-from .layout import Detected
-from .ledger import Ledger
-from .load import DETECT_LAYOUT, load_register, read_isolated
-from .workspace import (
+from ..config import Limits, RegisterSettings
+from ..errors import WorkspaceError
+from ..files import atomic_write
+from ..ledger import Ledger
+from ..workspace import (
     DIVISIONS_CSV,
     DIVISIONS_HEADER,
     REPORT_TEMPLATE,
@@ -24,6 +22,8 @@ from .workspace import (
     Workspace,
     bundled_file,
 )
+from .detect import Detected
+from .load import DETECT_LAYOUT, load_register, read_isolated
 
 
 @dataclass(frozen=True)

@@ -11,17 +11,24 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .config import Settings
-from .excel import new_workbook, row_height, write_value
-from .files import atomic_write, folder_lock
-from .issues import COORDINATOR_ONLY_CODES, DECISION_CODES, VERDICT_LABELS, Issue, Severity, Verdict
-from .ledger import FormStore, Ledger, RecordReader
-from .model import FileRecord, FormSpec, Round
-from .pool import IsolatedPool, JobFailure, default_workers
-from .standing import RoundState, states_of
-from .text import display_width, safe_filename
-from .wording import form_title, row_name
-from .workspace import Workspace
+from ..config import Settings
+from ..excel import new_workbook, row_height, write_value
+from ..files import atomic_write, folder_lock
+from ..issues import (
+    COORDINATOR_ONLY_CODES,
+    DECISION_CODES,
+    VERDICT_LABELS,
+    Issue,
+    Severity,
+    Verdict,
+)
+from ..ledger import FormStore, Ledger, RecordReader
+from ..model import FileRecord, FormSpec, Round
+from ..pool import IsolatedPool, JobFailure, default_workers
+from ..standing import RoundState, states_of
+from ..text import display_width, safe_filename
+from ..wording import form_title, row_name
+from ..workspace import Workspace
 
 SUMMARY_SHEET = "回执"
 VALUES_SHEET = "报送内容"

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import XlflowError
-from .intake import CollectReport, collect
-from .issues import VERDICT_LABELS, IssueCode, Verdict
-from .ledger import Ledger, now_text
-from .model import Decision, FileRecord
-from .standing import DivisionState, round_state
-from .workspace import Workspace
+from ..errors import XlflowError
+from ..issues import VERDICT_LABELS, IssueCode, Verdict
+from ..ledger import Ledger, now_text
+from ..model import Decision, FileRecord
+from ..standing import DivisionState, round_state
+from ..workspace import Workspace
+from .collect import CollectReport, collect
 
 ACTIONS = ("accept", "exclude")
 

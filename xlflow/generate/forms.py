@@ -16,9 +16,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, overload
 
-from .config import Field, Settings, describe_field
-from .errors import XlflowError
-from .excel import (
+from ..config import Field, Settings, describe_field
+from ..errors import XlflowError
+from ..excel import (
     PlainFormulaSheet,
     cell_ref,
     col_letter,
@@ -29,21 +29,12 @@ from .excel import (
     write_text,
     write_value,
 )
-from .files import atomic_write, folder_lock, sha256_bytes, sweep_temp_files
-from .ledger import AcceptedFiles, Ledger
-from .load import load_register
-from .model import FileRecord, FormRow, FormSpec, Register, Role, Round
-from .pool import IsolatedPool, default_workers
-from .selfcheck import (
-    CHECK_SHEET,
-    COMPLETE,
-    breaks,
-    breaks_formula,
-    check_line_formula,
-    number_formula,
-    remaining,
-)
-from .signing import (
+from ..files import atomic_write, folder_lock, sha256_bytes, sweep_temp_files
+from ..ledger import AcceptedFiles, Ledger
+from ..model import FileRecord, FormRow, FormSpec, Register, Role, Round
+from ..pool import IsolatedPool, default_workers
+from ..register.load import load_register
+from ..signing import (
     META_NOTE,
     META_SHEET,
     NAME_PREFIX,
@@ -53,9 +44,18 @@ from .signing import (
     row_hash,
     sign_form,
 )
-from .text import display_width, safe_filename
-from .wording import ID_HEADER, ROLE_HEADER, deadline_text, form_title, task_label
-from .workspace import Workspace
+from ..text import display_width, safe_filename
+from ..wording import ID_HEADER, ROLE_HEADER, deadline_text, form_title, task_label
+from ..workspace import Workspace
+from .selfcheck import (
+    CHECK_SHEET,
+    COMPLETE,
+    breaks,
+    breaks_formula,
+    check_line_formula,
+    number_formula,
+    remaining,
+)
 
 INSTRUCTION_SHEET = "填报说明"
 LISTS_SHEET = "选项"

@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .config import Settings
-from .excel import cell_ref
-from .issues import Issue, IssueCode, error
-from .model import FormSpec
-from .reader import Cell, RawSheet, RawWorkbook, text_of
-from .text import header_key, task_id_text
-from .wording import ID_HEADER, ROLE_HEADER
+from ..config import Settings
+from ..excel import cell_ref
+from ..issues import Issue, IssueCode, error
+from ..model import FormSpec
+from ..reading.reader import Cell, RawSheet, RawWorkbook, text_of
+from ..text import header_key, task_id_text
+from ..wording import ID_HEADER, ROLE_HEADER
 
 _HEADER_SCAN_ROWS = 40
 

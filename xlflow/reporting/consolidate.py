@@ -23,19 +23,18 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .config import Settings
-from .errors import WorkspaceError
-from .excel import StreamedSheet, page_text, row_height, streamed_workbook, write_text, write_value
-from .files import atomic_path, folder_lock, sweep_temp_files
-from .issues import DECISION_CODES, VERDICT_LABELS, Issue, IssueCode, Severity, Verdict
-from .ledger import Ledger, RegisterHead
-from .load import register_key
-from .model import FileRecord, Round, Task
-from .pool import start_companion, stop_companion
-from .standing import DivisionState, RoundState, Standing, round_state
-from .tasks import TaskState, answers_of, status_change, task_state
-from .text import safe_filename
-from .wording import (
+from ..config import Settings
+from ..errors import WorkspaceError
+from ..excel import StreamedSheet, page_text, row_height, streamed_workbook, write_text, write_value
+from ..files import atomic_path, folder_lock, sweep_temp_files
+from ..issues import DECISION_CODES, VERDICT_LABELS, Issue, IssueCode, Severity, Verdict
+from ..ledger import Ledger, RegisterHead
+from ..model import FileRecord, Round, Task
+from ..pool import start_companion, stop_companion
+from ..register.load import register_key
+from ..standing import DivisionState, RoundState, Standing, round_state
+from ..text import safe_filename
+from ..wording import (
     DETAIL,
     HISTORY,
     MISSING,
@@ -46,7 +45,8 @@ from .wording import (
     form_title,
     task_label,
 )
-from .workspace import Workspace
+from ..workspace import Workspace
+from .tasks import TaskState, answers_of, status_change, task_state
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .consolidate import output_path as consolidated_path
-from .ledger import Ledger
-from .receipts import receipt_name
-from .report import output_path as report_path
-from .standing import RoundStatus
-from .workspace import Workspace
+from ..intake.receipts import receipt_name
+from ..ledger import Ledger
+from ..reporting.bulletin import output_path as report_path
+from ..reporting.consolidate import output_path as consolidated_path
+from ..standing import RoundStatus
+from ..workspace import Workspace
 
 
 @dataclass(frozen=True)
