@@ -30,7 +30,7 @@ STAGES: list[tuple[str, list[str]]] = [
     ("generate", ["selfcheck", "forms"]),
     ("intake", ["locate", "identify", "validate", "receipts", "upload", "collect", "decisions", "remind"]),
     ("reporting", ["status", "tasks", "consolidate", "history", "bulletin"]),
-    ("web", ["outputs", "app"]),
+    ("web", ["outputs", "jobs", "console", "guard", "rounds", "board", "downloads", "tasks", "app"]),
     ("surfaces", ["demo", "cli", "__main__", "__init__"]),
 ]  # fmt: skip
 SUBPACKAGES = {"reading", "register", "generate", "intake", "reporting", "web"}
@@ -200,3 +200,45 @@ def test_a_cheap_command_loads_no_workbook_reader_or_writer(tmp_path: Path) -> N
         )
         assert done.returncode == 0, done.stderr
         assert done.stdout.strip().splitlines()[-1] == "[]", (args, done.stdout)
+
+
+def test_every_error_raised_has_a_kind() -> None:
+    """No bare XlflowError or WorkspaceError is raised: each is NotFound, Invalid, Busy or
+    DiskError (or a subclass), so that the console answers it by kind."""
+    from xlflow import errors
+
+    kinds = (errors.NotFound, errors.Invalid, errors.Busy, errors.DiskError)
+    for path in PACKAGE.rglob("*.py"):
+        tree = ast.parse(path.read_text("utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
+                name = getattr(node.exc.func, "id", "")
+                cls = getattr(errors, name, None)
+                if isinstance(cls, type) and issubclass(cls, errors.XlflowError):
+                    assert issubclass(cls, kinds), f"{path.name}:{node.lineno} raises {name}"
+
+
+def test_the_public_api_lists_agree() -> None:
+    """`_EXPORTS`, `__all__` and the TYPE_CHECKING imports of xlflow/__init__.py name the
+    same things, each from the module that defines it, and each loads."""
+    import importlib
+
+    import xlflow
+
+    tree = ast.parse((PACKAGE / "__init__.py").read_text("utf-8"))
+    typed: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING":
+            for stmt in node.body:
+                assert isinstance(stmt, ast.ImportFrom) and stmt.level == 1 and stmt.module
+                for alias in stmt.names:
+                    typed[alias.name] = stmt.module
+    exports = dict(xlflow._EXPORTS)
+    assert typed == exports
+    assert sorted(xlflow.__all__) == sorted([*exports, "__version__"])
+    for name, module in exports.items():
+        value = getattr(importlib.import_module(f"xlflow.{module}"), name)
+        assert getattr(xlflow, name) is value, name
+        # defined there, not imported from elsewhere
+        defined_in = getattr(value, "__module__", f"xlflow.{module}")
+        assert defined_in == f"xlflow.{module}", (name, defined_in)

@@ -795,3 +795,65 @@ def test_a_crafted_zip_uploaded_costs_itself_alone(guarded: Console, tmp_path: P
     assert files["F1c.zip"]["verdict"] == "rejected"
     assert [i["code"] for i in files["F1c.zip"]["issues"]] == ["member-name-control"]
     assert files["政策规划处.xlsx"]["verdict"] == "accepted"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "fields", "code", "says"),
+    [
+        # NotFound: a round that was never generated, a task the register lacks
+        ("GET", "/r/2031-H1", "", 404, "还没有生成过填报表"),
+        ("GET", "/register/999", "", 404, "没有这一项"),
+        # Invalid: a date that is not one, a decision on a file never received
+        ("POST", "/rounds", "round=2030-H1&deadline=明天", 400, "不是日期"),
+        (
+            "POST",
+            f"/r/{DEFAULT_ROUND}/decide",
+            "action=accept&sha256=00&reason=x",
+            404,
+            "没有收到过",
+        ),
+    ],
+)
+def test_an_error_is_answered_by_its_kind(
+    guarded: Console, method: str, path: str, fields: str, code: int, says: str
+) -> None:
+    if method == "POST":
+        status, page, _ = guarded.post_form(path, f"csrf_token={guarded.csrf()}&{fields}")
+    else:
+        status, page, _ = guarded.request(method, path)
+    assert status == code, page
+    assert says in page or code == 404
+
+
+def test_every_error_kind_has_its_status() -> None:
+    from xlflow.errors import (
+        Busy,
+        DiskError,
+        FolderBusy,
+        HelperDied,
+        Invalid,
+        NotFound,
+        RegisterError,
+        SettingsError,
+        StateDamaged,
+    )
+    from xlflow.web.guard import status_of
+
+    assert status_of(NotFound("x")) == 404
+    assert status_of(Invalid("x")) == status_of(RegisterError("x")) == 400
+    assert status_of(SettingsError("xlflow.toml", ["x"])) == 400
+    assert status_of(Busy("x")) == status_of(FolderBusy("x")) == 409
+    assert status_of(DiskError("x")) == status_of(StateDamaged("x")) == 500
+    assert status_of(HelperDied("x")) == 500
+
+
+def test_no_console_function_is_over_sixty_lines() -> None:
+    import ast
+
+    web = Path(__file__).parents[1] / "xlflow" / "web"
+    for path in web.glob("*.py"):
+        tree = ast.parse(path.read_text("utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                assert length <= 60, f"{path.name}:{node.name} has {length} lines"

@@ -55,12 +55,12 @@ _EXPORTS = {
     "merge": "reporting.consolidate",
     "parse_round": "model",
     "read_register": "register.parse",
-    "receipts_for_round": "collect.receipts",
+    "receipts_for_round": "intake.receipts",
     "report_context": "reporting.bulletin",
     "round_state": "standing",
     "round_status": "reporting.status",
     "task_history": "reporting.history",
-    "write_reminders": "collect.remind",
+    "write_reminders": "intake.remind",
     "write_report": "reporting.bulletin",
 }
 

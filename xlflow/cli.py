@@ -650,6 +650,8 @@ def status(workspace: str, round_id: str, as_json: bool) -> None:
 
 
 def _status_text(state: Any) -> str:
+    from .wording import days_left_text
+
     rnd = state.round
     lines = [f"{rnd.title}（{rnd.id}）"]
     rows = []
@@ -681,14 +683,7 @@ def _status_text(state: Any) -> str:
             for message in first:
                 lines.append(f"  [{d.division}] {message}")
     if rnd.deadline:
-        days = state.days_left
-        if days > 0:
-            when = f"还有 {days} 天"
-        elif days == 0:
-            when = "就是今天"
-        else:
-            when = f"已逾期 {-days} 天"
-        lines.append(f"报送时限：{rnd.deadline.isoformat()}，{when}。")
+        lines.append(f"报送时限：{rnd.deadline.isoformat()}，{days_left_text(state.days_left)}。")
     else:
         lines.append("未设报送时限（generate --deadline 可设置）。")
     if state.last_collect is None:

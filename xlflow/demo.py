@@ -21,7 +21,7 @@ from typing import Any
 
 import openpyxl
 
-from .errors import XlflowError
+from .errors import Invalid
 from .generate.forms import GenerateResult, generate_forms
 from .intake.collect import CollectReport, collect
 from .model import parse_round
@@ -165,7 +165,7 @@ def _prepare(target: Path) -> None:
         elif target.is_dir() and not any(target.iterdir()):
             pass
         else:
-            raise XlflowError(
+            raise Invalid(
                 f"{target} 已存在且不是演示文件夹；请指定一个新的文件夹：xlflow demo 新文件夹名"
             )
     target.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from .errors import WorkspaceError, XlflowError
+from .errors import NotFound, StateDamaged
 from .issues import Issue, Verdict
 from .model import Decision, FileRecord, FormRow, FormSpec, Register, Role, Round, Task, parse_round
 from .text import display_width
@@ -374,12 +374,12 @@ class Ledger:
         except sqlite3.DatabaseError as exc:
             length = len(os.fsencode(str(path.resolve())))
             if length > MAX_PATH_BYTES:
-                raise WorkspaceError(
+                raise StateDamaged(
                     f"工作文件夹的路径太长：台账文件的完整路径有 {length} 字节（一个汉字占 3 字节），"
                     f"SQLite 最多只能打开约 {MAX_PATH_BYTES} 字节的路径。请把工作文件夹移到较短的路径下"
                     "（如 D:\\督查\\2024 或 ~/督查/2024）后再运行。"
                 ) from None
-            raise WorkspaceError(
+            raise StateDamaged(
                 f"台账文件 {path} 无法打开（{exc}）。它可能已损坏；收到的原始文件仍在 inbox/ 中，"
                 "存档在 .xlflow/archive/ 中。"
             ) from None
@@ -478,7 +478,7 @@ class Ledger:
         rnd = self.find_round(round_id)
         if rnd is None:
             known = "、".join(r.id for r in self.rounds()) or "（还没有）"
-            raise XlflowError(
+            raise NotFound(
                 f"轮次 {round_id!r} 还没有生成过填报表；先运行 xlflow generate --round {round_id}。已有轮次：{known}"
             )
         return rnd

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from .errors import XlflowError
+from .errors import Invalid
 from .issues import Issue, Verdict
 from .text import safe_filename
 
@@ -155,9 +155,9 @@ def parse_round(
     `2019-06`, `2019年度` or `2019`; anything else is kept as given."""
     raw = text.strip()
     if not raw:
-        raise XlflowError("轮次不能为空；例如 --round 2019-H1")
+        raise Invalid("轮次不能为空；例如 --round 2019-H1")
     if re.search(r'[\\/:*?"<>|\x00-\x1f]', raw):
-        raise XlflowError(f'轮次 {raw!r} 含有文件名不允许的字符 \\ / : * ? " < > |；例如 2019-H1')
+        raise Invalid(f'轮次 {raw!r} 含有文件名不允许的字符 \\ / : * ? " < > |；例如 2019-H1')
     rid, rtitle = raw, raw
     m = re.fullmatch(r"(\d{4})-?(H[12]|Q[1-4])", raw, re.I)
     if m:

@@ -17,7 +17,7 @@ import stat
 from collections.abc import Sequence
 from pathlib import Path
 
-from .errors import WorkspaceError
+from .errors import StateDamaged
 from .model import FormSpec
 
 # The identity stamp: what `generate` writes into every form, three times over (a
@@ -61,12 +61,12 @@ def load_or_create_secret(path: Path) -> bytes:
         text = path.read_text(encoding="ascii").strip()
         secret = bytes.fromhex(text)
     except (OSError, ValueError, UnicodeDecodeError):
-        raise WorkspaceError(
+        raise StateDamaged(
             f"签名密钥文件 {path} 无法读取或已损坏。没有它就无法核验已发出的表格；"
             "如确需重建，请删除该文件后重新生成并下发全部表格。"
         ) from None
     if len(secret) < 16:
-        raise WorkspaceError(f"签名密钥文件 {path} 内容过短，可能已被改动")
+        raise StateDamaged(f"签名密钥文件 {path} 内容过短，可能已被改动")
     return secret
 
 

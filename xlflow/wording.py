@@ -68,3 +68,15 @@ def row_name(row: FormRow, register: RegisterSettings) -> str:
     """The name of a task on a form: as generated from the register, or, for a form stored
     by an older xlflow, from the row's read-only cells."""
     return row.name or task_name(row.readonly, register, row.task_id)
+
+
+def days_left_text(days: int | None) -> str:
+    """How long is left before the deadline, in one sentence everywhere (the status, the
+    console, the reminders)."""
+    if days is None:
+        return "未设报送时限"
+    if days > 0:
+        return f"距报送时限还有 {days} 天"
+    if days == 0:
+        return "今天是报送时限"
+    return f"已超过报送时限 {-days} 天"

@@ -8,7 +8,7 @@ from importlib import resources
 from pathlib import Path
 
 from .config import Settings, load_settings
-from .errors import WorkspaceError
+from .errors import FolderNotFound
 from .model import Register, Round
 
 SETTINGS_NAME = "xlflow.toml"
@@ -27,7 +27,7 @@ def find_settings(root: Path) -> Path:
     for candidate in (root / SETTINGS_NAME, root / "templates" / SETTINGS_NAME):
         if candidate.is_file():
             return candidate
-    raise WorkspaceError(
+    raise FolderNotFound(
         f"{root} 不是 xlflow 工作文件夹：找不到 {SETTINGS_NAME}（也不在 templates/ 里）。"
         f"用 `xlflow init {root}` 新建，或用 -w 指定工作文件夹。"
     )
@@ -45,7 +45,7 @@ class Workspace:
     def open(cls, root: Path | str = ".") -> Workspace:
         base = Path(root).resolve()
         if not base.is_dir():
-            raise WorkspaceError(f"工作文件夹不存在：{base}")
+            raise FolderNotFound(f"工作文件夹不存在：{base}")
         path = find_settings(base)
         return cls(base, load_settings(path), path)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, overload
 
 from ..config import Field, Settings, describe_field
-from ..errors import XlflowError
+from ..errors import NotFound
 from ..excel import (
     PlainFormulaSheet,
     cell_ref,
@@ -937,7 +937,7 @@ def generate_forms(
     register = load_register(ws)
     unknown = [d for d in divisions if d not in register.divisions]
     if unknown:
-        raise XlflowError(
+        raise NotFound(
             f"任务清单中没有处室 {'、'.join(unknown)}；处室有：{'、'.join(register.divisions)}"
         )
     with folder_lock(ws.lock_path, "生成填报表"), Ledger(ws.ledger_path) as ledger:
@@ -948,7 +948,7 @@ def generate_forms(
         if prefill_from:
             earlier = ledger.find_round(prefill_from)
             if earlier is None:
-                raise XlflowError(
+                raise NotFound(
                     f"没有轮次 {prefill_from!r} 的记录，无法预填；已有轮次："
                     f"{'、'.join(r.id for r in ledger.rounds()) or '（无）'}"
                 )

@@ -74,74 +74,67 @@ def scan_inbox(inbox: Path) -> list[Found]:
         keep = []
         for d in sorted(dirnames):
             p = base / d
-            rel = _display(p.relative_to(inbox).as_posix())
-            if p.is_symlink():
-                found.append(
-                    _skipped(
-                        p, rel, IssueCode.SKIPPED_SYMLINK, "这是指向别处的文件夹链接，不读取。"
-                    )
-                )
-            elif d.startswith("."):
-                found.append(_skipped(p, rel, IssueCode.SKIPPED_HIDDEN, "隐藏文件夹，不读取。"))
-            elif d.lower().endswith(SPREADSHEET_SUFFIXES):
-                found.append(
-                    _skipped(
-                        p,
-                        rel,
-                        IssueCode.SKIPPED_NOT_SPREADSHEET,
-                        "这是名字以表格扩展名结尾的文件夹，不是文件，已跳过。",
-                    )
-                )
-            else:
+            skipped = _folder_skipped(p, _display(p.relative_to(inbox).as_posix()))
+            if skipped is None:
                 keep.append(d)
+            else:
+                found.append(skipped)
         dirnames[:] = keep
         for name in sorted(filenames):
-            p = base / name
-            rel = _display(p.relative_to(inbox).as_posix())
-            if name in _SILENT:
-                continue
-            try:
-                st = p.lstat()
-            except OSError:
-                continue
-            if stat.S_ISLNK(st.st_mode):
-                found.append(
-                    _skipped(
-                        p,
-                        rel,
-                        IssueCode.SKIPPED_SYMLINK,
-                        "这是一个链接（快捷方式），xlflow 不跟随链接读取。请把文件本身放入 inbox。",
-                    )
-                )
-            elif name.startswith("~$") or name.startswith(".~lock."):
-                found.append(
-                    _skipped(
-                        p,
-                        rel,
-                        IssueCode.SKIPPED_LOCK_FILE,
-                        "这是 Office/WPS/LibreOffice 打开文件时生成的临时锁定文件，不是报送的表格，已跳过。",
-                    )
-                )
-            elif name.startswith("."):
-                found.append(_skipped(p, rel, IssueCode.SKIPPED_HIDDEN, "隐藏文件，已跳过。"))
-            elif not stat.S_ISREG(st.st_mode):
-                found.append(
-                    _skipped(p, rel, IssueCode.SKIPPED_NOT_SPREADSHEET, "不是普通文件，已跳过。")
-                )
-            elif is_container(name):
-                found.append(Found(p, rel, st.st_size, st.st_mtime, container=True))
-            elif not name.lower().endswith(SPREADSHEET_SUFFIXES):
-                found.append(
-                    _skipped(
-                        p,
-                        rel,
-                        IssueCode.SKIPPED_NOT_SPREADSHEET,
-                        _not_spreadsheet(name),
-                    )
-                )
-            else:
-                found.append(Found(p, rel, st.st_size, st.st_mtime))
+            if name not in _SILENT:
+                p = base / name
+                item = _file_found(p, _display(p.relative_to(inbox).as_posix()))
+                if item is not None:
+                    found.append(item)
     return found
+
+
+def _folder_skipped(p: Path, rel: str) -> Found | None:
+    """A folder not walked into, with the reason; None for one to walk."""
+    if p.is_symlink():
+        return _skipped(p, rel, IssueCode.SKIPPED_SYMLINK, "这是指向别处的文件夹链接，不读取。")
+    if p.name.startswith("."):
+        return _skipped(p, rel, IssueCode.SKIPPED_HIDDEN, "隐藏文件夹，不读取。")
+    if p.name.lower().endswith(SPREADSHEET_SUFFIXES):
+        return _skipped(
+            p,
+            rel,
+            IssueCode.SKIPPED_NOT_SPREADSHEET,
+            "这是名字以表格扩展名结尾的文件夹，不是文件，已跳过。",
+        )
+    return None
+
+
+def _file_found(p: Path, rel: str) -> Found | None:
+    """A file to read, or one skipped with its reason; None for one that vanished."""
+    name = p.name
+    try:
+        st = p.lstat()
+    except OSError:
+        return None
+    if stat.S_ISLNK(st.st_mode):
+        return _skipped(
+            p,
+            rel,
+            IssueCode.SKIPPED_SYMLINK,
+            "这是一个链接（快捷方式），xlflow 不跟随链接读取。请把文件本身放入 inbox。",
+        )
+    if name.startswith("~$") or name.startswith(".~lock."):
+        return _skipped(
+            p,
+            rel,
+            IssueCode.SKIPPED_LOCK_FILE,
+            "这是 Office/WPS/LibreOffice 打开文件时生成的临时锁定文件，不是报送的表格，已跳过。",
+        )
+    if name.startswith("."):
+        return _skipped(p, rel, IssueCode.SKIPPED_HIDDEN, "隐藏文件，已跳过。")
+    if not stat.S_ISREG(st.st_mode):
+        return _skipped(p, rel, IssueCode.SKIPPED_NOT_SPREADSHEET, "不是普通文件，已跳过。")
+    if is_container(name):
+        return Found(p, rel, st.st_size, st.st_mtime, container=True)
+    if not name.lower().endswith(SPREADSHEET_SUFFIXES):
+        return _skipped(p, rel, IssueCode.SKIPPED_NOT_SPREADSHEET, _not_spreadsheet(name))
+    return Found(p, rel, st.st_size, st.st_mtime)
 
 
 _UNREAD_CONTAINERS = (".tar", ".gz", ".tgz", ".bz2", ".xz")

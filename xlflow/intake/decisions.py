@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import XlflowError
+from ..errors import Invalid, NotFound
 from ..issues import VERDICT_LABELS, IssueCode, Verdict
 from ..ledger import Ledger, now_text
 from ..model import Decision, FileRecord
@@ -79,31 +79,25 @@ def find_file(files: list[FileRecord], token: str) -> FileRecord:
             return hits[-1]
     if len(named) > 1:
         listed = "、".join(f.path for f in named)
-        raise XlflowError(
-            f"有多个文件名为“{Path(wanted).name}”：{listed}；请写出 inbox 下的完整路径。"
-        )
-    raise XlflowError(
+        raise Invalid(f"有多个文件名为“{Path(wanted).name}”：{listed}；请写出 inbox 下的完整路径。")
+    raise NotFound(
         f"本轮次没有收到过“{token}”。请先运行 collect，再用 status 中显示的文件名（inbox 下的路径）。"
     )
 
 
 def _check(file: FileRecord, action: str) -> None:
     if file.verdict is Verdict.SKIPPED:
-        raise XlflowError(
-            f"“{file.path}”不是报送的表格（{VERDICT_LABELS[file.verdict]}），无需决定。"
-        )
+        raise Invalid(f"“{file.path}”不是报送的表格（{VERDICT_LABELS[file.verdict]}），无需决定。")
     if action == "accept":
         if not file.division or not file.values:
-            raise XlflowError(
+            raise Invalid(
                 f"“{file.path}”无法确定是哪个处室的填报表，或没有读到任何填报内容，不能采用。"
                 "请让该处室用下发的原表重新报送。"
             )
         if file.verdict is not Verdict.REJECTED and not any(
             i.code is IssueCode.ACCEPTED_BY_COORDINATOR for i in file.issues
         ):
-            raise XlflowError(
-                f"“{file.path}”本来就{VERDICT_LABELS[file.verdict]}，不需要采用决定。"
-            )
+            raise Invalid(f"“{file.path}”本来就{VERDICT_LABELS[file.verdict]}，不需要采用决定。")
 
 
 def _apply(
@@ -121,10 +115,10 @@ def decide(
 ) -> DecisionResult:
     """Accept (despite its errors) or exclude one recorded file of a round."""
     if action not in ACTIONS:
-        raise XlflowError(f"决定只能是 {' 或 '.join(ACTIONS)}，不是 {action!r}")
+        raise Invalid(f"决定只能是 {' 或 '.join(ACTIONS)}，不是 {action!r}")
     if not reason.strip():
         # said to the console's users as well as the command's, so in no one's words
-        raise XlflowError(
+        raise Invalid(
             "请写明理由，如“处长电话确认，联系电话稍后补报”；理由记入台账，并显示在回执和汇总表中。"
         )
     with Ledger(ws.ledger_path) as ledger:
@@ -152,6 +146,6 @@ def undo(ws: Workspace, round_id: str, token: str, by: str | None = None) -> Dec
         file = find_file(ledger.files(rnd.id, with_values=False), token)
         ended = ledger.undo_decision(rnd.id, file.sha256, by or who(), now_text())
     if ended is None:
-        raise XlflowError(f"“{file.path}”没有生效中的决定，无需撤销。")
+        raise Invalid(f"“{file.path}”没有生效中的决定，无需撤销。")
     now, standing = _apply(ws, round_id, file)
     return DecisionResult(ended, now, standing, undone=True)

@@ -24,7 +24,7 @@ from ..model import FileRecord, Register, Round
 from ..register.load import load_register
 from ..standing import RoundState, Standing, round_state
 from ..text import safe_filename
-from ..wording import deadline_text, task_label
+from ..wording import days_left_text, deadline_text, task_label
 from ..workspace import DIVISIONS_HEADER, Workspace
 from .receipts import receipt_name
 
@@ -70,12 +70,7 @@ class Reminder:
 def _days_text(rnd: Round, today: dt.date) -> str:
     if rnd.deadline is None:
         return ""
-    days = (rnd.deadline - today).days
-    if days > 0:
-        return f"距报送时限还有 {days} 天"
-    if days == 0:
-        return "今天是报送时限"
-    return f"已超过报送时限 {-days} 天"
+    return days_left_text((rnd.deadline - today).days)
 
 
 def compose(

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO
 
 from ..config import Limits
-from ..errors import XlflowError
+from ..errors import Invalid
 from ..files import folder_lock
 from ..reading.containers import CONTAINERS
 from ..reading.reader import SPREADSHEET_SUFFIXES
@@ -141,7 +141,7 @@ def receive(ws: Workspace, uploads: Sequence[Upload]) -> ReceiveResult:
     """
     limits = ws.settings.limits
     if len(uploads) > MAX_FILES:
-        raise XlflowError(
+        raise Invalid(
             f"一次最多上传 {MAX_FILES} 个文件，这次有 {len(uploads)} 个；请分几次上传，"
             "或把它们打成一个 .zip 压缩包。"
         )

@@ -515,7 +515,7 @@ def _scan_plain(
     return max_row, last_col, formulas, missing, percent
 
 
-def _scan_sheet(
+def _scan_sheet(  # noqa: C901 (a hot loop; see pyproject.toml)
     sheet: str,
     data: bytes,
     shared: int,
@@ -1117,7 +1117,8 @@ def _count(element: Any, attribute: str) -> int:
     return int(value)
 
 
-def _scan_ods(content: bytes | None, raw: RawWorkbook, limits: Limits) -> None:
+# a hot loop (see pyproject.toml)
+def _scan_ods(content: bytes | None, raw: RawWorkbook, limits: Limits) -> None:  # noqa: C901
     """Formula and percentage cells of an OpenDocument spreadsheet, by position, and its
     used range counting repeated cells, before python-calamine builds it."""
     if content is None:
@@ -1283,87 +1284,102 @@ def _broken_chain(ole: olefile.OleFileIO) -> str:
 def scan_biff(stream: bytes, raw: RawWorkbook, limits: Limits | None = None) -> None:
     """Formulas (and their cached text or error), and percent-formatted numbers, from BIFF8.
 
-    With `limits`, a sheet whose DIMENSIONS record claims more than the limits, and a
-    LABELSST cell whose shared-string index does not exist, raise Malformed.
+    With `limits`, a sheet whose DIMENSIONS record claims more than the limits, a LABELSST
+    cell whose shared-string index does not exist, and a damaged record order
+    (`_SheetWalk`) raise Malformed.
     """
     biff = _Biff(stream)
-    formats: set[int] = {9, 10}
-    xf_percent: list[bool] = []
-    sheets: list[tuple[str, int]] = []
-    shared = -1
+    book = _biff_globals(biff)
+    for sheet_name, offset in book.sheets:
+        cells = _SheetCells()
+        kind = -1
+        walk = _SheetWalk(sheet_name, book, limits) if limits is not None else None
+        for n, (pos, kind, body) in enumerate(biff.records(offset)):
+            if walk is not None and walk.step(n, pos, kind, body, cells.pending is not None):
+                continue  # inside an embedded chart's own records
+            cells.take(kind, body, book.is_percent)
+        if walk is not None:
+            walk.finish(kind, biff)
+        raw.note_cells(sheet_name, cells.formulas, cells.errors, cells.percent)
+        if cells.texts:
+            raw.formula_texts[sheet_name] = cells.texts
+
+
+@dataclass
+class _BiffBook:
+    """What the workbook globals say that the sheets need."""
+
+    formats: set[int] = field(default_factory=lambda: {9, 10})  # percent number formats
+    xf_percent: list[bool] = field(default_factory=list)  # by style index
+    sheets: list[tuple[str, int]] = field(default_factory=list)  # name, stream offset
+    shared: int = -1  # shared strings, -1 where there is no SST
+
+    def is_percent(self, ixfe: int) -> bool:
+        return 0 <= ixfe < len(self.xf_percent) and self.xf_percent[ixfe]
+
+
+def _biff_globals(biff: _Biff) -> _BiffBook:
+    book = _BiffBook()
     for _, kind, body in biff.records():
         if kind == 0x00FC and len(body) >= 8:  # SST: total, unique
-            shared = int.from_bytes(body[4:8], "little")
+            book.shared = int.from_bytes(body[4:8], "little")
         elif kind == 0x041E and len(body) > 4:  # FORMAT
             if _percent_format(_biff_string(body, 2, 2)):
-                formats.add(int.from_bytes(body[0:2], "little"))
+                book.formats.add(int.from_bytes(body[0:2], "little"))
         elif kind == 0x00E0 and len(body) >= 4:  # XF
-            xf_percent.append(int.from_bytes(body[2:4], "little") in formats)
+            book.xf_percent.append(int.from_bytes(body[2:4], "little") in book.formats)
         elif kind == 0x0085 and len(body) > 8:  # BOUNDSHEET
-            sheets.append((_biff_string(body, 6, 1), int.from_bytes(body[0:4], "little")))
+            book.sheets.append((_biff_string(body, 6, 1), int.from_bytes(body[0:4], "little")))
+    return book
 
-    def is_percent(ixfe: int) -> bool:
-        return 0 <= ixfe < len(xf_percent) and xf_percent[ixfe]
 
-    for sheet_name, offset in sheets:
-        formulas: set[str] = set()
-        errors: set[str] = set()
-        percent: set[str] = set()
-        texts: dict[tuple[int, int], str] = {}
-        pending: tuple[int, int] | None = None
-        kind = -1
-        walk = _SheetWalk(sheet_name) if limits is not None else None
-        for n, (pos, kind, body) in enumerate(biff.records(offset)):
-            if walk is not None and limits is not None:
-                if n == 0 and kind != 0x0809:
-                    raise _malformed(f"工作表“{sheet_name}”的记录", "工作表的记录不是从 BOF 开始")
-                if walk.step(n, pos, kind, body, pending is not None):
-                    continue  # inside an embedded chart's own records
-                _check_biff_record(sheet_name, kind, body, shared, len(xf_percent), limits)
-            if kind in (0x0203, 0x027E) and len(body) >= 6:  # NUMBER, RK
-                r, c, ixfe = (int.from_bytes(body[i : i + 2], "little") for i in (0, 2, 4))
-                if is_percent(ixfe):
-                    percent.add(_ref(r, c))
-            elif kind == 0x00BD and len(body) >= 6:  # MULRK
-                r = int.from_bytes(body[0:2], "little")
-                first = int.from_bytes(body[2:4], "little")
-                for k in range((len(body) - 6) // 6):
-                    ixfe = int.from_bytes(body[4 + 6 * k : 6 + 6 * k], "little")
-                    if is_percent(ixfe):
-                        percent.add(_ref(r, first + k))
-            elif kind == 0x0006 and len(body) >= 14:  # FORMULA
-                r, c, ixfe = (int.from_bytes(body[i : i + 2], "little") for i in (0, 2, 4))
-                formulas.add(_ref(r, c))
-                pending = None
-                result = body[6:14]
-                if result[6:8] == b"\xff\xff":
-                    if result[0] == 0:
-                        pending = (r, c)  # the text follows in a STRING record
-                    elif result[0] == 2:
-                        errors.add(_ref(r, c))  # #VALUE! and the like: no usable value
-                    elif result[0] == 3:
-                        # an empty-string result: no usable value, as in .xlsx and .ods
-                        texts[(r, c)] = ""
-                        errors.add(_ref(r, c))
-                elif is_percent(ixfe):
-                    percent.add(_ref(r, c))
-            elif kind == 0x0207 and pending is not None and len(body) >= 3:  # STRING
-                texts[pending] = _biff_string(body, 0, 2)
-                if texts[pending] == "":  # as Excel stores an empty-string result
-                    errors.add(_ref(*pending))
-                pending = None
-            elif kind in _CELL_RECORDS:
-                pending = None
-        if walk is not None and kind != 0x000A:
-            # a record whose length was changed throws every record after it out of step
-            raise _malformed(
-                f"工作表“{sheet_name}”的记录", "工作表的记录没有以 EOF 结束，记录长度不一致"
-            )
-        if walk is not None:
-            walk.after_end(biff)
-        raw.note_cells(sheet_name, formulas, errors, percent)
-        if texts:
-            raw.formula_texts[sheet_name] = texts
+@dataclass
+class _SheetCells:
+    """What one sheet's cell records say that python-calamine does not."""
+
+    formulas: set[str] = field(default_factory=set)
+    errors: set[str] = field(default_factory=set)
+    percent: set[str] = field(default_factory=set)
+    texts: dict[tuple[int, int], str] = field(default_factory=dict)
+    pending: tuple[int, int] | None = None  # a text formula whose STRING comes next
+
+    def take(self, kind: int, body: bytes, is_percent: Callable[[int], bool]) -> None:
+        if kind in (0x0203, 0x027E) and len(body) >= 6:  # NUMBER, RK
+            r, c, ixfe = (int.from_bytes(body[i : i + 2], "little") for i in (0, 2, 4))
+            if is_percent(ixfe):
+                self.percent.add(_ref(r, c))
+        elif kind == 0x00BD and len(body) >= 6:  # MULRK
+            r = int.from_bytes(body[0:2], "little")
+            first = int.from_bytes(body[2:4], "little")
+            for k in range((len(body) - 6) // 6):
+                if is_percent(int.from_bytes(body[4 + 6 * k : 6 + 6 * k], "little")):
+                    self.percent.add(_ref(r, first + k))
+        elif kind == 0x0006 and len(body) >= 14:  # FORMULA
+            self._formula(body, is_percent)
+        elif kind == 0x0207 and self.pending is not None and len(body) >= 3:  # STRING
+            text = self.texts[self.pending] = _biff_string(body, 0, 2)
+            if text == "":  # as Excel stores an empty-string result
+                self.errors.add(_ref(*self.pending))
+            self.pending = None
+        elif kind in _CELL_RECORDS:
+            self.pending = None
+
+    def _formula(self, body: bytes, is_percent: Callable[[int], bool]) -> None:
+        r, c, ixfe = (int.from_bytes(body[i : i + 2], "little") for i in (0, 2, 4))
+        self.formulas.add(_ref(r, c))
+        self.pending = None
+        result = body[6:14]
+        if result[6:8] != b"\xff\xff":
+            if is_percent(ixfe):
+                self.percent.add(_ref(r, c))
+        elif result[0] == 0:
+            self.pending = (r, c)  # the text follows in a STRING record
+        elif result[0] == 2:
+            self.errors.add(_ref(r, c))  # #VALUE! and the like: no usable value
+        elif result[0] == 3:
+            # an empty-string result: no usable value, as in .xlsx and .ods
+            self.texts[(r, c)] = ""
+            self.errors.add(_ref(r, c))
 
 
 # Records that may stand between a FORMULA and the STRING that holds its text result
@@ -1380,8 +1396,10 @@ class _SheetWalk:
     the last FORMULA it saw (A1 when there was none). Damage that would make it drop the
     rest of the sheet, or put a value in another cell, is refused here, naming where."""
 
-    def __init__(self, sheet: str) -> None:
+    def __init__(self, sheet: str, book: _BiffBook, limits: Limits) -> None:
         self.sheet = sheet
+        self.book = book
+        self.limits = limits
         self.last_cell = ""  # the last cell read before a damaged record
         self.previous = -1  # the last record's type, FORMULA companions skipped
         self.previous_body = b""
@@ -1406,6 +1424,15 @@ class _SheetWalk:
     def step(self, n: int, pos: int, kind: int, body: bytes, text_pending: bool) -> bool:
         """Check one record; True while inside an embedded chart (its records are the
         chart's, not the sheet's)."""
+        if n == 0 and kind != 0x0809:
+            raise _malformed(f"工作表“{self.sheet}”的记录", "工作表的记录不是从 BOF 开始")
+        if self._order(n, pos, kind, body, text_pending):
+            return True
+        book = self.book
+        _check_biff_record(self.sheet, kind, body, book.shared, len(book.xf_percent), self.limits)
+        return False
+
+    def _order(self, n: int, pos: int, kind: int, body: bytes, text_pending: bool) -> bool:
         if self.chart_depth:
             if kind == 0x0809:
                 self.chart_depth += 1
@@ -1437,9 +1464,14 @@ class _SheetWalk:
             self.previous, self.previous_body = kind, body
         return False
 
-    def after_end(self, biff: _Biff) -> None:
-        """A cell record right after the sheet's EOF: the EOF was a damaged record, and
-        python-calamine would stop there."""
+    def finish(self, last: int, biff: _Biff) -> None:
+        """The sheet ends with its EOF, and no cell record follows it: a record whose
+        length was changed throws every record after it out of step, and an EOF with cells
+        after it was a damaged record, where python-calamine would stop."""
+        if last != 0x000A:
+            raise _malformed(
+                f"工作表“{self.sheet}”的记录", "工作表的记录没有以 EOF 结束，记录长度不一致"
+            )
         data, pos = biff.data, biff.end
         if pos + 4 <= len(data):
             kind = int.from_bytes(data[pos : pos + 2], "little")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import Limits, RegisterSettings
-from ..errors import WorkspaceError
+from ..errors import FolderInvalid, FolderNotFound
 from ..files import atomic_write
 from ..ledger import Ledger
 from ..workspace import (
@@ -131,7 +131,7 @@ def _replace_office(template: str, office: str) -> str:
 def check_register(register: Path, office: str | None = None) -> Detected:
     """What `init --register` would read from a register, without making anything."""
     if not register.is_file():
-        raise WorkspaceError(f"找不到任务清单文件：{register}")
+        raise FolderNotFound(f"找不到任务清单文件：{register}")
     detected: Detected = read_isolated(DETECT_LAYOUT, register, office, Limits())
     return detected
 
@@ -155,7 +155,7 @@ def init_workspace(
     root = target.resolve()
     for existing in (root / SETTINGS_NAME, root / "templates" / SETTINGS_NAME):
         if existing.exists():
-            raise WorkspaceError(
+            raise FolderInvalid(
                 f"{root} 已经是 xlflow 工作文件夹（已有 {existing}），未做任何改动。"
             )
     template = bundled_file(SETTINGS_NAME).decode("utf-8")

@@ -226,19 +226,12 @@ def read_paragraphs(path: Path, document: Any, settings: RegisterSettings) -> Re
     return scan_paragraphs(path, document, settings).register
 
 
-def scan_paragraphs(path: Path, document: Any, settings: RegisterSettings) -> ParagraphScan:
-    """Read the numbered paragraphs of a Word document as tasks."""
-    blocks = _blocks([p.text for p in document.paragraphs])
-    with_units = [b for b in blocks if _has_units(b)]
-    if not with_units:
-        raise RegisterError(
-            f"{path.name}: Word 文件中没有表格，也没有写明责任单位的编号段落"
-            f"（找到 {len(blocks)} 个编号段落，但都没有“（某某局负责）”或“牵头单位：”）。"
-            "xlflow 需要知道每项任务由谁负责：请在任务后写明责任单位，或把清单做成表格"
-            "（序号、任务、责任单位各占一列）。"
-        )
-    task_level = Counter(b.level for b in with_units).most_common(1)[0][0]
-    # numbered paragraphs above the task level are headings; the nearest one is the group
+def _grouped(
+    blocks: list[_Block], task_level: int
+) -> tuple[list[_Block], list[_Block], dict[int, str], list[str]]:
+    """The task paragraphs, those at the task level without units, each paragraph's group
+    and notes: numbered paragraphs above the task level are headings, the nearest one is
+    the group, and a sub-item below it belongs to the task above."""
     stack: dict[int, str] = {}
     task_blocks: list[_Block] = []
     unitless: list[_Block] = []
@@ -268,6 +261,22 @@ def scan_paragraphs(path: Path, document: Any, settings: RegisterSettings) -> Pa
             else:
                 unitless.append(block)
                 previous = None
+    return task_blocks, unitless, group_of, notes
+
+
+def scan_paragraphs(path: Path, document: Any, settings: RegisterSettings) -> ParagraphScan:
+    """Read the numbered paragraphs of a Word document as tasks."""
+    blocks = _blocks([p.text for p in document.paragraphs])
+    with_units = [b for b in blocks if _has_units(b)]
+    if not with_units:
+        raise RegisterError(
+            f"{path.name}: Word 文件中没有表格，也没有写明责任单位的编号段落"
+            f"（找到 {len(blocks)} 个编号段落，但都没有“（某某局负责）”或“牵头单位：”）。"
+            "xlflow 需要知道每项任务由谁负责：请在任务后写明责任单位，或把清单做成表格"
+            "（序号、任务、责任单位各占一列）。"
+        )
+    task_level = Counter(b.level for b in with_units).most_common(1)[0][0]
+    task_blocks, unitless, group_of, notes = _grouped(blocks, task_level)
     task_groups = {group_of[b.index] for b in task_blocks}
     skipped: list[str] = []
     for block in unitless:

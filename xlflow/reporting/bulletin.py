@@ -21,7 +21,7 @@ from docxtpl import DocxTemplate  # type: ignore[import-untyped]
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
-from ..errors import XlflowError
+from ..errors import Invalid, NotFound
 from ..files import atomic_write, folder_lock, sweep_temp_files
 from ..model import Round
 from ..standing import Standing
@@ -295,7 +295,7 @@ def template_path(ws: Workspace, template: Path | None) -> Path | None:
     """The template to use: the one given, else the working folder's, else None (bundled)."""
     if template is not None:
         if not template.is_file():
-            raise XlflowError(
+            raise NotFound(
                 f"找不到通报模板 {template}；不给 --template 时使用 templates/{REPORT_TEMPLATE}"
             )
         return template
@@ -328,11 +328,11 @@ def render_report(template: bytes, context: dict[str, Any]) -> bytes:
         doc = DocxTemplate(io.BytesIO(template))
         doc.render(_xml_safe(context), env)
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise XlflowError(f"通报模板不是可用的 Word 文档（.docx）：{exc}") from None
+        raise Invalid(f"通报模板不是可用的 Word 文档（.docx）：{exc}") from None
     except TemplateError as exc:
         line = getattr(exc, "lineno", None)
         where = f"（第 {line} 处）" if line else ""
-        raise XlflowError(
+        raise Invalid(
             f"通报模板中的字段写法有误{where}：{exc}。字段写法见 docs/report.md，"
             "如 {{ overall.tasks }}、{%p for t in lagging %}"
         ) from None

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Settings
-from ..errors import WorkspaceError
+from ..errors import HelperDied
 from ..excel import StreamedSheet, page_text, row_height, streamed_workbook, write_text, write_value
 from ..files import atomic_path, folder_lock, sweep_temp_files
 from ..issues import DECISION_CODES, VERDICT_LABELS, Issue, IssueCode, Severity, Verdict
@@ -655,7 +655,7 @@ def _replay_pass(
                 proc.join(5)  # the pipe can end before the exit code is known
                 code = proc.exitcode
                 how = f"被信号 {-code} 终止" if code is not None and code < 0 else f"代码 {code}"
-                raise WorkspaceError(
+                raise HelperDied(
                     f"汇总时逐条整理任务的辅助进程意外退出（{how}），汇总表未生成；"
                     "多为内存不足或进程被结束。请重新运行 xlflow merge。"
                 ) from None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import XlflowError
+from ..errors import NotFound
 from ..ledger import Ledger
 from ..register.load import load_register
 from ..standing import round_state
@@ -17,7 +17,7 @@ def task_history(ws: Workspace, task_id: str | None = None) -> dict[str, Any]:
     """Each task's status, percent and every division's report, round by round."""
     register = load_register(ws)
     if task_id is not None and register.task(task_id) is None:
-        raise XlflowError(
+        raise NotFound(
             f"任务清单中没有序号 {task_id!r}；序号有：{'、'.join(t.id for t in register.tasks)}"
         )
     tasks = [t for t in register.tasks if task_id is None or t.id == task_id]

@@ -7,6 +7,7 @@ the console works with no network at all.
 
 from __future__ import annotations
 
-from .app import WebConfig, create_app, serve
+from .app import create_app, serve
+from .console import WebConfig
 
 __all__ = ["WebConfig", "create_app", "serve"]

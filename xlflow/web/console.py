@@ -1,0 +1,82 @@
+"""What every page of the console shares: its settings (`WebConfig`), the working folder
+and the collect jobs (`Console`, kept on the Flask app), and the small helpers that turn
+a path or a time into what a page shows."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import current_app, url_for
+
+from ..config import Limits
+from ..workspace import Workspace
+from .jobs import Jobs
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    root: Path
+    host: str = "127.0.0.1"
+    port: int = 8765
+    token: str | None = None  # required for every request when set (listening beyond loopback)
+
+    @property
+    def allowed_hosts(self) -> frozenset[str] | None:
+        """The Host headers accepted; None where the server listens on every address."""
+        if self.host in ("0.0.0.0", "::", ""):
+            return None
+        names = {self.host}
+        if self.host in LOOPBACK:
+            names |= {"127.0.0.1", "localhost", "[::1]"}
+        hosts = {f"{n}:{self.port}" for n in names}
+        if self.port == 80:
+            hosts |= names
+        return frozenset(hosts)
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/"
+
+
+@dataclass(frozen=True)
+class Console:
+    """One console over one working folder."""
+
+    config: WebConfig
+    ws: Workspace
+    jobs: Jobs
+    csrf_token: str
+
+    @property
+    def limits(self) -> Limits:
+        return self.ws.settings.limits
+
+
+EXTENSION = "xlflow"
+
+
+def console() -> Console:
+    """The console of the app handling this request."""
+    found: Console = current_app.extensions[EXTENSION]
+    return found
+
+
+def outbox_link(path: Path | None) -> str | None:
+    """Where a page downloads a file of outbox/ from."""
+    if path is None:
+        return None
+    outbox = console().ws.outbox.resolve()
+    rel = path.resolve().relative_to(outbox).as_posix()
+    return url_for("downloads.download", rel=rel)
+
+
+def short_time(value: dt.datetime | str | None) -> str:
+    if value is None:
+        return ""
+    text = value.isoformat(timespec="minutes") if isinstance(value, dt.datetime) else value
+    return text.replace("T", " ")[:16]

@@ -1,0 +1,33 @@
+"""The register's pages: every task, and one task across the rounds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint, abort, render_template
+
+from ..register.load import load_register
+from ..reporting.history import task_history
+from .console import console
+
+pages = Blueprint("tasks", __name__)
+
+
+@pages.get("/register")
+def register() -> str:
+    ws = console().ws
+    reg = load_register(ws)
+    years = sorted({year for t in reg.tasks for year, _ in t.targets})
+    source = Path(reg.source)
+    shown = source.relative_to(ws.root) if source.is_relative_to(ws.root) else source
+    return render_template("register.html", register=reg, years=years, source=shown)
+
+
+@pages.get("/register/<task_id>")
+def task(task_id: str) -> str:
+    ws = console().ws
+    reg = load_register(ws)
+    if reg.task(task_id) is None:
+        abort(404)
+    data = task_history(ws, task_id)
+    return render_template("task.html", task=reg.task(task_id), history=data["tasks"][0])
