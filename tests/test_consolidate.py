@@ -399,10 +399,10 @@ def test_a_round_too_large_to_hold_is_streamed_to_the_same_cells(
     from xlflow.workspace import Workspace
 
     _round_with_returns(ws, forms)
-    _, path = consolidate.merge(Workspace.open(ws), DEFAULT_ROUND)
+    path = consolidate.merge(Workspace.open(ws), DEFAULT_ROUND).path
     held = (_cells(path), openpyxl.load_workbook(path))
     monkeypatch.setattr(consolidate, "STREAM_ABOVE", 0)
-    _, path = consolidate.merge(Workspace.open(ws), DEFAULT_ROUND)
+    path = consolidate.merge(Workspace.open(ws), DEFAULT_ROUND).path
     streamed = (_cells(path), openpyxl.load_workbook(path))
     with zipfile.ZipFile(path) as zf:
         assert "inlineStr" in zf.read("xl/worksheets/sheet2.xml").decode()
@@ -467,7 +467,8 @@ def _merge_of(ws: Path, round_id: str) -> tuple[dict[str, Any], Path]:
     consolidate = _consolidate_module()
     from xlflow.workspace import Workspace
 
-    data, path = consolidate.merge(Workspace.open(ws), round_id)
+    merged = consolidate.merge(Workspace.open(ws), round_id)
+    data, path = merged.consolidation, merged.path
     return data.summary(path), path
 
 

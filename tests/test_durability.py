@@ -256,7 +256,7 @@ def test_any_typed_text_comes_out_as_typed(roundtrip_ws: tuple[Path, Path], text
     (record,) = [f for f in report.files if f.present]
     assert record.verdict.value == "accepted", [i.message for i in record.issues]
     assert stored(root, DEFAULT_ROUND, record.path).values["7"]["next_steps"] == text
-    _, path = merge(ws, DEFAULT_ROUND)
+    path = merge(ws, DEFAULT_ROUND).path
     rows = (
         python_calamine.CalamineWorkbook.from_path(str(path))
         .get_sheet_by_name("任务明细")

@@ -200,12 +200,12 @@ def test_the_time_of_a_consolidation_is_the_ledgers_not_the_clocks(
             "UPDATE files SET first_seen = '2019-07-11T16:45:00' WHERE rowid = (SELECT MIN(rowid) FROM files)"
         )
         db.execute("UPDATE rounds SET created_at = '2019-06-20T08:00:00'")
-    _, path = merge(Workspace.open(root), demo.round_id)
+    path = merge(Workspace.open(root), demo.round_id).path
     heading = openpyxl.load_workbook(path)["总览"]["A2"].value
     assert "汇总时间：2019-07-11 16:45" in heading
     with sqlite3.connect(root / ".xlflow" / "ledger.sqlite") as db:
         db.execute("UPDATE files SET first_seen = ''")
-    _, path = merge(Workspace.open(root), demo.round_id)
+    path = merge(Workspace.open(root), demo.round_id).path
     assert "汇总时间：2019-06-20 08:00" in openpyxl.load_workbook(path)["总览"]["A2"].value
 
 
@@ -229,7 +229,7 @@ def test_what_the_workbook_says_of_rejected_late_and_archived_files(
     (root / "inbox" / "政策规划处.xlsx").unlink()
     collect(ws, demo.round_id)
     decide(ws, demo.round_id, "资源配置与诚信建设处（修改稿）.xlsx", "exclude", "测试", "测试")
-    _, path = merge(ws, demo.round_id)
+    path = merge(ws, demo.round_id).path
     wb = openpyxl.load_workbook(path)
     overview = [[c for c in row] for row in wb["总览"].iter_rows(values_only=True)]
     header = next(i for i, row in enumerate(overview) if row[0] == "应报处室")

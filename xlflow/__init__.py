@@ -7,7 +7,7 @@ The library never prints; the `xlflow` command is a thin layer over these functi
     ws = Workspace.open("my-office")
     generate_forms(ws, parse_round("2019-H1"))
     report = collect(ws, "2019-H1")
-    data, path = merge(ws, "2019-H1")
+    merged = merge(ws, "2019-H1")  # merged.path, merged.consolidation, merged.to_dict()
 
 Each name is loaded from its module the first time it is used (PEP 562), so that
 `xlflow status` does not load the workbook writers, nor `xlflow collect` the Word reader.

@@ -193,15 +193,7 @@ def init(
             Path(directory), Path(register_file) if register_file else None, office
         )
     if as_json:
-        _print_json(
-            {
-                "root": str(result.root),
-                "settings": str(result.settings_path),
-                "register": str(result.register_path),
-                "report_template": str(result.report_template),
-                "detected": result.detection.to_dict() if result.detection else None,
-            }
-        )
+        _print_json(result.to_dict())
         return
     click.echo(f"已新建工作文件夹：{result.root}")
     click.echo(f"  设置：{result.settings_path}")
@@ -227,7 +219,7 @@ def _show_detected(found: Any, as_json: bool) -> None:
     if as_json:
         _print_json(found.to_dict())
         return
-    summary = describe_register(found.register, found.settings)
+    summary = describe_register(found.register, found.settings).to_dict()
     counts = summary["counts"]
     click.echo(f"读取方式：{found.layout}")
     click.echo(
@@ -308,7 +300,7 @@ def register(workspace: str, check_file: str | None, office: str | None, as_json
     ws = _workspace(workspace)
     with _library_errors():
         reg = load_register(ws)
-    summary = describe_register(reg, ws.settings.register)
+    summary = describe_register(reg, ws.settings.register).to_dict()
     if as_json:
         _print_json(summary)
         return
@@ -480,8 +472,8 @@ def merge(workspace: str, round_id: str, as_json: bool) -> None:
 
     ws = _workspace(workspace)
     with _library_errors():
-        data, path = run_merge(ws, round_id)
-    summary = data.summary(path)
+        merged = run_merge(ws, round_id)
+    data, path, summary = merged.consolidation, merged.path, merged.to_dict()
     if as_json:
         _print_json(summary)
         return
@@ -526,7 +518,7 @@ def report(workspace: str, round_id: str, template_file: str | None, as_json: bo
     with _library_errors():
         result = write_report(ws, round_id, Path(template_file) if template_file else None)
     if as_json:
-        _print_json({"path": str(result.path), **result.context})
+        _print_json(result.to_dict())
         return
     c = result.context
     shown = result.path.relative_to(ws.root) if result.path.is_relative_to(ws.root) else result.path
@@ -758,13 +750,14 @@ def remind(workspace: str, round_id: str, as_json: bool) -> None:
     \b
     例：xlflow remind --round 2019-H1
     """
-    from .intake.remind import reminders_to_dict, write_reminders
+    from .intake.remind import write_reminders
 
     ws = _workspace(workspace)
     with _library_errors():
-        rnd, reminders, notes = write_reminders(ws, round_id)
+        written = write_reminders(ws, round_id)
+    rnd, reminders, notes = written.round, written.drafts, written.notes
     if as_json:
-        _print_json(reminders_to_dict(rnd, reminders, notes))
+        _print_json(written.to_dict())
         return
     if not reminders:
         click.echo(f"{rnd.title}：所有处室的报送均已采用，无需催报。")
@@ -802,20 +795,20 @@ def history(workspace: str, task_id: str | None, as_json: bool) -> None:
     with _library_errors():
         data = task_history(ws, task_id)
     if as_json:
-        _print_json(data)
+        _print_json(data.to_dict())
         return
-    if not data["rounds"]:
+    if not data.rounds:
         click.echo("还没有任何轮次；先运行 generate。")
         return
     if task_id is None:
         rows = [
             [t["id"], t["name"][:20]]
             + [f"{r['status']} {_percent(r['percent'])}".strip() for r in t["rounds"]]
-            for t in data["tasks"]
+            for t in data.tasks
         ]
-        click.echo(_table(["序号", "任务", *data["rounds"]], rows))
+        click.echo(_table(["序号", "任务", *data.rounds], rows))
         return
-    (task,) = data["tasks"]
+    (task,) = data.tasks
     click.echo(f"{task['id']}. {task['name']}（{task['group']}）")
     for r in task["rounds"]:
         flag = "（各处室状态不一致）" if r["conflict"] else ""

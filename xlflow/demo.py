@@ -188,7 +188,8 @@ def run_demo(target: Path, soffice: str | None = None) -> DemoResult:
     divisions.on_time()
     # 办公室 never answers.
     report = collect(ws, rnd.id)
-    data, consolidated = merge(ws, rnd.id)
+    merged = merge(ws, rnd.id)
+    data, consolidated = merged.consolidation, merged.path
     notice = write_report(ws, rnd.id).path
     return DemoResult(
         root=root,

@@ -137,10 +137,34 @@ def compose(
     return msg
 
 
-def write_reminders(
-    ws: Workspace, round_id: str, today: dt.date | None = None
-) -> tuple[Round, list[Reminder], list[str]]:
-    """One .eml per division without an accepted return. Returns the reminders and notes."""
+@dataclass(frozen=True)
+class Reminders:
+    """The drafts written for a round, and what the coordinator should know about them."""
+
+    round: Round
+    drafts: tuple[Reminder, ...]
+    notes: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "round": self.round.id,
+            "reminders": [
+                {
+                    "division": r.division,
+                    "path": str(r.path),
+                    "to": r.to,
+                    "attachment": r.attachment,
+                    "rejected": r.rejected,
+                    "pending_tasks": r.pending,
+                }
+                for r in self.drafts
+            ],
+            "notes": list(self.notes),
+        }
+
+
+def write_reminders(ws: Workspace, round_id: str, today: dt.date | None = None) -> Reminders:
+    """One .eml per division without an accepted return, and notes for the coordinator."""
     day = today or dt.date.today()
     register = load_register(ws)
     contacts = read_contacts(ws.divisions_csv)
@@ -165,7 +189,7 @@ def _write_all(
     state: RoundState,
     form_files: dict[str, tuple[Path, str] | None],
     day: dt.date,
-) -> tuple[Round, list[Reminder], list[str]]:
+) -> Reminders:
     rnd = state.round
     out_dir = ws.round_dir(rnd) / "reminders"
     reminders = []
@@ -201,22 +225,4 @@ def _write_all(
         notes.append(
             f"divisions.csv 中没有这些处室的电子邮箱：{'、'.join(no_address)}；打开草稿后请手工填写收件人。"
         )
-    return rnd, reminders, notes
-
-
-def reminders_to_dict(rnd: Round, reminders: list[Reminder], notes: list[str]) -> dict[str, Any]:
-    return {
-        "round": rnd.id,
-        "reminders": [
-            {
-                "division": r.division,
-                "path": str(r.path),
-                "to": r.to,
-                "attachment": r.attachment,
-                "rejected": r.rejected,
-                "pending_tasks": r.pending,
-            }
-            for r in reminders
-        ],
-        "notes": notes,
-    }
+    return Reminders(rnd, tuple(reminders), tuple(notes))

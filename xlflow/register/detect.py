@@ -118,7 +118,7 @@ class Detected:
             "office_evidence": self.office_evidence,
             "guesses": [asdict(g) for g in self.guesses],
             "warnings": list(self.warnings),
-            "register": describe_register(self.register, self.settings),
+            "register": describe_register(self.register, self.settings).to_dict(),
         }
 
 

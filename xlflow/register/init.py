@@ -8,6 +8,7 @@ import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..config import Limits, RegisterSettings
 from ..errors import FolderInvalid, FolderNotFound
@@ -41,6 +42,15 @@ class InitResult:
     @property
     def notes(self) -> tuple[str, ...]:
         return self.detection.notes if self.detection else ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "root": str(self.root),
+            "settings": str(self.settings_path),
+            "register": str(self.register_path),
+            "report_template": str(self.report_template),
+            "detected": self.detection.to_dict() if self.detection else None,
+        }
 
 
 def _toml_str(value: str) -> str:

@@ -11,6 +11,7 @@ workbook reader at all.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +94,29 @@ def read_isolated(reader: str, path: Path, option: Any, limits: Limits) -> Any:
     )
 
 
-def describe_register(register: Register, settings: RegisterSettings) -> dict[str, Any]:
+@dataclass(frozen=True)
+class RegisterSummary:
+    """The parsed register as `xlflow register` shows it: counts, groups, tasks, divisions."""
+
+    source: str
+    counts: dict[str, int]
+    groups: tuple[str, ...]
+    tasks: tuple[dict[str, Any], ...]
+    divisions: tuple[dict[str, Any], ...]
+    notes: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "counts": self.counts,
+            "groups": list(self.groups),
+            "tasks": list(self.tasks),
+            "divisions": list(self.divisions),
+            "notes": list(self.notes),
+        }
+
+
+def describe_register(register: Register, settings: RegisterSettings) -> RegisterSummary:
     """The parsed register as plain data: counts, groups, tasks and divisions."""
     index = register.index()
     divisions = []
@@ -108,16 +131,16 @@ def describe_register(register: Register, settings: RegisterSettings) -> dict[st
                 "collective": is_collective(d),
             }
         )
-    return {
-        "source": register.source,
-        "counts": {
+    return RegisterSummary(
+        source=register.source,
+        counts={
             "tasks": len(register.tasks),
             "groups": len(register.groups),
             "divisions": len(register.divisions),
             "assignments": len(register.assignments),
         },
-        "groups": list(register.groups),
-        "tasks": [
+        groups=tuple(register.groups),
+        tasks=tuple(
             {
                 "id": t.id,
                 "group": t.group,
@@ -127,10 +150,10 @@ def describe_register(register: Register, settings: RegisterSettings) -> dict[st
                 "targets": {str(y): text for y, text in t.targets},
             }
             for t in register.tasks
-        ],
-        "divisions": divisions,
-        "notes": list(register.notes),
-    }
+        ),
+        divisions=tuple(divisions),
+        notes=tuple(register.notes),
+    )
 
 
 __all__ = ["describe_register", "load_register", "read_isolated", "register_key"]

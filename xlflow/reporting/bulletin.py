@@ -39,6 +39,9 @@ class ReportResult:
     path: Path
     context: dict[str, Any]  # every figure and text the template was given
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": str(self.path), **self.context}
+
 
 def _number(value: Any) -> float | int | None:
     """A percent as a number, or None where the lead reported none."""

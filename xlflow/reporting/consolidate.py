@@ -306,7 +306,18 @@ _SCRATCH = ".merge-"
 STREAM_ABOVE = 5000  # tasks
 
 
-def merge(ws: Workspace, round_id: str) -> tuple[Consolidation, Path]:
+@dataclass(frozen=True)
+class Merged:
+    """The consolidated workbook written, and what it says in figures."""
+
+    consolidation: Consolidation
+    path: Path
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.consolidation.summary(self.path)
+
+
+def merge(ws: Workspace, round_id: str) -> Merged:
     """Write outbox/ROUND/<title>-汇总-ROUND.xlsx atomically, a row at a time."""
     with folder_lock(ws.lock_path, "汇总"):
         sweep_temp_files(ws.outbox)
@@ -321,7 +332,7 @@ def merge(ws: Workspace, round_id: str) -> tuple[Consolidation, Path]:
                 tempfile.TemporaryDirectory(dir=ws.state, prefix=_SCRATCH) as scratch,
             ):
                 data = _write_workbook(tmp, Path(scratch), inputs, ledger)
-    return data, path
+    return Merged(data, path)
 
 
 # --- rendering ---

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import NotFound
@@ -13,7 +14,18 @@ from ..workspace import Workspace
 from .tasks import task_states
 
 
-def task_history(ws: Workspace, task_id: str | None = None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class TaskHistory:
+    """Each task's status, percent and every division's report, round by round."""
+
+    rounds: tuple[str, ...]  # every round's id, oldest first
+    tasks: tuple[dict[str, Any], ...]  # id, name, group, and its rounds
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rounds": list(self.rounds), "tasks": list(self.tasks)}
+
+
+def task_history(ws: Workspace, task_id: str | None = None) -> TaskHistory:
     """Each task's status, percent and every division's report, round by round."""
     register = load_register(ws)
     if task_id is not None and register.task(task_id) is None:
@@ -56,4 +68,4 @@ def task_history(ws: Workspace, task_id: str | None = None) -> dict[str, Any]:
                         ],
                     }
                 )
-    return {"rounds": [r.id for r in rounds], "tasks": list(out.values())}
+    return TaskHistory(tuple(r.id for r in rounds), tuple(out.values()))

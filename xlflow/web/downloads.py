@@ -22,8 +22,8 @@ pages = Blueprint("downloads", __name__)
 
 @pages.post("/r/<round_id>/merge")
 def merged(round_id: str) -> BaseResponse:
-    _, path = merge(console().ws, round_id)
-    return redirect(outbox_link(path) or "/", 303)
+    merged = merge(console().ws, round_id)
+    return redirect(outbox_link(merged.path) or "/", 303)
 
 
 @pages.post("/r/<round_id>/report")
@@ -34,7 +34,8 @@ def notice(round_id: str) -> BaseResponse:
 
 @pages.post("/r/<round_id>/remind")
 def remind(round_id: str) -> BaseResponse:
-    _, drafts, notes = write_reminders(console().ws, round_id)
+    written = write_reminders(console().ws, round_id)
+    drafts, notes = written.drafts, written.notes
     flash(
         f"已生成 {len(drafts)} 份催报邮件草稿（未发送）。"
         if drafts

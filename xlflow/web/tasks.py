@@ -30,4 +30,4 @@ def task(task_id: str) -> str:
     if reg.task(task_id) is None:
         abort(404)
     data = task_history(ws, task_id)
-    return render_template("task.html", task=reg.task(task_id), history=data["tasks"][0])
+    return render_template("task.html", task=reg.task(task_id), history=data.tasks[0])
