@@ -23,7 +23,7 @@ ARCHITECTURE = (PACKAGE.parent / "docs" / "architecture.md").read_text("utf-8")
 
 # (stage, its modules in order); a stage is a list of top-level modules or one subpackage
 STAGES: list[tuple[str, list[str]]] = [
-    ("core", ["errors", "issues", "text", "units", "config", "model", "wording", "values"]),
+    ("core", ["errors", "issues", "text", "units", "config", "model", "wording", "values", "cells"]),
     ("infrastructure", ["files", "excel", "pool", "signing", "ledger", "standing", "workspace"]),
     ("reading", ["zipnames", "reader", "containers"]),
     ("register", ["paragraphs", "parse", "load", "detect", "init"]),
@@ -242,3 +242,44 @@ def test_the_public_api_lists_agree() -> None:
         # defined there, not imported from elsewhere
         defined_in = getattr(value, "__module__", f"xlflow.{module}")
         assert defined_in == f"xlflow.{module}", (name, defined_in)
+
+
+# modules whose words are a register's vocabulary (what xlflow recognises in a register
+# another office wrote), not labels it shows: 牵头 and 配合 are words to find there
+VOCABULARY = {"units", "register.parse", "register.detect", "register.paragraphs"}
+
+
+def test_no_module_defines_a_label_that_wording_defines() -> None:
+    """Every label a person reads (a verdict, a standing, a role, 逾期, a sheet's name)
+    lives in wording, once: no other module writes the same text as a literal."""
+    from xlflow import wording
+
+    labels = {
+        *wording.VERDICT_LABELS.values(),
+        *wording.STANDING_LABELS.values(),
+        *wording.ROLE_LABELS.values(),
+        wording.OVERDUE_LABEL,
+        wording.OVERVIEW,
+        wording.DETAIL,
+        wording.MISSING,
+        wording.PROBLEMS,
+        wording.SOURCES,
+        wording.HISTORY,
+    }
+    for path, module in _modules():
+        if module in ("wording", "config") or module in VOCABULARY:
+            continue  # config: the default missing_label is a setting an office may change
+        tree = ast.parse(path.read_text("utf-8"))
+        # a label's text inside a sentence (an f-string) is a sentence, not the label
+        in_sentences = {
+            id(part) for node in ast.walk(tree) if isinstance(node, ast.JoinedStr)
+            for part in node.values
+        }  # fmt: skip
+        said = {
+            node.value
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and id(node) not in in_sentences
+        }
+        assert not (said & labels), f"{module} writes {sorted(said & labels)} itself"

@@ -698,7 +698,7 @@ def test_a_round_past_its_deadline_counts_who_is_late(ws: Path, forms: dict[str,
     import datetime as dt
 
     from xlflow.reporting.status import all_rounds
-    from xlflow.standing import OVERDUE_LABEL
+    from xlflow.wording import OVERDUE_LABEL
     from xlflow.workspace import Workspace
 
     first = next(iter(forms))

@@ -16,8 +16,9 @@ from typing import Any
 import click
 
 from .errors import XlflowError
-from .issues import VERDICT_LABELS, Severity
+from .issues import Severity
 from .text import display_width
+from .wording import ROLE_LABELS, STANDING_LABELS, VERDICT_LABELS, disk_error_text, role_label
 
 
 class Exit(IntEnum):
@@ -47,10 +48,7 @@ def _library_errors() -> Iterator[None]:
     except XlflowError as exc:
         raise Failed(str(exc)) from None
     except OSError as exc:  # a full disk, a folder without write permission
-        where = f"（{exc.filename}）" if exc.filename else ""
-        raise Failed(
-            f"文件读写失败{where}：{exc.strerror or exc}。请检查磁盘空间和文件夹权限后重试。"
-        ) from None
+        raise Failed(disk_error_text(exc)) from None
     except sqlite3.DatabaseError as exc:
         raise Failed(
             f"台账 .xlflow/ledger.sqlite 无法读写（{exc}）。收到的原始文件仍在 inbox/ 中。"
@@ -86,12 +84,13 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def _parse_date(value: str | None) -> dt.date | None:
-    if value is None:
-        return None
+    from .errors import Invalid
+    from .model import parse_date
+
     try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} 不是日期；请写成 YYYY-MM-DD，如 2019-07-10") from None
+        return parse_date(value)
+    except Invalid as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 workspace_option = click.option(
@@ -247,7 +246,7 @@ def _show_detected(found: Any, as_json: bool) -> None:
         ]
         for t in tasks[:8]
     ]
-    click.echo(_table(["序号", "分组", "任务", "牵头", "配合"], rows))
+    click.echo(_table(["序号", "分组", "任务", *ROLE_LABELS.values()], rows))
     click.echo("\n各单位承担的任务（每个单位一份填报表）：")
     rows = [
         [
@@ -257,7 +256,7 @@ def _show_detected(found: Any, as_json: bool) -> None:
         ]
         for d in summary["divisions"]
     ]
-    click.echo(_table(["单位", "牵头", "配合"], rows))
+    click.echo(_table(["单位", *ROLE_LABELS.values()], rows))
     if found.register.notes:
         click.echo("\n读取说明：")
         for note in found.register.notes:
@@ -313,10 +312,10 @@ def register(workspace: str, check_file: str | None, office: str | None, as_json
         [t["id"], t["group"], t["name"][:24], "、".join(t["lead"]), "、".join(t["cooperating"])]
         for t in summary["tasks"]
     ]
-    click.echo(_table(["序号", "分组", "任务", "牵头", "配合"], rows))
+    click.echo(_table(["序号", "分组", "任务", *ROLE_LABELS.values()], rows))
     click.echo("")
     rows = [[d["division"], str(d["lead"]), str(d["cooperating"])] for d in summary["divisions"]]
-    click.echo(_table(["处室", "牵头", "配合"], rows))
+    click.echo(_table(["处室", *ROLE_LABELS.values()], rows))
     if reg.notes:
         click.echo("\n读取说明：")
         for note in reg.notes:
@@ -766,7 +765,7 @@ def remind(workspace: str, round_id: str, as_json: bool) -> None:
         rows = [
             [
                 r.division,
-                "退回修改" if r.rejected else "未报送",
+                STANDING_LABELS["rejected" if r.rejected else "missing"],
                 r.to or "（无邮箱）",
                 r.attachment,
                 str(r.path.relative_to(ws.root)),
@@ -814,7 +813,7 @@ def history(workspace: str, task_id: str | None, as_json: bool) -> None:
         flag = "（各处室状态不一致）" if r["conflict"] else ""
         click.echo(f"\n{r['title']}（{r['round']}）：{r['status']} {_percent(r['percent'])}{flag}")
         for rep in r["reports"]:
-            role = "牵头" if rep["role"] == "lead" else "配合"
+            role = role_label(rep["role"])
             values = rep["values"]
             click.echo(
                 f"  【{rep['division']}·{role}】{values.get('status', '')} {_percent(values.get('percent'))}"

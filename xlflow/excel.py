@@ -4,7 +4,6 @@ stays text, page headers, and an XlsxWriter workbook set up for all of it."""
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import io
 import math
 from collections.abc import Iterable
@@ -12,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import xlsxwriter
-from xlsxwriter.utility import xl_cell_to_rowcol, xl_col_to_name, xl_rowcol_to_cell
 from xlsxwriter.worksheet import Worksheet
 
 from .text import display_width, wrapped_lines
@@ -21,20 +19,28 @@ MAX_ROW_HEIGHT = 409.0
 LINE_HEIGHT = 14.5  # points per wrapped line of 10.5 pt SimSun, with a little air
 
 
-@functools.lru_cache(maxsize=65536)
-def cell_ref(row: int, col: int) -> str:
-    """0-based (row, col) -> 'C7'."""
-    return str(xl_rowcol_to_cell(row, col))
-
-
-def row_col(ref: str) -> tuple[int, int]:
-    """'C7' -> 0-based (row, col)."""
-    row, col = xl_cell_to_rowcol(ref)
-    return int(row), int(col)
-
-
-def col_letter(col: int) -> str:
-    return str(xl_col_to_name(col))
+# The workbook look: one table that the forms, the receipts and the consolidated workbook
+# all draw from, so that one colour means one thing in every workbook xlflow writes.
+LOOK: dict[str, str] = {
+    "border": "#808080",  # every cell border
+    "header": "#D9D9D9",  # header rows
+    "shade": "#F2F2F2",  # label cells, rows to read past
+    "input": "#FFF2CC",  # cells a division types in; a conflict to look at
+    "prefilled": "#DDEBF7",  # cells filled from the last round
+    "input_text": "#7F6000",  # the prompts beside the inputs
+    "check_line": "#FFE699",  # the form's check line
+    "bad": "#FFC7CE",  # a cell to fix
+    "bad_text": "#9C0006",
+    "broken": "#FF9999",  # a check that cannot be computed
+    "good": "#C6EFCE",  # all filled, accepted
+    "good_text": "#006100",
+    "warn": "#FFEB9C",  # a warning
+    "note_text": "#595959",  # notes under a table
+    "muted_text": "#7F7F7F",  # what is missing
+    "chart_missing": "#BFBFBF",  # the chart's bar for tasks nobody reported
+    "chart_other": "#9BC2E6",  # a status with no colour of its own
+}
+BORDER = {"border": 1, "border_color": LOOK["border"]}
 
 
 def column_width(texts: Iterable[str], header: str, lo: float, hi: float) -> float:

@@ -21,16 +21,6 @@ class Verdict(StrEnum):
     EXCLUDED = "excluded"  # by the coordinator's decision (xlflow exclude)
 
 
-VERDICT_LABELS: dict[str, str] = {
-    Verdict.ACCEPTED: "已采用",
-    Verdict.REJECTED: "退回修改",
-    Verdict.SUPERSEDED: "已被更新版本替代",
-    Verdict.DUPLICATE: "重复文件",
-    Verdict.SKIPPED: "已跳过",
-    Verdict.EXCLUDED: "不采用（协调办公室决定）",
-}
-
-
 class IssueCode(StrEnum):
     """Stable codes. Each is documented in docs/issue-codes.md (a test checks that)."""
 

@@ -18,10 +18,6 @@ class Role(StrEnum):
     LEAD = "lead"
     COOPERATING = "cooperating"
 
-    @property
-    def label(self) -> str:
-        return "牵头" if self is Role.LEAD else "配合"
-
 
 @dataclass(frozen=True)
 class Task:
@@ -144,6 +140,23 @@ class Round:
         return safe_filename(self.id)
 
 
+_DATE = re.compile(r"\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?\s*")
+
+
+def parse_date(text: str | None) -> dt.date | None:
+    """A date as people type it, for the command and the console alike: 2019-07-10, and
+    2019/7/10, 2019.7.10 or 2019年7月10日; None for nothing typed."""
+    if text is None or not text.strip():
+        return None
+    found = _DATE.fullmatch(text)
+    try:
+        if found is None:
+            raise ValueError(text)
+        return dt.date(*(int(part) for part in found.groups()))
+    except ValueError:
+        raise Invalid(f"“{text.strip()}”不是日期；请写成 YYYY-MM-DD，如 2019-07-10。") from None
+
+
 def parse_round(
     text: str,
     *,
@@ -233,10 +246,6 @@ class Decision:
     by: str
     at: str  # ISO time
     path: str  # the file's name when decided
-
-    @property
-    def label(self) -> str:
-        return "经联系人确认后采用" if self.action == "accept" else "协调办公室决定不采用"
 
     def to_dict(self) -> dict[str, str]:
         return {

@@ -18,6 +18,7 @@ from typing import Any
 from .issues import DECISION_CODES, IssueCode, Severity, Verdict
 from .ledger import Ledger
 from .model import FileRecord, Round
+from .wording import OVERDUE_LABEL, STANDING_LABELS
 
 
 class Standing(StrEnum):
@@ -27,7 +28,7 @@ class Standing(StrEnum):
 
     @property
     def label(self) -> str:
-        return {"accepted": "已采用", "rejected": "退回修改", "missing": "未报送"}[self.value]
+        return STANDING_LABELS[self.value]
 
 
 @dataclass(frozen=True)
@@ -149,9 +150,6 @@ def round_state(
     divisions = [d for d in order if d in sent] + [d for d in sent if d not in order]
     files = tuple(ledger.files(rnd.id, with_values=with_values))
     return RoundState(rnd, states_of(files, divisions), files, ledger.last_collect(rnd.id))
-
-
-OVERDUE_LABEL = "逾期"
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,28 @@ import datetime as dt
 from collections.abc import Iterable
 
 from .config import RegisterSettings, Settings
-from .model import FormRow, Round, Task
+from .issues import Verdict
+from .model import FormRow, Role, Round, Task
 from .text import header_key
 
 ID_HEADER = "序号"
 ROLE_HEADER = "牵头/配合"
+# what a file's verdict, a division's standing and a division's role are called
+VERDICT_LABELS: dict[str, str] = {
+    Verdict.ACCEPTED: "已采用",
+    Verdict.REJECTED: "退回修改",
+    Verdict.SUPERSEDED: "已被更新版本替代",
+    Verdict.DUPLICATE: "重复文件",
+    Verdict.SKIPPED: "已跳过",
+    Verdict.EXCLUDED: "不采用（协调办公室决定）",
+}
+STANDING_LABELS: dict[str, str] = {
+    "accepted": "已采用",
+    "rejected": "退回修改",
+    "missing": "未报送",
+}
+OVERDUE_LABEL = "逾期"
+ROLE_LABELS: dict[str, str] = {Role.LEAD: "牵头", Role.COOPERATING: "配合"}
 # the consolidated workbook's sheets
 OVERVIEW = "总览"
 DETAIL = "任务明细"
@@ -80,3 +97,14 @@ def days_left_text(days: int | None) -> str:
     if days == 0:
         return "今天是报送时限"
     return f"已超过报送时限 {-days} 天"
+
+
+def role_label(role: Role | str) -> str:
+    """牵头 or 配合."""
+    return ROLE_LABELS[Role(role)]
+
+
+def disk_error_text(exc: OSError) -> str:
+    """What a person is told when the disk or a folder's permissions stop xlflow."""
+    where = f"（{exc.filename}）" if exc.filename else ""
+    return f"文件读写失败{where}：{exc.strerror or exc}。请检查磁盘空间和文件夹权限后重试。"

@@ -16,12 +16,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, overload
 
+from ..cells import cell_ref, col_letter
 from ..config import Field, Settings, describe_field
 from ..errors import NotFound
 from ..excel import (
+    BORDER,
+    LOOK,
     PlainFormulaSheet,
-    cell_ref,
-    col_letter,
     column_width,
     new_workbook,
     page_text,
@@ -45,7 +46,7 @@ from ..signing import (
     sign_form,
 )
 from ..text import display_width, safe_filename
-from ..wording import ID_HEADER, ROLE_HEADER, deadline_text, form_title, task_label
+from ..wording import ID_HEADER, ROLE_HEADER, deadline_text, form_title, role_label, task_label
 from ..workspace import Workspace
 from .selfcheck import (
     CHECK_SHEET,
@@ -61,9 +62,9 @@ INSTRUCTION_SHEET = "填报说明"
 LISTS_SHEET = "选项"
 _CHUNK = 240  # Excel caps a text constant in a name and a custom property at 255
 
-INPUT_FILL = "#FFF2CC"
-PREFILL_FILL = "#DDEBF7"
-HEADER_FILL = "#D9D9D9"
+INPUT_FILL = LOOK["input"]
+PREFILL_FILL = LOOK["prefilled"]
+HEADER_FILL = LOOK["header"]
 TASK_SHEET_PROTECTION = {
     "select_locked_cells": True,
     "select_unlocked_cells": True,
@@ -184,7 +185,9 @@ class FormSpecs(Sequence[FormSpec]):
                     ),
                 )
             )
-        hashes = tuple(row_hash(r.task_id, r.role.label, [t for _, t in r.readonly]) for r in rows)
+        hashes = tuple(
+            row_hash(r.task_id, role_label(r.role), [t for _, t in r.readonly]) for r in rows
+        )
         task_ids = tuple(r.task_id for r in rows)
         signature = sign_form(self.secret, rnd.id, division, task_ids, hashes)
         # who fills in and their phone rarely change; the date always does
@@ -252,7 +255,7 @@ class _Formats:
     def __init__(self, wb: Any, settings: Settings) -> None:
         body = {"font_name": settings.form.font, "font_size": 10.5}
         head = {"font_name": settings.form.header_font}
-        border = {"border": 1, "border_color": "#808080"}
+        border = dict(BORDER)
         self.title = wb.add_format(
             {**head, "font_size": 18, "bold": True, "align": "center", "valign": "vcenter"}
         )
@@ -266,7 +269,7 @@ class _Formats:
             {
                 **body,
                 "font_size": 9.5,
-                "font_color": "#7F6000",
+                "font_color": LOOK["input_text"],
                 "align": "left",
                 "valign": "vcenter",
                 "text_wrap": True,
@@ -290,7 +293,7 @@ class _Formats:
                 **border,
                 "font_size": 11,
                 "bold": True,
-                "bg_color": "#FFE699",
+                "bg_color": LOOK["check_line"],
                 "align": "center",
                 "valign": "vcenter",
                 "text_wrap": True,
@@ -365,7 +368,7 @@ class _Formats:
                 "bold": True,
                 "valign": "top",
                 "text_wrap": True,
-                "bg_color": "#F2F2F2",
+                "bg_color": LOOK["shade"],
             }
         )
         self.note_text = wb.add_format(
@@ -375,10 +378,10 @@ class _Formats:
         check = {**head, "font_size": 12, "bold": True, "align": "center", "valign": "vcenter"}
         # while anything is missing or wrong; the conditional formats turn it green
         self.check_line = wb.add_format(
-            {**check, "font_color": "#9C0006", "bg_color": "#FFC7CE", "border": 1}
+            {**check, "font_color": LOOK["bad_text"], "bg_color": LOOK["bad"], "border": 1}
         )
-        self.check_done = wb.add_format({"font_color": "#006100", "bg_color": "#C6EFCE"})
-        self.broken = wb.add_format({"font_color": "#9C0006", "bg_color": "#FF9999"})
+        self.check_done = wb.add_format({"font_color": LOOK["good_text"], "bg_color": LOOK["good"]})
+        self.broken = wb.add_format({"font_color": LOOK["bad_text"], "bg_color": LOOK["broken"]})
         self.flag = wb.add_format({})
 
     def input_for(self, f: Field, prefilled: bool) -> Any:
@@ -576,7 +579,7 @@ def _task_rows(ws: Any, fmt: _Formats, spec: FormSpec, settings: Settings, layou
     for n, row in enumerate(spec.rows):
         r = layout.first + n
         ws.write_string(r, 0, row.task_id, fmt.id)
-        ws.write_string(r, 1, row.role.label, fmt.role)
+        ws.write_string(r, 1, role_label(row.role), fmt.role)
         cells: list[tuple[str, float]] = []
         for j, (_, text) in enumerate(row.readonly):
             write_text(ws, r, 2 + j, text, fmt.readonly)

@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Invalid, NotFound
-from ..issues import VERDICT_LABELS, IssueCode, Verdict
+from ..issues import IssueCode, Verdict
 from ..ledger import Ledger, now_text
 from ..model import Decision, FileRecord
 from ..standing import DivisionState, round_state
+from ..wording import VERDICT_LABELS
 from ..workspace import Workspace
 from .collect import CollectReport, collect
 

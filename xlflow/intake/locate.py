@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ..cells import cell_ref
 from ..config import Settings
-from ..excel import cell_ref
 from ..issues import Issue, IssueCode, error
 from ..model import FormSpec
 from ..reading.reader import Cell, RawSheet, RawWorkbook, text_of

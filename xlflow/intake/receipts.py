@@ -12,28 +12,21 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Settings
-from ..excel import new_workbook, row_height, write_value
+from ..excel import BORDER, LOOK, new_workbook, row_height, write_value
 from ..files import atomic_write, folder_lock
-from ..issues import (
-    COORDINATOR_ONLY_CODES,
-    DECISION_CODES,
-    VERDICT_LABELS,
-    Issue,
-    Severity,
-    Verdict,
-)
+from ..issues import COORDINATOR_ONLY_CODES, DECISION_CODES, Issue, Severity, Verdict
 from ..ledger import FormStore, Ledger, RecordReader
 from ..model import FileRecord, FormSpec, Round
 from ..pool import IsolatedPool, JobFailure, default_workers
 from ..standing import RoundState, states_of
 from ..text import display_width, safe_filename
-from ..wording import form_title, row_name
+from ..wording import VERDICT_LABELS, form_title, role_label, row_name
 from ..workspace import Workspace
 
 SUMMARY_SHEET = "回执"
 VALUES_SHEET = "报送内容"
-_RED = "#FFC7CE"
-_AMBER = "#FFEB9C"
+_RED = LOOK["bad"]
+_AMBER = LOOK["warn"]
 
 
 def receipt_name(division: str, record: FileRecord) -> str:
@@ -85,17 +78,17 @@ class _Sheet:
 
 def _styles(settings: Settings) -> dict[str, dict[str, Any]]:
     body = {"font_name": settings.form.font, "font_size": 10.5, "text_wrap": True, "valign": "top"}
-    border = {"border": 1, "border_color": "#808080"}
+    border = dict(BORDER)
     title = {"font_name": settings.form.header_font, "font_size": 16, "bold": True}
     return {
         "title": {**title, "align": "center", "valign": "vcenter"},
-        "label": {**body, **border, "bold": True, "bg_color": "#F2F2F2"},
+        "label": {**body, **border, "bold": True, "bg_color": LOOK["shade"]},
         "text": {**body, **border},
         "head": {
             **body,
             **border,
             "bold": True,
-            "bg_color": "#D9D9D9",
+            "bg_color": LOOK["header"],
             "align": "center",
             "valign": "vcenter",
         },
@@ -104,8 +97,8 @@ def _styles(settings: Settings) -> dict[str, dict[str, Any]]:
             **border,
             "bold": True,
             "font_size": 12,
-            "bg_color": "#C6EFCE",
-            "font_color": "#006100",
+            "bg_color": LOOK["good"],
+            "font_color": LOOK["good_text"],
         },
         "bad": {
             **body,
@@ -113,7 +106,7 @@ def _styles(settings: Settings) -> dict[str, dict[str, Any]]:
             "bold": True,
             "font_size": 12,
             "bg_color": _RED,
-            "font_color": "#9C0006",
+            "font_color": LOOK["bad_text"],
         },
         "err": {**body, **border, "bg_color": _RED},
         "warn": {**body, **border, "bg_color": _AMBER},
@@ -252,7 +245,7 @@ def _values_layout(item: ReceiptInput, settings: Settings) -> _Sheet:
         name = row_name(row, settings.register)
         sheet.cells += [
             marked(n, 0, row.task_id, by_cell.get((row.task_id, ""), [])),
-            _Cell(n, 1, row.role.label, "text"),
+            _Cell(n, 1, role_label(row.role), "text"),
             _Cell(n, 2, name, "text"),
         ]
         wrapped = [(name, 24.0)]

@@ -24,7 +24,7 @@ from ..model import FileRecord, Register, Round
 from ..register.load import load_register
 from ..standing import RoundState, Standing, round_state
 from ..text import safe_filename
-from ..wording import days_left_text, deadline_text, task_label
+from ..wording import days_left_text, deadline_text, role_label, task_label
 from ..workspace import DIVISIONS_HEADER, Workspace
 from .receipts import receipt_name
 
@@ -104,7 +104,7 @@ def compose(
             lines.append(f"  {n}. {where}{issue.message}")
     lines += ["", f"贵处室承担的任务共 {len(tasks)} 项："]
     for task, role in tasks:
-        lines.append(f"  {task.id}. {task_label(task, ws.settings.register)}（{role.label}）")
+        lines.append(f"  {task.id}. {task_label(task, ws.settings.register)}（{role_label(role)}）")
     lines.append("")
     if rejected is None:
         lines.append(

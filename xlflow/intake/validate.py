@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..cells import cell_ref, row_col
 from ..config import Field, Settings
-from ..excel import cell_ref, row_col
 from ..issues import Issue, IssueCode, error, warning
 from ..model import FormSpec
 from ..reading.reader import Cell, RawWorkbook, text_of
@@ -28,7 +28,7 @@ from ..text import (
     invalid_xml_chars,
 )
 from ..values import phone_ok, to_number
-from ..wording import ROLE_HEADER, row_name
+from ..wording import ROLE_HEADER, role_label, row_name
 from .locate import Table, find_task_sheet, label_key, locate_table
 
 
@@ -94,7 +94,7 @@ def check_readonly(table: Table, spec: FormSpec) -> Iterator[Issue]:
             continue
         cells = list(row_spec.readonly)
         if table.role_col is not None:
-            cells.insert(0, (ROLE_HEADER, row_spec.role.label))
+            cells.insert(0, (ROLE_HEADER, role_label(row_spec.role)))
         for header, original in cells:
             c = table.role_col if header == ROLE_HEADER else table.readonly_cols.get(header)
             if c is None:

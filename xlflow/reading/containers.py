@@ -26,9 +26,9 @@ from typing import Any
 
 from ..config import Limits
 from ..issues import Issue, IssueCode, damage_words, error, warning
+from .reader import SPREADSHEET_SUFFIXES
 from .zipnames import NameProblem, decoded_name, first_problem, text_problem
 
-SPREADSHEETS = (".xlsx", ".xlsm", ".xls", ".et", ".ods")
 CONTAINERS = (".eml", ".msg", ".zip", ".7z", ".rar")
 MAX_DEPTH = 2  # a mail holding an archive holding a return; no deeper
 SEPARATOR = "!"
@@ -131,7 +131,7 @@ def _unpack(
     found: list[Inner] = []
     for member, body in members:
         lower = member.lower()
-        if lower.endswith(SPREADSHEETS):
+        if lower.endswith(SPREADSHEET_SUFFIXES):
             found.append(Inner(member, body, received, origin))
         elif lower.endswith(CONTAINERS):
             if depth >= MAX_DEPTH:
@@ -406,7 +406,7 @@ def _rar(data: bytes, budget: _Budget) -> tuple[list[tuple[str, bytes]], list[Is
 
 
 def _wanted(name: str) -> bool:
-    return name.lower().endswith(SPREADSHEETS + CONTAINERS)
+    return name.lower().endswith(SPREADSHEET_SUFFIXES + CONTAINERS)
 
 
 def _junk(name: str) -> bool:

@@ -32,6 +32,7 @@ import olefile
 from defusedxml import ElementTree
 from python_calamine import CalamineError, CalamineWorkbook, PasswordError
 
+from ..cells import cell_ref, col_number
 from ..config import Limits
 from ..issues import Issue, IssueCode, damage_words, error, warning
 from ..text import CELL_TEXT_LIMIT, cell_length, decode_ooxml_escapes
@@ -117,13 +118,6 @@ class RawWorkbook:
 class ReadResult:
     workbook: RawWorkbook | None
     issues: list[Issue]
-
-
-def _col_number(letters: bytes) -> int:
-    n = 0
-    for ch in letters:
-        n = n * 26 + (ch - 64)
-    return n
 
 
 def sniff(data: bytes) -> str:
@@ -511,7 +505,7 @@ def _scan_plain(
     if percent_styles:
         percent = {(c[0] + c[1]).decode() for c in cells if c[2] and int(c[2]) in percent_styles}
     max_row = max((int(c[1]) for c in cells), default=0)
-    last_col = max(map(_col_number, {c[0] for c in cells}), default=0)
+    last_col = max(map(col_number, {c[0] for c in cells}), default=0)
     return max_row, last_col, formulas, missing, percent
 
 
@@ -536,7 +530,7 @@ def _scan_sheet(  # noqa: C901 (a hot loop; see pyproject.toml)
     if dim:
         for letters, digits in ((dim.group(1), dim.group(2)), (dim.group(3), dim.group(4))):
             if letters:
-                max_col = max(max_col, _col_number(letters))
+                max_col = max(max_col, col_number(letters))
             if digits:
                 max_row = max(max_row, int(digits))
     max_row = max(max_row, *map(int, _ROW_REF.findall(data)), 0)
@@ -559,7 +553,7 @@ def _scan_sheet(  # noqa: C901 (a hot loop; see pyproject.toml)
                 near = max(seen, key=len, default=b"A1").decode()
                 return _invalid_cell(sheet, f"{near} 之后", "单元格没有有效的地址")
             letters, digits = found.groups()
-            max_col = max(max_col, _col_number(letters))
+            max_col = max(max_col, col_number(letters))
             max_row = max(max_row, int(digits))
             if max_row > limits.max_rows or max_col > limits.max_columns:
                 break
@@ -788,7 +782,7 @@ def _undecodable(rows: list[list[Cell]]) -> str | None:
     for r, row in enumerate(rows):
         for c, value in enumerate(row):
             if isinstance(value, str) and "\ufffd" in value:
-                return _ref(r, c)
+                return cell_ref(r, c)
     return None
 
 
@@ -1040,15 +1034,6 @@ class _TruncationCheck:
         return any(text.startswith(value) for text in self.longer)
 
 
-def _ref(row: int, col: int) -> str:
-    letters = ""
-    n = col + 1
-    while n:
-        n, rem = divmod(n - 1, 26)
-        letters = chr(65 + rem) + letters
-    return f"{letters}{row + 1}"
-
-
 def _fatal(issues: list[Issue]) -> bool:
     fatal = {
         IssueCode.CORRUPT_FILE,
@@ -1153,7 +1138,7 @@ def _scan_ods(content: bytes | None, raw: RawWorkbook, limits: Limits) -> None: 
                 if kind is not None or len(cell):
                     last_row, last_col = max(last_row, r + rows), max(last_col, c + cols)
                 if rows == 1 and cols == 1:
-                    ref = _ref(r, c)
+                    ref = cell_ref(r, c)
                     kind = cell.get(f"{_O}value-type")
                     if cell.get(f"{_T}formula") is not None:
                         formulas.add(ref)
@@ -1347,39 +1332,39 @@ class _SheetCells:
         if kind in (0x0203, 0x027E) and len(body) >= 6:  # NUMBER, RK
             r, c, ixfe = (int.from_bytes(body[i : i + 2], "little") for i in (0, 2, 4))
             if is_percent(ixfe):
-                self.percent.add(_ref(r, c))
+                self.percent.add(cell_ref(r, c))
         elif kind == 0x00BD and len(body) >= 6:  # MULRK
             r = int.from_bytes(body[0:2], "little")
             first = int.from_bytes(body[2:4], "little")
             for k in range((len(body) - 6) // 6):
                 if is_percent(int.from_bytes(body[4 + 6 * k : 6 + 6 * k], "little")):
-                    self.percent.add(_ref(r, first + k))
+                    self.percent.add(cell_ref(r, first + k))
         elif kind == 0x0006 and len(body) >= 14:  # FORMULA
             self._formula(body, is_percent)
         elif kind == 0x0207 and self.pending is not None and len(body) >= 3:  # STRING
             text = self.texts[self.pending] = _biff_string(body, 0, 2)
             if text == "":  # as Excel stores an empty-string result
-                self.errors.add(_ref(*self.pending))
+                self.errors.add(cell_ref(*self.pending))
             self.pending = None
         elif kind in _CELL_RECORDS:
             self.pending = None
 
     def _formula(self, body: bytes, is_percent: Callable[[int], bool]) -> None:
         r, c, ixfe = (int.from_bytes(body[i : i + 2], "little") for i in (0, 2, 4))
-        self.formulas.add(_ref(r, c))
+        self.formulas.add(cell_ref(r, c))
         self.pending = None
         result = body[6:14]
         if result[6:8] != b"\xff\xff":
             if is_percent(ixfe):
-                self.percent.add(_ref(r, c))
+                self.percent.add(cell_ref(r, c))
         elif result[0] == 0:
             self.pending = (r, c)  # the text follows in a STRING record
         elif result[0] == 2:
-            self.errors.add(_ref(r, c))  # #VALUE! and the like: no usable value
+            self.errors.add(cell_ref(r, c))  # #VALUE! and the like: no usable value
         elif result[0] == 3:
             # an empty-string result: no usable value, as in .xlsx and .ods
             self.texts[(r, c)] = ""
-            self.errors.add(_ref(r, c))
+            self.errors.add(cell_ref(r, c))
 
 
 # Records that may stand between a FORMULA and the STRING that holds its text result
@@ -1457,7 +1442,7 @@ class _SheetWalk:
             if self.after_chart:
                 raise self._damaged(pos, "在嵌入的图表之后还有单元格记录", body)
             if kind != 0x0207 and len(body) >= 4:
-                self.last_cell = _ref(
+                self.last_cell = cell_ref(
                     int.from_bytes(body[0:2], "little"), int.from_bytes(body[2:4], "little")
                 )
         if kind not in _FORMULA_COMPANIONS:
@@ -1489,7 +1474,7 @@ def _cell_guess(body: bytes) -> str:
     if len(body) < 6:
         return ""
     row, col = int.from_bytes(body[0:2], "little"), int.from_bytes(body[2:4], "little")
-    return _ref(row, col) if col < 256 else ""
+    return cell_ref(row, col) if col < 256 else ""
 
 
 # BIFF8 records of one fixed size: BLANK, NUMBER, RK, LABELSST, BOOLERR, ROW, DIMENSIONS
@@ -1546,7 +1531,7 @@ def _check_biff_record(
             cols = max(cols, int.from_bytes(body[-2:], "little") + 1)
         elif len(body) >= 6 and int.from_bytes(body[4:6], "little") >= styles:
             row, col = rows - 1, cols - 1
-            raise Malformed(_invalid_cell(sheet, _ref(row, col), "单元格格式编号不存在"))
+            raise Malformed(_invalid_cell(sheet, cell_ref(row, col), "单元格格式编号不存在"))
     elif kind == 0x0208 and len(body) >= 6:  # ROW: row, first column, last column + 1
         rows = int.from_bytes(body[0:2], "little") + 1
         cols = int.from_bytes(body[4:6], "little")
@@ -1559,7 +1544,7 @@ def _check_biff_record(
             raise Malformed(
                 _invalid_cell(
                     sheet,
-                    _ref(row, col),
+                    cell_ref(row, col),
                     f"共享字符串编号 {index} 不存在（共 {max(shared, 0)} 个）",
                 )
             )

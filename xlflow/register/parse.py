@@ -21,12 +21,12 @@ from typing import Any
 
 import docx
 
+from ..cells import cell_ref
 from ..config import Limits, RegisterSettings
 from ..errors import RegisterError
-from ..excel import cell_ref
 from ..issues import damage_words
 from ..model import Register, Task
-from ..reading.reader import REFILL, check_package, read_workbook, text_of
+from ..reading.reader import REFILL, SPREADSHEET_SUFFIXES, check_package, read_workbook, text_of
 from ..text import clean_cell, header_key, squash, task_id_text
 from ..units import open_list_note, parse_units
 from .paragraphs import read_paragraphs
@@ -219,7 +219,7 @@ def _grids_from_docx(document: Any) -> list[Grid]:
     return grids
 
 
-SUFFIXES = (".xlsx", ".xlsm", ".xls", ".et", ".ods", ".csv", ".txt", ".tsv", ".docx")
+SUFFIXES = (*SPREADSHEET_SUFFIXES, ".csv", ".txt", ".tsv", ".docx")
 
 
 def _check_file(path: Path) -> str:

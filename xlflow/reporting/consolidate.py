@@ -25,9 +25,18 @@ from typing import Any
 
 from ..config import Settings
 from ..errors import HelperDied
-from ..excel import StreamedSheet, page_text, row_height, streamed_workbook, write_text, write_value
+from ..excel import (
+    BORDER,
+    LOOK,
+    StreamedSheet,
+    page_text,
+    row_height,
+    streamed_workbook,
+    write_text,
+    write_value,
+)
 from ..files import atomic_path, folder_lock, sweep_temp_files
-from ..issues import DECISION_CODES, VERDICT_LABELS, Issue, IssueCode, Severity, Verdict
+from ..issues import DECISION_CODES, Issue, IssueCode, Severity, Verdict
 from ..ledger import Ledger, RegisterHead
 from ..model import FileRecord, Round, Task
 from ..pool import start_companion, stop_companion
@@ -41,8 +50,10 @@ from ..wording import (
     OVERVIEW,
     PROBLEMS,
     SOURCES,
+    VERDICT_LABELS,
     deadline_text,
     form_title,
+    role_label,
     task_label,
 )
 from ..workspace import Workspace
@@ -360,7 +371,7 @@ class _Styles:
             "text_wrap": True,
         }
         head = {"font_name": settings.form.header_font}
-        border = {"border": 1, "border_color": "#808080"}
+        border = dict(BORDER)
         self.title = wb.add_format(
             {**head, "font_size": 18, "bold": True, "align": "center", "valign": "vcenter"}
         )
@@ -376,7 +387,7 @@ class _Styles:
                 **border,
                 "bold": True,
                 "font_size": 10.5,
-                "bg_color": "#D9D9D9",
+                "bg_color": LOOK["header"],
                 "align": "center",
                 "valign": "vcenter",
                 "text_wrap": True,
@@ -404,13 +415,13 @@ class _Styles:
             }
         )
         self.big_label = wb.add_format(
-            {**body, **border, "align": "center", "valign": "vcenter", "bg_color": "#F2F2F2"}
+            {**body, **border, "align": "center", "valign": "vcenter", "bg_color": LOOK["shade"]}
         )
         self.note = wb.add_format(
-            {**body, "font_size": 9.5, "font_color": "#595959", "text_wrap": True}
+            {**body, "font_size": 9.5, "font_color": LOOK["note_text"], "text_wrap": True}
         )
         self.flag = wb.add_format(
-            {**body, **border, "font_color": "#9C0006", "bg_color": "#FFF2CC"}
+            {**body, **border, "font_color": LOOK["bad_text"], "bg_color": LOOK["input"]}
         )
         self.total = wb.add_format(
             {
@@ -419,14 +430,16 @@ class _Styles:
                 "bold": True,
                 "align": "center",
                 "valign": "vcenter",
-                "bg_color": "#F2F2F2",
+                "bg_color": LOOK["shade"],
             }
         )
         self.status_fill = {
             status: wb.add_format({"bg_color": colour})
             for status, colour in settings.status.colours
         }
-        self.missing_fill = wb.add_format({"bg_color": "#F2F2F2", "font_color": "#7F7F7F"})
+        self.missing_fill = wb.add_format(
+            {"bg_color": LOOK["shade"], "font_color": LOOK["muted_text"]}
+        )
         self.plain = wb.add_format()  # the default look
 
 
@@ -740,9 +753,15 @@ class _Overview:
         self.section("一、报送情况")
         boxes = [
             ("应报处室", len(data.divisions)),
-            ("已采用", len(data.accepted)),
-            ("退回修改", sum(1 for d in data.divisions if d.standing is Standing.REJECTED)),
-            ("未报送", sum(1 for d in data.divisions if d.standing is Standing.MISSING)),
+            (Standing.ACCEPTED.label, len(data.accepted)),
+            (
+                Standing.REJECTED.label,
+                sum(1 for d in data.divisions if d.standing is Standing.REJECTED),
+            ),
+            (
+                Standing.MISSING.label,
+                sum(1 for d in data.divisions if d.standing is Standing.MISSING),
+            ),
             ("逾期报送", len(late)),
         ]
         # row by row: the workbook is streamed (see streamed_workbook)
@@ -880,8 +899,8 @@ class _Overview:
 def _colour(data: Consolidation, status: str) -> str:
     colours = dict(data.settings.status.colours)
     if status == data.settings.status.missing_label:
-        return "#BFBFBF"
-    return colours.get(status, "#9BC2E6")
+        return LOOK["chart_missing"]
+    return colours.get(status, LOOK["chart_other"])
 
 
 class _Detail:
@@ -991,7 +1010,7 @@ def _missing(
             continue
         r += 1
         pending = "\n".join(
-            f"{t.id}. {task_label(t, data.settings.register)}（{role.label}）"
+            f"{t.id}. {task_label(t, data.settings.register)}（{role_label(role)}）"
             for t, role in ledger.tasks_of(key, d.division)
         )
         rejected = []
@@ -1002,7 +1021,7 @@ def _missing(
             shown = "\n".join(f"  · {m}" for m in errors[:5])
             more = f"\n  ……共 {len(errors)} 处问题，详见回执" if len(errors) > 5 else ""
             rejected.append(f"{f.path}（{f.received:%m-%d %H:%M}）：\n{shown}{more}")
-        situation = "已退回修改" if d.standing is Standing.REJECTED else "未报送"
+        situation = "已退回修改" if d.standing is Standing.REJECTED else Standing.MISSING.label
         ws.write_string(r, 0, d.division, st.text)
         ws.write_string(r, 1, situation, st.center)
         write_text(ws, r, 2, pending, st.text)
@@ -1040,7 +1059,7 @@ def _problems(ws: Any, st: _Styles, data: Consolidation, title: str) -> None:
         ("类别", 8),
         ("问题", 70),
     ]
-    header = _list_sheet(ws, st, "校验问题", heads)
+    header = _list_sheet(ws, st, PROBLEMS, heads)
     verdict_of = {f.path: f.verdict for f in data.files}
     r = header
     for issue in data.problems:

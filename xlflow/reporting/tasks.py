@@ -14,7 +14,7 @@ from ..config import Settings
 from ..issues import Issue, IssueCode, warning
 from ..model import FileRecord, Register, Role, Round, Task
 from ..text import CELL_TEXT_LIMIT, cell_length, cut_to_cell
-from ..wording import DETAIL
+from ..wording import DETAIL, role_label
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def task_state(
     conflict = len(said) > 1
     if conflict:
         shown = "；".join(
-            f"{r.division}（{r.role.label}）：{r.values.get(status_key)}" for r in answers
+            f"{r.division}（{role_label(r.role)}）：{r.values.get(status_key)}" for r in answers
         )
         notes.append(f"各处室所报状态不一致：{shown}")
         problems.append(

@@ -13,10 +13,9 @@ from werkzeug.wrappers.response import Response as BaseResponse
 
 from ..errors import Busy, DiskError, NotFound, XlflowError
 from ..intake.upload import size_limit_mb
-from ..issues import VERDICT_LABELS, Severity
+from ..issues import Severity
 from ..register.load import load_register
-from ..standing import OVERDUE_LABEL
-from ..wording import days_left_text, task_label
+from ..wording import OVERDUE_LABEL, VERDICT_LABELS, days_left_text, disk_error_text, task_label
 from .console import Console, outbox_link, short_time
 
 ACCESS_COOKIE = "xlflow_access"
@@ -132,6 +131,4 @@ def _error_handlers(app: Flask, console: Console) -> None:
 
     @app.errorhandler(OSError)
     def disk_error(exc: OSError) -> tuple[str, int]:
-        where = f"（{exc.filename}）" if exc.filename else ""
-        message = f"文件读写失败{where}：{exc.strerror or exc}。请检查磁盘空间和文件夹权限后重试。"
-        return _error_page(message, 500)
+        return _error_page(disk_error_text(exc), 500)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import XlflowError
+from ..wording import disk_error_text
 
 
 @dataclass
@@ -53,9 +54,7 @@ class Jobs:
             except XlflowError as exc:
                 job.error = str(exc)
             except OSError as exc:
-                job.error = (
-                    f"文件读写失败：{exc.strerror or exc}。请检查磁盘空间和文件夹权限后重试。"
-                )
+                job.error = disk_error_text(exc)
             except Exception:  # shown on the page rather than lost in a thread
                 logging.getLogger("xlflow.web").exception("xlflow serve: %s", label)
                 job.error = "收集时出现了意外错误，已停止；详情见运行 xlflow serve 的窗口。inbox/ 中的文件未改动。"

@@ -7,9 +7,8 @@ import datetime as dt
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers.response import Response as BaseResponse
 
-from ..errors import Invalid
 from ..generate.forms import generate_forms
-from ..model import parse_round
+from ..model import parse_date, parse_round
 from ..reporting.status import all_rounds
 from .console import console
 
@@ -24,11 +23,7 @@ def rounds() -> str:
 @pages.post("/rounds")
 def new_round() -> BaseResponse:
     form = request.form
-    deadline_text = form.get("deadline", "").strip()
-    try:
-        deadline = dt.date.fromisoformat(deadline_text) if deadline_text else None
-    except ValueError:
-        raise Invalid(f"“{deadline_text}”不是日期；请写成 2019-07-10 这样。") from None
+    deadline = parse_date(form.get("deadline", ""))
     rnd = parse_round(
         form.get("round", ""), title=form.get("title", "").strip() or None, deadline=deadline
     )
