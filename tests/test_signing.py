@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from xlflow.errors import WorkspaceError
-from xlflow.signing import load_or_create_secret, normalise_text, sign_form, verify
+from xlflow.signing import load_or_create_secret, sign_form, verify
+from xlflow.text import normalise_text
 
 SIGNED = {
     "round_id": "2019-H1",

@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from .config import Settings
 from .errors import Invalid
 from .issues import Issue, Verdict
 from .text import safe_filename
@@ -289,3 +291,17 @@ class FileRecord:
     @property
     def received(self) -> dt.datetime:
         return dt.datetime.fromtimestamp(self.mtime)
+
+
+@dataclass(frozen=True)
+class IntakeContext:
+    """What a returned file is checked against (the settings, the forms sent, the secret,
+    last round's answers): what a worker of collect needs, inherited by forked workers."""
+
+    settings: Settings
+    round: Round
+    forms: Mapping[str, FormSpec]
+    secret: bytes
+    previous: Mapping[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    previous_round: str = ""
+    archive: str = ""

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from .errors import StateDamaged
 from .model import FormSpec
+from .text import normalise_text
 
 # The identity stamp: what `generate` writes into every form, three times over (a
 # veryHidden sheet, defined names, custom properties), and `collect` reads back by key.
@@ -68,16 +69,6 @@ def load_or_create_secret(path: Path) -> bytes:
     if len(secret) < 16:
         raise StateDamaged(f"签名密钥文件 {path} 内容过短，可能已被改动")
     return secret
-
-
-def normalise_text(text: str) -> str:
-    """Read-only text as compared: line ends unified, outer whitespace dropped.
-
-    Office programs re-encode line breaks and may trim a trailing space when saving.
-    """
-    return "\n".join(
-        line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    ).strip()
 
 
 def row_hash(task_id: str, role_label: str, readonly_texts: Sequence[str]) -> str:

@@ -178,3 +178,13 @@ def repair_mojibake(text: str) -> str:
         return text.encode("latin-1").decode("utf-8")
     except UnicodeDecodeError:
         return text
+
+
+def normalise_text(text: str) -> str:
+    """Read-only text as compared: line ends unified, outer whitespace dropped.
+
+    Office programs re-encode line breaks and may trim a trailing space when saving.
+    """
+    return "\n".join(
+        line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    ).strip()

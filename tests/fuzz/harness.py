@@ -41,10 +41,9 @@ from typing import Any
 
 from xlflow.generate.forms import generate_forms
 from xlflow.intake.collect import ReadJob, check_file, read_return
-from xlflow.intake.identify import IntakeContext
 from xlflow.issues import Severity, Verdict
 from xlflow.ledger import FormStore, Ledger
-from xlflow.model import parse_round
+from xlflow.model import IntakeContext, parse_round
 from xlflow.pool import IsolatedPool, JobFailure
 from xlflow.register.init import init_workspace
 from xlflow.signing import load_or_create_secret

@@ -23,13 +23,13 @@ from ..config import Limits, Settings
 from ..files import atomic_copy, atomic_write, folder_lock, sha256_file, sweep_temp_files
 from ..issues import DECISION_CODES, Issue, IssueCode, Verdict, error, has_errors, warning
 from ..ledger import AcceptedValues, FormStore, Ledger, code_fingerprint, now_text
-from ..model import Decision, FileRecord, Round
+from ..model import Decision, FileRecord, IntakeContext, Round
 from ..pool import IsolatedPool, JobFailure, default_workers
 from ..reading.containers import SEPARATOR, is_container, unpack
 from ..reading.reader import SPREADSHEET_SUFFIXES, RawWorkbook, ReadResult, read_workbook
 from ..signing import META_SHEET, load_or_create_secret
 from ..workspace import Workspace
-from .identify import IntakeContext, filename_warning, identify
+from .identify import filename_warning, identify
 from .receipts import write_receipts
 from .validate import validate_form
 

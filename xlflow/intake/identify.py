@@ -9,9 +9,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..config import Settings
 from ..issues import Issue, IssueCode, error, has_errors, warning
-from ..model import FormSpec, Round
+from ..model import FormSpec, IntakeContext
 from ..reading.reader import RawWorkbook, text_of
 from ..signing import IDENTITY_KEYS, META_SHEET, NAME_PREFIX, PROP_PREFIX, SCHEMA, verify
 from ..text import decode_ooxml_escapes, repair_mojibake, task_id_text
@@ -135,19 +134,6 @@ def _disagreements(copies: tuple[tuple[str, dict[str, str]], ...]) -> list[tuple
         if any(not _same(key, seen[0][1], v) for _, v in seen[1:]):
             out.append((key, "；".join(f"{name}：{v[:40]}" for name, v in seen)))
     return out
-
-
-@dataclass(frozen=True)
-class IntakeContext:
-    """What a worker needs to check a file; inherited by forked workers."""
-
-    settings: Settings
-    round: Round
-    forms: Mapping[str, FormSpec]
-    secret: bytes
-    previous: Mapping[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
-    previous_round: str = ""
-    archive: str = ""
 
 
 @dataclass(frozen=True)

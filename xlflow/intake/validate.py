@@ -21,11 +21,11 @@ from ..config import Field, Settings
 from ..issues import Issue, IssueCode, error, warning
 from ..model import FormSpec
 from ..reading.reader import Cell, RawWorkbook, text_of
-from ..signing import normalise_text
 from ..text import (
     CELL_TEXT_LIMIT,
     cell_length,
     invalid_xml_chars,
+    normalise_text,
 )
 from ..values import phone_ok, to_number
 from ..wording import ROLE_HEADER, role_label, row_name

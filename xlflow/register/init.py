@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config import Limits, RegisterSettings
+from ..config import Limits, RegisterSettings, replace_office, replace_register_section
 from ..errors import FolderInvalid, FolderNotFound
 from ..files import atomic_write
 from ..ledger import Ledger
@@ -53,91 +52,6 @@ class InitResult:
         }
 
 
-def _toml_str(value: str) -> str:
-    return json.dumps(value, ensure_ascii=False)
-
-
-def render_register_section(reg: RegisterSettings) -> str:
-    """The [register] part of xlflow.toml, with a comment on every key."""
-    if reg.layout == "paragraphs":
-        return (
-            "\n".join(
-                [
-                    "# 任务清单（the register of key tasks）",
-                    "[register]",
-                    f"path = {_toml_str(reg.path)}",
-                    'layout = "paragraphs"              # numbered paragraphs of a Word document, no table',
-                    f"separators = [{', '.join(_toml_str(s) for s in reg.separators)}]",
-                    f"lead_rule = {_toml_str(reg.lead_rule)}        # first_unit: the first unit named leads",
-                    f"name_column = {_toml_str(reg.name_column)}",
-                    "# what a division sees on its form, read-only",
-                    "readonly_columns = ["
-                    + ", ".join(_toml_str(c) for c in reg.readonly_columns)
-                    + "]",
-                    "",
-                ]
-            )
-            + "\n"
-        )
-    lines = [
-        "# 任务清单（the register of key tasks）",
-        "[register]",
-        f"path = {_toml_str(reg.path)}",
-        'layout = "table"                   # a table (paragraphs: numbered Word paragraphs)',
-        f"sheet = {_toml_str(reg.sheet)}                         # empty: the first sheet with a header row",
-        f"header_row = {reg.header_row}                     # 0: find the header row by itself",
-        f"id_column = {_toml_str(reg.id_column)}                  # the task id",
-        f"group_column = {_toml_str(reg.group_column)}           # the category (empty: none or section rows)",
-        f"name_column = {_toml_str(reg.name_column)}            # the task's short name",
-    ]  # fmt: skip
-    if reg.divisions_column:
-        lines += [
-            "# one column where the first named division leads:",
-            f"divisions_column = {_toml_str(reg.divisions_column)}",
-        ]
-    else:
-        lines += [
-            "# separate lead and co-operating columns:",
-            f"lead_column = {_toml_str(reg.lead_column)}",
-            f"cooperating_column = {_toml_str(reg.cooperating_column)}",
-        ]
-    seps = ", ".join(_toml_str(s) for s in reg.separators)
-    lines += [
-        f"separators = [{seps}]",
-        "# first_unit: the first unit named leads; first_group: every unit before the first ，",
-        f"lead_rule = {_toml_str(reg.lead_rule)}",
-        "# register columns a division sees on its form, read-only",
-        "readonly_columns = [" + ", ".join(_toml_str(c) for c in reg.readonly_columns) + "]",
-        "",
-        "# the target column for each milestone year",
-        "[register.targets]",
-    ]
-    lines += [f"{year} = {_toml_str(col)}" for year, col in reg.targets]
-    return "\n".join(lines) + "\n\n"
-
-
-def _replace_register_section(template: str, reg: RegisterSettings) -> str:
-    start = template.index("# 任务清单")
-    end = template.index("# 填报项")
-    return template[:start] + render_register_section(reg) + template[end:]
-
-
-def _replace_office(template: str, office: str) -> str:
-    """The [office] table for another office: its name, and no contact of the bundled one."""
-    start = template.index("[office]")
-    end = template.index("\n\n", start)
-    section = "\n".join(
-        [
-            "[office]",
-            f"name = {_toml_str(office)}{' ' * max(1, 27 - len(office) * 2)}# 单位名称, used in the form title",
-            'contact = ""                       # 联系人',
-            'phone = ""                         # 联系电话',
-            'email = ""                         # 电子邮箱（可留空）',
-        ]
-    )
-    return template[:start] + section + template[end:]
-
-
 def check_register(register: Path, office: str | None = None) -> Detected:
     """What `init --register` would read from a register, without making anything."""
     if not register.is_file():
@@ -173,7 +87,7 @@ def init_workspace(
     if register is None:
         register_name = "key-task-list.xlsx"
         reg_bytes = bundled_file(register_name)
-        settings_text = template if office is None else _replace_office(template, office)
+        settings_text = template if office is None else replace_office(template, office)
     else:
         found = check_register(register, office)
         register_name = register.name
@@ -181,7 +95,7 @@ def init_workspace(
         reg = RegisterSettings(
             **{**found.settings.__dict__, "path": f"templates/{register_name}"},
         )
-        settings_text = _replace_office(_replace_register_section(template, reg), found.office)
+        settings_text = replace_office(replace_register_section(template, reg), found.office)
     for sub in ("templates", "inbox", "outbox"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     register_path = root / "templates" / register_name
