@@ -320,3 +320,14 @@ def stored(root: Path, round_id: str, path: str) -> Any:
 
     with Ledger(root / ".xlflow" / "ledger.sqlite") as ledger:
         return next(f for f in ledger.files(round_id) if f.path == path and f.present)
+
+
+def specific_issue(entry: dict[str, Any], code: str, where: str) -> dict[str, Any]:
+    """A rejected file's issue of this code, at this sheet!cell where one is named."""
+    assert entry["verdict"] == "rejected"
+    found = [i for i in entry["issues"] if i["code"] == code]
+    assert found, [i["code"] for i in entry["issues"]]
+    if where:
+        sheet, _, cell = where.partition("!")
+        assert found[0]["sheet"] == sheet and found[0]["cell"].startswith(cell)
+    return found[0]

@@ -497,6 +497,22 @@ class Summary:
     def add(self, fmt: str, outcome: str) -> None:
         self.outcomes.setdefault(fmt, Counter())[outcome] += 1
 
+    def tick(
+        self,
+        started: float,
+        progress: Callable[[Summary], None] | None,
+        done: int,
+        rounds: int | None,
+        seconds: float | None,
+    ) -> bool:
+        """After a batch: the time so far, shown; True when the run has done enough."""
+        self.seconds = time.monotonic() - started
+        if progress:
+            progress(self)
+        return (rounds is not None and done >= rounds) or (
+            seconds is not None and self.seconds >= seconds
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "iterations": dict(self.iterations),
@@ -566,12 +582,7 @@ def run(
             else:
                 summary.add(seed.fmt, f"{outcome['verdict']}: {', '.join(outcome['codes']) or '-'}")
         n += len(todo) // max(1, len([s for s in seeds if s.fmt in formats]))
-        summary.seconds = time.monotonic() - started
-        if progress:
-            progress(summary)
-        if rounds is not None and n >= rounds:
-            break
-        if seconds is not None and summary.seconds >= seconds:
+        if summary.tick(started, progress, n, rounds, seconds):
             break
     return summary
 

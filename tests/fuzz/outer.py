@@ -31,8 +31,6 @@ import time
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +40,7 @@ from xlflow.issues import Verdict
 from xlflow.register.init import init_workspace
 from xlflow.workspace import Workspace
 
+from ..archives import gbk_zip, mail, outlook, seven_zip
 from .harness import (
     ROUND,
     SEEDS,
@@ -76,19 +75,6 @@ class Outer:
 # --- the seeds ---
 
 
-def gbk_zip(members: list[tuple[str, bytes]]) -> bytes:
-    """Names as GBK bytes without the UTF-8 flag, as Windows' 'send to compressed folder'."""
-    buf = io.BytesIO()
-    stand_ins = [str(i).rjust(len(name.encode("gbk")), "P") for i, (name, _) in enumerate(members)]
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for stand_in, (_, data) in zip(stand_ins, members, strict=True):
-            zf.writestr(stand_in, data)
-    raw = buf.getvalue()
-    for stand_in, (name, _) in zip(stand_ins, members, strict=True):
-        raw = raw.replace(stand_in.encode(), name.encode("gbk"))
-    return raw
-
-
 def _utf8_zip(members: list[tuple[str, bytes]]) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -97,44 +83,7 @@ def _utf8_zip(members: list[tuple[str, bytes]]) -> bytes:
     return buf.getvalue()
 
 
-def _seven_zip(members: list[tuple[str, bytes]]) -> bytes:
-    import py7zr
-
-    buf = io.BytesIO()
-    with py7zr.SevenZipFile(buf, "w") as archive:
-        for name, data in members:
-            archive.writestr(data, name)
-    return buf.getvalue()
-
-
 WHEN = dt.datetime(2019, 7, 5, 9, 30)
-
-
-def _mail(attachments: list[tuple[str, bytes, str]]) -> bytes:
-    msg = EmailMessage()
-    msg["From"], msg["To"] = "高新处 <gx@example.gov.cn>", "office@example.gov.cn"
-    msg["Subject"] = "回复：关于报送2019年上半年重点任务进展情况的通知"
-    msg["Date"] = format_datetime(WHEN.astimezone())
-    msg.set_content("见附件。")
-    for name, data, mime in attachments:
-        main, sub = mime.split("/")
-        msg.add_attachment(data, maintype=main, subtype=sub, filename=name)
-    return bytes(msg)
-
-
-def _outlook(attachments: list[tuple[str, bytes]]) -> bytes:
-    from msgforge import Message
-
-    msg = Message(
-        subject="回复：关于报送2019年上半年重点任务进展情况的通知",
-        text_body="见附件。",
-        to=[("office@example.gov.cn", "办公室")],
-        sender=("gx@example.gov.cn", "高新处"),
-        sent=WHEN.astimezone(),
-    )
-    for name, data in attachments:
-        msg.attach_bytes(name, data)
-    return bytes(msg.as_bytes())
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -150,15 +99,16 @@ def container_seeds(seeds: dict[str, Seed]) -> list[Outer]:
     return [
         Outer("回复.zip", zipped, expected),
         Outer("报表.zip", _utf8_zip(pair), expected),
-        Outer("报表.7z", _seven_zip(pair), expected),
+        Outer("报表.7z", seven_zip(pair), expected),
         Outer(
             "回复.eml",
-            _mail(
-                [("高新处.xlsx", first, XLSX), ("附件.zip", gbk_zip(pair[1:]), "application/zip")]
+            mail(
+                [("高新处.xlsx", first, XLSX), ("附件.zip", gbk_zip(pair[1:]), "application/zip")],
+                WHEN,
             ),
             expected,
         ),
-        Outer("回复.msg", _outlook(pair), expected),
+        Outer("回复.msg", outlook(pair, WHEN), expected),
     ]
 
 
@@ -453,12 +403,7 @@ def run_containers(
             else:
                 summary.add(fmt, f"finding: {result[0]}")
                 _finding(summary, out, result[0], seed.name, data, what, result[1], iteration)
-        summary.seconds = time.monotonic() - started
-        if progress:
-            progress(summary)
-        if rounds is not None and n >= rounds:
-            break
-        if seconds is not None and summary.seconds >= seconds:
+        if summary.tick(started, progress, n, rounds, seconds):
             break
     return summary
 
@@ -511,11 +456,6 @@ def run_registers(
                 summary.add(fmt, f"finding: {found[0]}")
                 _finding(summary, out, found[0], source.name, data, what, [found[1]], n)
         n += 1
-        summary.seconds = time.monotonic() - started
-        if progress:
-            progress(summary)
-        if rounds is not None and n >= rounds:
-            break
-        if seconds is not None and summary.seconds >= seconds:
+        if summary.tick(started, progress, n, rounds, seconds):
             break
     return summary
