@@ -604,11 +604,24 @@ def _record(
         "mutation": what,
         "detail": detail,
     }
+    keep_finding(
+        summary,
+        out,
+        finding,
+        data,
+        f"{kind}-{seed.name.replace('.', '_')}-{job[1]}",
+        SUFFIX[seed.fmt],
+    )
+
+
+def keep_finding(
+    summary: Summary, out: Path | None, finding: dict[str, Any], data: bytes, stem: str, suffix: str
+) -> None:
+    """A finding counted, and with `out` its input and a JSON note of it written there."""
     summary.findings.append(finding)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        stem = f"{kind}-{seed.name.replace('.', '_')}-{job[1]}"
-        (out / f"{stem}{SUFFIX[seed.fmt]}").write_bytes(data)
+        (out / f"{stem}{suffix}").write_bytes(data)
         (out / f"{stem}.json").write_text(
             json.dumps(finding, ensure_ascii=False, indent=1), "utf-8"
         )

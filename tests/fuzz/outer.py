@@ -49,6 +49,7 @@ from .harness import (
     build_workspace,
     intake_context,
     judge,
+    keep_finding,
     load_seeds,
     mutate_zip,
 )
@@ -284,19 +285,10 @@ def mutate_register(data: bytes, rng: random.Random, fmt: str) -> tuple[bytes, s
 
 
 def _finding(summary: Summary, out: Path | None, kind: str, name: str, data: bytes, what: str, detail: list[str], iteration: int) -> None:  # fmt: skip
-    finding = {
-        "class": kind,
-        "seed": name,
-        "iteration": iteration,
-        "mutation": what,
-        "detail": detail,
-    }
-    summary.findings.append(finding)
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        stem = f"{kind}-{Path(name).stem}-{iteration}"
-        (out / f"{stem}{Path(name).suffix}").write_bytes(data)
-        (out / f"{stem}.txt").write_text(f"{what}\n" + "\n".join(detail), "utf-8")
+    finding = {"class": kind, "seed": name, "iteration": iteration, "mutation": what, "detail": detail}  # fmt: skip
+    keep_finding(
+        summary, out, finding, data, f"{kind}-{Path(name).stem}-{iteration}", Path(name).suffix
+    )
 
 
 def _judge_batch(
