@@ -222,3 +222,13 @@ def test_a_container_over_the_size_limit_is_not_opened(ws: Path, forms: dict[str
     assert [i["code"] for i in entry["issues"]] == ["limit-exceeded"]
     assert "未打开" in entry["issues"][0]["message"]
     assert "请把其中的填报表单独放入 inbox/。" in entry["issues"][0]["message"]
+
+
+def test_a_mail_whose_header_breaks_the_parser_is_still_read() -> None:
+    """Found by the container fuzzer (a mail cut after 32 bytes): Python's header parser
+    raises IndexError on a From that ends at "<". The header is then shown as written."""
+    from xlflow.config import Limits
+    from xlflow.reading.containers import unpack
+
+    inner, issues = unpack("回复.eml", b"From: =?utf-8?b?6auY5paw5aSE?= <", Limits())
+    assert inner == [] and [i.code.value for i in issues] == ["skipped-not-spreadsheet"]

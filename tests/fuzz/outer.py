@@ -62,8 +62,9 @@ REGISTERS = (
 )
 _CONTAINED = {"reader-crashed": "abort", "read-timeout": "hang"}
 # what collect and init say when the isolation caught an exception in a reader: contained,
-# but a bug (intake._unpack_failure, workspace.read_isolated)
-_CAUGHT = ("解开时出错", "读取时出错")
+# but a bug (intake.collect._unpack_failure, register.load.read_isolated); a reader's own
+# refusal never says it
+_CAUGHT = ("程序内部出错",)
 
 
 @dataclass(frozen=True)

@@ -575,7 +575,7 @@ def _unpack_failure(rel: str, failure: JobFailure, limits: Limits) -> Issue:
     if failure.kind == "error":
         return error(
             IssueCode.CONTAINER_DAMAGED,
-            f"邮件或压缩包{name}已损坏，解开时出错（{failure.detail}）。" + fix,
+            f"邮件或压缩包{name}已损坏，解开时程序内部出错（{failure.detail}）。" + fix,
         )
     return error(
         IssueCode.READER_CRASHED,

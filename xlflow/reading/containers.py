@@ -164,9 +164,9 @@ def _mail(
     except Exception as exc:  # the email package raises many kinds on broken input
         return [], [_broken("邮件", exc)], origin, received
     assert isinstance(message, EmailMessage)
-    sender = str(message.get("From", "") or "")
-    subject = str(message.get("Subject", "") or "")
-    date_text = str(message.get("Date", "") or "")
+    sender = _header(message, "From")
+    subject = _header(message, "Subject")
+    date_text = _header(message, "Date")
     when: dt.datetime | None = None
     try:
         when = parsedate_to_datetime(date_text) if date_text else None
@@ -187,6 +187,16 @@ def _mail(
         if isinstance(body, bytes):
             members.append((_clean_name(filename), body))
     return members, issues, origin, received
+
+
+def _header(message: EmailMessage, name: str) -> str:
+    """A header as the mail says it; as written where the email package cannot parse it
+    (a From cut short after "<" raises IndexError deep inside it)."""
+    try:
+        return str(message.get(name, "") or "")
+    except Exception:  # the header parser raises many kinds on broken input
+        raw = next((v for k, v in message.raw_items() if k.lower() == name.lower()), "")
+        return " ".join(str(raw).split())
 
 
 def _said(

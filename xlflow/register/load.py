@@ -86,7 +86,7 @@ def read_isolated(reader: str, path: Path, option: Any, limits: Limits) -> Any:
     if outcome.kind == "timeout":
         what = f"读取超过 {max(_REGISTER_TIMEOUT, limits.read_timeout_seconds):g} 秒仍未完成"
     elif outcome.kind == "error":
-        what = f"读取时出错（{outcome.detail}）"
+        what = f"读取程序内部出错（{outcome.detail}）"
     else:
         what = f"读取程序异常终止（{outcome.detail}）"
     raise RegisterError(
