@@ -283,3 +283,22 @@ def test_no_module_defines_a_label_that_wording_defines() -> None:
             and id(node) not in in_sentences
         }
         assert not (said & labels), f"{module} writes {sorted(said & labels)} itself"
+
+
+def test_the_code_fingerprint_covers_every_subpackage(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A change to a module deep in a stage (intake/collect.py, web/app.py) is a change of
+    xlflow's code: what was derived under the old code is derived again."""
+    from xlflow import ledger
+
+    before = ledger.code_fingerprint()
+    real = Path.read_bytes
+    for deep in ("intake/collect.py", "web/app.py", "reading/reader.py"):
+        target = PACKAGE / deep
+
+        def changed(self: Path, target: Path = target) -> bytes:
+            data = real(self)
+            return data + b"\n# changed" if self == target else data
+
+        monkeypatch.setattr(Path, "read_bytes", changed)
+        assert ledger.code_fingerprint() != before, deep
+        monkeypatch.setattr(Path, "read_bytes", real)
