@@ -290,6 +290,7 @@ def test_the_code_fingerprint_covers_every_subpackage(monkeypatch: pytest.Monkey
     xlflow's code: what was derived under the old code is derived again."""
     from xlflow import ledger
 
+    ledger.code_fingerprint.cache_clear()  # kept for the life of a process
     before = ledger.code_fingerprint()
     real = Path.read_bytes
     for deep in ("intake/collect.py", "web/app.py", "reading/reader.py"):
@@ -300,5 +301,7 @@ def test_the_code_fingerprint_covers_every_subpackage(monkeypatch: pytest.Monkey
             return data + b"\n# changed" if self == target else data
 
         monkeypatch.setattr(Path, "read_bytes", changed)
+        ledger.code_fingerprint.cache_clear()
         assert ledger.code_fingerprint() != before, deep
         monkeypatch.setattr(Path, "read_bytes", real)
+    ledger.code_fingerprint.cache_clear()
