@@ -305,3 +305,17 @@ def test_the_code_fingerprint_covers_every_subpackage(monkeypatch: pytest.Monkey
         assert ledger.code_fingerprint() != before, deep
         monkeypatch.setattr(Path, "read_bytes", real)
     ledger.code_fingerprint.cache_clear()
+
+
+def test_the_architecture_page_names_nothing_that_does_not_exist() -> None:
+    """Every name in backticks on docs/architecture.md is a module, a package, or a
+    function, class or constant defined somewhere in xlflow."""
+    import re
+
+    source = "\n".join(p.read_text("utf-8") for p in PACKAGE.rglob("*.py"))
+    modules = {p.stem for p in PACKAGE.rglob("*.py")} | {p.name for p in PACKAGE.iterdir()}
+    others = {"C7", "xlflow", "xlflow.toml", "make_registers.py"}  # a cell, the package, files
+    for name in set(re.findall(r"`([A-Za-z_][\w.]*)(?:\(\))?`", ARCHITECTURE)) - others:
+        last = name.split(".")[-1]
+        defined = re.search(rf"^\s*(def|class)\s+{re.escape(last)}\b|^\s*{re.escape(last)}\s*[:=]", source, re.M)  # fmt: skip
+        assert defined or last in modules, name
