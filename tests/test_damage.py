@@ -39,7 +39,7 @@ from xlflow.register import parse as register
 from xlflow.register.init import check_register
 from xlflow.register.load import load_register
 
-from .conftest import DEFAULT_ROUND, SEEDS, SHARED, fill_complete, run, specific_issue
+from .conftest import BUNDLED_XLSX, DEFAULT_ROUND, SHARED, fill_complete, run, specific_issue
 
 FINDS = Path(__file__).parent / "data" / "fuzz-finds"
 MORE = FINDS / "more"
@@ -280,7 +280,7 @@ def test_no_message_of_collect_holds_an_exception(
 def _nul_named_docx(tmp: Path) -> Path:
     """The register as Word keeps it, with one member's name starting with a NUL, as F1b
     has in a workbook."""
-    data = (SEEDS / "key-task-list.docx").read_bytes()
+    data = (Path(__file__).parent / "data" / "key-task-list.docx").read_bytes()
     assert data.count(b"docProps/app.xml") == 2  # the local header and the central directory
     path = tmp / "清单.docx"
     path.write_bytes(data.replace(b"docProps/app.xml", b"\0ocProps/app.xml"))
@@ -346,7 +346,7 @@ def test_a_register_reader_that_crashes_costs_a_message(
         load_register(Workspace.open(root))
     monkeypatch.setattr(layout, "detect_layout", _crash)
     with pytest.raises(RegisterError, match="读取程序异常终止"):
-        check_register(SEEDS / "key-task-list.xlsx")
+        check_register(BUNDLED_XLSX)
 
 
 def test_call_isolated_returns_raises_and_contains() -> None:
