@@ -25,7 +25,7 @@ ARCHITECTURE = (PACKAGE.parent / "docs" / "architecture.md").read_text("utf-8")
 STAGES: list[tuple[str, list[str]]] = [
     ("core", ["errors", "issues", "text", "units", "config", "model", "wording", "values", "cells"]),
     ("infrastructure", ["files", "excel", "pool", "signing", "ledger", "standing", "workspace"]),
-    ("reading", ["zipnames", "reader", "containers"]),
+    ("reading", ["zipnames", "workbook", "package", "ooxml", "ods", "biff", "reader", "containers"]),
     ("register", ["paragraphs", "parse", "load", "detect", "init"]),
     ("generate", ["selfcheck", "forms"]),
     ("intake", ["locate", "identify", "validate", "receipts", "upload", "collect", "decisions", "remind"]),

@@ -32,7 +32,8 @@ from xlflow.errors import RegisterError, WorkspaceError
 from xlflow.intake import collect as intake
 from xlflow.issues import IssueCode
 from xlflow.pool import IN_PROCESS_VARIABLE, JobFailure, call_isolated
-from xlflow.reading.reader import RawWorkbook, scan_biff
+from xlflow.reading.biff import scan_biff
+from xlflow.reading.workbook import RawWorkbook
 from xlflow.reading.zipnames import member_problem, text_problem, visible
 from xlflow.register import detect as layout
 from xlflow.register import parse as register
@@ -500,7 +501,7 @@ def _scan(*sheet: bytes) -> RawWorkbook:
 
 
 def _damage(*sheet: bytes) -> Any:
-    from xlflow.reading.reader import Malformed
+    from xlflow.reading.workbook import Malformed
 
     with pytest.raises(Malformed) as caught:
         _scan(*sheet)
@@ -548,7 +549,7 @@ def test_cells_after_an_early_eof_are_damage() -> None:
 
 def test_the_offset_names_where_in_the_stream() -> None:
     stream = _stream(NUMBER_B2, STRING)
-    from xlflow.reading.reader import Malformed
+    from xlflow.reading.workbook import Malformed
 
     with pytest.raises(Malformed) as caught:
         scan_biff(stream, RawWorkbook(format="xls"), Limits())

@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 
 from xlflow.config import Limits
-from xlflow.reading.reader import RawWorkbook, _calamine, read_workbook
+from xlflow.reading.reader import _calamine, read_workbook
+from xlflow.reading.workbook import RawWorkbook
 from xlflow.signing import verify
 
 from .conftest import (
@@ -298,7 +299,7 @@ def test_the_differential_check_catches_an_f1_reader(
 
     data = mutated()
     assert harness.judge(intake, seed, data, "F1")["verdict"] == "rejected"
-    monkeypatch.setattr("xlflow.reading.reader._invalid_cell", lambda *a: None)
+    monkeypatch.setattr("xlflow.reading.ooxml._invalid_cell", lambda *a: None)
     outcome = harness.judge(intake, seed, data, "F1")
     assert outcome["verdict"] == "accepted"
     assert outcome["finding"] in ("wrong-value", "unverified-value")
@@ -321,10 +322,10 @@ def _read_both_ways(
 ) -> tuple[tuple[Any, ...], tuple[Any, ...], bool]:
     """A read with the plain-cell scan and one with only the full scan; and whether the
     plain scan decided at least one sheet."""
-    from xlflow.reading import reader
+    from xlflow.reading import ooxml
 
     decided = []
-    plain = reader._scan_plain
+    plain = ooxml._scan_plain
 
     def spy(*args: Any) -> Any:
         result = plain(*args)
@@ -347,10 +348,10 @@ def _read_both_ways(
         )
 
     with monkeypatch.context() as m:
-        m.setattr(reader, "_scan_plain", spy)
+        m.setattr(ooxml, "_scan_plain", spy)
         fast = summary()
     with monkeypatch.context() as m:
-        m.setattr(reader, "_scan_plain", lambda *a: None)
+        m.setattr(ooxml, "_scan_plain", lambda *a: None)
         full = summary()
     return fast, full, any(decided)
 

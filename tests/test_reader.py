@@ -14,7 +14,7 @@ import pytest
 
 from xlflow.config import Limits
 from xlflow.issues import IssueCode
-from xlflow.reading import reader
+from xlflow.reading import biff, ods, ooxml, package, reader, workbook
 
 from .conftest import TASK_SHEET
 
@@ -36,7 +36,7 @@ LIMITS = Limits()
     ],
 )
 def test_sniff_tells_the_real_type(data: bytes, kind: str) -> None:
-    assert reader.sniff(data) == kind
+    assert package.sniff(data) == kind
 
 
 @pytest.mark.parametrize(
@@ -52,8 +52,8 @@ def test_sniff_tells_the_real_type(data: bytes, kind: str) -> None:
     ],
 )
 def test_an_ole_file_is_told_by_its_streams(stream: str, kind: str) -> None:
-    data = reader.OLE_MAGIC + b"\0" * 100 + stream.encode("utf-16-le") + b"\0" * 100
-    assert reader._ole_kind(data) == kind
+    data = package.OLE_MAGIC + b"\0" * 100 + stream.encode("utf-16-le") + b"\0" * 100
+    assert package._ole_kind(data) == kind
 
 
 def _zip(parts: dict[str, bytes]) -> bytes:
@@ -80,25 +80,25 @@ def _zip(parts: dict[str, bytes]) -> bytes:
 )
 def test_a_package_is_told_by_its_parts(names: list[str], kind: str) -> None:
     with zipfile.ZipFile(io.BytesIO(_zip(dict.fromkeys(names, b"<x/>")))) as zf:
-        assert reader._check_zip(zf, LIMITS) == ([], kind)
+        assert package._check_zip(zf, LIMITS) == ([], kind)
 
 
 @pytest.mark.parametrize(
     ("data", "says"),
     [
         (b"not a zip", "不是 Office 文档"),
-        (reader.ZIP_MAGIC + b"\0" * 40, "已损坏"),
+        (package.ZIP_MAGIC + b"\0" * 40, "已损坏"),
         (_zip({"../evil.xml": b"<x/>"}), "不安全的路径"),
         (_zip({"word/document.xml": b'<!DOCTYPE x [<!ENTITY a "b">]><x/>'}), "DTD"),
     ],
 )
 def test_check_package_names_what_is_wrong(data: bytes, says: str) -> None:
-    problem = reader.check_package(data, LIMITS)
+    problem = package.check_package(data, LIMITS)
     assert problem is not None and says in problem
 
 
 def test_check_package_passes_a_plain_package() -> None:
-    assert reader.check_package(_zip({"word/document.xml": b"<w:document/>"}), LIMITS) is None
+    assert package.check_package(_zip({"word/document.xml": b"<w:document/>"}), LIMITS) is None
 
 
 @pytest.mark.parametrize(
@@ -111,8 +111,8 @@ def test_check_package_passes_a_plain_package() -> None:
     ],
 )
 def test_a_broken_styles_part_is_malformed(styles: bytes, says: str) -> None:
-    with pytest.raises(reader.Malformed) as caught:
-        reader._percent_styles(styles)
+    with pytest.raises(workbook.Malformed) as caught:
+        ooxml._percent_styles(styles)
     assert says in caught.value.issue.message
 
 
@@ -123,8 +123,8 @@ def test_percent_styles_are_found_by_format() -> None:
         b'<cellXfs><xf numFmtId="0"/><xf numFmtId="170"/><xf numFmtId="171"/><xf numFmtId="9"/>'
         b'<xf numFmtId=""/></cellXfs><cellStyleXfs><xf numFmtId="10"/></cellStyleXfs></styleSheet>'
     )
-    assert reader._percent_styles(styles) == frozenset({1, 3})
-    assert reader._percent_styles(None) == frozenset()
+    assert ooxml._percent_styles(styles) == frozenset({1, 3})
+    assert ooxml._percent_styles(None) == frozenset()
 
 
 def test_an_undecodable_cell_is_named() -> None:
@@ -135,13 +135,13 @@ def test_an_undecodable_cell_is_named() -> None:
 @pytest.mark.parametrize(
     ("data", "suffix", "code"),
     [
-        (reader.OLE_MAGIC + "WordDocument".encode("utf-16-le"), ".xls", IssueCode.NOT_A_WORKBOOK),
+        (package.OLE_MAGIC + "WordDocument".encode("utf-16-le"), ".xls", IssueCode.NOT_A_WORKBOOK),
         (
-            reader.OLE_MAGIC + "PowerPoint Document".encode("utf-16-le"),
+            package.OLE_MAGIC + "PowerPoint Document".encode("utf-16-le"),
             ".xls",
             IssueCode.NOT_A_WORKBOOK,
         ),
-        (reader.OLE_MAGIC + "EncryptedPackage".encode("utf-16-le"), ".xlsx", IssueCode.ENCRYPTED),
+        (package.OLE_MAGIC + "EncryptedPackage".encode("utf-16-le"), ".xlsx", IssueCode.ENCRYPTED),
     ],
 )
 def test_an_office_file_that_is_no_workbook_is_named(
@@ -153,7 +153,7 @@ def test_an_office_file_that_is_no_workbook_is_named(
 
 def test_a_file_over_the_size_limit_is_not_read() -> None:
     small = Limits(max_file_mb=0.001)
-    result = reader.read_workbook(reader.ZIP_MAGIC + b"\0" * 2000, ".xlsx", small)
+    result = reader.read_workbook(package.ZIP_MAGIC + b"\0" * 2000, ".xlsx", small)
     assert result.workbook is None
     assert [i.code for i in result.issues] == [IssueCode.LIMIT_EXCEEDED]
     assert "max_file_mb" in result.issues[0].message
@@ -202,7 +202,7 @@ def test_a_sheet_calamine_cannot_read_is_named_and_the_others_are_read(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(reader.CalamineWorkbook, "from_filelike", lambda _: _Book())
-    raw = reader.RawWorkbook(format="ods")
+    raw = workbook.RawWorkbook(format="ods")
     issues = reader._calamine_sheets(b"", LIMITS, raw, ())
     assert [i.code for i in issues] == [IssueCode.CORRUPT_FILE] * 2
     # the sheet is named; calamine's own words are not a person's
@@ -238,8 +238,8 @@ def _u16(*values: int) -> bytes:
     ],
 )
 def test_a_broken_biff_record_is_malformed(kind: int, body: bytes, says: str) -> None:
-    with pytest.raises(reader.Malformed) as caught:
-        reader._check_biff_record("填报", kind, body, shared=3, styles=20, limits=LIMITS)
+    with pytest.raises(workbook.Malformed) as caught:
+        biff._check_biff_record("填报", kind, body, shared=3, styles=20, limits=LIMITS)
     assert says in caught.value.issue.message, caught.value.issue.message
 
 
@@ -253,18 +253,18 @@ def test_a_broken_biff_record_is_malformed(kind: int, body: bytes, says: str) ->
     ],
 )
 def test_a_biff_sheet_too_large_is_refused_before_calamine(kind: int, body: bytes) -> None:
-    with pytest.raises(reader.Malformed) as caught:
-        reader._check_biff_record("填报", kind, body, shared=3, styles=20, limits=LIMITS)
+    with pytest.raises(workbook.Malformed) as caught:
+        biff._check_biff_record("填报", kind, body, shared=3, styles=20, limits=LIMITS)
     assert caught.value.issue.code is IssueCode.LIMIT_EXCEEDED
 
 
 def test_biff_strings_of_every_shape() -> None:
     wide = "甲乙".encode("utf-16-le")
-    assert reader._biff_string(_u16(2) + b"\x01" + wide, 0, 2) == "甲乙"
-    assert reader._biff_string(b"\x03\x00" + b"abc", 0, 1) == "abc"
+    assert biff._biff_string(_u16(2) + b"\x01" + wide, 0, 2) == "甲乙"
+    assert biff._biff_string(b"\x03\x00" + b"abc", 0, 1) == "abc"
     # rich text (a run count) and phonetic data (a size) come before the characters
-    assert reader._biff_string(_u16(2) + b"\x09" + _u16(1) + wide, 0, 2) == "甲乙"
-    assert reader._biff_string(_u16(2) + b"\x05" + b"\0" * 4 + wide, 0, 2) == "甲乙"
+    assert biff._biff_string(_u16(2) + b"\x09" + _u16(1) + wide, 0, 2) == "甲乙"
+    assert biff._biff_string(_u16(2) + b"\x05" + b"\0" * 4 + wide, 0, 2) == "甲乙"
 
 
 def _record(kind: int, body: bytes) -> bytes:
@@ -292,8 +292,8 @@ _NUMBER = _record(0x0203, _u16(1, 1, 1) + b"\0" * 8)  # B2 with the percent XF
 def test_a_biff_sheet_is_checked_from_bof_to_eof_when_limits_are_given() -> None:
     good = _biff_book(_BOF, _NUMBER, _EOF)
     for limits in (LIMITS, None):
-        raw = reader.RawWorkbook(format="xls")
-        reader.scan_biff(good, raw, limits)
+        raw = workbook.RawWorkbook(format="xls")
+        biff.scan_biff(good, raw, limits)
         assert raw.percent_cells == {"填报": {"B2"}}
     broken = {
         "工作表的记录没有以 EOF 结束": _biff_book(_BOF, _NUMBER),
@@ -301,10 +301,10 @@ def test_a_biff_sheet_is_checked_from_bof_to_eof_when_limits_are_given() -> None
         "应为 14": _biff_book(_BOF, _record(0x0203, _u16(1, 1, 1) + b"\0" * 7), _EOF),
     }
     for says, stream in broken.items():
-        with pytest.raises(reader.Malformed) as caught:
-            reader.scan_biff(stream, reader.RawWorkbook(format="xls"), LIMITS)
+        with pytest.raises(workbook.Malformed) as caught:
+            biff.scan_biff(stream, workbook.RawWorkbook(format="xls"), LIMITS)
         assert says in caught.value.issue.message, caught.value.issue.message
-        reader.scan_biff(stream, reader.RawWorkbook(format="xls"))  # without limits: notes only
+        biff.scan_biff(stream, workbook.RawWorkbook(format="xls"))  # without limits: notes only
 
 
 @pytest.mark.parametrize(
@@ -319,7 +319,7 @@ def test_a_biff_sheet_is_checked_from_bof_to_eof_when_limits_are_given() -> None
 def test_a_sector_chain_must_end_within_the_table(
     table: list[int], start: int, sectors: int, ok: bool
 ) -> None:
-    assert reader._chain_ok(table, start, sectors) is ok
+    assert biff._chain_ok(table, start, sectors) is ok
 
 
 # --- OpenDocument content ---
@@ -359,8 +359,8 @@ _ODS_TAIL = b"</table:table></office:spreadsheet></office:body></office:document
     ],
 )
 def test_a_broken_ods_table_is_malformed(row: bytes, says: str) -> None:
-    with pytest.raises(reader.Malformed) as caught:
-        reader._scan_ods(_ODS_HEAD + row + _ODS_TAIL, reader.RawWorkbook(format="ods"), LIMITS)
+    with pytest.raises(workbook.Malformed) as caught:
+        ods._scan_ods(_ODS_HEAD + row + _ODS_TAIL, workbook.RawWorkbook(format="ods"), LIMITS)
     assert says in caught.value.issue.message, caught.value.issue.message
 
 
@@ -371,9 +371,9 @@ def test_ods_formulas_percentages_and_spans_are_noted() -> None:
         b'<table:table-cell table:number-columns-spanned="2" office:value-type="string"/>'
         b"<table:covered-table-cell/></table:table-row>"
     )
-    raw = reader.RawWorkbook(format="ods")
-    reader._scan_ods(_ODS_HEAD + row + _ODS_TAIL, raw, LIMITS)
-    reader._scan_ods(None, raw, LIMITS)
+    raw = workbook.RawWorkbook(format="ods")
+    ods._scan_ods(_ODS_HEAD + row + _ODS_TAIL, raw, LIMITS)
+    ods._scan_ods(None, raw, LIMITS)
     assert raw.formulas["S"] == {"A1"} and raw.formulas_without_value["S"] == {"A1"}
     assert raw.percent_cells["S"] == {"B1"}
     assert raw.spans["S"] == [((0, 2), (0, 3))]
@@ -395,9 +395,9 @@ def test_ods_formula_results_without_a_value_are_noted() -> None:
         b' office:string-value="a" calcext:value-type="string"><text:p>a</text:p>'
         b"</table:table-cell></table:table-row>"
     )
-    raw = reader.RawWorkbook(format="ods")
+    raw = workbook.RawWorkbook(format="ods")
     head = _ODS_HEAD.replace(b"<office:document-content ", b"<office:document-content " + calc)
-    reader._scan_ods(head + row + _ODS_TAIL, raw, LIMITS)
+    ods._scan_ods(head + row + _ODS_TAIL, raw, LIMITS)
     assert raw.formulas["S"] == {"A1", "B1", "C1"}
     assert raw.formulas_without_value["S"] == {"A1", "B1"}
 
@@ -424,8 +424,8 @@ def test_biff_formula_results_without_a_value_are_noted() -> None:
         _formula(0, 4, struct.pack("<d", 2.5)),
         _EOF,
     )
-    raw = reader.RawWorkbook(format="xls")
-    reader.scan_biff(stream, raw, LIMITS)
+    raw = workbook.RawWorkbook(format="xls")
+    biff.scan_biff(stream, raw, LIMITS)
     assert raw.formulas["填报"] == {"A1", "B1", "C1", "D1", "E1"}
     assert raw.formulas_without_value["填报"] == {"A1", "B1", "C1"}
     assert raw.formula_texts["填报"] == {(0, 1): "", (0, 2): "", (0, 3): "a"}
@@ -440,9 +440,9 @@ def test_ods_meta_gives_the_properties_and_the_program() -> None:
         b'<meta:user-defined meta:name="xlflow.empty"/>'
         b"</office:meta></office:document-meta>"
     )
-    raw = reader.RawWorkbook(format="ods")
-    reader._read_ods_meta(meta, raw)
-    reader._read_ods_meta(None, raw)
+    raw = workbook.RawWorkbook(format="ods")
+    ods._read_ods_meta(meta, raw)
+    ods._read_ods_meta(None, raw)
     assert raw.application == "LibreOffice/7.4"
     assert raw.properties == {"xlflow.round": "2019-H1", "xlflow.empty": ""}
 
@@ -463,7 +463,7 @@ def test_ods_meta_gives_the_properties_and_the_program() -> None:
     ],
 )
 def test_text_of_is_what_a_person_sees(value: object, text: str) -> None:
-    assert reader.text_of(value) == text  # type: ignore[arg-type]
+    assert workbook.text_of(value) == text  # type: ignore[arg-type]
 
 
 # --- .xls and .ods written by LibreOffice, committed (tests/data/cells/, from cells.xlsx) ---
@@ -523,14 +523,14 @@ def _sheet(cells: bytes, head: bytes = b"", prefix: bytes = b"") -> bytes:
 
 
 def _scan(parts: dict[str, bytes]) -> list[object]:
-    raw = reader.RawWorkbook(format="xlsx")
-    return list(reader._read_ooxml_parts(parts, raw, LIMITS) or [])
+    raw = workbook.RawWorkbook(format="xlsx")
+    return list(ooxml._read_ooxml_parts(parts, raw, LIMITS) or [])
 
 
 def _refusal(parts: dict[str, bytes]) -> object:
     try:
         found = _scan(parts)
-    except reader.Malformed as exc:
+    except workbook.Malformed as exc:
         return exc.issue
     assert found, "no issue"
     return found[0]
@@ -569,9 +569,9 @@ def test_a_prefixed_sheet_is_read_like_a_plain_one() -> None:
 def test_an_empty_sheets_dimensions_are_no_error() -> None:
     """LibreOffice writes DIMENSIONS 0, 0, 0, 0 for a sheet with nothing in it."""
     empty = (0).to_bytes(4, "little") * 2 + _u16(0, 0, 0)
-    reader._check_biff_record("说明", 0x0200, empty, shared=0, styles=20, limits=LIMITS)
+    biff._check_biff_record("说明", 0x0200, empty, shared=0, styles=20, limits=LIMITS)
     one_cell = (0).to_bytes(4, "little") + (1).to_bytes(4, "little") + _u16(0, 1, 0)
-    reader._check_biff_record("说明", 0x0200, one_cell, shared=0, styles=20, limits=LIMITS)
+    biff._check_biff_record("说明", 0x0200, one_cell, shared=0, styles=20, limits=LIMITS)
 
 
 @pytest.mark.parametrize(
@@ -641,10 +641,10 @@ def test_a_formula_cached_as_an_error_has_no_usable_value_in_both_scans() -> Non
     plain = b'<row r="7"><c r="H7" s="1" t="e"><f>1/0</f><v>#DIV/0!</v></c></row>'
     other = b'<row r="7"><c t="e" r="H7" s="1"><f>1/0</f><v>#DIV/0!</v></c></row>'
     for cells in (plain, other):
-        raw = reader.RawWorkbook(format="xlsx")
-        assert list(reader._read_ooxml_parts(_parts(_sheet(cells)), raw, LIMITS)) == []
+        raw = workbook.RawWorkbook(format="xlsx")
+        assert list(ooxml._read_ooxml_parts(_parts(_sheet(cells)), raw, LIMITS)) == []
         assert raw.formulas == {"S": {"H7"}} and raw.formulas_without_value == {"S": {"H7"}}
-    assert reader._scan_plain(_sheet(plain), 0, frozenset()) is not None  # the plain path ran
+    assert ooxml._scan_plain(_sheet(plain), 0, frozenset()) is not None  # the plain path ran
 
 
 def test_a_shared_string_with_a_phonetic_run_is_read() -> None:
@@ -684,6 +684,6 @@ def test_the_full_scan_takes_a_sheet_exactly_as_wide_as_the_limit() -> None:
     narrow = Limits(max_columns=3, max_rows=5)
     for ref, too_large in ((b"C5", False), (b"D5", True), (b"C6", True)):
         cells = b'<row r="' + ref[1:] + b'"><c s="0" r="' + ref + b'"><v>1</v></c></row>'
-        raw = reader.RawWorkbook(format="xlsx")
-        found = list(reader._read_ooxml_parts(_parts(_sheet(cells)), raw, narrow))
+        raw = workbook.RawWorkbook(format="xlsx")
+        found = list(ooxml._read_ooxml_parts(_parts(_sheet(cells)), raw, narrow))
         assert [i.code for i in found] == ([IssueCode.LIMIT_EXCEEDED] if too_large else []), ref

@@ -12,7 +12,8 @@ from openpyxl.utils import get_column_letter
 from xlflow.config import Field
 from xlflow.intake import validate
 from xlflow.issues import IssueCode, Severity
-from xlflow.reading.reader import RawWorkbook, read_workbook
+from xlflow.reading.reader import read_workbook
+from xlflow.reading.workbook import RawWorkbook
 from xlflow.text import CELL_TEXT_LIMIT, cell_length
 
 from .conftest import (

@@ -27,7 +27,7 @@ import atheris
 
 with atheris.instrument_imports():
     from xlflow.config import Limits
-    from xlflow.reading import reader
+    from xlflow.reading import biff, ods, ooxml, workbook
 
 from tests.fuzz.harness import SEEDS
 
@@ -35,14 +35,14 @@ LIMITS = Limits()
 
 
 def _biff(data: bytes) -> None:
-    with contextlib.suppress(reader.Malformed):
-        reader.scan_biff(data, reader.RawWorkbook(format="xls"), LIMITS)
+    with contextlib.suppress(workbook.Malformed):
+        biff.scan_biff(data, workbook.RawWorkbook(format="xls"), LIMITS)
 
 
 def _ods(data: bytes) -> None:
     try:
-        reader._scan_ods(data, reader.RawWorkbook(format="ods"), LIMITS)
-    except reader.Malformed:
+        ods._scan_ods(data, workbook.RawWorkbook(format="ods"), LIMITS)
+    except workbook.Malformed:
         pass
     except Exception as exc:  # defusedxml refuses DTDs by raising its own types
         if type(exc).__module__.startswith("defusedxml"):
@@ -66,13 +66,13 @@ def _sheet(data: bytes) -> None:
             b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
             b'<sheetData><row r="1"><c r="A1" t="s"><v>0</v></c></row></sheetData></worksheet>'
         )
-    with contextlib.suppress(reader.Malformed):
-        reader._read_ooxml_parts(parts, reader.RawWorkbook(format="xlsx"), LIMITS)
+    with contextlib.suppress(workbook.Malformed):
+        ooxml._read_ooxml_parts(parts, workbook.RawWorkbook(format="xlsx"), LIMITS)
 
 
 def _styles(data: bytes) -> None:
-    with contextlib.suppress(reader.Malformed):
-        reader._percent_styles(data)
+    with contextlib.suppress(workbook.Malformed):
+        ooxml._percent_styles(data)
 
 
 TARGETS = {"biff": _biff, "ods": _ods, "sheet": _sheet, "styles": _styles}

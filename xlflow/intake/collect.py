@@ -26,7 +26,9 @@ from ..ledger import AcceptedValues, FormStore, Ledger, code_fingerprint, now_te
 from ..model import Decision, FileRecord, IntakeContext, Round
 from ..pool import IsolatedPool, JobFailure, default_workers
 from ..reading.containers import SEPARATOR, is_container, unpack
-from ..reading.reader import SPREADSHEET_SUFFIXES, RawWorkbook, ReadResult, read_workbook
+from ..reading.package import SPREADSHEET_SUFFIXES
+from ..reading.reader import read_workbook
+from ..reading.workbook import RawWorkbook, ReadResult
 from ..signing import META_SHEET, load_or_create_secret
 from ..workspace import Workspace
 from .identify import filename_warning, identify

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..issues import Issue, IssueCode, error, has_errors, warning
 from ..model import FormSpec, IntakeContext
-from ..reading.reader import RawWorkbook, text_of
+from ..reading.workbook import RawWorkbook, text_of
 from ..signing import IDENTITY_KEYS, META_SHEET, NAME_PREFIX, PROP_PREFIX, SCHEMA, verify
 from ..text import decode_ooxml_escapes, repair_mojibake, task_id_text
 from .locate import find_task_sheet, locate_table

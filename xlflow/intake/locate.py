@@ -14,7 +14,7 @@ from ..cells import cell_ref
 from ..config import Settings
 from ..issues import Issue, IssueCode, error
 from ..model import FormSpec
-from ..reading.reader import Cell, RawSheet, RawWorkbook, text_of
+from ..reading.workbook import Cell, RawSheet, RawWorkbook, text_of
 from ..text import header_key, task_id_text
 from ..wording import ID_HEADER, ROLE_HEADER
 

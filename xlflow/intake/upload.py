@@ -24,7 +24,7 @@ from ..config import Limits
 from ..errors import Invalid
 from ..files import folder_lock
 from ..reading.containers import CONTAINERS
-from ..reading.reader import SPREADSHEET_SUFFIXES
+from ..reading.package import SPREADSHEET_SUFFIXES
 from ..text import name_part, not_a_device
 from ..workspace import Workspace
 

@@ -20,7 +20,7 @@ from ..cells import cell_ref, row_col
 from ..config import Field, Settings
 from ..issues import Issue, IssueCode, error, warning
 from ..model import FormSpec
-from ..reading.reader import Cell, RawWorkbook, text_of
+from ..reading.workbook import Cell, RawWorkbook, text_of
 from ..text import (
     CELL_TEXT_LIMIT,
     cell_length,

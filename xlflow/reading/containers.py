@@ -26,7 +26,7 @@ from typing import Any
 
 from ..config import Limits
 from ..issues import Issue, IssueCode, damage_words, error, warning
-from .reader import SPREADSHEET_SUFFIXES
+from .package import SPREADSHEET_SUFFIXES
 from .zipnames import NameProblem, decoded_name, first_problem, text_problem
 
 CONTAINERS = (".eml", ".msg", ".zip", ".7z", ".rar")

@@ -26,7 +26,9 @@ from ..config import Limits, RegisterSettings
 from ..errors import RegisterError
 from ..issues import damage_words
 from ..model import Register, Task
-from ..reading.reader import REFILL, SPREADSHEET_SUFFIXES, check_package, read_workbook, text_of
+from ..reading.package import SPREADSHEET_SUFFIXES, check_package
+from ..reading.reader import read_workbook
+from ..reading.workbook import REFILL, text_of
 from ..text import clean_cell, header_key, squash, task_id_text
 from ..units import open_list_note, parse_units
 from .paragraphs import read_paragraphs

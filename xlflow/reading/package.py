@@ -1,0 +1,195 @@
+"""A file's type by its content, and a zip package checked before any parser inflates it:
+its members' names, their count and sizes, and a DTD in any XML part."""
+
+from __future__ import annotations
+
+import io
+import re
+import struct
+import zipfile
+import zlib
+from collections.abc import Callable, Container, Iterator
+
+from ..config import Limits
+from ..issues import Issue, IssueCode, damage_words, error
+from .workbook import REFILL
+from .zipnames import first_problem, visible
+
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+ZIP_MAGIC = b"PK\x03\x04"
+SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".et")
+_DTD = re.compile(rb"<!(DOCTYPE|ENTITY)", re.I)
+_CHUNK = 1 << 16
+
+
+def sniff(data: bytes) -> str:
+    """The real type of a file, from its first bytes: zip, ole, html, text, empty, unknown."""
+    if not data:
+        return "empty"
+    if data.startswith(ZIP_MAGIC) or data.startswith(b"PK\x05\x06"):
+        return "zip"
+    if data.startswith(OLE_MAGIC):
+        return "ole"
+    head = data[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if head.startswith((b"<!doctype html", b"<html", b"<table", b"<?xml", b"mime-version")):
+        return "html"
+    if b"{\\rtf" in head[:10]:
+        return "rtf"
+    sample = data[:4096]
+    try:
+        sample.decode("utf-8")
+        return "text"
+    except UnicodeDecodeError as exc:
+        if exc.start > len(sample) - 4:
+            return "text"
+    try:
+        sample.decode("gb18030")
+        return "text"
+    except UnicodeDecodeError:
+        return "unknown"
+
+
+_KIND_WORDS = {
+    "empty": "空文件（0 字节）",
+    "html": "网页（HTML）或 XML 文本，不是 Excel 表格（有些系统导出的“xls”其实是网页）",
+    "text": "纯文本（可能是 CSV 或 TXT 改了扩展名），不是 Excel 表格",
+    "rtf": "RTF 文档，不是 Excel 表格",
+    "unknown": "无法识别的格式，不是 Excel 表格",
+}
+
+
+def _ole_kind(data: bytes) -> str:
+    """xls, encrypted (an OOXML workbook behind a password) or doc, from the stream names."""
+    names = data[: 1 << 20]
+
+    def has(name: str) -> bool:
+        return name.encode("utf-16-le") in names
+
+    if has("EncryptedPackage") or has("EncryptionInfo"):
+        return "encrypted"
+    if has("Workbook") or has("Book"):
+        return "xls"
+    if has("WordDocument"):
+        return "doc"
+    if has("PowerPoint Document"):
+        return "ppt"
+    return "ole"
+
+
+def _check_zip(zf: zipfile.ZipFile, limits: Limits) -> tuple[list[Issue], str]:
+    """Bomb, name and DTD checks on a zip; returns the issues and the package kind."""
+    infos = zf.infolist()
+    names = {i.filename for i in infos}
+    if len(infos) > limits.max_zip_members:
+        return [
+            error(
+                IssueCode.LIMIT_EXCEEDED,
+                f"文件内含 {len(infos)} 个部件，超过上限 max_zip_members = {limits.max_zip_members}；"
+                "这不像是正常的填报表。" + REFILL,
+            )
+        ], ""
+    bad = first_problem(infos)
+    if bad is not None:
+        if bad.code is IssueCode.UNSAFE_ZIP_MEMBER:
+            said = f"文件内含不安全的路径“{bad.shown}”（{bad.what}），已拒收，未解压。"
+        else:
+            said = (
+                f"文件内的部件“{bad.shown}”{bad.what}，正常保存的文件不会这样，"
+                "文件已损坏或是特意构造的；已拒收，未解压。"
+            )
+        return [error(bad.code, said + REFILL)], ""
+    for info in infos:
+        if ":" in info.filename:
+            return [
+                error(
+                    IssueCode.UNSAFE_ZIP_MEMBER,
+                    f"文件内含不安全的路径“{visible(info.filename)}”，已拒收，未解压。" + REFILL,
+                )
+            ], ""
+    total = sum(i.file_size for i in infos)
+    if total > limits.max_uncompressed_mb * 1024 * 1024:
+        return [
+            error(
+                IssueCode.LIMIT_EXCEEDED,
+                f"文件解压后声明的大小为 {total / 1048576:.0f} MB，超过上限 max_uncompressed_mb = "
+                f"{limits.max_uncompressed_mb:g}（疑似压缩炸弹），已拒收，未解压。" + REFILL,
+            )
+        ], ""
+    for info in infos:
+        if info.compress_size and info.file_size > 1 << 20:
+            ratio = info.file_size / info.compress_size
+            if ratio > limits.max_compression_ratio:
+                return [
+                    error(
+                        IssueCode.LIMIT_EXCEEDED,
+                        f"部件 {info.filename} 的压缩比为 {ratio:.0f}，超过上限 max_compression_ratio = "
+                        f"{limits.max_compression_ratio:g}（疑似压缩炸弹），已拒收，未解压。"
+                        + REFILL,
+                    )
+                ], ""
+    if "xl/workbook.xml" in names:
+        kind = "xlsm" if any(n.lower().endswith("vbaproject.bin") for n in names) else "xlsx"
+    elif "xl/workbook.bin" in names:
+        kind = "xlsb"
+    elif "content.xml" in names and "mimetype" in names:
+        kind = "ods"
+    elif "word/document.xml" in names:
+        kind = "docx"
+    elif "ppt/presentation.xml" in names:
+        kind = "pptx"
+    else:
+        kind = "zip"
+    return [], kind
+
+
+# what zipfile raises on a damaged archive, and on one it cannot read at all
+# (NotImplementedError: a version or method; RuntimeError: an encrypted member)
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, struct.error)
+_ZIP_UNSUPPORTED = (NotImplementedError, RuntimeError)
+
+
+def check_package(data: bytes, limits: Limits) -> str | None:
+    """What is wrong with an Office package (a .docx, say) before any parser sees it:
+    not a zip, a bomb, an unsafe member name, or a DTD in an XML part. None if fine."""
+    if not data.startswith(ZIP_MAGIC):
+        return "文件内容不是 Office 文档（.docx/.xlsx 是 zip 格式）"
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            issues, _ = _check_zip(zf, limits)
+            if issues:  # without the advice to a division: a package is not always a form
+                return issues[0].message.replace(REFILL, "").rstrip("。")
+            for name, head in _members(zf, lambda _: False):
+                if _DTD.search(head):
+                    return f"部件 {name} 含有 DTD/实体声明（正常的 Office 文件不会有），可能是恶意构造的文件"
+    except (*_ZIP_ERRORS, *_ZIP_UNSUPPORTED) as exc:
+        return f"文件已损坏或不完整（{damage_words(exc)}）"
+    return None
+
+
+def _members(
+    zf: zipfile.ZipFile, wanted: Callable[[str], bool], done: Container[str] = ()
+) -> Iterator[tuple[str, bytes]]:
+    """The parts xlflow parses in full (their CRC is checked on the way), and the head of
+    every other XML part, where a DTD would have to be; none of those `done` already.
+    Sizes are already bounded."""
+    for info in zf.infolist():
+        if info.is_dir() or info.filename in done:
+            continue
+        name = info.filename
+        if wanted(name):
+            with zf.open(info) as fh:
+                parts = []
+                while chunk := fh.read(_CHUNK):
+                    parts.append(chunk)
+            yield name, b"".join(parts)
+        elif name.endswith((".xml", ".rels", ".vml")):
+            with zf.open(info) as fh:
+                yield name, fh.read(4096)
+
+
+_PACKAGE_WORDS = {
+    "docx": "Word 文档（.docx）",
+    "pptx": "PowerPoint 文档（.pptx）",
+    "zip": "压缩包或其他文件",
+    "xlsb": "Excel 二进制工作簿（.xlsb），xlflow 不读取此格式",
+}
