@@ -1,3 +1,5 @@
-"""Reading untrusted bytes: a returned workbook (type by content, zip and OLE checks, XML
-safety, used range, values as stored, then python-calamine), the names inside a zip, and the
-mails and archives returns arrive in. Everything here runs inside a worker of the pool."""
+"""Reading untrusted bytes, always inside a worker of the pool: a zip member's names
+(`zipnames`), what reading gives and the problems it names (`workbook`), a file's type and
+its package (`package`), an .xlsx's parts (`ooxml`), an .ods's content (`ods`), an .xls's
+records (`biff`), the whole read with python-calamine (`reader`), and the mails and
+archives returns arrive in (`containers`)."""
