@@ -232,3 +232,23 @@ def test_a_mail_whose_header_breaks_the_parser_is_still_read() -> None:
 
     inner, issues = unpack("回复.eml", b"From: =?utf-8?b?6auY5paw5aSE?= <", Limits())
     assert inner == [] and [i.code.value for i in issues] == ["skipped-not-spreadsheet"]
+
+
+def test_an_attachment_whose_name_header_is_cut_costs_that_attachment(
+    forms: dict[str, Path], tmp_path: Path
+) -> None:
+    """Found by the second container run: a mail cut inside `filename*` makes the header
+    parser raise IndexError. The attachment before it is still read, and the broken one
+    is named as damaged."""
+    import datetime as dt
+
+    from xlflow.config import Limits
+    from xlflow.reading.containers import unpack
+
+    data = _filled(forms, PLAN, tmp_path)
+    whole = mail([("政策规划处.xlsx", data, XLSX), ("附件.zip", gbk_zip([("a.xlsx", data)]), "application/zip")], dt.datetime(2019, 7, 5, 9, 0))  # fmt: skip
+    cut = whole[: whole.rindex(b"filename") + len(b"filename*")]
+    inner, issues = unpack("回复.eml", cut, Limits())
+    assert [i.name for i in inner] == ["政策规划处.xlsx"]
+    assert [i.code.value for i in issues] == ["container-damaged"]
+    assert "附件的名称" in issues[0].message

@@ -176,7 +176,11 @@ def _mail(
     members: list[tuple[str, bytes]] = []
     issues: list[Issue] = []
     for part in message.walk():
-        filename = part.get_filename()
+        try:
+            filename = part.get_filename()
+        except Exception as exc:  # a Content-Disposition cut short breaks the header parser
+            issues.append(_broken("邮件中一个附件的名称", exc))
+            continue
         if not filename:
             continue
         try:
