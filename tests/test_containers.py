@@ -252,3 +252,22 @@ def test_an_attachment_whose_name_header_is_cut_costs_that_attachment(
     assert [i.name for i in inner] == ["政策规划处.xlsx"]
     assert [i.code.value for i in issues] == ["container-damaged"]
     assert "附件的名称" in issues[0].message
+
+
+def test_a_mail_the_email_package_cannot_walk_is_said_not_raised(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import datetime as dt
+    from email.message import EmailMessage
+
+    from xlflow.config import Limits
+    from xlflow.reading.containers import unpack
+
+    def broken_walk(self: EmailMessage) -> Any:
+        yield self
+        raise IndexError("string index out of range")
+
+    monkeypatch.setattr(EmailMessage, "walk", broken_walk)
+    inner, issues = unpack("回复.eml", mail([], dt.datetime(2019, 7, 5, 9, 0)), Limits())
+    assert inner == [] and [i.code.value for i in issues] == ["container-damaged"]
+    assert "邮件的结构" in issues[0].message and "IndexError" not in issues[0].message

@@ -16,6 +16,7 @@ import lzma
 import struct
 import zipfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
@@ -175,7 +176,7 @@ def _mail(
     origin, received = _said(origin, received, sender, subject, when, date_text)
     members: list[tuple[str, bytes]] = []
     issues: list[Issue] = []
-    for part in message.walk():
+    for part in _parts_of(message, issues):
         try:
             filename = part.get_filename()
         except Exception as exc:  # a Content-Disposition cut short breaks the header parser
@@ -191,6 +192,21 @@ def _mail(
         if isinstance(body, bytes):
             members.append((_clean_name(filename), body))
     return members, issues, origin, received
+
+
+def _parts_of(message: EmailMessage, issues: list[Issue]) -> Iterator[Any]:
+    """Every part of a mail, as far as its structure can be read: a part the email package
+    cannot walk past ends the walk, and is said, while what came before it is kept."""
+    parts = message.walk()
+    while True:
+        try:
+            part = next(parts)
+        except StopIteration:
+            return
+        except Exception as exc:  # the email package raises many kinds on broken input
+            issues.append(_broken("邮件的结构", exc))
+            return
+        yield part
 
 
 def _header(message: EmailMessage, name: str) -> str:
