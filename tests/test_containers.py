@@ -271,3 +271,16 @@ def test_a_mail_the_email_package_cannot_walk_is_said_not_raised(
     inner, issues = unpack("回复.eml", mail([], dt.datetime(2019, 7, 5, 9, 0)), Limits())
     assert inner == [] and [i.code.value for i in issues] == ["container-damaged"]
     assert "邮件的结构" in issues[0].message and "IndexError" not in issues[0].message
+
+
+def test_an_outlook_mail_whose_sent_date_is_not_a_date_is_read() -> None:
+    """Found by the second container run (seed 34, iteration 57,433, one byte of the OLE
+    file changed): python-oxmsg gave the sent date as a number. The date is left out, and
+    the attachments are read."""
+    from xlflow.config import Limits
+    from xlflow.reading.containers import unpack
+
+    data = (Path(__file__).parent / "data" / "fuzz" / "msg-sent-date-not-a-date.msg").read_bytes()
+    inner, issues = unpack("回复.msg", data, Limits())
+    assert {i.name for i in inner} == {"高新处.xlsx", "农村处.xls"} and issues == []
+    assert all("日期" not in i.origin for i in inner)

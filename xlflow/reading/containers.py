@@ -253,7 +253,8 @@ def _outlook(
         message = _library("oxmsg").Message.load(data)
         sender = str(message.sender or "")
         subject = str(message.subject or "")
-        when = message.sent_date
+        # a damaged property can hold another type where the date belongs
+        when = message.sent_date if isinstance(message.sent_date, dt.datetime) else None
         attachments = [
             (a.file_name, a.file_bytes)
             for a in message.attachments
