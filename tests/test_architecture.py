@@ -207,7 +207,8 @@ def test_every_error_raised_has_a_kind() -> None:
     DiskError (or a subclass), so that the console answers it by kind."""
     from xlflow import errors
 
-    kinds = (errors.NotFound, errors.Invalid, errors.Busy, errors.DiskError)
+    kinds = errors.KINDS
+    assert set(kinds) == {errors.NotFound, errors.Invalid, errors.Busy, errors.DiskError}
     for path in PACKAGE.rglob("*.py"):
         tree = ast.parse(path.read_text("utf-8"))
         for node in ast.walk(tree):

@@ -845,6 +845,9 @@ def test_every_error_kind_has_its_status() -> None:
     assert status_of(Busy("x")) == status_of(FolderBusy("x")) == 409
     assert status_of(DiskError("x")) == status_of(StateDamaged("x")) == 500
     assert status_of(HelperDied("x")) == 500
+    from xlflow.errors import KINDS
+
+    assert all(status_of(kind("x")) in (400, 404, 409, 500) for kind in KINDS)
 
 
 def test_no_console_function_is_over_sixty_lines() -> None:

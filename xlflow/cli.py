@@ -18,7 +18,14 @@ import click
 from .errors import XlflowError
 from .issues import Severity
 from .text import display_width
-from .wording import ROLE_LABELS, STANDING_LABELS, VERDICT_LABELS, disk_error_text, role_label
+from .wording import (
+    ROLE_LABELS,
+    STANDING_LABELS,
+    VERDICT_LABELS,
+    days_left_text,
+    disk_error_text,
+    role_label,
+)
 
 
 class Exit(IntEnum):
@@ -641,8 +648,6 @@ def status(workspace: str, round_id: str, as_json: bool) -> None:
 
 
 def _status_text(state: Any) -> str:
-    from .wording import days_left_text
-
     rnd = state.round
     lines = [f"{rnd.title}（{rnd.id}）"]
     rows = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
@@ -167,8 +168,8 @@ _DAMAGE_WORDS: tuple[tuple[str, str], ...] = (
     ("central directory", "压缩目录已损坏"),
     ("bad magic", "压缩结构已损坏"),
     ("overlapped", "压缩结构中的部件互相重叠，是特意构造的文件"),
-    ("cfb", "OLE 复合文档结构已损坏"),
-    ("ole", "OLE 复合文档结构已损坏"),
+    (r"\bcfb\b", "OLE 复合文档结构已损坏"),
+    (r"\bole\b", "OLE 复合文档结构已损坏"),  # a word: not the "ole" of "whole"
 )
 _DAMAGE_BY_TYPE: dict[str, str] = {
     "EOFError": "文件不完整，像是没有下载或保存完",
@@ -186,6 +187,6 @@ def damage_words(cause: object) -> str:
         return cause
     text = str(cause).lower()
     for needle, words in _DAMAGE_WORDS:
-        if needle in text:
+        if re.search(needle, text):
             return words
     return _DAMAGE_BY_TYPE.get(type(cause).__name__, "结构已损坏")
