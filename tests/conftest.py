@@ -162,6 +162,26 @@ def fill_complete(form: Path, out: Path, status: str = "按计划推进", **kw: 
     return fill(form, out, complete_values(form, status), GOOD_CONTACT, **kw)
 
 
+def edit_directory(root: Path, rows: Mapping[str, Mapping[str, str]]) -> Path:
+    """Fill in the working folder's 单位名录.xlsx as a coordinator does in Excel: for each
+    unit, the columns given by header (联系人, 电子邮箱, 简称/别名, 所属集体, ...); a unit
+    the sheet does not have is added as a new row."""
+    path = root / "templates" / "单位名录.xlsx"
+    wb = openpyxl.load_workbook(path)
+    sheet = wb["单位名录"]
+    heads = {cell.value: cell.column for cell in sheet[1] if cell.value}
+    at = {sheet.cell(r, 1).value: r for r in range(2, sheet.max_row + 1)}
+    for unit, values in rows.items():
+        r = at.get(unit)
+        if r is None:
+            r = at[unit] = sheet.max_row + 1
+            sheet.cell(r, 1, unit)
+        for head, value in values.items():
+            sheet.cell(r, heads[head], value)
+    wb.save(path)
+    return path
+
+
 def set_mtime(path: Path, when: float) -> None:
     os.utime(path, (when, when))
 

@@ -26,7 +26,7 @@ STAGES: list[tuple[str, list[str]]] = [
     ("core", ["errors", "issues", "text", "units", "config", "model", "wording", "values", "cells"]),
     ("infrastructure", ["files", "excel", "pool", "signing", "ledger", "standing", "workspace"]),
     ("reading", ["zipnames", "workbook", "package", "ooxml", "ods", "biff", "reader", "containers"]),
-    ("register", ["paragraphs", "parse", "load", "detect", "init"]),
+    ("register", ["paragraphs", "parse", "directory", "directory_file", "load", "detect", "init"]),
     ("generate", ["selfcheck", "forms"]),
     ("intake", ["locate", "identify", "validate", "receipts", "upload", "collect", "decisions", "remind"]),
     ("reporting", ["status", "tasks", "consolidate", "history", "bulletin"]),

@@ -290,12 +290,12 @@ def test_init_with_foreign_register_writes_matching_settings(tmp_path: Path) -> 
     assert ws.settings.register.divisions_column == "责任单位"
     assert ws.settings.register.targets == ((2020, "2020年目标"), (2021, "2021年目标"))
     assert load_register(ws).divisions == ("办公室", "财务处", "人事处")
-    assert (tmp_path / "w" / "templates" / "divisions.csv").read_text("utf-8-sig").splitlines()[
-        1:
-    ] == [
-        "办公室,,,",
-        "财务处,,,",
-        "人事处,,,",
+    drafted = openpyxl.load_workbook(tmp_path / "w" / "templates" / "单位名录.xlsx")["单位名录"]
+    assert [row[:3] for row in drafted.iter_rows(values_only=True)] == [
+        ("单位", "简称/别名", "所属集体"),
+        ("办公室", None, None),
+        ("财务处", None, None),
+        ("人事处", None, None),
     ]
     data = run_json(["register", "-w", str(tmp_path / "w")])
     assert data["counts"] == {"tasks": 2, "groups": 1, "divisions": 3, "assignments": 3}
@@ -316,7 +316,7 @@ def test_register_command_on_bundled(ws: Path) -> None:
     )
     assert sum(d["lead"] + d["cooperating"] for d in data["divisions"]) == 31
     text = run(["register", "-w", str(ws)]).output
-    assert "24 项任务，6 个分组，7 个处室，31 项分工" in text
+    assert "24 项任务，6 个分组，7 个单位，31 项分工" in text
 
 
 def test_unreadable_register_is_exit_3(ws: Path) -> None:

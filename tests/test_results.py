@@ -26,7 +26,7 @@ from xlflow.intake.decisions import decide, undo
 from xlflow.intake.remind import write_reminders
 from xlflow.model import parse_round
 from xlflow.register.init import check_register, init_workspace
-from xlflow.register.load import describe_register, load_register
+from xlflow.register.load import describe_register, directory_report, load_register
 from xlflow.reporting.bulletin import write_report
 from xlflow.reporting.consolidate import merge
 from xlflow.reporting.history import task_history
@@ -108,6 +108,7 @@ def _steps(demo: Path) -> list[tuple[str, list[str], Callable[[Path], Any]]]:
             lambda r: decide(Workspace.open(r), ROUND, accepted, "exclude", "测试", "办公室"),
         ),
         ("undo", [], decided_then_undone),
+        ("directory", ["directory"], lambda r: directory_report(Workspace.open(r))),
     ]
 
 
@@ -121,7 +122,7 @@ def test_every_command_with_json_is_covered() -> None:
         if any(p.name == "as_json" for p in command.params)
     )
     covered = {"register", "status", "history", "collect", "merge", "remind", "report"}
-    covered |= {"generate", "accept", "exclude", "undo", "init"}
+    covered |= {"generate", "accept", "exclude", "undo", "init", "directory"}
     assert with_json == sorted(covered)
 
 

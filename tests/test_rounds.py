@@ -17,6 +17,7 @@ from xlflow.register.init import init_workspace
 from .conftest import (
     GOOD_CONTACT,
     complete_values,
+    edit_directory,
     fill,
     header_columns,
     run,
@@ -49,15 +50,26 @@ def _collect(ws: Path, round_id: str) -> dict[str, Any]:
 
 
 def _contacts(ws: Path) -> None:
-    path = ws / "templates" / "divisions.csv"
-    lines = path.read_text("utf-8-sig").splitlines()
-    out = [lines[0]]
-    for line in lines[1:]:
-        division = line.split(",")[0]
-        out.append(
-            f"{division},{division}联络员,{hashlib.md5(division.encode()).hexdigest()[:8]}@example.gov.cn,0574-8700000"
+    import openpyxl
+
+    units = [
+        row[0]
+        for row in openpyxl.load_workbook(ws / "templates" / "单位名录.xlsx")["单位名录"].iter_rows(
+            min_row=2, values_only=True
         )
-    path.write_text("\n".join(out) + "\n", encoding="utf-8-sig")
+        if row[0]
+    ]
+    edit_directory(
+        ws,
+        {
+            unit: {
+                "联系人": f"{unit}联络员",
+                "电子邮箱": f"{hashlib.md5(unit.encode()).hexdigest()[:8]}@example.gov.cn",
+                "联系电话": "0574-8700000",
+            }
+            for unit in units
+        },
+    )
 
 
 @pytest.fixture(scope="module")

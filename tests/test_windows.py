@@ -87,8 +87,13 @@ def test_a_whole_round_without_posix_modules(tmp_path: Path) -> None:
     _xlflow(site, "init", str(deep), "--register", str(register), "--office", "市科技局")
     settings = deep / "xlflow.toml"
     settings.write_bytes(settings.read_bytes().replace(b"\n", b"\r\n"))
-    divisions = deep / "templates" / "divisions.csv"
-    divisions.write_bytes(divisions.read_bytes().replace(b"\n", b"\r\n"))
+    # the directory as a GBK CSV with CRLF line ends, as Excel on Chinese Windows saves it
+    (deep / "templates" / "单位名录.xlsx").unlink()
+    (deep / "templates" / "单位名录.csv").write_bytes(
+        "单位,简称/别名,所属集体,联系人,电子邮箱,联系电话\r\n第1处,一处,,张三,zs@example.gov.cn,\r\n".encode(
+            "gb18030"
+        )
+    )
 
     forms = _xlflow(site, "generate", "-w", str(deep), "--round", "2019-H1")["forms"]
     assert len(forms) == 4

@@ -31,6 +31,7 @@ from .wording import (
 class Exit(IntEnum):
     """How a command ends, besides 0 (done: rejected returns are results, not failures)."""
 
+    PROBLEMS = 1  # a check found something to fix (directory --check)
     USAGE = 2  # a wrong option or argument; click's own usage errors use it too
     FAILED = 3  # could not run: bad settings, an unreadable register, a busy folder
 
@@ -205,6 +206,7 @@ def init(
     click.echo(f"  设置：{result.settings_path}")
     click.echo(f"  任务清单：{result.register_path}")
     click.echo(f"  通报模板：{result.report_template}（可在 Word 中修改版头、文字和文号）")
+    _show_draft(result)
     if result.detection is not None:
         click.echo("")
         _show_detected(result.detection, False)
@@ -215,6 +217,37 @@ def init(
             "填报项（[[fields]]）沿用默认的完成状态、完成进度、进展情况、存在问题、下步打算。"
         )
     click.echo(f"\n下一步：xlflow register -w {directory} 查看读到的任务清单。")
+
+
+def _grouped(folded: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for name, unit in folded:
+        out.setdefault(unit, []).append(name)
+    return out
+
+
+def _show_draft(result: Any) -> None:
+    """What init drafted in the unit directory, and what the coordinator should confirm."""
+    draft = result.draft
+    if draft is None or result.directory is None:
+        return
+    click.echo(
+        f"  单位名录：{result.directory}（{len(draft.units)} 个单位"
+        + (f"，{len(draft.collectives)} 个集体待列成员" if draft.collectives else "")
+        + "；填上联系人和邮箱，催报邮件据此填写收件人）"
+    )
+    if draft.suggestions:
+        click.echo(
+            "\n单位名录中以下名称可能是同一单位，请核对（不会自动合并；确认后把别名写入“简称/别名”列）："
+        )
+        for s in draft.suggestions:
+            click.echo(f"  - {s.name} / {s.other}：{s.reason}")
+    if draft.collectives:
+        click.echo(
+            f"\n集体名称 {'、'.join(draft.collectives)}：在单位名录中列出成员（“所属集体”填集体名称），"
+            "每个成员各生成一份填报表；不列成员则只生成一份。"
+        )
+    click.echo("改好单位名录后运行 xlflow directory --check 检查。")
 
 
 def _show_detected(found: Any, as_json: bool) -> None:
@@ -293,6 +326,7 @@ def register(workspace: str, check_file: str | None, office: str | None, as_json
         xlflow register --check 重点任务分解表.xlsx
     """
     from .register.load import describe_register
+    from .wording import task_label, units_shown
 
     if check_file is not None:
         from .register.init import check_register
@@ -313,20 +347,104 @@ def register(workspace: str, check_file: str | None, office: str | None, as_json
     click.echo(f"任务清单：{reg.source}")
     click.echo(
         f"{summary['counts']['tasks']} 项任务，{summary['counts']['groups']} 个分组，"
-        f"{summary['counts']['divisions']} 个处室，{summary['counts']['assignments']} 项分工\n"
+        f"{summary['counts']['divisions']} 个单位，{summary['counts']['assignments']} 项分工\n"
     )
     rows = [
-        [t["id"], t["group"], t["name"][:24], "、".join(t["lead"]), "、".join(t["cooperating"])]
-        for t in summary["tasks"]
+        [
+            t.id,
+            t.group,
+            task_label(t, ws.settings.register)[:24],
+            "、".join(units_shown(t, t.lead)),
+            "、".join(units_shown(t, t.cooperating)),
+        ]
+        for t in reg.tasks
     ]
     click.echo(_table(["序号", "分组", "任务", *ROLE_LABELS.values()], rows))
     click.echo("")
-    rows = [[d["division"], str(d["lead"]), str(d["cooperating"])] for d in summary["divisions"]]
-    click.echo(_table(["处室", *ROLE_LABELS.values()], rows))
+    rows = [
+        [
+            d["division"] + (f"（{'、'.join(d['member_of'])}成员）" if d["member_of"] else ""),
+            str(d["lead"]),
+            str(d["cooperating"]),
+        ]
+        for d in summary["divisions"]
+    ]
+    click.echo(_table(["单位（每个一份填报表）", *ROLE_LABELS.values()], rows))
+    if reg.folded:
+        click.echo("\n按单位名录合并的名称：")
+        for unit, names in _grouped(reg.folded).items():
+            click.echo(f"  - {'、'.join(names)} → {unit}")
+    if reg.collectives:
+        click.echo("\n按单位名录逐个成员填报的集体：")
+        for name, members in reg.collectives:
+            click.echo(f"  - {name}：{'、'.join(members)}（{len(members)} 个成员）")
     if reg.notes:
         click.echo("\n读取说明：")
         for note in reg.notes:
             click.echo(f"  - {note}")
+
+
+@main.command()
+@workspace_option
+@click.option("--check", is_flag=True, help="只列出名录中的问题；有需要改正的问题时退出码为 1。")
+@json_option
+def directory(workspace: str, check: bool, as_json: bool) -> None:
+    """显示单位名录：单位、简称/别名、集体及其成员、联系人，以及名录中每处问题所在的行。
+
+    \b
+    单位名录是 templates/单位名录.xlsx（也可以是 .csv）：单位、简称/别名、所属集体、
+    联系人、电子邮箱、联系电话。同一单位的几个名称合并为一份填报表；集体（如“各街道”）
+    的每个成员各一份。
+    例：xlflow directory
+        xlflow directory --check
+    """
+    from .register.load import directory_report
+
+    ws = _workspace(workspace)
+    with _library_errors():
+        found = directory_report(ws)
+    if as_json:
+        _print_json(found.to_dict())
+    else:
+        click.echo(_directory_text(found, check))
+    if check and found.errors:
+        raise SystemExit(Exit.PROBLEMS)
+
+
+def _directory_text(found: Any, check: bool) -> str:
+    lines = [
+        f"单位名录：{found.path}" + ("（旧版 divisions.csv，只有联系方式）" if found.legacy else "")
+    ]
+    if not check:
+        rows = [
+            [u.name, "、".join(u.aliases), "、".join(u.collectives), u.person, u.email, u.phone]
+            for u in found.units
+        ]
+        lines += [
+            "",
+            _table(["单位", "简称/别名", "所属集体", "联系人", "电子邮箱", "联系电话"], rows),
+        ]
+        if found.collectives:
+            lines.append("\n集体及其成员（每个成员一份填报表）：")
+            lines += [f"  - {c}：{'、'.join(m)}" for c, m in found.collectives]
+        if found.folded:
+            lines.append("\n任务清单中合并为一个单位的名称：")
+            lines += [f"  - {'、'.join(n)} → {u}" for u, n in _grouped(found.folded).items()]
+    if found.unlisted:
+        lines.append(f"\n没有列出成员的集体（仍只生成一份填报表）：{'、'.join(found.unlisted)}")
+    if found.without_email:
+        lines.append(
+            f"\n没有有效电子邮箱的单位（催报草稿不填收件人）：{'、'.join(found.without_email)}"
+        )
+    if found.problems:
+        lines.append(f"\n名录中有 {len(found.problems)} 处问题：")
+        for p in found.problems:
+            kind = "需改正" if p.severity == "error" else "请注意"
+            where = f"{p.location}：" if p.location else ""
+            lines.append(f"  - [{kind}] {where}{p.message}")
+    else:
+        lines.append("\n名录没有发现问题。")
+    return "\n".join(lines)
 
 
 @main.command()

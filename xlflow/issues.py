@@ -91,6 +91,14 @@ class IssueCode(StrEnum):
     PROGRESS_NOT_UPDATED = "progress-not-updated"
     # found when consolidating
     STATUS_CONFLICT = "status-conflict"
+    # the unit directory (单位名录), the coordinator's own file
+    DIRECTORY_NAME_MISSING = "directory-name-missing"
+    DIRECTORY_DUPLICATE_UNIT = "directory-duplicate-unit"
+    DIRECTORY_ALIAS_CONFLICT = "directory-alias-conflict"
+    DIRECTORY_UNKNOWN_COLLECTIVE = "directory-unknown-collective"
+    DIRECTORY_EMAIL_INVALID = "directory-email-invalid"
+    # a form forwarded down a level and rolled back up
+    ROLLED_UP = "rolled-up"
 
 
 @dataclass(frozen=True, slots=True)

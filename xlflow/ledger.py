@@ -93,6 +93,13 @@ CREATE TABLE IF NOT EXISTS register_roles (
     role TEXT NOT NULL,
     PRIMARY KEY (key, division, pos, role)
 );
+CREATE TABLE IF NOT EXISTS round_units (
+    round TEXT NOT NULL,
+    name TEXT NOT NULL,
+    unit TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    PRIMARY KEY (round, name, unit)
+);
 CREATE TABLE IF NOT EXISTS decisions (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     round TEXT NOT NULL,
@@ -142,6 +149,7 @@ def spec_to_json(spec: FormSpec) -> str:
                     "readonly": [list(p) for p in r.readonly],
                     "prefill": [list(p) for p in r.prefill],
                     "name": r.name,
+                    **({"collective": r.collective} if r.collective else {}),
                 }
                 for r in spec.rows
             ],
@@ -164,6 +172,7 @@ def spec_from_json(text: str, rnd: Round) -> FormSpec:
                 readonly=tuple((sys.intern(h), t) for h, t in r["readonly"]),
                 prefill=tuple((k, v) for k, v in r["prefill"]),
                 name=r.get("name", ""),
+                collective=r.get("collective", ""),
             )
             for r in data["rows"]
         ),
@@ -199,6 +208,8 @@ class RegisterHead:
     groups: tuple[str, ...]
     group_runs: tuple[tuple[str, int], ...]  # consecutive tasks of one group, in order
     widths: dict[str, int]  # register column -> widest text in it (CJK counts 2)
+    folded: tuple[tuple[str, str], ...] = ()  # (name as written, the unit it names)
+    collectives: tuple[tuple[str, tuple[str, ...]], ...] = ()  # answered member by member
 
 
 def register_head(register: Register) -> RegisterHead:
@@ -220,18 +231,29 @@ def register_head(register: Register) -> RegisterHead:
         register.groups,
         tuple(runs),
         widths,
+        register.folded,
+        register.collectives,
     )
 
 
 def task_to_json(task: Task) -> str:
     return json.dumps(
-        [task.id, task.group, task.columns, task.lead, task.cooperating, task.targets, task.row],
+        [
+            task.id,
+            task.group,
+            task.columns,
+            task.lead,
+            task.cooperating,
+            task.targets,
+            task.row,
+            *([task.collectives] if task.collectives else []),
+        ],
         ensure_ascii=False,
     )
 
 
 def task_from_json(text: str) -> Task:
-    tid, group, columns, lead, cooperating, targets, row = json.loads(text)
+    tid, group, columns, lead, cooperating, targets, row, *more = json.loads(text)
     # Division names, groups, targets and many column texts (a group's label, the divisions
     # responsible) repeat from task to task: one string for each, not one per task. At
     # 40,000 tasks of ten divisions the divisions, groups and targets alone took 51 MiB.
@@ -244,6 +266,10 @@ def task_from_json(text: str) -> Task:
         cooperating=tuple(map(intern, cooperating)),
         targets=tuple((year, intern(text)) for year, text in targets),
         row=row,
+        collectives=tuple(
+            (intern(name), tuple(map(intern, members)))
+            for name, members in (more[0] if more else ())
+        ),
     )
 
 
@@ -258,6 +284,8 @@ def _head_from_json(text: str) -> RegisterHead:
         tuple(data["groups"]),
         tuple((g, n) for g, n in data["group_runs"]),
         data["widths"],
+        tuple((name, unit) for name, unit in data.get("folded", ())),
+        tuple((name, tuple(members)) for name, members in data.get("collectives", ())),
     )
 
 
@@ -505,6 +533,29 @@ class Ledger:
         row = self.db.execute("SELECT prefill_from FROM rounds WHERE id=?", (round_id,)).fetchone()
         return str(row[0]) if row else ""
 
+    def record_units(self, round_id: str, register: Register) -> None:
+        """What the unit directory made of the register's names when the round's forms
+        were made: each name folded into a unit (alias), each collective's members (member)."""
+        with self.transaction():
+            self.db.execute("DELETE FROM round_units WHERE round=?", (round_id,))
+            self.db.executemany(
+                "INSERT OR IGNORE INTO round_units(round, name, unit, kind) VALUES (?, ?, ?, ?)",
+                [(round_id, name, unit, "alias") for name, unit in register.folded]
+                + [
+                    (round_id, collective, member, "member")
+                    for collective, members in register.collectives
+                    for member in members
+                ],
+            )
+
+    def round_units(self, round_id: str) -> dict[str, list[tuple[str, str]]]:
+        """{'alias': [(name, unit)], 'member': [(collective, member)]} as recorded."""
+        out: dict[str, list[tuple[str, str]]] = {"alias": [], "member": []}
+        query = "SELECT name, unit, kind FROM round_units WHERE round=? ORDER BY rowid"
+        for name, unit, kind in self.db.execute(query, (round_id,)):
+            out.setdefault(kind, []).append((name, unit))
+        return out
+
     def round_created_at(self, round_id: str) -> dt.datetime | None:
         row = self.db.execute("SELECT created_at FROM rounds WHERE id=?", (round_id,)).fetchone()
         return dt.datetime.fromisoformat(row[0]) if row else None
@@ -650,7 +701,14 @@ class Ledger:
         head = self.register_head(key)
         if head is None:
             return None
-        return Register(head.source, head.headers, tuple(self.register_tasks(key)), head.notes)
+        return Register(
+            head.source,
+            head.headers,
+            tuple(self.register_tasks(key)),
+            head.notes,
+            head.folded,
+            head.collectives,
+        )
 
     def register_head(self, key: str) -> RegisterHead | None:
         row = self.db.execute("SELECT head FROM register_heads WHERE key=?", (key,)).fetchone()

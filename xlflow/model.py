@@ -32,6 +32,9 @@ class Task:
     cooperating: tuple[str, ...]
     targets: tuple[tuple[int, str], ...]  # (milestone year, target text)
     row: int  # 1-based row (or table row) in the source register
+    # a collective the register names here (各街道), answered by its members, who stand
+    # in `lead` or `cooperating` in its place: (collective, its members on this task)
+    collectives: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def column(self, header: str) -> str:
         for name, text in self.columns:
@@ -42,6 +45,13 @@ class Task:
     @property
     def divisions(self) -> tuple[str, ...]:
         return self.lead + self.cooperating
+
+    def collective_of(self, division: str) -> str:
+        """The collective a division answers this task for, or ''."""
+        for name, members in self.collectives:
+            if division in members:
+                return name
+        return ""
 
     def role_of(self, division: str) -> Role | None:
         if division in self.lead:
@@ -73,6 +83,10 @@ class Register:
     headers: tuple[str, ...]
     tasks: tuple[Task, ...]
     notes: tuple[str, ...] = ()  # how the layout was read: sub-rows, joined rows, open lists
+    # what the unit directory (单位名录) made of the names: (name as written, the unit it
+    # is a name of), and each collective answered member by member, with its members
+    folded: tuple[tuple[str, str], ...] = ()
+    collectives: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def groups(self) -> tuple[str, ...]:
@@ -209,6 +223,7 @@ class FormRow:
     readonly: tuple[tuple[str, str], ...]  # (form header, text): register columns and the target
     prefill: tuple[tuple[str, str], ...] = ()  # (field key, value carried from an earlier round)
     name: str = ""  # the task's short name, as every output calls it (xlflow.wording)
+    collective: str = ""  # the collective (各街道) this unit answers the task as a member of
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ MISSING = "未报送"
 PROBLEMS = "校验问题"
 SOURCES = "来源"
 HISTORY = "历次进展"
+COLLECTIVES = "集体汇总"
 
 
 def form_title(settings: Settings, rnd: Round, division: str) -> str:
@@ -79,6 +80,21 @@ def task_name(columns: Iterable[tuple[str, str]], register: RegisterSettings, fa
 def task_label(task: Task, register: RegisterSettings) -> str:
     """A register task's short name (see `task_name`)."""
     return task_name(task.columns, register, task.id)
+
+
+def units_shown(task: Task, units: tuple[str, ...]) -> list[str]:
+    """A task's units as people read them: a collective's members as the collective."""
+    out: list[str] = []
+    for unit in units:
+        collective = task.collective_of(unit)
+        name = (
+            f"{collective}（{len(dict(task.collectives)[collective])} 个成员）"
+            if collective
+            else unit
+        )
+        if name not in out:
+            out.append(name)
+    return out
 
 
 def row_name(row: FormRow, register: RegisterSettings) -> str:

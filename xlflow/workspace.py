@@ -13,9 +13,7 @@ from .model import Register, Round
 
 SETTINGS_NAME = "xlflow.toml"
 STATE_DIR = ".xlflow"
-DIVISIONS_CSV = "divisions.csv"
 REPORT_TEMPLATE = "通报模板.docx"  # the 通报's Word template, copied for the office to edit
-DIVISIONS_HEADER = ("处室", "联系人", "电子邮箱", "联系电话")
 
 
 def bundled_file(name: str) -> bytes:
@@ -84,10 +82,6 @@ class Workspace:
     @property
     def register_path(self) -> Path:
         return (self.root / self.settings.register.path).resolve()
-
-    @property
-    def divisions_csv(self) -> Path:
-        return self.templates / DIVISIONS_CSV
 
     def round_dir(self, rnd: Round) -> Path:
         return self.outbox / rnd.slug

@@ -177,6 +177,7 @@ class FormSpecs(Sequence[FormSpec]):
                     task_id=task.id,
                     role=role,
                     name=task_label(task, settings.register),
+                    collective=task.collective_of(division),
                     readonly=tuple(readonly),
                     prefill=tuple(
                         (f.key, values[f.key])
@@ -842,9 +843,15 @@ def _write_instructions(ws: Any, fmt: _Formats, spec: FormSpec, settings: Settin
         "请不要把内容复制到新建的文件中，否则系统无法识别。",
         "6. 报送后如需更正，修改原文件后重新报送即可，以最后收到的一份为准。",
     ]
+    shared = sorted({r.collective for r in spec.rows if r.collective})
+    if shared:
+        steps.append(
+            f"{len(steps) + 1}. 其中{'、'.join(f'“{c}”' for c in shared)}的任务由各成员单位分别填报："
+            "请只填写本单位的情况，汇总时与其他成员的报送一并列示。"
+        )
     if spec.prefill_from:
         steps.append(
-            f"7. 浅蓝色底纹的单元格已填入上一轮次（{spec.prefill_from}）的报送内容，请逐项核对并更新为本期情况。"
+            f"{len(steps) + 1}. 浅蓝色底纹的单元格已填入上一轮次（{spec.prefill_from}）的报送内容，请逐项核对并更新为本期情况。"
         )
     rows = [
         ("填报单位", spec.division),
@@ -970,4 +977,5 @@ def generate_forms(
         if hasattr(os, "sync"):
             os.sync()  # one flush for every form written, before the ledger records them
         staged.record()
+        ledger.record_units(record.id, register)
     return GenerateResult(record, tuple(f for f in forms if f is not None), source)

@@ -6,10 +6,8 @@ and Thunderbird open as a draft. Nothing is ever sent over the network.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
-import io
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -21,40 +19,15 @@ from ..files import atomic_write, folder_lock
 from ..issues import Severity
 from ..ledger import Ledger
 from ..model import FileRecord, Register, Round
-from ..register.load import load_register
+from ..register.directory import DIRECTORY_XLSX, Directory, Unit, valid_emails
+from ..register.load import load_directory, load_register
 from ..standing import RoundState, Standing, round_state
 from ..text import safe_filename
 from ..wording import days_left_text, deadline_text, role_label, task_label
-from ..workspace import DIVISIONS_HEADER, Workspace
+from ..workspace import Workspace
 from .receipts import receipt_name
 
 XLSX = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-
-
-@dataclass(frozen=True)
-class Contact:
-    division: str
-    person: str = ""
-    email: str = ""
-    phone: str = ""
-
-
-def read_contacts(path: Path) -> dict[str, Contact]:
-    """templates/divisions.csv: 处室, 联系人, 电子邮箱, 联系电话 (UTF-8 or GBK)."""
-    if not path.is_file():
-        return {}
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("gb18030", errors="replace")
-    rows = list(csv.reader(io.StringIO(text)))
-    out = {}
-    for row in rows[1:] if rows and rows[0][:1] == [DIVISIONS_HEADER[0]] else rows:
-        cells = [c.strip() for c in row] + [""] * 4
-        if cells[0]:
-            out[cells[0]] = Contact(cells[0], cells[1], cells[2], cells[3])
-    return out
 
 
 @dataclass(frozen=True)
@@ -78,7 +51,7 @@ def compose(
     rnd: Round,
     register: Register,
     division: str,
-    contact: Contact,
+    contact: Unit,
     rejected: FileRecord | None,
     attachment: Path,
     today: dt.date,
@@ -104,7 +77,11 @@ def compose(
             lines.append(f"  {n}. {where}{issue.message}")
     lines += ["", f"贵处室承担的任务共 {len(tasks)} 项："]
     for task, role in tasks:
-        lines.append(f"  {task.id}. {task_label(task, ws.settings.register)}（{role_label(role)}）")
+        collective = task.collective_of(division)
+        part = f"，{collective}各成员分别填报" if collective else ""
+        lines.append(
+            f"  {task.id}. {task_label(task, ws.settings.register)}（{role_label(role)}{part}）"
+        )
     lines.append("")
     if rejected is None:
         lines.append(
@@ -121,8 +98,11 @@ def compose(
     msg = EmailMessage()
     sender = office.email or "noreply@localhost"
     msg["From"] = Address(display_name=office.name, addr_spec=sender)
-    if contact.email:
-        msg["To"] = Address(display_name=contact.person or division, addr_spec=contact.email)
+    addresses = valid_emails(contact.email)
+    if addresses:
+        msg["To"] = [
+            Address(display_name=contact.person or division, addr_spec=a) for a in addresses
+        ]
     subject = "【催报】" if rejected is None else "【退回修改】"
     msg["Subject"] = f"{subject}请于{deadline}报送{rnd.title}重点任务进展情况（{division}）"
     msg["X-Unsent"] = "1"  # Outlook opens the file as a draft to edit and send
@@ -167,24 +147,24 @@ def write_reminders(ws: Workspace, round_id: str, today: dt.date | None = None) 
     """One .eml per division without an accepted return, and notes for the coordinator."""
     day = today or dt.date.today()
     register = load_register(ws)
-    contacts = read_contacts(ws.divisions_csv)
+    directory = load_directory(ws, register) or Directory(str(ws.templates / DIRECTORY_XLSX))
     notes = []
-    if not any(c.email for c in contacts.values()):
+    if not any(valid_emails(u.email) for u in directory.units):
         notes.append(
-            f"{ws.divisions_csv} 中还没有填写各处室的电子邮箱，草稿未填收件人。"
+            f"{directory.path} 中还没有填写各单位的电子邮箱，草稿未填收件人。"
             "在该文件中填好联系人和邮箱后重新运行 remind 即可。"
         )
     with folder_lock(ws.lock_path, "生成催报邮件"), Ledger(ws.ledger_path) as ledger:
         rnd = ledger.load_round(round_id)
         state = round_state(ledger, rnd, register.divisions)
         form_files = {d.division: ledger.form_file(rnd.id, d.division) for d in state.divisions}
-        return _write_all(ws, register, contacts, notes, state, form_files, day)
+        return _write_all(ws, register, directory, notes, state, form_files, day)
 
 
 def _write_all(
     ws: Workspace,
     register: Register,
-    contacts: dict[str, Contact],
+    directory: Directory,
     notes: list[str],
     state: RoundState,
     form_files: dict[str, tuple[Path, str] | None],
@@ -206,7 +186,7 @@ def _write_all(
         if not attachment.is_file():
             notes.append(f"{division}：找不到附件 {attachment}，请先运行 generate/collect。")
             continue
-        contact = contacts.get(division, Contact(division))
+        contact = directory.contact(division)
         msg = compose(ws, rnd, register, division, contact, rejected, attachment, day)
         path = out_dir / f"{safe_filename(division)}.eml"
         atomic_write(path, msg.as_bytes(policy=SMTP))
@@ -214,15 +194,16 @@ def _write_all(
             Reminder(
                 division,
                 path,
-                contact.email,
+                "; ".join(valid_emails(contact.email)),
                 attachment.name,
                 rejected is not None,
                 len(register.tasks_of(division)),
             )
         )
     no_address = [r.division for r in reminders if not r.to]
-    if no_address and any(c.email for c in contacts.values()):
+    if no_address and any(valid_emails(u.email) for u in directory.units):
         notes.append(
-            f"divisions.csv 中没有这些处室的电子邮箱：{'、'.join(no_address)}；打开草稿后请手工填写收件人。"
+            f"{Path(directory.path).name} 中没有这些单位的有效电子邮箱：{'、'.join(no_address)}；"
+            "打开草稿后请手工填写收件人。"
         )
     return Reminders(rnd, tuple(reminders), tuple(notes))

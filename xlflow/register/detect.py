@@ -530,8 +530,9 @@ def _finish(
     collective = [d for d in register.divisions if is_collective(d)]
     if collective:
         warnings.append(
-            f"{'、'.join(collective)} 是集体名称，代表多个单位：每个只生成一份填报表，"
-            "请发给其牵头汇总的单位，由其组织填写后统一报送。"
+            f"{'、'.join(collective)} 是集体名称，代表多个单位：在单位名录中列出成员，"
+            "每个成员各生成一份填报表；不列成员则只生成一份，请发给其牵头汇总的单位，"
+            "由其组织填写后统一报送（可用 xlflow forward 分发给下级单位）。"
         )
     return Detected(
         settings=replace(settings),

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,8 +12,6 @@ from ..errors import FolderInvalid, FolderNotFound
 from ..files import atomic_write
 from ..ledger import Ledger
 from ..workspace import (
-    DIVISIONS_CSV,
-    DIVISIONS_HEADER,
     REPORT_TEMPLATE,
     SETTINGS_NAME,
     STATE_DIR,
@@ -23,6 +19,8 @@ from ..workspace import (
     bundled_file,
 )
 from .detect import Detected
+from .directory import DIRECTORY_XLSX, Draft, draft_of
+from .directory_file import write_draft
 from .load import DETECT_LAYOUT, load_register, read_isolated
 
 
@@ -33,6 +31,8 @@ class InitResult:
     register_path: Path
     detection: Detected | None  # what was recognised in the coordinator's own register
     report_template: Path | None = None
+    directory: Path | None = None  # the unit directory drafted from the register
+    draft: Draft | None = None
 
     @property
     def detected(self) -> bool:
@@ -48,6 +48,12 @@ class InitResult:
             "settings": str(self.settings_path),
             "register": str(self.register_path),
             "report_template": str(self.report_template),
+            "directory": str(self.directory) if self.directory else None,
+            "suggested_duplicates": [
+                {"name": s.name, "other": s.other, "reason": s.reason}
+                for s in (self.draft.suggestions if self.draft else ())
+            ],
+            "collectives": list(self.draft.collectives) if self.draft else [],
             "detected": self.detection.to_dict() if self.detection else None,
         }
 
@@ -58,17 +64,6 @@ def check_register(register: Path, office: str | None = None) -> Detected:
         raise FolderNotFound(f"找不到任务清单文件：{register}")
     detected: Detected = read_isolated(DETECT_LAYOUT, register, office, Limits())
     return detected
-
-
-def write_divisions_csv(path: Path, divisions: list[str] | tuple[str, ...]) -> None:
-    """The contact list `remind` reads: one row per division, contacts left empty."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(DIVISIONS_HEADER)
-    for d in divisions:
-        writer.writerow([d, "", "", ""])
-    # utf-8-sig so that Excel on Chinese Windows opens it without mojibake
-    atomic_write(path, buf.getvalue().encode("utf-8-sig"))
 
 
 def init_workspace(
@@ -104,16 +99,24 @@ def init_workspace(
     atomic_write(settings_path, settings_text.encode("utf-8"))
     try:
         ws = Workspace.open(root)
-        divisions = load_register(ws).divisions
+        draft = draft_of(load_register(ws))
         Ledger(ws.ledger_path).close()  # a folder SQLite cannot open is said now, not at generate
     except Exception:
         # leave nothing half-made behind
         settings_path.unlink(missing_ok=True)
         raise
-    write_divisions_csv(root / "templates" / DIVISIONS_CSV, divisions)
+    atomic_write(root / "templates" / DIRECTORY_XLSX, write_draft(draft))
     report_template = root / "templates" / REPORT_TEMPLATE
     atomic_write(report_template, bundled_file(REPORT_TEMPLATE))
     gitignore = root / ".gitignore"
     if not gitignore.exists():
         atomic_write(gitignore, f"{STATE_DIR}/\ninbox/\noutbox/\n".encode())
-    return InitResult(root, settings_path, register_path, found, report_template)
+    return InitResult(
+        root,
+        settings_path,
+        register_path,
+        found,
+        report_template,
+        root / "templates" / DIRECTORY_XLSX,
+        draft,
+    )

@@ -11,21 +11,34 @@ workbook reader at all.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from ..config import Limits, RegisterSettings
-from ..errors import RegisterError
+from ..errors import NotFound, RegisterError
+from ..issues import Issue, Severity
 from ..ledger import Ledger, code_fingerprint
 from ..model import Register, Role
 from ..pool import JobFailure, call_isolated
 from ..units import is_collective
 from ..wording import task_label
 from ..workspace import Workspace
+from .directory import (
+    DIRECTORY_XLSX,
+    LEGACY_CSV,
+    Directory,
+    Unit,
+    check_against,
+    find_directory,
+    organise,
+    valid_emails,
+)
 
 # the parsers, loaded in the worker that runs them
 READ_REGISTER = "xlflow.register.parse:read_register"
+READ_ORGANISED = "xlflow.register.directory_file:read_organised"
+READ_DIRECTORY = "xlflow.register.directory_file:read_directory"
 DETECT_LAYOUT = "xlflow.register.detect:detect_layout"
 
 
@@ -39,6 +52,17 @@ def load_register(ws: Workspace) -> Register:
         assert parsed is not None
         ws.parsed_register = parsed
     return ws.parsed_register
+
+
+def load_directory(ws: Workspace, register: Register | None = None) -> Directory | None:
+    """The folder's unit directory, read in a worker, with its problems (checked against
+    `register` too, when given); None where the folder has none."""
+    where = find_directory(ws.templates)
+    if where is None:
+        return None
+    directory: Directory = read_isolated(READ_DIRECTORY, where, None, ws.settings.limits)
+    more = check_against(directory, register) if where.name != LEGACY_CSV else []
+    return replace(directory, problems=(*directory.problems, *more))
 
 
 def register_key(ws: Workspace) -> str:
@@ -55,13 +79,29 @@ def _cache_register(ws: Workspace) -> tuple[str, Register | None]:
     except OSError:
         read_isolated(READ_REGISTER, path, settings, ws.settings.limits)  # says what is wrong
         raise
+    where = find_directory(ws.templates)
+    try:
+        names = where.read_bytes() if where is not None else b""
+    except OSError as exc:
+        raise RegisterError(f"{where}: 单位名录无法读取（{exc.strerror}）") from None
     key = hashlib.sha256(
-        b"\0".join([data, repr(settings).encode(), str(path).encode(), code_fingerprint().encode()])
+        b"\0".join(
+            [
+                data,
+                repr(settings).encode(),
+                str(path).encode(),
+                code_fingerprint().encode(),
+                str(where or "").encode(),
+                names,
+            ]
+        )
     ).hexdigest()
     with Ledger(ws.ledger_path) as ledger:
         if ledger.register_head(key) is not None:
             return key, None
-        register: Register = read_isolated(READ_REGISTER, path, settings, ws.settings.limits)
+        register: Register = read_isolated(
+            READ_ORGANISED, path, (settings, where), ws.settings.limits
+        )
         ledger.cache_register(key, register)
     return key, register
 
@@ -104,6 +144,8 @@ class RegisterSummary:
     tasks: tuple[dict[str, Any], ...]
     divisions: tuple[dict[str, Any], ...]
     notes: tuple[str, ...]
+    folded: tuple[tuple[str, str], ...] = ()  # (name as written, the unit it names)
+    collectives: tuple[tuple[str, tuple[str, ...]], ...] = ()  # answered by their members
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -113,6 +155,10 @@ class RegisterSummary:
             "tasks": list(self.tasks),
             "divisions": list(self.divisions),
             "notes": list(self.notes),
+            "folded": [{"name": name, "unit": unit} for name, unit in self.folded],
+            "collectives": [
+                {"collective": name, "members": list(members)} for name, members in self.collectives
+            ],
         }
 
 
@@ -129,6 +175,7 @@ def describe_register(register: Register, settings: RegisterSettings) -> Registe
                 "cooperating": sum(1 for _, role in tasks if role is Role.COOPERATING),
                 "task_ids": [t.id for t, _ in tasks],
                 "collective": is_collective(d),
+                "member_of": sorted({t.collective_of(d) for t, _ in tasks} - {""}),
             }
         )
     return RegisterSummary(
@@ -147,13 +194,94 @@ def describe_register(register: Register, settings: RegisterSettings) -> Registe
                 "name": task_label(t, settings),
                 "lead": list(t.lead),
                 "cooperating": list(t.cooperating),
+                "collectives": {name: list(members) for name, members in t.collectives},
                 "targets": {str(y): text for y, text in t.targets},
             }
             for t in register.tasks
         ),
         divisions=tuple(divisions),
         notes=tuple(register.notes),
+        folded=register.folded,
+        collectives=register.collectives,
     )
 
 
-__all__ = ["describe_register", "load_register", "read_isolated", "register_key"]
+@dataclass(frozen=True)
+class DirectoryReport:
+    """The unit directory as `xlflow directory` and the console show it: its units, the
+    collectives and their members, the names it folds, and every problem with its row."""
+
+    path: str
+    units: tuple[Unit, ...]
+    problems: tuple[Issue, ...]
+    collectives: tuple[tuple[str, tuple[str, ...]], ...]  # collective -> members
+    folded: tuple[tuple[str, str], ...]  # (name in the register, the unit it names)
+    unlisted: tuple[str, ...]  # collectives of the register without members: one form each
+    without_email: tuple[str, ...]  # units of the register no reminder can be addressed to
+    legacy: bool = False  # the older divisions.csv, contacts only
+
+    @property
+    def errors(self) -> tuple[Issue, ...]:
+        return tuple(p for p in self.problems if p.severity is Severity.ERROR)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "legacy": self.legacy,
+            "units": [
+                {
+                    "name": u.name,
+                    "aliases": list(u.aliases),
+                    "collectives": list(u.collectives),
+                    "person": u.person,
+                    "email": u.email,
+                    "phone": u.phone,
+                    "row": u.row,
+                }
+                for u in self.units
+            ],
+            "collectives": [{"collective": c, "members": list(m)} for c, m in self.collectives],
+            "folded": [{"name": n, "unit": u} for n, u in self.folded],
+            "unlisted_collectives": list(self.unlisted),
+            "without_email": list(self.without_email),
+            "problems": [p.to_dict() for p in self.problems],
+        }
+
+
+def directory_report(ws: Workspace) -> DirectoryReport:
+    """Read the directory and check it against the register as written (not as organised:
+    a directory with errors must still be checked)."""
+    where = find_directory(ws.templates)
+    if where is None:
+        raise NotFound(
+            f"工作文件夹中没有单位名录（{ws.templates / DIRECTORY_XLSX}）。"
+            "用 xlflow init 新建的工作文件夹会起草一份；也可以照 docs/organisation.md 新建。"
+        )
+    written: Register = read_isolated(
+        READ_REGISTER, ws.register_path, ws.settings.register, ws.settings.limits
+    )
+    directory = load_directory(ws, written)
+    assert directory is not None
+    legacy = where.name == LEGACY_CSV
+    organised = written if legacy or directory.errors else organise(written, directory)
+    names = organised.divisions
+    return DirectoryReport(
+        path=str(where),
+        units=directory.units,
+        problems=directory.problems,
+        collectives=organised.collectives,
+        folded=organised.folded,
+        unlisted=tuple(n for n in names if is_collective(n) and not directory.members(n)),
+        without_email=tuple(n for n in names if not valid_emails(directory.contact(n).email)),
+        legacy=legacy,
+    )
+
+
+__all__ = [
+    "describe_register",
+    "directory_report",
+    "load_directory",
+    "load_register",
+    "read_isolated",
+    "register_key",
+]

@@ -38,12 +38,13 @@ from ..excel import (
 from ..files import atomic_path, folder_lock, sweep_temp_files
 from ..issues import DECISION_CODES, Issue, IssueCode, Severity, Verdict
 from ..ledger import Ledger, RegisterHead
-from ..model import FileRecord, Round, Task
+from ..model import FileRecord, Round
 from ..pool import start_companion, stop_companion
 from ..register.load import register_key
 from ..standing import DivisionState, RoundState, Standing, round_state
 from ..text import safe_filename
 from ..wording import (
+    COLLECTIVES,
     DETAIL,
     HISTORY,
     MISSING,
@@ -55,9 +56,18 @@ from ..wording import (
     form_title,
     role_label,
     task_label,
+    units_shown,
 )
 from ..workspace import Workspace
-from .tasks import TaskState, answers_of, status_change, task_state
+from .tasks import (
+    CollectiveRollup,
+    TaskState,
+    answers_of,
+    earlier_status,
+    percent_text,
+    status_change,
+    task_state,
+)
 
 
 @dataclass(frozen=True)
@@ -78,6 +88,17 @@ class Consolidation:
     rounds: tuple[Round, ...]  # every round up to this one
     target_year: int | None = None
     changes: dict[str, int] = field(default_factory=dict)
+    # each collective's answer to each of its tasks: (task id, task name, the roll-up)
+    rollups: tuple[tuple[str, str, CollectiveRollup], ...] = ()
+    collectives: tuple[tuple[str, tuple[str, ...]], ...] = ()  # answered member by member
+
+    def collective_returns(self) -> list[tuple[str, list[str], list[str]]]:
+        """(collective, members with an accepted return, members without) for each."""
+        accepted = set(self.accepted)
+        return [
+            (name, [m for m in members if m in accepted], [m for m in members if m not in accepted])
+            for name, members in self.collectives
+        ]
 
     @property
     def missing(self) -> list[str]:
@@ -160,6 +181,8 @@ class TaskRow:
     state: TaskState
     problems: list[Issue]
     history: list[tuple[str, Any]]  # (status, percent) in each round, this one last
+    # each member of a collective on the task: (collective, member, its own history)
+    members: list[tuple[str, str, list[tuple[str, Any]]]] = field(default_factory=list)
 
 
 def _overruled(inputs: _Inputs) -> dict[str, dict[str, list[str]]]:
@@ -198,6 +221,7 @@ def _rows(inputs: _Inputs, ledger: Ledger) -> Iterator[TaskRow]:
     current = len(inputs.rounds) - 1
     fields = (settings.status.field, settings.status.percent_field)
     missing = settings.status.missing_label
+    rank = {status: i for i, status in enumerate(settings.status_order)}
     for task, answers in ledger.answers(inputs.key, inputs.counted, current, fields):
         now: dict[str, tuple[dict[str, Any], str]] = {}
         said: list[dict[str, tuple[Any, Any]]] = [{} for _ in inputs.rounds]
@@ -209,16 +233,29 @@ def _rows(inputs: _Inputs, ledger: Ledger) -> Iterator[TaskRow]:
         state, problems = task_state(task, answers_of(task, now), settings, inputs.round)
         if overruled:
             state = replace(state, note=_overruled_note(state, overruled))
-        history = [_lead_said(task, said[k], missing) for k in range(current)]
-        yield TaskRow(state, problems, [*history, (state.status, state.percent)])
+        history = [earlier_status(task, said[k], rank, missing) for k in range(current)]
+        members = [
+            (collective, member, [_said(said[k], member, missing) for k in range(current)])
+            for collective, group in task.collectives
+            for member in group
+        ]
+        for _, member, past in members:
+            now_said = now.get(member)
+            past.append(
+                _said({member: _pair(now_said[0], fields)} if now_said else {}, member, missing)
+            )
+        yield TaskRow(state, problems, [*history, (state.status, state.percent)], members)
 
 
-def _lead_said(task: Task, said: Mapping[str, tuple[Any, Any]], missing: str) -> tuple[str, Any]:
-    """(status, percent) as the lead reported them in an earlier round, as task_state reads them."""
-    lead = next((d for d in task.lead if d in said), None)
-    if lead is None:
+def _pair(values: Mapping[str, Any], fields: tuple[str, str]) -> tuple[Any, Any]:
+    return values.get(fields[0]), values.get(fields[1])
+
+
+def _said(said: Mapping[str, tuple[Any, Any]], member: str, missing: str) -> tuple[str, Any]:
+    """(status, percent) one member gave in a round, or the missing label."""
+    if member not in said:
         return missing, None
-    status, percent = said[lead]
+    status, percent = said[member]
     return (str(status) if status is not None else "") or missing, percent
 
 
@@ -238,6 +275,7 @@ class _Tally:
         self.problems: list[Issue] = []
         self.changes: Counter[str] = Counter()
         self.rank = {status: i for i, status in enumerate(settings.status_order)}
+        self.rollups: list[tuple[str, str, CollectiveRollup]] = []  # (task id, name, rollup)
 
     def add(self, row: TaskRow) -> None:
         settings, state, task = self.inputs.settings, row.state, row.state.task
@@ -246,6 +284,9 @@ class _Tally:
         self.groups.setdefault(task.group, Counter())[state.status] += 1
         self.conflicts += state.conflict
         self.problems += row.problems
+        if state.rollups:
+            name = task_label(task, settings.register)
+            self.rollups += [(task.id, name, c) for c in state.rollups]
         own = {a.division: a.values for a in state.answers}
         for division in (*task.lead, *task.cooperating):
             if division in self.by_division:
@@ -257,7 +298,16 @@ class _Tally:
     def _change(self, before: str, now: str) -> str:
         return status_change(self.rank, before, now)
 
-    _COUNTS = ("statuses", "groups", "by_division", "conflicts", "tasks", "problems", "changes")
+    _COUNTS = (
+        "statuses",
+        "groups",
+        "by_division",
+        "conflicts",
+        "tasks",
+        "problems",
+        "changes",
+        "rollups",
+    )
 
     def counts(self) -> dict[str, Any]:
         """What was counted, without the inputs: small whatever the size of the round."""
@@ -289,6 +339,8 @@ class _Tally:
             rounds=inputs.rounds,
             target_year=inputs.target_year,
             changes=changes,
+            rollups=tuple(self.rollups),
+            collectives=inputs.head.collectives,
         )
 
 
@@ -507,6 +559,8 @@ def _write_workbook(path: Path, scratch: Path, inputs: _Inputs, ledger: Ledger) 
     _missing(missing, st, data, title, ledger, inputs.key)
     _problems(problems, st, data, title)
     _sources(sources, st, data, title)
+    if data.rollups:
+        _collectives(wb.add_worksheet(COLLECTIVES), st, data, title)
     wb.set_properties(
         {
             "title": title,
@@ -772,6 +826,11 @@ class _Overview:
         ws.set_row(self.r + 1, 30)
         self.r += 2
         lines = [f"未报送或未通过核验：{'、'.join(data.missing) if data.missing else '无'}"]
+        for name, done, waiting in data.collective_returns():
+            lines.append(
+                f"{name}：{len(done)}/{len(done) + len(waiting)} 个成员已报"
+                + (f"，未报：{'、'.join(waiting)}" if waiting else "，全部已报")
+            )
         if late:
             lines.append(f"逾期报送：{'、'.join(late)}")
         if data.changes:
@@ -975,8 +1034,8 @@ class _Detail:
         tc = 2 + len(self.readonly)
         write_text(ws, r, tc, state.target, st.text)
         cells.append((state.target, columns[tc][1]))
-        ws.write_string(r, tc + 1, "\n".join(task.lead), st.center)
-        write_text(ws, r, tc + 2, "\n".join(task.cooperating), st.center)
+        ws.write_string(r, tc + 1, "\n".join(units_shown(task, task.lead)), st.center)
+        write_text(ws, r, tc + 2, "\n".join(units_shown(task, task.cooperating)), st.center)
         ws.write_string(r, self.status_col, state.status, st.center)
         write_value(ws, r, self.status_col + 1, state.percent, st.number)
         for j, f in enumerate(self.text_fields):
@@ -1123,6 +1182,45 @@ def _sources(ws: Any, st: _Styles, data: Consolidation, title: str) -> None:
     _page(ws, title, data.round, header_row=header)
 
 
+def _collectives(ws: Any, st: _Styles, data: Consolidation, title: str) -> None:
+    """集体汇总: one row per collective and task, rolled up from its members' answers."""
+    heads = [
+        ("集体", 16.0), ("序号", 6.0), ("任务", 26.0), ("牵头/配合", 8.0), ("成员数", 7.0),
+        ("已报", 6.0), ("未报成员", 20.0), ("进展最慢的成员", 14.0), ("完成状态", 10.0),
+        ("完成进度(%)", 8.0), ("各成员所报", 50.0),
+    ]  # fmt: skip
+    header = _list_sheet(
+        ws, st, "集体汇总（各成员分别报送，完成状态、进度取进展最慢的成员）", heads
+    )
+    r = header
+    missing = data.settings.status.missing_label
+    for task_id, name, c in data.rollups:
+        r += 1
+        each = "\n".join(
+            f"{a.member}：{(a.status or '未填') if a.answered else missing}"
+            + (f" {percent_text(a.percent)}%" if a.percent is not None else "")
+            for a in c.said
+        )
+        cells = [
+            (c.collective, st.text), (task_id, st.center), (name, st.text),
+            (role_label(c.role), st.center),
+        ]  # fmt: skip
+        for j, (text, fmt) in enumerate(cells):
+            write_text(ws, r, j, text, fmt)
+        ws.write_number(r, 4, len(c.said), st.number)
+        ws.write_number(r, 5, len(c.reported), st.number)
+        write_text(ws, r, 6, "、".join(c.missing), st.text)
+        write_text(ws, r, 7, c.slowest, st.center)
+        ws.write_string(r, 8, c.status, st.center)
+        write_value(ws, r, 9, c.percent, st.number)
+        write_text(ws, r, 10, each, st.text)
+        ws.set_row(r, row_height([(each, 50), (name, 26), ("、".join(c.missing), 20)]))
+    _status_formats(ws, st, data.settings, header + 1, max(r, header + 1), 8)
+    ws.autofilter(header, 0, max(r, header), len(heads) - 1)
+    ws.freeze_panes(header + 1, 0)
+    _page(ws, title, data.round, header_row=header)
+
+
 class _History:
     """The history sheet (历次进展): one row per task, a status and percent pair per round."""
 
@@ -1135,7 +1233,12 @@ class _History:
         last_col = 1 + 2 * len(rounds)
         ws.set_column(2, last_col, 10)
         ws.merge_range(
-            0, 0, 0, last_col, "历次进展（各轮次完成状态及进度，按牵头处室所报）", st.title
+            0,
+            0,
+            0,
+            last_col,
+            "历次进展（各轮次完成状态及进度，按牵头处室所报；集体的任务逐个成员列示）",
+            st.title,
         )
         ws.set_row(0, 32)
         self.top, self.sub = 2, 3
@@ -1164,6 +1267,17 @@ class _History:
             ws.write_string(r, 2 + 2 * k, status, st.center)
             write_value(ws, r, 3 + 2 * k, percent, st.number)
         ws.set_row(r, row_height([(name, 30)]))
+        # a collective's task: each member's own answers, on a row of its own below
+        for collective, member, past in row.members:
+            self.r += 1
+            r = self.r
+            ws.write_blank(r, 0, None, st.center)
+            label = f"　└ {member}（{collective}）"
+            write_text(ws, r, 1, label, st.text)
+            for k, (status, percent) in enumerate(past):
+                ws.write_string(r, 2 + 2 * k, status, st.center)
+                write_value(ws, r, 3 + 2 * k, percent, st.number)
+            ws.set_row(r, row_height([(label, 30)]))
 
     def close(self) -> None:
         ws, sub = self.ws, self.sub

@@ -28,6 +28,110 @@ class DivisionAnswer:
 
 
 @dataclass(frozen=True)
+class MemberAnswer:
+    """One member's answer to a collective's task; `answered` is False where it sent none."""
+
+    member: str
+    answered: bool
+    status: str = ""
+    percent: float | int | None = None
+
+
+@dataclass(frozen=True)
+class CollectiveRollup:
+    """A collective's answer to one task, rolled up from its members': how many reported,
+    who has not, and the least advanced member's status and percent."""
+
+    collective: str
+    role: Role
+    said: tuple[MemberAnswer, ...]  # every member, in directory order
+    slowest: str = ""  # the least advanced member that reported
+    status: str = ""  # its status, or the missing label when no member reported
+    percent: float | int | None = None
+
+    @property
+    def members(self) -> tuple[str, ...]:
+        return tuple(a.member for a in self.said)
+
+    @property
+    def reported(self) -> tuple[str, ...]:
+        return tuple(a.member for a in self.said if a.answered)
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        return tuple(a.member for a in self.said if not a.answered)
+
+    def note(self, missing_label: str) -> str:
+        """One line for the detail sheet: the count, who is missing, each member's answer."""
+        head = (
+            f"{self.collective}（{role_label(self.role)}）："
+            f"已报 {len(self.reported)}/{len(self.said)}"
+        )
+        if self.missing:
+            head += f"，未报：{'、'.join(self.missing)}"
+        each = "；".join(
+            f"{a.member} {(a.status or '未填') if a.answered else missing_label}"
+            + (f" {percent_text(a.percent)}%" if a.percent is not None else "")
+            for a in self.said
+        )
+        slow = ""
+        if self.slowest and self.role is Role.LEAD and len(self.reported) > 1:
+            slow = f"；完成状态、进度取进展最慢的{self.slowest}"
+        return f"{head}。各成员：{each}{slow}"
+
+
+def percent_text(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def roll_up(
+    collective: str,
+    role: Role,
+    members: Sequence[str],
+    said: Mapping[str, tuple[Any, Any]],
+    rank: Mapping[str, int],
+    missing_label: str,
+) -> CollectiveRollup:
+    """The collective's answer from its members' (status, percent) by member: the least
+    advanced member's (by the status order, then the lower percent). A member that has
+    not answered is named, never counted as having said anything."""
+    answers: list[MemberAnswer] = []
+    slowest: tuple[tuple[int, float], MemberAnswer] | None = None
+    for member in members:
+        if member not in said:
+            answers.append(MemberAnswer(member, False))
+            continue
+        status, percent = said[member]
+        answer = MemberAnswer(
+            member,
+            True,
+            str(status) if status not in (None, "") else "",
+            percent if isinstance(percent, int | float) else None,
+        )
+        answers.append(answer)
+        # the higher the key, the less advanced: a later status, then a lower percent
+        key = (
+            rank.get(answer.status, len(rank)),
+            -float(answer.percent) if answer.percent is not None else 0.0,
+        )
+        if slowest is None or key > slowest[0]:
+            slowest = (key, answer)
+    if slowest is None:
+        return CollectiveRollup(collective, role, tuple(answers), "", missing_label, None)
+    found = slowest[1]
+    return CollectiveRollup(
+        collective,
+        role,
+        tuple(answers),
+        found.member,
+        found.status or missing_label,
+        found.percent,
+    )
+
+
+@dataclass(frozen=True)
 class TaskState:
     task: Task
     target: str
@@ -37,33 +141,51 @@ class TaskState:
     note: str = ""
     conflict: bool = False
     texts: dict[str, str] = field(default_factory=dict)  # text field key -> combined text
+    rollups: tuple[CollectiveRollup, ...] = ()  # each collective on the task, from its members
 
 
 def task_state(
     task: Task, answers: Sequence[DivisionAnswer], settings: Settings, rnd: Round
 ) -> tuple[TaskState, list[Issue]]:
-    """One task as the detail sheet shows it: the lead's status and percent, every
-    division's words, and a note (and a problem) where they disagree."""
+    """One task as the detail sheet shows it: the lead's status and percent (a collective
+    lead's, its least advanced member's), every division's words, and a note (and a
+    problem) where they disagree."""
     status_key, percent_key = settings.status.field, settings.status.percent_field
     missing_label = settings.status.missing_label
     problems: list[Issue] = []
-    lead = next((r for r in answers if r.role is Role.LEAD), None)
+    rank = {status: i for i, status in enumerate(settings.status_order)}
+    rollups = _rollups(task, answers, status_key, percent_key, rank, missing_label)
+    members = {m for _, group in task.collectives for m in group}
+    named = [r for r in answers if r.division not in members]  # units named by themselves
+    lead = next((r for r in named if r.role is Role.LEAD), None)
+    lead_rollup = next((c for c in rollups if c.role is Role.LEAD and c.reported), None)
     notes = []
     if lead is not None:
         status = str(lead.values.get(status_key, "")) or missing_label
         percent = lead.values.get(percent_key)
+    elif lead_rollup is not None:
+        status, percent = lead_rollup.status, lead_rollup.percent
     elif answers:
         status, percent = missing_label, None
         shown = "；".join(f"{r.division}：{r.values.get(status_key, '')}" for r in answers)
         notes.append(f"牵头处室未报送（配合处室报：{shown}）")
     else:
         status, percent = missing_label, None
-    said = {r.values.get(status_key) for r in answers if r.values.get(status_key)}
-    conflict = len(said) > 1
+    # a collective speaks with one voice here, its least advanced member's: its members
+    # differing among themselves is what a collective is, not a conflict
+    voices = [
+        (f"{r.division}（{role_label(r.role)}）", r.values.get(status_key))
+        for r in named
+        if r.values.get(status_key)
+    ]
+    voices += [
+        (f"{c.collective}（{role_label(c.role)}，取{c.slowest}）", c.status)
+        for c in rollups
+        if c.reported and c.status != missing_label
+    ]
+    conflict = len({said for _, said in voices}) > 1
     if conflict:
-        shown = "；".join(
-            f"{r.division}（{role_label(r.role)}）：{r.values.get(status_key)}" for r in answers
-        )
+        shown = "；".join(f"{who}：{said}" for who, said in voices)
         notes.append(f"各处室所报状态不一致：{shown}")
         problems.append(
             warning(
@@ -74,6 +196,7 @@ def task_state(
                 sheet=DETAIL,
             )
         )
+    notes += [c.note(missing_label) for c in rollups]
     found = task.target_for(rnd.year) if rnd.year else None
     texts, cut = _combined_texts(task, answers, settings)
     state = TaskState(
@@ -85,8 +208,48 @@ def task_state(
         note="；".join(notes),
         conflict=conflict,
         texts=texts,
+        rollups=rollups,
     )
     return state, problems + cut
+
+
+def _rollups(
+    task: Task,
+    answers: Sequence[DivisionAnswer],
+    status_key: str,
+    percent_key: str,
+    rank: Mapping[str, int],
+    missing_label: str,
+) -> tuple[CollectiveRollup, ...]:
+    if not task.collectives:
+        return ()
+    said = {a.division: (a.values.get(status_key), a.values.get(percent_key)) for a in answers}
+    out = []
+    for collective, members in task.collectives:
+        role = task.role_of(members[0]) or Role.COOPERATING
+        out.append(roll_up(collective, role, members, said, rank, missing_label))
+    return tuple(out)
+
+
+def earlier_status(
+    task: Task,
+    said: Mapping[str, tuple[Any, Any]],
+    rank: Mapping[str, int],
+    missing_label: str,
+) -> tuple[str, Any]:
+    """(status, percent) of a task in an earlier round, read as `task_state` reads it: the
+    lead's, or a collective lead's least advanced member's."""
+    members = {m for _, group in task.collectives for m in group}
+    lead = next((d for d in task.lead if d in said and d not in members), None)
+    if lead is not None:
+        status, percent = said[lead]
+        return (str(status) if status is not None else "") or missing_label, percent
+    for collective, group in task.collectives:
+        if task.role_of(group[0]) is Role.LEAD:
+            rolled = roll_up(collective, Role.LEAD, group, said, rank, missing_label)
+            if rolled.reported:
+                return rolled.status, rolled.percent
+    return missing_label, None
 
 
 def answers_of(

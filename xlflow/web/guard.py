@@ -15,7 +15,14 @@ from ..errors import Busy, DiskError, NotFound, XlflowError
 from ..intake.upload import size_limit_mb
 from ..issues import Severity
 from ..register.load import load_register
-from ..wording import OVERDUE_LABEL, VERDICT_LABELS, days_left_text, disk_error_text, task_label
+from ..wording import (
+    OVERDUE_LABEL,
+    VERDICT_LABELS,
+    days_left_text,
+    disk_error_text,
+    task_label,
+    units_shown,
+)
 from .console import Console, outbox_link, short_time
 
 ACCESS_COOKIE = "xlflow_access"
@@ -83,6 +90,7 @@ def _template_helpers(app: Flask, console: Console) -> None:
 
     app.jinja_env.globals["outbox_link"] = outbox_link
     app.jinja_env.globals["task_name"] = task_name
+    app.jinja_env.globals["units_shown"] = units_shown
     app.jinja_env.globals["size_limit_mb"] = lambda name: size_limit_mb(name, console.limits)
     app.jinja_env.filters["q"] = lambda s: quote(str(s), safe="")
 

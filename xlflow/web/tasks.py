@@ -6,7 +6,8 @@ from pathlib import Path
 
 from flask import Blueprint, abort, render_template
 
-from ..register.load import load_register
+from ..errors import NotFound
+from ..register.load import directory_report, load_register
 from ..reporting.history import task_history
 from .console import console
 
@@ -21,6 +22,20 @@ def register() -> str:
     source = Path(reg.source)
     shown = source.relative_to(ws.root) if source.is_relative_to(ws.root) else source
     return render_template("register.html", register=reg, years=years, source=shown)
+
+
+@pages.get("/directory")
+def directory() -> str:
+    """The unit directory: units, their other names, the collectives and their members,
+    contacts, and each problem with its row."""
+    ws = console().ws
+    try:
+        found = directory_report(ws)
+    except NotFound as exc:
+        return render_template("directory.html", report=None, missing=str(exc))
+    source = Path(found.path)
+    shown = source.relative_to(ws.root) if source.is_relative_to(ws.root) else source
+    return render_template("directory.html", report=found, source=shown, missing="")
 
 
 @pages.get("/register/<task_id>")
