@@ -134,6 +134,29 @@ class Limits:
     worker_memory_mb: int = 1536
 
 
+ROLLUP_RULES = ("lead", "joined", "least_advanced", "min", "mean", "max", "sum")
+"""How `xlflow roll-up` makes one answer from its sub-units' answers: the lead sub-unit's;
+texts joined under each unit's name; the least advanced status; a number's min, mean, max
+or sum over the units that answered."""
+
+
+@dataclass(frozen=True)
+class RollupSettings:
+    """[rollup]: a rule per field key; a field not named takes its type's default."""
+
+    rules: tuple[tuple[str, str], ...] = ()
+
+    def rule(self, f: Field, status_key: str) -> str:
+        given = dict(self.rules).get(f.key)
+        if given:
+            return given
+        if f.key == status_key:
+            return "least_advanced"
+        if f.type == "percent":
+            return "min"
+        return "joined" if f.type == "text" else "lead"
+
+
 @dataclass(frozen=True)
 class Settings:
     office: OfficeSettings = field(default_factory=OfficeSettings)
@@ -144,6 +167,7 @@ class Settings:
     status: StatusSettings = field(default_factory=StatusSettings)
     report: ReportSettings = field(default_factory=ReportSettings)
     limits: Limits = field(default_factory=Limits)
+    rollup: RollupSettings = field(default_factory=RollupSettings)
     source: str = ""
 
     def field_by_key(self, key: str) -> Field | None:
@@ -316,8 +340,11 @@ def settings_from_dict(data: dict[str, Any], source: str = "xlflow.toml") -> Set
     c.unknown(
         data,
         "",
-        {"schema", "office", "form", "register", "fields", "contact", "status", "report", "limits"},
-    )
+        {
+            "schema", "office", "form", "register", "fields", "contact", "status", "report",
+            "limits", "rollup",
+        },
+    )  # fmt: skip
     schema = c.get(data, "", "schema", int, SCHEMA_VERSION, "整数")
     if schema != SCHEMA_VERSION:
         problems.append(f"schema: 本版本 xlflow 只认识 schema = {SCHEMA_VERSION}，实际是 {schema}")
@@ -329,6 +356,7 @@ def settings_from_dict(data: dict[str, Any], source: str = "xlflow.toml") -> Set
     status = _status_settings(c, data, fields)
     report = _report_settings(c, data, fields)
     limits = _limit_settings(c, data)
+    rollup = _rollup_settings(c, data, fields, status)
     if problems:
         raise SettingsError(source, problems)
     return Settings(
@@ -340,8 +368,50 @@ def settings_from_dict(data: dict[str, Any], source: str = "xlflow.toml") -> Set
         status=status,
         report=report,
         limits=limits,
+        rollup=rollup,
         source=source,
     )
+
+
+_RULE_TYPES = {
+    "least_advanced": ("choice",),
+    "min": ("number", "percent"),
+    "mean": ("number", "percent"),
+    "max": ("number", "percent"),
+    "sum": ("number", "percent"),
+    "joined": ("text",),
+}
+
+
+def _rollup_settings(
+    c: _Checker, data: dict[str, Any], fields: tuple[Field, ...], status: StatusSettings
+) -> RollupSettings:
+    table = _table(c, data, "rollup")
+    by_key = {f.key: f for f in fields}
+    rules: list[tuple[str, str]] = []
+    for key, rule in table.items():
+        if key not in by_key:
+            c.problems.append(
+                f"rollup.{key}: 没有 key 为 {key!r} 的填报项；可用的有 {', '.join(by_key)}"
+            )
+            continue
+        if rule not in ROLLUP_RULES:
+            c.problems.append(f"rollup.{key}: {rule!r} 不可用；可用的有 {', '.join(ROLLUP_RULES)}")
+            continue
+        kinds = _RULE_TYPES.get(str(rule))
+        if kinds and by_key[key].type not in kinds:
+            c.problems.append(
+                f"rollup.{key}: {rule!r} 只适用于 type 为 {'、'.join(kinds)} 的填报项，"
+                f"{key!r} 是 {by_key[key].type}"
+            )
+            continue
+        if rule == "least_advanced" and key != status.field:
+            c.problems.append(
+                f"rollup.{key}: least_advanced 按完成状态的选项顺序判断，只适用于 status.field"
+            )
+            continue
+        rules.append((key, str(rule)))
+    return RollupSettings(tuple(rules))
 
 
 def _office_settings(c: _Checker, data: dict[str, Any]) -> OfficeSettings:
@@ -699,6 +769,109 @@ def render_register_section(reg: RegisterSettings) -> str:
     ]
     lines += [f"{year} = {_toml_str(col)}" for year, col in reg.targets]
     return "\n".join(lines) + "\n\n"
+
+
+def field_table(f: Field) -> dict[str, Any]:
+    """A field as its [[fields]] table in xlflow.toml: what `_read_field` reads back."""
+    out: dict[str, Any] = {"key": f.key, "label": f.label, "type": f.type}
+    if f.required:
+        out["required"] = True
+    if f.choices:
+        out["choices"] = list(f.choices)
+    if f.min is not None and not (f.type == "percent" and f.min == 0):
+        out["min"] = f.min
+    if f.max is not None and not (f.type == "percent" and f.max == 100):
+        out["max"] = f.max
+    if f.max_length:
+        out["max_length"] = f.max_length
+    if f.required_when is not None:
+        out["required_when"] = {
+            "field": f.required_when.field,
+            "equals": list(f.required_when.values),
+        }
+    if f.prompt:
+        out["prompt"] = f.prompt
+    if f.width is not None:
+        out["width"] = f.width
+    return out
+
+
+def form_settings_table(settings: Settings) -> dict[str, Any]:
+    """What a form needs to be made again elsewhere, as settings tables: the office, the
+    form's look, the fields and the contact block (never the sheet password)."""
+    office, form, status = settings.office, settings.form, settings.status
+    return {
+        "office": {
+            "name": office.name,
+            "contact": office.contact,
+            "phone": office.phone,
+            "email": office.email,
+        },
+        "form": {
+            "title": form.title,
+            "sheet": form.sheet,
+            "protect": form.protect,
+            "font": form.font,
+            "header_font": form.header_font,
+        },
+        "fields": [field_table(f) for f in settings.fields],
+        "contact": [field_table(f) for f in settings.contact],
+        "status": {
+            "field": status.field,
+            "percent_field": status.percent_field,
+            "progress_field": status.progress_field,
+            "missing_label": status.missing_label,
+            "colours": dict(status.colours),
+        },
+    }
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    return _toml_str(str(value))
+
+
+def render_fields_section(fields: list[dict[str, Any]], contact: list[dict[str, Any]]) -> str:
+    """The [[fields]] and [[contact]] tables of xlflow.toml, as the form that carried them
+    had them (`xlflow forward`)."""
+    lines = [
+        "# 填报项（the columns a division fills in），照上级下发的填报表，请勿改动：",
+        "# 汇总后的答复要写回上级的表格。",
+    ]
+    for name, tables in (("fields", fields), ("contact", contact)):
+        for table in tables:
+            lines += ["", f"[[{name}]]"]
+            lines += [f"{k} = {_toml_value(v)}" for k, v in table.items()]
+    return "\n".join(lines) + "\n\n"
+
+
+def replace_fields_section(
+    template: str, fields: list[dict[str, Any]], contact: list[dict[str, Any]]
+) -> str:
+    """xlflow.toml's text with its [[fields]] and [[contact]] written anew."""
+    start = template.index("# 填报项")
+    end = template.index("# Which fields the consolidated workbook")
+    return template[:start] + render_fields_section(fields, contact) + template[end:]
+
+
+def replace_rollup_section(template: str, settings: Settings) -> str:
+    """xlflow.toml's text with [rollup] naming each of `settings`' fields and its rule."""
+    start = template.index("# 汇总下级报送")
+    end = template.index("# 通报")
+    head = template[start : template.index("[rollup]", start)]
+    status_key = settings.status.field
+    lines = ["[rollup]"]
+    lines += [
+        f"{f.key} = {_toml_str(settings.rollup.rule(f, status_key))}" for f in settings.fields
+    ]
+    return template[:start] + head + "\n".join(lines) + "\n\n" + template[end:]
 
 
 def replace_register_section(template: str, reg: RegisterSettings) -> str:

@@ -252,6 +252,47 @@ class FormSpec:
 
 
 @dataclass(frozen=True)
+class Provenance:
+    """Where a rolled-up form's answers came from (`xlflow roll-up`): the unit that rolled
+    them up, its sub-units that answered and those that did not, each child file, and
+    which sub-unit said what."""
+
+    unit: str
+    answered: tuple[str, ...]
+    missing: tuple[str, ...]
+    files: tuple[tuple[str, str, str], ...]  # (sub-unit, file name, sha256)
+    said: tuple[tuple[str, str, str, str], ...] = ()  # (task id, field label, sub-unit, value)
+    at: str = ""  # when it was rolled up
+
+    @property
+    def line(self) -> str:
+        """The visible line: 据某某、某某报送, and who did not answer."""
+        text = f"据{'、'.join(self.answered)}报送" if self.answered else "下级单位均未报送"
+        if self.missing:
+            text += f"；{'、'.join(self.missing)}未报送，其部分空缺"
+        return f"{text}（{self.unit}汇总，下级报送文件 {len(self.files)} 份）。"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "unit": self.unit,
+            "answered": list(self.answered),
+            "missing": list(self.missing),
+            "files": [list(f) for f in self.files],
+            "at": self.at,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Provenance:
+        return cls(
+            unit=str(data.get("unit", "")),
+            answered=tuple(str(x) for x in data.get("answered", ())),
+            missing=tuple(str(x) for x in data.get("missing", ())),
+            files=tuple((str(a), str(b), str(c)) for a, b, c in data.get("files", ())),
+            at=str(data.get("at", "")),
+        )
+
+
+@dataclass(frozen=True)
 class Decision:
     """The coordinator's word on one file, by its content: accept it despite its errors,
     or exclude it. Kept until undone; it never touches the file."""

@@ -29,6 +29,10 @@ META_NOTE = "请勿修改或删除本工作表：xlflow 用它识别和核验报
 NAME_PREFIX = "xlflow_"
 PROP_PREFIX = "xlflow."
 IDENTITY_KEYS = ("schema", "round", "division", "tasks", "signature")
+# a rolled-up form (xlflow roll-up): its provenance, in full on a veryHidden sheet and in
+# short as a custom property, which every reader of returns reads anyway
+ROLLUP_SHEET = "_xlflow_rollup"
+ROLLUP_PROPERTY = "rollup"
 _SECRET_BYTES = 32
 
 

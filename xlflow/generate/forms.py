@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, overload
 
 from ..cells import cell_ref, col_letter
-from ..config import Field, Settings, describe_field
+from ..config import Field, Settings, describe_field, form_settings_table
 from ..errors import NotFound
 from ..excel import (
     BORDER,
@@ -32,7 +32,7 @@ from ..excel import (
 )
 from ..files import atomic_write, folder_lock, sha256_bytes, sweep_temp_files
 from ..ledger import AcceptedFiles, Ledger
-from ..model import FileRecord, FormRow, FormSpec, Register, Role, Round
+from ..model import FileRecord, FormRow, FormSpec, Provenance, Register, Role, Round
 from ..pool import IsolatedPool, default_workers
 from ..register.load import load_register
 from ..signing import (
@@ -40,6 +40,8 @@ from ..signing import (
     META_SHEET,
     NAME_PREFIX,
     PROP_PREFIX,
+    ROLLUP_PROPERTY,
+    ROLLUP_SHEET,
     identity,
     load_or_create_secret,
     row_hash,
@@ -502,8 +504,13 @@ def render_form(
     spec: FormSpec,
     settings: Settings,
     created: dt.datetime | None = None,
+    provenance: Provenance | None = None,
 ) -> bytes:
-    """The form as xlsx bytes. The same spec always gives the same cell contents."""
+    """The form as xlsx bytes. The same spec always gives the same cell contents.
+
+    With `provenance`, the form is one rolled up from a unit's own units (`xlflow
+    roll-up`): its values are the answers, not carried over, and it says where they came
+    from, in the hint line and on a veryHidden sheet."""
     buf = io.BytesIO()
     wb = new_workbook(buf, created)
     fmt = _Formats(wb, settings)
@@ -516,8 +523,8 @@ def render_form(
     lists = wb.add_worksheet(LISTS_SHEET)
     meta = wb.add_worksheet(META_SHEET)
     flags = wb.add_worksheet(CHECK_SHEET, worksheet_class=PlainFormulaSheet)
-    _title_block(ws, fmt, spec, layout)
-    _task_rows(ws, fmt, spec, settings, layout)
+    _title_block(ws, fmt, spec, layout, provenance)
+    _task_rows(ws, fmt, spec, settings, layout, carried_over=provenance is None)
     _input_rules(wb, ws, lists, fmt, spec, settings, layout)
     contact_cells, contact_spans, bottom = _contact_block(ws, fmt, spec, settings, layout)
     _self_check(ws, flags, fmt, spec, settings, layout, contact_spans, bottom)
@@ -527,6 +534,8 @@ def render_form(
     if settings.form.protect:
         lists.protect(settings.form.password)
     _write_identity(wb, meta, fmt, spec, settings, layout.field_cols, contact_cells)
+    if provenance is not None:
+        _write_provenance(wb, fmt, provenance, settings)
     wb.set_properties(
         {
             "title": spec.title,
@@ -541,7 +550,39 @@ def render_form(
     return buf.getvalue()
 
 
-def _title_block(ws: Any, fmt: _Formats, spec: FormSpec, layout: _Layout) -> None:
+def _write_provenance(wb: Any, fmt: _Formats, provenance: Provenance, settings: Settings) -> None:
+    """Where a rolled-up form's answers came from: in full on a veryHidden sheet (each
+    child file with its sha256, and which sub-unit said what), in short as a property."""
+    sheet = wb.add_worksheet(ROLLUP_SHEET)
+    rows: list[tuple[str, ...]] = [
+        ("xlflow roll-up", "本工作表记录汇总来源：由哪些下级单位的哪份报送文件汇总而来。"),
+        ("unit", provenance.unit),
+        ("at", provenance.at),
+        ("answered", "、".join(provenance.answered)),
+        ("missing", "、".join(provenance.missing)),
+        ("line", provenance.line),
+        (),
+        ("sub_unit", "file", "sha256"),
+        *provenance.files,
+        (),
+        ("task_id", "field", "sub_unit", "value"),
+        *provenance.said,
+    ]
+    for r, row in enumerate(rows):
+        for c, text in enumerate(row):
+            sheet.write_string(r, c, text, fmt.meta)
+    sheet.very_hidden()
+    if settings.form.protect:
+        sheet.protect(settings.form.password)
+    summary = json.dumps(provenance.to_dict(), ensure_ascii=False, sort_keys=True)
+    for n, part in enumerate(_chunks(summary)):
+        suffix = f"_{n + 1}" if n else ""
+        wb.set_custom_property(f"{PROP_PREFIX}{ROLLUP_PROPERTY}{suffix}", part)
+
+
+def _title_block(
+    ws: Any, fmt: _Formats, spec: FormSpec, layout: _Layout, provenance: Provenance | None = None
+) -> None:
     """Title, 填报单位 and 报送时限, the one-line hint, and the column headers."""
     last_col = layout.last_col
     ws.set_zoom(90)
@@ -561,6 +602,8 @@ def _title_block(ws: Any, fmt: _Formats, spec: FormSpec, layout: _Layout) -> Non
     )
     if spec.prefill_from:
         hint += f"浅蓝色单元格为上一轮次（{spec.prefill_from}）已报内容，请逐项核对更新。"
+    if provenance is not None:
+        hint = provenance.line
     hint_row = layout.check_row + 1
     ws.merge_range(hint_row, 0, hint_row, last_col, hint, fmt.hint)
     ws.set_row(hint_row, 30)
@@ -572,7 +615,14 @@ def _title_block(ws: Any, fmt: _Formats, spec: FormSpec, layout: _Layout) -> Non
     ws.set_row(header_row, row_height([(c.header, c.width) for c in layout.cols]))
 
 
-def _task_rows(ws: Any, fmt: _Formats, spec: FormSpec, settings: Settings, layout: _Layout) -> None:
+def _task_rows(
+    ws: Any,
+    fmt: _Formats,
+    spec: FormSpec,
+    settings: Settings,
+    layout: _Layout,
+    carried_over: bool = True,
+) -> None:
     """One row per task: id, role, the read-only text, and the input cells (carried over
     from an earlier round where there are values to carry)."""
     widths = layout.widths
@@ -589,7 +639,7 @@ def _task_rows(ws: Any, fmt: _Formats, spec: FormSpec, settings: Settings, layou
         for f in settings.fields:
             col = layout.field_cols[f.key]
             value = carried.get(f.key)
-            cell_fmt = fmt.input_for(f, value is not None)
+            cell_fmt = fmt.input_for(f, carried_over and value is not None)
             if f.type == "date" and isinstance(value, str) and value:
                 try:
                     ws.write_datetime(r, col, dt.datetime.fromisoformat(value), cell_fmt)
@@ -816,7 +866,32 @@ def _metadata(
         ("columns", json.dumps({k: col_letter(c) for k, c in field_cols.items()})),
         ("contact", json.dumps(dict(contact_cells))),
         ("prefill_from", spec.prefill_from),
+        # what the form needs to be made again by the unit it is sent to (xlflow forward)
+        ("form_settings", json.dumps(form_hint(spec, settings), ensure_ascii=False)),
     ]
+
+
+def form_hint(spec: FormSpec, settings: Settings) -> dict[str, Any]:
+    """The settings tables a form is made with, and its round (see `form_settings_table`)."""
+    rnd = spec.round
+    reg = settings.register
+    shown = {c: _display_header(c) for c in reg.readonly_columns}
+    return {
+        **form_settings_table(settings),
+        # which of the read-only columns name a task's group and the task itself
+        "columns": {
+            "group": shown.get(reg.group_column, ""),
+            "name": shown.get(reg.name_column, ""),
+        },
+        # the tasks this unit answers as a member of a collective (各街道)
+        "collectives": {r.task_id: r.collective for r in spec.rows if r.collective},
+        "round": {
+            "id": rnd.id,
+            "title": rnd.title,
+            "year": rnd.year,
+            "deadline": rnd.deadline.isoformat() if rnd.deadline else "",
+        },
+    }
 
 
 def _write_instructions(ws: Any, fmt: _Formats, spec: FormSpec, settings: Settings) -> None:

@@ -31,7 +31,7 @@ from ..reading.reader import read_workbook
 from ..reading.workbook import RawWorkbook, ReadResult
 from ..signing import META_SHEET, load_or_create_secret
 from ..workspace import Workspace
-from .identify import filename_warning, identify
+from .identify import filename_warning, identify, rollup_issue
 from .receipts import write_receipts
 from .validate import validate_form
 
@@ -226,6 +226,9 @@ def check_file(ctx: IntakeContext, job: ReadJob, data: bytes) -> FileRecord:
     mismatch = filename_warning(Path(job.rel).name, spec.division, ctx.forms)
     if mismatch:
         issues.append(mismatch)
+    rolled = rollup_issue(raw)
+    if rolled is not None:
+        issues.append(rolled)
     checked = validate_form(
         raw,
         spec,

@@ -10,9 +10,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..issues import Issue, IssueCode, error, has_errors, warning
-from ..model import FormSpec, IntakeContext
+from ..model import FormSpec, IntakeContext, Provenance
 from ..reading.workbook import RawWorkbook, text_of
-from ..signing import IDENTITY_KEYS, META_SHEET, NAME_PREFIX, PROP_PREFIX, SCHEMA, verify
+from ..signing import (
+    IDENTITY_KEYS,
+    META_SHEET,
+    NAME_PREFIX,
+    PROP_PREFIX,
+    ROLLUP_PROPERTY,
+    SCHEMA,
+    verify,
+)
 from ..text import decode_ooxml_escapes, repair_mojibake, task_id_text
 from .locate import find_task_sheet, locate_table
 
@@ -108,6 +116,28 @@ def read_metadata(raw: RawWorkbook) -> Metadata | None:
 
 
 SHEET, NAMES, PROPERTIES = "工作表", "定义名称", "文档属性"
+
+
+def rollup_issue(raw: RawWorkbook) -> Issue | None:
+    """A form rolled up by a unit from its own units' answers (`xlflow roll-up`) says so in
+    a property: the provenance, shown on the receipt, the 来源 sheet and the console."""
+    text = _joined(raw.properties, PROP_PREFIX, ROLLUP_PROPERTY, False)
+    if not text:
+        return None
+    try:
+        provenance = Provenance.from_dict(json.loads(text))
+    except (ValueError, TypeError, AttributeError):
+        return None  # a damaged note of provenance is no reason to refuse the answers
+    files = "、".join(
+        f"{unit}：{name}（sha256 {sha[:12]}…）" for unit, name, sha in provenance.files
+    )
+    return warning(
+        IssueCode.ROLLED_UP,
+        f"本表由{provenance.unit}汇总其下级单位的报送后上报：{provenance.line}"
+        + (f"下级报送文件：{files}。" if files else ""),
+    )
+
+
 # the copies that survive Excel, WPS and LibreOffice in each format: a missing one says a
 # program outside them rewrote the file (an .xls or .ods saved by LibreOffice keeps no
 # string names xlflow reads, and an .xls no custom properties)

@@ -12,6 +12,7 @@ from ..config import RegisterSettings
 from ..errors import RegisterError
 from ..excel import BORDER, LOOK, new_workbook, row_height
 from ..model import Register
+from . import parse
 from .directory import (
     HEADERS,
     LEGACY_CSV,
@@ -24,7 +25,6 @@ from .directory import (
     organise,
     units_from_rows,
 )
-from . import parse
 
 
 def read_directory(path: Path, _option: object = None) -> Directory:

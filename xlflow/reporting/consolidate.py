@@ -1155,6 +1155,7 @@ def _sources(ws: Any, st: _Styles, data: Consolidation, title: str) -> None:
         ("在 inbox 中", 9),
         ("来自邮件", 30),
         ("协调办公室决定", 30),
+        ("汇总来源", 40),
         ("sha256", 66),
     ]
     header = _list_sheet(ws, st, "报送文件来源", heads)
@@ -1172,6 +1173,7 @@ def _sources(ws: Any, st: _Styles, data: Consolidation, title: str) -> None:
             "是" if f.present else "否（已存档）",
             f.origin.removeprefix("邮件："),
             "；".join(i.message for i in f.issues if i.code in DECISION_CODES),
+            "；".join(i.message for i in f.issues if i.code is IssueCode.ROLLED_UP),
             f.sha256,
         ]
         for i, text in enumerate(row):
