@@ -252,7 +252,6 @@ def _clashes(directory: Directory, cols: Mapping[str, int]) -> list[Issue]:
                         division=unit.name,
                     )
                 )
-                continue
             holder = owner.setdefault(alias, unit)
             if holder.name != unit.name:
                 problems.append(
