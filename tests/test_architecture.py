@@ -30,10 +30,11 @@ STAGES: list[tuple[str, list[str]]] = [
     ("generate", ["selfcheck", "forms"]),
     ("intake", ["locate", "identify", "validate", "receipts", "upload", "collect", "decisions", "remind"]),
     ("reporting", ["status", "tasks", "consolidate", "history", "bulletin"]),
+    ("relay", ["forward", "rollup"]),
     ("web", ["outputs", "jobs", "console", "guard", "rounds", "board", "downloads", "tasks", "app"]),
     ("surfaces", ["demo", "cli", "__main__", "__init__"]),
 ]  # fmt: skip
-SUBPACKAGES = {"reading", "register", "generate", "intake", "reporting", "web"}
+SUBPACKAGES = {"reading", "register", "generate", "intake", "reporting", "relay", "web"}
 # stages that stand side by side: none imports another
 SIBLINGS = {"generate", "intake", "reporting"}
 LAYER = {stage: n for n, (stage, _) in enumerate(STAGES)}

@@ -253,7 +253,8 @@ def test_sources_sheet_lists_every_file(ws: Path, forms: dict[str, Path]) -> Non
         and rows["b.xlsx"][4] == "a.xlsx"
     )
     assert rows["a.xlsx"][7] is None and rows["a.xlsx"][8] is None  # no mail, no decision
-    assert len(rows["a.xlsx"][9]) == 64
+    assert rows["a.xlsx"][9] is None  # not rolled up from a unit's own units
+    assert len(rows["a.xlsx"][10]) == 64
 
 
 def test_status_json_and_text(ws: Path, forms: dict[str, Path]) -> None:

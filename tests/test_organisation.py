@@ -345,3 +345,27 @@ def test_a_rollup_rule_that_does_not_fit_its_field_is_a_settings_error(tmp_path:
     settings.write_text(text, "utf-8")
     result = run(["register", "-w", str(root)], expect=3)
     assert "rollup.progress" in result.output and "number" in result.output
+
+
+def test_the_console_shows_the_directory_and_its_problems(tmp_path: Path) -> None:
+    from .test_web import Console
+
+    root = make_folder(tmp_path / "w")
+    console = Console(root)
+    try:
+        status, page, _ = console.request("GET", "/directory")
+        assert status == 200 and "名录没有发现问题" in page
+        assert "东湖街道、西山街道、南岭街道" in page and "发改委 → 市发改委" in page
+        status, page, _ = console.request("GET", "/register")
+        assert "各街道（3 个成员）" in page
+        directory = root / "templates" / "单位名录.csv"
+        with directory.open("a", encoding="utf-8") as fh:
+            fh.write("东湖街道,,各街首,,,\n")
+        status, page, _ = console.request("GET", "/directory")
+        assert status == 200
+        assert "第 13 行的单位 东湖街道 与第 8 行重复" in page and "“各街首”" in page
+        # every page that needs the register says what to fix, never a traceback
+        status, page, _ = console.request("GET", "/register")
+        assert status >= 400 and "单位名录" in page and "Traceback" not in page
+    finally:
+        console.stop()

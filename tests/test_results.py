@@ -27,6 +27,8 @@ from xlflow.intake.remind import write_reminders
 from xlflow.model import parse_round
 from xlflow.register.init import check_register, init_workspace
 from xlflow.register.load import describe_register, directory_report, load_register
+from xlflow.relay.forward import forward
+from xlflow.relay.rollup import roll_up
 from xlflow.reporting.bulletin import write_report
 from xlflow.reporting.consolidate import merge
 from xlflow.reporting.history import task_history
@@ -123,6 +125,7 @@ def test_every_command_with_json_is_covered() -> None:
     )
     covered = {"register", "status", "history", "collect", "merge", "remind", "report"}
     covered |= {"generate", "accept", "exclude", "undo", "init", "directory"}
+    covered |= {"forward", "roll-up"}  # test_forward_and_roll_up_too
     assert with_json == sorted(covered)
 
 
@@ -151,3 +154,16 @@ def test_init_and_a_register_check_too(tmp_path: Path) -> None:
     assert checked == _normal(check_register(BUNDLED_XLSX).to_dict(), ())
     dry = json.loads(run(["init", "--register", str(BUNDLED_XLSX), "--dry-run", "--json"]).output)
     assert dry == checked
+
+
+def test_forward_and_roll_up_too(demo_root: Path, tmp_path: Path) -> None:
+    form = next((demo_root / "outbox" / ROUND / "forms").glob("*.xlsx"))
+    to = "一科、二科、三科"
+    cli, lib = tmp_path / "cli", tmp_path / "lib"
+    shown = json.loads(run(["forward", str(form), "--to", to, "-w", str(cli), "--json"]).output)
+    made = forward(lib, form, to)
+    assert dataclasses.is_dataclass(made) and made.__dataclass_params__.frozen  # type: ignore[union-attr]
+    assert _normal(shown, (cli,)) == _normal(made.to_dict(), (lib,))
+    shown = json.loads(run(["roll-up", "-w", str(cli), "--json"]).output)
+    rolled = roll_up(Workspace.open(lib))
+    assert _normal(shown, (cli,)) == _normal(rolled.to_dict(), (lib,))

@@ -469,6 +469,11 @@ def test_a_whole_round_in_the_browser(console: Console, browser: Any, tmp_path: 
     driver.find_element(By.LINK_TEXT, "任务清单").click()
     assert len(driver.find_elements(By.CSS_SELECTOR, "#register tbody tr:not(.group)")) == 24
     shot(driver, "07-任务清单")
+    driver.find_element(By.LINK_TEXT, "单位名录").click()
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#directory tbody tr")) == 7
+    assert "名录没有发现问题" in text(driver, "#directory-ok")
+    shot(driver, "11-单位名录")
+    driver.find_element(By.LINK_TEXT, "任务清单").click()
     driver.find_element(By.CSS_SELECTOR, "#register td.task a").click()
     history = text(driver, "main")
     assert (

@@ -36,8 +36,8 @@ class Workspace:
     root: Path
     settings: Settings
     settings_path: Path
-    # the register as parsed, once `register.load.load_register` has read it
-    parsed_register: Register | None = field(default=None, repr=False, compare=False)
+    # the register as parsed, with the key it was parsed under (`register.load`)
+    parsed_register: tuple[str, Register] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def open(cls, root: Path | str = ".") -> Workspace:

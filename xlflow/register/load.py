@@ -43,15 +43,22 @@ DETECT_LAYOUT = "xlflow.register.detect:detect_layout"
 
 
 def load_register(ws: Workspace) -> Register:
-    """The working folder's register, parsed once and kept in the ledger."""
-    if ws.parsed_register is None:
-        key, parsed = _cache_register(ws)
-        if parsed is None:
-            with Ledger(ws.ledger_path) as ledger:
-                parsed = ledger.cached_register(key)
-        assert parsed is not None
-        ws.parsed_register = parsed
-    return ws.parsed_register
+    """The working folder's register, parsed once per version and kept in the ledger.
+
+    A long-lived working folder (the console's) sees an edit of the register, the
+    directory or the settings at the next call: the key is taken anew each time, which
+    is a read and a hash of two small files."""
+    key = _key(ws)
+    held = ws.parsed_register
+    if held is not None and held[0] == key:
+        return held[1]
+    key, parsed = _cache_register(ws, key)
+    if parsed is None:
+        with Ledger(ws.ledger_path) as ledger:
+            parsed = ledger.cached_register(key)
+    assert parsed is not None
+    ws.parsed_register = (key, parsed)
+    return parsed
 
 
 def load_directory(ws: Workspace, register: Register | None = None) -> Directory | None:
@@ -71,8 +78,9 @@ def register_key(ws: Workspace) -> str:
     return _cache_register(ws)[0]
 
 
-def _cache_register(ws: Workspace) -> tuple[str, Register | None]:
-    """The key, and the register if it had to be parsed now."""
+def _key(ws: Workspace) -> str:
+    """What the parsed register depends on: the register's bytes, the [register]
+    settings, where it is, xlflow's own code, and the unit directory's bytes."""
     path, settings = ws.register_path, ws.settings.register
     try:
         data = path.read_bytes()
@@ -96,6 +104,14 @@ def _cache_register(ws: Workspace) -> tuple[str, Register | None]:
             ]
         )
     ).hexdigest()
+    return key
+
+
+def _cache_register(ws: Workspace, key: str | None = None) -> tuple[str, Register | None]:
+    """The key, and the register if it had to be parsed now."""
+    key = key or _key(ws)
+    path, settings = ws.register_path, ws.settings.register
+    where = find_directory(ws.templates)
     with Ledger(ws.ledger_path) as ledger:
         if ledger.register_head(key) is not None:
             return key, None
