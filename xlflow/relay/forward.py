@@ -68,6 +68,10 @@ CHILD_REGISTER = "任务清单.xlsx"
 SPLIT_COLUMN = "分解到"
 PARENT_ROLE_COLUMN = "上级分工"
 _REGISTER_SHEET = "任务清单"
+_REGISTER_NOTE = (
+    f"“{SPLIT_COLUMN}”写每项任务交给哪些下级单位（用“、”隔开，第一个牵头），"
+    "改好后保存，并重新运行 xlflow forward。"
+)
 _READ_FORM = "xlflow.relay.forward:parse_received_form"
 
 
@@ -505,13 +509,9 @@ def _register_bytes(
     widths = [6.0] + [24.0] * len(heads) + [10.0, 36.0]
     for c, width in enumerate(widths):
         ws.set_column(c, c, width)
-    ws.merge_range(
-        0, 0, 0, len(columns) - 1,
-        f"由“{received.name}”（{received.office}发给{received.division}，{received.round_title}）转来。"
-        f"“{SPLIT_COLUMN}”写每项任务交给哪些下级单位（用“、”隔开，第一个牵头），改好后保存并重新运行 xlflow forward。",
-        note,
-    )  # fmt: skip
-    ws.set_row(0, 36)
+    text = f"由“{received.name}”（{received.office or '上级'}发给{received.division}，{received.round_title}）转来。"
+    ws.merge_range(0, 0, 0, len(columns) - 1, text + _REGISTER_NOTE, note)
+    ws.set_row(0, row_height([(text + _REGISTER_NOTE, sum(widths))], min_lines=2))
     for c, text in enumerate(columns):
         ws.write_string(1, c, text, head)
     for r, row in enumerate(received.rows, start=2):
@@ -521,6 +521,10 @@ def _register_bytes(
         ws.write_string(r, len(values), split.get(row.task_id, everyone), edit)
         ws.set_row(r, row_height([(t, 24.0) for t in values[1:-1]]))
     ws.freeze_panes(2, 1)
+    ws.set_landscape()
+    ws.set_paper(9)
+    ws.fit_to_pages(1, 0)
+    ws.repeat_rows(1)
     wb.close()
     return buffer.getvalue()
 

@@ -1194,6 +1194,7 @@ def _collectives(ws: Any, st: _Styles, data: Consolidation, title: str) -> None:
     header = _list_sheet(
         ws, st, "集体汇总（各成员分别报送，完成状态、进度取进展最慢的成员）", heads
     )
+    ws.set_row(header, 30)  # 完成进度(%) takes two lines
     r = header
     missing = data.settings.status.missing_label
     for task_id, name, c in data.rollups:
