@@ -29,7 +29,7 @@ from ..ledger import Ledger
 from ..model import FileRecord, FormRow, FormSpec, Provenance, Register, Round, Task
 from ..register.load import load_register
 from ..standing import round_state
-from ..text import safe_filename
+from ..text import clean_cell, safe_filename
 from ..workspace import Workspace
 from .forward import ReceivedForm, forwarded_rounds, read_received_form, received_copy
 
@@ -144,7 +144,7 @@ def _rows(
         for f in settings.fields:
             rule = own.rollup.rule(f, status_key)
             given = [(u, v[f.key]) for u, v in answers if v.get(f.key) not in (None, "")]
-            said += [(row.task_id, f.label, u, _text(v)) for u, v in given]
+            said += [(row.task_id, f.label, u, clean_cell(v)) for u, v in given]
             value = combine(rule, f, given, task, order, len(units) > 1)
             if value not in (None, ""):
                 values.append((f.key, value))
@@ -161,12 +161,6 @@ def _rows(
             )
         )
     return rows, said, filled
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def combine(

@@ -42,7 +42,7 @@ from ..model import FileRecord, Round
 from ..pool import start_companion, stop_companion
 from ..register.load import register_key
 from ..standing import DivisionState, RoundState, Standing, round_state
-from ..text import safe_filename
+from ..text import clean_cell, safe_filename
 from ..wording import (
     COLLECTIVES,
     DETAIL,
@@ -64,7 +64,6 @@ from .tasks import (
     TaskState,
     answers_of,
     earlier_status,
-    percent_text,
     status_change,
     task_state,
 )
@@ -1201,7 +1200,7 @@ def _collectives(ws: Any, st: _Styles, data: Consolidation, title: str) -> None:
         r += 1
         each = "\n".join(
             f"{a.member}：{(a.status or '未填') if a.answered else missing}"
-            + (f" {percent_text(a.percent)}%" if a.percent is not None else "")
+            + (f" {clean_cell(a.percent)}%" if a.percent is not None else "")
             for a in c.said
         )
         cells = [

@@ -13,7 +13,7 @@ from typing import Any
 from ..config import Settings
 from ..issues import Issue, IssueCode, warning
 from ..model import FileRecord, Register, Role, Round, Task
-from ..text import CELL_TEXT_LIMIT, cell_length, cut_to_cell
+from ..text import CELL_TEXT_LIMIT, cell_length, clean_cell, cut_to_cell
 from ..wording import DETAIL, role_label
 
 
@@ -71,19 +71,13 @@ class CollectiveRollup:
             head += f"，未报：{'、'.join(self.missing)}"
         each = "；".join(
             f"{a.member} {(a.status or '未填') if a.answered else missing_label}"
-            + (f" {percent_text(a.percent)}%" if a.percent is not None else "")
+            + (f" {clean_cell(a.percent)}%" if a.percent is not None else "")
             for a in self.said
         )
         slow = ""
         if self.slowest and self.role is Role.LEAD and len(self.reported) > 1:
             slow = f"；完成状态、进度取进展最慢的{self.slowest}"
         return f"{head}。各成员：{each}{slow}"
-
-
-def percent_text(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def roll_up(
