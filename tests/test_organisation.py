@@ -116,6 +116,15 @@ def test_status_counts_members_not_the_collective(organised: Path) -> None:
     state = {d["division"]: d["state"] for d in data["divisions"]}
     assert state["东湖街道"] == state["西山街道"] == "accepted"
     assert state["南岭街道"] == "missing"
+    streets = next(c for c in data["collectives"] if c["collective"] == "各街道")
+    assert streets == {
+        "collective": "各街道",
+        "members": list(STREETS),
+        "reported": ["东湖街道", "西山街道"],
+        "missing": ["南岭街道"],
+    }
+    text = run(["status", "-w", str(organised), "--round", ROUND]).output
+    assert "各街道：2/3 个成员已报，未报：南岭街道" in text
 
 
 def test_the_consolidated_workbook_rolls_each_collective_up(organised: Path) -> None:
@@ -358,6 +367,9 @@ def test_the_console_shows_the_directory_and_its_problems(tmp_path: Path) -> Non
         assert "东湖街道、西山街道、南岭街道" in page and "发改委 → 市发改委" in page
         status, page, _ = console.request("GET", "/register")
         assert "各街道（3 个成员）" in page
+        run(["generate", "-w", str(root), "--round", ROUND, "--deadline", DEADLINE])
+        status, page, _ = console.request("GET", f"/r/{ROUND}")
+        assert status == 200 and "各街道：0/3 个成员已报，未报：东湖街道、西山街道、南岭街道" in page
         directory = root / "templates" / "单位名录.csv"
         with directory.open("a", encoding="utf-8") as fh:
             fh.write("东湖街道,,各街首,,,\n")

@@ -239,6 +239,23 @@ def test_the_parents_workbook_shows_the_answer_and_the_names_it_rests_on(
     assert "甲区科技局_2025-H1_填报表.xlsx" in line["汇总来源"]
 
 
+def test_the_console_shows_the_provenance(relay: dict[str, Any]) -> None:
+    from urllib.parse import quote
+
+    from .test_web import Console
+
+    record = stored(relay["parent"], ROUND, relay["sent"].name)
+    console = Console(relay["parent"])
+    try:
+        status, page, _ = console.request("GET", f"/r/{ROUND}/f/{record.sha256}")
+        assert status == 200
+        assert "据甲区科技局、甲区发改局报送" in page and "甲区住建局未报送" in page
+        status, page, _ = console.request("GET", f"/r/{ROUND}/d/{quote(DISTRICT)}")
+        assert status == 200 and "据甲区科技局、甲区发改局报送" in page
+    finally:
+        console.stop()
+
+
 def test_a_tampered_rolled_up_form_is_rejected(relay: dict[str, Any], tmp_path: Path) -> None:
     parent = tmp_path / "city"
     shutil.copytree(relay["parent"], parent)

@@ -791,6 +791,11 @@ def _status_text(state: Any) -> str:
     missing = state.missing
     lines.append("")
     lines.append(f"尚未采用：{'、'.join(missing)}" if missing else "全部处室均已报送并通过核验。")
+    for c in state.collective_returns():
+        waiting = f"，未报：{'、'.join(c['missing'])}" if c["missing"] else "，全部已报"
+        lines.append(
+            f"{c['collective']}：{len(c['reported'])}/{len(c['members'])} 个成员已报{waiting}"
+        )
     for d in state.divisions:
         if d.standing == "rejected":
             first = d.to_dict()["problems"][:3]

@@ -156,6 +156,21 @@ def round_state(
 class RoundStatus:
     state: RoundState
     today: dt.date
+    # each collective answered member by member in this round, as its forms were made
+    collectives: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def collective_returns(self) -> list[dict[str, Any]]:
+        """Each collective: its members, those with an accepted return, those without."""
+        accepted = {d.division for d in self.divisions if d.standing is Standing.ACCEPTED}
+        return [
+            {
+                "collective": name,
+                "members": list(members),
+                "reported": [m for m in members if m in accepted],
+                "missing": [m for m in members if m not in accepted],
+            }
+            for name, members in self.collectives
+        ]
 
     @property
     def round(self) -> Round:
@@ -207,4 +222,5 @@ class RoundStatus:
             "divisions": [d.to_dict() | {"overdue": self.overdue(d)} for d in self.divisions],
             "missing": self.missing,
             "counts": self.counts(),
+            "collectives": self.collective_returns(),
         }

@@ -17,7 +17,15 @@ def round_status(ws: Workspace, round_id: str, today: dt.date | None = None) -> 
     with Ledger(ws.ledger_path) as ledger:
         rnd = ledger.load_round(round_id)
         state = round_state(ledger, rnd, register.divisions)
-    return RoundStatus(state, today or dt.date.today())
+        members = ledger.round_units(rnd.id)["member"]
+    return RoundStatus(state, today or dt.date.today(), _grouped(members))
+
+
+def _grouped(members: list[tuple[str, str]]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    out: dict[str, list[str]] = {}
+    for collective, member in members:
+        out.setdefault(collective, []).append(member)
+    return tuple((name, tuple(group)) for name, group in out.items())
 
 
 def all_rounds(ws: Workspace, today: dt.date | None = None) -> list[RoundStatus]:
