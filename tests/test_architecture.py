@@ -28,7 +28,7 @@ STAGES: list[tuple[str, list[str]]] = [
     ("reading", ["zipnames", "workbook", "package", "ooxml", "ods", "biff", "reader", "containers"]),
     ("register", ["paragraphs", "parse", "directory", "directory_file", "load", "detect", "init"]),
     ("generate", ["selfcheck", "forms"]),
-    ("intake", ["locate", "identify", "validate", "receipts", "upload", "collect", "decisions", "remind"]),
+    ("intake", ["locate", "identify", "validate", "receipts", "upload", "collect", "decisions", "extensions", "remind"]),
     ("reporting", ["status", "tasks", "consolidate", "history", "bulletin"]),
     ("relay", ["forward", "rollup"]),
     ("web", ["outputs", "jobs", "console", "guard", "rounds", "board", "downloads", "tasks", "app"]),

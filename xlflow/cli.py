@@ -696,6 +696,67 @@ def _decision_command(action: str, help_text: str) -> Callable[..., Any]:
     return command
 
 
+@main.command()
+@workspace_option
+@round_option
+@click.option("--division", required=True, help="延期的单位（处室）。")
+@click.option("--until", "until", help="延期后的报送时限，YYYY-MM-DD。")
+@click.option("--reason", help="理由，记入台账。")
+@click.option("--undo", "undo_it", is_flag=True, help="撤销该单位的延期，恢复本轮的报送时限。")
+@click.option("--by", help="批准人；默认为当前登录的用户名。")
+@json_option
+def extend(
+    workspace: str,
+    round_id: str,
+    division: str,
+    until: str | None,
+    reason: str | None,
+    undo_it: bool,
+    by: str | None,
+    as_json: bool,
+) -> None:
+    """给某个单位延期：按它自己的报送时限判断是否逾期（状态、回执、催报、汇总表、通报）。
+
+    延期记入台账（谁、何时、为什么），可以撤销；记录后自动重新核验，逾期标记随之更新。
+    延期未到的单位不催报。
+
+    \b
+    例：xlflow extend --round 2019-H1 --division 办公室 --until 2019-07-15 --reason "处长出差"
+        xlflow extend --round 2019-H1 --division 办公室 --undo
+    """
+    from .intake.extensions import extend as extend_deadline
+    from .intake.extensions import undo_extension
+
+    ws = _workspace(workspace)
+    if undo_it:
+        if until or reason:
+            raise Usage("--undo 不与 --until、--reason 一起用。")
+        with _library_errors():
+            result = undo_extension(ws, round_id, division, by)
+    else:
+        if not until or not reason:
+            raise Usage("延期需要 --until（新的时限）和 --reason（理由）；撤销用 --undo。")
+        due = _parse_date(until)
+        assert due is not None
+        with _library_errors():
+            result = extend_deadline(ws, round_id, division, due, reason, by)
+    if as_json:
+        _print_json(result.to_dict())
+        return
+    e = result.extension
+    if result.undone:
+        click.echo(
+            f"已撤销 {e.division} 的延期（原延期至 {e.until.isoformat()}）；按本轮时限判断。"
+        )
+    else:
+        click.echo(
+            f"已同意 {e.division} 延期至 {e.until.isoformat()}（{e.reason}；{e.by}，{e.at.replace('T', ' ')}）。"
+        )
+    d = result.standing
+    late = "，逾期" if d.late else ""
+    click.echo(f"{d.division} 现在：{d.standing.label}{late}。")
+
+
 _decision_command(
     "accept",
     """采用一份未通过核验的报送文件（例如处长电话确认、联系电话稍后补报）。
@@ -780,6 +841,8 @@ def _status_text(state: Any) -> str:
             else ("" if info["warnings"] == 0 else f"{info['warnings']} 条提醒")
         )
         label = d.standing.label + ("（协调确认）" if d.decided else "")
+        if d.extension is not None:
+            label += f"（延期至 {d.extension.until:%m-%d}）"
         name = (info["file"] or "") + ("（已不在 inbox 中）" if info["in_inbox"] is False else "")
         if d.decided:
             problems = f"{info['errors']} 处有误，已确认采用"

@@ -23,7 +23,18 @@ from typing import Any
 
 from .errors import NotFound, StateDamaged
 from .issues import Issue, Verdict
-from .model import Decision, FileRecord, FormRow, FormSpec, Register, Role, Round, Task, parse_round
+from .model import (
+    Decision,
+    Extension,
+    FileRecord,
+    FormRow,
+    FormSpec,
+    Register,
+    Role,
+    Round,
+    Task,
+    parse_round,
+)
 from .text import display_width
 
 _SCHEMA = """
@@ -109,6 +120,17 @@ CREATE TABLE IF NOT EXISTS decisions (
     by TEXT NOT NULL,
     at TEXT NOT NULL,
     path TEXT NOT NULL,
+    undone_by TEXT NOT NULL DEFAULT '',
+    undone_at TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS extensions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    round TEXT NOT NULL,
+    division TEXT NOT NULL,
+    until TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    by TEXT NOT NULL,
+    at TEXT NOT NULL,
     undone_by TEXT NOT NULL DEFAULT '',
     undone_at TEXT NOT NULL DEFAULT ''
 );
@@ -818,6 +840,53 @@ class Ledger:
             (round_id,),
         ).fetchone()
         return int(row[0]) if row else None
+
+    # --- deadline extensions ---
+
+    def record_extension(self, extension: Extension) -> None:
+        """A division's own deadline; it replaces the one in force, which stays on record."""
+        with self.transaction():
+            self.db.execute(
+                "UPDATE extensions SET undone_by=?, undone_at=? "
+                "WHERE round=? AND division=? AND undone_at=''",
+                (extension.by, extension.at, extension.round, extension.division),
+            )
+            self.db.execute(
+                "INSERT INTO extensions(round, division, until, reason, by, at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    extension.round,
+                    extension.division,
+                    extension.until.isoformat(),
+                    extension.reason,
+                    extension.by,
+                    extension.at,
+                ),
+            )
+
+    def undo_extension(self, round_id: str, division: str, by: str, at: str) -> Extension | None:
+        """End the division's extension in force; the round's deadline is its own again."""
+        found = self.extensions(round_id).get(division)
+        if found is not None:
+            with self.transaction():
+                self.db.execute(
+                    "UPDATE extensions SET undone_by=?, undone_at=? "
+                    "WHERE round=? AND division=? AND undone_at=''",
+                    (by, at, round_id, division),
+                )
+        return found
+
+    def extensions(self, round_id: str) -> dict[str, Extension]:
+        """The extensions in force in a round, by division."""
+        rows = self.db.execute(
+            "SELECT division, until, reason, by, at FROM extensions"
+            " WHERE round=? AND undone_at='' ORDER BY id",
+            (round_id,),
+        )
+        return {
+            division: Extension(round_id, division, dt.date.fromisoformat(until), reason, by, at)
+            for division, until, reason, by, at in rows
+        }
 
     # --- the coordinator's decisions ---
 

@@ -252,6 +252,28 @@ class FormSpec:
 
 
 @dataclass(frozen=True)
+class Extension:
+    """A division's own deadline in a round (延期), given by the coordinator; kept until
+    undone, and on record after."""
+
+    round: str
+    division: str
+    until: dt.date
+    reason: str
+    by: str
+    at: str  # ISO time
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "division": self.division,
+            "until": self.until.isoformat(),
+            "reason": self.reason,
+            "by": self.by,
+            "at": self.at,
+        }
+
+
+@dataclass(frozen=True)
 class Provenance:
     """Where a rolled-up form's answers came from (`xlflow roll-up`): the unit that rolled
     them up, its sub-units that answered and those that did not, each child file, and

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
 from .issues import DECISION_CODES, IssueCode, Severity, Verdict
 from .ledger import Ledger
-from .model import FileRecord, Round
+from .model import Extension, FileRecord, Round
 from .wording import OVERDUE_LABEL, STANDING_LABELS
 
 
@@ -37,6 +37,11 @@ class DivisionState:
     standing: Standing
     counted: FileRecord | None  # the accepted file, else the newest rejected one
     files: tuple[FileRecord, ...]  # every file of the division but skipped ones, oldest first
+    extension: Extension | None = None  # its own deadline, where the coordinator gave one
+
+    def deadline(self, rnd: Round) -> dt.date | None:
+        """The division's deadline: its extension's, else the round's."""
+        return self.extension.until if self.extension else rnd.deadline
 
     @property
     def accepted(self) -> FileRecord | None:
@@ -79,6 +84,7 @@ class DivisionState:
             "warnings": self.count(Severity.WARNING),
             "problems": [i.message for i in f.issues if i.severity is Severity.ERROR] if f else [],
             "files": len(self.files),
+            "extension": self.extension.to_dict() if self.extension else None,
         }
 
 
@@ -149,7 +155,12 @@ def round_state(
     sent = ledger.form_divisions(rnd.id)
     divisions = [d for d in order if d in sent] + [d for d in sent if d not in order]
     files = tuple(ledger.files(rnd.id, with_values=with_values))
-    return RoundState(rnd, states_of(files, divisions), files, ledger.last_collect(rnd.id))
+    extended = ledger.extensions(rnd.id)
+    states = tuple(
+        replace(d, extension=extended[d.division]) if d.division in extended else d
+        for d in states_of(files, divisions)
+    )
+    return RoundState(rnd, states, files, ledger.last_collect(rnd.id))
 
 
 @dataclass(frozen=True)
@@ -194,12 +205,17 @@ class RoundStatus:
             return None
         return (self.round.deadline - self.today).days
 
+    def days_left_of(self, division: DivisionState) -> int | None:
+        """Days to the division's own deadline (an extension's, else the round's)."""
+        deadline = division.deadline(self.round)
+        return None if deadline is None else (deadline - self.today).days
+
     def overdue(self, division: DivisionState) -> bool:
-        """Whether the division is late: its counted return came after the deadline, or the
-        deadline has passed with no accepted return."""
+        """Whether the division is late: its counted return came after its deadline (its
+        extension's, where it has one), or that deadline has passed with no accepted return."""
         if division.late:
             return True
-        days = self.days_left
+        days = self.days_left_of(division)
         return division.standing is not Standing.ACCEPTED and days is not None and days < 0
 
     def counts(self) -> dict[str, int]:

@@ -739,8 +739,10 @@ class _Spool:
 
 
 def _post_process(records: list[FileRecord], rnd: Round, ledger: Ledger) -> list[FileRecord]:
-    """Late returns, and other rounds' files that were already collected there."""
+    """Late returns (against each division's own deadline: its extension's, else the
+    round's), and other rounds' files that were already collected there."""
     out = []
+    extended = ledger.extensions(rnd.id)
     for r in records:
         issues = [
             i for i in r.issues if i.code not in (IssueCode.LATE_RETURN, IssueCode.OTHER_ROUND_FILE)
@@ -757,12 +759,19 @@ def _post_process(records: list[FileRecord], rnd: Round, ledger: Ledger) -> list
                         division=r.division,
                     )
                 ]
-        late = r.verdict is not Verdict.SKIPPED and r.division != "" and _late(r, rnd.deadline)
-        if late and rnd.deadline is not None and not any(i.code in _SKIP_CODES for i in issues):
+        extension = extended.get(r.division)
+        deadline = extension.until if extension else rnd.deadline
+        late = r.verdict is not Verdict.SKIPPED and r.division != "" and _late(r, deadline)
+        if late and deadline is not None and not any(i.code in _SKIP_CODES for i in issues):
+            which = (
+                f"延期后的报送时限 {deadline.isoformat()}"
+                if extension
+                else f"报送时限 {deadline.isoformat()}"
+            )
             issues.append(
                 warning(
                     IssueCode.LATE_RETURN,
-                    f"收到时间 {r.received:%Y-%m-%d %H:%M}，晚于报送时限 {rnd.deadline.isoformat()}。",
+                    f"收到时间 {r.received:%Y-%m-%d %H:%M}，晚于{which}。",
                     file=r.path,
                     division=r.division,
                 )

@@ -40,12 +40,6 @@ class Reminder:
     pending: int
 
 
-def _days_text(rnd: Round, today: dt.date) -> str:
-    if rnd.deadline is None:
-        return ""
-    return days_left_text((rnd.deadline - today).days)
-
-
 def compose(
     ws: Workspace,
     rnd: Round,
@@ -55,12 +49,15 @@ def compose(
     rejected: FileRecord | None,
     attachment: Path,
     today: dt.date,
+    own_deadline: dt.date | None = None,
 ) -> EmailMessage:
+    """The draft to one division; `own_deadline` is its extension's, where it has one."""
     office = ws.settings.office
     tasks = register.tasks_of(division)
     greeting = f"{contact.person}同志" if contact.person else f"{division}"
-    days = _days_text(rnd, today)
-    deadline = deadline_text(rnd.deadline) if rnd.deadline else "规定时间内"
+    due = own_deadline or rnd.deadline
+    days = days_left_text((due - today).days) if due else ""
+    deadline = deadline_text(due) if due else "规定时间内"
     lines = [f"{greeting}：", "", "您好！"]
     intro = f"按照{rnd.title}重点任务进展情况填报工作安排，请贵处室于{deadline}报送有关情况"
     lines.append(intro + (f"（{days}）。" if days else "。"))
@@ -177,6 +174,11 @@ def _write_all(
         if standing.standing is Standing.ACCEPTED:
             continue
         division = standing.division
+        if standing.extension is not None and standing.extension.until >= day:
+            notes.append(
+                f"{division} 已延期至 {standing.extension.until.isoformat()}，尚未到期，不催报。"
+            )
+            continue
         rejected = standing.counted if standing.standing is Standing.REJECTED else None
         if rejected is not None:
             attachment = ws.round_dir(rnd) / "receipts" / receipt_name(division, rejected)
@@ -187,7 +189,9 @@ def _write_all(
             notes.append(f"{division}：找不到附件 {attachment}，请先运行 generate/collect。")
             continue
         contact = directory.contact(division)
-        msg = compose(ws, rnd, register, division, contact, rejected, attachment, day)
+        msg = compose(
+            ws, rnd, register, division, contact, rejected, attachment, day, standing.deadline(rnd)
+        )
         path = out_dir / f"{safe_filename(division)}.eml"
         atomic_write(path, msg.as_bytes(policy=SMTP))
         reminders.append(

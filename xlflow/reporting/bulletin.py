@@ -208,7 +208,15 @@ def _returns(data: Consolidation) -> dict[str, Any]:
     if rejected:
         parts.append(f"报送后退回修改、尚未采用{len(rejected)}个（{_listed(rejected)}）")
     parts.append(f"未报送{len(missing)}个" + (f"（{_listed(missing)}）" if missing else ""))
+    extended = [
+        f"{d.division}延期至{_date_text(d.extension.until)}"
+        for d in data.divisions
+        if d.extension is not None
+    ]
+    if extended:
+        parts.append("经同意延期报送的：" + "、".join(extended))
     return {
+        "extended": extended,
         "expected": expected,
         "accepted": len(on_time) + len(late),
         "on_time": on_time,

@@ -1080,6 +1080,8 @@ def _missing(
             more = f"\n  ……共 {len(errors)} 处问题，详见回执" if len(errors) > 5 else ""
             rejected.append(f"{f.path}（{f.received:%m-%d %H:%M}）：\n{shown}{more}")
         situation = "已退回修改" if d.standing is Standing.REJECTED else Standing.MISSING.label
+        if d.extension is not None:
+            situation += f"\n（延期至 {d.extension.until:%m-%d}）"
         ws.write_string(r, 0, d.division, st.text)
         ws.write_string(r, 1, situation, st.center)
         write_text(ws, r, 2, pending, st.text)

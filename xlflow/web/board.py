@@ -20,7 +20,9 @@ from werkzeug.wrappers.response import Response as BaseResponse
 from ..errors import Invalid
 from ..intake.collect import collect
 from ..intake.decisions import decide, undo
+from ..intake.extensions import extend, undo_extension
 from ..intake.upload import MAX_FILES, Upload, receive
+from ..model import parse_date
 from ..register.load import load_register
 from ..reporting.status import round_status
 from .console import console
@@ -130,6 +132,26 @@ def unidentified(round_id: str, sha256: str) -> str:
     if record is None:
         abort(404)
     return render_template("file.html", status=status, f=record, outputs=round_outputs(ws, status))
+
+
+@pages.post("/r/<round_id>/extend")
+def extension(round_id: str) -> BaseResponse:
+    """A division's own deadline, or its end: the same as xlflow extend [--undo]."""
+    ws, form = console().ws, request.form
+    division = form.get("division", "")
+    by = form.get("by", "").strip() or None
+    if form.get("action") == "undo":
+        result = undo_extension(ws, round_id, division, by)
+        flash(f"已撤销{division}的延期。")
+    else:
+        until = parse_date(form.get("until", ""))
+        if until is None:
+            raise Invalid("请选择延期后的报送时限。")
+        result = extend(ws, round_id, division, until, form.get("reason", ""), by)
+        flash(
+            f"已同意{division}延期至 {result.extension.until.isoformat()}。理由：{result.extension.reason}"
+        )
+    return redirect(url_for("board.division", round_id=round_id, division=division), 303)
 
 
 @pages.post("/r/<round_id>/decide")
