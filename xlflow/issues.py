@@ -99,6 +99,9 @@ class IssueCode(StrEnum):
     DIRECTORY_EMAIL_INVALID = "directory-email-invalid"
     # a form forwarded down a level and rolled back up
     ROLLED_UP = "rolled-up"
+    # a division's second return in a round, against its previous one
+    CHANGED_SINCE_LAST_RETURN = "changed-since-last-return"
+    SAME_AS_LAST_RETURN = "same-as-last-return"
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +148,8 @@ class Issue:
 
 # for the coordinator, not the division: left out of receipts
 COORDINATOR_ONLY_CODES = (IssueCode.METADATA_COPY_DIFFERS,)
+# what a division's second return changed from its previous one
+CHANGE_CODES = (IssueCode.CHANGED_SINCE_LAST_RETURN, IssueCode.SAME_AS_LAST_RETURN)
 # the coordinator's decisions, recorded on the file they are about
 DECISION_CODES = (IssueCode.ACCEPTED_BY_COORDINATOR, IssueCode.EXCLUDED_BY_COORDINATOR)
 

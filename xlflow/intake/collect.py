@@ -21,7 +21,16 @@ from typing import Any
 
 from ..config import Limits, Settings
 from ..files import atomic_copy, atomic_write, folder_lock, sha256_file, sweep_temp_files
-from ..issues import DECISION_CODES, Issue, IssueCode, Verdict, error, has_errors, warning
+from ..issues import (
+    CHANGE_CODES,
+    DECISION_CODES,
+    Issue,
+    IssueCode,
+    Verdict,
+    error,
+    has_errors,
+    warning,
+)
 from ..ledger import AcceptedValues, FormStore, Ledger, code_fingerprint, now_text
 from ..model import Decision, FileRecord, IntakeContext, Round
 from ..pool import IsolatedPool, JobFailure, default_workers
@@ -30,6 +39,7 @@ from ..reading.package import SPREADSHEET_SUFFIXES
 from ..reading.reader import read_workbook
 from ..reading.workbook import RawWorkbook, ReadResult
 from ..signing import META_SHEET, load_or_create_secret
+from ..text import clean_cell
 from ..workspace import Workspace
 from .identify import filename_warning, identify, rollup_issue
 from .receipts import write_receipts
@@ -478,7 +488,16 @@ def collect(
         for key, prior in old.items():
             if key not in seen and prior.verdict is not Verdict.SKIPPED:
                 records.append(replace(prior, present=False))
-        records = assign_verdicts(_post_process(records, rnd, ledger), ledger.decisions(rnd.id))
+        labels = {f.key: f.label for f in [*ws.settings.fields, *ws.settings.contact]}
+
+        def full(record: FileRecord) -> FileRecord:
+            kept = spool.payload(record)
+            if kept is not None:
+                return replace(record, values=json.loads(kept[0]), contact=json.loads(kept[1]))
+            return ledger.file(rnd.id, record.path, record.sha256) or record
+
+        records = _compared(_post_process(records, rnd, ledger), labels, full)
+        records = assign_verdicts(records, ledger.decisions(rnd.id))
         records.sort(key=lambda r: (r.mtime, r.path))
         archive_accepted(ws, records)
         if jobs and hasattr(os, "sync"):
@@ -778,6 +797,96 @@ def _post_process(records: list[FileRecord], rnd: Round, ledger: Ledger) -> list
             )
         out.append(replace(r, issues=tuple(issues), late=late))
     return out
+
+
+_SHOWN_CHANGES = 20  # cells named in full; the count says the rest
+
+
+def changed_cells(
+    before: FileRecord, after: FileRecord, labels: Mapping[str, str]
+) -> list[tuple[str, str, Any, Any]]:
+    """(where, field label, old, new) for every value and contact detail that differs."""
+    out: list[tuple[str, str, Any, Any]] = []
+    for tid in dict.fromkeys([*before.values, *after.values]):
+        old, new = before.values.get(tid, {}), after.values.get(tid, {})
+        for key in dict.fromkeys([*old, *new]):
+            if not _same(old.get(key), new.get(key)):
+                out.append((f"序号 {tid}", labels.get(key, key), old.get(key), new.get(key)))
+    for key in dict.fromkeys([*before.contact, *after.contact]):
+        if not _same(before.contact.get(key), after.contact.get(key)):
+            out.append(
+                ("联系人", labels.get(key, key), before.contact.get(key), after.contact.get(key))
+            )
+    return out
+
+
+def _same(a: Any, b: Any) -> bool:
+    return ((a in (None, "")) and (b in (None, ""))) or a == b
+
+
+def _shown(value: Any) -> str:
+    if value in (None, ""):
+        return "（空）"
+    text = clean_cell(value)
+    return f"“{text[:30]}……”" if len(text) > 30 else f"“{text}”"
+
+
+def _compared(
+    records: list[FileRecord],
+    labels: Mapping[str, str],
+    full: Callable[[FileRecord], FileRecord],
+) -> list[FileRecord]:
+    """A division's second return in a round says what changed from its previous one, cell
+    by cell, or that nothing did (同上次报送，无变化): the receipt, status and the 来源
+    sheet show it. The same bytes again are a duplicate, not a return: left alone.
+
+    Records come without their values (they wait in the spool or the ledger): `full`
+    gives a record with them, asked only for divisions with more than one return."""
+    order = sorted(range(len(records)), key=lambda i: (records[i].mtime, records[i].path))
+    out = [
+        replace(r, issues=tuple(x for x in r.issues if x.code not in CHANGE_CODES)) for r in records
+    ]
+    returns: dict[str, list[int]] = {}
+    for i in order:
+        r = out[i]
+        if r.verdict is not Verdict.SKIPPED and r.division:
+            returns.setdefault(r.division, []).append(i)
+    for indices in returns.values():
+        if len(indices) < 2:
+            continue
+        before: FileRecord | None = None
+        for i in indices:
+            r = full(out[i])
+            if not r.values:
+                continue
+            if before is not None and before.sha256 != r.sha256:
+                note = _change_note(before, r, labels)
+                out[i] = replace(out[i], issues=(*out[i].issues, note))
+            before = r
+    return out
+
+
+def _change_note(before: FileRecord, after: FileRecord, labels: Mapping[str, str]) -> Issue:
+    changes = changed_cells(before, after, labels)
+    when = f"{before.received:%m-%d %H:%M}"
+    if not changes:
+        return warning(
+            IssueCode.SAME_AS_LAST_RETURN,
+            f"同上次报送，无变化：与 {when} 收到的“{before.name}”所填内容完全相同。",
+            file=after.path,
+            division=after.division,
+        )
+    shown = "；".join(
+        f"{where} {label}：{_shown(old)} → {_shown(new)}"
+        for where, label, old, new in changes[:_SHOWN_CHANGES]
+    )
+    more = f"；另有 {len(changes) - _SHOWN_CHANGES} 处" if len(changes) > _SHOWN_CHANGES else ""
+    return warning(
+        IssueCode.CHANGED_SINCE_LAST_RETURN,
+        f"与上次报送（{when} 收到的“{before.name}”）相比改动了 {len(changes)} 处：{shown}{more}。",
+        file=after.path,
+        division=after.division,
+    )
 
 
 def archive_accepted(ws: Workspace, records: list[FileRecord]) -> None:

@@ -36,7 +36,7 @@ from ..excel import (
     write_value,
 )
 from ..files import atomic_path, folder_lock, sweep_temp_files
-from ..issues import DECISION_CODES, Issue, IssueCode, Severity, Verdict
+from ..issues import CHANGE_CODES, DECISION_CODES, Issue, IssueCode, Severity, Verdict
 from ..ledger import Ledger, RegisterHead
 from ..model import FileRecord, Round
 from ..pool import start_companion, stop_companion
@@ -1157,6 +1157,7 @@ def _sources(ws: Any, st: _Styles, data: Consolidation, title: str) -> None:
         ("来自邮件", 30),
         ("协调办公室决定", 30),
         ("汇总来源", 40),
+        ("与上次报送相比", 40),
         ("sha256", 66),
     ]
     header = _list_sheet(ws, st, "报送文件来源", heads)
@@ -1175,6 +1176,7 @@ def _sources(ws: Any, st: _Styles, data: Consolidation, title: str) -> None:
             f.origin.removeprefix("邮件："),
             "；".join(i.message for i in f.issues if i.code in DECISION_CODES),
             "；".join(i.message for i in f.issues if i.code is IssueCode.ROLLED_UP),
+            "；".join(i.message for i in f.issues if i.code in CHANGE_CODES),
             f.sha256,
         ]
         for i, text in enumerate(row):
