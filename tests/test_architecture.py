@@ -29,7 +29,7 @@ STAGES: list[tuple[str, list[str]]] = [
     ("register", ["paragraphs", "parse", "directory", "directory_file", "load", "detect", "init"]),
     ("generate", ["selfcheck", "forms"]),
     ("intake", ["locate", "identify", "validate", "receipts", "upload", "collect", "decisions", "extensions", "remind"]),
-    ("reporting", ["status", "tasks", "consolidate", "history", "bulletin"]),
+    ("reporting", ["status", "tasks", "scorecard", "consolidate", "history", "bulletin"]),
     ("relay", ["forward", "rollup"]),
     ("web", ["outputs", "jobs", "console", "guard", "rounds", "board", "downloads", "tasks", "app"]),
     ("surfaces", ["demo", "cli", "__main__", "__init__"]),

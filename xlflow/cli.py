@@ -1057,6 +1057,61 @@ def roll_up(workspace: str, round_id: str | None, output: str | None, as_json: b
 
 @main.command()
 @workspace_option
+@click.option("--year", type=int, help="年度；默认为最近一个轮次的年度。")
+@json_option
+def scorecard(workspace: str, year: int | None, as_json: bool) -> None:
+    """年度考核情况：各单位全年各轮次的按时、逾期、未报，一次通过或退回后通过，
+    平均提前（推后）天数，进展变差、进度下降和连续滞后的任务。
+
+    \b
+    全部取自台账；按各单位自己的报送时限（含延期）判断是否逾期。
+    例：xlflow scorecard
+        xlflow scorecard --year 2025 --json
+    """
+    from .reporting.scorecard import scorecard as year_scorecard
+
+    ws = _workspace(workspace)
+    with _library_errors():
+        card = year_scorecard(ws, year)
+    if as_json:
+        _print_json(card.to_dict())
+        return
+    titles = "、".join(r.title for r in card.rounds) or "（无）"
+    click.echo(f"{card.year or ''}年度考核情况（{len(card.rounds)} 个轮次：{titles}）")
+    rows = [
+        [
+            d.division,
+            str(len(d.rounds)),
+            str(d.on_time),
+            str(d.late),
+            str(d.never),
+            f"{d.first_time}/{d.after_rework}",
+            str(d.rework_returns),
+            "" if d.average_days is None else f"{d.average_days:+g}",
+            str(len(d.worsened)),
+            str(len(d.fell)),
+            "、".join(d.lagging),
+        ]
+        for d in card.divisions
+    ]
+    heads = [
+        "单位",
+        "轮次",
+        "按时",
+        "逾期",
+        "未报",
+        "一次通过/退回后",
+        "返工",
+        "平均提前天数",
+        "变差",
+        "进度降",
+        "连续滞后",
+    ]
+    click.echo(_table(heads, rows))
+
+
+@main.command()
+@workspace_option
 @click.option("--task", "task_id", help="只看这一项任务（序号）。")
 @json_option
 def history(workspace: str, task_id: str | None, as_json: bool) -> None:

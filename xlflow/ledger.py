@@ -832,6 +832,22 @@ class Ledger:
         db.execute("DROP TABLE IF EXISTS temp.answers")
         db.execute("DROP TABLE IF EXISTS temp.counted")
 
+    def said(
+        self, round_id: str, fields: tuple[str, str]
+    ) -> dict[tuple[str, str], dict[str, tuple[Any, Any]]]:
+        """What each accepted file of a round says of each task's two `fields` (status and
+        percent), by (path, sha256): SQLite takes the values apart, Python holds two each."""
+        status, percent = (f'$."{name}"' for name in fields)
+        rows = self.db.execute(
+            "SELECT f.path, f.sha256, j.key, json_extract(j.value, ?), json_extract(j.value, ?)"
+            " FROM files f, json_each(f.vals) j WHERE f.round = ? AND f.verdict = 'accepted'",
+            (status, percent, round_id),
+        )
+        out: dict[tuple[str, str], dict[str, tuple[Any, Any]]] = {}
+        for path, sha, task, status_value, percent_value in rows:
+            out.setdefault((path, sha), {})[task] = (status_value, percent_value)
+        return out
+
     def target_year(self, round_id: str) -> int | None:
         """The target year the round's forms show (the first form's that has one)."""
         row = self.db.execute(

@@ -40,6 +40,7 @@ PROBLEMS = "校验问题"
 SOURCES = "来源"
 HISTORY = "历次进展"
 COLLECTIVES = "集体汇总"
+ASSESSMENT = "考核情况"
 
 
 def form_title(settings: Settings, rnd: Round, division: str) -> str:

@@ -29,6 +29,7 @@ from ..text import safe_filename, without_invalid_xml
 from ..wording import deadline_text, task_label
 from ..workspace import REPORT_TEMPLATE, Workspace, bundled_file
 from .consolidate import Consolidation, TaskRow, consolidate
+from .scorecard import Scorecard, scorecard
 from .tasks import status_change
 
 LINE_CHARS = 45  # of 进展情况 in the appendix: its first sentence, cut here
@@ -299,6 +300,33 @@ def _context(ws: Workspace, round_id: str) -> tuple[Round, dict[str, Any]]:
         "lagging_statuses": "、".join(settings.report.lagging),
         "comparison": comparison,
         "appendix": tasks.appendix,
+        "scorecard": _assessment(scorecard(ws, rnd.year, rnd.id)),
+    }
+
+
+def _assessment(card: Scorecard) -> dict[str, Any]:
+    """The year's scorecard as template fields: each division's figures, and a sentence."""
+    divisions = [d.to_dict() for d in card.divisions]
+    for d in divisions:
+        rate = d["on_time_rate"]
+        d["on_time_text"] = f"{rate * 100:.0f}%" if rate is not None else ""
+    late = [d["division"] for d in divisions if d["late"]]
+    never = [d["division"] for d in divisions if d["never"]]
+    reworked = [d["division"] for d in divisions if d["after_rework"]]
+    parts = [f"{card.year or ''}年以来共{len(card.rounds)}个轮次"]
+    if late:
+        parts.append(f"有逾期报送的{len(late)}个（{_listed(late)}）")
+    if never:
+        parts.append(f"有未报送轮次的{len(never)}个（{_listed(never)}）")
+    if reworked:
+        parts.append(f"经退回修改后才通过的{len(reworked)}个（{_listed(reworked)}）")
+    if not (late or never):
+        parts.append("各单位均按时报送")
+    return {
+        "year": card.year,
+        "rounds": [r.title for r in card.rounds],
+        "divisions": divisions,
+        "sentence": "，".join(parts) + "。",
     }
 
 

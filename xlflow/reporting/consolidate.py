@@ -44,6 +44,7 @@ from ..register.load import register_key
 from ..standing import DivisionState, RoundState, Standing, round_state
 from ..text import clean_cell, safe_filename
 from ..wording import (
+    ASSESSMENT,
     COLLECTIVES,
     DETAIL,
     HISTORY,
@@ -59,6 +60,7 @@ from ..wording import (
     units_shown,
 )
 from ..workspace import Workspace
+from .scorecard import Scorecard, scorecard
 from .tasks import (
     CollectiveRollup,
     TaskState,
@@ -144,6 +146,7 @@ class _Inputs:
     counted: tuple[tuple[int, FileRecord], ...]  # (index in rounds, counted file), all rounds
     made_at: dt.datetime
     target_year: int | None
+    scorecard: Scorecard | None = None  # the year's assessment up to this round
 
 
 def _inputs(ws: Workspace, ledger: Ledger, round_id: str, key: str) -> _Inputs:
@@ -388,6 +391,8 @@ def merge(ws: Workspace, round_id: str) -> Merged:
         key = register_key(ws)
         with Ledger(ws.ledger_path) as ledger:
             inputs = _inputs(ws, ledger, round_id, key)
+            card = scorecard(ws, inputs.round.year, inputs.round.id)
+            inputs = replace(inputs, scorecard=card)
             path = output_path(ws, inputs.round)
             with (
                 atomic_path(path) as tmp,
@@ -560,6 +565,8 @@ def _write_workbook(path: Path, scratch: Path, inputs: _Inputs, ledger: Ledger) 
     _sources(sources, st, data, title)
     if data.rollups:
         _collectives(wb.add_worksheet(COLLECTIVES), st, data, title)
+    if inputs.scorecard is not None and inputs.scorecard.divisions:
+        _assessment(wb, wb.add_worksheet(ASSESSMENT), st, data, inputs.scorecard, title)
     wb.set_properties(
         {
             "title": title,
@@ -1185,6 +1192,81 @@ def _sources(ws: Any, st: _Styles, data: Consolidation, title: str) -> None:
     ws.autofilter(header, 0, max(r, header), len(heads) - 1)
     ws.freeze_panes(header + 1, 0)
     _page(ws, title, data.round, header_row=header)
+
+
+def _assessment(
+    wb: Any, ws: Any, st: _Styles, data: Consolidation, card: Scorecard, title: str
+) -> None:
+    """考核情况: the year's scorecard up to this round, a division per row, with a chart of
+    each division's returns on time, late and never; one A4 page wide."""
+    heads = [
+        ("单位", 18.0), ("应报轮次", 7.0), ("按时", 6.0), ("逾期", 6.0), ("未报", 6.0),
+        ("按时率", 7.0), ("一次通过", 7.0), ("退回后通过", 8.0), ("返工次数", 7.0),
+        ("平均提前天数", 8.0), ("状态变差", 7.0), ("进度下降", 7.0), ("连续两轮以上滞后的任务", 24.0),
+    ]  # fmt: skip
+    rounds = "、".join(r.title for r in card.rounds)
+    header = _list_sheet(ws, st, f"{card.year or ''}年度考核情况（{rounds}）", heads)
+    ws.set_row(header, 30)
+    r = header
+    for d in card.divisions:
+        r += 1
+        numbers = [
+            len(d.rounds), d.on_time, d.late, d.never, d.on_time_rate, d.first_time,
+            d.after_rework, d.rework_returns, d.average_days, len(d.worsened), len(d.fell),
+        ]  # fmt: skip
+        ws.write_string(r, 0, d.division, st.text)
+        for j, value in enumerate(numbers, start=1):
+            write_value(ws, r, j, value, st.share if j == 5 else st.number)
+        lagging = "、".join(f"序号 {t}" for t in d.lagging)
+        write_text(ws, r, 12, lagging, st.text)
+        ws.set_row(r, row_height([(lagging, 24.0), (d.division, 18.0)]))
+    last = r
+    r += 2
+    ws.merge_range(
+        r, 0, r, len(heads) - 1,
+        "按时、逾期按各单位自己的报送时限（含延期）判断；平均提前天数为正表示提前、为负表示推后；"
+        "状态变差、进度下降为本单位所报与上一轮次相比。",
+        st.note,
+    )  # fmt: skip
+    ws.set_row(r, 30)
+    chart = wb.add_chart({"type": "bar", "subtype": "stacked"})
+    for col, name, colour in (
+        (2, "按时", LOOK["good"]),
+        (3, "逾期", LOOK["warn"]),
+        (4, "未报", LOOK["bad"]),
+    ):
+        chart.add_series(
+            {
+                "name": name,
+                "categories": [ASSESSMENT, header + 1, 0, last, 0],
+                "values": [ASSESSMENT, header + 1, col, last, col],
+                "fill": {"color": colour},
+                "border": {"color": LOOK["border"]},
+                "gap": 60,
+            }
+        )
+    chart.set_title(
+        {
+            "name": "各单位报送情况（轮次）",
+            "name_font": {"size": 11, "name": data.settings.form.header_font},
+        }
+    )
+    chart.set_y_axis({"reverse": True, "num_font": {"name": data.settings.form.font}})
+    chart.set_x_axis({"major_unit": 1, "min": 0})
+    chart.set_legend({"position": "bottom"})
+    px = sum(int(w * 7 + 0.5) + 5 for _, w in heads)
+    rows = max(14, len(card.divisions) + 6)
+    chart.set_size({"width": px - 20, "height": rows * 20})
+    ws.insert_chart(r + 2, 0, chart, {"x_offset": 10, "y_offset": 5, "object_position": 1})
+    for k in range(rows + 1):
+        ws.write_blank(r + 2 + k, 0, None, st.plain)
+        ws.set_row(r + 2 + k, 20)
+    # one A4 page, table and chart together, up to some thirty divisions; more go on
+    # across pages with the header repeated
+    many = len(card.divisions) > 30
+    _page(ws, title, data.round, header_row=header if many else None)
+    ws.print_area(0, 0, r + 2 + rows, len(heads) - 1)
+    ws.fit_to_pages(1, 0 if many else 1)
 
 
 def _collectives(ws: Any, st: _Styles, data: Consolidation, title: str) -> None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, abort, render_template, request
 
 from ..errors import NotFound
 from ..register.load import directory_report, load_register
 from ..reporting.history import task_history
+from ..reporting.scorecard import scorecard
 from .console import console
 
 pages = Blueprint("tasks", __name__)
@@ -36,6 +37,15 @@ def directory() -> str:
     source = Path(found.path)
     shown = source.relative_to(ws.root) if source.is_relative_to(ws.root) else source
     return render_template("directory.html", report=found, source=shown, missing="")
+
+
+@pages.get("/scorecard")
+def assessment() -> str:
+    """The year's scorecard per division (xlflow scorecard)."""
+    ws = console().ws
+    year = request.args.get("year", type=int)
+    card = scorecard(ws, year)
+    return render_template("scorecard.html", card=card)
 
 
 @pages.get("/register/<task_id>")
