@@ -26,7 +26,7 @@ STAGES: list[tuple[str, list[str]]] = [
     ("core", ["errors", "issues", "text", "units", "config", "model", "wording", "values", "cells"]),
     ("infrastructure", ["files", "excel", "pool", "signing", "ledger", "standing", "workspace"]),
     ("reading", ["zipnames", "workbook", "package", "ooxml", "ods", "biff", "reader", "containers"]),
-    ("register", ["paragraphs", "parse", "directory", "directory_file", "load", "detect", "init"]),
+    ("register", ["paragraphs", "parse", "directory", "directory_file", "load", "detect", "init", "revise", "update"]),
     ("generate", ["selfcheck", "forms"]),
     ("intake", ["locate", "identify", "validate", "receipts", "upload", "collect", "decisions", "extensions", "remind"]),
     ("reporting", ["status", "tasks", "scorecard", "consolidate", "history", "bulletin"]),

@@ -219,6 +219,44 @@ def init(
     click.echo(f"\n下一步：xlflow register -w {directory} 查看读到的任务清单。")
 
 
+_CHANGE_HEADINGS = {
+    "added": "新增",
+    "retired": "撤销",
+    "renamed": "改名或改号",
+    "split": "拆分",
+    "merged": "合并",
+    "handed": "牵头单位改变",
+    "units": "责任单位增减",
+    "targets": "目标改变",
+}
+
+
+def _update_text(result: Any) -> str:
+    revision = result.revision
+    lines = [f"修订后的清单：{result.source}"]
+    if not revision.changes:
+        lines.append("与现行清单相比没有变化。")
+    for kind, heading in _CHANGE_HEADINGS.items():
+        found = [c for c in revision.changes if c.kind == kind]
+        if found:
+            lines.append(f"\n{heading}（{len(found)}）：")
+            lines += [f"  - {c.text}" for c in found]
+    if revision.uncertain:
+        lines.append(
+            f"\n有 {len(revision.uncertain)} 处对应不确定，请核对：--write-mapping 写出对照表，"
+            "改好后 --mapping 给出；或加 --accept-uncertain 全部采用。"
+        )
+    if result.mapping:
+        lines.append(f"\n对照表已写出：{result.mapping}（“确认”一列填 是 或 否）")
+    if result.applied:
+        lines.append(
+            f"\n已采用，记为任务清单第 {result.version} 版。下一轮用 xlflow generate 生成新表。"
+        )
+    else:
+        lines.append("\n以上只是比对，未改动任何文件；确认无误后加 --apply 采用。")
+    return "\n".join(lines)
+
+
 def _grouped(folded: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for name, unit in folded:
@@ -316,18 +354,78 @@ def _show_detected(found: Any, as_json: bool) -> None:
     help="只检查这个任务清单文件会被读成什么，不需要工作文件夹，也不写任何文件。",
 )
 @click.option("--office", help="与 --check 一起用：本单位名称。")
+@click.option(
+    "--update",
+    "update_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="修订后的任务清单：列出与现行清单相比的全部变化（加 --apply 才采用）。",
+)
+@click.option(
+    "--apply", "apply_it", is_flag=True, help="与 --update 一起用：采用修订后的清单，记为新版本。"
+)
+@click.option(
+    "--write-mapping",
+    type=click.Path(dir_okay=False),
+    help="与 --update 一起用：把任务对照（原序号→新序号）写成 CSV，供核对修改。",
+)
+@click.option(
+    "--mapping",
+    type=click.Path(dir_okay=False),
+    help="与 --update 一起用：按核对过的对照表确定任务的对应关系。",
+)
+@click.option(
+    "--accept-uncertain", is_flag=True, help="与 --apply 一起用：不确定的对应也全部采用。"
+)
 @json_option
-def register(workspace: str, check_file: str | None, office: str | None, as_json: bool) -> None:
+def register(
+    workspace: str,
+    check_file: str | None,
+    office: str | None,
+    update_file: str | None,
+    apply_it: bool,
+    write_mapping: str | None,
+    mapping: str | None,
+    accept_uncertain: bool,
+    as_json: bool,
+) -> None:
     """显示读到的任务清单：任务、分组、各处室牵头和配合的任务数。
 
     \b
+    修订清单：--update 新清单 先列出变化（新增、撤销、改名或改号并给出相似度、拆分、
+    合并、牵头单位改变、目标改变），不改动任何文件；核对后加 --apply 采用，台账记下
+    新版本和每项任务的来龙去脉，历次进展据此贯通。
     例：xlflow register
         xlflow register --json
         xlflow register --check 重点任务分解表.xlsx
+        xlflow register --update 修订后的清单.xlsx
+        xlflow register --update 修订后的清单.xlsx --write-mapping 对照.csv
+        xlflow register --update 修订后的清单.xlsx --mapping 对照.csv --apply
     """
     from .register.load import describe_register
     from .wording import task_label, units_shown
 
+    if update_file is not None:
+        from .register.update import update_register
+
+        ws = _workspace(workspace)
+        with _library_errors():
+            result = update_register(
+                ws,
+                Path(update_file),
+                Path(mapping) if mapping else None,
+                Path(write_mapping) if write_mapping else None,
+                accept_uncertain,
+                apply_it,
+            )
+        if as_json:
+            _print_json(result.to_dict())
+        else:
+            click.echo(_update_text(result))
+        return
+    if apply_it or mapping or write_mapping or accept_uncertain:
+        raise Usage(
+            "--apply、--mapping、--write-mapping、--accept-uncertain 要与 --update 一起用。"
+        )
     if check_file is not None:
         from .register.init import check_register
 
@@ -1144,7 +1242,12 @@ def history(workspace: str, task_id: str | None, as_json: bool) -> None:
     click.echo(f"{task['id']}. {task['name']}（{task['group']}）")
     for r in task["rounds"]:
         flag = "（各处室状态不一致）" if r["conflict"] else ""
-        click.echo(f"\n{r['title']}（{r['round']}）：{r['status']} {_percent(r['percent'])}{flag}")
+        was = r.get("task_ids") or []
+        then = f"［当时序号 {'、'.join(was)}］" if was and was != [task["id"]] else ""
+        event = f"〔{r['event']}〕" if r.get("event") else ""
+        click.echo(
+            f"\n{r['title']}（{r['round']}）{then}{event}：{r['status']} {_percent(r['percent'])}{flag}"
+        )
         for rep in r["reports"]:
             role = role_label(rep["role"])
             values = rep["values"]

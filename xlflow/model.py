@@ -252,6 +252,20 @@ class FormSpec:
 
 
 @dataclass(frozen=True)
+class Lineage:
+    """How one task of a register version descends from one of the version before:
+    the same task (same), renamed or renumbered (renamed), one of the parts of a task
+    split in two or more (split), or a task merged into another (merged). A task added
+    has no lineage row; a task retired has kind retired and no new id."""
+
+    old_id: str
+    new_id: str
+    kind: str  # same | renamed | split | merged | retired | added
+    score: float = 1.0  # how alike the two texts are, 0 to 1
+    note: str = ""  # what else changed: 由 A 改为 B 牵头, 目标改变, units added or removed
+
+
+@dataclass(frozen=True)
 class Extension:
     """A division's own deadline in a round (延期), given by the coordinator; kept until
     undone, and on record after."""

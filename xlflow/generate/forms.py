@@ -35,6 +35,7 @@ from ..ledger import AcceptedFiles, Ledger
 from ..model import FileRecord, FormRow, FormSpec, Provenance, Register, Role, Round
 from ..pool import IsolatedPool, default_workers
 from ..register.load import load_register
+from ..register.update import current_version
 from ..signing import (
     META_NOTE,
     META_SHEET,
@@ -1053,4 +1054,5 @@ def generate_forms(
             os.sync()  # one flush for every form written, before the ledger records them
         staged.record()
         ledger.record_units(record.id, register)
+        ledger.set_round_version(record.id, current_version(ledger, register, ws.settings.register))
     return GenerateResult(record, tuple(f for f in forms if f is not None), source)

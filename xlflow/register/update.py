@@ -1,0 +1,127 @@
+"""`xlflow register --update NEW`: a revised register read as `init` reads one, every
+change shown before anything is written, and with `--apply` kept as a new version, with
+the lineage of every task, in the ledger.
+
+Versions are recorded by content: the first round's forms record the register they were
+made from as version 1, a revision applied here records the next, and a register edited
+in place between rounds is recorded at the next generate, its tasks matched by id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from ..config import RegisterSettings, replace_register_section
+from ..errors import Invalid
+from ..files import atomic_write, folder_lock
+from ..ledger import Ledger
+from ..model import Register
+from ..wording import task_label
+from ..workspace import Workspace
+from .directory import organise
+from .init import check_register
+from .load import load_directory, load_register
+from .revise import Revision, confirmed, content_key, mapping_csv, read_mapping, revise
+
+
+@dataclass(frozen=True)
+class UpdateResult:
+    source: Path
+    revision: Revision
+    applied: bool
+    version: int | None = None  # the version recorded, when applied
+    mapping: Path | None = None  # the mapping file written, if asked
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": str(self.source),
+            "applied": self.applied,
+            "version": self.version,
+            "mapping": str(self.mapping) if self.mapping else None,
+            **self.revision.to_dict(),
+        }
+
+
+def unit_columns(*settings: RegisterSettings) -> tuple[str, ...]:
+    """The columns that hold a task's id and units, not its words."""
+    out: list[str] = []
+    for s in settings:
+        out += [s.id_column, s.divisions_column, s.lead_column, s.cooperating_column]
+    return tuple(c for c in dict.fromkeys(out) if c)
+
+
+def current_version(ledger: Ledger, register: Register, settings: RegisterSettings) -> int:
+    """The version of `register` in the ledger, recorded now if it is not there: a first
+    version, or one edited in place since the last, its tasks matched by id."""
+    key = content_key(register)
+    found = ledger.version_of_key(key)
+    if found is not None:
+        return found
+    latest = ledger.latest_version()
+    if latest is None:
+        return ledger.record_version(key, register)
+    earlier = ledger.version_register(latest[0])
+    lineage = revise(earlier, register, unit_columns(settings), by_id_only=True).lineage
+    return ledger.record_version(key, register, lineage, "清单在两轮之间被直接修改，按序号对应")
+
+
+def update_register(
+    ws: Workspace,
+    new_file: Path,
+    mapping: Path | None = None,
+    write_mapping: Path | None = None,
+    accept_uncertain: bool = False,
+    apply: bool = False,
+) -> UpdateResult:
+    """Compare the revised register with the current one; with `apply`, take it."""
+    detected = check_register(new_file, ws.settings.office.name)
+    old = load_register(ws)
+    directory = load_directory(ws, detected.register)
+    new = detected.register
+    if directory is not None and not directory.errors:
+        new = organise(new, directory)
+    skip = unit_columns(ws.settings.register, detected.settings)
+
+    def name(task: Any) -> str:
+        return task_label(task, ws.settings.register)
+
+    revision = revise(old, new, skip, name=name)
+    if mapping is not None:
+        if not mapping.is_file():
+            raise Invalid(f"找不到对照表 {mapping}；先用 --write-mapping 写出，核对后再给出。")
+        revision = confirmed(revision, read_mapping(mapping.read_bytes(), old, new, revision))
+    written = None
+    if write_mapping is not None:
+        atomic_write(write_mapping, mapping_csv(revision))
+        written = write_mapping
+    if not apply:
+        return UpdateResult(new_file, revision, False, None, written)
+    if revision.uncertain and not accept_uncertain:
+        shown = "；".join(
+            f"{x.old_id} → {x.new_id}（相似 {x.score:.0%}）" for x in revision.uncertain
+        )
+        raise Invalid(
+            f"有 {len(revision.uncertain)} 处对应不确定：{shown}。请用 --write-mapping 写出对照表，"
+            "核对后用 --mapping 给出；或确认全部可取时加 --accept-uncertain。未做任何改动。"
+        )
+    if revision.uncertain:
+        revision = confirmed(revision, (*revision.lineage, *revision.uncertain))
+    with folder_lock(ws.lock_path, "更新任务清单"), Ledger(ws.ledger_path) as ledger:
+        current_version(ledger, old, ws.settings.register)
+        target = ws.templates / new_file.name
+        if new_file.resolve() != target.resolve():
+            atomic_write(target, new_file.read_bytes())
+        reg = replace(detected.settings, path=f"templates/{new_file.name}")
+        text = ws.settings_path.read_text("utf-8")
+        atomic_write(ws.settings_path, replace_register_section(text, reg).encode("utf-8"))
+        fresh = Workspace.open(ws.root)
+        taken = load_register(fresh)
+        version = ledger.record_version(
+            content_key(taken), taken, revision.lineage, f"xlflow register --update {new_file.name}"
+        )
+    return UpdateResult(new_file, revision, True, version, written)
+
+
+__all__ = ["UpdateResult", "current_version", "unit_columns", "update_register"]
