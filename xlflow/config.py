@@ -87,6 +87,12 @@ class FormSettings:
     password: str = ""
     font: str = "宋体"
     header_font: str = "黑体"
+    # a return on a form of an older register version (an earlier round's): refuse it,
+    # or take_unchanged: its answers to the tasks that did not change, with a warning
+    older_forms: str = "refuse"
+
+
+OLDER_FORMS = ("refuse", "take_unchanged")
 
 
 @dataclass(frozen=True)
@@ -430,7 +436,9 @@ def _office_settings(c: _Checker, data: dict[str, Any]) -> OfficeSettings:
 def _form_settings(c: _Checker, data: dict[str, Any]) -> FormSettings:
     problems = c.problems
     f = _table(c, data, "form")
-    c.unknown(f, "form.", {"title", "sheet", "protect", "password", "font", "header_font"})
+    c.unknown(
+        f, "form.", {"title", "sheet", "protect", "password", "font", "header_font", "older_forms"}
+    )
     d_form = FormSettings()
     form = FormSettings(
         title=c.get(f, "form.", "title", str, d_form.title, "文本"),
@@ -439,7 +447,12 @@ def _form_settings(c: _Checker, data: dict[str, Any]) -> FormSettings:
         password=c.get(f, "form.", "password", str, "", "文本"),
         font=c.get(f, "form.", "font", str, d_form.font, "字体名称"),
         header_font=c.get(f, "form.", "header_font", str, d_form.header_font, "字体名称"),
+        older_forms=c.get(f, "form.", "older_forms", str, d_form.older_forms, "文本"),
     )
+    if form.older_forms not in OLDER_FORMS:
+        problems.append(
+            f"form.older_forms: 应为 {' 或 '.join(OLDER_FORMS)}，实际是 {form.older_forms!r}"
+        )
     bad_sheet = set(form.sheet) & set("[]:*?/\\")
     if not form.sheet or len(form.sheet) > 31 or bad_sheet:
         problems.append(

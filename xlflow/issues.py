@@ -100,6 +100,7 @@ class IssueCode(StrEnum):
     # a form forwarded down a level and rolled back up
     ROLLED_UP = "rolled-up"
     # a division's second return in a round, against its previous one
+    OLDER_FORM_TAKEN = "older-form-taken"
     CHANGED_SINCE_LAST_RETURN = "changed-since-last-return"
     SAME_AS_LAST_RETURN = "same-as-last-return"
 

@@ -811,6 +811,7 @@ class Ledger:
         counted: Iterable[tuple[int, FileRecord]],
         full: int,
         fields: tuple[str, str],
+        idmap: Iterable[tuple[int, str, str]] = (),
     ) -> Iterator[tuple[Task, list[Answer]]]:
         """Every task of the register in order, one at a time, with what each counted file
         says about it: all its values for the files of round `full` (by their index in
@@ -827,15 +828,21 @@ class Ledger:
             "INSERT INTO temp.counted VALUES (?, ?, ?, ?)",
             ((k, f.round, f.path, f.sha256) for k, f in counted),
         )
+        # an earlier round made from another register version: its ids, as they are now
+        db.execute("DROP TABLE IF EXISTS temp.idmap")
+        db.execute("CREATE TEMP TABLE idmap (k INTEGER, old TEXT, new TEXT)")
+        db.executemany("INSERT INTO temp.idmap VALUES (?, ?, ?)", idmap)
         status, percent = (f'$."{name}"' for name in fields)
         db.execute(
             "CREATE TEMP TABLE answers AS"
-            " SELECT c.k AS k, j.key AS task, f.division AS division, f.path AS path,"
+            " SELECT c.k AS k, CASE WHEN c.k IN (SELECT k FROM temp.idmap) THEN m.new"
+            " ELSE j.key END AS task, f.division AS division, f.path AS path,"
             " CASE WHEN c.k = ? THEN j.value END AS vals,"
             " json_extract(j.value, ?) AS status, json_extract(j.value, ?) AS percent"
             " FROM temp.counted c JOIN files f"
-            " ON f.round = c.round AND f.path = c.path AND f.sha256 = c.sha256,"
-            " json_each(f.vals) j",
+            " ON f.round = c.round AND f.path = c.path AND f.sha256 = c.sha256"
+            " JOIN json_each(f.vals) j"
+            " LEFT JOIN temp.idmap m ON m.k = c.k AND m.old = j.key",
             (full, status, percent),
         )
         db.execute("CREATE INDEX temp.answers_by_task ON answers(task)")
@@ -859,6 +866,7 @@ class Ledger:
             yield current[1], found
         db.execute("DROP TABLE IF EXISTS temp.answers")
         db.execute("DROP TABLE IF EXISTS temp.counted")
+        db.execute("DROP TABLE IF EXISTS temp.idmap")
 
     def said(
         self, round_id: str, fields: tuple[str, str]

@@ -397,3 +397,18 @@ class IntakeContext:
     previous: Mapping[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     previous_round: str = ""
     archive: str = ""
+    # each earlier round made from another register version than this round, by its id
+    older: Mapping[str, OlderVersion] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OlderVersion:
+    """An earlier round made from an older register version: what a return on its form
+    is told, and what may be taken from it (settings [form] older_forms)."""
+
+    round: Round
+    then: int  # its register version
+    now: int  # the version of the round being collected
+    changed: Mapping[str, str]  # division -> what changed for it, in a sentence
+    unchanged: Mapping[str, tuple[str, ...]]  # division -> its tasks that did not change
+    forms: Mapping[str, FormSpec]  # the forms sent in that round, by division

@@ -26,18 +26,20 @@ from ..issues import (
     DECISION_CODES,
     Issue,
     IssueCode,
+    Severity,
     Verdict,
     error,
     has_errors,
     warning,
 )
 from ..ledger import AcceptedValues, FormStore, Ledger, code_fingerprint, now_text
-from ..model import Decision, FileRecord, IntakeContext, Round
+from ..model import Decision, FileRecord, IntakeContext, OlderVersion, Round
 from ..pool import IsolatedPool, JobFailure, default_workers
 from ..reading.containers import SEPARATOR, is_container, unpack
 from ..reading.package import SPREADSHEET_SUFFIXES
 from ..reading.reader import read_workbook
 from ..reading.workbook import RawWorkbook, ReadResult
+from ..register.revise import division_changes, unchanged_tasks
 from ..signing import META_SHEET, load_or_create_secret
 from ..text import clean_cell
 from ..workspace import Workspace
@@ -225,6 +227,14 @@ def check_file(ctx: IntakeContext, job: ReadJob, data: bytes) -> FileRecord:
         return _finish(record, issues, raw)
     identity, found = identify(raw, ctx, Path(job.rel).name)
     issues += found
+    older = ctx.older.get(identity.round) if identity is not None else None
+    if (
+        older is not None
+        and identity is not None
+        and ctx.settings.form.older_forms == "take_unchanged"
+        and [i.code for i in issues if i.severity is Severity.ERROR] == [IssueCode.WRONG_ROUND]
+    ):
+        return _take_unchanged(ctx, job, record, raw, older, issues)
     if identity is None or identity.spec is None or has_errors(issues):
         division = identity.division if identity else ""
         return _finish(
@@ -259,6 +269,54 @@ def check_file(ctx: IntakeContext, job: ReadJob, data: bytes) -> FileRecord:
         contact=checked.contact,
     )
     return _finish(record, issues, raw)
+
+
+def _take_unchanged(
+    ctx: IntakeContext,
+    job: ReadJob,
+    record: FileRecord,
+    raw: RawWorkbook,
+    older: OlderVersion,
+    refused: list[Issue],
+) -> FileRecord:
+    """A return on an earlier round's form, made from an older register version, where
+    the office takes its answers to the tasks that did not change ([form] older_forms):
+    checked against the form it was, then its unchanged tasks' answers kept, with a
+    warning naming the tasks still to fill in on this round's form."""
+    name = Path(job.rel).name
+    then = replace(ctx, round=older.round, forms=older.forms, previous={}, older={})
+    identity, found = identify(raw, then, name)
+    if identity is None or identity.spec is None or has_errors(found):
+        return _finish(record, refused, raw)
+    spec = identity.spec
+    checked = validate_form(
+        raw, spec, ctx.settings, sheet_hint=identity.sheet_hint,
+        column_hint=identity.columns, contact_hint=identity.contact,
+    )  # fmt: skip
+    division = spec.division
+    record = replace(record, division=division, identified_round=identity.round)
+    if has_errors(checked.issues):
+        return _finish(record, [*refused, *checked.issues], raw)
+    keep = set(older.unchanged.get(division, ())) & set(spec.task_ids)
+    values = {tid: v for tid, v in checked.values.items() if tid in keep}
+    if not values:
+        return _finish(record, refused, raw)  # nothing on it is this round's to take
+    current = ctx.forms.get(division)
+    wanted = current.task_ids if current is not None else ()
+    still = [t for t in wanted if t not in values]
+    taken = "、".join(t for t in wanted if t in values) or "（无）"
+    note = warning(
+        IssueCode.OLDER_FORM_TAKEN,
+        f"这是“{older.round.title}”（{older.round.id}）的填报表，按任务清单第 {older.then} 版生成；"
+        f"本轮使用第 {older.now} 版。按协调办公室的设置，采用其中未变化的序号 {taken} 的填报内容"
+        + (
+            f"；序号 {'、'.join(still)} 有变化或为新增，请用本轮下发的表格另行填报。"
+            if still
+            else "。"
+        ),
+    )
+    issues = [*checked.issues, note]
+    return _finish(replace(record, values=values, contact=checked.contact), issues, raw)
 
 
 def _finish(record: FileRecord, issues: list[Issue], raw: RawWorkbook | None) -> FileRecord:
@@ -426,6 +484,7 @@ def _context_key(ctx: IntakeContext, ledger: Ledger, previous_round: str) -> str
         ).encode()
     )
     h.update(ledger.forms_digest(ctx.round.id).encode())
+    h.update(json.dumps(sorted((k, v.then, v.now) for k, v in ctx.older.items())).encode())
     h.update(ledger.accepted_digest(previous_round).encode() if previous_round else b"-")
     h.update(hashlib.sha256(ctx.secret).digest())
     h.update(code_fingerprint().encode())
@@ -530,8 +589,40 @@ def _intake_context(ws: Workspace, ledger: Ledger, rnd: Round) -> tuple[IntakeCo
         previous=AcceptedValues(ws.ledger_path, prev_round.id) if prev_round else {},
         previous_round=prev_round.title if prev_round else "",
         archive=str(ws.archive),
+        older=_older_versions(ws, ledger, rnd),
     )
     return ctx, _context_key(ctx, ledger, prev_round.id if prev_round else "")
+
+
+def _older_versions(ws: Workspace, ledger: Ledger, rnd: Round) -> dict[str, OlderVersion]:
+    """For each earlier round made from another register version than `rnd`: the two
+    versions, what changed for each division (a return on its form is told, naming both
+    versions) and, for [form] older_forms = take_unchanged, the tasks that did not."""
+    now = ledger.round_version(rnd.id)
+    if now is None:
+        return {}
+    latest = ledger.latest_version()
+    chain = {v: ledger.lineage(v) for v in range(2, (latest[0] if latest else 1) + 1)}
+    current = ledger.version_register(now)
+    divisions = ledger.form_divisions(rnd.id)
+    out: dict[str, OlderVersion] = {}
+    for earlier in ledger.rounds():
+        v = ledger.round_version(earlier.id)
+        if earlier.id == rnd.id or v is None or v == now:
+            continue
+        old = ledger.version_register(v)
+        out[earlier.id] = OlderVersion(
+            round=earlier,
+            then=v,
+            now=now,
+            changed={d: division_changes(old, current, chain, v, now, d) for d in divisions},
+            unchanged={
+                d: tuple(unchanged_tasks(chain, [t.id for t, _ in current.tasks_of(d)], now, v))
+                for d in divisions
+            },
+            forms=FormStore(ws.ledger_path, earlier),
+        )
+    return out
 
 
 _UNPACKED = ".unpacked-"

@@ -351,13 +351,21 @@ def identify(
         )
         return Identity(division, round_id, None), issues
     if round_id != ctx.round.id:
-        issues.append(
-            error(
-                IssueCode.WRONG_ROUND,
-                f"这是“{round_id}”轮次的填报表，本次收集的是“{ctx.round.title}”（{ctx.round.id}）。"
-                "请使用本轮次下发的表格重新填报。",
+        older = ctx.older.get(round_id)
+        if older is not None:
+            what = older.changed.get(division, "")
+            text = (
+                f"这是“{older.round.title}”（{round_id}）的填报表，按任务清单第 {older.then} 版生成；"
+                f"本次收集的“{ctx.round.title}”（{ctx.round.id}）使用第 {older.now} 版，"
+                + (f"{division}的任务有变化：{what}。" if what else f"{division}的任务没有变化。")
+                + "请使用本轮次下发的表格重新填报。"
             )
-        )
+        else:
+            text = (
+                f"这是“{round_id}”轮次的填报表，本次收集的是“{ctx.round.title}”（{ctx.round.id}）。"
+                "请使用本轮次下发的表格重新填报。"
+            )
+        issues.append(error(IssueCode.WRONG_ROUND, text))
         return Identity(division, round_id, None), issues
     if spec is None or spec.task_ids != task_ids:
         issues.append(

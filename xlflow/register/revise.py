@@ -405,6 +405,8 @@ def ancestors(
                     event.append(f"合并自 {x.old_id}")
                 elif x.old_id != x.new_id:
                     event.append(f"原序号 {x.old_id}")
+                elif x.kind == "renamed":
+                    event.append("文字有修改")
                 if x.note:
                     event.append(x.note)
                 earlier.append((x.old_id, event))
@@ -446,6 +448,19 @@ def _order_key(task_id: str) -> tuple[int, str]:
     return (int(m.group(0)) if m else 10**9, task_id)
 
 
+def unchanged_tasks(
+    chain: Mapping[int, Sequence[Lineage]], ids: Iterable[str], version: int, back_to: int
+) -> list[str]:
+    """Of the tasks `ids` of `version`, those that are the very same task in `back_to`: the
+    same id, the same words, units and targets."""
+    out = []
+    for task_id in ids:
+        came = ancestors(chain, task_id, version, back_to)
+        if len(came) == 1 and came[0][0] == task_id and not came[0][1]:
+            out.append(task_id)
+    return out
+
+
 __all__ = [
     "Change",
     "Revision",
@@ -458,4 +473,5 @@ __all__ = [
     "revise",
     "similarity",
     "task_text",
+    "unchanged_tasks",
 ]

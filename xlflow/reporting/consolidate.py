@@ -41,6 +41,7 @@ from ..ledger import Ledger, RegisterHead
 from ..model import FileRecord, Round
 from ..pool import start_companion, stop_companion
 from ..register.load import register_key
+from ..register.revise import ancestors
 from ..standing import DivisionState, RoundState, Standing, round_state
 from ..text import clean_cell, safe_filename
 from ..wording import (
@@ -147,6 +148,7 @@ class _Inputs:
     made_at: dt.datetime
     target_year: int | None
     scorecard: Scorecard | None = None  # the year's assessment up to this round
+    idmap: tuple[tuple[int, str, str], ...] = ()  # (round index, id then, id now)
 
 
 def _inputs(ws: Workspace, ledger: Ledger, round_id: str, key: str) -> _Inputs:
@@ -173,7 +175,30 @@ def _inputs(ws: Workspace, ledger: Ledger, round_id: str, key: str) -> _Inputs:
         counted=tuple(counted),
         made_at=_made_at(state.files, ledger.round_created_at(rnd.id)),
         target_year=ledger.target_year(rnd.id),
+        idmap=_idmap(ledger, rounds),
     )
+
+
+NOT_YET = "（尚无此任务）"  # a task added by a later register version, in an earlier round
+
+
+def _idmap(ledger: Ledger, rounds: Sequence[Round]) -> tuple[tuple[int, str, str], ...]:
+    """(round index, task id then, task id now) for every earlier round made from another
+    register version than this one's: its answers are shown on the tasks they became."""
+    versions = [ledger.round_version(r.id) for r in rounds]
+    now = versions[-1] if versions else None
+    if now is None or all(v in (None, now) for v in versions):
+        return ()
+    latest = ledger.latest_version()
+    chain = {v: ledger.lineage(v) for v in range(2, (latest[0] if latest else 1) + 1)}
+    ids = [t.id for t in ledger.version_register(now).tasks]
+    out: list[tuple[int, str, str]] = []
+    for k, v in enumerate(versions[:-1]):
+        if v is None or v == now:
+            continue
+        for tid in ids:
+            out += [(k, then, tid) for then, _ in ancestors(chain, tid, now, v)]
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -224,7 +249,9 @@ def _rows(inputs: _Inputs, ledger: Ledger) -> Iterator[TaskRow]:
     fields = (settings.status.field, settings.status.percent_field)
     missing = settings.status.missing_label
     rank = {status: i for i, status in enumerate(settings.status_order)}
-    for task, answers in ledger.answers(inputs.key, inputs.counted, current, fields):
+    remapped = {k for k, _, _ in inputs.idmap}
+    descended = {(k, now) for k, _, now in inputs.idmap}
+    for task, answers in ledger.answers(inputs.key, inputs.counted, current, fields, inputs.idmap):
         now: dict[str, tuple[dict[str, Any], str]] = {}
         said: list[dict[str, tuple[Any, Any]]] = [{} for _ in inputs.rounds]
         for a in answers:
@@ -235,7 +262,12 @@ def _rows(inputs: _Inputs, ledger: Ledger) -> Iterator[TaskRow]:
         state, problems = task_state(task, answers_of(task, now), settings, inputs.round)
         if overruled:
             state = replace(state, note=_overruled_note(state, overruled))
-        history = [earlier_status(task, said[k], rank, missing) for k in range(current)]
+        history = [
+            earlier_status(task, said[k], rank, missing)
+            if k not in remapped or (k, task.id) in descended
+            else (NOT_YET, None)
+            for k in range(current)
+        ]
         members = [
             (collective, member, [_said(said[k], member, missing) for k in range(current)])
             for collective, group in task.collectives
