@@ -190,16 +190,23 @@ class _Matcher:
                 self.link(o, n, "renamed", score, score >= SURE)
 
     def merges(self) -> None:
-        """An old task left over whose words are found in a new one."""
+        """An old task left over whose words are found in a new one that grew by them: a
+        task new to this version, or one whose text is now longer than its own
+        predecessor's by a good part of the old task's. (Tasks that share words, as the
+        sub-rows of one item do, are no merge when none of them grew.)"""
+        before = {n: self.old_text[o] for o, links in self.matched.items() for n, *_ in links}
         for o in self.old_by:
-            if o in self.matched:
+            if o in self.matched or not self.old_text[o]:
                 continue
-            best = max(
-                ((_contained(self.old_text[o], self.new_text[n]), n) for n in self.new_by),
-                default=(0.0, ""),
-            )
-            if best[0] >= LIKELY:
-                self.link(o, best[1], "merged", best[0], best[0] >= SURE)
+            found = []
+            for n in self.new_by:
+                grown = len(self.new_text[n]) - len(before.get(n, ""))
+                if n in before and grown < len(self.old_text[o]) / 3:
+                    continue
+                found.append((_contained(self.old_text[o], self.new_text[n]), n))
+            best = max(found, default=(0.0, ""))
+            if best[0] >= SURE:
+                self.link(o, best[1], "merged", best[0], True)
 
     def result(self) -> Revision:
         lineage: list[Lineage] = []
@@ -297,13 +304,13 @@ def _described(
             )
         )
     elif kind == "split":
-        parts = "、".join(n for n, k, _, _ in links if k == "split")
+        ids = tuple(sorted((n for n, k, _, _ in links if k == "split"), key=_order_key))
         out.append(
             Change(
                 "split",
                 (old.id,),
-                tuple(n for n, k, _, _ in links if k == "split"),
-                f"拆分：序号 {old.id} 拆为 {parts}",
+                ids,
+                f"拆分：序号 {old.id} 拆为 {'、'.join(ids)}",
                 score,
                 sure,
             )
@@ -443,9 +450,9 @@ def division_changes(
     return "；".join(parts)
 
 
-def _order_key(task_id: str) -> tuple[int, str]:
-    m = re.match(r"\d+", task_id)
-    return (int(m.group(0)) if m else 10**9, task_id)
+def _order_key(task_id: str) -> tuple[tuple[int, ...], str]:
+    """Task ids in their natural order: 5-2 before 5-10, 9 before 10."""
+    return tuple(int(n) for n in re.findall(r"\d+", task_id)), task_id
 
 
 def unchanged_tasks(

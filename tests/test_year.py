@@ -1,0 +1,414 @@
+"""A year of rounds: four quarters over one register revised after the first, an
+extension, a division that sends three returns, one that copies last round's text, and
+the scorecard at the end, every figure recounted here from the ledger by another route.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+
+from xlflow.issues import Verdict
+from xlflow.ledger import Ledger
+from xlflow.register.detect import detect_layout
+from xlflow.register.revise import revise, similarity, task_text
+
+from .conftest import GOOD_CONTACT, complete_values, fill, run, run_json, set_mtime
+from .test_registers_corpus import FILES
+
+DATA = Path(__file__).parent / "data" / "rounds"
+Q = ("2025-Q1", "2025-Q2", "2025-Q3", "2025-Q4")
+DEADLINES = {
+    "2025-Q1": dt.date(2025, 3, 31),
+    "2025-Q2": dt.date(2025, 6, 30),
+    "2025-Q3": dt.date(2025, 9, 30),
+    "2025-Q4": dt.date(2025, 12, 31),
+}
+UNITS = ("高新处", "规划处", "财务处", "办公室")
+
+
+def _when(round_id: str, days: int) -> float:
+    """A time `days` after the round's deadline (before it, when negative), at 10:00."""
+    day = DEADLINES[round_id] + dt.timedelta(days=days)
+    return dt.datetime.combine(day, dt.time(10)).timestamp()
+
+
+def _form(root: Path, round_id: str, unit: str) -> Path:
+    return root / "outbox" / round_id / "forms" / f"{unit}_{round_id}_填报表.xlsx"
+
+
+def _return(
+    root: Path,
+    round_id: str,
+    unit: str,
+    days: int,
+    status: str = "按计划推进",
+    percent: int = 50,
+    name: str = "",
+    edit: Any = None,
+) -> Path:
+    form = _form(root, round_id, unit)
+    values = complete_values(form, status, percent)
+    for tid, row in values.items():
+        row["进展情况"] = f"{round_id} {unit} 序号{tid}：完成{percent}%。"
+        if edit:
+            edit(tid, row)
+    out = fill(form, root / "inbox" / round_id / (name or form.name), values, GOOD_CONTACT)
+    set_mtime(out, _when(round_id, days))
+    return out
+
+
+@pytest.fixture(scope="module")
+def year(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    root = tmp_path_factory.mktemp("year") / "w"
+    run(
+        [
+            "init",
+            str(root),
+            "--register",
+            str(DATA / "清单-2025-一季度.csv"),
+            "--office",
+            "市科技局",
+        ]
+    )
+    out: dict[str, Any] = {"root": root}
+
+    def generate(round_id: str) -> None:
+        run(
+            [
+                "generate",
+                "-w",
+                str(root),
+                "--round",
+                round_id,
+                "--deadline",
+                DEADLINES[round_id].isoformat(),
+            ]
+        )
+
+    # Q1: everyone on time but 财务处, one day late
+    generate("2025-Q1")
+    for unit, days in (("高新处", -2), ("规划处", -1), ("财务处", 1), ("办公室", -3)):
+        _return(root, "2025-Q1", unit, days, percent=40)
+    run(["collect", "-w", str(root), "--round", "2025-Q1"])
+    # between Q1 and Q2 the register is revised
+    revised = DATA / "清单-2025-二季度.csv"
+    out["preview"] = run_json(["register", "-w", str(root), "--update", str(revised)])
+    out["applied"] = run_json(["register", "-w", str(root), "--update", str(revised), "--apply"])
+    # Q2: 办公室 never; 财务处 on an old Q1 form made from version 1
+    generate("2025-Q2")
+    for unit, days in (("高新处", -1), ("规划处", 0), ("财务处", -2)):
+        _return(root, "2025-Q2", unit, days, percent=60)
+    q1_form = _form(root, "2025-Q1", "高新处")
+    stale = fill(
+        q1_form,
+        root / "inbox" / "2025-Q2" / "高新处-旧表.xlsx",
+        complete_values(q1_form),
+        GOOD_CONTACT,
+    )
+    set_mtime(stale, _when("2025-Q2", -5))
+    out["Q2"] = run_json(["collect", "-w", str(root), "--round", "2025-Q2"])
+    # Q3: 办公室 is given five more days and returns on the third; 规划处 sends three
+    # returns (sent back, accepted, then one cell changed); 高新处 lags
+    generate("2025-Q3")
+    out["extended"] = run_json(
+        ["extend", "-w", str(root), "--round", "2025-Q3", "--division", "办公室",
+         "--until", (DEADLINES["2025-Q3"] + dt.timedelta(days=5)).isoformat(), "--reason", "处长出差"]
+    )  # fmt: skip
+    _return(root, "2025-Q3", "办公室", 3, percent=70)
+    _return(root, "2025-Q3", "高新处", -1, "进度滞后", 55)
+
+    def blank(tid: str, row: dict[str, Any]) -> None:
+        row["进展情况"] = None
+
+    _return(root, "2025-Q3", "规划处", -4, percent=70, name="规划处-1.xlsx", edit=blank)
+    _return(root, "2025-Q3", "规划处", -3, percent=70, name="规划处-2.xlsx")
+
+    def more(tid: str, row: dict[str, Any]) -> None:
+        if tid == "4":
+            row["完成进度(%)"] = 75
+
+    _return(root, "2025-Q3", "规划处", -2, percent=70, name="规划处-3.xlsx", edit=more)
+    _return(root, "2025-Q3", "财务处", -1, percent=50)
+    out["Q3"] = run_json(["collect", "-w", str(root), "--round", "2025-Q3"])
+    # Q4: 财务处 copies Q3's progress text word for word; 高新处 lags again, percent down
+    generate("2025-Q4")
+    for unit, days in (("高新处", 0), ("规划处", -1), ("办公室", -1)):
+        _return(
+            root,
+            "2025-Q4",
+            unit,
+            days,
+            "进度滞后" if unit == "高新处" else "按计划推进",
+            50 if unit == "高新处" else 90,
+        )
+
+    def copied(tid: str, row: dict[str, Any]) -> None:
+        row["进展情况"] = f"2025-Q3 财务处 序号{tid}：完成50%。"
+
+    _return(root, "2025-Q4", "财务处", -1, percent=80, edit=copied)
+    out["Q4"] = run_json(["collect", "-w", str(root), "--round", "2025-Q4"])
+    out["merged"] = run_json(["merge", "-w", str(root), "--round", "2025-Q4"])
+    out["scorecard"] = run_json(["scorecard", "-w", str(root), "--year", "2025"])
+    return out
+
+
+def test_the_revision_is_shown_before_it_is_applied(year: dict[str, Any]) -> None:
+    preview = year["preview"]
+    assert not preview["applied"] and preview["version"] is None
+    kinds = {(c["kind"], tuple(c["old"]), tuple(c["new"])) for c in preview["changes"]}
+    assert ("retired", ("3",), ()) in kinds
+    assert ("added", (), ("8",)) in kinds
+    assert ("split", ("5",), ("5-1", "5-2")) in kinds
+    assert ("renamed", ("4",), ("4",)) in kinds
+    assert ("renamed", ("6",), ("7",)) in kinds  # renumbered, 83 % alike: not retired + added
+    assert ("handed", ("2",), ("2",)) in kinds
+    assert ("units", ("5",), ("5-2",)) in kinds
+    assert not any(c["kind"] == "retired" and c["old"] == ["6"] for c in preview["changes"])
+    assert year["applied"]["applied"] and year["applied"]["version"] == 2
+
+
+def test_history_follows_every_task_through_the_revision(year: dict[str, Any]) -> None:
+    root = year["root"]
+    data = run_json(["history", "-w", str(root)])
+    assert data["rounds"] == list(Q)
+    by_id = {t["id"]: t for t in data["tasks"]}
+    assert sorted(by_id) == ["1", "2", "4", "5-1", "5-2", "7", "8"]
+    then = {tid: [r["task_ids"] for r in t["rounds"]] for tid, t in by_id.items()}
+    assert then["7"] == [["6"], ["7"], ["7"], ["7"]]
+    assert then["5-1"] == [["5"], ["5-1"], ["5-1"], ["5-1"]]
+    assert then["8"][0] == []  # added by the revision
+    q1 = {tid: t["rounds"][0] for tid, t in by_id.items()}
+    assert q1["7"]["status"] == "按计划推进" and q1["7"]["percent"] == 40
+    assert q1["5-2"]["percent"] == 40 and q1["8"]["event"] == "本轮次尚无此任务"
+    q2 = {tid: t["rounds"][1] for tid, t in by_id.items()}
+    assert "拆分自 5" in q2["5-1"]["event"] and "原序号 6" in q2["7"]["event"]
+    assert "由 高新处 改为 规划处 牵头" in q2["2"]["event"]
+    assert q2["8"]["event"] == "新增"
+    text = run(["history", "-w", str(root), "--task", "7"]).output
+    assert "［当时序号 6］" in text and "〔原序号 6" in text
+    # the consolidated workbook's 历次进展 follows them too
+    wb = openpyxl.load_workbook(year["merged"]["path"])
+    rows = {r[0]: r for r in wb["历次进展"].iter_rows(min_row=5, values_only=True) if r[0]}
+    assert rows["7"][2:4] == ("按计划推进", 40) and rows["5-1"][2:4] == ("按计划推进", 40)
+    assert rows["8"][2] == "（尚无此任务）"
+
+
+def test_a_round_one_form_in_round_two_names_both_versions(year: dict[str, Any]) -> None:
+    stale = next(f for f in year["Q2"]["files"] if f["path"].endswith("高新处-旧表.xlsx"))
+    assert stale["verdict"] == "rejected"
+    message = next(i["message"] for i in stale["issues"] if i["code"] == "wrong-round")
+    assert "按任务清单第 1 版生成" in message and "使用第 2 版" in message
+    assert "序号 2（由 高新处 改为 规划处 牵头）" in message and "文字有修改" in message
+
+
+def test_an_older_form_can_give_its_unchanged_answers(year: dict[str, Any], tmp_path: Path) -> None:
+    root = tmp_path / "w"
+    shutil.copytree(year["root"], root)
+    settings = root / "xlflow.toml"
+    settings.write_text(
+        settings.read_text("utf-8").replace(
+            'older_forms = "refuse"', 'older_forms = "take_unchanged"'
+        ),
+        "utf-8",
+    )
+    data = run_json(["collect", "-w", str(root), "--round", "2025-Q2"])
+    stale = next(f for f in data["files"] if f["path"].endswith("高新处-旧表.xlsx"))
+    note = next(i["message"] for i in stale["issues"] if i["code"] == "older-form-taken")
+    # of 高新处's tasks only 1 is the very same task; 2 and 4 changed
+    assert "采用其中未变化的序号 1 的" in note and "序号 2、4 有变化或为新增" in note
+    with Ledger(root / ".xlflow" / "ledger.sqlite") as ledger:
+        record = next(f for f in ledger.files("2025-Q2") if f.path.endswith("高新处-旧表.xlsx"))
+    assert set(record.values) == {"1"}
+
+
+def test_the_extended_division_is_not_late(year: dict[str, Any]) -> None:
+    root = year["root"]
+    assert year["extended"]["extension"]["until"] == "2025-10-05"
+    status = run_json(["status", "-w", str(root), "--round", "2025-Q3"])
+    office = next(d for d in status["divisions"] if d["division"] == "办公室")
+    assert office["late"] is False and office["overdue"] is False
+    assert office["extension"]["reason"] == "处长出差"
+    files = [f for f in year["Q3"]["files"] if f["division"] == "办公室"]
+    assert not any(i["code"] == "late-return" for f in files for i in f["issues"])
+    # without the extension, the same return is late
+    other = root.parent / "w2"
+    shutil.copytree(root, other)
+    run(["extend", "-w", str(other), "--round", "2025-Q3", "--division", "办公室", "--undo"])
+    status = run_json(["status", "-w", str(other), "--round", "2025-Q3"])
+    assert next(d for d in status["divisions"] if d["division"] == "办公室")["late"] is True
+
+
+def test_the_receipts_state_exactly_the_changed_cells(year: dict[str, Any]) -> None:
+    files = {f["path"].rsplit("/", 1)[-1]: f for f in year["Q3"]["files"]}
+    second = files["规划处-2.xlsx"]
+    changed = next(
+        i["message"] for i in second["issues"] if i["code"] == "changed-since-last-return"
+    )
+    assert "进展情况：（空） → “2025-Q3 规划处 序号" in changed
+    third = files["规划处-3.xlsx"]
+    changed = next(
+        i["message"] for i in third["issues"] if i["code"] == "changed-since-last-return"
+    )
+    assert "相比改动了 1 处：序号 4 完成进度(%)：“70” → “75”。" in changed
+    receipt = year["root"] / "outbox" / "2025-Q3" / "receipts"
+    texts = [
+        c
+        for path in receipt.glob("规划处*")
+        for sheet in openpyxl.load_workbook(path).worksheets
+        for row in sheet.iter_rows(values_only=True)
+        for c in row
+        if isinstance(c, str)
+    ]
+    assert any("序号 4 完成进度(%)：“70” → “75”" in t for t in texts)
+
+
+def test_a_copied_progress_text_is_flagged(year: dict[str, Any]) -> None:
+    finance = next(
+        f
+        for f in year["Q4"]["files"]
+        if f["division"] == "财务处" and f["path"].startswith("2025-Q4/")
+    )
+    assert "progress-not-updated" in {i["code"] for i in finance["issues"]}
+
+
+def test_the_scorecard_is_what_the_ledger_says(year: dict[str, Any]) -> None:
+    """Each figure recounted from the recorded files, by another route than scorecard's."""
+    root = year["root"]
+    card = {d["division"]: d for d in year["scorecard"]["divisions"]}
+    assert [r["id"] for r in year["scorecard"]["rounds"]] == list(Q)
+    with Ledger(root / ".xlflow" / "ledger.sqlite") as ledger:
+        extensions = {r: ledger.extensions(r) for r in Q}
+        files = {r: ledger.files(r) for r in Q}
+        sent = {r: ledger.form_divisions(r) for r in Q}
+    for unit in UNITS:
+        expected = {
+            "rounds": 0,
+            "on_time": 0,
+            "late": 0,
+            "never": 0,
+            "first_time": 0,
+            "after_rework": 0,
+            "rework_returns": 0,
+        }
+        days: list[int] = []
+        said: list[dict[str, Any]] = []
+        for r in Q:
+            if unit not in sent[r]:
+                continue
+            expected["rounds"] += 1
+            mine = sorted(
+                (
+                    f
+                    for f in files[r]
+                    if f.division == unit and f.verdict not in (Verdict.SKIPPED, Verdict.DUPLICATE)
+                ),
+                key=lambda f: f.mtime,
+            )
+            accepted = [f for f in mine if f.verdict is Verdict.ACCEPTED]
+            rejected = [k for k, f in enumerate(mine) if f.verdict is Verdict.REJECTED]
+            if rejected:
+                expected["rework_returns"] += len(mine) - rejected[0] - 1
+            if not accepted:
+                expected["never"] += 1
+                said.append({})
+                continue
+            counted = accepted[-1]
+            due = extensions[r][unit].until if unit in extensions[r] else DEADLINES[r]
+            got = dt.datetime.fromtimestamp(counted.mtime).date()
+            expected["late" if got > due else "on_time"] += 1
+            expected[
+                "after_rework" if rejected and mine.index(counted) > rejected[0] else "first_time"
+            ] += 1
+            days.append((due - got).days)
+            said.append(counted.values)
+        mine_card = card[unit]
+        for key, value in expected.items():
+            assert mine_card[key] == value, (unit, key)
+        assert mine_card["average_days"] == (round(sum(days) / len(days), 1) if days else None)
+    # 高新处 lagged in Q3 and Q4 on its tasks; its percent fell from Q3 to Q4 (55 → 50)
+    assert sorted(card["高新处"]["lagging"]) == ["1", "2", "4"]
+    assert any(x.startswith("2025年第四季度") for x in card["高新处"]["fell"])
+    assert card["规划处"]["after_rework"] == 1 and card["规划处"]["rework_returns"] == 2
+    assert card["办公室"]["never"] == 1 and card["财务处"]["late"] == 1
+    # the consolidated workbook's 考核情况 holds the same figures
+    sheet = openpyxl.load_workbook(year["merged"]["path"])["考核情况"]
+    rows = {r[0]: r for r in sheet.iter_rows(min_row=4, values_only=True) if r[0] in UNITS}
+    for unit in UNITS:
+        assert rows[unit][1:5] == (
+            card[unit]["rounds"],
+            card[unit]["on_time"],
+            card[unit]["late"],
+            card[unit]["never"],
+        )
+    report = run_json(["report", "-w", str(root), "--round", "2025-Q4"])
+    listed = {d["division"]: d for d in report["scorecard"]["divisions"]}
+    assert {u: listed[u]["late"] for u in UNITS} == {u: card[u]["late"] for u in UNITS}
+    assert "2025年以来共4个轮次" in report["scorecard"]["sentence"]
+
+
+# --- every register of the corpus, revised by a script ---
+
+
+def _revised(register: Any) -> tuple[Any, dict[str, Any]]:
+    """The register with its second task dropped, its longest task renamed (at least 80 %
+    alike), another split in two, and everything in reverse order."""
+    tasks = list(register.tasks)
+    dropped = tasks[1]
+    rest = [t for t in tasks if t is not dropped]
+    longest = max(rest, key=lambda t: len(task_text(t, ("序号",))))
+    split = next(t for t in rest if t is not longest)
+
+    def reworded(t: Any) -> Any:
+        columns = []
+        done = False
+        for header, text in t.columns:
+            if not done and len(text) >= 8 and text != t.id:
+                text, done = text[:-2] + "（修订）", True
+            columns.append((header, text))
+        return replace(t, columns=tuple(columns))
+
+    out = []
+    for t in rest:
+        if t is longest:
+            out.append(reworded(t))
+        elif t is split:
+            out += [replace(t, id=f"{t.id}-1"), replace(t, id=f"{t.id}-2")]
+        else:
+            out.append(t)
+    out.reverse()
+    return replace(register, tasks=tuple(out)), {
+        "dropped": dropped.id, "renamed": longest.id, "split": split.id,
+        "alike": similarity(task_text(longest, ("序号",)), task_text(reworded(longest), ("序号",))),
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
+def test_a_revision_of_every_corpus_register_is_found(path: Path) -> None:
+    found = detect_layout(path)
+    old = found.register
+    new, did = _revised(old)
+    skip = (
+        found.settings.id_column,
+        found.settings.divisions_column,
+        found.settings.lead_column,
+        found.settings.cooperating_column,
+    )
+    revision = revise(old, new, skip)
+    kinds: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]] = {}
+    for c in revision.changes:
+        kinds.setdefault(c.kind, []).append((c.old_ids, c.new_ids))
+    assert kinds.get("retired") == [((did["dropped"],), ())]
+    assert kinds.get("split") == [((did["split"],), (f"{did['split']}-1", f"{did['split']}-2"))]
+    assert "added" not in kinds
+    if did["alike"] >= 0.8:
+        assert kinds.get("renamed") == [((did["renamed"],), (did["renamed"],))]
+        assert not revision.uncertain
+    # the reverse order is no change at all
+    assert set(kinds) <= {"retired", "split", "renamed", "targets", "units", "handed"}
