@@ -201,7 +201,7 @@ def test_charts_and_print_settings(ws: Path, forms: dict[str, Path]) -> None:
     _, path = _merge(ws)
     with zipfile.ZipFile(path) as zf:
         charts = [n for n in zf.namelist() if n.startswith("xl/charts/chart")]
-        assert len(charts) == 2
+        assert len(charts) == 3  # statuses, groups, and the year's returns (考核情况)
         kinds = "".join(zf.read(n).decode() for n in charts)
         assert (
             "<c:pieChart>" in kinds
@@ -254,7 +254,8 @@ def test_sources_sheet_lists_every_file(ws: Path, forms: dict[str, Path]) -> Non
     )
     assert rows["a.xlsx"][7] is None and rows["a.xlsx"][8] is None  # no mail, no decision
     assert rows["a.xlsx"][9] is None  # not rolled up from a unit's own units
-    assert len(rows["a.xlsx"][10]) == 64
+    assert rows["b.xlsx"][10] is None  # a duplicate: the same bytes, not a second return
+    assert len(rows["a.xlsx"][11]) == 64
 
 
 def test_status_json_and_text(ws: Path, forms: dict[str, Path]) -> None:

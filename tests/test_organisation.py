@@ -369,7 +369,9 @@ def test_the_console_shows_the_directory_and_its_problems(tmp_path: Path) -> Non
         assert "各街道（3 个成员）" in page
         run(["generate", "-w", str(root), "--round", ROUND, "--deadline", DEADLINE])
         status, page, _ = console.request("GET", f"/r/{ROUND}")
-        assert status == 200 and "各街道：0/3 个成员已报，未报：东湖街道、西山街道、南岭街道" in page
+        assert (
+            status == 200 and "各街道：0/3 个成员已报，未报：东湖街道、西山街道、南岭街道" in page
+        )
         directory = root / "templates" / "单位名录.csv"
         with directory.open("a", encoding="utf-8") as fh:
             fh.write("东湖街道,,各街首,,,\n")

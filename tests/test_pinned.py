@@ -353,6 +353,6 @@ def test_status_json_names_its_keys(ws: Path, forms: dict[str, Path]) -> None:
     data = run_json(["status", "-w", str(ws), "--round", DEFAULT_ROUND])
     assert set(data) == {
         "round", "title", "deadline", "today", "days_left", "last_collect", "divisions",
-        "missing", "counts",
+        "missing", "counts", "collectives",
     }  # fmt: skip
     assert data["round"] == DEFAULT_ROUND and data["last_collect"] is None

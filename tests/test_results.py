@@ -23,6 +23,7 @@ from xlflow.demo import run_demo
 from xlflow.generate.forms import generate_forms
 from xlflow.intake.collect import collect
 from xlflow.intake.decisions import decide, undo
+from xlflow.intake.extensions import extend
 from xlflow.intake.remind import write_reminders
 from xlflow.model import parse_round
 from xlflow.register.init import check_register, init_workspace
@@ -32,6 +33,7 @@ from xlflow.relay.rollup import roll_up
 from xlflow.reporting.bulletin import write_report
 from xlflow.reporting.consolidate import merge
 from xlflow.reporting.history import task_history
+from xlflow.reporting.scorecard import scorecard
 from xlflow.reporting.status import round_status
 from xlflow.workspace import Workspace
 
@@ -111,6 +113,26 @@ def _steps(demo: Path) -> list[tuple[str, list[str], Callable[[Path], Any]]]:
         ),
         ("undo", [], decided_then_undone),
         ("directory", ["directory"], lambda r: directory_report(Workspace.open(r))),
+        ("scorecard", ["scorecard"], lambda r: scorecard(Workspace.open(r))),
+        (
+            "extend",
+            [
+                "extend",
+                "--round",
+                ROUND,
+                "--division",
+                "办公室",
+                "--until",
+                "2099-01-01",
+                "--reason",
+                "处长出差",
+                "--by",
+                "办公室",
+            ],
+            lambda r: extend(
+                Workspace.open(r), ROUND, "办公室", dt.date(2099, 1, 1), "处长出差", "办公室"
+            ),
+        ),
     ]
 
 
@@ -126,6 +148,7 @@ def test_every_command_with_json_is_covered() -> None:
     covered = {"register", "status", "history", "collect", "merge", "remind", "report"}
     covered |= {"generate", "accept", "exclude", "undo", "init", "directory"}
     covered |= {"forward", "roll-up"}  # test_forward_and_roll_up_too
+    covered |= {"extend", "scorecard"}
     assert with_json == sorted(covered)
 
 

@@ -114,7 +114,9 @@ def test_every_return_a_writer_saved_is_accepted_with_exact_values(
         errors = [i for i in entry["issues"] if i["severity"] == "error"]
         assert errors == [], (path, errors)
         # only notes for the coordinator about the identity's copies, nothing for the division
-        assert {i["code"] for i in entry["issues"]} <= {"metadata-copy-differs"}, entry["issues"]
+        # a writer's copy of a form already returned by another writer says it holds the same
+        allowed = {"metadata-copy-differs", "same-as-last-return"}
+        assert {i["code"] for i in entry["issues"]} <= allowed, entry["issues"]
         record = stored(returned["root"], DEFAULT_ROUND, path)
         assert record.values == values, path
         assert record.contact == contact, path

@@ -412,3 +412,42 @@ def test_a_revision_of_every_corpus_register_is_found(path: Path) -> None:
         assert not revision.uncertain
     # the reverse order is no change at all
     assert set(kinds) <= {"retired", "split", "renamed", "targets", "units", "handed"}
+
+
+def test_the_console_gives_extensions_and_shows_the_year(
+    year: dict[str, Any], tmp_path: Path
+) -> None:
+    from urllib.parse import quote, urlencode
+
+    from .test_web import Console
+
+    root = tmp_path / "w"
+    shutil.copytree(year["root"], root)
+    console = Console(root)
+    try:
+        fields = urlencode(
+            {
+                "csrf_token": console.csrf(),
+                "division": "财务处",
+                "until": "2026-01-05",
+                "reason": "年底决算",
+                "action": "extend",
+            }
+        )
+        status, _, _ = console.post_form("/r/2025-Q4/extend", fields)
+        assert status == 303
+        status, page, _ = console.request("GET", f"/r/2025-Q4/d/{quote('财务处')}")
+        assert status == 200 and "延期至 2026-01-05" in page and "年底决算" in page
+        status, page, _ = console.request("GET", "/r/2025-Q4")
+        assert "延期至 01-05" in page
+        status, page, _ = console.request("GET", "/scorecard?year=2025")
+        assert status == 200 and "2025年度考核情况" in page and 'data-division="规划处"' in page
+        status, page, _ = console.request("GET", "/register/7")
+        assert "［当时序号 6］" in page and "原序号 6" in page
+    finally:
+        console.stop()
+    data = run_json(["status", "-w", str(root), "--round", "2025-Q4"])
+    assert (
+        next(d for d in data["divisions"] if d["division"] == "财务处")["extension"]["until"]
+        == "2026-01-05"
+    )

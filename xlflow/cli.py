@@ -19,6 +19,7 @@ from .errors import XlflowError
 from .issues import Severity
 from .text import display_width
 from .wording import (
+    OVERDUE_LABEL,
     ROLE_LABELS,
     STANDING_LABELS,
     VERDICT_LABELS,
@@ -851,7 +852,7 @@ def extend(
             f"已同意 {e.division} 延期至 {e.until.isoformat()}（{e.reason}；{e.by}，{e.at.replace('T', ' ')}）。"
         )
     d = result.standing
-    late = "，逾期" if d.late else ""
+    late = f"，{OVERDUE_LABEL}" if d.late else ""
     click.echo(f"{d.division} 现在：{d.standing.label}{late}。")
 
 
@@ -1196,7 +1197,7 @@ def scorecard(workspace: str, year: int | None, as_json: bool) -> None:
         "单位",
         "轮次",
         "按时",
-        "逾期",
+        OVERDUE_LABEL,
         "未报",
         "一次通过/退回后",
         "返工",

@@ -23,8 +23,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import Invalid
-from ..model import Lineage, Register, Task
+from ..model import Lineage, Register, Role, Task
+from ..wording import role_label
 
+LEAD = role_label(Role.LEAD)
 SURE = 0.8  # texts this alike are one task, renamed or renumbered
 LIKELY = 0.5  # texts this alike may be: proposed for the coordinator to confirm
 KINDS = {
@@ -263,7 +265,7 @@ def _what_else(old: Task, new: Task) -> str:
     """Besides the words: the lead handed over, units added or removed, targets changed."""
     notes = []
     if old.lead != new.lead and old.lead and new.lead:
-        notes.append(f"由 {'、'.join(old.lead)} 改为 {'、'.join(new.lead)} 牵头")
+        notes.append(f"由 {'、'.join(old.lead)} 改为 {'、'.join(new.lead)} {LEAD}")
     added = [u for u in new.divisions if u not in old.divisions and u not in new.lead]
     removed = [u for u in old.divisions if u not in new.divisions and u not in old.lead]
     if added:
@@ -328,7 +330,7 @@ def _described(
         )
     if note:
         for part in note.split("；"):
-            what = "handed" if "牵头" in part else ("targets" if "目标" in part else "units")
+            what = "handed" if part.endswith(LEAD) else ("targets" if "目标" in part else "units")
             out.append(Change(what, (old.id,), (new.id,), f"序号 {new.id}：{part}", score, sure))
     return out
 

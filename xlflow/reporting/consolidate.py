@@ -50,6 +50,7 @@ from ..wording import (
     DETAIL,
     HISTORY,
     MISSING,
+    OVERDUE_LABEL,
     OVERVIEW,
     PROBLEMS,
     SOURCES,
@@ -1232,7 +1233,7 @@ def _assessment(
     """考核情况: the year's scorecard up to this round, a division per row, with a chart of
     each division's returns on time, late and never; one A4 page wide."""
     heads = [
-        ("单位", 18.0), ("应报轮次", 7.0), ("按时", 6.0), ("逾期", 6.0), ("未报", 6.0),
+        ("单位", 18.0), ("应报轮次", 7.0), ("按时", 6.0), (OVERDUE_LABEL, 6.0), ("未报", 6.0),
         ("按时率", 7.0), ("一次通过", 7.0), ("退回后通过", 8.0), ("返工次数", 7.0),
         ("平均提前天数", 8.0), ("状态变差", 7.0), ("进度下降", 7.0), ("连续两轮以上滞后的任务", 24.0),
     ]  # fmt: skip
@@ -1264,7 +1265,7 @@ def _assessment(
     chart = wb.add_chart({"type": "bar", "subtype": "stacked"})
     for col, name, colour in (
         (2, "按时", LOOK["good"]),
-        (3, "逾期", LOOK["warn"]),
+        (3, OVERDUE_LABEL, LOOK["warn"]),
         (4, "未报", LOOK["bad"]),
     ):
         chart.add_series(
