@@ -473,6 +473,20 @@ def test_a_whole_round_in_the_browser(console: Console, browser: Any, tmp_path: 
     assert len(driver.find_elements(By.CSS_SELECTOR, "#directory tbody tr")) == 7
     assert "名录没有发现问题" in text(driver, "#directory-ok")
     shot(driver, "11-单位名录")
+    driver.find_element(By.LINK_TEXT, "年度考核").click()
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#scorecard tbody tr")) == 7
+    shot(driver, "12-年度考核")
+    # an extension, given on a division's page of the second round
+    driver.get(f"{console.base}/r/2019-H2/d/{quote(returning[0])}")
+    driver.find_element(By.CSS_SELECTOR, "details.extend summary").click()
+    until = driver.find_element(By.CSS_SELECTOR, "#extension input[name=until]")
+    driver.execute_script(
+        "arguments[0].value = '2099-12-31'", until
+    )  # a date picker's typing is the locale's
+    driver.find_element(By.CSS_SELECTOR, "#extension input[name=reason]").send_keys("处长出差")
+    driver.find_element(By.CSS_SELECTOR, "#extension button[value=extend]").click()
+    wait_for(lambda: "延期至 2099-12-31" in text(driver, "#standing"), what="the extension")
+    shot(driver, "13-延期")
     driver.find_element(By.LINK_TEXT, "任务清单").click()
     driver.find_element(By.CSS_SELECTOR, "#register td.task a").click()
     history = text(driver, "main")

@@ -66,7 +66,11 @@ def _return(
 
 @pytest.fixture(scope="module")
 def year(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    root = tmp_path_factory.mktemp("year") / "w"
+    return run_year(tmp_path_factory.mktemp("year") / "w")
+
+
+def run_year(root: Path) -> dict[str, Any]:
+    """The year's four rounds in a new working folder `root`; what each step said."""
     run(
         [
             "init",
@@ -243,6 +247,18 @@ def test_the_extended_division_is_not_late(year: dict[str, Any]) -> None:
     run(["extend", "-w", str(other), "--round", "2025-Q3", "--division", "办公室", "--undo"])
     status = run_json(["status", "-w", str(other), "--round", "2025-Q3"])
     assert next(d for d in status["divisions"] if d["division"] == "办公室")["late"] is True
+
+
+def test_other_rounds_files_stay_out_on_every_collect(year: dict[str, Any]) -> None:
+    """Q3 was collected twice (extend collects too): its inbox's Q1 and Q2 files, read
+    before, stay other rounds' files, and never count for Q3."""
+    earlier = [
+        f
+        for f in year["Q3"]["files"]
+        if not f["path"].startswith("2025-Q3/") and "旧表" not in f["path"]
+    ]
+    assert earlier and {f["verdict"] for f in earlier} == {"skipped"}
+    assert all(i["code"] == "other-round-file" for f in earlier for i in f["issues"])
 
 
 def test_the_receipts_state_exactly_the_changed_cells(year: dict[str, Any]) -> None:

@@ -854,9 +854,9 @@ def _post_process(records: list[FileRecord], rnd: Round, ledger: Ledger) -> list
     out = []
     extended = ledger.extensions(rnd.id)
     for r in records:
-        issues = [
-            i for i in r.issues if i.code not in (IssueCode.LATE_RETURN, IssueCode.OTHER_ROUND_FILE)
-        ]
+        # a file of another round read before keeps its note: its wrong-round error was
+        # replaced by it then, and is not there to judge it again
+        issues = [i for i in r.issues if i.code is not IssueCode.LATE_RETURN]
         wrong = next((i for i in issues if i.code is IssueCode.WRONG_ROUND), None)
         if wrong is not None and r.identified_round:
             elsewhere = [x for x, _ in ledger.known_file(r.sha256) if x != rnd.id]
