@@ -201,7 +201,7 @@ def test_history_follows_every_task_through_the_revision(year: dict[str, Any]) -
     wb = openpyxl.load_workbook(year["merged"]["path"])
     rows = {r[0]: r for r in wb["历次进展"].iter_rows(min_row=5, values_only=True) if r[0]}
     assert rows["7"][2:4] == ("按计划推进", 40) and rows["5-1"][2:4] == ("按计划推进", 40)
-    assert rows["8"][2] == "（尚无此任务）"
+    assert rows["8"][2] == "尚无此项"
 
 
 def test_a_round_one_form_in_round_two_names_both_versions(year: dict[str, Any]) -> None:

@@ -180,7 +180,7 @@ def _inputs(ws: Workspace, ledger: Ledger, round_id: str, key: str) -> _Inputs:
     )
 
 
-NOT_YET = "（尚无此任务）"  # a task added by a later register version, in an earlier round
+NOT_YET = "尚无此项"  # a task added by a later register version, in an earlier round
 
 
 def _idmap(ledger: Ledger, rounds: Sequence[Round]) -> tuple[tuple[int, str, str], ...]:
@@ -1358,7 +1358,8 @@ class _History:
             0,
             0,
             last_col,
-            "历次进展（各轮次完成状态及进度，按牵头处室所报；集体的任务逐个成员列示）",
+            "历次进展（各轮次完成状态及进度，按牵头处室所报"
+            + ("；集体的任务逐个成员列示）" if inputs.head.collectives else "）"),
             st.title,
         )
         ws.set_row(0, 32)
