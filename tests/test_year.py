@@ -467,3 +467,141 @@ def test_the_console_gives_extensions_and_shows_the_year(
         next(d for d in data["divisions"] if d["division"] == "财务处")["extension"]["until"]
         == "2026-01-05"
     )
+
+
+def _register(rows: list[tuple[str, str, str]]) -> Any:
+    from xlflow.model import Register, Task
+
+    return Register(
+        "x",
+        ("序号", "主要内容", "责任处室"),
+        tuple(
+            Task(
+                tid,
+                "g",
+                (("序号", tid), ("主要内容", text), ("责任处室", unit)),
+                (unit,),
+                (),
+                (),
+                n,
+            )
+            for n, (tid, text, unit) in enumerate(rows)
+        ),
+    )
+
+
+def test_a_merge_is_found_and_an_unshared_word_is_not() -> None:
+    old = _register(
+        [
+            ("1", "建设产业技术研究院，引进高端研发团队", "规划处"),
+            ("2", "推进省级重点实验室建设和运行评估", "规划处"),
+            ("3", "开展科普宣传活动", "办公室"),
+        ]
+    )
+    new = _register(
+        [
+            (
+                "1",
+                "建设产业技术研究院，引进高端研发团队；推进省级重点实验室建设和运行评估",
+                "规划处",
+            ),
+            ("3", "开展科普宣传活动", "办公室"),
+        ]
+    )
+    revision = revise(old, new, ("序号", "责任处室"))
+    kinds = {(c.kind, c.old_ids, c.new_ids) for c in revision.changes}
+    assert ("merged", ("2",), ("1",)) in kinds
+    assert not any(c.kind == "retired" for c in revision.changes)
+    lineage = {(x.old_id, x.new_id, x.kind) for x in revision.lineage}
+    assert ("2", "1", "merged") in lineage and ("3", "3", "same") in lineage
+
+
+def test_an_uncertain_match_waits_for_the_coordinator(tmp_path: Path) -> None:
+    root = tmp_path / "w"
+    run(
+        [
+            "init",
+            str(root),
+            "--register",
+            str(DATA / "清单-2025-一季度.csv"),
+            "--office",
+            "市科技局",
+        ]
+    )
+    run(["generate", "-w", str(root), "--round", "2025-Q1"])
+    revised = tmp_path / "修订.csv"
+    text = (DATA / "清单-2025-一季度.csv").read_text("utf-8")
+    # task 6 renumbered to 9 and reworded well beyond a rename: 50 to 80 % alike
+    revised.write_text(
+        text.replace(
+            "6,创新生态,开展科普宣传活动", "9,创新生态,组织开展全民科学素质提升科普宣传周活动"
+        ),
+        "utf-8",
+    )
+    shown = run_json(["register", "-w", str(root), "--update", str(revised)])
+    assert [(x["old"], x["new"]) for x in shown["uncertain"]] == [("6", "9")]
+    refused = run(["register", "-w", str(root), "--update", str(revised), "--apply"], expect=3)
+    assert "对应不确定" in refused.output and "未做任何改动" in refused.output
+    assert 'path = "templates/清单-2025-一季度.csv"' in (root / "xlflow.toml").read_text("utf-8")
+    mapping = tmp_path / "对照.csv"
+    run(["register", "-w", str(root), "--update", str(revised), "--write-mapping", str(mapping)])
+    rows = mapping.read_text("utf-8-sig").splitlines()
+    assert rows[0] == "原序号,新序号,关系,相似度,确认" and any(
+        r.startswith("6,9,改名或改号,") and r.endswith(",？") for r in rows
+    )
+    mapping.write_text("\n".join(r.replace(",？", ",是") for r in rows) + "\n", "utf-8-sig")
+    applied = run_json(
+        [
+            "register",
+            "-w",
+            str(root),
+            "--update",
+            str(revised),
+            "--mapping",
+            str(mapping),
+            "--apply",
+        ]
+    )
+    assert applied["applied"] and applied["version"] == 2
+    run(["generate", "-w", str(root), "--round", "2025-Q2"])
+    history = run_json(["history", "-w", str(root), "--task", "9"])
+    assert history["tasks"][0]["rounds"][0]["task_ids"] == ["6"]
+    # a mapping that names a task that is not there is refused, naming its row
+    mapping.write_text("原序号,新序号,关系,相似度,确认\n6,99,改名或改号,0.5,是\n", "utf-8-sig")
+    wrong = run(
+        ["register", "-w", str(root), "--update", str(revised), "--mapping", str(mapping)], expect=3
+    )
+    assert "第 2 行" in wrong.output
+
+
+def test_a_second_return_with_the_same_values_says_so(tmp_path: Path) -> None:
+    root = tmp_path / "w"
+    run(
+        [
+            "init",
+            str(root),
+            "--register",
+            str(DATA / "清单-2025-一季度.csv"),
+            "--office",
+            "市科技局",
+        ]
+    )
+    run(["generate", "-w", str(root), "--round", "2025-Q1", "--deadline", "2099-12-31"])
+    form = _form(root, "2025-Q1", "规划处")
+    values = complete_values(form)
+    first = fill(form, root / "inbox" / "规划处.xlsx", values, GOOD_CONTACT)
+    set_mtime(first, 1_700_000_000)
+    again = fill(
+        form,
+        root / "inbox" / "规划处（再报）.xlsx",
+        values,
+        GOOD_CONTACT,
+        edit=lambda wb: wb.create_sheet("备注"),
+    )
+    set_mtime(again, 1_700_000_100)
+    data = run_json(["collect", "-w", str(root), "--round", "2025-Q1"])
+    second = next(f for f in data["files"] if f["path"] == "规划处（再报）.xlsx")
+    notes = [i["message"] for i in second["issues"] if i["code"] == "same-as-last-return"]
+    assert notes == [
+        "同上次报送，无变化：与 11-15 06:13 收到的“规划处.xlsx”所填内容完全相同。"
+    ] or (len(notes) == 1 and notes[0].startswith("同上次报送，无变化：与 "))
