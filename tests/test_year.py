@@ -69,8 +69,8 @@ def year(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return run_year(tmp_path_factory.mktemp("year") / "w")
 
 
-def run_year(root: Path) -> dict[str, Any]:
-    """The year's four rounds in a new working folder `root`; what each step said."""
+def _init(root: Path) -> None:
+    """A working folder on the first quarter's register."""
     run(
         [
             "init",
@@ -81,6 +81,11 @@ def run_year(root: Path) -> dict[str, Any]:
             "市科技局",
         ]
     )
+
+
+def run_year(root: Path) -> dict[str, Any]:
+    """The year's four rounds in a new working folder `root`; what each step said."""
+    _init(root)
     out: dict[str, Any] = {"root": root}
 
     def generate(round_id: str) -> None:
@@ -518,16 +523,7 @@ def test_a_merge_is_found_and_an_unshared_word_is_not() -> None:
 
 def test_an_uncertain_match_waits_for_the_coordinator(tmp_path: Path) -> None:
     root = tmp_path / "w"
-    run(
-        [
-            "init",
-            str(root),
-            "--register",
-            str(DATA / "清单-2025-一季度.csv"),
-            "--office",
-            "市科技局",
-        ]
-    )
+    _init(root)
     run(["generate", "-w", str(root), "--round", "2025-Q1"])
     revised = tmp_path / "修订.csv"
     text = (DATA / "清单-2025-一季度.csv").read_text("utf-8")
@@ -576,16 +572,7 @@ def test_an_uncertain_match_waits_for_the_coordinator(tmp_path: Path) -> None:
 
 def test_a_second_return_with_the_same_values_says_so(tmp_path: Path) -> None:
     root = tmp_path / "w"
-    run(
-        [
-            "init",
-            str(root),
-            "--register",
-            str(DATA / "清单-2025-一季度.csv"),
-            "--office",
-            "市科技局",
-        ]
-    )
+    _init(root)
     run(["generate", "-w", str(root), "--round", "2025-Q1", "--deadline", "2099-12-31"])
     form = _form(root, "2025-Q1", "规划处")
     values = complete_values(form)
