@@ -35,7 +35,7 @@ from ..ledger import AcceptedFiles, Ledger
 from ..model import FileRecord, FormRow, FormSpec, Provenance, Register, Role, Round
 from ..pool import IsolatedPool, default_workers
 from ..register.load import load_register
-from ..register.update import current_version
+from ..register.revise import current_version
 from ..signing import (
     META_NOTE,
     META_SHEET,

@@ -601,15 +601,20 @@ def _older_versions(ws: Workspace, ledger: Ledger, rnd: Round) -> dict[str, Olde
     now = ledger.round_version(rnd.id)
     if now is None:
         return {}
+    others = [
+        (earlier, v)
+        for earlier in ledger.rounds()
+        if earlier.id != rnd.id and (v := ledger.round_version(earlier.id)) not in (None, now)
+    ]
+    if not others:
+        return {}  # one version all year, as most offices have: nothing to load
     latest = ledger.latest_version()
     chain = {v: ledger.lineage(v) for v in range(2, (latest[0] if latest else 1) + 1)}
     current = ledger.version_register(now)
     divisions = ledger.form_divisions(rnd.id)
     out: dict[str, OlderVersion] = {}
-    for earlier in ledger.rounds():
-        v = ledger.round_version(earlier.id)
-        if earlier.id == rnd.id or v is None or v == now:
-            continue
+    for earlier, v in others:
+        assert v is not None
         old = ledger.version_register(v)
         out[earlier.id] = OlderVersion(
             round=earlier,

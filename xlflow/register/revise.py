@@ -22,7 +22,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..config import RegisterSettings
 from ..errors import Invalid
+from ..ledger import Ledger
 from ..model import Lineage, Register, Role, Task
 from ..wording import role_label
 
@@ -41,12 +43,14 @@ _KIND_OF = {label: kind for kind, label in KINDS.items()}
 
 
 def content_key(register: Register) -> str:
-    """A register's content, as a version is told apart: its tasks, nothing else."""
-    data = json.dumps(
-        [[t.id, t.group, t.columns, t.lead, t.cooperating, t.targets] for t in register.tasks],
-        ensure_ascii=False,
-    )
-    return hashlib.sha256(data.encode("utf-8")).hexdigest()
+    """A register's content, as a version is told apart: its tasks, nothing else (hashed a
+    task at a time: a ministry's register is tens of thousands of them)."""
+    h = hashlib.sha256()
+    for t in register.tasks:
+        row = [t.id, t.group, t.columns, t.lead, t.cooperating, t.targets]
+        h.update(json.dumps(row, ensure_ascii=False).encode("utf-8"))
+        h.update(b"\n")
+    return h.hexdigest()
 
 
 def task_text(task: Task, skip: Iterable[str] = ()) -> str:
@@ -470,12 +474,36 @@ def unchanged_tasks(
     return out
 
 
+def unit_columns(*settings: RegisterSettings) -> tuple[str, ...]:
+    """The columns that hold a task's id and units, not its words."""
+    out: list[str] = []
+    for s in settings:
+        out += [s.id_column, s.divisions_column, s.lead_column, s.cooperating_column]
+    return tuple(c for c in dict.fromkeys(out) if c)
+
+
+def current_version(ledger: Ledger, register: Register, settings: RegisterSettings) -> int:
+    """The version of `register` in the ledger, recorded now if it is not there: a first
+    version, or one edited in place since the last, its tasks matched by id."""
+    key = content_key(register)
+    found = ledger.version_of_key(key)
+    if found is not None:
+        return found
+    latest = ledger.latest_version()
+    if latest is None:
+        return ledger.record_version(key, register)
+    earlier = ledger.version_register(latest[0])
+    lineage = revise(earlier, register, unit_columns(settings), by_id_only=True).lineage
+    return ledger.record_version(key, register, lineage, "清单在两轮之间被直接修改，按序号对应")
+
+
 __all__ = [
     "Change",
     "Revision",
     "ancestors",
     "confirmed",
     "content_key",
+    "current_version",
     "division_changes",
     "mapping_csv",
     "read_mapping",
@@ -483,4 +511,5 @@ __all__ = [
     "similarity",
     "task_text",
     "unchanged_tasks",
+    "unit_columns",
 ]

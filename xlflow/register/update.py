@@ -13,17 +13,25 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..config import RegisterSettings, replace_register_section
+from ..config import replace_register_section
 from ..errors import Invalid
 from ..files import atomic_write, folder_lock
 from ..ledger import Ledger
-from ..model import Register
 from ..wording import task_label
 from ..workspace import Workspace
 from .directory import organise
 from .init import check_register
 from .load import load_directory, load_register
-from .revise import Revision, confirmed, content_key, mapping_csv, read_mapping, revise
+from .revise import (
+    Revision,
+    confirmed,
+    content_key,
+    current_version,
+    mapping_csv,
+    read_mapping,
+    revise,
+    unit_columns,
+)
 
 
 @dataclass(frozen=True)
@@ -42,29 +50,6 @@ class UpdateResult:
             "mapping": str(self.mapping) if self.mapping else None,
             **self.revision.to_dict(),
         }
-
-
-def unit_columns(*settings: RegisterSettings) -> tuple[str, ...]:
-    """The columns that hold a task's id and units, not its words."""
-    out: list[str] = []
-    for s in settings:
-        out += [s.id_column, s.divisions_column, s.lead_column, s.cooperating_column]
-    return tuple(c for c in dict.fromkeys(out) if c)
-
-
-def current_version(ledger: Ledger, register: Register, settings: RegisterSettings) -> int:
-    """The version of `register` in the ledger, recorded now if it is not there: a first
-    version, or one edited in place since the last, its tasks matched by id."""
-    key = content_key(register)
-    found = ledger.version_of_key(key)
-    if found is not None:
-        return found
-    latest = ledger.latest_version()
-    if latest is None:
-        return ledger.record_version(key, register)
-    earlier = ledger.version_register(latest[0])
-    lineage = revise(earlier, register, unit_columns(settings), by_id_only=True).lineage
-    return ledger.record_version(key, register, lineage, "清单在两轮之间被直接修改，按序号对应")
 
 
 def update_register(
@@ -124,4 +109,4 @@ def update_register(
     return UpdateResult(new_file, revision, True, version, written)
 
 
-__all__ = ["UpdateResult", "current_version", "unit_columns", "update_register"]
+__all__ = ["UpdateResult", "update_register"]

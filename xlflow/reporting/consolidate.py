@@ -1227,6 +1227,9 @@ def _sources(ws: Any, st: _Styles, data: Consolidation, title: str) -> None:
     _page(ws, title, data.round, header_row=header)
 
 
+_CHARTED = 40  # divisions the 考核情况 chart shows at most
+
+
 def _assessment(
     wb: Any, ws: Any, st: _Styles, data: Consolidation, card: Scorecard, title: str
 ) -> None:
@@ -1262,6 +1265,11 @@ def _assessment(
         st.note,
     )  # fmt: skip
     ws.set_row(r, 30)
+    if len(card.divisions) > _CHARTED:
+        # a bar per division is no picture beyond a few dozen: the table says it all
+        _page(ws, title, data.round, header_row=header)
+        ws.print_area(0, 0, r, len(heads) - 1)
+        return
     chart = wb.add_chart({"type": "bar", "subtype": "stacked"})
     for col, name, colour in (
         (2, "按时", LOOK["good"]),
