@@ -45,7 +45,16 @@ _EXPORTS = {
     "Workspace": "workspace",
     "WorkspaceError": "errors",
     "XlflowError": "errors",
+    "answers": "reporting.data",
     "collect": "intake.collect",
+    "directory_report": "register.load",
+    "export": "reporting.data",
+    "extend": "intake.extensions",
+    "forward": "relay.forward",
+    "roll_up": "relay.rollup",
+    "scorecard": "reporting.scorecard",
+    "tasks": "reporting.data",
+    "update_register": "register.update",
     "consolidate": "reporting.consolidate",
     "describe_register": "register.load",
     "detect_layout": "register.detect",
@@ -89,10 +98,15 @@ __all__ = [
     "WorkspaceError",
     "XlflowError",
     "__version__",
+    "answers",
     "collect",
     "consolidate",
     "describe_register",
     "detect_layout",
+    "directory_report",
+    "export",
+    "extend",
+    "forward",
     "generate_forms",
     "init_workspace",
     "load_settings",
@@ -101,9 +115,13 @@ __all__ = [
     "read_register",
     "receipts_for_round",
     "report_context",
+    "roll_up",
     "round_state",
     "round_status",
+    "scorecard",
     "task_history",
+    "tasks",
+    "update_register",
     "write_reminders",
     "write_report",
 ]
@@ -127,17 +145,23 @@ if TYPE_CHECKING:
     from .errors import RegisterError, SettingsError, WorkspaceError, XlflowError
     from .generate.forms import GenerateResult, generate_forms
     from .intake.collect import CollectReport, collect
+    from .intake.extensions import extend
     from .intake.receipts import receipts_for_round
     from .intake.remind import write_reminders
     from .issues import Issue, IssueCode, Severity, Verdict
     from .model import FileRecord, FormSpec, Register, Role, Round, Task, parse_round
     from .register.detect import detect_layout
     from .register.init import init_workspace
-    from .register.load import describe_register
+    from .register.load import describe_register, directory_report
     from .register.parse import read_register
+    from .register.update import update_register
+    from .relay.forward import forward
+    from .relay.rollup import roll_up
     from .reporting.bulletin import report_context, write_report
     from .reporting.consolidate import Consolidation, consolidate, merge
+    from .reporting.data import answers, export, tasks
     from .reporting.history import task_history
+    from .reporting.scorecard import scorecard
     from .reporting.status import round_status
     from .standing import RoundState, RoundStatus, Standing, round_state
     from .workspace import Workspace

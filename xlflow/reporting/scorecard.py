@@ -22,7 +22,6 @@ from ..config import Settings
 from ..issues import Verdict
 from ..ledger import Ledger
 from ..model import FileRecord, Round
-from ..register.load import load_register
 from ..standing import DivisionState, Standing, round_state
 from ..workspace import Workspace
 from .tasks import status_change
@@ -86,7 +85,8 @@ class Scorecard:
 def scorecard(ws: Workspace, year: int | None = None, up_to: str | None = None) -> Scorecard:
     """Every division's scorecard across the rounds of `year` (default: the latest
     round's year), up to round `up_to` if given."""
-    register = load_register(ws)
+    # divisions in the order their forms were sent (the register's): a ministry's register
+    # of tens of thousands of tasks is not loaded for it
     with Ledger(ws.ledger_path) as ledger:
         every = ledger.rounds()
         ids = [r.id for r in every]
@@ -95,10 +95,10 @@ def scorecard(ws: Workspace, year: int | None = None, up_to: str | None = None) 
         if year is None and every:
             year = every[-1].year
         rounds = tuple(r for r in every if year is None or r.year == year)
-        states = [round_state(ledger, rnd, register.divisions, with_values=False) for rnd in rounds]
+        states = [round_state(ledger, rnd, with_values=False) for rnd in rounds]
         fields = (ws.settings.status.field, ws.settings.status.percent_field)
         said = [ledger.said(rnd.id, fields) for rnd in rounds]
-    order = list(register.divisions)
+    order: list[str] = []
     for state in states:
         order += [d.division for d in state.divisions if d.division not in order]
     scores = [_score(name, rounds, states, said, ws.settings) for name in order]
