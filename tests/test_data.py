@@ -26,8 +26,12 @@ H1, H2 = "2019-H1", "2019-H2"
 
 @pytest.fixture(scope="module")
 def two_rounds(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return two_round_demo(tmp_path_factory.mktemp("data") / "demo")
+
+
+def two_round_demo(target: Path) -> Path:
     """The demo round, and a second one carried over from it with new answers."""
-    root = run_demo(tmp_path_factory.mktemp("data") / "demo", soffice=None).root
+    root = run_demo(target, soffice=None).root
     data = run_json(
         [
             "generate",
