@@ -11,8 +11,10 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import os
 import re
 import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ from xlflow.relay.forward import forward
 from xlflow.relay.rollup import roll_up
 from xlflow.reporting.bulletin import write_report
 from xlflow.reporting.consolidate import merge
+from xlflow.reporting.data import export
 from xlflow.reporting.history import task_history
 from xlflow.reporting.scorecard import scorecard
 from xlflow.reporting.status import round_status
@@ -62,6 +65,10 @@ def _files(root: Path) -> tuple[str, str]:
     rejected = next(f.path for f in report.files if str(f.verdict) == "rejected")
     accepted = next(f.path for f in report.files if str(f.verdict) == "accepted")
     return rejected, accepted
+
+
+# written by the CLI and the library alike: a place outside both working folders
+EXPORTED = Path(tempfile.gettempdir()) / f"xlflow-results-export-{os.getpid()}.json"
 
 
 def _steps(demo: Path) -> list[tuple[str, list[str], Callable[[Path], Any]]]:
@@ -115,6 +122,11 @@ def _steps(demo: Path) -> list[tuple[str, list[str], Callable[[Path], Any]]]:
         ("directory", ["directory"], lambda r: directory_report(Workspace.open(r))),
         ("scorecard", ["scorecard"], lambda r: scorecard(Workspace.open(r))),
         (
+            "export",
+            ["export", "--format", "json", "-o", str(EXPORTED)],
+            lambda r: export(Workspace.open(r), "json", EXPORTED),
+        ),
+        (
             "extend",
             [
                 "extend",
@@ -148,7 +160,7 @@ def test_every_command_with_json_is_covered() -> None:
     covered = {"register", "status", "history", "collect", "merge", "remind", "report"}
     covered |= {"generate", "accept", "exclude", "undo", "init", "directory"}
     covered |= {"forward", "roll-up"}  # test_forward_and_roll_up_too
-    covered |= {"extend", "scorecard"}
+    covered |= {"extend", "scorecard", "export"}
     assert with_json == sorted(covered)
 
 
