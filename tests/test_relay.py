@@ -469,3 +469,20 @@ def test_a_child_form_filled_and_saved_in_libreoffice_reads_back_exactly(
     assert full.contact["reporter"] == "王五" and full.contact["phone"] == "0574-83000009"
     rolled = run_json(["roll-up", "-w", str(child)])
     assert rolled["answered"] == list(SUB_UNITS) and rolled["missing"] == []
+
+
+@needs_office[0]
+@needs_office[1]
+def test_a_form_resaved_as_xls_on_the_way_forwards_and_rolls_up(
+    relay: dict[str, Any], tmp_path: Path
+) -> None:
+    """The district's office re-saved the city's form as .xls before forwarding it: it is
+    read as any return is, and the rolled-up form goes back as .xlsx (its content)."""
+    resaved = tmp_path / "收到的表.xls"
+    results = run_batch([Job(relay["received"], resaved)])
+    assert results[0]["ok"], results
+    child = tmp_path / "d"
+    data = run_json(["forward", str(resaved), "--to", "甲区科技局、甲区发改局", "-w", str(child)])
+    assert data["received"]["tasks"] == ["3"] and len(data["forms"]) == 2
+    rolled = run_json(["roll-up", "-w", str(child)])
+    assert Path(rolled["path"]).name == "收到的表.xlsx"

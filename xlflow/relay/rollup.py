@@ -107,9 +107,9 @@ def roll_up(
         contact_prefill=_contact(settings, ws.settings, day),
     )
     data = render_form(spec, settings, None, provenance)
-    path = output or ws.round_dir(rnd) / ROLLUP_DIR / safe_filename(
-        entry.get("name") or received.name
-    )
+    # under the name it came with, as an .xlsx whatever it was saved as on the way
+    name = Path(safe_filename(entry.get("name") or received.name)).with_suffix(".xlsx").name
+    path = output or ws.round_dir(rnd) / ROLLUP_DIR / name
     atomic_write(path, data)
     return RollupResult(
         path,
