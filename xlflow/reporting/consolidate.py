@@ -1019,7 +1019,9 @@ class _Detail:
         columns: list[tuple[str, float]] = [("分组", 11), ("序号", 6)]
         for c in self.readonly:
             columns.append(("".join(c.split()), 16 if inputs.head.widths.get(c, 0) < 40 else 34))
-        columns += [(target_head, 26), ("牵头处室", 12), ("配合处室", 12)]
+        # a collective is named with its count of members, 各街道（3 个成员）: one line
+        units = 19.0 if inputs.head.collectives else 12.0
+        columns += [(target_head, 26), ("牵头处室", units), ("配合处室", units)]
         self.status_col = len(columns)
         columns += [("完成状态", 10), ("完成进度(%)", 8)]
         self.first_text = len(columns)
