@@ -383,3 +383,14 @@ def test_the_console_shows_the_directory_and_its_problems(tmp_path: Path) -> Non
         assert status >= 400 and "单位名录" in page and "Traceback" not in page
     finally:
         console.stop()
+
+
+def test_a_damaged_directory_is_named_as_the_directory(tmp_path: Path) -> None:
+    root = tmp_path / "w"
+    run(["init", str(root)])
+    (root / "templates" / "单位名录.xlsx").write_bytes(b"PK\x03\x04 not a workbook")
+    for args in (["directory"], ["register"], ["generate", "--round", ROUND]):
+        result = run([args[0], "-w", str(root), *args[1:]], expect=3)
+        assert "单位名录无法读取" in result.output and "任务清单" not in result.output
+        assert "Traceback" not in result.output
+    assert not (root / "outbox" / ROUND).exists()

@@ -30,7 +30,15 @@ from .directory import (
 def read_directory(path: Path, _option: object = None) -> Directory:
     """Read a directory file; what is wrong inside it becomes its problems (with the row),
     a file that cannot be read at all a RegisterError."""
-    for grid in parse.read_grids(path):
+    try:
+        grids = parse.read_grids(path)
+    except RegisterError:
+        # the reader's words are the register's ("任务清单"); this file is another
+        raise RegisterError(
+            f"{path}: 单位名录无法读取：文件已损坏、不完整或不是表格。请在 Excel 或 WPS 中打开它，"
+            "确认后另存为 .xlsx（或 .csv）再重试；也可以照 xlflow init 起草的格式重建。"
+        ) from None
+    for grid in grids:
         header = header_of(grid.rows)
         if header is not None:
             return units_from_rows(path, grid.name, grid.rows, *header)
