@@ -13,6 +13,8 @@ from typing import Any
 
 import openpyxl
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from xlflow.issues import Verdict
 from xlflow.ledger import Ledger
@@ -592,3 +594,48 @@ def test_a_second_return_with_the_same_values_says_so(tmp_path: Path) -> None:
     assert notes == [
         "同上次报送，无变化：与 11-15 06:13 收到的“规划处.xlsx”所填内容完全相同。"
     ] or (len(notes) == 1 and notes[0].startswith("同上次报送，无变化：与 "))
+
+
+# --- revise() on registers made up by hypothesis ---
+
+_WORDS = "培育建设推进完善开展实施组织引导加强深化健全优化打造创新产业科技人才平台金融服务园区企业项目成果转化标准数字"
+
+
+@given(
+    texts=st.lists(
+        st.text(alphabet=_WORDS, min_size=12, max_size=30), min_size=4, max_size=12, unique=True
+    ),
+    data=st.data(),
+)
+@settings(max_examples=60, deadline=None)
+def test_revise_finds_what_was_done_to_a_made_up_register(texts: list[str], data: Any) -> None:
+    """Drop one task, reword another a little, split a third, shuffle: exactly that."""
+    # texts that are too alike are not two tasks an office would write
+    assume(all(similarity(a, b) < 0.5 for i, a in enumerate(texts) for b in texts[i + 1 :]))
+    old = _register([(str(n + 1), text, "办公室") for n, text in enumerate(texts)])
+    ids = [t.id for t in old.tasks]
+    dropped, reworded, split = data.draw(st.permutations(ids))[:3]
+    tasks = []
+    for t in old.tasks:
+        if t.id == dropped:
+            continue
+        if t.id == split:
+            tasks += [replace(t, id=f"{t.id}-1"), replace(t, id=f"{t.id}-2")]
+            continue
+        if t.id == reworded:
+            text = t.column("主要内容")
+            t = replace(
+                t, columns=(("序号", t.id), ("主要内容", text[:-1] + "等"), ("责任处室", "办公室"))
+            )
+        tasks.append(t)
+    new = replace(old, tasks=tuple(data.draw(st.permutations(tasks))))
+    revision = revise(old, new, ("序号", "责任处室"))
+    kinds = sorted((c.kind, c.old_ids, c.new_ids) for c in revision.changes)
+    assert kinds == sorted(
+        [
+            ("retired", (dropped,), ()),
+            ("renamed", (reworded,), (reworded,)),
+            ("split", (split,), (f"{split}-1", f"{split}-2")),
+        ]
+    )
+    assert not revision.uncertain
