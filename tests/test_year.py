@@ -639,3 +639,31 @@ def test_revise_finds_what_was_done_to_a_made_up_register(texts: list[str], data
         ]
     )
     assert not revision.uncertain
+
+
+def test_an_earlier_round_is_read_from_whoever_led_the_task_then(tmp_path: Path) -> None:
+    """Task 2 is handed from 高新处 to 规划处 by the revision: its Q1 status is 高新处's."""
+    root = tmp_path / "w"
+    _init(root)
+    run(["generate", "-w", str(root), "--round", "2025-Q1", "--deadline", "2025-03-31"])
+
+    def behind(tid: str, row: dict[str, Any]) -> None:
+        if tid == "2":
+            row["完成状态"], row["完成进度(%)"], row["存在问题"] = "进度滞后", 20, "选址未定"
+
+    _return(root, "2025-Q1", "高新处", -1, percent=40)
+    _return(root, "2025-Q1", "规划处", -1, percent=40, edit=behind)
+    run(["collect", "-w", str(root), "--round", "2025-Q1"])
+    run(["register", "-w", str(root), "--update", str(DATA / "清单-2025-二季度.csv"), "--apply"])
+    run(["generate", "-w", str(root), "--round", "2025-Q2", "--deadline", "2025-06-30"])
+    merged = run_json(["merge", "-w", str(root), "--round", "2025-Q2"])
+    rows = {
+        r[0]: r
+        for r in openpyxl.load_workbook(merged["path"])["历次进展"].iter_rows(
+            min_row=5, values_only=True
+        )
+        if r[0]
+    }
+    assert rows["2"][2:4] == ("按计划推进", 40)  # 高新处 led task 2 in Q1
+    history = run_json(["history", "-w", str(root), "--task", "2"])["tasks"][0]["rounds"][0]
+    assert (history["status"], history["percent"]) == ("按计划推进", 40)

@@ -38,7 +38,7 @@ from ..excel import (
 from ..files import atomic_path, folder_lock, sweep_temp_files
 from ..issues import CHANGE_CODES, DECISION_CODES, Issue, IssueCode, Severity, Verdict
 from ..ledger import Ledger, RegisterHead
-from ..model import FileRecord, Round
+from ..model import FileRecord, Round, Task
 from ..pool import start_companion, stop_companion
 from ..register.load import register_key
 from ..register.revise import ancestors
@@ -150,6 +150,7 @@ class _Inputs:
     target_year: int | None
     scorecard: Scorecard | None = None  # the year's assessment up to this round
     idmap: tuple[tuple[int, str, str], ...] = ()  # (round index, id then, id now)
+    leads_then: tuple[tuple[int, str, tuple[str, ...]], ...] = ()  # (round index, id now, leads)
 
 
 def _inputs(ws: Workspace, ledger: Ledger, round_id: str, key: str) -> _Inputs:
@@ -166,6 +167,7 @@ def _inputs(ws: Workspace, ledger: Ledger, round_id: str, key: str) -> _Inputs:
     for k, r in enumerate(rounds):
         accepted = (state if r.id == rnd.id else round_state(ledger, r, with_values=False)).accepted
         counted += [(k, f) for f in accepted.values()]
+    idmap, leads_then = _idmap(ledger, rounds)
     return _Inputs(
         round=rnd,
         settings=ws.settings,
@@ -176,30 +178,50 @@ def _inputs(ws: Workspace, ledger: Ledger, round_id: str, key: str) -> _Inputs:
         counted=tuple(counted),
         made_at=_made_at(state.files, ledger.round_created_at(rnd.id)),
         target_year=ledger.target_year(rnd.id),
-        idmap=_idmap(ledger, rounds),
+        idmap=idmap,
+        leads_then=leads_then,
     )
 
 
-NOT_YET = "尚无此项"  # a task added by a later register version, in an earlier round
+NOT_YET = "尚无此项"
 
 
-def _idmap(ledger: Ledger, rounds: Sequence[Round]) -> tuple[tuple[int, str, str], ...]:
-    """(round index, task id then, task id now) for every earlier round made from another
-    register version than this one's: its answers are shown on the tasks they became."""
+def _as_then(task: Task, leads: tuple[str, ...] | None) -> Task:
+    """The task with the leads it had in an earlier register version, where they differ."""
+    if not leads or leads == task.lead:
+        return task
+    return replace(
+        task, lead=leads, cooperating=tuple(u for u in task.divisions if u not in leads)
+    )  # a task added by a later register version, in an earlier round
+
+
+def _idmap(
+    ledger: Ledger, rounds: Sequence[Round]
+) -> tuple[tuple[tuple[int, str, str], ...], tuple[tuple[int, str, tuple[str, ...]], ...]]:
+    """For every earlier round made from another register version than this one's:
+    (round index, task id then, task id now), so that its answers are shown on the tasks
+    they became; and (round index, task id now, the leads then), so that its status is
+    read from whoever led the task then."""
     versions = [ledger.round_version(r.id) for r in rounds]
     now = versions[-1] if versions else None
     if now is None or all(v in (None, now) for v in versions):
-        return ()
+        return (), ()
     latest = ledger.latest_version()
     chain = {v: ledger.lineage(v) for v in range(2, (latest[0] if latest else 1) + 1)}
     ids = [t.id for t in ledger.version_register(now).tasks]
     out: list[tuple[int, str, str]] = []
+    leads: list[tuple[int, str, tuple[str, ...]]] = []
     for k, v in enumerate(versions[:-1]):
         if v is None or v == now:
             continue
+        then_tasks = {t.id: t for t in ledger.version_register(v).tasks}
         for tid in ids:
-            out += [(k, then, tid) for then, _ in ancestors(chain, tid, now, v)]
-    return tuple(out)
+            came = [then for then, _ in ancestors(chain, tid, now, v)]
+            out += [(k, then, tid) for then in came]
+            led = tuple(u for then in came if then in then_tasks for u in then_tasks[then].lead)
+            if led:
+                leads.append((k, tid, tuple(dict.fromkeys(led))))
+    return tuple(out), tuple(leads)
 
 
 @dataclass(frozen=True)
@@ -251,6 +273,7 @@ def _rows(inputs: _Inputs, ledger: Ledger) -> Iterator[TaskRow]:
     missing = settings.status.missing_label
     rank = {status: i for i, status in enumerate(settings.status_order)}
     remapped = {k for k, _, _ in inputs.idmap}
+    led = {(k, now): leads for k, now, leads in inputs.leads_then}
     descended = {(k, now) for k, _, now in inputs.idmap}
     for task, answers in ledger.answers(inputs.key, inputs.counted, current, fields, inputs.idmap):
         now: dict[str, tuple[dict[str, Any], str]] = {}
@@ -264,7 +287,7 @@ def _rows(inputs: _Inputs, ledger: Ledger) -> Iterator[TaskRow]:
         if overruled:
             state = replace(state, note=_overruled_note(state, overruled))
         history = [
-            earlier_status(task, said[k], rank, missing)
+            earlier_status(_as_then(task, led.get((k, task.id))), said[k], rank, missing)
             if k not in remapped or (k, task.id) in descended
             else (NOT_YET, None)
             for k in range(current)
