@@ -39,7 +39,7 @@ from ..reading.containers import SEPARATOR, is_container, unpack
 from ..reading.package import SPREADSHEET_SUFFIXES
 from ..reading.reader import read_workbook
 from ..reading.workbook import RawWorkbook, ReadResult
-from ..register.revise import division_changes, unchanged_tasks
+from ..register.revise import division_changes, lineage_chain, unchanged_tasks
 from ..signing import META_SHEET, load_or_create_secret
 from ..text import clean_cell
 from ..workspace import Workspace
@@ -608,8 +608,7 @@ def _older_versions(ws: Workspace, ledger: Ledger, rnd: Round) -> dict[str, Olde
     ]
     if not others:
         return {}  # one version all year, as most offices have: nothing to load
-    latest = ledger.latest_version()
-    chain = {v: ledger.lineage(v) for v in range(2, (latest[0] if latest else 1) + 1)}
+    chain = lineage_chain(ledger)
     current = ledger.version_register(now)
     divisions = ledger.form_divisions(rnd.id)
     out: dict[str, OlderVersion] = {}

@@ -497,14 +497,46 @@ def current_version(ledger: Ledger, register: Register, settings: RegisterSettin
     return ledger.record_version(key, register, lineage, "清单在两轮之间被直接修改，按序号对应")
 
 
+class Versions:
+    """The register versions of a ledger as the rounds were made from them: the lineage
+    between versions, the version of each round, and the register of a round (the current
+    one for rounds of its version, else the version's own, loaded once)."""
+
+    def __init__(self, ledger: Ledger, current: Register) -> None:
+        self.ledger, self.current = ledger, current
+        self.now = ledger.version_of_key(content_key(current))
+        self.chain = lineage_chain(ledger)
+        self._registers: dict[int, Register] = {}
+
+    def of_round(self, round_id: str) -> int | None:
+        """The version a round's forms were made from (the current one if not recorded)."""
+        v = self.ledger.round_version(round_id)
+        return self.now if v is None else v
+
+    def register(self, version: int | None) -> Register:
+        if version is None or version == self.now:
+            return self.current
+        if version not in self._registers:
+            self._registers[version] = self.ledger.version_register(version)
+        return self._registers[version]
+
+
+def lineage_chain(ledger: Ledger) -> dict[int, list[Lineage]]:
+    """Every version's lineage from the version before, by version."""
+    latest = ledger.latest_version()
+    return {v: ledger.lineage(v) for v in range(2, (latest[0] if latest else 1) + 1)}
+
+
 __all__ = [
     "Change",
     "Revision",
+    "Versions",
     "ancestors",
     "confirmed",
     "content_key",
     "current_version",
     "division_changes",
+    "lineage_chain",
     "mapping_csv",
     "read_mapping",
     "revise",

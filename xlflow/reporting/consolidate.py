@@ -41,7 +41,7 @@ from ..ledger import Ledger, RegisterHead
 from ..model import FileRecord, Round, Task
 from ..pool import start_companion, stop_companion
 from ..register.load import register_key
-from ..register.revise import ancestors
+from ..register.revise import ancestors, lineage_chain
 from ..standing import DivisionState, RoundState, Standing, round_state
 from ..text import clean_cell, safe_filename
 from ..wording import (
@@ -206,8 +206,7 @@ def _idmap(
     now = versions[-1] if versions else None
     if now is None or all(v in (None, now) for v in versions):
         return (), ()
-    latest = ledger.latest_version()
-    chain = {v: ledger.lineage(v) for v in range(2, (latest[0] if latest else 1) + 1)}
+    chain = lineage_chain(ledger)
     ids = [t.id for t in ledger.version_register(now).tasks]
     out: list[tuple[int, str, str]] = []
     leads: list[tuple[int, str, tuple[str, ...]]] = []

@@ -47,6 +47,7 @@ from ..issues import IssueCode
 from ..ledger import Ledger
 from ..model import FileRecord, Register, Round
 from ..register.load import load_register
+from ..register.revise import Versions
 from ..standing import round_state
 from ..wording import role_label, task_label
 from ..workspace import Workspace
@@ -101,17 +102,11 @@ def _rounds(ws: Workspace, wanted: Iterable[str] | None) -> Iterator[_Round]:
             raise NotFound(
                 f"没有轮次 {'、'.join(unknown)}；已有轮次：{'、'.join(r.id for r in every) or '（无）'}"
             )
-        registers: dict[int, Register] = {}
+        versions = Versions(ledger, current)
         for rnd in every:
             if rnd.id not in chosen:
                 continue
-            version = ledger.round_version(rnd.id)
-            if version is None:
-                register = current
-            else:
-                if version not in registers:
-                    registers[version] = ledger.version_register(version)
-                register = registers[version]
+            register = versions.register(versions.of_round(rnd.id))
             accepted = round_state(ledger, rnd, register.divisions).accepted
             yield _Round(rnd, register, accepted)
 

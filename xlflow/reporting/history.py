@@ -9,7 +9,7 @@ from ..errors import NotFound
 from ..ledger import Ledger
 from ..model import Register, Round
 from ..register.load import load_register
-from ..register.revise import ancestors, content_key
+from ..register.revise import Versions, ancestors
 from ..standing import round_state
 from ..wording import task_label
 from ..workspace import Workspace
@@ -32,28 +32,19 @@ class _Lineage:
     and what happened on the way (拆分自 5, 合并自 3, 原序号 4, 由 A 改为 B 牵头)."""
 
     def __init__(self, ledger: Ledger, register: Register) -> None:
-        self.ledger, self.register = ledger, register
-        self.now = ledger.version_of_key(content_key(register))
-        latest = ledger.latest_version()
-        self.chain = {v: ledger.lineage(v) for v in range(2, (latest[0] if latest else 1) + 1)}
-        self.registers: dict[int, Register] = {}
+        self.versions = Versions(ledger, register)
+        self.now, self.chain = self.versions.now, self.versions.chain
         self.previous: int | None = None  # the version of the round before
         self.step: tuple[int | None, int | None] = (None, None)
 
     def version_of(self, round_id: str) -> int | None:
-        v = self.ledger.round_version(round_id)
-        if self.now is None or v is None:
-            v = self.now
+        v = self.versions.of_round(round_id)
         self.step = (self.previous, v)
         self.previous = v
         return v
 
     def register_of(self, version: int | None) -> Register:
-        if version is None or version == self.now:
-            return self.register
-        if version not in self.registers:
-            self.registers[version] = self.ledger.version_register(version)
-        return self.registers[version]
+        return self.versions.register(version)
 
     def ids_at(self, task_id: str, version: int | None) -> tuple[list[str], str]:
         """The task's ids in `version`, and what changed since the round before."""
