@@ -23,16 +23,17 @@ def test_bundled_settings_fields_and_labels() -> None:
         ("进展情况", "text"),
         ("存在问题", "text"),
         ("下步打算", "text"),
+        ("说明", "text"),  # added by [plausibility]: where a flagged row is explained
     ]
-    status, percent, progress, problems, _ = s.fields
+    status, percent, progress, problems, _, explanation = s.fields
     assert status.choices == ("已完成", "按计划推进", "进度滞后", "未启动") and status.required
     assert (percent.min, percent.max, percent.required) == (0, 100, True)
     assert progress.required and progress.max_length == 2000
-    assert problems.required_when is not None
-    assert (problems.required_when.field, problems.required_when.values) == (
-        "status",
-        ("进度滞后",),
-    )
+    # a lagging task without a reason is asked for one, not refused
+    assert problems.required_when is None and not problems.required
+    lagging = s.plausibility.rule("lagging_without_problems")
+    assert (lagging.severity, lagging.field, lagging.statuses) == ("explain", "problems", ("进度滞后",))
+    assert explanation.key == "explanation" and not explanation.required
     assert [(c.label, c.required) for c in s.contact][:3] == [
         ("填报人", True),
         ("联系电话", True),

@@ -265,7 +265,8 @@ def test_fill_in_rules_are_all_reported(ws: Path, forms: dict[str, Path]) -> Non
     assert ("out-of-range", "6", f"H{rows['6']}") in got
     assert ("not-a-number", "7", f"H{rows['7']}") in got
     assert ("required-missing", "8", f"I{rows['8']}") in got
-    assert ("required-when", "9", f"J{rows['9']}") in got
+    # lagging without a reason: explained in 说明 (column L), not refused
+    assert ("needs-explanation", "9", f"L{rows['9']}") in got
     assert ("too-long", "20", f"I{rows['20']}") in got
     assert ("required-missing", "21", f"G{rows['21']}") in got
     assert any(c == "contact-missing" for c, _, _ in got)

@@ -149,20 +149,21 @@ def test_copied_progress_is_warned(three_rounds: dict[str, Any]) -> None:
     files = {f["division"]: f for f in three_rounds["r2"]["files"] if f["path"].startswith(R2)}
     plan = files[PLAN]
     assert plan["verdict"] == "accepted"
-    copied = [i for i in plan["issues"] if i["code"] == "progress-not-updated"]
+    copied = [i for i in plan["issues"] if i.get("rule") == "progress_copied"]
+    assert {i["code"] for i in copied} == {"needs-explanation"}
     assert {i["task_id"] for i in copied} == {"5", "6", "22"}
-    # each names the progress cell of its own row on the task sheet
+    # each points at the 说明 cell of its own row, and names the progress cell
     rows = task_rows(three_rounds["forms2"][PLAN])
-    column = header_columns(openpyxl.load_workbook(three_rounds["forms2"][PLAN])["填报"])[
-        "进展情况"
-    ]
-    letter = openpyxl.utils.get_column_letter(column)
+    heads = header_columns(openpyxl.load_workbook(three_rounds["forms2"][PLAN])["填报"])
+    progress = openpyxl.utils.get_column_letter(heads["进展情况"])
+    note = openpyxl.utils.get_column_letter(heads["说明"])
     assert {(i["task_id"], i["sheet"], i["cell"]) for i in copied} == {
-        (t, "填报", f"{letter}{rows[t]}") for t in ("5", "6", "22")
+        (t, "填报", f"{note}{rows[t]}") for t in ("5", "6", "22")
     }
+    assert all(f"（{progress}{rows[i['task_id']]}）" in i["message"] for i in copied)
     assert all("2019年上半年" in i["message"] for i in copied)
     others = [f for d, f in files.items() if d != PLAN]
-    assert not any(i["code"] == "progress-not-updated" for f in others for i in f["issues"])
+    assert not any(i.get("rule") == "progress_copied" for f in others for i in f["issues"])
     # files of R1 still in the inbox are noted, not re-judged
     old = [f for f in three_rounds["r2"]["files"] if f["path"].startswith(R1)]
     assert {f["verdict"] for f in old} == {"skipped"}

@@ -163,6 +163,63 @@ class RollupSettings:
         return "joined" if f.type == "text" else "lead"
 
 
+PLAUSIBILITY_RULES = (
+    "percent_fell",
+    "percent_jump",
+    "done_below_full",
+    "overdue",
+    "progress_copied",
+    "lagging_without_problems",
+)
+"""核实性审核: values that may be true and still need a word of explanation (xlflow.plausibility)."""
+
+SEVERITIES = ("explain", "warning", "error", "off")
+EXPLANATION_KEY = "explanation"
+_RULE_KEYS = {
+    "percent_fell": {"severity", "threshold"},
+    "percent_jump": {"severity", "threshold"},
+    "done_below_full": {"severity"},
+    "overdue": {"severity", "column"},
+    "progress_copied": {"severity"},
+    "lagging_without_problems": {"severity", "statuses", "field"},
+}
+_THRESHOLDS = {"percent_fell": 0.0, "percent_jump": 60.0}
+
+
+@dataclass(frozen=True)
+class PlausibilityRule:
+    """One rule of [plausibility]. severity: explain (flagged amber on the form; accepted
+    with a needs-explanation warning until a 说明 is written), error (the same, but an
+    unexplained row is rejected), warning (noted, no explanation asked), off."""
+
+    name: str
+    severity: str = "explain"
+    threshold: float = 0.0  # percent_fell: points it may fall; percent_jump: points it may rise
+    statuses: tuple[str, ...] = ()  # lagging_without_problems: the statuses that need a reason
+    field: str = ""  # lagging_without_problems: the field that holds the reason
+    column: str = ""  # overdue: a register column giving each task's deadline (完成时限)
+
+    @property
+    def asks(self) -> bool:
+        """Whether the division is asked to explain (on the form and in collect)."""
+        return self.severity in ("explain", "error")
+
+
+@dataclass(frozen=True)
+class PlausibilitySettings:
+    explanation: str = "说明"  # the label of the 说明 column; "" = none
+    rules: tuple[PlausibilityRule, ...] = tuple(
+        PlausibilityRule(n, threshold=_THRESHOLDS.get(n, 0.0)) for n in PLAUSIBILITY_RULES
+    )
+
+    def rule(self, name: str) -> PlausibilityRule:
+        return next(r for r in self.rules if r.name == name)
+
+    @property
+    def active(self) -> tuple[PlausibilityRule, ...]:
+        return tuple(r for r in self.rules if r.severity != "off")
+
+
 @dataclass(frozen=True)
 class Settings:
     office: OfficeSettings = field(default_factory=OfficeSettings)
@@ -174,6 +231,7 @@ class Settings:
     report: ReportSettings = field(default_factory=ReportSettings)
     limits: Limits = field(default_factory=Limits)
     rollup: RollupSettings = field(default_factory=RollupSettings)
+    plausibility: PlausibilitySettings = field(default_factory=PlausibilitySettings)
     source: str = ""
 
     def field_by_key(self, key: str) -> Field | None:
@@ -198,6 +256,11 @@ class Settings:
     def status_order(self) -> tuple[str, ...]:
         f = self.status_field
         return f.choices if f else ()
+
+    @property
+    def explanation_field(self) -> Field | None:
+        """The 说明 column a division explains a flagged row in, if the form has one."""
+        return self.field_by_key(EXPLANATION_KEY) if self.plausibility.explanation else None
 
 
 T = TypeVar("T")
@@ -348,7 +411,7 @@ def settings_from_dict(data: dict[str, Any], source: str = "xlflow.toml") -> Set
         "",
         {
             "schema", "office", "form", "register", "fields", "contact", "status", "report",
-            "limits", "rollup",
+            "limits", "rollup", "plausibility",
         },
     )  # fmt: skip
     schema = c.get(data, "", "schema", int, SCHEMA_VERSION, "整数")
@@ -363,6 +426,8 @@ def settings_from_dict(data: dict[str, Any], source: str = "xlflow.toml") -> Set
     report = _report_settings(c, data, fields)
     limits = _limit_settings(c, data)
     rollup = _rollup_settings(c, data, fields, status)
+    plausibility = _plausibility_settings(c, data, fields, report)
+    fields = _with_explanation(c, fields, contact, plausibility)
     if problems:
         raise SettingsError(source, problems)
     return Settings(
@@ -375,7 +440,91 @@ def settings_from_dict(data: dict[str, Any], source: str = "xlflow.toml") -> Set
         report=report,
         limits=limits,
         rollup=rollup,
+        plausibility=plausibility,
         source=source,
+    )
+
+
+def _plausibility_settings(
+    c: _Checker, data: dict[str, Any], fields: tuple[Field, ...], report: ReportSettings
+) -> PlausibilitySettings:
+    table = _table(c, data, "plausibility")
+    c.unknown(table, "plausibility.", {"explanation", *PLAUSIBILITY_RULES})
+    explanation = c.get(table, "plausibility.", "explanation", str, "说明", "文本").strip()
+    rules = []
+    keys = {f.key for f in fields}
+    for name in PLAUSIBILITY_RULES:
+        where = f"plausibility.{name}."
+        raw = table.get(name, {})
+        if isinstance(raw, str):  # the short form: percent_fell = "error"
+            raw = {"severity": raw}
+        if not isinstance(raw, dict):
+            c.problems.append(
+                f'plausibility.{name}: 应写成 {{ severity = "explain" }}，实际是 {raw!r}'
+            )
+            raw = {}
+        c.unknown(raw, where, _RULE_KEYS[name])
+        severity = c.get(raw, where, "severity", str, "explain", "文本")
+        if severity not in SEVERITIES:
+            c.problems.append(
+                f"{where}severity: 应为 {'、'.join(SEVERITIES)} 之一，实际是 {severity!r}"
+            )
+            severity = "explain"
+        threshold = _number(c, raw, where, "threshold")
+        if threshold is not None and threshold < 0:
+            c.problems.append(f"{where}threshold: 应为不小于 0 的百分点数，实际是 {threshold:g}")
+            threshold = None
+        statuses = _str_list(c, raw, where, "statuses")
+        reason = c.get(raw, where, "field", str, report.problems_field, "填报项 key")
+        if name == "lagging_without_problems" and fields and reason and reason not in keys:
+            c.problems.append(
+                f"{where}field: 没有 key 为 {reason!r} 的填报项；可用的有 {', '.join(keys)}"
+            )
+        rules.append(
+            PlausibilityRule(
+                name=name,
+                severity=severity,
+                threshold=_THRESHOLDS.get(name, 0.0) if threshold is None else threshold,
+                statuses=(report.lagging if statuses is None else statuses)
+                if name == "lagging_without_problems"
+                else (),
+                field=reason if name == "lagging_without_problems" else "",
+                column=c.get(raw, where, "column", str, "", "任务清单的列名"),
+            )
+        )
+    return PlausibilitySettings(explanation=explanation, rules=tuple(rules))
+
+
+def explanation_prompt(label: str) -> str:
+    return f"本行标为橙色时必填：写明原因（如进度下降、提前完成、逾期未完成的原因）。其余情况不用填写{label}。"
+
+
+def _with_explanation(
+    c: _Checker,
+    fields: tuple[Field, ...],
+    contact: tuple[Field, ...],
+    plausibility: PlausibilitySettings,
+) -> tuple[Field, ...]:
+    """The fields, with the 说明 column last unless [[fields]] declares it (key explanation)."""
+    label = plausibility.explanation
+    if not label or not fields or any(f.key == EXPLANATION_KEY for f in fields):
+        return fields
+    if any(f.label == label for f in (*fields, *contact)):
+        c.problems.append(
+            f"plausibility.explanation: 表头 {label!r} 已被其他填报项使用；请换一个，"
+            f'或把它声明为 key = "{EXPLANATION_KEY}" 的填报项'
+        )
+        return fields
+    return (
+        *fields,
+        Field(
+            key=EXPLANATION_KEY,
+            label=label,
+            type="text",
+            max_length=500,
+            prompt=explanation_prompt(label),
+            width=20.0,
+        ),
     )
 
 

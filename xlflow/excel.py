@@ -35,6 +35,8 @@ LOOK: dict[str, str] = {
     "good": "#C6EFCE",  # all filled, accepted
     "good_text": "#006100",
     "warn": "#FFEB9C",  # a warning
+    "explain": "#F8CBAD",  # a row to explain (核实性审核): amber, not red
+    "explain_text": "#843C0C",
     "note_text": "#595959",  # notes under a table
     "muted_text": "#7F7F7F",  # what is missing
     "chart_missing": "#BFBFBF",  # the chart's bar for tasks nobody reported

@@ -88,7 +88,6 @@ class IssueCode(StrEnum):
     FORMULA_VALUE_USED = "formula-value-used"
     CONTACT_MISSING = "contact-missing"
     PHONE_INVALID = "phone-invalid"
-    PROGRESS_NOT_UPDATED = "progress-not-updated"
     # found when consolidating
     STATUS_CONFLICT = "status-conflict"
     # the unit directory (单位名录), the coordinator's own file
@@ -103,6 +102,11 @@ class IssueCode(StrEnum):
     OLDER_FORM_TAKEN = "older-form-taken"
     CHANGED_SINCE_LAST_RETURN = "changed-since-last-return"
     SAME_AS_LAST_RETURN = "same-as-last-return"
+    # 核实性审核: a value that may be true and needs a word of explanation
+    NEEDS_EXPLANATION = "needs-explanation"
+    EXPLAINED = "explained"
+    IMPLAUSIBLE = "implausible"
+    EXPLANATION_ASKED_AGAIN = "explanation-asked-again"
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,11 +122,14 @@ class Issue:
     task_id: str = ""
     division: str = ""
     field: str = ""
+    rule: str = ""  # the plausibility rule (xlflow.plausibility) a row breaks
 
     def to_dict(self) -> dict[str, str]:
         out = asdict(self)
         out["code"] = str(self.code)
         out["severity"] = str(self.severity)
+        if not self.rule:
+            del out["rule"]
         return out
 
     @classmethod
@@ -137,6 +144,7 @@ class Issue:
             task_id=data.get("task_id", ""),
             division=data.get("division", ""),
             field=data.get("field", ""),
+            rule=data.get("rule", ""),
         )
 
     @property
@@ -151,6 +159,13 @@ class Issue:
 COORDINATOR_ONLY_CODES = (IssueCode.METADATA_COPY_DIFFERS,)
 # what a division's second return changed from its previous one
 CHANGE_CODES = (IssueCode.CHANGED_SINCE_LAST_RETURN, IssueCode.SAME_AS_LAST_RETURN)
+# 核实性审核: a row to explain, explained, or asked about again; none sends a return back
+# unless its rule is an error
+EXPLAIN_CODES = (
+    IssueCode.NEEDS_EXPLANATION,
+    IssueCode.EXPLANATION_ASKED_AGAIN,
+    IssueCode.EXPLAINED,
+)
 # the coordinator's decisions, recorded on the file they are about
 DECISION_CODES = (IssueCode.ACCEPTED_BY_COORDINATOR, IssueCode.EXCLUDED_BY_COORDINATOR)
 

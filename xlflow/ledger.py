@@ -31,6 +31,7 @@ from .model import (
     FormSpec,
     Lineage,
     Register,
+    Review,
     Role,
     Round,
     Task,
@@ -162,6 +163,18 @@ CREATE TABLE IF NOT EXISTS extensions (
     undone_by TEXT NOT NULL DEFAULT '',
     undone_at TEXT NOT NULL DEFAULT ''
 );
+CREATE TABLE IF NOT EXISTS explanation_reviews (
+    round TEXT NOT NULL,
+    division TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    said TEXT NOT NULL,
+    verdict TEXT NOT NULL,
+    note TEXT NOT NULL,
+    by TEXT NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (round, division, task_id, rule)
+);
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     round TEXT NOT NULL,
@@ -200,9 +213,12 @@ def spec_to_json(spec: FormSpec) -> str:
                     "prefill": [list(p) for p in r.prefill],
                     "name": r.name,
                     **({"collective": r.collective} if r.collective else {}),
+                    **({"before": [list(p) for p in r.before]} if r.before else {}),
+                    **({"due": r.due} if r.due else {}),
                 }
                 for r in spec.rows
             ],
+            **({"before_round": spec.before_round} if spec.before_round else {}),
         },
         ensure_ascii=False,
     )
@@ -223,6 +239,8 @@ def spec_from_json(text: str, rnd: Round) -> FormSpec:
                 prefill=tuple((k, v) for k, v in r["prefill"]),
                 name=r.get("name", ""),
                 collective=r.get("collective", ""),
+                before=tuple((k, v) for k, v in r.get("before", ())),
+                due=r.get("due", ""),
             )
             for r in data["rows"]
         ),
@@ -230,6 +248,7 @@ def spec_from_json(text: str, rnd: Round) -> FormSpec:
         signature=data["signature"],
         row_hashes=tuple(data["row_hashes"]),
         contact_prefill=tuple((k, v) for k, v in data.get("contact_prefill", [])),
+        before_round=data.get("before_round", ""),
     )
 
 
@@ -1017,6 +1036,33 @@ class Ledger:
         return {
             division: Extension(round_id, division, dt.date.fromisoformat(until), reason, by, at)
             for division, until, reason, by, at in rows
+        }
+
+    # --- the coordinator's word on explanations (说明) ---
+
+    def record_review(self, review: Review) -> None:
+        """Accept an explanation or ask again; the latest word on a row replaces the last."""
+        with self.transaction():
+            self.db.execute(
+                "INSERT OR REPLACE INTO explanation_reviews"
+                "(round, division, task_id, rule, said, verdict, note, by, at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    review.round, review.division, review.task_id, review.rule, review.said,
+                    review.verdict, review.note, review.by, review.at,
+                ),
+            )  # fmt: skip
+
+    def reviews(self, round_id: str) -> dict[tuple[str, str, str], Review]:
+        """(division, task id, rule) -> the coordinator's word on that explanation."""
+        rows = self.db.execute(
+            "SELECT division, task_id, rule, said, verdict, note, by, at"
+            " FROM explanation_reviews WHERE round=? ORDER BY at",
+            (round_id,),
+        )
+        return {
+            (division, task_id, rule): Review(round_id, division, task_id, rule, *rest)
+            for division, task_id, rule, *rest in rows
         }
 
     # --- the coordinator's decisions ---

@@ -224,6 +224,9 @@ class FormRow:
     prefill: tuple[tuple[str, str], ...] = ()  # (field key, value carried from an earlier round)
     name: str = ""  # the task's short name, as every output calls it (xlflow.wording)
     collective: str = ""  # the collective (各街道) this unit answers the task as a member of
+    # the division's previous answer (field key, value), that plausibility rules compare with
+    before: tuple[tuple[str, Any], ...] = ()
+    due: str = ""  # the task's deadline (ISO), where it passed before the round's
 
 
 @dataclass(frozen=True)
@@ -239,6 +242,7 @@ class FormSpec:
     signature: str = ""
     row_hashes: tuple[str, ...] = field(default=())
     contact_prefill: tuple[tuple[str, Any], ...] = ()
+    before_round: str = ""  # the title of the round whose answers `before` holds
 
     @property
     def task_ids(self) -> tuple[str, ...]:
@@ -263,6 +267,38 @@ class Lineage:
     kind: str  # same | renamed | split | merged | retired | added
     score: float = 1.0  # how alike the two texts are, 0 to 1
     note: str = ""  # what else changed: 由 A 改为 B 牵头, 目标改变, units added or removed
+
+
+@dataclass(frozen=True)
+class Review:
+    """The coordinator's word on one explanation (说明): accepted, or asked again. It is
+    about the explanation as it was (`said`, the explained issue's message); a new
+    explanation of the same row is a new one, to be reviewed again."""
+
+    round: str
+    division: str
+    task_id: str
+    rule: str
+    said: str
+    verdict: str  # accepted | ask_again
+    note: str
+    by: str
+    at: str  # ISO time
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "round": self.round,
+            "division": self.division,
+            "task_id": self.task_id,
+            "rule": self.rule,
+            "verdict": self.verdict,
+            "note": self.note,
+            "by": self.by,
+            "at": self.at,
+        }
+
+
+REVIEW_VERDICTS = ("accepted", "ask_again")
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,16 @@ def row_hash(task_id: str, role_label: str, readonly_texts: Sequence[str]) -> st
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
 
 
+def before_digest(spec: FormSpec) -> str:
+    """A digest of the previous answers and past deadlines a form carries for its
+    plausibility rules ("" where it carries none), which its signature covers."""
+    rows = [[r.task_id, [list(p) for p in r.before], r.due] for r in spec.rows]
+    if not spec.before_round and not any(r.due for r in spec.rows):
+        return ""
+    payload = json.dumps([spec.before_round, rows], ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
+
+
 def sign_form(
     secret: bytes,
     round_id: str,
@@ -89,6 +99,7 @@ def sign_form(
     task_ids: Sequence[str],
     row_hashes: Sequence[str],
     schema: int = SCHEMA,
+    before: str = "",
 ) -> str:
     payload = json.dumps(
         {
@@ -97,6 +108,8 @@ def sign_form(
             "division": division,
             "tasks": list(task_ids),
             "rows": list(row_hashes),
+            # forms made before plausibility rules carry no previous values: same payload
+            **({"before": before} if before else {}),
         },
         ensure_ascii=False,
         sort_keys=True,

@@ -13,11 +13,12 @@ import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from dataclasses import field as default
 from pathlib import Path
 from typing import Any, overload
 
 from ..cells import cell_ref, col_letter
-from ..config import Field, Settings, describe_field, form_settings_table
+from ..config import EXPLANATION_KEY, Field, Settings, describe_field, form_settings_table
 from ..errors import NotFound
 from ..excel import (
     BORDER,
@@ -33,9 +34,18 @@ from ..excel import (
 from ..files import atomic_write, folder_lock, sha256_bytes, sweep_temp_files
 from ..ledger import AcceptedFiles, Ledger
 from ..model import FileRecord, FormRow, FormSpec, Provenance, Register, Role, Round
+from ..plausibility import (
+    RULE_LABELS,
+    asked_rules,
+    describe_rule,
+    hits,
+    previous_fields,
+    rules_in_use,
+    task_deadline,
+)
 from ..pool import IsolatedPool, default_workers
 from ..register.load import load_register
-from ..register.revise import current_version
+from ..register.revise import ancestors, current_version, lineage_chain
 from ..signing import (
     META_NOTE,
     META_SHEET,
@@ -43,6 +53,7 @@ from ..signing import (
     PROP_PREFIX,
     ROLLUP_PROPERTY,
     ROLLUP_SHEET,
+    before_digest,
     identity,
     load_or_create_secret,
     row_hash,
@@ -57,7 +68,10 @@ from .selfcheck import (
     breaks,
     breaks_formula,
     check_line_formula,
+    explained_formula,
     number_formula,
+    percent_value_formula,
+    plausibility_formulas,
     remaining,
 )
 
@@ -105,7 +119,8 @@ class FormSpecs(Sequence[FormSpec]):
     kept only until `release`, once the ledger has it.
 
     `previous` maps a division to its accepted return of the round in `prefill_from`;
-    its values and contact details are carried into the new form.
+    its values and contact details are carried into the new form. `earlier` is what the
+    plausibility rules compare with (`EarlierAnswers`).
     """
 
     def __init__(
@@ -117,7 +132,9 @@ class FormSpecs(Sequence[FormSpec]):
         previous: Mapping[str, FileRecord] | None = None,
         prefill_from: str = "",
         divisions: Sequence[str] = (),
+        earlier: EarlierAnswers | None = None,
     ) -> None:
+        self.earlier = earlier or EarlierAnswers()
         self.register = register
         self.settings = settings
         self.round = rnd
@@ -175,6 +192,7 @@ class FormSpecs(Sequence[FormSpec]):
                     target_year = found[0]
                 readonly.append((self._target_header, found[1] if found else ""))
             values = carried.get(task.id, {})
+            said = self.earlier.of(division, task.id)
             rows.append(
                 FormRow(
                     task_id=task.id,
@@ -187,13 +205,19 @@ class FormSpecs(Sequence[FormSpec]):
                         for f in settings.fields
                         if values.get(f.key) not in (None, "")
                     ),
+                    before=said,
+                    due=self.earlier.due.get(task.id, ""),
                 )
             )
         hashes = tuple(
             row_hash(r.task_id, role_label(r.role), [t for _, t in r.readonly]) for r in rows
         )
         task_ids = tuple(r.task_id for r in rows)
-        signature = sign_form(self.secret, rnd.id, division, task_ids, hashes)
+        before_round = self.earlier.title if any(r.before for r in rows) else ""
+        digest = before_digest(
+            FormSpec(rnd, division, "", None, tuple(rows), before_round=before_round)
+        )
+        signature = sign_form(self.secret, rnd.id, division, task_ids, hashes, before=digest)
         # who fills in and their phone rarely change; the date always does
         contact = tuple(
             (f.key, earlier.contact[f.key])
@@ -210,7 +234,77 @@ class FormSpecs(Sequence[FormSpec]):
             signature=signature,
             row_hashes=hashes,
             contact_prefill=contact,
+            before_round=before_round,
         )
+
+
+@dataclass(frozen=True)
+class EarlierAnswers:
+    """What a round's plausibility rules compare with: each division's accepted answer in
+    the round before (its status, percent and progress, by the current task ids), and each
+    task's deadline where it passed before this round's."""
+
+    title: str = ""
+    answers: Mapping[str, FileRecord] = default(default_factory=dict)
+    ids: Mapping[str, str] | None = None  # current task id -> its id then; None: the same
+    keys: tuple[str, ...] = ()
+    due: Mapping[str, str] = default(default_factory=dict)
+
+    def of(self, division: str, task_id: str) -> tuple[tuple[str, Any], ...]:
+        if not self.keys:
+            return ()
+        then = task_id if self.ids is None else self.ids.get(task_id)
+        record = self.answers.get(division) if then is not None else None
+        if record is None or then is None:
+            return ()
+        values = record.values.get(then, {})
+        return tuple((k, values[k]) for k in self.keys if values.get(k) not in (None, ""))
+
+
+def earlier_answers(
+    ledger: Ledger, register: Register, settings: Settings, rnd: Round, version: int
+) -> EarlierAnswers:
+    """The answers and deadlines a round's forms are checked against (see EarlierAnswers):
+    of the round it prefills from, else of the round made before it, as collect compares."""
+    rules = {r.name for r in rules_in_use(settings)}
+    due = _past_deadlines(register, settings, rnd, ledger) if "overdue" in rules else {}
+    source = ledger.prefill_source(rnd.id)
+    then = ledger.get_round(source) if source else ledger.previous_round(rnd.id)
+    keys = tuple(previous_fields(settings).values())
+    if then is None or not rules & {"percent_fell", "percent_jump", "progress_copied"}:
+        return EarlierAnswers(due=due)
+    ids: dict[str, str] | None = None
+    then_version = ledger.round_version(then.id)
+    if then_version is not None and then_version != version:
+        chain = lineage_chain(ledger)
+        ids = {}
+        for task in register.tasks:
+            found = ancestors(chain, task.id, version, then_version)
+            # a task split or merged since has no one answer to be compared with
+            if len(found) == 1 and not any(e.startswith(("拆分", "合并")) for e in found[0][1]):
+                ids[task.id] = found[0][0]
+    return EarlierAnswers(then.title, AcceptedFiles(ledger, then.id), ids, keys, due)
+
+
+def _past_deadlines(
+    register: Register, settings: Settings, rnd: Round, ledger: Ledger
+) -> dict[str, str]:
+    """task id -> its deadline, for the tasks whose deadline passed by the round's: its
+    deadline, but no later than the end of the year it reports on (a round on 2019 sent
+    late is still judged as of 2019), else the day it was made."""
+    created = ledger.round_created_at(rnd.id)
+    made = created.date() if created else dt.date.today()
+    year_end = dt.date(rnd.year, 12, 31) if rnd.year else made
+    today = min(rnd.deadline or made, year_end)
+    column = settings.plausibility.rule("overdue").column
+    out: dict[str, str] = {}
+    for task in register.tasks:
+        has = {year: bool(text.strip()) for year, text in task.targets}
+        deadline = task_deadline(task.column(column) if column else None,
+                                 settings.register.targets, has)  # fmt: skip
+        if deadline is not None and deadline < today:
+            out[task.id] = deadline.isoformat()
+    return out
 
 
 def form_filename(spec: FormSpec) -> str:
@@ -386,6 +480,11 @@ class _Formats:
         )
         self.check_done = wb.add_format({"font_color": LOOK["good_text"], "bg_color": LOOK["good"]})
         self.broken = wb.add_format({"font_color": LOOK["bad_text"], "bg_color": LOOK["broken"]})
+        self.to_explain = wb.add_format({"bg_color": LOOK["explain"]})
+        self.explained = wb.add_format({"bg_color": LOOK["good"]})
+        self.explain_line = wb.add_format(
+            {"font_color": LOOK["explain_text"], "bg_color": LOOK["explain"]}
+        )
         self.flag = wb.add_format({})
 
     def input_for(self, f: Field, prefilled: bool) -> Any:
@@ -524,17 +623,17 @@ def render_form(
     lists = wb.add_worksheet(LISTS_SHEET)
     meta = wb.add_worksheet(META_SHEET)
     flags = wb.add_worksheet(CHECK_SHEET, worksheet_class=PlainFormulaSheet)
-    _title_block(ws, fmt, spec, layout, provenance)
+    _title_block(ws, fmt, spec, settings, layout, provenance)
     _task_rows(ws, fmt, spec, settings, layout, carried_over=provenance is None)
     _input_rules(wb, ws, lists, fmt, spec, settings, layout)
     contact_cells, contact_spans, bottom = _contact_block(ws, fmt, spec, settings, layout)
-    _self_check(ws, flags, fmt, spec, settings, layout, contact_spans, bottom)
+    checks = _self_check(ws, flags, fmt, spec, settings, layout, contact_spans, bottom)
     _page_setup(ws, spec, settings, layout, bottom)
     _write_instructions(notes, fmt, spec, settings)
     lists.hide()
     if settings.form.protect:
         lists.protect(settings.form.password)
-    _write_identity(wb, meta, fmt, spec, settings, layout.field_cols, contact_cells)
+    _write_identity(wb, meta, fmt, spec, settings, layout.field_cols, contact_cells, checks)
     if provenance is not None:
         _write_provenance(wb, fmt, provenance, settings)
     wb.set_properties(
@@ -582,7 +681,12 @@ def _write_provenance(wb: Any, fmt: _Formats, provenance: Provenance, settings: 
 
 
 def _title_block(
-    ws: Any, fmt: _Formats, spec: FormSpec, layout: _Layout, provenance: Provenance | None = None
+    ws: Any,
+    fmt: _Formats,
+    spec: FormSpec,
+    settings: Settings,
+    layout: _Layout,
+    provenance: Provenance | None = None,
 ) -> None:
     """Title, 填报单位 and 报送时限, the one-line hint, and the column headers."""
     last_col = layout.last_col
@@ -601,6 +705,9 @@ def _title_block(
         "填写说明：请在浅黄色单元格中填写，其余内容已锁定；完成状态请从下拉列表选择，完成进度填 0-100 的数字。"
         "标红的单元格还需要填写或修改，上方一行随时显示还差几处。详细要求见“填报说明”工作表。"
     )
+    explanation = settings.explanation_field
+    if explanation is not None and asked_rules(settings):
+        hint += f"标橙的行请在“{explanation.label}”栏写明原因。"
     if spec.prefill_from:
         hint += f"浅蓝色单元格为上一轮次（{spec.prefill_from}）已报内容，请逐项核对更新。"
     if provenance is not None:
@@ -693,12 +800,14 @@ def _self_check(
     layout: _Layout,
     contact_spans: Mapping[str, tuple[int, int, int]],
     bottom: int,
-) -> None:
-    """Each input cell red while it breaks a rule, and the check line counting them.
+) -> dict[str, Any]:
+    """Each input cell red while it breaks a rule, each row amber while it needs a 说明,
+    and the check line counting both. Returns where the plausibility flags are.
 
     The flag sheet holds, at each input cell's address, 1 while that cell breaks a rule
     (selfcheck's formulas, from the same [[fields]] collect applies); the check line sums
     the flags, and each input cell's conditional format turns it red while its flag is 1.
+    Right of them, the plausibility rules (`_explain_flags`).
     """
     task = settings.form.sheet
     broken = 0
@@ -748,12 +857,27 @@ def _self_check(
             r, c, r, end,
             {"type": "formula", "criteria": f"={flag}=1", "format": fmt.broken},
         )  # fmt: skip
+    start = layout.last_col + 3 + len(numeric)
+    places, to_explain = _explain_flags(ws, flags, fmt, spec, settings, layout, helper_col, start)
     area = _sheet_ref(CHECK_SHEET, f"$A$1:${col_letter(layout.last_col)}${bottom + 1}")
+    needs = ""
+    if places:
+        letter = places["needs"]
+        needs = _sheet_ref(CHECK_SHEET, f"${letter}${layout.first + 1}:${letter}${layout.last + 1}")
+    label = settings.explanation_field.label if settings.explanation_field else ""
     line = layout.check_row
     ws.merge_range(line, 0, line, layout.last_col, "", fmt.check_line)
     ws.write_formula(
-        line, 0, check_line_formula(area), fmt.check_line, remaining(broken) if broken else COMPLETE
-    )
+        line, 0, check_line_formula(area, needs, label), fmt.check_line,
+        remaining(broken, to_explain, label),
+    )  # fmt: skip
+    if needs:
+        # amber while only explanations are wanting
+        ws.conditional_format(
+            line, 0, line, layout.last_col,
+            {"type": "formula", "criteria": f"=AND(SUM({area})=0,SUM({needs})>0)",
+             "format": fmt.explain_line},
+        )  # fmt: skip
     ws.conditional_format(
         line, 0, line, layout.last_col,
         {"type": "formula", "criteria": f'=$A${line + 1}="{COMPLETE}"', "format": fmt.check_done},
@@ -762,6 +886,108 @@ def _self_check(
     flags.very_hidden()
     if settings.form.protect:
         flags.protect(settings.form.password)
+    return places
+
+
+def _explain_flags(
+    ws: Any,
+    flags: Any,
+    fmt: _Formats,
+    spec: FormSpec,
+    settings: Settings,
+    layout: _Layout,
+    helper_col: Mapping[str, int],
+    start: int,
+) -> tuple[dict[str, Any], int]:
+    """The plausibility rules on the flag sheet, from column `start`: per row the percent
+    as collect reads it, the division's previous answer and whether the deadline passed
+    (what generate signed into the form), a 1 or 0 per rule, whether any rule holds (hit)
+    and whether the row still lacks its 说明 (needs). The row turns amber while it needs
+    one and green once explained. Returns the columns' letters and the rows to explain."""
+    rules = asked_rules(settings)
+    explanation = settings.explanation_field
+    if not rules or explanation is None or not spec.rows:
+        return {}, 0
+    task = settings.form.sheet
+    roles = previous_fields(settings)
+    keys = list(roles.values())
+    value_col = start
+    before_col = {k: start + 1 + i for i, k in enumerate(keys)}
+    due_col = start + 1 + len(keys)
+    rule_col = {rule.name: due_col + 1 + i for i, rule in enumerate(rules)}
+    hit_col = due_col + 1 + len(rules)
+    need_col = hit_col + 1
+    field_cols = layout.field_cols
+    percent = roles.get("percent")
+    to_explain = 0
+    for n, row in enumerate(spec.rows):
+        r = layout.first + n
+        refs = {k: _sheet_ref(task, cell_ref(r, c)) for k, c in field_cols.items()}
+        values = dict(row.prefill)
+        before = dict(row.before)
+        for key in keys:
+            said = before.get(key)
+            if isinstance(said, int | float) and not isinstance(said, bool):
+                flags.write_number(r, before_col[key], said, fmt.flag)
+            elif said not in (None, ""):
+                flags.write_string(r, before_col[key], str(said), fmt.flag)
+        flags.write_number(r, due_col, 1 if row.due else 0, fmt.flag)
+        value = ""
+        if percent is not None and percent in helper_col:
+            value = cell_ref(r, value_col)
+            cached: Any = values.get(percent)
+            formula = percent_value_formula(
+                refs[percent], cell_ref(r, helper_col[percent]), refs.get(roles["status"]),
+                settings,
+            )  # fmt: skip
+            flags.write_formula(
+                r, value_col, formula, fmt.flag, cached if isinstance(cached, int | float) else ""
+            )
+        formulas = plausibility_formulas(
+            rules, settings, refs, value,
+            {k: cell_ref(r, c) for k, c in before_col.items()}, cell_ref(r, due_col),
+        )  # fmt: skip
+        found = {h.rule for h in hits(settings, values, before, row.due, rules)}
+        for rule in rules:
+            flags.write_formula(
+                r, rule_col[rule.name], f"=IF({formulas[rule.name]},1,0)", fmt.flag,
+                int(rule.name in found),
+            )  # fmt: skip
+        first, last = col_letter(rule_col[rules[0].name]), col_letter(rule_col[rules[-1].name])
+        flags.write_formula(
+            r, hit_col, f"=IF(SUM({first}{r + 1}:{last}{r + 1})>0,1,0)", fmt.flag, int(bool(found))
+        )
+        explained = explained_formula(refs[explanation.key])
+        asked = bool(found) and _blank_cell(values.get(explanation.key))
+        to_explain += asked
+        flags.write_formula(
+            r, need_col, f"=IF(AND({col_letter(hit_col)}{r + 1}=1,NOT({explained})),1,0)",
+            fmt.flag, int(asked),
+        )  # fmt: skip
+    top = layout.first + 1
+    need = _sheet_ref(CHECK_SHEET, f"${col_letter(need_col)}{top}")
+    hit = _sheet_ref(CHECK_SHEET, f"${col_letter(hit_col)}{top}")
+    ws.conditional_format(
+        layout.first, 0, layout.last, layout.last_col,
+        {"type": "formula", "criteria": f"={need}=1", "format": fmt.to_explain},
+    )  # fmt: skip
+    ws.conditional_format(
+        layout.first, 0, layout.last, layout.last_col,
+        {"type": "formula", "criteria": f"=AND({hit}=1,{need}=0)", "format": fmt.explained},
+    )  # fmt: skip
+    places = {
+        "value": col_letter(value_col),
+        "before": {k: col_letter(c) for k, c in before_col.items()},
+        "due": col_letter(due_col),
+        "rules": {name: col_letter(c) for name, c in rule_col.items()},
+        "hit": col_letter(hit_col),
+        "needs": col_letter(need_col),
+    }
+    return places, to_explain
+
+
+def _blank_cell(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def _contact_block(
@@ -825,10 +1051,11 @@ def _write_identity(
     settings: Settings,
     field_cols: Mapping[str, int],
     contact_cells: Mapping[str, str],
+    checks: Mapping[str, Any],
 ) -> None:
     """The identity intake recognises the file by: the veryHidden sheet (with each row's
     hash), and the signed keys again as defined names and custom properties."""
-    meta_rows = _metadata(spec, settings, field_cols, contact_cells)
+    meta_rows = _metadata(spec, settings, field_cols, contact_cells, checks)
     meta.write_string(0, 0, "xlflow", fmt.meta)
     meta.write_string(0, 1, META_NOTE, fmt.meta)
     for k, (key, value) in enumerate(meta_rows, start=1):
@@ -856,9 +1083,11 @@ def _metadata(
     settings: Settings,
     field_cols: Mapping[str, int],
     contact_cells: Mapping[str, str],
+    checks: Mapping[str, Any] | None = None,
 ) -> list[tuple[str, str]]:
     """Key/value rows of the metadata sheet: the signed identity, then the hints intake
     uses to find cells."""
+    digest = before_digest(spec)
     return [
         *identity(spec).items(),
         ("round_title", spec.round.title),
@@ -869,6 +1098,10 @@ def _metadata(
         ("prefill_from", spec.prefill_from),
         # what the form needs to be made again by the unit it is sent to (xlflow forward)
         ("form_settings", json.dumps(form_hint(spec, settings), ensure_ascii=False)),
+        # the previous answers the plausibility rules compare with, on the flag sheet, and
+        # the digest of them that the signature covers
+        *([("before", digest), ("before_round", spec.before_round)] if digest else []),
+        *([("checks", json.dumps(dict(checks)))] if checks else []),
     ]
 
 
@@ -905,7 +1138,12 @@ def _write_instructions(ws: Any, fmt: _Formats, spec: FormSpec, settings: Settin
     office = settings.office
     contact = "，".join(x for x in (office.name, office.contact, office.phone, office.email) if x)
     by_key = settings.field_by_key
-    rules = "\n".join(f"{f.label}：{describe_field(f, by_key)}" for f in settings.fields)
+    rules = "\n".join(
+        f"{f.label}："
+        + (f"标为橙色的行填写原因，不超过 {f.max_length} 字；其他行不用填"
+           if f.key == EXPLANATION_KEY else describe_field(f, by_key))
+        for f in settings.fields
+    )  # fmt: skip
     contact_rules = "、".join(
         f.label + ("（必填）" if f.required else "") for f in settings.contact
     )
@@ -929,6 +1167,12 @@ def _write_instructions(ws: Any, fmt: _Formats, spec: FormSpec, settings: Settin
         steps.append(
             f"{len(steps) + 1}. 浅蓝色底纹的单元格已填入上一轮次（{spec.prefill_from}）的报送内容，请逐项核对并更新为本期情况。"
         )
+    explanation = settings.explanation_field
+    if asked_rules(settings) and explanation is not None:
+        steps.append(
+            f"{len(steps) + 1}. 数字或情况需要解释的行（如进度比上次低）会标为橙色：请在该行的"
+            f"“{explanation.label}”栏写明原因，写好后该行变为绿色。其他行不用填写“{explanation.label}”。"
+        )
     rows = [
         ("填报单位", spec.division),
         ("填报轮次", spec.round.title),
@@ -944,12 +1188,14 @@ def _write_instructions(ws: Any, fmt: _Formats, spec: FormSpec, settings: Settin
             "需要同时填写的内容未填（如完成状态为“进度滞后”时的存在问题），以及表格下方的填报人、联系电话。"
             f"全部改好后显示“{COMPLETE}”。",
         ),
+        *_explain_rows(spec, settings),
         ("联系方式", contact or "见通知"),
     ]
     for k, (label, text) in enumerate(rows, start=2):
         ws.write_string(k, 0, label, fmt.note_label)
         ws.write_string(k, 1, text, fmt.note_text)
-        ws.set_row(k, row_height([(text, 90)]))
+        # a line to spare: the text is 11 pt and wraps a little sooner than estimated
+        ws.set_row(k, row_height([(text, 90)]) + (15 if "\n" in text else 0))
     ws.set_landscape()
     ws.set_paper(9)
     ws.fit_to_pages(1, 0)
@@ -957,6 +1203,32 @@ def _write_instructions(ws: Any, fmt: _Formats, spec: FormSpec, settings: Settin
     ws.set_footer("&C&9第 &P 页，共 &N 页")
     if settings.form.protect:
         ws.protect(settings.form.password)
+
+
+def _explain_rows(spec: FormSpec, settings: Settings) -> list[tuple[str, str]]:
+    """The 填报说明 rows on 说明: when a row turns amber, and what the office does with it."""
+    rules = asked_rules(settings)
+    explanation = settings.explanation_field
+    if not rules or explanation is None:
+        return []
+    then = f"（{spec.before_round}）" if spec.before_round else ""
+    lines = [f"{n}. {describe_rule(r, settings)}" for n, r in enumerate(rules, start=1)]
+    refused = [RULE_LABELS[r.name] for r in rules if r.severity == "error"]
+    tail = [
+        f"这些数字可能是真实的，只需说明原因，不必改动。与上一轮次{then}的比较按本单位当时报送并被采用的内容。",
+        "标橙的行未写说明也可以报送，汇总单位会记下并可能再次询问；"
+        + (f"其中“{'、'.join(refused)}”未说明的，本表将被退回。" if refused else "")
+        + "说明会随数值一并报给领导。",
+    ]
+    return [
+        (
+            f"{explanation.label}栏",
+            "以下情况该行标为橙色，请在“"
+            + explanation.label
+            + "”栏写明原因（写好后变为绿色）：\n"
+            + "\n".join(lines + tail),
+        )
+    ]
 
 
 @dataclass(frozen=True)
@@ -1041,7 +1313,11 @@ def generate_forms(
             source = earlier.id
             previous = AcceptedFiles(ledger, source)
         record = ledger.record_round(rnd, source)
-        specs = FormSpecs(register, ws.settings, record, secret, previous, source, divisions)
+        version = current_version(ledger, register, ws.settings.register)
+        compared = earlier_answers(ledger, register, ws.settings, record, version)
+        specs = FormSpecs(
+            register, ws.settings, record, secret, previous, source, divisions, compared
+        )
         created = ledger.round_created_at(rnd.id)
         forms: list[GeneratedForm | None] = [None] * len(specs)
         staged = ledger.staged_forms(rnd.id)
@@ -1054,5 +1330,5 @@ def generate_forms(
             os.sync()  # one flush for every form written, before the ledger records them
         staged.record()
         ledger.record_units(record.id, register)
-        ledger.set_round_version(record.id, current_version(ledger, register, ws.settings.register))
+        ledger.set_round_version(record.id, version)
     return GenerateResult(record, tuple(f for f in forms if f is not None), source)

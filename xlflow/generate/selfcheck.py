@@ -21,7 +21,8 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
-from ..config import Field, Settings
+from ..config import Field, PlausibilityRule, Settings
+from ..plausibility import previous_fields
 from ..values import DIGITS, PHONE_EXTRAS, phone_ok, to_number
 
 CHECK_SHEET = "_xlflow_check"
@@ -29,17 +30,33 @@ COMPLETE = "已填写完整，可以保存后报送"
 
 
 _REMAINING = "还有 {} 处需要填写或修改（标红的单元格）"
+_TO_EXPLAIN = "还有 {} 处需要说明（标橙的行，请在“{}”栏写明原因）"
+_BOTH = "还有 {} 处需要修改，{} 处需要说明"
 
 
-def remaining(count: int) -> str:
-    return _REMAINING.format(count)
+def remaining(count: int, to_explain: int = 0, explanation: str = "说明") -> str:
+    """The check line's text: what is still to fix (red) and to explain (amber)."""
+    if count and to_explain:
+        return _BOTH.format(count, to_explain)
+    if to_explain:
+        return _TO_EXPLAIN.format(to_explain, explanation)
+    return _REMAINING.format(count) if count else COMPLETE
 
 
-def check_line_formula(flags: str) -> str:
-    """The check line: `flags` is the range of the flag cells."""
+def check_line_formula(flags: str, needs: str = "", explanation: str = "说明") -> str:
+    """The check line: `flags` is the range of the flag cells, `needs` that of the rows
+    still to explain."""
     before, after = _REMAINING.split("{}")
     count = f"SUM({flags})"
-    return f'=IF({count}=0,"{COMPLETE}","{before}"&{count}&"{after}")'
+    if not needs:
+        return f'=IF({count}=0,"{COMPLETE}","{before}"&{count}&"{after}")'
+    asked = f"SUM({needs})"
+    e_before, e_after = _TO_EXPLAIN.format("{}", explanation).split("{}")
+    b1, b2, b3 = _BOTH.split("{}")
+    return (
+        f'=IF({count}+{asked}=0,"{COMPLETE}",IF({asked}=0,"{before}"&{count}&"{after}",'
+        f'IF({count}=0,"{e_before}"&{asked}&"{e_after}","{b1}"&{count}&"{b2}"&{asked}&"{b3}")))'
+    )
 
 
 # --- the formulas ---
@@ -146,6 +163,73 @@ def breaks_formula(
     `number` a cell holding `number_formula(x)`, for a number or percent field."""
     rule = _filled_breaks(f, x, refs, settings, number)
     return f"IF({_blank(x)},{_when_empty(f, refs)},{rule})"
+
+
+# --- plausibility: the rows to explain (xlflow.plausibility's rules as formulas) ---
+
+
+def percent_value_formula(x: str, n: str, status: str | None, settings: Settings) -> str:
+    """The percent a cell holds as collect scales it, rounded as collect compares it; ""
+    where it holds none (empty, or not a number)."""
+    done = settings.status_order[0] if settings.status_order else ""
+    value = _percent(x, n, status, done)
+    return f'=IF({_blank(x)},"",IF(ISERROR({n}),"",ROUND({value},6)))'
+
+
+def _norm(x: str) -> str:
+    return f'TRIM(CLEAN(SUBSTITUTE({x},"\u3000"," ")))'
+
+
+def plausibility_formulas(
+    rules: tuple[PlausibilityRule, ...],
+    settings: Settings,
+    refs: Mapping[str, str],
+    value: str,
+    before: Mapping[str, str],
+    due: str,
+) -> dict[str, str]:
+    """Each rule's formula, TRUE while the row breaks it: `refs` the row's input cells by
+    field key, `value` the cell of its percent as collect reads it (percent_value_formula),
+    `before` the cells of the division's previous answer by field key, `due` a cell
+    holding 1 where the task's deadline has passed."""
+    roles = previous_fields(settings)
+    s = refs[roles["status"]]
+    choices = settings.status_order
+    done = _quote(choices[0]) if choices else '""'
+    status = f"ASC(TRIM({s}))"
+    chosen = f"NOT(ISNA(MATCH({status},{_list(choices)},0)))"
+    percent = roles.get("percent", "")
+    out: dict[str, str] = {}
+    for rule in rules:
+        t = f"{rule.threshold:g}"
+        bp = before.get(percent, "")
+        if rule.name == "percent_fell":
+            # AND computes every argument, so a blank value would make it an error: IF
+            both = f"AND(ISNUMBER({value}),ISNUMBER({bp}))"
+            out[rule.name] = f"IF({both},ROUND({bp}-{value},6)>{t},FALSE)"
+        elif rule.name == "percent_jump":
+            both = f"AND(ISNUMBER({value}),ISNUMBER({bp}))"
+            out[rule.name] = f"IF({both},ROUND({value}-{bp},6)>={t},FALSE)"
+        elif rule.name == "done_below_full":
+            f = settings.field_by_key(percent)
+            full = f"{f.max:g}" if f is not None and f.max is not None else "100"
+            out[rule.name] = f"AND({status}={done},IF(ISNUMBER({value}),{value}<{full},FALSE))"
+        elif rule.name == "overdue":
+            out[rule.name] = f"AND({due}=1,{chosen},{status}<>{done})"
+        elif rule.name == "progress_copied":
+            x, bt = refs[roles["progress"]], before.get(roles["progress"], '""')
+            out[rule.name] = (
+                f"AND({status}<>{done},NOT({_blank(x)}),NOT({_blank(bt)}),"
+                f"EXACT({_norm(x)},{_norm(bt)}))"
+            )
+        elif rule.name == "lagging_without_problems":
+            lagging = ",".join(f"{status}={_quote(v)}" for v in rule.statuses)
+            out[rule.name] = f"AND(OR({lagging}),{_blank(refs[rule.field])})"
+    return out
+
+
+def explained_formula(x: str) -> str:
+    return f"NOT({_blank(x)})"
 
 
 # --- the same rules in Python ---

@@ -33,7 +33,7 @@ from ..issues import (
     warning,
 )
 from ..ledger import AcceptedValues, FormStore, Ledger, code_fingerprint, now_text
-from ..model import Decision, FileRecord, IntakeContext, OlderVersion, Round
+from ..model import Decision, FileRecord, IntakeContext, OlderVersion, Review, Round
 from ..pool import IsolatedPool, JobFailure, default_workers
 from ..reading.containers import SEPARATOR, is_container, unpack
 from ..reading.package import SPREADSHEET_SUFFIXES
@@ -460,6 +460,7 @@ class CollectReport:
                                 "task_id",
                                 "division",
                                 "message",
+                                "rule",
                             )
                         }
                         for i in f.issues
@@ -852,15 +853,49 @@ class _Spool:
         return data[:values].decode(), data[values:].decode()
 
 
+_RECOMPUTED = (IssueCode.LATE_RETURN, IssueCode.EXPLANATION_ASKED_AGAIN)
+
+
+def _asked_again(
+    record: FileRecord, issues: list[Issue], reviews: Mapping[tuple[str, str, str], Review]
+) -> list[Issue]:
+    """An explanation the coordinator asked again about, while it is the one they read:
+    back on the division's receipt, with what they want to know."""
+    out = []
+    for issue in issues:
+        if issue.code is not IssueCode.EXPLAINED:
+            continue
+        review = reviews.get((record.division, issue.task_id, issue.rule))
+        if review is None or review.verdict != "ask_again" or review.said != issue.message:
+            continue
+        out.append(
+            warning(
+                IssueCode.EXPLANATION_ASKED_AGAIN,
+                f"序号 {issue.task_id} 的说明，汇总单位请再说明：{review.note}"
+                f"（{review.by}，{review.at.replace('T', ' ')[:16]}）。请在“说明”栏补充后重新报送。",
+                file=record.path,
+                division=record.division,
+                sheet=issue.sheet,
+                cell=issue.cell,
+                task_id=issue.task_id,
+                field=issue.field,
+                rule=issue.rule,
+            )
+        )
+    return out
+
+
 def _post_process(records: list[FileRecord], rnd: Round, ledger: Ledger) -> list[FileRecord]:
     """Late returns (against each division's own deadline: its extension's, else the
     round's), and other rounds' files that were already collected there."""
     out = []
     extended = ledger.extensions(rnd.id)
+    reviews = ledger.reviews(rnd.id)
     for r in records:
         # a file of another round read before keeps its note: its wrong-round error was
         # replaced by it then, and is not there to judge it again
-        issues = [i for i in r.issues if i.code is not IssueCode.LATE_RETURN]
+        issues = [i for i in r.issues if i.code not in _RECOMPUTED]
+        issues += _asked_again(r, issues, reviews)
         wrong = next((i for i in issues if i.code is IssueCode.WRONG_ROUND), None)
         if wrong is not None and r.identified_round:
             elsewhere = [x for x, _ in ledger.known_file(r.sha256) if x != rnd.id]

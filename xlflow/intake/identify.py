@@ -19,6 +19,7 @@ from ..signing import (
     PROP_PREFIX,
     ROLLUP_PROPERTY,
     SCHEMA,
+    before_digest,
     verify,
 )
 from ..text import decode_ooxml_escapes, repair_mojibake, task_id_text
@@ -209,6 +210,7 @@ def _verified_copy(meta: Metadata, ctx: IntakeContext) -> tuple[str, dict[str, s
                 division=division,
                 task_ids=task_ids,
                 row_hashes=hashes,
+                before=before_digest(spec) if spec is not None else copy.get("before", ""),
             )
         ):
             return name, copy

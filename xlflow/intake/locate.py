@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ..cells import cell_ref
-from ..config import Settings
+from ..config import EXPLANATION_KEY, Settings
 from ..issues import Issue, IssueCode, error
 from ..model import FormSpec
 from ..reading.workbook import Cell, RawSheet, RawWorkbook, text_of
@@ -123,6 +123,8 @@ def locate_table(
         c = col_of(f.label)
         if c is None and column_hint and f.key in column_hint:
             c = _col_index(column_hint[f.key])
+        if c is None and f.key == EXPLANATION_KEY:
+            continue  # a form made before it had a 说明 column: nothing to explain in
         if c is None:
             issues.append(
                 error(

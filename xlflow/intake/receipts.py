@@ -14,7 +14,15 @@ from typing import Any
 from ..config import Settings
 from ..excel import BORDER, LOOK, new_workbook, row_height, write_value
 from ..files import atomic_write, folder_lock
-from ..issues import COORDINATOR_ONLY_CODES, DECISION_CODES, Issue, Severity, Verdict
+from ..issues import (
+    COORDINATOR_ONLY_CODES,
+    DECISION_CODES,
+    EXPLAIN_CODES,
+    Issue,
+    IssueCode,
+    Severity,
+    Verdict,
+)
 from ..ledger import FormStore, Ledger, RecordReader
 from ..model import FileRecord, FormSpec, Round
 from ..pool import IsolatedPool, JobFailure, default_workers
@@ -110,13 +118,40 @@ def _styles(settings: Settings) -> dict[str, dict[str, Any]]:
         },
         "err": {**body, **border, "bg_color": _RED},
         "warn": {**body, **border, "bg_color": _AMBER},
+        "explain": {**body, **border, "bg_color": LOOK["explain"]},
+        "good": {**body, **border, "bg_color": LOOK["good"]},
         "body": dict(body),
     }
 
 
+def _category(issue: Issue) -> tuple[str, str]:
+    """The receipt's 类别 of a problem, and its style."""
+    if issue.code is IssueCode.EXPLAINED:
+        return "已说明", "good"
+    if issue.code is IssueCode.EXPLANATION_ASKED_AGAIN:
+        return "请再说明", "explain"
+    if issue.code is IssueCode.NEEDS_EXPLANATION:
+        return ("必须说明", "err") if issue.severity is Severity.ERROR else ("需要说明", "explain")
+    return ("必须修改", "err") if issue.severity is Severity.ERROR else ("提醒", "warn")
+
+
 def _verdict_text(record: FileRecord) -> tuple[str, str]:
     errors = [i for i in record.issues if i.severity is Severity.ERROR]
-    warnings = [i for i in record.issues if i.severity is Severity.WARNING]
+    to_explain = [
+        i
+        for i in record.issues
+        if i.code in (IssueCode.NEEDS_EXPLANATION, IssueCode.EXPLANATION_ASKED_AGAIN)
+        and i.severity is Severity.WARNING
+    ]
+    warnings = [
+        i for i in record.issues if i.severity is Severity.WARNING and i.code not in EXPLAIN_CODES
+    ]
+    asked = (
+        f"有 {len(to_explain)} 处需要说明：请在原表标橙的行的“说明”栏写明原因后重新报送，"
+        "不影响本次采用。"
+        if to_explain
+        else ""
+    )
     decided = next((i for i in record.issues if i.code in DECISION_CODES), None)
     if decided is not None and record.verdict is Verdict.ACCEPTED:
         return (
@@ -126,8 +161,8 @@ def _verdict_text(record: FileRecord) -> tuple[str, str]:
     if decided is not None and record.verdict is Verdict.EXCLUDED:
         return decided.message, "bad"
     if record.verdict is Verdict.ACCEPTED:
-        return "已采用。" + (
-            "经核验，报送内容完整、符合要求。感谢配合！"
+        return "已采用。" + asked + (
+            ("经核验，报送内容完整、符合要求。感谢配合！" if not asked else "")
             if not warnings
             else f"有 {len(warnings)} 条提醒，不影响采用，请核对；如需更正，修改后重新报送即可。"
         ), "ok"
@@ -174,10 +209,10 @@ def receipt_layout(item: ReceiptInput, settings: Settings) -> list[_Sheet]:
             summary.cells.append(_Cell(r, c, head, "head"))
         for n, issue in enumerate(sorted(record.issues, key=_issue_order), start=1):
             r += 1
-            error = issue.severity is Severity.ERROR
+            category, style = _category(issue)
             summary.cells += [
                 _Cell(r, 0, n, "text"),
-                _Cell(r, 1, "必须修改" if error else "提醒", "err" if error else "warn"),
+                _Cell(r, 1, category, style),
                 _Cell(r, 2, issue.location or None, "text"),
                 _Cell(r, 3, issue.task_id or None, "text"),
                 _Cell(r, 4, issue.message, "text"),
@@ -217,7 +252,17 @@ def _recorded(record: FileRecord, settings: Settings) -> str:
 
 
 def _issue_order(issue: Issue) -> tuple[int, str, str]:
-    return (0 if issue.severity is Severity.ERROR else 1, issue.task_id.zfill(6), issue.cell)
+    # what must be fixed, what to explain, what to note, what was explained
+    if issue.severity is Severity.ERROR:
+        rank = 0
+    elif issue.code in (IssueCode.NEEDS_EXPLANATION, IssueCode.EXPLANATION_ASKED_AGAIN):
+        rank = 1
+    else:
+        rank = 3 if issue.code is IssueCode.EXPLAINED else 2
+    return (rank, issue.task_id.zfill(6), issue.cell)
+
+
+_STYLE_RANK = {"err": 0, "explain": 1, "warn": 2, "good": 3}
 
 
 def _values_layout(item: ReceiptInput, settings: Settings) -> _Sheet:
@@ -237,7 +282,7 @@ def _values_layout(item: ReceiptInput, settings: Settings) -> _Sheet:
     def marked(r: int, c: int, value: Any, issues: list[Issue]) -> _Cell:
         if not issues:
             return _Cell(r, c, value, "text")
-        worst = "err" if any(i.severity is Severity.ERROR for i in issues) else "warn"
+        worst = min((_category(i) for i in issues), key=lambda c: _STYLE_RANK[c[1]])[1]
         return _Cell(r, c, value, worst, "\n".join(i.message for i in issues)[:2000])
 
     for n, row in enumerate(item.spec.rows, start=1):

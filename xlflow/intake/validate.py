@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..cells import cell_ref, row_col
-from ..config import Field, Settings
+from ..config import Field, PlausibilityRule, Settings
 from ..issues import Issue, IssueCode, error, warning
 from ..model import FormSpec
+from ..plausibility import Hit, hits, previous_fields, rules_in_use
 from ..reading.workbook import Cell, RawWorkbook, text_of
 from ..text import (
     CELL_TEXT_LIMIT,
@@ -537,35 +538,105 @@ def read_contact(
     return contact, issues
 
 
-def check_progress_updated(
+def check_plausibility(
     values: Mapping[str, Mapping[str, Any]],
-    previous: Mapping[str, Mapping[str, Any]],
+    spec: FormSpec,
     settings: Settings,
     table: Table,
+    previous: Mapping[str, Mapping[str, Any]],
     previous_round: str,
 ) -> Iterator[Issue]:
-    """Progress text copied unchanged from the previous round, on a task not yet done."""
-    progress = settings.progress_field
-    status = settings.status.field
-    done = settings.status_order[0] if settings.status_order else ""
-    if progress is None:
+    """核实性审核: each row a plausibility rule flags, explained in its 说明 cell or not.
+
+    The previous answers are those the form was made with (signed into it); a form made
+    before it carried them is compared with the ledger's, as collect found them."""
+    rules = rules_in_use(settings)
+    if not rules:
         return
-    for task_id, row in values.items():
-        text = row.get(progress.key)
-        before = previous.get(task_id, {}).get(progress.key)
-        if not text or text != before or row.get(status) == done:
+    explanation = settings.explanation_field
+    column = table.field_cols.get(explanation.key) if explanation is not None else None
+    carried = bool(spec.before_round) or any(r.due for r in spec.rows)
+    then = spec.before_round if carried else previous_round
+    keys = tuple(previous_fields(settings).values())
+    for row_spec in spec.rows:
+        tid = row_spec.task_id
+        row = values.get(tid)
+        r = table.task_rows.get(tid)
+        if row is None or r is None:
             continue
-        r = table.task_rows[task_id]
-        c = table.field_cols[progress.key]
-        yield warning(
-            IssueCode.PROGRESS_NOT_UPDATED,
-            f"序号 {task_id} 的“{progress.label}”与上一轮次（{previous_round}）完全相同，"
-            f"而任务尚未{done}。请更新为本期的进展。",
-            sheet=table.sheet.name,
-            cell=cell_ref(r, c),
-            task_id=task_id,
-            field=progress.key,
+        if carried:
+            before: Mapping[str, Any] = dict(row_spec.before)
+        else:
+            said = previous.get(tid, {})
+            before = {k: said[k] for k in keys if said.get(k) not in (None, "")}
+        note = row.get(explanation.key) if explanation is not None else None
+        for hit in hits(settings, row, before, row_spec.due, rules):
+            yield _plausibility_issue(
+                hit, tid, settings, table, r, column, note, then,
+                next(x for x in rules if x.name == hit.rule),
+            )  # fmt: skip
+
+
+def _plausibility_issue(
+    hit: Hit,
+    task_id: str,
+    settings: Settings,
+    table: Table,
+    r: int,
+    column: int | None,
+    note: Any,
+    then: str,
+    rule: PlausibilityRule,
+) -> Issue:
+    f = settings.field_by_key(hit.field)
+    name = f.label if f else hit.field
+    value_ref = cell_ref(r, table.field_cols[hit.field]) if hit.field in table.field_cols else ""
+    said = (
+        hit.said.replace("上次 ", f"上次（{then}）", 1).replace(
+            "上次报送", f"上次（{then}）报送", 1
         )
+        if then
+        else hit.said
+    )
+    what = f"序号 {task_id}【{hit.label}】“{name}”{f'（{value_ref}）' if value_ref else ''}：{said}"
+    where = {
+        "sheet": table.sheet.name,
+        "task_id": task_id,
+        "field": hit.field,
+        "rule": hit.rule,
+    }
+    label = settings.explanation_field.label if settings.explanation_field else "说明"
+    if rule.severity == "warning":
+        return warning(IssueCode.IMPLAUSIBLE, f"{what}。请核实。", cell=value_ref, **where)
+    if column is not None and isinstance(note, str) and note.strip():
+        return warning(
+            IssueCode.EXPLAINED,
+            f"{what}。已说明：{note.strip()}",
+            cell=cell_ref(r, column),
+            **where,
+        )
+    if column is None:
+        # a form made before the 说明 column: nowhere to explain, so never a reason to refuse
+        return warning(
+            IssueCode.NEEDS_EXPLANATION,
+            f"{what}。这份表格没有“{label}”栏（旧版表格），请另行向汇总单位说明原因。",
+            cell=value_ref,
+            **where,
+        )
+    fix = f"请在本行的“{label}”栏（{cell_ref(r, column)}）写明原因"
+    if rule.severity == "error":
+        return error(
+            IssueCode.NEEDS_EXPLANATION,
+            f"{what}。{fix}后重新报送；未说明原因的，本表不能采用。",
+            cell=cell_ref(r, column),
+            **where,
+        )
+    return warning(
+        IssueCode.NEEDS_EXPLANATION,
+        f"{what}。{fix}；不影响本表采用，补充说明后可重新报送。",
+        cell=cell_ref(r, column),
+        **where,
+    )
 
 
 def validate_form(
@@ -600,6 +671,5 @@ def validate_form(
     issues += found
     contact, found = read_contact(table, settings, raw, contact_hint)
     issues += found
-    if previous:
-        issues += check_progress_updated(values, previous, settings, table, previous_round)
+    issues += check_plausibility(values, spec, settings, table, previous or {}, previous_round)
     return FormResult(values, contact, issues)
