@@ -284,6 +284,14 @@ def _body(doc: docx.document.Document) -> None:
     )
     _para(doc, "二、报送情况", "Heading 1")
     _para(doc, "{{ returns.sentence }}报送时限为{{ round.deadline }}。")
+    _para(doc, "{%p if explanations.count %}")
+    _para(
+        doc,
+        "{{ explanations.sentence }}{% if explanations.explained %}各单位的说明："
+        "{% for i in explanations.explained %}{{ i.division }}就“{{ i.task }}”{{ i.label }}说明"
+        "“{{ i.explanation }}”{% if not loop.last %}；{% endif %}{% endfor %}。{% endif %}",
+    )
+    _para(doc, "{%p endif %}")
     _para(doc, "三、各类任务推进情况", "Heading 1")
     _para(doc, "{%p for g in groups %}")
     _para(doc, "{{ g.number }}{{ g.name }}", "Heading 2")

@@ -29,7 +29,7 @@ STAGES: list[tuple[str, list[str]]] = [
     ("register", ["paragraphs", "parse", "directory", "directory_file", "load", "detect", "init", "revise", "update"]),
     ("generate", ["selfcheck", "forms"]),
     ("intake", ["locate", "identify", "validate", "receipts", "upload", "collect", "decisions", "extensions", "remind"]),
-    ("reporting", ["status", "tasks", "scorecard", "consolidate", "history", "bulletin", "data"]),
+    ("reporting", ["status", "tasks", "scorecard", "explanations", "consolidate", "history", "bulletin", "data"]),
     ("relay", ["forward", "rollup"]),
     ("web", ["outputs", "jobs", "console", "guard", "rounds", "board", "downloads", "tasks", "feed", "app"]),
     ("surfaces", ["demo", "cli", "__main__", "__init__"]),

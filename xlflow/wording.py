@@ -41,6 +41,7 @@ SOURCES = "来源"
 HISTORY = "历次进展"
 COLLECTIVES = "集体汇总"
 ASSESSMENT = "考核情况"
+EXPLANATIONS = "需说明事项"
 
 
 def form_title(settings: Settings, rnd: Round, division: str) -> str:

@@ -301,6 +301,31 @@ def _context(ws: Workspace, round_id: str) -> tuple[Round, dict[str, Any]]:
         "comparison": comparison,
         "appendix": tasks.appendix,
         "scorecard": _assessment(scorecard(ws, rnd.year, rnd.id)),
+        "explanations": _explanations(data),
+    }
+
+
+def _explanations(data: Consolidation) -> dict[str, Any]:
+    """需说明事项 as template fields: each flagged row with its 说明, and a sentence."""
+    items = [
+        {**f.to_dict(), "task": data.names.get(f.task_id, ""), "situation": f.situation}
+        for f in data.flags
+    ]
+    explained = [i for i in items if i["state"] in ("explained", "asked_again")]
+    wanting = [i for i in items if i["state"] == "unexplained"]
+    sentence = ""
+    if items:
+        sentence = f"本轮有{len(items)}处数值需要说明，已说明{len(explained)}处"
+        if wanting:
+            who = sorted({i["division"] for i in wanting})
+            sentence += f"，尚未说明{len(wanting)}处（{_listed(who)}）"
+        sentence += "。"
+    return {
+        "items": items,
+        "explained": explained,
+        "unexplained": wanting,
+        "count": len(items),
+        "sentence": sentence,
     }
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..config import Settings
+from ..config import EXPLANATION_KEY, Settings
 from ..errors import HelperDied
 from ..excel import (
     BORDER,
@@ -48,6 +48,7 @@ from ..wording import (
     ASSESSMENT,
     COLLECTIVES,
     DETAIL,
+    EXPLANATIONS,
     HISTORY,
     MISSING,
     OVERDUE_LABEL,
@@ -62,6 +63,7 @@ from ..wording import (
     units_shown,
 )
 from ..workspace import Workspace
+from .explanations import Flag, by_task, flag_line, flags_of
 from .scorecard import Scorecard, scorecard
 from .tasks import (
     CollectiveRollup,
@@ -94,6 +96,8 @@ class Consolidation:
     # each collective's answer to each of its tasks: (task id, task name, the roll-up)
     rollups: tuple[tuple[str, str, CollectiveRollup], ...] = ()
     collectives: tuple[tuple[str, tuple[str, ...]], ...] = ()  # answered member by member
+    flags: tuple[Flag, ...] = ()  # 需说明事项: each flagged row of a counted return
+    names: dict[str, str] = field(default_factory=dict)  # task id -> its name, for the flags
 
     def collective_returns(self) -> list[tuple[str, list[str], list[str]]]:
         """(collective, members with an accepted return, members without) for each."""
@@ -151,6 +155,7 @@ class _Inputs:
     scorecard: Scorecard | None = None  # the year's assessment up to this round
     idmap: tuple[tuple[int, str, str], ...] = ()  # (round index, id then, id now)
     leads_then: tuple[tuple[int, str, tuple[str, ...]], ...] = ()  # (round index, id now, leads)
+    flags: tuple[Flag, ...] = ()  # this round's, from its counted returns
 
 
 def _inputs(ws: Workspace, ledger: Ledger, round_id: str, key: str) -> _Inputs:
@@ -180,6 +185,7 @@ def _inputs(ws: Workspace, ledger: Ledger, round_id: str, key: str) -> _Inputs:
         target_year=ledger.target_year(rnd.id),
         idmap=idmap,
         leads_then=leads_then,
+        flags=tuple(flags_of(state.accepted.values(), ledger.reviews(rnd.id))),
     )
 
 
@@ -333,6 +339,8 @@ class _Tally:
         self.changes: Counter[str] = Counter()
         self.rank = {status: i for i, status in enumerate(settings.status_order)}
         self.rollups: list[tuple[str, str, CollectiveRollup]] = []  # (task id, name, rollup)
+        self.flagged = {f.task_id for f in inputs.flags}
+        self.names: dict[str, str] = {}
 
     def add(self, row: TaskRow) -> None:
         settings, state, task = self.inputs.settings, row.state, row.state.task
@@ -341,6 +349,8 @@ class _Tally:
         self.groups.setdefault(task.group, Counter())[state.status] += 1
         self.conflicts += state.conflict
         self.problems += row.problems
+        if task.id in self.flagged:
+            self.names[task.id] = task_label(task, settings.register)
         if state.rollups:
             name = task_label(task, settings.register)
             self.rollups += [(task.id, name, c) for c in state.rollups]
@@ -364,6 +374,7 @@ class _Tally:
         "problems",
         "changes",
         "rollups",
+        "names",
     )
 
     def counts(self) -> dict[str, Any]:
@@ -398,6 +409,8 @@ class _Tally:
             changes=changes,
             rollups=tuple(self.rollups),
             collectives=inputs.head.collectives,
+            flags=inputs.flags,
+            names=self.names,
         )
 
 
@@ -534,6 +547,7 @@ class _Styles:
         self.flag = wb.add_format(
             {**body, **border, "font_color": LOOK["bad_text"], "bg_color": LOOK["input"]}
         )
+        self.to_explain = wb.add_format({**body, **border, "bg_color": LOOK["explain"]})
         self.total = wb.add_format(
             {
                 **body,
@@ -620,6 +634,8 @@ def _write_workbook(path: Path, scratch: Path, inputs: _Inputs, ledger: Ledger) 
     _sources(sources, st, data, title)
     if data.rollups:
         _collectives(wb.add_worksheet(COLLECTIVES), st, data, title)
+    if data.flags or inputs.settings.explanation_field is not None:
+        _explanations(wb.add_worksheet(EXPLANATIONS), st, data, title)
     if inputs.scorecard is not None and inputs.scorecard.divisions:
         _assessment(wb, wb.add_worksheet(ASSESSMENT), st, data, inputs.scorecard, title)
     wb.set_properties(
@@ -1033,11 +1049,14 @@ class _Detail:
         reg = settings.register
         self.readonly = [c for c in reg.readonly_columns if c != reg.group_column]
         target_head = f"{inputs.target_year}年目标" if inputs.target_year else "目标"
+        # the 说明 stands beside the value it explains, with what it explains
         self.text_fields = [
             f
             for f in settings.fields
-            if f.key not in (settings.status.field, settings.status.percent_field)
+            if f.key not in (settings.status.field, settings.status.percent_field, EXPLANATION_KEY)
         ]
+        self.flags = by_task(inputs.flags)
+        self.explained = settings.explanation_field is not None or bool(inputs.flags)
         columns: list[tuple[str, float]] = [("分组", 11), ("序号", 6)]
         for c in self.readonly:
             columns.append(("".join(c.split()), 16 if inputs.head.widths.get(c, 0) < 40 else 34))
@@ -1046,6 +1065,9 @@ class _Detail:
         columns += [(target_head, 26), ("牵头处室", units), ("配合处室", units)]
         self.status_col = len(columns)
         columns += [("完成状态", 10), ("完成进度(%)", 8)]
+        if self.explained:
+            columns.append((settings.explanation_field.label if settings.explanation_field
+                            else "说明", 26))  # fmt: skip
         self.first_text = len(columns)
         columns += [
             (f.label, 40 if f.key == settings.status.progress_field else 26)
@@ -1101,6 +1123,13 @@ class _Detail:
         write_text(ws, r, tc + 2, "\n".join(units_shown(task, task.cooperating)), st.center)
         ws.write_string(r, self.status_col, state.status, st.center)
         write_value(ws, r, self.status_col + 1, state.percent, st.number)
+        if self.explained:
+            flags = self.flags.get(task.id, [])
+            several = len({f.division for f in flags}) > 1 or len(state.answers) > 1
+            said = "\n".join(flag_line(f, several) for f in flags)
+            unexplained = any(not f.explained and f.state != "noted" for f in flags)
+            write_text(ws, r, self.status_col + 2, said, st.to_explain if unexplained else st.text)
+            cells.append((said, columns[self.status_col + 2][1]))
         for j, f in enumerate(self.text_fields):
             combined = state.texts.get(f.key, "")
             write_text(ws, r, self.first_text + j, combined, st.text)
@@ -1246,6 +1275,52 @@ def _sources(ws: Any, st: _Styles, data: Consolidation, title: str) -> None:
         for i, text in enumerate(row):
             write_text(ws, r, i, text, st.text)
         ws.set_row(r, row_height([(f.path, 30), (app, 22), (f.superseded_by, 26)]))
+    ws.autofilter(header, 0, max(r, header), len(heads) - 1)
+    ws.freeze_panes(header + 1, 0)
+    _page(ws, title, data.round, header_row=header)
+
+
+def _explanations(ws: Any, st: _Styles, data: Consolidation, title: str) -> None:
+    """需说明事项: every flagged row by division, what the value is, the 说明 or its want,
+    and the coordinator's word on it."""
+    heads = [
+        ("处室", 16.0),
+        ("序号", 6.0),
+        ("任务", 24.0),
+        ("事项", 14.0),
+        ("情况", 40.0),
+        ("说明", 40.0),
+        ("状态", 12.0),
+        ("汇总单位意见", 24.0),
+    ]
+    header = _list_sheet(ws, st, EXPLANATIONS, heads)
+    order = {d.division: n for n, d in enumerate(data.divisions)}
+    flags = sorted(
+        data.flags,
+        key=lambda f: (order.get(f.division, len(order)), f.division, f.task_id.zfill(6)),
+    )
+    r = header
+    for flag in flags:
+        r += 1
+        review = flag.review
+        opinion = ""
+        if review is not None:
+            verdict = "已认可" if review.verdict == "accepted" else "请再说明"
+            opinion = f"{verdict}{'：' + review.note if review.note else ''}（{review.by}）"
+        row = [
+            flag.division, flag.task_id, data.names.get(flag.task_id, ""), flag.label,
+            flag.situation, flag.explanation, flag.state_label, opinion,
+        ]  # fmt: skip
+        for i, text in enumerate(row):
+            write_text(ws, r, i, text, st.text)
+        if not flag.explained and flag.state != "noted":
+            write_text(ws, r, 6, flag.state_label, st.to_explain)
+        ws.set_row(r, row_height([(flag.situation, 40), (flag.explanation, 40), (row[2], 24)]))
+    if r == header:
+        ws.merge_range(
+            header + 1, 0, header + 1, len(heads) - 1, "本轮次没有需要说明的事项。", st.text
+        )
+        r += 1
     ws.autofilter(header, 0, max(r, header), len(heads) - 1)
     ws.freeze_panes(header + 1, 0)
     _page(ws, title, data.round, header_row=header)
