@@ -17,6 +17,7 @@ import click
 
 from .errors import XlflowError
 from .issues import Severity
+from .plausibility import RULE_LABELS
 from .text import display_width
 from .wording import (
     OVERDUE_LABEL,
@@ -772,27 +773,99 @@ def _decision_text(result: Any) -> str:
 
 
 def _decision_command(action: str, help_text: str) -> Callable[..., Any]:
-    @main.command(name=action, help=help_text)
-    @workspace_option
-    @round_option
-    @click.argument("file")
-    @click.option("--reason", required=True, help="理由，记入台账，并显示在回执和汇总表中。")
-    @click.option("--by", help="决定人；默认为当前登录的用户名。")
-    @json_option
+    reviews = action == "accept"  # accept also takes the coordinator's word on a 说明
+
     def command(
-        workspace: str, round_id: str, file: str, reason: str, by: str | None, as_json: bool
+        workspace: str,
+        round_id: str,
+        file: str | None,
+        reason: str | None,
+        by: str | None,
+        as_json: bool,
+        division: str | None = None,
+        tasks: tuple[str, ...] = (),
+        rule: str | None = None,
+        ask_again: bool = False,
     ) -> None:
+        ws = _workspace(workspace)
+        if reviews and (division or tasks or ask_again):
+            _review_command(
+                ws, round_id, file, reason, by, as_json, division, tasks, rule, ask_again
+            )
+            return
+        if not file:
+            raise click.UsageError("请给出文件名 FILE（status 中显示的 inbox 下的路径）。")
         from .intake.decisions import decide
 
-        ws = _workspace(workspace)
         with _library_errors():
-            result = decide(ws, round_id, file, action, reason, by)
+            result = decide(ws, round_id, file, action, reason or "", by)
         if as_json:
             _print_json(result.to_dict())
             return
         click.echo(_decision_text(result))
 
-    return command
+    options = [
+        workspace_option,
+        round_option,
+        click.argument("file", required=not reviews),
+        click.option(
+            "--reason",
+            required=not reviews,
+            help="理由，记入台账，并显示在回执和汇总表中"
+            + ("；与 --ask-again 一起用时，写还需要说明什么。" if reviews else "。"),
+        ),
+        click.option("--by", help="决定人；默认为当前登录的用户名。"),
+        json_option,
+    ]
+    if reviews:
+        options += [
+            click.option("--division", help="认可或追问该处室在“说明”栏写的说明（不给 FILE）。"),
+            click.option(
+                "--task",
+                "tasks",
+                multiple=True,
+                help="说明所在任务的序号（可多次给出；省略为全部）。",
+            ),
+            click.option("--rule", help="只针对这条核实规则，如 percent_fell。"),
+            click.option(
+                "--ask-again", is_flag=True, help="请该处室再说明（写进其下一份回执），而不是认可。"
+            ),
+        ]
+    for option in reversed(options):
+        command = option(command)
+    return main.command(name=action, help=help_text)(command)
+
+
+def _review_command(
+    ws: Any,
+    round_id: str,
+    file: str | None,
+    reason: str | None,
+    by: str | None,
+    as_json: bool,
+    division: str | None,
+    tasks: tuple[str, ...],
+    rule: str | None,
+    ask_again: bool,
+) -> None:
+    from .intake.decisions import review_explanations
+
+    if file or not division:
+        raise click.UsageError("认可或追问说明时请用 --division（及 --task），不要给出文件名。")
+    with _library_errors():
+        result = review_explanations(
+            ws, round_id, division, tasks, "ask_again" if ask_again else "accepted",
+            reason or "", by, rule or "",
+        )  # fmt: skip
+    if as_json:
+        _print_json(result.to_dict())
+        return
+    verb = "已请再说明" if ask_again else "已认可说明"
+    for r in result.reviews:
+        click.echo(f"{verb}：{r.division} 序号 {r.task_id}（{RULE_LABELS.get(r.rule, r.rule)}）")
+    if ask_again:
+        click.echo(f"追问已写入 {division} 的回执：{(reason or '').strip()}")
+    click.echo("回执已更新；汇总表请重新运行 merge。")
 
 
 @main.command()
@@ -865,6 +938,12 @@ _decision_command(
 
     \b
     例：xlflow accept --round 2019-H1 高新处.xlsx --reason "处长电话确认，联系电话稍后补报"
+
+    也用于认可处室在“说明”栏写的说明，或请其再说明（写进该处室的下一份回执）：
+
+    \b
+    例：xlflow accept --round 2019-Q3 --division 规划处 --task 5
+        xlflow accept --round 2019-Q3 --division 规划处 --task 5 --ask-again --reason "请说明下降的具体原因"
     """,
 )
 _decision_command(

@@ -272,8 +272,8 @@ class Lineage:
 @dataclass(frozen=True)
 class Review:
     """The coordinator's word on one explanation (说明): accepted, or asked again. It is
-    about the explanation as it was (`said`, the explained issue's message); a new
-    explanation of the same row is a new one, to be reviewed again."""
+    about the explanation as it read (`said`); a new explanation of the same row is a new
+    one, to be reviewed again."""
 
     round: str
     division: str

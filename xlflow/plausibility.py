@@ -28,8 +28,13 @@ RULE_LABELS = {
 }
 """Each rule in two to eight characters: a column of the 需说明事项 sheet, a chip on the board."""
 
-PREVIOUS_KEYS = ("status", "percent", "progress")
-"""What a form carries of the division's previous answer (by role, see `previous_fields`)."""
+EXPLAINED_MARK = "。已说明："
+"""How collect's explained message gives the 说明: what the value is, this, then the 说明."""
+
+
+def explanation_in(message: str) -> str:
+    """The 说明 an explained message quotes ("" in any other message)."""
+    return message.partition(EXPLAINED_MARK)[2].strip()
 
 
 @dataclass(frozen=True)

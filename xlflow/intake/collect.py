@@ -34,6 +34,7 @@ from ..issues import (
 )
 from ..ledger import AcceptedValues, FormStore, Ledger, code_fingerprint, now_text
 from ..model import Decision, FileRecord, IntakeContext, OlderVersion, Review, Round
+from ..plausibility import explanation_in
 from ..pool import IsolatedPool, JobFailure, default_workers
 from ..reading.containers import SEPARATOR, is_container, unpack
 from ..reading.package import SPREADSHEET_SUFFIXES
@@ -866,7 +867,8 @@ def _asked_again(
         if issue.code is not IssueCode.EXPLAINED:
             continue
         review = reviews.get((record.division, issue.task_id, issue.rule))
-        if review is None or review.verdict != "ask_again" or review.said != issue.message:
+        said = explanation_in(issue.message)
+        if review is None or review.verdict != "ask_again" or review.said != said:
             continue
         out.append(
             warning(

@@ -19,7 +19,8 @@ from typing import Any
 from ..errors import Invalid, NotFound
 from ..issues import IssueCode, Verdict
 from ..ledger import Ledger, now_text
-from ..model import Decision, FileRecord
+from ..model import REVIEW_VERDICTS, Decision, FileRecord, Review
+from ..plausibility import explanation_in
 from ..standing import DivisionState, round_state
 from ..wording import VERDICT_LABELS
 from ..workspace import Workspace
@@ -138,6 +139,79 @@ def decide(
         ledger.record_decision(decision)
     now, standing = _apply(ws, round_id, file)
     return DecisionResult(decision, now, standing)
+
+
+@dataclass(frozen=True)
+class ReviewResult:
+    reviews: tuple[Review, ...]
+    file: FileRecord  # the division's counted return, as collect now records it
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "reviews": [r.to_dict() for r in self.reviews],
+            "file": {"path": self.file.path, "division": self.file.division},
+        }
+
+
+def review_explanations(
+    ws: Workspace,
+    round_id: str,
+    division: str,
+    task_ids: tuple[str, ...],
+    verdict: str,
+    note: str = "",
+    by: str | None = None,
+    rule: str = "",
+) -> ReviewResult:
+    """Accept the 说明 a division wrote on these tasks' flagged rows, or ask again (with
+    `note`, what to explain): asking again puts the row back on its next receipt."""
+    if verdict not in REVIEW_VERDICTS:
+        raise Invalid(f"意见只能是 {' 或 '.join(REVIEW_VERDICTS)}，不是 {verdict!r}")
+    if verdict == "ask_again" and not note.strip():
+        raise Invalid(
+            "请写明还需要说明什么，如“请说明进度下降的具体原因和补救措施”；这句话会写进该处室的回执。"
+        )
+    with Ledger(ws.ledger_path) as ledger:
+        rnd = ledger.load_round(round_id)
+        state = round_state(ledger, rnd, with_values=False)
+        counted = state.accepted.get(division)
+        if counted is None:
+            known = "、".join(state.accepted) or "（无）"
+            raise NotFound(f"本轮次没有“{division}”已采用的报送；已采用的有：{known}")
+        explained = [
+            i
+            for i in counted.issues
+            if i.code is IssueCode.EXPLAINED and (not rule or i.rule == rule)
+        ]
+        wanted = set(task_ids) or {i.task_id for i in explained}
+        chosen = [i for i in explained if i.task_id in wanted]
+        missing = sorted(wanted - {i.task_id for i in chosen})
+        if missing or not chosen:
+            have = "、".join(sorted({i.task_id for i in explained}, key=lambda t: t.zfill(6)))
+            raise Invalid(
+                f"“{division}”的报送中，序号 {'、'.join(missing) or '（无）'} 没有已写说明的事项"
+                f"{'（规则 ' + rule + '）' if rule else ''}；有说明的序号：{have or '（无）'}。"
+                "未写说明的行无需认可，可在回执中提醒该处室补充。"
+            )
+        at, person = now_text(), by or who()
+        reviews = tuple(
+            Review(
+                rnd.id,
+                division,
+                i.task_id,
+                i.rule,
+                explanation_in(i.message),
+                verdict,
+                note.strip(),
+                person,
+                at,
+            )
+            for i in chosen
+        )
+        for review in reviews:
+            ledger.record_review(review)
+    now, _ = _apply(ws, round_id, counted)
+    return ReviewResult(reviews, now)
 
 
 def undo(ws: Workspace, round_id: str, token: str, by: str | None = None) -> DecisionResult:

@@ -20,7 +20,7 @@ from ..cells import cell_ref, row_col
 from ..config import Field, PlausibilityRule, Settings
 from ..issues import Issue, IssueCode, error, warning
 from ..model import FormSpec
-from ..plausibility import Hit, hits, previous_fields, rules_in_use
+from ..plausibility import EXPLAINED_MARK, Hit, hits, previous_fields, rules_in_use
 from ..reading.workbook import Cell, RawWorkbook, text_of
 from ..text import (
     CELL_TEXT_LIMIT,
@@ -611,7 +611,7 @@ def _plausibility_issue(
     if column is not None and isinstance(note, str) and note.strip():
         return warning(
             IssueCode.EXPLAINED,
-            f"{what}。已说明：{note.strip()}",
+            f"{what}{EXPLAINED_MARK}{note.strip()}",
             cell=cell_ref(r, column),
             **where,
         )

@@ -10,9 +10,7 @@ from typing import Any
 
 from ..issues import IssueCode
 from ..model import FileRecord, Review
-from ..plausibility import RULE_LABELS
-
-EXPLAINED_MARK = "。已说明："  # how collect's explained message gives the explanation
+from ..plausibility import EXPLAINED_MARK, RULE_LABELS
 
 STATE_LABELS = {
     "explained": "已说明",
@@ -99,7 +97,7 @@ def flags_of(
             if state != "explained":
                 said, explanation = issue.message.split("。", 1)[0], ""
             review = (reviews or {}).get((record.division, issue.task_id, issue.rule))
-            if review is not None and review.said != issue.message:
+            if review is not None and review.said != explanation.strip():
                 review = None  # about an earlier explanation of the row
             if (issue.task_id, issue.rule) in asked:
                 state = "asked_again"
