@@ -45,6 +45,11 @@ class Flag:
         return STATE_LABELS[self.state]
 
     @property
+    def wanting(self) -> bool:
+        """Whether a word is still owed: not explained, or asked again."""
+        return self.state in ("unexplained", "asked_again")
+
+    @property
     def explained(self) -> bool:
         return self.state in ("explained", "asked_again")
 

@@ -19,17 +19,32 @@ from werkzeug.wrappers.response import Response as BaseResponse
 
 from ..errors import Invalid
 from ..intake.collect import collect
-from ..intake.decisions import decide, undo
+from ..intake.decisions import decide, review_explanations, undo
 from ..intake.extensions import extend, undo_extension
 from ..intake.upload import MAX_FILES, Upload, receive
+from ..ledger import Ledger
 from ..model import parse_date
 from ..register.load import load_register
+from ..reporting.explanations import Flag, flags_of
 from ..reporting.status import round_status
+from ..standing import RoundStatus
+from ..workspace import Workspace
 from .console import console
 from .jobs import Job
 from .outputs import round_outputs
 
 pages = Blueprint("board", __name__)
+
+
+def _flags(ws: Workspace, status: RoundStatus) -> dict[str, list[Flag]]:
+    """Each division's 需说明事项, in its counted return, with the coordinator's word."""
+    with Ledger(ws.ledger_path) as ledger:
+        reviews = ledger.reviews(status.round.id)
+    counted = [d.counted for d in status.divisions if d.counted is not None and d.accepted]
+    out: dict[str, list[Flag]] = {}
+    for flag in flags_of(counted, reviews):
+        out.setdefault(flag.division, []).append(flag)
+    return out
 
 
 @pages.get("/r/<round_id>")
@@ -42,6 +57,7 @@ def board(round_id: str) -> str:
         status=status,
         counts=status.counts(),
         outputs=round_outputs(ws, status),
+        flags=_flags(ws, status),
         job=job if job and job.finished and job.round_id == status.round.id else None,
         max_files=MAX_FILES,
         max_mb=console().limits.max_uncompressed_mb,
@@ -118,6 +134,7 @@ def division(round_id: str, division: str) -> str:
         d=state,
         overdue=status.overdue(state),
         outputs=round_outputs(ws, status),
+        flags=_flags(ws, status).get(division, []),
         fields=ws.settings.fields,
         contact_fields=ws.settings.contact,
         register=load_register(ws),
@@ -151,6 +168,25 @@ def extension(round_id: str) -> BaseResponse:
         flash(
             f"已同意{division}延期至 {result.extension.until.isoformat()}。理由：{result.extension.reason}"
         )
+    return redirect(url_for("board.division", round_id=round_id, division=division), 303)
+
+
+@pages.post("/r/<round_id>/review")
+def review(round_id: str) -> BaseResponse:
+    """Accept a division's 说明 or ask again: the same as xlflow accept --division --task."""
+    ws, form = console().ws, request.form
+    division = form.get("division", "")
+    verdict = "ask_again" if form.get("action") == "ask_again" else "accepted"
+    result = review_explanations(
+        ws, round_id, division, (form.get("task_id", ""),), verdict, form.get("note", ""),
+        form.get("by", "").strip() or None, form.get("rule", ""),
+    )  # fmt: skip
+    done = "、".join(f"序号 {r.task_id}" for r in result.reviews)
+    flash(
+        f"已请{division}再说明（{done}），追问已写入其回执。"
+        if verdict == "ask_again"
+        else f"已认可{division}的说明（{done}）。"
+    )
     return redirect(url_for("board.division", round_id=round_id, division=division), 303)
 
 
