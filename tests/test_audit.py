@@ -43,6 +43,13 @@ def test_everything_a_round_writes_opens_clean(tmp_path: Path) -> None:
     assert any("回执" in n for n in names)
     assert sum("-汇总-" in n for n in names) == 2
     assert sum(n.endswith("-通报.docx") for n in names) == 2
+    # and the round-2 files hold what 核实性审核 adds: the forms' previous answers and
+    # amber rows, receipts' 需要说明, the workbook's 说明 column and 需说明事项 sheet
+    import openpyxl
+
+    merged = next((root / "outbox" / "2019-H2").glob("*-汇总-*.xlsx"))
+    listed = list(openpyxl.load_workbook(merged)["需说明事项"].iter_rows(min_row=4, values_only=True))
+    assert {row[3] for row in listed} >= {"进展与上次相同", "进度下降"}
     for name, result in audited.items():
         assert result["error_count"] == 0 and result["warning_count"] == 0, (
             name,

@@ -139,7 +139,9 @@ def test_every_number_is_the_workbooks_and_the_status(rounds: Path, round_id: st
     assert f"平均完成{statistics.mean(percents):.1f}%" in overall
 
     # 二、报送情况: as the overview's boxes and status --json
-    (returns,) = [t for s, t in _body_after(paras, "报送情况")]
+    returns, *explained = [t for s, t in _body_after(paras, "报送情况")]
+    # then, where some answers needed a word, how many were given (需说明事项)
+    assert all(t.startswith("本轮有") and "处数值需要说明" in t for t in explained)
     boxes = _table_after(overview, "一、报送情况")[0]
     expected, accepted, _rejected, missing, late = boxes[:5]
     assert f"应报送处室{expected}个，已报送并采用{accepted}个" in returns

@@ -283,7 +283,10 @@ def test_libreoffice_computes_what_collect_says(tmp_path: Path) -> None:
         }
         assert flagged == expected[name], name
         line = next(c.value for c in saved[TASK_SHEET][3] if c.value is not None)
-        assert line == (remaining(len(flagged)) if flagged else COMPLETE), name
+        # rows that are right but want a word (amber, not red): lagging without a reason,
+        # and 已完成 at the 60 % every case answers (tests/test_plausibility.py has the rules)
+        asked = 1 if name in ("lagging without a reason", "status between spaces") else 0
+        assert line == remaining(len(flagged), asked), name
         shutil.copy(job.out, home / "inbox" / job.out.name)
     errors = _collect_errors(home)
     for name, *_ in CASES:

@@ -795,6 +795,8 @@ def _decision_command(action: str, help_text: str) -> Callable[..., Any]:
             return
         if not file:
             raise click.UsageError("请给出文件名 FILE（status 中显示的 inbox 下的路径）。")
+        if reason is None:
+            raise click.UsageError("缺少 --reason：请写明理由，记入台账，并显示在回执和汇总表中。")
         from .intake.decisions import decide
 
         with _library_errors():

@@ -1198,7 +1198,7 @@ def _write_instructions(ws: Any, fmt: _Formats, spec: FormSpec, settings: Settin
         ws.set_row(k, row_height([(text, 90)]) + (15 if "\n" in text else 0))
     ws.set_landscape()
     ws.set_paper(9)
-    ws.fit_to_pages(1, 0)
+    ws.fit_to_pages(1, 1)  # one sheet of paper: the instructions are read before the form
     ws.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.6)
     ws.set_footer("&C&9第 &P 页，共 &N 页")
     if settings.form.protect:
