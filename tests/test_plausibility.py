@@ -487,3 +487,45 @@ def test_libreoffice_flags_what_collect_and_the_twin_say(tmp_path: Path) -> None
     shown = run_batch([Job(tmp_path / f"{R2} percent fell.xlsx", tmp_path / "fell.pdf")])
     assert shown[0]["ok"]
     assert to_png(tmp_path / "fell.pdf", artifacts_dir() / "plausibility", dpi=70)
+
+
+# --- the console: the board's count, the division page, accept and ask again ---
+
+
+def test_the_console_shows_the_flags_and_takes_the_coordinators_word(tmp_path: Path) -> None:
+    from urllib.parse import quote
+
+    from .test_web import Console
+
+    form = _two_rounds(tmp_path / "work")
+    root = form.parents[3]
+    first = _first(root, R2)
+    values = _case(form, {"完成进度(%)": 20}, True, 2)
+    second = list(values)[1]
+    values[second]["完成状态"] = "已完成"  # 35 %: done below full, not explained
+    fill(form, root / "inbox" / "q3.xlsx", values, CONTACT)
+    run(["collect", "-w", str(root), "--round", R2])
+    server = Console(root)
+    try:
+        page = server.request("GET", f"/r/{R2}")[1]
+        assert "1 处待说明" in page and "1 处已说明" in page
+        path = f"/r/{R2}/d/{quote(CO)}"
+        page = server.request("GET", path)[1]
+        assert "需说明事项" in page and EXPLAINED in page and "认可说明" in page
+        token = server.csrf()
+        fields = f"csrf_token={token}&division={quote(CO)}&task_id={first}&rule=percent_fell"
+        # asking again needs the question
+        status, page, _ = server.post_form(f"/r/{R2}/review", fields + "&action=ask_again&note=")
+        assert status == 400 and "请写明还需要说明什么" in page and "Traceback" not in page
+        status, _, headers = server.post_form(
+            f"/r/{R2}/review", fields + f"&action=ask_again&note={quote('请附依据')}"
+        )
+        assert status == 303 and headers["Location"].endswith(path)
+        page = server.request("GET", path)[1]
+        assert "追问：请附依据" in page
+        status, _, _ = server.post_form(f"/r/{R2}/review", fields + "&action=accept&note=")
+        assert status == 303
+        assert "已说明（已认可）" in server.request("GET", path)[1]
+    finally:
+        err = server.stop()
+    assert "Traceback" not in err, err
