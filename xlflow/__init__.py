@@ -52,6 +52,8 @@ _EXPORTS = {
     "extend": "intake.extensions",
     "forward": "relay.forward",
     "roll_up": "relay.rollup",
+    "review_explanations": "intake.decisions",
+    "flags_of": "reporting.explanations",
     "scorecard": "reporting.scorecard",
     "tasks": "reporting.data",
     "update_register": "register.update",
@@ -106,6 +108,7 @@ __all__ = [
     "directory_report",
     "export",
     "extend",
+    "flags_of",
     "forward",
     "generate_forms",
     "init_workspace",
@@ -115,6 +118,7 @@ __all__ = [
     "read_register",
     "receipts_for_round",
     "report_context",
+    "review_explanations",
     "roll_up",
     "round_state",
     "round_status",
@@ -145,6 +149,7 @@ if TYPE_CHECKING:
     from .errors import RegisterError, SettingsError, WorkspaceError, XlflowError
     from .generate.forms import GenerateResult, generate_forms
     from .intake.collect import CollectReport, collect
+    from .intake.decisions import review_explanations
     from .intake.extensions import extend
     from .intake.receipts import receipts_for_round
     from .intake.remind import write_reminders
@@ -160,6 +165,7 @@ if TYPE_CHECKING:
     from .reporting.bulletin import report_context, write_report
     from .reporting.consolidate import Consolidation, consolidate, merge
     from .reporting.data import answers, export, tasks
+    from .reporting.explanations import flags_of
     from .reporting.history import task_history
     from .reporting.scorecard import scorecard
     from .reporting.status import round_status

@@ -1026,6 +1026,8 @@ def _status_text(state: Any) -> str:
         name = (info["file"] or "") + ("（已不在 inbox 中）" if info["in_inbox"] is False else "")
         if d.decided:
             problems = f"{info['errors']} 处有误，已确认采用"
+        if info["to_explain"] and not info["errors"]:
+            problems = "，".join(x for x in (problems, f"{info['to_explain']} 处待说明") if x)
         rows.append([d.division, label, name, when, problems])
     lines.append(_table(["处室", "情况", "文件", "收到时间", "问题"], rows))
     for d in state.divisions:

@@ -166,6 +166,8 @@ EXPLAIN_CODES = (
     IssueCode.EXPLANATION_ASKED_AGAIN,
     IssueCode.EXPLAINED,
 )
+# of those, a word still owed
+TO_EXPLAIN = (IssueCode.NEEDS_EXPLANATION, IssueCode.EXPLANATION_ASKED_AGAIN)
 # the coordinator's decisions, recorded on the file they are about
 DECISION_CODES = (IssueCode.ACCEPTED_BY_COORDINATOR, IssueCode.EXCLUDED_BY_COORDINATOR)
 

@@ -6,7 +6,7 @@ import datetime as dt
 import functools
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -286,16 +286,8 @@ class Review:
     at: str  # ISO time
 
     def to_dict(self) -> dict[str, str]:
-        return {
-            "round": self.round,
-            "division": self.division,
-            "task_id": self.task_id,
-            "rule": self.rule,
-            "verdict": self.verdict,
-            "note": self.note,
-            "by": self.by,
-            "at": self.at,
-        }
+        # `said` is the 说明 itself, which the flag beside it already carries
+        return {k: v for k, v in asdict(self).items() if k != "said"}
 
 
 REVIEW_VERDICTS = ("accepted", "ask_again")

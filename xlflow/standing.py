@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
-from .issues import DECISION_CODES, IssueCode, Severity, Verdict
+from .issues import DECISION_CODES, TO_EXPLAIN, IssueCode, Severity, Verdict
 from .ledger import Ledger
 from .model import Extension, FileRecord, Round
 from .wording import OVERDUE_LABEL, STANDING_LABELS
@@ -82,6 +82,8 @@ class DivisionState:
             else "",
             "errors": self.count(Severity.ERROR),
             "warnings": self.count(Severity.WARNING),
+            # 核实性审核: rows whose 说明 is still wanting (not written, or asked again)
+            "to_explain": sum(i.code in TO_EXPLAIN for i in f.issues) if f else 0,
             "problems": [i.message for i in f.issues if i.severity is Severity.ERROR] if f else [],
             "files": len(self.files),
             "extension": self.extension.to_dict() if self.extension else None,

@@ -18,6 +18,7 @@ from ..issues import (
     COORDINATOR_ONLY_CODES,
     DECISION_CODES,
     EXPLAIN_CODES,
+    TO_EXPLAIN,
     Issue,
     IssueCode,
     Severity,
@@ -138,10 +139,7 @@ def _category(issue: Issue) -> tuple[str, str]:
 def _verdict_text(record: FileRecord) -> tuple[str, str]:
     errors = [i for i in record.issues if i.severity is Severity.ERROR]
     to_explain = [
-        i
-        for i in record.issues
-        if i.code in (IssueCode.NEEDS_EXPLANATION, IssueCode.EXPLANATION_ASKED_AGAIN)
-        and i.severity is Severity.WARNING
+        i for i in record.issues if i.code in TO_EXPLAIN and i.severity is Severity.WARNING
     ]
     warnings = [
         i for i in record.issues if i.severity is Severity.WARNING and i.code not in EXPLAIN_CODES
@@ -255,7 +253,7 @@ def _issue_order(issue: Issue) -> tuple[int, str, str]:
     # what must be fixed, what to explain, what to note, what was explained
     if issue.severity is Severity.ERROR:
         rank = 0
-    elif issue.code in (IssueCode.NEEDS_EXPLANATION, IssueCode.EXPLANATION_ASKED_AGAIN):
+    elif issue.code in TO_EXPLAIN:
         rank = 1
     else:
         rank = 3 if issue.code is IssueCode.EXPLAINED else 2
