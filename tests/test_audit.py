@@ -48,7 +48,9 @@ def test_everything_a_round_writes_opens_clean(tmp_path: Path) -> None:
     import openpyxl
 
     merged = next((root / "outbox" / "2019-H2").glob("*-汇总-*.xlsx"))
-    listed = list(openpyxl.load_workbook(merged)["需说明事项"].iter_rows(min_row=4, values_only=True))
+    listed = list(
+        openpyxl.load_workbook(merged)["需说明事项"].iter_rows(min_row=4, values_only=True)
+    )
     assert "进度下降" in {row[3] for row in listed}
     for name, result in audited.items():
         assert result["error_count"] == 0 and result["warning_count"] == 0, (

@@ -32,7 +32,11 @@ def test_bundled_settings_fields_and_labels() -> None:
     # a lagging task without a reason is asked for one, not refused
     assert problems.required_when is None and not problems.required
     lagging = s.plausibility.rule("lagging_without_problems")
-    assert (lagging.severity, lagging.field, lagging.statuses) == ("explain", "problems", ("进度滞后",))
+    assert (lagging.severity, lagging.field, lagging.statuses) == (
+        "explain",
+        "problems",
+        ("进度滞后",),
+    )
     assert explanation.key == "explanation" and not explanation.required
     assert [(c.label, c.required) for c in s.contact][:3] == [
         ("填报人", True),

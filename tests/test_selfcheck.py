@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xlflow.config import load_settings
-from xlflow.generate.selfcheck import CHECK_SHEET, COMPLETE, breaks, remaining
+from xlflow.generate.selfcheck import CHECK_SHEET, breaks, remaining
 from xlflow.intake.validate import normalise_value
 from xlflow.signing import META_SHEET
 
@@ -66,7 +66,12 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], int]] = [
     ("progress only spaces", {"进展情况": "  \u3000 "}, {}, 1),
     ("progress too long", {"进展情况": "很" * 2001}, {}, 1),
     ("progress at the limit", {"进展情况": "很" * 2000}, {}, 0),
-    ("lagging without a reason", {"完成状态": "进度滞后", "存在问题": None}, {}, 0),  # explained, not wrong
+    (
+        "lagging without a reason",
+        {"完成状态": "进度滞后", "存在问题": None},
+        {},
+        0,
+    ),  # explained, not wrong
     ("lagging with a reason", {"完成状态": "进度滞后", "存在问题": "资金未到位"}, {}, 0),
     ("everything missing", {"完成状态": None, "完成进度(%)": None, "进展情况": None}, {}, 3),
     ("reporter empty", {}, {"填报人": None}, 1),
