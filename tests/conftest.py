@@ -294,6 +294,7 @@ REQUIRED = {
     "office": ("XLFLOW_REQUIRE_OFFICE", "LibreOffice"),
     "writers": ("XLFLOW_REQUIRE_WRITERS", "Node.js and the writers in tests/writers"),
     "browser": ("XLFLOW_REQUIRE_BROWSER", "Debian's chromium and chromium-driver"),
+    "bundle": ("XLFLOW_REQUIRE_BUNDLE", "the self-contained build (bash packaging/build.sh)"),
 }
 _skipped: dict[str, list[str]] = {marker: [] for marker in REQUIRED}
 
@@ -306,8 +307,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """With XLFLOW_REQUIRE_OFFICE=1, XLFLOW_REQUIRE_WRITERS=1 or XLFLOW_REQUIRE_BROWSER=1
-    (set by .ci/run), a skipped test of that kind fails the run."""
+    """With XLFLOW_REQUIRE_OFFICE=1, XLFLOW_REQUIRE_WRITERS=1, XLFLOW_REQUIRE_BROWSER=1 or
+    XLFLOW_REQUIRE_BUNDLE=1 (set by .ci/run), a skipped test of that kind fails the run."""
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     for marker, (variable, needs) in REQUIRED.items():
         skipped = _skipped[marker]

@@ -65,21 +65,27 @@ def _ctrl_c_as_in_a_terminal() -> None:
 class Console:
     """`xlflow serve` in a subprocess, on a port the system chose."""
 
-    def __init__(self, root: Path, *extra: str) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *extra: str,
+        program: tuple[str, ...] = (sys.executable, "-m", "xlflow"),
+        env: dict[str, str] | None = None,
+        start: tuple[str, ...] = (),
+    ) -> None:
+        """`program` runs xlflow (the bundle's, in tests/test_bundle.py), in `env`; with
+        `start`, that command line instead of `serve -w ROOT` (the launcher's)."""
         self.root = root
         self.process = subprocess.Popen(
             [
-                sys.executable,
-                "-m",
-                "xlflow",
-                "serve",
-                "-w",
-                str(root),
+                *program,
+                *(start or ("serve", "-w", str(root))),
                 "--port",
                 "0",
                 "--no-browser",
                 *extra,
             ],
+            env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -254,7 +260,7 @@ def clear_downloads(driver: Any) -> None:
 
 
 def text(driver: Any, css: str) -> str:
-    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
     from selenium.webdriver.common.by import By
 
     try:  # "" while the page is being replaced
@@ -262,6 +268,11 @@ def text(driver: Any, css: str) -> str:
         return str(found[0].text) if found else ""
     except StaleElementReferenceException:
         return ""
+    except WebDriverException as exc:
+        # the same race, as Chromium words it when the node went with the old page
+        if "does not belong to the document" in str(exc):
+            return ""
+        raise
 
 
 def board_states(driver: Any) -> dict[str, str]:
@@ -325,6 +336,11 @@ def drop(driver: Any, paths: list[Path]) -> None:
 @pytest.mark.browser
 @pytest.mark.skipif(not READY, reason=f"headless Chromium missing: {INSTALL}")
 def test_a_whole_round_in_the_browser(console: Console, browser: Any, tmp_path: Path) -> None:
+    browser_round(console, browser, tmp_path)
+
+
+def browser_round(console: Console, browser: Any, tmp_path: Path) -> None:
+    """A whole round in the browser, against `console` over a new working folder."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.select import Select
 

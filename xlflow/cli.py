@@ -1238,6 +1238,31 @@ def roll_up(workspace: str, round_id: str | None, output: str | None, as_json: b
 
 
 @main.command()
+@click.argument("folder", required=False, type=click.Path(file_okay=False))
+@click.option("--port", type=int, default=0, show_default=True, help="端口；0 为任选一个空闲端口。")
+@click.option("--no-browser", is_flag=True, help="不自动打开浏览器。")
+def start(folder: str | None, port: int, no_browser: bool) -> None:
+    """打开网页控制台（双击 xlflow 时做的就是这件事）：工作文件夹为 FOLDER，省略时为上次用过的，
+    第一次为“文档”中新建的“xlflow工作文件夹”（带示例任务清单）。用过的文件夹会被记住。
+
+    \b
+    例：xlflow start
+        xlflow start D:\\督查\\2026年重点任务
+    """
+    from .launcher import choose_folder, settings_path
+
+    with _library_errors():
+        chosen = choose_folder(Path(folder) if folder else None)
+    made = "（新建，内含示例任务清单，可换成本单位的）" if chosen.made else ""
+    where = (
+        f"工作文件夹：{chosen.folder}{made}\n"
+        f"下次双击 xlflow 仍打开它（记在 {settings_path()}）；要换文件夹，把文件夹拖到 xlflow 图标上。\n"
+        "关闭这个窗口即停止。"
+    )
+    _serve(str(chosen.folder), port, "127.0.0.1", None, no_browser, where)
+
+
+@main.command()
 @workspace_option
 @click.option("--year", type=int, help="年度；默认为最近一个轮次的年度。")
 @json_option
@@ -1453,6 +1478,12 @@ def serve(workspace: str, port: int, host: str, token: str | None, no_browser: b
     例：xlflow serve
         xlflow serve -w 2019年重点任务 --port 8800
     """
+    _serve(workspace, port, host, token, no_browser)
+
+
+def _serve(
+    workspace: str, port: int, host: str, token: str | None, no_browser: bool, where: str = ""
+) -> None:
     import importlib.util
 
     if importlib.util.find_spec("flask") is None or importlib.util.find_spec("waitress") is None:
@@ -1471,6 +1502,8 @@ def serve(workspace: str, port: int, host: str, token: str | None, no_browser: b
 
     def ready(url: str) -> None:
         click.echo(f"xlflow 网页控制台：{url}")
+        if where:
+            click.echo(where)
         click.echo("（按 Ctrl-C 停止）")
 
     ws = _workspace(workspace)
