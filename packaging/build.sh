@@ -9,6 +9,8 @@ cd "$here"
 python -m PyInstaller --noconfirm --clean --log-level WARN \
     --distpath "$root/dist" --workpath "$root/build/pyinstaller" xlflow.spec
 os="$(python -c 'import platform; print(platform.system().lower())')"
+# on Linux, beside the program: the script that adds a desktop entry (a double click)
+[ "$os" = "linux" ] && cp "$here/安装桌面图标.sh" "$root/dist/xlflow/"
 arch="$(python -c 'import platform; print(platform.machine().lower())')"
 cd "$root/dist"
 if [ "$os" = "windows" ]; then

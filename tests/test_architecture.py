@@ -32,7 +32,7 @@ STAGES: list[tuple[str, list[str]]] = [
     ("reporting", ["status", "tasks", "scorecard", "explanations", "consolidate", "history", "bulletin", "data"]),
     ("relay", ["forward", "rollup"]),
     ("web", ["outputs", "jobs", "console", "guard", "rounds", "board", "downloads", "tasks", "feed", "app"]),
-    ("surfaces", ["demo", "cli", "__main__", "__init__"]),
+    ("surfaces", ["demo", "launcher", "cli", "__main__", "__init__"]),
 ]  # fmt: skip
 SUBPACKAGES = {"reading", "register", "generate", "intake", "reporting", "relay", "web"}
 # stages that stand side by side: none imports another

@@ -20,8 +20,6 @@ from typing import Any
 
 import pytest
 
-from .test_web import browser  # noqa: F401 (the browser tests' Chromium, a fixture)
-
 REPO = Path(__file__).resolve().parents[1]
 PROGRAM = Path(
     os.environ.get("XLFLOW_BUNDLE")
@@ -33,6 +31,13 @@ pytestmark = [
     pytest.mark.bundle,
     pytest.mark.skipif(not PROGRAM.is_file(), reason=f"the bundle is not built: {BUILD}"),
 ]
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from .test_web import chromium
+
+    yield from chromium(tmp_path_factory.mktemp("downloads"))
 
 
 @pytest.fixture(scope="module")
@@ -141,11 +146,11 @@ def test_a_double_click_opens_the_console_on_a_folder_it_remembers(
 
 @pytest.mark.browser
 def test_the_browser_round_against_the_bundles_console(
-    tmp_path: Path, bare: dict[str, str], request: pytest.FixtureRequest
+    tmp_path: Path, bare: dict[str, str], browser: Any
 ) -> None:
     from .test_web import Console, browser_round
 
-    driver = request.getfixturevalue("browser")
+    driver = browser
     root = tmp_path / "科技局"
     assert _run(bare, "init", str(root)).returncode == 0
     server = Console(root, program=(str(PROGRAM),), env=bare)
@@ -154,3 +159,18 @@ def test_the_browser_round_against_the_bundles_console(
     finally:
         err = server.stop()
     assert "Traceback" not in err, err
+
+
+def test_the_desktop_entry_starts_the_program_in_a_terminal(tmp_path: Path) -> None:
+    script = PROGRAM.parent / "安装桌面图标.sh"
+    if sys.platform == "win32":
+        pytest.skip("a Linux desktop's entry")
+    home = tmp_path / "home"
+    (home / "桌面").mkdir(parents=True)
+    done = subprocess.run(
+        ["/bin/sh", str(script)], env={"HOME": str(home), "PATH": "/usr/bin:/bin"},
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    entry = (home / ".local" / "share" / "applications" / "xlflow.desktop").read_text("utf-8")
+    assert f'Exec="{PROGRAM}"' in entry and "Terminal=true" in entry
+    assert (home / "桌面" / "xlflow.desktop").is_file() and "已添加" in done.stdout

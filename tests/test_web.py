@@ -175,12 +175,17 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    yield from chromium(tmp_path_factory.mktemp("downloads"))
+
+
+def chromium(downloads: Path) -> Iterator[Any]:
+    """Headless Chromium through its driver, downloading into `downloads`, quit at the end
+    (the `browser` fixture of this module and of the others that drive the console)."""
     if not READY:
         pytest.skip(f"headless Chromium missing: {INSTALL}")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
-    downloads = tmp_path_factory.mktemp("downloads")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in (

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from .errors import FolderInvalid
 from .files import atomic_write
+from .register.init import init_workspace
 
 FOLDER_NAME = "xlflow工作文件夹"
 
@@ -70,8 +71,6 @@ class Start:
 def choose_folder(given: Path | None = None) -> Start:
     """The working folder to open: the one given, else the one used last, else a new one;
     made a working folder (init, bundled register) where it is not one yet; remembered."""
-    from .register.init import init_workspace
-
     folder = (given or remembered() or default_folder()).expanduser().resolve()
     made = False
     settings = (folder / "xlflow.toml", folder / "templates" / "xlflow.toml")
