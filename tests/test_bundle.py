@@ -174,3 +174,37 @@ def test_the_desktop_entry_starts_the_program_in_a_terminal(tmp_path: Path) -> N
     entry = (home / ".local" / "share" / "applications" / "xlflow.desktop").read_text("utf-8")
     assert f'Exec="{PROGRAM}"' in entry and "Terminal=true" in entry
     assert (home / "桌面" / "xlflow.desktop").is_file() and "已添加" in done.stdout
+
+
+def test_the_program_with_no_arguments_is_the_double_click(
+    bare: dict[str, str], tmp_path: Path
+) -> None:
+    """Exactly what a double click runs: the program, no arguments. (With no browser in
+    this bare environment, opening one does nothing; the console is there all the same.)"""
+    import re
+    import signal
+    import urllib.request
+
+    if sys.platform == "win32":
+        pytest.skip("Ctrl-C is a console event on Windows, not a signal a test can send")
+    env = {**bare, "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / ".config")}
+    process = subprocess.Popen(
+        [str(PROGRAM)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, encoding="utf-8",
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        url = re.search(r"(http://\S+)", first)
+        assert url, first
+        said = "".join(process.stdout.readline() for _ in range(3))
+        assert (
+            f"工作文件夹：{tmp_path / 'xlflow工作文件夹'}" in said and "关闭这个窗口即停止" in said
+        )
+        with urllib.request.urlopen(url.group(1), timeout=30) as response:
+            assert response.status == 200
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert "已停止" in out and "Traceback" not in err

@@ -64,3 +64,17 @@ def test_a_folder_of_other_files_is_never_made_a_working_folder(home: Path, tmp_
     assert sorted(p.name for p in mine.iterdir()) == ["报告.docx"]
     result = run(["start", str(mine), "--no-browser"], expect=3)
     assert "换一个空文件夹" in result.output and "Traceback" not in result.output
+
+
+def test_on_windows_the_folder_is_remembered_in_appdata_and_made_in_documents(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Windows paths, exercised here as far as Linux can: %APPDATA% and Documents."""
+    import xlflow.launcher as launcher
+
+    monkeypatch.setattr(launcher.sys, "platform", "win32")
+    (home / "Documents").mkdir()
+    assert settings_path() == home / "AppData" / "xlflow" / "launcher.json"
+    first = choose_folder()
+    assert first.folder == (home / "Documents" / FOLDER_NAME).resolve()
+    assert (home / "AppData" / "xlflow" / "launcher.json").is_file()
