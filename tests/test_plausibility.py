@@ -210,7 +210,9 @@ def test_the_form_carries_the_previous_answers_signed(rounds: Path) -> None:
 
     secret = load_or_create_secret(root / ".xlflow" / "secret")
     signed = dict(round_id=R2, division=CO, task_ids=spec.task_ids, row_hashes=spec.row_hashes)
-    assert verify(secret, spec.signature, **signed, before=before_digest(spec))
+    assert verify(
+        secret, spec.signature, **signed, before=before_digest(spec.before_round, spec.rows)
+    )
     assert not verify(secret, spec.signature, **signed, before="")
     assert sign_form(secret, before="", **signed) != spec.signature
 

@@ -598,6 +598,12 @@ class Ledger:
         ).fetchone()
         return self._round(row) if row else None
 
+    def compared_round(self, round_id: str) -> Round | None:
+        """The round whose answers a round is compared with (copied text, the plausibility
+        rules): the one it prefills from, else the one made before it."""
+        source = self.prefill_source(round_id)
+        return self.get_round(source) if source else self.previous_round(round_id)
+
     def prefill_source(self, round_id: str) -> str:
         row = self.db.execute("SELECT prefill_from FROM rounds WHERE id=?", (round_id,)).fetchone()
         return str(row[0]) if row else ""

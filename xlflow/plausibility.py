@@ -86,6 +86,10 @@ def describe_rule(rule: PlausibilityRule, settings: Settings) -> str:
         f = settings.field_by_key(roles.get(role, ""))
         return f.label if f else fallback
 
+    def label_of(key: str) -> str:
+        f = settings.field_by_key(key)
+        return f.label if f else key
+
     percent, progress = label("percent", "完成进度"), label("progress", "进展情况")
     done = settings.status_order[0] if settings.status_order else "已完成"
     t = _points(rule.threshold)
@@ -97,7 +101,7 @@ def describe_rule(rule: PlausibilityRule, settings: Settings) -> str:
         "overdue": f"任务的完成时限已过，完成状态不是“{done}”",
         "progress_copied": f"{progress}与本单位上一轮次报送的完全相同，任务尚未{done}",
         "lagging_without_problems": f"完成状态为“{'、'.join(rule.statuses)}”，"
-        f"{(settings.field_by_key(rule.field) or settings.fields[0]).label}未填写",
+        f"{label_of(rule.field)}未填写",
     }[rule.name]
     return f"{RULE_LABELS[rule.name]}：{text}"
 
@@ -144,10 +148,13 @@ def hits(
     before: Mapping[str, Any],
     due: str = "",
     rules: Sequence[PlausibilityRule] | None = None,
+    then: str = "",
 ) -> list[Hit]:
     """The rules a row's values break: `values` by field key as collect reads them,
-    `before` the division's previous answer by field key, `due` the task's deadline where
-    it has passed (ISO date)."""
+    `before` the division's previous answer by field key (from the round titled `then`,
+    which the words name where given), `due` the task's deadline where it has passed
+    (ISO date)."""
+    last = f"上次（{then}）" if then else "上次 "
     roles = previous_fields(settings)
     status_key = roles.get("status", "")
     status = values.get(status_key)
@@ -161,11 +168,11 @@ def hits(
         hit: tuple[str, str] | None = None
         if rule.name == "percent_fell" and percent is not None and earlier is not None:
             if round(earlier - percent, 6) > rule.threshold:
-                hit = (percent_key, f"{_points(percent)}，上次 {_points(earlier)}，"
+                hit = (percent_key, f"{_points(percent)}，{last}{_points(earlier)}，"
                        f"下降 {_points(round(earlier - percent, 6))} 个百分点")  # fmt: skip
         elif rule.name == "percent_jump" and percent is not None and earlier is not None:
             if round(percent - earlier, 6) >= rule.threshold:
-                hit = (percent_key, f"{_points(percent)}，上次 {_points(earlier)}，"
+                hit = (percent_key, f"{_points(percent)}，{last}{_points(earlier)}，"
                        f"上升 {_points(round(percent - earlier, 6))} 个百分点")  # fmt: skip
         elif rule.name == "done_below_full" and percent is not None and status == done:
             f = settings.field_by_key(percent_key)
@@ -176,9 +183,9 @@ def hits(
             hit = (status_key, f"完成时限 {due} 已过，状态为“{status}”")
         elif rule.name == "progress_copied" and status != done:
             key = roles["progress"]
-            text, then = values.get(key), before.get(key)
-            if not _blank(text) and not _blank(then) and norm_text(text) == norm_text(then):
-                hit = (key, "与上次报送的完全相同")
+            text, said = values.get(key), before.get(key)
+            if not _blank(text) and not _blank(said) and norm_text(text) == norm_text(said):
+                hit = (key, f"与{last.strip()}报送的完全相同")
         elif (
             rule.name == "lagging_without_problems"
             and status in rule.statuses

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import StateDamaged
-from .model import FormSpec
+from .model import FormRow, FormSpec
 from .text import normalise_text
 
 # The identity stamp: what `generate` writes into every form, three times over (a
@@ -82,13 +82,13 @@ def row_hash(task_id: str, role_label: str, readonly_texts: Sequence[str]) -> st
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
 
 
-def before_digest(spec: FormSpec) -> str:
+def before_digest(before_round: str, rows: Sequence[FormRow]) -> str:
     """A digest of the previous answers and past deadlines a form carries for its
     plausibility rules ("" where it carries none), which its signature covers."""
-    rows = [[r.task_id, [list(p) for p in r.before], r.due] for r in spec.rows]
-    if not spec.before_round and not any(r.due for r in spec.rows):
+    if not before_round and not any(r.due for r in rows):
         return ""
-    payload = json.dumps([spec.before_round, rows], ensure_ascii=False, sort_keys=True)
+    table = [[r.task_id, [list(p) for p in r.before], r.due] for r in rows]
+    payload = json.dumps([before_round, table], ensure_ascii=False, sort_keys=True)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
 
 

@@ -181,6 +181,7 @@ class FormSpecs(Sequence[FormSpec]):
         target_year = None
         earlier = self.previous.get(division)
         carried = earlier.values if earlier else {}
+        before = self.earlier.of(division)
         for task, role in self.register.index().get(division, ()):
             readonly = [
                 (h, task.column(c))
@@ -192,7 +193,6 @@ class FormSpecs(Sequence[FormSpec]):
                     target_year = found[0]
                 readonly.append((self._target_header, found[1] if found else ""))
             values = carried.get(task.id, {})
-            said = self.earlier.of(division, task.id)
             rows.append(
                 FormRow(
                     task_id=task.id,
@@ -205,7 +205,7 @@ class FormSpecs(Sequence[FormSpec]):
                         for f in settings.fields
                         if values.get(f.key) not in (None, "")
                     ),
-                    before=said,
+                    before=before.get(task.id, ()),
                     due=self.earlier.due.get(task.id, ""),
                 )
             )
@@ -214,9 +214,7 @@ class FormSpecs(Sequence[FormSpec]):
         )
         task_ids = tuple(r.task_id for r in rows)
         before_round = self.earlier.title if any(r.before for r in rows) else ""
-        digest = before_digest(
-            FormSpec(rnd, division, "", None, tuple(rows), before_round=before_round)
-        )
+        digest = before_digest(before_round, rows)
         signature = sign_form(self.secret, rnd.id, division, task_ids, hashes, before=digest)
         # who fills in and their phone rarely change; the date always does
         contact = tuple(
@@ -250,15 +248,18 @@ class EarlierAnswers:
     keys: tuple[str, ...] = ()
     due: Mapping[str, str] = default(default_factory=dict)
 
-    def of(self, division: str, task_id: str) -> tuple[tuple[str, Any], ...]:
-        if not self.keys:
-            return ()
-        then = task_id if self.ids is None else self.ids.get(task_id)
-        record = self.answers.get(division) if then is not None else None
-        if record is None or then is None:
-            return ()
-        values = record.values.get(then, {})
-        return tuple((k, values[k]) for k in self.keys if values.get(k) not in (None, ""))
+    def of(self, division: str) -> dict[str, tuple[tuple[str, Any], ...]]:
+        """current task id -> the division's answer to it then (the return read once)."""
+        record = self.answers.get(division) if self.keys else None
+        if record is None:
+            return {}
+        out = {}
+        for task_id, then in (self.ids or {t: t for t in record.values}).items():
+            values = record.values.get(then, {})
+            said = tuple((k, values[k]) for k in self.keys if values.get(k) not in (None, ""))
+            if said:
+                out[task_id] = said
+        return out
 
 
 def earlier_answers(
@@ -268,8 +269,7 @@ def earlier_answers(
     of the round it prefills from, else of the round made before it, as collect compares."""
     rules = {r.name for r in rules_in_use(settings)}
     due = _past_deadlines(register, settings, rnd, ledger) if "overdue" in rules else {}
-    source = ledger.prefill_source(rnd.id)
-    then = ledger.get_round(source) if source else ledger.previous_round(rnd.id)
+    then = ledger.compared_round(rnd.id)
     keys = tuple(previous_fields(settings).values())
     if then is None or not rules & {"percent_fell", "percent_jump", "progress_copied"}:
         return EarlierAnswers(due=due)
@@ -1087,7 +1087,7 @@ def _metadata(
 ) -> list[tuple[str, str]]:
     """Key/value rows of the metadata sheet: the signed identity, then the hints intake
     uses to find cells."""
-    digest = before_digest(spec)
+    digest = before_digest(spec.before_round, spec.rows)
     return [
         *identity(spec).items(),
         ("round_title", spec.round.title),

@@ -581,8 +581,7 @@ def collect(
 def _intake_context(ws: Workspace, ledger: Ledger, rnd: Round) -> tuple[IntakeContext, str]:
     """What every file is checked against (forms, secret, last round's answers), and a key
     of all of it: a file read under the same key is not read again."""
-    source = ledger.prefill_source(rnd.id)
-    prev_round = ledger.get_round(source) if source else ledger.previous_round(rnd.id)
+    prev_round = ledger.compared_round(rnd.id)
     ctx = IntakeContext(
         settings=ws.settings,
         round=rnd,

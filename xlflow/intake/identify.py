@@ -210,7 +210,9 @@ def _verified_copy(meta: Metadata, ctx: IntakeContext) -> tuple[str, dict[str, s
                 division=division,
                 task_ids=task_ids,
                 row_hashes=hashes,
-                before=before_digest(spec) if spec is not None else copy.get("before", ""),
+                before=before_digest(spec.before_round, spec.rows)
+                if spec is not None
+                else copy.get("before", ""),
             )
         ):
             return name, copy

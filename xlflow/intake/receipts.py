@@ -249,18 +249,12 @@ def _recorded(record: FileRecord, settings: Settings) -> str:
     return f"{text}（{choice.label}：{parts}）。"
 
 
+_STYLE_RANK = {"err": 0, "explain": 1, "warn": 2, "good": 3}
+
+
 def _issue_order(issue: Issue) -> tuple[int, str, str]:
     # what must be fixed, what to explain, what to note, what was explained
-    if issue.severity is Severity.ERROR:
-        rank = 0
-    elif issue.code in TO_EXPLAIN:
-        rank = 1
-    else:
-        rank = 3 if issue.code is IssueCode.EXPLAINED else 2
-    return (rank, issue.task_id.zfill(6), issue.cell)
-
-
-_STYLE_RANK = {"err": 0, "explain": 1, "warn": 2, "good": 3}
+    return (_STYLE_RANK[_category(issue)[1]], issue.task_id.zfill(6), issue.cell)
 
 
 def _values_layout(item: ReceiptInput, settings: Settings) -> _Sheet:

@@ -558,6 +558,7 @@ def check_plausibility(
     carried = bool(spec.before_round) or any(r.due for r in spec.rows)
     then = spec.before_round if carried else previous_round
     keys = tuple(previous_fields(settings).values())
+    by_name = {rule.name: rule for rule in rules}
     for row_spec in spec.rows:
         tid = row_spec.task_id
         row = values.get(tid)
@@ -570,11 +571,8 @@ def check_plausibility(
             said = previous.get(tid, {})
             before = {k: said[k] for k in keys if said.get(k) not in (None, "")}
         note = row.get(explanation.key) if explanation is not None else None
-        for hit in hits(settings, row, before, row_spec.due, rules):
-            yield _plausibility_issue(
-                hit, tid, settings, table, r, column, note, then,
-                next(x for x in rules if x.name == hit.rule),
-            )  # fmt: skip
+        for hit in hits(settings, row, before, row_spec.due, rules, then):
+            yield _plausibility_issue(hit, tid, settings, table, r, column, note, by_name[hit.rule])
 
 
 def _plausibility_issue(
@@ -585,20 +583,12 @@ def _plausibility_issue(
     r: int,
     column: int | None,
     note: Any,
-    then: str,
     rule: PlausibilityRule,
 ) -> Issue:
     f = settings.field_by_key(hit.field)
     name = f.label if f else hit.field
     value_ref = cell_ref(r, table.field_cols[hit.field]) if hit.field in table.field_cols else ""
-    said = (
-        hit.said.replace("上次 ", f"上次（{then}）", 1).replace(
-            "上次报送", f"上次（{then}）报送", 1
-        )
-        if then
-        else hit.said
-    )
-    what = f"序号 {task_id}【{hit.label}】“{name}”{f'（{value_ref}）' if value_ref else ''}：{said}"
+    what = f"序号 {task_id}【{hit.label}】“{name}”{f'（{value_ref}）' if value_ref else ''}：{hit.said}"
     where = {
         "sheet": table.sheet.name,
         "task_id": task_id,

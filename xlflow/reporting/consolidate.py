@@ -1056,7 +1056,7 @@ class _Detail:
             if f.key not in (settings.status.field, settings.status.percent_field, EXPLANATION_KEY)
         ]
         self.flags = by_task(inputs.flags)
-        self.explained = settings.explanation_field is not None or bool(inputs.flags)
+        self.shows_explanations = settings.explanation_field is not None or bool(inputs.flags)
         columns: list[tuple[str, float]] = [("分组", 11), ("序号", 6)]
         for c in self.readonly:
             columns.append(("".join(c.split()), 16 if inputs.head.widths.get(c, 0) < 40 else 34))
@@ -1065,7 +1065,7 @@ class _Detail:
         columns += [(target_head, 26), ("牵头处室", units), ("配合处室", units)]
         self.status_col = len(columns)
         columns += [("完成状态", 10), ("完成进度(%)", 8)]
-        if self.explained:
+        if self.shows_explanations:
             columns.append((settings.explanation_field.label if settings.explanation_field
                             else "说明", 26))  # fmt: skip
         self.first_text = len(columns)
@@ -1123,7 +1123,7 @@ class _Detail:
         write_text(ws, r, tc + 2, "\n".join(units_shown(task, task.cooperating)), st.center)
         ws.write_string(r, self.status_col, state.status, st.center)
         write_value(ws, r, self.status_col + 1, state.percent, st.number)
-        if self.explained:
+        if self.shows_explanations:
             flags = self.flags.get(task.id, [])
             several = len({f.division for f in flags}) > 1 or len(state.answers) > 1
             said = "\n".join(flag_line(f, several) for f in flags)

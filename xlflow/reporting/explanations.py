@@ -10,7 +10,7 @@ from typing import Any
 
 from ..issues import IssueCode
 from ..model import FileRecord, Review
-from ..plausibility import EXPLAINED_MARK, RULE_LABELS
+from ..plausibility import RULE_LABELS, explanation_in
 
 STATE_LABELS = {
     "explained": "已说明",
@@ -98,11 +98,11 @@ def flags_of(
             state = _CODES.get(issue.code)
             if state is None or not issue.rule:
                 continue
-            said, _, explanation = issue.message.partition(EXPLAINED_MARK)
-            if state != "explained":
-                said, explanation = issue.message.split("。", 1)[0], ""
+            # the value in words is the message's first sentence; an explained one quotes
+            # the 说明 after it
+            said, explanation = issue.message.split("。", 1)[0], explanation_in(issue.message)
             review = (reviews or {}).get((record.division, issue.task_id, issue.rule))
-            if review is not None and review.said != explanation.strip():
+            if review is not None and review.said != explanation:
                 review = None  # about an earlier explanation of the row
             if (issue.task_id, issue.rule) in asked:
                 state = "asked_again"
@@ -113,7 +113,7 @@ def flags_of(
                     rule=issue.rule,
                     field=issue.field,
                     said=said,
-                    explanation=explanation.strip(),
+                    explanation=explanation,
                     state=state,
                     file=record.path,
                     review=review,
