@@ -40,6 +40,12 @@ def _page(workbook: Path, marker: str, out: Path, name: str, work: Path) -> Path
     return target
 
 
+def say_written(shown: list[Path]) -> None:
+    """Each picture written, relative to the repository where it is inside it."""
+    for path in shown:
+        print(path.relative_to(REPO) if path.is_relative_to(REPO) else path)
+
+
 def main(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     deadline = (dt.date.today() + dt.timedelta(days=20)).isoformat()
@@ -130,8 +136,7 @@ def main(out: Path) -> None:
             _page(rolled, "据甲区科技局", out, "7-汇总上报的表格", work),
             _page(merged, "汇总来源", out, "8-汇总表-来源", work),
         ]
-    for path in shown:
-        print(path.relative_to(REPO) if path.is_relative_to(REPO) else path)
+    say_written(shown)
 
 
 if __name__ == "__main__":

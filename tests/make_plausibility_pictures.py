@@ -19,7 +19,7 @@ from xlflow.config import load_settings
 from xlflow.signing import META_SHEET
 
 from .conftest import run, run_json
-from .make_organisation_pictures import _page
+from .make_organisation_pictures import _page, say_written
 from .office import Job, run_batch
 from .test_plausibility import CONTACT, R2, _case, _office_cells, _two_rounds
 
@@ -54,8 +54,7 @@ def main(out: Path) -> None:
         merged = Path(run_json(["merge", "-w", str(root), "--round", R2])["path"])
         shown.append(_page(merged, "已说明（", out, "3-汇总表-任务明细-说明", work))
         shown.append(_page(merged, "需说明事项", out, "4-汇总表-需说明事项", work))
-    for path in shown:
-        print(path.relative_to(REPO) if path.is_relative_to(REPO) else path)
+    say_written(shown)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .make_organisation_pictures import _page
+from .make_organisation_pictures import _page, say_written
 from .test_year import run_year
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,8 +30,7 @@ def main(out: Path) -> None:
             _page(receipt, "改动了", out, "3-回执-与上次相比", work),
             _page(merged, "报送文件来源", out, "4-汇总表-来源", work),
         ]
-    for path in shown:
-        print(path.relative_to(REPO) if path.is_relative_to(REPO) else path)
+    say_written(shown)
 
 
 if __name__ == "__main__":

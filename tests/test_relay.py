@@ -26,9 +26,8 @@ from .conftest import (
 )
 from .office import Job, needs_office, run_batch
 from .test_audit import AUDIT
-from .test_organisation import ROUND, make_folder
+from .test_organisation import DATA, ROUND, make_folder
 
-DATA = Path(__file__).parent / "data" / "organisation"
 DISTRICT = "甲区人民政府"
 SUB_UNITS = ("甲区科技局", "甲区发改局", "甲区住建局")
 CHILD_DEADLINE = dt.date.today() + dt.timedelta(days=10)
