@@ -41,11 +41,16 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Any]:
+    """A Chromium of each test's own: one that moved on from a console whose server had
+    stopped (the keyboard test's) crashed its tab at the next test's first page, now and
+    then, under the load of the whole suite."""
     from .test_web import chromium
 
-    yield from chromium(tmp_path_factory.mktemp("downloads"))
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    yield from chromium(downloads)
 
 
 @pytest.fixture(scope="module")

@@ -251,8 +251,16 @@ def downloaded(driver: Any, suffix: str, after: float) -> Path:
     """The file the browser finished downloading after `after`."""
 
     def done() -> Path | None:
+        # Chromium reserves the name with an empty file and writes into NAME.crdownload:
+        # the download is done when that is gone and the file has its bytes
+        names = {p.name for p in driver.downloads.iterdir()}
         for p in driver.downloads.iterdir():
-            if p.name.endswith(suffix) and p.stat().st_mtime >= after - 1:
+            if (
+                p.name.endswith(suffix)
+                and p.stat().st_mtime >= after - 1
+                and p.stat().st_size > 0
+                and f"{p.name}.crdownload" not in names
+            ):
                 return p
         return None
 
