@@ -346,6 +346,8 @@ def test_a_fall_explained_reaches_leadership_and_the_coordinator_can_ask_again(
     assert heads[note - 1] == "完成进度(%)"  # beside the value
     row = next(r for r in detail.iter_rows(min_row=5, values_only=True) if r[1] == first)
     assert row[note] == f"已说明（进度下降）：{EXPLAINED}"
+    overview = [c.value for row in wb["总览"].iter_rows() for c in row if isinstance(c.value, str)]
+    assert "需说明事项 1 处：已说明 1 处（见“需说明事项”工作表）" in overview
     listed = [r for r in wb["需说明事项"].iter_rows(min_row=4, values_only=True)]
     assert listed == [
         (CO, first, listed[0][2], "进度下降", "“完成进度(%)”（"

@@ -1090,7 +1090,8 @@ def demo(directory: str | None, workspace: str | None, no_office: bool) -> None:
     click.echo("先打开这几个文件看看：")
     click.echo(f"  1. 汇总表（给领导看的）：{rel(result.consolidated)}")
     click.echo("     “总览”页有报送情况、完成状态和图表；“任务明细”按清单顺序列出每项任务；")
-    click.echo("     “未报送”列出还要催报的处室；“校验问题”和“来源”说明每个文件的处理结果。")
+    click.echo("     “未报送”列出还要催报的处室；“校验问题”和“来源”说明每个文件的处理结果；")
+    click.echo("     “需说明事项”列出需要说明原因的数值（如已完成但进度不足 100%）及各处室的说明。")
     click.echo(f"  2. 通报（Word，报领导、发各处室的）：{rel(result.notice)}")
     click.echo(
         "     数字取自汇总表，列出滞后任务的原因和下步打算，附件是任务一览表；改文号和措辞即可印发。"

@@ -910,6 +910,20 @@ class _Overview:
             )
         if late:
             lines.append(f"逾期报送：{'、'.join(late)}")
+        if data.flags:
+            states = Counter(f.state for f in data.flags)
+            parts = [
+                f"{label} {n} 处"
+                for label, n in (
+                    ("已说明", states["explained"]),
+                    ("待说明", states["unexplained"] + states["asked_again"]),
+                    ("仅提醒", states["noted"]),
+                )
+                if n
+            ]
+            lines.append(
+                f"需说明事项 {len(data.flags)} 处：{'，'.join(parts)}（见“{EXPLANATIONS}”工作表）"
+            )
         if data.changes:
             c = data.changes
             lines.append(
