@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import os
 import zipfile
 from pathlib import Path
@@ -196,6 +197,9 @@ def test_a_container_that_cannot_be_read_says_why(
         f["path"]: f
         for f in run_json(["collect", "-w", str(ws), "--round", DEFAULT_ROUND])["files"]
     }
+    if make == "too_deep":
+        # the member too deep is named itself, with the path that leads to it
+        name = "套娃.eml!外层.zip!内层.zip"
     entry = files[name]
     assert [i["code"] for i in entry["issues"]] == [code], entry
     assert entry["verdict"] in ("rejected", "skipped")
@@ -263,11 +267,10 @@ def test_a_mail_the_email_package_cannot_walk_is_said_not_raised(
     from xlflow.config import Limits
     from xlflow.reading.containers import unpack
 
-    def broken_walk(self: EmailMessage) -> Any:
-        yield self
+    def broken_structure(self: EmailMessage) -> bool:
         raise IndexError("string index out of range")
 
-    monkeypatch.setattr(EmailMessage, "walk", broken_walk)
+    monkeypatch.setattr(EmailMessage, "is_multipart", broken_structure)
     inner, issues = unpack("回复.eml", mail([], dt.datetime(2019, 7, 5, 9, 0)), Limits())
     assert inner == [] and [i.code.value for i in issues] == ["container-damaged"]
     assert "邮件的结构" in issues[0].message and "IndexError" not in issues[0].message
@@ -284,3 +287,92 @@ def test_an_outlook_mail_whose_sent_date_is_not_a_date_is_read() -> None:
     inner, issues = unpack("回复.msg", data, Limits())
     assert {i.name for i in inner} == {"高新处.xlsx", "农村处.xls"} and issues == []
     assert all("日期" not in i.origin for i in inner)
+
+
+# --- every listed spreadsheet gets a record, at every depth (issue #38) ---
+
+_WHEN = dt.datetime(2019, 7, 5, 9, 0)
+
+
+def _container(kind: str, members: list[tuple[str, bytes]]) -> bytes:
+    """A container of one kind holding these members, as the programs people use write it."""
+    if kind == "zip":
+        return gbk_zip(members)
+    if kind == "7z":
+        return seven_zip(members)
+    if kind == "rar":
+        return stored_rar(members)
+    if kind == "msg":
+        return outlook(members, _WHEN)
+    mimes = {".xlsx": XLSX, ".txt": "text/plain"}
+    return mail(
+        [(n, d, mimes.get(Path(n).suffix, "application/octet-stream")) for n, d in members], _WHEN
+    )
+
+
+KINDS = ("zip", "7z", "rar", "eml", "msg")
+
+
+@pytest.mark.parametrize("outer", KINDS)
+def test_every_listed_spreadsheet_gets_a_record_at_every_depth(
+    ws: Path, forms: dict[str, Path], tmp_path: Path, outer: str
+) -> None:
+    """Each kind of container holds a return, each kind of container holding a return, and
+    each kind of container holding no spreadsheet: every listed spreadsheet is judged under
+    its path, and every nested container that yields none is named with why."""
+    data = _filled(forms, PLAN, tmp_path)
+    members: list[tuple[str, bytes]] = [("直接.xlsx", data)]
+    for inner in KINDS:
+        members.append((f"内层.{inner}", _container(inner, [(f"{inner}中.xlsx", data)])))
+        members.append((f"空.{inner}", _container(inner, [("说明.txt", "见附件".encode())])))
+    name = f"回复.{outer}"
+    (ws / "inbox" / name).write_bytes(_container(outer, members))
+    files = _collect(ws)
+    expected = {f"{name}!直接.xlsx"} | {f"{name}!内层.{k}!{k}中.xlsx" for k in KINDS}
+    empties = {f"{name}!空.{k}" for k in KINDS}
+    assert set(files) == expected | empties, sorted(files)
+    for path in expected:
+        assert files[path]["division"] == PLAN, files[path]
+        assert files[path]["verdict"] in ("accepted", "duplicate"), files[path]
+    for path in empties:
+        assert [i["code"] for i in files[path]["issues"]] == ["container-empty"], files[path]
+        assert Path(path.split("!")[-1]).name in files[path]["issues"][0]["message"]
+
+
+S4 = Path(__file__).parent / "data" / "s4"
+
+
+@pytest.mark.parametrize(
+    ("file", "expected"),
+    [
+        # a 7z member listed as ./name: py7zr keys what it extracts by the normalised path
+        ("C1.7z", {"回复/政策规划处.xlsx": "accepted", "外国专家局-2019上半年.xlsx": "accepted"}),
+        # an attached mail whose part is base64, as some clients write one
+        ("C2.eml", {"内层.eml!政策规划处.xlsx": "accepted", "外国专家局-2019上半年.xlsx": "accepted"}),
+        # an .msg attachment name that keeps its terminating NUL
+        ("C3.msg", {"外国专家局-2019上半年.xlsx": "accepted", "政策规划处.xlsx": "accepted"}),
+        # a return attached as "政策规划处.zip": a nested container that yields nothing
+        ("C4.eml", {"外国专家局-2019上半年.xlsx": "accepted", "政策规划处.zip": "rejected"}),
+        # a colon inside a name is a Mac name, never a path: read
+        ("C5.zip", {"回复:政策规划处.xlsx": "accepted"}),
+        # escape sequences in an attachment name: refused, shown as pictures
+        ("C6.msg", {"政策␛]0;pwned␇␛[31m规划处.xlsx": "rejected"}),
+    ],
+)
+def test_the_december_container_finds(s4_folder: Path, file: str, expected: dict[str, str]) -> None:
+    """The reproducers of ../shared/fuzz-finds/s4 (README lines C1-C6), in the folder that
+    signed them: nothing listed vanishes, and no control character is stored raw."""
+    (s4_folder / "inbox" / file).write_bytes((S4 / file).read_bytes())
+    report = run_json(["collect", "-w", str(s4_folder), "--round", "2019-H1"])
+    got = {f["path"].split("!", 1)[1]: f["verdict"] for f in report["files"]}
+    assert got == expected, report["files"]
+    assert "\x1b" not in json.dumps(report, ensure_ascii=False)
+
+
+@pytest.fixture
+def s4_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "wf"
+    with zipfile.ZipFile(S4 / "working-folder.zip") as zf:
+        zf.extractall(folder)
+    (folder / "inbox").mkdir(exist_ok=True)
+    return folder

@@ -34,11 +34,12 @@ from xlflow.issues import IssueCode
 from xlflow.pool import IN_PROCESS_VARIABLE, JobFailure, call_isolated
 from xlflow.reading.biff import scan_biff
 from xlflow.reading.workbook import RawWorkbook
-from xlflow.reading.zipnames import member_problem, text_problem, visible
+from xlflow.reading.zipnames import member_problem, text_problem
 from xlflow.register import detect as layout
 from xlflow.register import parse as register
 from xlflow.register.init import check_register
 from xlflow.register.load import load_register
+from xlflow.text import visible
 
 from .conftest import BUNDLED_XLSX, DEFAULT_ROUND, SHARED, fill_complete, run, specific_issue
 

@@ -386,6 +386,9 @@ def test_odd_file_names(
     long_name = "很长" * 40 + ".xlsx"  # 245 bytes: near the file-system limit
     fill_complete(forms["外国专家局"], inbox / long_name)
     files = collect_guarded()
+    # a bidirectional override is stored and shown as a picture: it can reorder nothing
+    assert "报送<U+202E>xcod.xlsx" in files and rtl not in files
+    rtl = "报送<U+202E>xcod.xlsx"
     assert files[rtl]["division"] == PLAN and files[rtl]["verdict"] == "accepted"
     assert files[emoji]["division"] == CO and files[emoji]["verdict"] == "accepted"
     assert files[long_name]["verdict"] == "accepted"

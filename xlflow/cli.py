@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
+import io
 import sqlite3
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -18,7 +18,7 @@ import click
 from .errors import XlflowError
 from .issues import Severity
 from .plausibility import RULE_LABELS
-from .text import display_width
+from .text import display_width, json_text, visible
 from .wording import (
     OVERDUE_LABEL,
     ROLE_LABELS,
@@ -48,7 +48,7 @@ class Failed(click.ClickException):
     exit_code = Exit.FAILED
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"错误：{self.format_message()}", err=True)
+        echo(f"错误：{self.format_message()}", err=True)
 
 
 @contextmanager
@@ -72,8 +72,14 @@ def _workspace(path: str) -> Any:
         return Workspace.open(path)
 
 
+def echo(message: object = "", err: bool = False, nl: bool = True) -> None:
+    """Every line the CLI prints: control characters from outside (a file name, a mail's
+    subject, a sheet name) are shown, never sent to the terminal to act on."""
+    click.echo(visible(str(message), keep="\n\t"), err=err, nl=nl)
+
+
 def _print_json(data: Any) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    echo(json_text(data))
 
 
 def _pad(text: str, width: int) -> str:
@@ -150,6 +156,22 @@ def main() -> None:
       xlflow collect --round 2019-H1                          核验收到的文件、生成回执
       xlflow merge --round 2019-H1                            生成汇总表
     """
+    _forgiving_output()
+
+
+def _forgiving_output() -> None:
+    """Output to a file or a pipe never ends a command on a character its encoding lacks.
+
+    Redirected, Python writes in the system's code page (GBK on Chinese Windows), which has
+    no ␀ and no rare CJK; such a character is written as "?" and the line goes on. On a
+    console every character shows as typed. PYTHONIOENCODING=utf-8 chooses UTF-8 instead
+    (docs/install.md)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if not stream.isatty() and isinstance(stream, io.TextIOWrapper):
+                stream.reconfigure(errors="replace")
+        except (AttributeError, ValueError, OSError):  # a closed or foreign stream
+            continue
 
 
 @main.command()
@@ -204,21 +226,17 @@ def init(
     if as_json:
         _print_json(result.to_dict())
         return
-    click.echo(f"已新建工作文件夹：{result.root}")
-    click.echo(f"  设置：{result.settings_path}")
-    click.echo(f"  任务清单：{result.register_path}")
-    click.echo(f"  通报模板：{result.report_template}（可在 Word 中修改版头、文字和文号）")
+    echo(f"已新建工作文件夹：{result.root}")
+    echo(f"  设置：{result.settings_path}")
+    echo(f"  任务清单：{result.register_path}")
+    echo(f"  通报模板：{result.report_template}（可在 Word 中修改版头、文字和文号）")
     _show_draft(result)
     if result.detection is not None:
-        click.echo("")
+        echo("")
         _show_detected(result.detection, False)
-        click.echo(
-            "\n以上识别结果已写入 xlflow.toml 的 [register] 和 [office]；如有不对，改那里即可。"
-        )
-        click.echo(
-            "填报项（[[fields]]）沿用默认的完成状态、完成进度、进展情况、存在问题、下步打算。"
-        )
-    click.echo(f"\n下一步：xlflow register -w {directory} 查看读到的任务清单。")
+        echo("\n以上识别结果已写入 xlflow.toml 的 [register] 和 [office]；如有不对，改那里即可。")
+        echo("填报项（[[fields]]）沿用默认的完成状态、完成进度、进展情况、存在问题、下步打算。")
+    echo(f"\n下一步：xlflow register -w {directory} 查看读到的任务清单。")
 
 
 _CHANGE_HEADINGS = {
@@ -271,23 +289,23 @@ def _show_draft(result: Any) -> None:
     draft = result.draft
     if draft is None or result.directory is None:
         return
-    click.echo(
+    echo(
         f"  单位名录：{result.directory}（{len(draft.units)} 个单位"
         + (f"，{len(draft.collectives)} 个集体待列成员" if draft.collectives else "")
         + "；填上联系人和邮箱，催报邮件据此填写收件人）"
     )
     if draft.suggestions:
-        click.echo(
+        echo(
             "\n单位名录中以下名称可能是同一单位，请核对（不会自动合并；确认后把别名写入“简称/别名”列）："
         )
         for s in draft.suggestions:
-            click.echo(f"  - {s.name} / {s.other}：{s.reason}")
+            echo(f"  - {s.name} / {s.other}：{s.reason}")
     if draft.collectives:
-        click.echo(
+        echo(
             f"\n集体名称 {'、'.join(draft.collectives)}：在单位名录中列出成员（“所属集体”填集体名称），"
             "每个成员各生成一份填报表；不列成员则只生成一份。"
         )
-    click.echo("改好单位名录后运行 xlflow directory --check 检查。")
+    echo("改好单位名录后运行 xlflow directory --check 检查。")
 
 
 def _show_detected(found: Any, as_json: bool) -> None:
@@ -300,22 +318,22 @@ def _show_detected(found: Any, as_json: bool) -> None:
         return
     summary = describe_register(found.register, found.settings).to_dict()
     counts = summary["counts"]
-    click.echo(f"读取方式：{found.layout}")
-    click.echo(
+    echo(f"读取方式：{found.layout}")
+    echo(
         f"读到 {counts['tasks']} 项任务，{counts['groups']} 个分组，{counts['divisions']} 个单位，"
         f"{counts['assignments']} 项分工。"
     )
-    click.echo(f"单位名称（填报表标题）：{found.office or '（未找到）'}——{found.office_evidence}")
-    click.echo("\n各列的用途及依据：")
+    echo(f"单位名称（填报表标题）：{found.office or '（未找到）'}——{found.office_evidence}")
+    echo("\n各列的用途及依据：")
     for g in found.guesses:
         flag = "" if g.sure else "  ← 不太确定，请核对"
-        click.echo(f"  - {g.what}：{g.column}（{g.evidence}）{flag}")
+        echo(f"  - {g.what}：{g.column}（{g.evidence}）{flag}")
     if found.shown:
-        click.echo(f"  - 填报表中只读显示：{'、'.join(found.shown)}")
+        echo(f"  - 填报表中只读显示：{'、'.join(found.shown)}")
     elif found.settings.readonly_columns:
-        click.echo(f"  - 填报表中只读显示：{'、'.join(found.settings.readonly_columns)}")
+        echo(f"  - 填报表中只读显示：{'、'.join(found.settings.readonly_columns)}")
     tasks = summary["tasks"]
-    click.echo(f"\n前 {min(8, len(tasks))} 项任务：")
+    echo(f"\n前 {min(8, len(tasks))} 项任务：")
     rows = [
         [
             t["id"],
@@ -326,8 +344,8 @@ def _show_detected(found: Any, as_json: bool) -> None:
         ]
         for t in tasks[:8]
     ]
-    click.echo(_table(["序号", "分组", "任务", *ROLE_LABELS.values()], rows))
-    click.echo("\n各单位承担的任务（每个单位一份填报表）：")
+    echo(_table(["序号", "分组", "任务", *ROLE_LABELS.values()], rows))
+    echo("\n各单位承担的任务（每个单位一份填报表）：")
     rows = [
         [
             d["division"] + ("（集体名称）" if d["collective"] else ""),
@@ -336,15 +354,15 @@ def _show_detected(found: Any, as_json: bool) -> None:
         ]
         for d in summary["divisions"]
     ]
-    click.echo(_table(["单位", *ROLE_LABELS.values()], rows))
+    echo(_table(["单位", *ROLE_LABELS.values()], rows))
     if found.register.notes:
-        click.echo("\n读取说明：")
+        echo("\n读取说明：")
         for note in found.register.notes:
-            click.echo(f"  - {note}")
+            echo(f"  - {note}")
     if found.warnings:
-        click.echo("\n请核对：")
+        echo("\n请核对：")
         for warning_text in found.warnings:
-            click.echo(f"  - {warning_text}")
+            echo(f"  - {warning_text}")
 
 
 @main.command()
@@ -422,7 +440,7 @@ def register(
         if as_json:
             _print_json(result.to_dict())
         else:
-            click.echo(_update_text(result))
+            echo(_update_text(result))
         return
     if apply_it or mapping or write_mapping or accept_uncertain:
         raise Usage(
@@ -444,8 +462,8 @@ def register(
     if as_json:
         _print_json(summary)
         return
-    click.echo(f"任务清单：{reg.source}")
-    click.echo(
+    echo(f"任务清单：{reg.source}")
+    echo(
         f"{summary['counts']['tasks']} 项任务，{summary['counts']['groups']} 个分组，"
         f"{summary['counts']['divisions']} 个单位，{summary['counts']['assignments']} 项分工\n"
     )
@@ -459,8 +477,8 @@ def register(
         ]
         for t in reg.tasks
     ]
-    click.echo(_table(["序号", "分组", "任务", *ROLE_LABELS.values()], rows))
-    click.echo("")
+    echo(_table(["序号", "分组", "任务", *ROLE_LABELS.values()], rows))
+    echo("")
     rows = [
         [
             d["division"] + (f"（{'、'.join(d['member_of'])}成员）" if d["member_of"] else ""),
@@ -469,19 +487,19 @@ def register(
         ]
         for d in summary["divisions"]
     ]
-    click.echo(_table(["单位（每个一份填报表）", *ROLE_LABELS.values()], rows))
+    echo(_table(["单位（每个一份填报表）", *ROLE_LABELS.values()], rows))
     if reg.folded:
-        click.echo("\n按单位名录合并的名称：")
+        echo("\n按单位名录合并的名称：")
         for unit, names in _grouped(reg.folded).items():
-            click.echo(f"  - {'、'.join(names)} → {unit}")
+            echo(f"  - {'、'.join(names)} → {unit}")
     if reg.collectives:
-        click.echo("\n按单位名录逐个成员填报的集体：")
+        echo("\n按单位名录逐个成员填报的集体：")
         for name, members in reg.collectives:
-            click.echo(f"  - {name}：{'、'.join(members)}（{len(members)} 个成员）")
+            echo(f"  - {name}：{'、'.join(members)}（{len(members)} 个成员）")
     if reg.notes:
-        click.echo("\n读取说明：")
+        echo("\n读取说明：")
         for note in reg.notes:
-            click.echo(f"  - {note}")
+            echo(f"  - {note}")
 
 
 @main.command()
@@ -506,7 +524,7 @@ def directory(workspace: str, check: bool, as_json: bool) -> None:
     if as_json:
         _print_json(found.to_dict())
     else:
-        click.echo(_directory_text(found, check))
+        echo(_directory_text(found, check))
     if check and found.errors:
         raise SystemExit(Exit.PROBLEMS)
 
@@ -585,12 +603,12 @@ def generate(
     rows = [
         [f.division, str(len(f.task_ids)), str(f.path.relative_to(ws.root))] for f in result.forms
     ]
-    click.echo(f"{result.round.title}（{result.round.id}）：已生成 {len(result.forms)} 份填报表")
+    echo(f"{result.round.title}（{result.round.id}）：已生成 {len(result.forms)} 份填报表")
     if result.round.deadline:
-        click.echo(f"报送时限：{result.round.deadline.isoformat()}")
+        echo(f"报送时限：{result.round.deadline.isoformat()}")
     if prefill_from:
-        click.echo(f"已预填轮次 {prefill_from} 采用的内容（浅蓝色单元格）。")
-    click.echo(_table(["处室", "任务数", "文件"], rows))
+        echo(f"已预填轮次 {prefill_from} 采用的内容（浅蓝色单元格）。")
+    echo(_table(["处室", "任务数", "文件"], rows))
 
 
 @main.command()
@@ -619,7 +637,7 @@ def collect(workspace: str, round_id: str, no_receipts: bool, as_json: bool) -> 
     if as_json:
         _print_json(report.to_dict())
         return
-    click.echo(_collect_text(report, ws.root))
+    echo(_collect_text(report, ws.root))
 
 
 @contextmanager
@@ -702,17 +720,17 @@ def merge(workspace: str, round_id: str, as_json: bool) -> None:
         _print_json(summary)
         return
     shown = path.relative_to(ws.root) if path.is_relative_to(ws.root) else path
-    click.echo(f"汇总表：{shown}")
-    click.echo(
+    echo(f"汇总表：{shown}")
+    echo(
         f"{summary['tasks']} 项任务；已采用 {summary['accepted']}/{len(data.divisions)} 个处室的报送；"
         f"状态不一致 {summary['conflicts']} 项。"
     )
     counts = data.status_counts()
     order = [*ws.settings.status_order, ws.settings.status.missing_label]
     statuses = [s for s in order if counts.get(s)] + [s for s in counts if s not in order]
-    click.echo("完成状态：" + "，".join(f"{s} {counts[s]}" for s in statuses))
+    echo("完成状态：" + "，".join(f"{s} {counts[s]}" for s in statuses))
     if data.missing:
-        click.echo(f"未报送或未通过核验：{'、'.join(data.missing)}")
+        echo(f"未报送或未通过核验：{'、'.join(data.missing)}")
 
 
 @main.command()
@@ -746,13 +764,13 @@ def report(workspace: str, round_id: str, template_file: str | None, as_json: bo
         return
     c = result.context
     shown = result.path.relative_to(ws.root) if result.path.is_relative_to(ws.root) else result.path
-    click.echo(f"通报：{shown}")
-    click.echo(c["overall"]["sentence"])
-    click.echo(c["returns"]["sentence"])
-    click.echo(f"列出{c['lagging_statuses']}的任务 {len(c['lagging'])} 项。")
+    echo(f"通报：{shown}")
+    echo(c["overall"]["sentence"])
+    echo(c["returns"]["sentence"])
+    echo(f"列出{c['lagging_statuses']}的任务 {len(c['lagging'])} 项。")
     if c["comparison"]:
-        click.echo(c["comparison"]["sentence"])
-    click.echo("这是草稿：请核对后在 Word 中填写文号、修改措辞，再印发。")
+        echo(c["comparison"]["sentence"])
+    echo("这是草稿：请核对后在 Word 中填写文号、修改措辞，再印发。")
 
 
 def _decision_text(result: Any) -> str:
@@ -804,7 +822,7 @@ def _decision_command(action: str, help_text: str) -> Callable[..., Any]:
         if as_json:
             _print_json(result.to_dict())
             return
-        click.echo(_decision_text(result))
+        echo(_decision_text(result))
 
     options = [
         workspace_option,
@@ -864,10 +882,10 @@ def _review_command(
         return
     verb = "已请再说明" if ask_again else "已认可说明"
     for r in result.reviews:
-        click.echo(f"{verb}：{r.division} 序号 {r.task_id}（{RULE_LABELS.get(r.rule, r.rule)}）")
+        echo(f"{verb}：{r.division} 序号 {r.task_id}（{RULE_LABELS.get(r.rule, r.rule)}）")
     if ask_again:
-        click.echo(f"追问已写入 {division} 的回执：{(reason or '').strip()}")
-    click.echo("回执已更新；汇总表请重新运行 merge。")
+        echo(f"追问已写入 {division} 的回执：{(reason or '').strip()}")
+    echo("回执已更新；汇总表请重新运行 merge。")
 
 
 @main.command()
@@ -919,16 +937,14 @@ def extend(
         return
     e = result.extension
     if result.undone:
-        click.echo(
-            f"已撤销 {e.division} 的延期（原延期至 {e.until.isoformat()}）；按本轮时限判断。"
-        )
+        echo(f"已撤销 {e.division} 的延期（原延期至 {e.until.isoformat()}）；按本轮时限判断。")
     else:
-        click.echo(
+        echo(
             f"已同意 {e.division} 延期至 {e.until.isoformat()}（{e.reason}；{e.by}，{e.at.replace('T', ' ')}）。"
         )
     d = result.standing
     late = f"，{OVERDUE_LABEL}" if d.late else ""
-    click.echo(f"{d.division} 现在：{d.standing.label}{late}。")
+    echo(f"{d.division} 现在：{d.standing.label}{late}。")
 
 
 _decision_command(
@@ -980,7 +996,7 @@ def undo(workspace: str, round_id: str, file: str, by: str | None, as_json: bool
     if as_json:
         _print_json(result.to_dict())
         return
-    click.echo(_decision_text(result))
+    echo(_decision_text(result))
 
 
 @main.command()
@@ -1003,7 +1019,7 @@ def status(workspace: str, round_id: str, as_json: bool) -> None:
     if as_json:
         _print_json(state.to_dict())
         return
-    click.echo(_status_text(state))
+    echo(_status_text(state))
 
 
 def _status_text(state: Any) -> str:
@@ -1084,30 +1100,30 @@ def demo(directory: str | None, workspace: str | None, no_office: bool) -> None:
         # as the user would type it from where they ran the command
         return str(p.relative_to(here)) if p.is_relative_to(here) else str(p)
 
-    click.echo(_collect_text(result.report, root))
+    echo(_collect_text(result.report, root))
     s = result.summary
-    click.echo("\n演示完成。工作文件夹：" + str(root))
-    click.echo("先打开这几个文件看看：")
-    click.echo(f"  1. 汇总表（给领导看的）：{rel(result.consolidated)}")
-    click.echo("     “总览”页有报送情况、完成状态和图表；“任务明细”按清单顺序列出每项任务；")
-    click.echo("     “未报送”列出还要催报的处室；“校验问题”和“来源”说明每个文件的处理结果；")
-    click.echo("     “需说明事项”列出需要说明原因的数值（如已完成但进度不足 100%）及各处室的说明。")
-    click.echo(f"  2. 通报（Word，报领导、发各处室的）：{rel(result.notice)}")
-    click.echo(
+    echo("\n演示完成。工作文件夹：" + str(root))
+    echo("先打开这几个文件看看：")
+    echo(f"  1. 汇总表（给领导看的）：{rel(result.consolidated)}")
+    echo("     “总览”页有报送情况、完成状态和图表；“任务明细”按清单顺序列出每项任务；")
+    echo("     “未报送”列出还要催报的处室；“校验问题”和“来源”说明每个文件的处理结果；")
+    echo("     “需说明事项”列出需要说明原因的数值（如已完成但进度不足 100%）及各处室的说明。")
+    echo(f"  2. 通报（Word，报领导、发各处室的）：{rel(result.notice)}")
+    echo(
         "     数字取自汇总表，列出滞后任务的原因和下步打算，附件是任务一览表；改文号和措辞即可印发。"
     )
-    click.echo(f"  3. 回执（发回各处室的）：{rel(result.receipts_dir)}/")
-    click.echo("     资源配置与诚信建设处先报的一份有错，回执列出了要改的地方，更正稿已采用。")
-    click.echo(f"  4. 填报表（发给各处室的）：{rel(result.forms_dir)}/")
-    click.echo(
+    echo(f"  3. 回执（发回各处室的）：{rel(result.receipts_dir)}/")
+    echo("     资源配置与诚信建设处先报的一份有错，回执列出了要改的地方，更正稿已采用。")
+    echo(f"  4. 填报表（发给各处室的）：{rel(result.forms_dir)}/")
+    echo(
         f"\n本轮：{s['tasks']} 项任务，已采用 {s['accepted']} 个处室，未报送：{'、'.join(s['missing']) or '无'}，"
         f"状态不一致 {s['conflicts']} 项。"
     )
     if result.libreoffice:
-        click.echo("创新平台与合作处的报送文件由 LibreOffice 保存，同样被正确识别。")
+        echo("创新平台与合作处的报送文件由 LibreOffice 保存，同样被正确识别。")
     else:
-        click.echo("（未找到 LibreOffice，跳过了“用 LibreOffice 保存”的一步。）")
-    click.echo(f"\n自己试试：xlflow status -w {directory} --round {result.round_id}")
+        echo("（未找到 LibreOffice，跳过了“用 LibreOffice 保存”的一步。）")
+    echo(f"\n自己试试：xlflow status -w {directory} --round {result.round_id}")
 
 
 @main.command()
@@ -1133,9 +1149,9 @@ def remind(workspace: str, round_id: str, as_json: bool) -> None:
         _print_json(written.to_dict())
         return
     if not reminders:
-        click.echo(f"{rnd.title}：所有处室的报送均已采用，无需催报。")
+        echo(f"{rnd.title}：所有处室的报送均已采用，无需催报。")
     else:
-        click.echo(f"{rnd.title}：已生成 {len(reminders)} 份催报邮件草稿（未发送）：")
+        echo(f"{rnd.title}：已生成 {len(reminders)} 份催报邮件草稿（未发送）：")
         rows = [
             [
                 r.division,
@@ -1146,9 +1162,9 @@ def remind(workspace: str, round_id: str, as_json: bool) -> None:
             ]
             for r in reminders
         ]
-        click.echo(_table(["处室", "情况", "收件人", "附件", "草稿"], rows))
+        echo(_table(["处室", "情况", "收件人", "附件", "草稿"], rows))
     for note in notes:
-        click.echo(f"提示：{note}")
+        echo(f"提示：{note}")
 
 
 @main.command()
@@ -1181,20 +1197,20 @@ def forward(form: str, to: str | None, workspace: str, deadline: str | None, as_
         _print_json(result.to_dict())
         return
     received = result.received
-    click.echo(
+    echo(
         f"{'已新建' if result.created else '已更新'}分发文件夹：{result.root}"
         f"（{received.office or '上级'}发给{received.division}的{received.round_title}填报表，"
         f"{len(received.rows)} 项任务）"
     )
-    click.echo(f"  任务清单：{result.register}（“分解到”一列可改，改后重新运行 forward）")
+    echo(f"  任务清单：{result.register}（“分解到”一列可改，改后重新运行 forward）")
     rows = [
         [f.division, str(len(f.task_ids)), str(f.path.relative_to(result.root))]
         for f in result.generated.forms
     ]
-    click.echo(_table(["下级单位", "任务数", "填报表"], rows))
+    echo(_table(["下级单位", "任务数", "填报表"], rows))
     for note in result.notes:
-        click.echo(f"提示：{note}")
-    click.echo(
+        echo(f"提示：{note}")
+    echo(
         f"\n下一步：把填报表发给各下级单位；收回后放进 {result.root / 'inbox'}，"
         f"运行 xlflow collect -w {result.root} --round {received.round_id}，"
         f"再运行 xlflow roll-up -w {result.root}。"
@@ -1229,13 +1245,13 @@ def roll_up(workspace: str, round_id: str | None, output: str | None, as_json: b
     if as_json:
         _print_json(result.to_dict())
         return
-    click.echo(f"已汇总 {result.unit} {result.round} 的上报表格：{result.path}")
-    click.echo(
+    echo(f"已汇总 {result.unit} {result.round} 的上报表格：{result.path}")
+    echo(
         f"  据 {'、'.join(result.answered) or '（无）'} 报送，填写了 {result.filled} 个单元格"
         + (f"；未报送：{'、'.join(result.missing)}" if result.missing else "")
     )
     for note in result.notes:
-        click.echo(f"提示：{note}")
+        echo(f"提示：{note}")
 
 
 @main.command()
@@ -1285,7 +1301,7 @@ def scorecard(workspace: str, year: int | None, as_json: bool) -> None:
         _print_json(card.to_dict())
         return
     titles = "、".join(r.title for r in card.rounds) or "（无）"
-    click.echo(f"{card.year or ''}年度考核情况（{len(card.rounds)} 个轮次：{titles}）")
+    echo(f"{card.year or ''}年度考核情况（{len(card.rounds)} 个轮次：{titles}）")
     rows = [
         [
             d.division,
@@ -1315,7 +1331,7 @@ def scorecard(workspace: str, year: int | None, as_json: bool) -> None:
         "进度降",
         "连续滞后",
     ]
-    click.echo(_table(heads, rows))
+    echo(_table(heads, rows))
 
 
 @main.command()
@@ -1369,7 +1385,7 @@ def export(
         _print_json(result.to_dict())
         return
     kind = "任务" if wide else "填报项"
-    click.echo(f"已导出 {result.rows} 行（每行一个{kind}）：{result.path}")
+    echo(f"已导出 {result.rows} 行（每行一个{kind}）：{result.path}")
 
 
 @main.command()
@@ -1392,7 +1408,7 @@ def history(workspace: str, task_id: str | None, as_json: bool) -> None:
         _print_json(data.to_dict())
         return
     if not data.rounds:
-        click.echo("还没有任何轮次；先运行 generate。")
+        echo("还没有任何轮次；先运行 generate。")
         return
     if task_id is None:
         rows = [
@@ -1400,27 +1416,27 @@ def history(workspace: str, task_id: str | None, as_json: bool) -> None:
             + [f"{r['status']} {_percent(r['percent'])}".strip() for r in t["rounds"]]
             for t in data.tasks
         ]
-        click.echo(_table(["序号", "任务", *data.rounds], rows))
+        echo(_table(["序号", "任务", *data.rounds], rows))
         return
     (task,) = data.tasks
-    click.echo(f"{task['id']}. {task['name']}（{task['group']}）")
+    echo(f"{task['id']}. {task['name']}（{task['group']}）")
     for r in task["rounds"]:
         flag = "（各处室状态不一致）" if r["conflict"] else ""
         was = r.get("task_ids") or []
         then = f"［当时序号 {'、'.join(was)}］" if was and was != [task["id"]] else ""
         event = f"〔{r['event']}〕" if r.get("event") else ""
-        click.echo(
+        echo(
             f"\n{r['title']}（{r['round']}）{then}{event}：{r['status']} {_percent(r['percent'])}{flag}"
         )
         for rep in r["reports"]:
             role = role_label(rep["role"])
             values = rep["values"]
-            click.echo(
+            echo(
                 f"  【{rep['division']}·{role}】{values.get('status', '')} {_percent(values.get('percent'))}"
             )
             for key, label in (("progress", "进展"), ("problems", "问题"), ("next_steps", "下步")):
                 if values.get(key):
-                    click.echo(f"    {label}：{values[key]}")
+                    echo(f"    {label}：{values[key]}")
 
 
 def _percent(value: Any) -> str:
@@ -1444,11 +1460,11 @@ def receipts(workspace: str, round_id: str) -> None:
     with _library_errors():
         rnd, paths = receipts_for_round(ws, round_id)
     if not paths:
-        click.echo(f"{rnd.title}：还没有收到任何报送文件，没有回执可写。")
+        echo(f"{rnd.title}：还没有收到任何报送文件，没有回执可写。")
         return
     folder = paths[0].parent
     shown = folder.relative_to(ws.root) if folder.is_relative_to(ws.root) else folder
-    click.echo(f"{rnd.title}：回执 {len(paths)} 份，在 {shown}/")
+    echo(f"{rnd.title}：回执 {len(paths)} 份，在 {shown}/")
 
 
 @main.command()
@@ -1493,7 +1509,7 @@ def _serve(
     if not loopback:
         if not token or len(token) < 16:
             raise Usage("监听本机以外的地址（--host）时，必须同时给出至少 16 个字符的 --token。")
-        click.echo(
+        echo(
             f"警告：控制台将监听 {host}，同一网络中的其他电脑也能访问；"
             "只有带访问令牌的网址才能打开。用完请按 Ctrl-C 停止。",
             err=True,
@@ -1502,13 +1518,13 @@ def _serve(
     from .web import serve as run_serve
 
     def ready(url: str) -> None:
-        click.echo(f"xlflow 网页控制台：{url}")
+        echo(f"xlflow 网页控制台：{url}")
         if where:
-            click.echo(where)
-        click.echo("（按 Ctrl-C 停止）")
+            echo(where)
+        echo("（按 Ctrl-C 停止）")
 
     ws = _workspace(workspace)
     # waitress ends its loop on Ctrl-C and returns
     with contextlib.suppress(KeyboardInterrupt), _library_errors():
         run_serve(WebConfig(ws.root, host, port, token), not no_browser, ready)
-    click.echo("已停止。")
+    echo("已停止。")

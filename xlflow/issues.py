@@ -46,6 +46,7 @@ class IssueCode(StrEnum):
     MEMBER_NAME_CONTROL = "member-name-control"
     MEMBER_NAME_ENCODING = "member-name-encoding"
     CONTAINER_DAMAGED = "container-damaged"
+    CONTAINER_EMPTY = "container-empty"
     BIFF_RECORD_DAMAGED = "biff-record-damaged"
     READER_CRASHED = "reader-crashed"
     READ_TIMEOUT = "read-timeout"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -14,6 +15,44 @@ _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 DEFAULT_SEPARATORS: tuple[str, ...] = ("\n", "、", "，", ",", "；", ";", "/")
 
 CELL_TEXT_LIMIT = 32767  # in UTF-16 code units, as Excel counts
+
+
+# Characters that change how a terminal or a text runs, besides the C0 and C1 controls:
+# the bidirectional marks, embeddings, overrides and isolates (Trojan Source).
+_BIDI = frozenset([0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+
+
+def visible(text: str, keep: str = "") -> str:
+    """Text with every control character shown, never acted on: C0 as its Control
+    Picture (NUL as ␀, ESC as ␛), DEL as ␡, C1, bidirectional and other format or
+    unassigned-control characters as <U+XXXX>. `keep` names controls left as they are (a
+    message's newlines). A name from outside passes here before it is printed or stored,
+    so an escape sequence in a file name never reaches a terminal."""
+    if text.isprintable() and not any(ord(ch) in _BIDI for ch in text):
+        return text  # the common case, at C speed
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if ch in keep:
+            out.append(ch)
+        elif code < 0x20:
+            out.append(chr(0x2400 + code))  # the Control Pictures block: ␀ ␁ … ␟
+        elif code == 0x7F:
+            out.append("␡")
+        elif code in _BIDI or unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co"):
+            out.append(f"<U+{code:04X}>")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def json_text(data: object) -> str:
+    """Data as JSON a terminal can show: what `visible` would change is written as a
+    \\u escape, so the text is safe to print and still reads back to exactly the data."""
+    text = json.dumps(data, ensure_ascii=False, indent=2, default=str)
+    if visible(text, keep="\n") == text:
+        return text
+    return "".join(ch if visible(ch, "\n") == ch else json.dumps(ch)[1:-1] for ch in text)
 
 
 def cell_length(text: str) -> int:

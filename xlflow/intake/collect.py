@@ -42,7 +42,7 @@ from ..reading.reader import read_workbook
 from ..reading.workbook import RawWorkbook, ReadResult
 from ..register.revise import division_changes, lineage_chain, unchanged_tasks
 from ..signing import META_SHEET, load_or_create_secret
-from ..text import clean_cell
+from ..text import clean_cell, visible
 from ..workspace import Workspace
 from .identify import filename_warning, identify, rollup_issue
 from .receipts import write_receipts
@@ -75,8 +75,9 @@ class Found:
 
 
 def _display(rel: str) -> str:
-    # names that are not valid UTF-8 still need a printable, storable form
-    return rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    """A name as it is stored and shown: bytes that are not UTF-8 as \\x escapes, control
+    characters as pictures, so no name can act on a terminal or hide in a workbook."""
+    return visible(rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"))
 
 
 def scan_inbox(inbox: Path) -> list[Found]:
@@ -646,10 +647,11 @@ class UnpackJob:
 @dataclass(frozen=True, slots=True)
 class InnerFile:
     name: str  # its place inside: "附件.zip!高新处.xlsx"
-    temp: str  # where the worker left its bytes, in the private scratch folder
+    temp: str  # where the worker left its bytes, in the private scratch folder ("" if refused)
     size: int
     received: float | None
     origin: str
+    refused: Issue | None = None  # listed in the container, and why it was not read
 
 
 @dataclass(frozen=True, slots=True)
@@ -664,16 +666,18 @@ def unpack_file(limits: Limits, job: UnpackJob) -> Unpacked:
     python-oxmsg all parse untrusted bytes, and any of them can raise, hang or allocate
     without end on a crafted file."""
     try:
-        data = Path(job.path).read_bytes()
+        inner, issues = unpack(job.rel, Path(job.path), limits)
     except OSError as exc:
         unreadable = error(
             IssueCode.CORRUPT_FILE,
             f"无法读取这个邮件或压缩包（{exc.strerror or '读取失败'}）。请检查文件权限后重试。",
         )
         return Unpacked((), (unreadable,))
-    inner, issues = unpack(job.rel, data, limits)
     files = []
     for k, found in enumerate(inner):
+        if found.refused is not None:
+            files.append(InnerFile(found.name, "", 0, found.received, found.origin, found.refused))
+            continue
         temp = Path(job.scratch) / f"{job.prefix}-{k}{Path(found.name).suffix.lower()}"
         temp.write_bytes(found.data)
         files.append(
@@ -760,12 +764,14 @@ def _unpacked(
             out.append(replace(item, skip=replace(failed, file=item.rel), container=False))
             continue
         for inner in outcome.files:
+            rel = f"{item.rel}{SEPARATOR}{inner.name}"
             out.append(
                 Found(
-                    Path(inner.temp),
-                    f"{item.rel}{SEPARATOR}{inner.name}",
+                    Path(inner.temp) if inner.temp else item.path,
+                    rel,
                     inner.size,
                     inner.received if inner.received is not None else item.mtime,
+                    skip=replace(inner.refused, file=rel) if inner.refused else None,
                     origin=inner.origin,
                 )
             )

@@ -9,10 +9,12 @@ return it carried. Nothing is ever unpacked into inbox/.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import importlib
 import io
 import lzma
+import quopri
 import struct
 import zipfile
 import zlib
@@ -22,11 +24,12 @@ from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import parsedate_to_datetime
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..config import Limits
 from ..issues import Issue, IssueCode, damage_words, error, warning
+from ..text import visible
 from .package import SPREADSHEET_SUFFIXES
 from .zipnames import NameProblem, decoded_name, first_problem, text_problem
 
@@ -38,12 +41,25 @@ _JUNK = ("__MACOSX/", "~$", ".~lock.", ".")
 
 @dataclass(frozen=True)
 class Inner:
-    """A spreadsheet found inside a container."""
+    """A spreadsheet found inside a container, or one it lists that was not read.
+
+    Every spreadsheet and every nested container a container lists ends as an `Inner`: with
+    its bytes, or with `refused` saying why it was not read. Nothing listed vanishes."""
 
     name: str  # its place inside, levels joined by "!": "附件.zip!高新处.xlsx"
     data: bytes
     received: float | None = None  # the carrying mail's Date, as a timestamp
     origin: str = ""  # 邮件：发件人…；主题…；日期…
+    refused: Issue | None = None  # why a listed member was not read (data is then empty)
+
+
+@dataclass(frozen=True)
+class _Member:
+    """What one container lists: a name, and its bytes or why they were not taken."""
+
+    name: str
+    data: bytes = b""
+    refused: Issue | None = None
 
 
 @dataclass
@@ -66,15 +82,9 @@ class _Budget:
         limits = self.limits
         if self.members > limits.max_zip_members:
             return _limit(f"文件数超过 {limits.max_zip_members} 个")
-        if size > limits.max_file_mb * 1024 * 1024:
-            return _too_big(where, limits)
         if self.total > limits.max_uncompressed_mb * 1024 * 1024:
             return _limit(f"解压后超过 {limits.max_uncompressed_mb:g} MB")
         return None
-
-
-def _too_big(name: str, limits: Limits) -> Issue:
-    return _limit(f"其中“{name}”超过 {limits.max_file_mb:g} MB")
 
 
 def _limit(what: str) -> Issue:
@@ -95,73 +105,144 @@ def is_container(name: str) -> bool:
     return name.lower().endswith(CONTAINERS)
 
 
-def unpack(name: str, data: bytes, limits: Limits) -> tuple[list[Inner], list[Issue]]:
-    """Every spreadsheet inside a container, and what could not be read (by issue)."""
+def unpack(name: str, data: bytes | Path, limits: Limits) -> tuple[list[Inner], list[Issue]]:
+    """Every spreadsheet inside a container (or why a listed one was not read), and what is
+    wrong with the container itself. A top-level mail given as a path is parsed from the
+    file, so the whole mail is never held twice in memory."""
     budget = _Budget(limits)
     inner, issues = _unpack(name, data, budget, depth=1, origin="", received=None)
     if not inner and not issues:
-        issues.append(
-            warning(
-                IssueCode.SKIPPED_NOT_SPREADSHEET,
-                "其中没有表格文件（.xlsx .xls .et .ods），已跳过。如附件是填报表，请另存后放入 inbox/。",
-            )
-        )
+        issues.append(_nothing_inside())
     return inner, issues
 
 
+def _nothing_inside() -> Issue:
+    return warning(
+        IssueCode.SKIPPED_NOT_SPREADSHEET,
+        "其中没有表格文件（.xlsx .xls .et .ods），已跳过。如附件是填报表，请另存后放入 inbox/。",
+    )
+
+
 def _unpack(
-    name: str, data: bytes, budget: _Budget, depth: int, origin: str, received: float | None
+    name: str,
+    data: bytes | Path,
+    budget: _Budget,
+    depth: int,
+    origin: str,
+    received: float | None,
 ) -> tuple[list[Inner], list[Issue]]:
     suffix = PurePosixPath(name).suffix.lower()
     if suffix == ".eml":
-        members, issues, origin, received = _mail(data, origin, received)
-    elif suffix == ".msg":
-        members, issues, origin, received = _outlook(data, origin, received)
-    elif suffix == ".zip":
-        members, issues = _zip(data, budget)
-    elif suffix == ".rar":
-        members, issues = _rar(data, budget)
+        members, issues, origin, received = _mail(data, origin, received, budget)
     else:
-        members, issues = _seven_zip(data, budget)
+        if isinstance(data, Path):
+            data = data.read_bytes()
+        if suffix == ".msg":
+            members, issues, origin, received = _outlook(data, origin, received, budget)
+        elif suffix == ".zip":
+            members, issues = _zip(data, budget)
+        elif suffix == ".rar":
+            members, issues = _rar(data, budget)
+        else:
+            members, issues = _seven_zip(data, budget)
     if suffix in (".eml", ".msg"):
         # a mail's attachments are decoded with the mail; an archive's members were
         # counted as they were read
-        for member, body in members:
-            if (issue := budget.take(member, len(body))) is not None:
+        for member in members:
+            if member.refused is None and (issue := budget.take(member.name, len(member.data))):
                 return [], [issue]
     found: list[Inner] = []
-    for member, body in members:
-        lower = member.lower()
-        if lower.endswith(SPREADSHEET_SUFFIXES):
-            found.append(Inner(member, body, received, origin))
-        elif lower.endswith(CONTAINERS):
-            if depth >= MAX_DEPTH:
-                issues.append(
-                    error(
-                        IssueCode.LIMIT_EXCEEDED,
-                        f"“{member}”套在第 {depth + 1} 层压缩包或邮件中（最多 {MAX_DEPTH} 层），未解开。"
-                        "请把其中的填报表取出后放入 inbox/。",
-                    )
-                )
-                continue
-            deeper, more = _unpack(member, body, budget, depth + 1, origin, received)
-            found += [
-                Inner(f"{member}{SEPARATOR}{d.name}", d.data, d.received, d.origin) for d in deeper
-            ]
-            issues += more
+    for member in members:
+        if member.refused is not None:
+            found.append(Inner(member.name, b"", received, origin, member.refused))
+        elif member.name.lower().endswith(SPREADSHEET_SUFFIXES):
+            found.append(Inner(member.name, member.data, received, origin))
+        elif member.name.lower().endswith(CONTAINERS):
+            found += _nested(member, budget, depth, origin, received)
     return found, issues
+
+
+def _nested(
+    member: _Member, budget: _Budget, depth: int, origin: str, received: float | None
+) -> list[Inner]:
+    """What a container inside a container holds, each named by its path; a nested
+    container that cannot be read, or holds no spreadsheet, is named as one refused member
+    so the coordinator learns a return inside it was not read."""
+    if depth >= MAX_DEPTH:
+        too_deep = error(
+            IssueCode.LIMIT_EXCEEDED,
+            f"“{member.name}”套在第 {depth + 1} 层压缩包或邮件中（最多 {MAX_DEPTH} 层），未解开。"
+            "请把其中的填报表取出后放入 inbox/。",
+        )
+        return [Inner(member.name, b"", received, origin, too_deep)]
+    deeper, problems = _unpack(member.name, member.data, budget, depth + 1, origin, received)
+    found = [
+        Inner(f"{member.name}{SEPARATOR}{d.name}", d.data, d.received, d.origin, d.refused)
+        for d in deeper
+    ]
+    if problems:
+        found.append(Inner(member.name, b"", received, origin, problems[0]))
+    elif not deeper:
+        empty = error(
+            IssueCode.CONTAINER_EMPTY,
+            f"“{PurePosixPath(member.name).name}”中没有表格文件，其中的内容未读取。"
+            "如果它本就是填报表而被改了扩展名（.xlsx 文件也是 zip 格式），请改回 .xlsx 后放入 inbox/。",
+        )
+        found.append(Inner(member.name, b"", received, origin, empty))
+    return found
+
+
+def _member(name: str, data: bytes, budget: _Budget) -> _Member:
+    """A member whose bytes were taken, counted against the container's budget; one over
+    the size of a single file is refused alone (it costs only itself)."""
+    if len(data) > budget.limits.max_file_mb * 1024 * 1024:
+        return _Member(name, refused=_too_big_member(name, budget.limits))
+    return _Member(name, data)
+
+
+def _too_big_member(name: str, limits: Limits) -> Issue:
+    return error(
+        IssueCode.LIMIT_EXCEEDED,
+        f"“{name}”大于 {limits.max_file_mb:g} MB，为安全起见未读取（max_file_mb）。"
+        "填报表不会这么大；请让报送单位用下发的原表重新填写后发送。",
+    )
+
+
+def _listed_name(raw: str) -> tuple[str, Issue | None]:
+    """A name a mail or an archive gives a member, checked as a zip member's name is: a
+    trailing NUL is a C string's terminator and is dropped; any other control character
+    refuses the member, shown visibly (never raw on a terminal)."""
+    name = raw.rstrip("\0")
+    problem = text_problem(name)
+    if problem is not None and problem.code is not IssueCode.UNSAFE_ZIP_MEMBER:
+        return visible(_clean_name(name)), _bad_member_name(problem)
+    return _clean_name(name), None
+
+
+def _bad_member_name(problem: NameProblem) -> Issue:
+    return error(
+        problem.code,
+        f"附件名“{problem.shown}”{problem.what}，正常的邮件程序不会这样，为安全起见未读取。"
+        "请让报送单位把填报表改个普通的文件名重新发送。",
+    )
 
 
 # --- mail ---
 
 
 def _mail(
-    data: bytes, origin: str, received: float | None
-) -> tuple[list[tuple[str, bytes]], list[Issue], str, float | None]:
+    data: bytes | Path, origin: str, received: float | None, budget: _Budget
+) -> tuple[list[_Member], list[Issue], str, float | None]:
     """The attachments of a mail (RFC 822, as Foxmail, Thunderbird and Outlook save one),
     and its From, Subject and Date."""
     try:
-        message = BytesParser(policy=policy.default).parsebytes(data)
+        if isinstance(data, Path):
+            # parsed from the file in chunks: the mail's bytes are never held whole beside
+            # its parsed parts (a 130 MB mail read whole took its worker past 1 GiB)
+            with data.open("rb") as fh:
+                message = BytesParser(policy=policy.default).parse(fh)
+        else:
+            message = BytesParser(policy=policy.default).parsebytes(data)
     except Exception as exc:  # the email package raises many kinds on broken input
         return [], [_broken("邮件", exc)], origin, received
     assert isinstance(message, EmailMessage)
@@ -174,30 +255,78 @@ def _mail(
     except (TypeError, ValueError, IndexError, OverflowError):
         when = None
     origin, received = _said(origin, received, sender, subject, when, date_text)
-    members: list[tuple[str, bytes]] = []
+    members: list[_Member] = []
     issues: list[Issue] = []
     for part in _parts_of(message, issues):
-        try:
-            filename = part.get_filename()
-        except Exception as exc:  # a Content-Disposition cut short breaks the header parser
-            issues.append(_broken("邮件中一个附件的名称", exc))
-            continue
-        if not filename:
-            continue
-        try:
-            body = part.get_payload(decode=True)
-        except Exception as exc:
-            issues.append(_broken(f"附件“{filename}”", exc))
-            continue
-        if isinstance(body, bytes):
-            members.append((_clean_name(filename), body))
+        member = _attachment(part, budget, issues, len(members) + 1)
+        if member is not None:
+            members.append(member)
     return members, issues, origin, received
+
+
+def _attachment(part: Any, budget: _Budget, issues: list[Issue], number: int) -> _Member | None:
+    """One part of a mail as a member: a spreadsheet, an archive or an attached mail, with
+    its bytes or why they were not taken; None for a part that is not one (the text, a
+    picture). Its size is judged from its encoded length before anything is decoded."""
+    attached_mail = _encoded_mail(part)
+    if part.get_content_type() == "message/rfc822" and not attached_mail:
+        return None  # a plain attached mail: its parts are walked as this mail's own
+    try:
+        filename = part.get_filename()
+    except Exception as exc:  # a Content-Disposition cut short breaks the header parser
+        issues.append(_broken("邮件中一个附件的名称", exc))
+        return None
+    if attached_mail and not str(filename or "").lower().endswith(".eml"):
+        filename = f"{filename or f'附件邮件{number}'}.eml"
+    if not filename:
+        return None
+    name, refused = _listed_name(str(filename))
+    if not _wanted(name):
+        return None  # not a return: never decoded, never counted
+    if refused is not None:
+        return _Member(name, refused=refused)
+    try:
+        encoded = _encoded_length(part)
+        if encoded * 3 // 4 > budget.limits.max_file_mb * 1024 * 1024:
+            return _Member(name, refused=_too_big_member(name, budget.limits))
+        body = _body(part) if attached_mail else part.get_payload(decode=True)
+    except Exception as exc:
+        return _Member(name, refused=_broken(f"附件“{name}”", exc))
+    if not isinstance(body, bytes):
+        return _Member(name, refused=_broken(f"附件“{name}”", "内容不是文件"))
+    return _member(name, body, budget)
+
+
+def _encoded_mail(part: Any) -> bool:
+    """An attached mail (message/rfc822) whose text is base64 or quoted-printable, as some
+    clients write it: the email package parses such text as if it were a mail, so it is
+    taken back and decoded here instead."""
+    cte = str(part.get("Content-Transfer-Encoding", "") or "").strip().lower()
+    return part.get_content_type() == "message/rfc822" and cte in ("base64", "quoted-printable")
+
+
+def _encoded_length(part: Any) -> int:
+    """How long a part's body is as it stands in the mail, before any decoding."""
+    if part.is_multipart():
+        return sum(_encoded_length(sub) for sub in part.get_payload())
+    payload = part.get_payload(decode=False)
+    return len(payload) if isinstance(payload, str | bytes) else 0
+
+
+def _body(part: Any) -> bytes:
+    """The bytes of an encoded attached mail, from the text the parser kept."""
+    inner = part.get_payload(0)
+    text = inner.as_bytes(policy=policy.compat32)
+    cte = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+    if cte == "base64":
+        return base64.b64decode(b"".join(text.split()))
+    return quopri.decodestring(text)
 
 
 def _parts_of(message: EmailMessage, issues: list[Issue]) -> Iterator[Any]:
     """Every part of a mail, as far as its structure can be read: a part the email package
     cannot walk past ends the walk, and is said, while what came before it is kept."""
-    parts = message.walk()
+    parts = _walk(message)
     while True:
         try:
             part = next(parts)
@@ -207,6 +336,15 @@ def _parts_of(message: EmailMessage, issues: list[Issue]) -> Iterator[Any]:
             issues.append(_broken("邮件的结构", exc))
             return
         yield part
+
+
+def _walk(part: Any) -> Iterator[Any]:
+    """Every part, as `Message.walk` gives them, but never inside an encoded attached mail
+    (whose parsed text is not a mail: it is decoded whole as a member instead)."""
+    yield part
+    if part.is_multipart() and not _encoded_mail(part):
+        for sub in part.get_payload():
+            yield from _walk(sub)
 
 
 def _header(message: EmailMessage, name: str) -> str:
@@ -239,6 +377,7 @@ def _said(
             # a date no clock can hold (year 9999 in a zone west of UTC): shown as written,
             # and the file's own time counts as received
             pass
+    sender, subject, date_text = visible(sender), visible(subject), visible(date_text)
     parts = [f"发件人 {sender}" if sender else "", f"主题 {subject}" if subject else ""]
     parts.append(f"日期 {date_text}" if date_text else "")
     said = "邮件：" + "；".join(p for p in parts if p)
@@ -246,8 +385,8 @@ def _said(
 
 
 def _outlook(
-    data: bytes, origin: str, received: float | None
-) -> tuple[list[tuple[str, bytes]], list[Issue], str, float | None]:
+    data: bytes, origin: str, received: float | None, budget: _Budget
+) -> tuple[list[_Member], list[Issue], str, float | None]:
     """The attachments of an Outlook .msg, and its sender, subject and sent date."""
     try:
         message = _library("oxmsg").Message.load(data)
@@ -255,15 +394,36 @@ def _outlook(
         subject = str(message.subject or "")
         # a damaged property can hold another type where the date belongs
         when = message.sent_date if isinstance(message.sent_date, dt.datetime) else None
-        attachments = [
-            (a.file_name, a.file_bytes)
-            for a in message.attachments
-            if a.attached_by_value and a.file_name and a.file_bytes is not None
-        ]
+        listed = [(a, a.file_name) for a in message.attachments]
     except Exception as exc:  # python-oxmsg and olefile raise many kinds on broken input
         return [], [_broken("Outlook 邮件", exc)], origin, received
     origin, received = _said(origin, received, sender, subject, when)
-    return [(_clean_name(n), b) for n, b in attachments], [], origin, received
+    members: list[_Member] = []
+    for attachment, file_name in listed:
+        if not file_name:
+            continue
+        name, refused = _listed_name(str(file_name))
+        if not _wanted(name):
+            continue
+        if refused is not None:
+            members.append(_Member(name, refused=refused))
+            continue
+        try:
+            by_value = attachment.attached_by_value
+            body = attachment.file_bytes if by_value else None
+        except Exception as exc:  # a damaged attachment storage
+            members.append(_Member(name, refused=_broken(f"附件“{name}”", exc)))
+            continue
+        if not isinstance(body, bytes):
+            not_by_value = error(
+                IssueCode.CONTAINER_DAMAGED,
+                f"Outlook 邮件中的附件“{name}”没有随邮件保存内容（以链接或嵌入对象附加），未读取。"
+                "请让报送单位把填报表作为普通附件重新发送，或把它另存后放入 inbox/。",
+            )
+            members.append(_Member(name, refused=not_by_value))
+            continue
+        members.append(_member(name, body, budget))
+    return members, [], origin, received
 
 
 # --- archives ---
@@ -290,7 +450,7 @@ _ZIP_DAMAGE = (
 )
 
 
-def _zip(data: bytes, budget: _Budget) -> tuple[list[tuple[str, bytes]], list[Issue]]:
+def _zip(data: bytes, budget: _Budget) -> tuple[list[_Member], list[Issue]]:
     limits = budget.limits
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
@@ -306,7 +466,7 @@ def _zip(data: bytes, budget: _Budget) -> tuple[list[tuple[str, bytes]], list[Is
     bad = first_problem(infos)
     if bad is not None:
         return [], [_bad_name(bad)]
-    members: list[tuple[str, bytes]] = []
+    members: list[_Member] = []
     with archive:
         for info in infos:
             name = _clean_name(decoded_name(info) or info.filename)
@@ -331,7 +491,7 @@ def _zip(data: bytes, budget: _Budget) -> tuple[list[tuple[str, bytes]], list[Is
                 return [], [_broken(f"压缩包中的“{name}”", exc)]
             if (issue := budget.take(name, len(body))) is not None:
                 return [], [issue]
-            members.append((name, body))
+            members.append(_member(name, body, budget))
     return members, []
 
 
@@ -352,7 +512,7 @@ def _unsupported(exc: BaseException) -> Issue:
     )
 
 
-def _seven_zip(data: bytes, budget: _Budget) -> tuple[list[tuple[str, bytes]], list[Issue]]:
+def _seven_zip(data: bytes, budget: _Budget) -> tuple[list[_Member], list[Issue]]:
     limits = budget.limits
     ceiling = int(limits.max_uncompressed_mb * 1024 * 1024)
     py7zr = _library("py7zr")
@@ -360,47 +520,73 @@ def _seven_zip(data: bytes, budget: _Budget) -> tuple[list[tuple[str, bytes]], l
         with py7zr.SevenZipFile(io.BytesIO(data), mode="r", max_extract_size=ceiling) as archive:
             if archive.needs_password():
                 return [], [_encrypted("7z")]
-            bad = next(
-                (p for p in (text_problem(e.filename or "") for e in archive.list()) if p), None
-            )
+            listed = archive.list()
+            bad = next((p for p in (text_problem(e.filename or "") for e in listed) if p), None)
             if bad is not None:
                 return [], [_bad_name(bad)]
             wanted = [
                 e.filename
-                for e in archive.list()
-                if not e.is_directory and _wanted(e.filename) and not _junk(e.filename)
+                for e in listed
+                if not e.is_directory and _wanted(e.filename) and not _junk(_clean_name(e.filename))
             ]
             if len(wanted) > limits.max_zip_members:
                 return [], [_limit(f"文件数超过 {limits.max_zip_members} 个")]
-            sizes = {e.filename: e.uncompressed for e in archive.list()}
-            if sum(sizes.get(n, 0) or 0 for n in wanted) > ceiling:
+            if sum(e.uncompressed or 0 for e in listed if e.filename in set(wanted)) > ceiling:
                 return [], [_limit(f"解压后超过 {limits.max_uncompressed_mb:g} MB")]
             if not wanted:
                 return [], []
-            factory = _library("py7zr.io").BytesIOFactory(int(limits.max_file_mb * 1024 * 1024) + 1)
+            factory = _in_order_factory(int(limits.max_file_mb * 1024 * 1024) + 1)
             archive.extract(targets=wanted, factory=factory)
     except _library("py7zr.exceptions").PasswordRequired:
         return [], [_encrypted("7z")]
     except Exception as exc:  # py7zr raises many kinds on a damaged archive
         return [], [_broken("7z 压缩包", exc)]
-    members = []
-    for name in wanted:
-        product = factory.products.get(name)
-        if product is not None:
-            product.seek(0)
-            body = product.read()
-            if (issue := budget.take(name, len(body))) is not None:
-                return [], [issue]
-            members.append((_clean_name(name), body))
+    members: list[_Member] = []
+    # py7zr names what it writes by the path it would extract to (`./a.xlsx` becomes
+    # `a.xlsx`), so products are matched to the listed members by order, never by name
+    products = factory.made if len(factory.made) == len(wanted) else []
+    for k, listed_name in enumerate(wanted):
+        name = _clean_name(listed_name)
+        if not products:
+            missing = error(
+                IssueCode.CONTAINER_DAMAGED,
+                f"7z 压缩包列出了“{name}”，但解压时没有得到它的内容，未读取。"
+                "请让报送单位把填报表直接作为附件重新发送，或把它解压出来放入 inbox/。",
+            )
+            members.append(_Member(name, refused=missing))
+            continue
+        products[k].seek(0)
+        body = products[k].read()
+        if (issue := budget.take(name, len(body))) is not None:
+            return [], [issue]
+        members.append(_member(name, body, budget))
     return members, []
 
 
-def _rar(data: bytes, budget: _Budget) -> tuple[list[tuple[str, bytes]], list[Issue]]:
+def _in_order_factory(limit: int) -> Any:
+    """A py7zr writer factory that keeps what it makes in the order py7zr asks: the order
+    of the archive's listing, restricted to the targets."""
+    io7 = _library("py7zr.io")
+
+    class InOrder(io7.BytesIOFactory):  # type: ignore[misc, name-defined]
+        def __init__(self, limit: int) -> None:
+            super().__init__(limit)
+            self.made: list[Any] = []
+
+        def create(self, filename: str) -> Any:
+            product = super().create(filename)
+            self.made.append(product)
+            return product
+
+    return InOrder(limit)
+
+
+def _rar(data: bytes, budget: _Budget) -> tuple[list[_Member], list[Issue]]:
     """A RAR archive: stored members are read by rarfile itself; compressed ones need
     unrar, 7-Zip or bsdtar on the machine, and without one the message says so."""
     limits = budget.limits
     ceiling = int(limits.max_file_mb * 1024 * 1024)
-    members: list[tuple[str, bytes]] = []
+    members: list[_Member] = []
     rarfile = _library("rarfile")
     try:
         archive = rarfile.RarFile(io.BytesIO(data))
@@ -417,12 +603,13 @@ def _rar(data: bytes, budget: _Budget) -> tuple[list[tuple[str, bytes]], list[Is
             if info.needs_password():
                 return [], [_encrypted(name)]
             if (info.file_size or 0) > ceiling:
-                return [], [_too_big(name, limits)]
+                members.append(_Member(name, refused=_too_big_member(name, limits)))
+                continue
             with archive.open(info) as fh:
                 body = fh.read(budget.allowance() + 1)
             if (issue := budget.take(name, len(body))) is not None:
                 return [], [issue]
-            members.append((name, body))
+            members.append(_member(name, body, budget))
     except rarfile.RarCannotExec:
         return [], [
             error(
@@ -452,7 +639,7 @@ def _encrypted(name: str) -> Issue:
     )
 
 
-def _broken(what: str, exc: BaseException) -> Issue:
+def _broken(what: str, exc: BaseException | str) -> Issue:
     return error(
         IssueCode.CONTAINER_DAMAGED,
         f"{what}已损坏或不完整，无法读取（{damage_words(exc)}）；其中的文件都未读取。"

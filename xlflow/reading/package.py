@@ -12,8 +12,9 @@ from collections.abc import Callable, Container, Iterator
 
 from ..config import Limits
 from ..issues import Issue, IssueCode, damage_words, error
+from ..text import visible
 from .workbook import REFILL
-from .zipnames import first_problem, visible
+from .zipnames import first_problem
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"

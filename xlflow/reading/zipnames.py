@@ -9,11 +9,11 @@ first: a name no genuine writer makes refuses the whole file, with a code of its
 
 from __future__ import annotations
 
-import unicodedata
 import zipfile
 from dataclasses import dataclass
 
 from ..issues import IssueCode
+from ..text import visible
 
 _UTF8_FLAG = 0x800
 
@@ -23,22 +23,6 @@ class NameProblem:
     code: IssueCode
     shown: str  # the name as a person can read it, control characters made visible
     what: str  # what is wrong with it, in Chinese
-
-
-def visible(name: str) -> str:
-    """A name with its control characters shown (NUL as ␀), never as a Python repr."""
-    out = []
-    for ch in name:
-        code = ord(ch)
-        if code < 0x20:
-            out.append(chr(0x2400 + code))  # the Control Pictures block: ␀ ␁ … ␟
-        elif code == 0x7F:
-            out.append("␡")
-        elif unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co"):
-            out.append(f"<U+{code:04X}>")
-        else:
-            out.append(ch)
-    return "".join(out)
 
 
 def raw_name(info: zipfile.ZipInfo) -> str:
@@ -70,7 +54,7 @@ def text_problem(name: str) -> NameProblem | None:
     shown = visible(name)
     if not name.strip():
         return NameProblem(IssueCode.MEMBER_NAME_EMPTY, shown, "名称为空")
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in name):
+    if any(ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in name):
         what = "名称中含有空字符（NUL）" if "\0" in name else "名称中含有控制字符"
         return NameProblem(IssueCode.MEMBER_NAME_CONTROL, shown, what)
     parts = name.replace("\\", "/").split("/")
@@ -104,5 +88,4 @@ __all__ = [
     "first_problem",
     "member_problem",
     "text_problem",
-    "visible",
 ]
