@@ -348,7 +348,10 @@ S4 = Path(__file__).parent / "data" / "s4"
         # a 7z member listed as ./name: py7zr keys what it extracts by the normalised path
         ("C1.7z", {"回复/政策规划处.xlsx": "accepted", "外国专家局-2019上半年.xlsx": "accepted"}),
         # an attached mail whose part is base64, as some clients write one
-        ("C2.eml", {"内层.eml!政策规划处.xlsx": "accepted", "外国专家局-2019上半年.xlsx": "accepted"}),
+        (
+            "C2.eml",
+            {"内层.eml!政策规划处.xlsx": "accepted", "外国专家局-2019上半年.xlsx": "accepted"},
+        ),
         # an .msg attachment name that keeps its terminating NUL
         ("C3.msg", {"外国专家局-2019上半年.xlsx": "accepted", "政策规划处.xlsx": "accepted"}),
         # a return attached as "政策规划处.zip": a nested container that yields nothing

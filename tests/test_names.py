@@ -63,7 +63,9 @@ def test_no_control_character_reaches_a_terminal_a_workbook_or_a_page(
     )
     outputs = {
         "collect": run(["collect", "-w", str(ws), "--round", DEFAULT_ROUND]).output,
-        "collect --json": run(["collect", "-w", str(ws), "--round", DEFAULT_ROUND, "--json"]).output,
+        "collect --json": run(
+            ["collect", "-w", str(ws), "--round", DEFAULT_ROUND, "--json"]
+        ).output,
         "status": run(["status", "-w", str(ws), "--round", DEFAULT_ROUND]).output,
         "status --json": run(["status", "-w", str(ws), "--round", DEFAULT_ROUND, "--json"]).output,
     }

@@ -99,6 +99,15 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
+def _well_formed(value: str | None, option: str) -> str | None:
+    """A text argument as typed: bytes that are not UTF-8 (a GBK name typed in a UTF-8
+    shell, or passed by a script) are a usage error naming the option, not a crash later."""
+    if value is not None and any("\udc80" <= ch <= "\udcff" for ch in value):
+        shown = visible(value.encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
+        raise Usage(f"{option} 的值“{shown}”中有不是 UTF-8 的字节；请检查终端的编码后重新输入。")
+    return value
+
+
 def _parse_date(value: str | None) -> dt.date | None:
     from .errors import Invalid
     from .model import parse_date
@@ -1172,6 +1181,7 @@ def remind(workspace: str, round_id: str, as_json: bool) -> None:
 @click.option(
     "--to",
     "to",
+    callback=lambda ctx, param, value: _well_formed(value, "--to"),
     help="下级单位：单位名录文件（.xlsx/.csv），或用“、”隔开的单位名称。第一次分发时必填。",
 )
 @workspace_option

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar, cast
 
-from .errors import SettingsError
+from .errors import Invalid, SettingsError
 from .text import DEFAULT_SEPARATORS
 from .units import LEAD_RULES
 
@@ -827,11 +827,17 @@ def load_settings(path: Path) -> Settings:
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SettingsError(str(path), [f"无法读取：{exc}"]) from None
+    return settings_from_text(text, str(path))
+
+
+def settings_from_text(text: str, source: str = "xlflow.toml") -> Settings:
+    """Settings from the text of an `xlflow.toml`: what a command that rewrites the
+    settings reads back before it writes them."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise SettingsError(str(path), [f"TOML 语法错误：{exc}"]) from None
-    return settings_from_dict(data, str(path))
+        raise SettingsError(source, [f"TOML 语法错误：{exc}"]) from None
+    return settings_from_dict(data, source)
 
 
 def describe_field(f: Field, by_key: Callable[[str], Field | None] | None = None) -> str:
@@ -870,8 +876,16 @@ def describe_field(f: Field, by_key: Callable[[str], Field | None] | None = None
 # --- writing the settings: xlflow init makes xlflow.toml for a register it recognised ---
 
 
-def _toml_str(value: str) -> str:
-    return json.dumps(value, ensure_ascii=False)
+def toml_string(value: str) -> str:
+    """A TOML basic string: JSON's escapes are TOML's, but for DEL, which TOML forbids raw
+    and JSON leaves alone. A lone surrogate (a byte that was not UTF-8 in a file name)
+    cannot be written at all, and is refused by name."""
+    if any("\ud800" <= ch <= "\udfff" for ch in value):
+        raise Invalid(
+            f"“{value.encode('utf-8', 'surrogateescape').decode('utf-8', 'replace')}”中有不是 "
+            "UTF-8 的字节，无法写入 xlflow.toml；请把文件或名称改为正常的中文或英文名称后重试。"
+        )
+    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
 def render_register_section(reg: RegisterSettings) -> str:
@@ -882,14 +896,14 @@ def render_register_section(reg: RegisterSettings) -> str:
                 [
                     "# 任务清单（the register of key tasks）",
                     "[register]",
-                    f"path = {_toml_str(reg.path)}",
+                    f"path = {toml_string(reg.path)}",
                     'layout = "paragraphs"              # numbered paragraphs of a Word document, no table',
-                    f"separators = [{', '.join(_toml_str(s) for s in reg.separators)}]",
-                    f"lead_rule = {_toml_str(reg.lead_rule)}        # first_unit: the first unit named leads",
-                    f"name_column = {_toml_str(reg.name_column)}",
+                    f"separators = [{', '.join(toml_string(s) for s in reg.separators)}]",
+                    f"lead_rule = {toml_string(reg.lead_rule)}        # first_unit: the first unit named leads",
+                    f"name_column = {toml_string(reg.name_column)}",
                     "# what a division sees on its form, read-only",
                     "readonly_columns = ["
-                    + ", ".join(_toml_str(c) for c in reg.readonly_columns)
+                    + ", ".join(toml_string(c) for c in reg.readonly_columns)
                     + "]",
                     "",
                 ]
@@ -899,37 +913,37 @@ def render_register_section(reg: RegisterSettings) -> str:
     lines = [
         "# 任务清单（the register of key tasks）",
         "[register]",
-        f"path = {_toml_str(reg.path)}",
+        f"path = {toml_string(reg.path)}",
         'layout = "table"                   # a table (paragraphs: numbered Word paragraphs)',
-        f"sheet = {_toml_str(reg.sheet)}                         # empty: the first sheet with a header row",
+        f"sheet = {toml_string(reg.sheet)}                         # empty: the first sheet with a header row",
         f"header_row = {reg.header_row}                     # 0: find the header row by itself",
-        f"id_column = {_toml_str(reg.id_column)}                  # the task id",
-        f"group_column = {_toml_str(reg.group_column)}           # the category (empty: none or section rows)",
-        f"name_column = {_toml_str(reg.name_column)}            # the task's short name",
+        f"id_column = {toml_string(reg.id_column)}                  # the task id",
+        f"group_column = {toml_string(reg.group_column)}           # the category (empty: none or section rows)",
+        f"name_column = {toml_string(reg.name_column)}            # the task's short name",
     ]  # fmt: skip
     if reg.divisions_column:
         lines += [
             "# one column where the first named division leads:",
-            f"divisions_column = {_toml_str(reg.divisions_column)}",
+            f"divisions_column = {toml_string(reg.divisions_column)}",
         ]
     else:
         lines += [
             "# separate lead and co-operating columns:",
-            f"lead_column = {_toml_str(reg.lead_column)}",
-            f"cooperating_column = {_toml_str(reg.cooperating_column)}",
+            f"lead_column = {toml_string(reg.lead_column)}",
+            f"cooperating_column = {toml_string(reg.cooperating_column)}",
         ]
-    seps = ", ".join(_toml_str(s) for s in reg.separators)
+    seps = ", ".join(toml_string(s) for s in reg.separators)
     lines += [
         f"separators = [{seps}]",
         "# first_unit: the first unit named leads; first_group: every unit before the first ，",
-        f"lead_rule = {_toml_str(reg.lead_rule)}",
+        f"lead_rule = {toml_string(reg.lead_rule)}",
         "# register columns a division sees on its form, read-only",
-        "readonly_columns = [" + ", ".join(_toml_str(c) for c in reg.readonly_columns) + "]",
+        "readonly_columns = [" + ", ".join(toml_string(c) for c in reg.readonly_columns) + "]",
         "",
         "# the target column for each milestone year",
         "[register.targets]",
     ]
-    lines += [f"{year} = {_toml_str(col)}" for year, col in reg.targets]
+    lines += [f"{year} = {toml_string(col)}" for year, col in reg.targets]
     return "\n".join(lines) + "\n\n"
 
 
@@ -997,7 +1011,7 @@ def _toml_value(value: Any) -> str:
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if isinstance(value, dict):
         return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
-    return _toml_str(str(value))
+    return toml_string(str(value))
 
 
 def render_fields_section(fields: list[dict[str, Any]], contact: list[dict[str, Any]]) -> str:
@@ -1031,7 +1045,7 @@ def replace_rollup_section(template: str, settings: Settings) -> str:
     status_key = settings.status.field
     lines = ["[rollup]"]
     lines += [
-        f"{f.key} = {_toml_str(settings.rollup.rule(f, status_key))}" for f in settings.fields
+        f"{f.key} = {toml_string(settings.rollup.rule(f, status_key))}" for f in settings.fields
     ]
     return template[:start] + head + "\n".join(lines) + "\n\n" + template[end:]
 
@@ -1050,7 +1064,7 @@ def replace_office(template: str, office: str) -> str:
     section = "\n".join(
         [
             "[office]",
-            f"name = {_toml_str(office)}{' ' * max(1, 27 - len(office) * 2)}# 单位名称, used in the form title",
+            f"name = {toml_string(office)}{' ' * max(1, 27 - len(office) * 2)}# 单位名称, used in the form title",
             'contact = ""                       # 联系人',
             'phone = ""                         # 联系电话',
             'email = ""                         # 电子邮箱（可留空）',

@@ -9,7 +9,7 @@ import os
 import threading
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,55 @@ def atomic_path(path: Path, durable: bool = True) -> Iterator[Path]:
 
 
 TEMP_SUFFIX = ".tmp"
+
+
+class FolderChange:
+    """Files of a working folder changed together, or not at all.
+
+    `write` only plans; `apply` writes each file atomically, and if any write fails puts
+    back every file already written (its old bytes, or no file where there was none)
+    before the error goes on. `undo` does the same after a later step failed (the ledger's
+    record), so a command never leaves settings that point at a register it did not take."""
+
+    def __init__(self) -> None:
+        self._planned: dict[Path, bytes] = {}
+        self._done: list[tuple[Path, bytes | None]] = []
+
+    def write(self, path: Path, data: bytes) -> None:
+        self._planned[path] = data
+
+    def apply(self) -> None:
+        try:
+            for path, data in self._planned.items():
+                old = path.read_bytes() if path.is_file() else None
+                atomic_write(path, data)
+                self._done.append((path, old))
+        except BaseException:
+            self.undo()
+            raise
+
+    @classmethod
+    @contextlib.contextmanager
+    def guarding(cls, paths: Iterable[Path]) -> Iterator[None]:
+        """Whatever the block writes to `paths` is put back as it was if the block fails:
+        for steps that write through other functions (forward's directory, register and
+        record), so a failure at any of them leaves the folder as it was."""
+        change = cls()
+        change._done = [(p, p.read_bytes() if p.is_file() else None) for p in paths]
+        try:
+            yield
+        except BaseException:
+            change.undo()
+            raise
+
+    def undo(self) -> None:
+        for path, old in reversed(self._done):
+            with contextlib.suppress(OSError):
+                if old is None:
+                    path.unlink(missing_ok=True)
+                else:
+                    atomic_write(path, old)
+        self._done.clear()
 
 
 def sweep_temp_files(folder: Path) -> int:

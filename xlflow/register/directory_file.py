@@ -30,14 +30,10 @@ from .directory import (
 def read_directory(path: Path, _option: object = None) -> Directory:
     """Read a directory file; what is wrong inside it becomes its problems (with the row),
     a file that cannot be read at all a RegisterError."""
-    try:
-        grids = parse.read_grids(path)
-    except RegisterError:
-        # the reader's words are the register's ("任务清单"); this file is another
-        raise RegisterError(
-            f"{path}: 单位名录无法读取：文件已损坏、不完整或不是表格。请在 Excel 或 WPS 中打开它，"
-            "确认后另存为 .xlsx（或 .csv）再重试；也可以照 xlflow init 起草的格式重建。"
-        ) from None
+    if path.suffix.lower() == ".csv":
+        grids = parse.read_grids(path, what="单位名录")  # its refusals already say 单位名录
+    else:
+        grids = _grids(path)
     for grid in grids:
         header = header_of(grid.rows)
         if header is not None:
@@ -46,6 +42,17 @@ def read_directory(path: Path, _option: object = None) -> Directory:
         f"{path}: 找不到表头：第一行应有“单位”列（以及 {'、'.join(HEADERS[1:6])}）。"
         "可以用 xlflow init 起草的单位名录为样板。"
     )
+
+
+def _grids(path: Path) -> list[parse.Grid]:
+    try:
+        return parse.read_grids(path, what="单位名录")
+    except RegisterError:
+        # the reader's words are the register's ("任务清单"); this file is another
+        raise RegisterError(
+            f"{path}: 单位名录无法读取：文件已损坏、不完整或不是表格。请在 Excel 或 WPS 中打开它，"
+            "确认后另存为 .xlsx（或 .csv）再重试；也可以照 xlflow init 起草的格式重建。"
+        ) from None
 
 
 _DRAFT_NOTE = (

@@ -7,9 +7,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config import Limits, RegisterSettings, replace_office, replace_register_section
+from ..config import (
+    Limits,
+    RegisterSettings,
+    replace_office,
+    replace_register_section,
+    settings_from_text,
+)
 from ..errors import FolderInvalid, FolderNotFound
-from ..files import atomic_write
+from ..files import FolderChange, atomic_write
 from ..ledger import Ledger
 from ..workspace import (
     REPORT_TEMPLATE,
@@ -19,7 +25,7 @@ from ..workspace import (
     bundled_file,
 )
 from .detect import Detected
-from .directory import DIRECTORY_XLSX, Draft, draft_of
+from .directory import DIRECTORY_CSV, DIRECTORY_XLSX, Draft, draft_of
 from .directory_file import write_draft
 from .load import DETECT_LAYOUT, load_register, read_isolated
 
@@ -86,31 +92,32 @@ def init_workspace(
     else:
         found = check_register(register, office)
         register_name = register.name
+        if register_name in (DIRECTORY_XLSX, DIRECTORY_CSV, REPORT_TEMPLATE, "divisions.csv"):
+            register_name = f"任务清单-{register_name}"  # never in the place of another file
         reg_bytes = register.read_bytes()
         reg = RegisterSettings(
             **{**found.settings.__dict__, "path": f"templates/{register_name}"},
         )
         settings_text = replace_office(replace_register_section(template, reg), found.office)
+    settings_from_text(settings_text, SETTINGS_NAME)  # read back before anything is written
     for sub in ("templates", "inbox", "outbox"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     register_path = root / "templates" / register_name
-    atomic_write(register_path, reg_bytes)
     settings_path = root / SETTINGS_NAME
-    atomic_write(settings_path, settings_text.encode("utf-8"))
-    try:
+    report_template = root / "templates" / REPORT_TEMPLATE
+    gitignore = root / ".gitignore"
+    made = [register_path, settings_path, root / "templates" / DIRECTORY_XLSX, report_template]
+    # every file init writes is gone again if any step fails: no half-made folder
+    with FolderChange.guarding([*made, gitignore]):
+        atomic_write(register_path, reg_bytes)
+        atomic_write(settings_path, settings_text.encode("utf-8"))
         ws = Workspace.open(root)
         draft = draft_of(load_register(ws))
         Ledger(ws.ledger_path).close()  # a folder SQLite cannot open is said now, not at generate
-    except Exception:
-        # leave nothing half-made behind
-        settings_path.unlink(missing_ok=True)
-        raise
-    atomic_write(root / "templates" / DIRECTORY_XLSX, write_draft(draft))
-    report_template = root / "templates" / REPORT_TEMPLATE
-    atomic_write(report_template, bundled_file(REPORT_TEMPLATE))
-    gitignore = root / ".gitignore"
-    if not gitignore.exists():
-        atomic_write(gitignore, f"{STATE_DIR}/\ninbox/\noutbox/\n".encode())
+        atomic_write(root / "templates" / DIRECTORY_XLSX, write_draft(draft))
+        atomic_write(report_template, bundled_file(REPORT_TEMPLATE))
+        if not gitignore.exists():
+            atomic_write(gitignore, f"{STATE_DIR}/\ninbox/\noutbox/\n".encode())
     return InitResult(
         root,
         settings_path,

@@ -39,6 +39,7 @@ from .directory import (
 READ_REGISTER = "xlflow.register.parse:read_register"
 READ_ORGANISED = "xlflow.register.directory_file:read_organised"
 READ_DIRECTORY = "xlflow.register.directory_file:read_directory"
+READ_CSV = "xlflow.register.parse:read_csv_file"
 DETECT_LAYOUT = "xlflow.register.detect:detect_layout"
 
 
@@ -67,7 +68,9 @@ def load_directory(ws: Workspace, register: Register | None = None) -> Directory
     where = find_directory(ws.templates)
     if where is None:
         return None
-    directory: Directory = read_isolated(READ_DIRECTORY, where, None, ws.settings.limits)
+    directory: Directory = read_isolated(
+        READ_DIRECTORY, where, None, ws.settings.limits, "单位名录"
+    )
     more = check_against(directory, register) if where.name != LEGACY_CSV else []
     return replace(directory, problems=(*directory.problems, *more))
 
@@ -128,9 +131,11 @@ def _cache_register(ws: Workspace, key: str | None = None) -> tuple[str, Registe
 _REGISTER_TIMEOUT = 120.0
 
 
-def read_isolated(reader: str, path: Path, option: Any, limits: Limits) -> Any:
+def read_isolated(
+    reader: str, path: Path, option: Any, limits: Limits, what: str = "任务清单"
+) -> Any:
     """`reader(path, option)` in a worker, the reader named as "module:function"; a crash,
-    hang or runaway allocation is a RegisterError naming the file."""
+    hang or runaway allocation is a RegisterError naming the file and `what` it is."""
     outcome = call_isolated(
         reader,
         (path, option),
@@ -140,13 +145,13 @@ def read_isolated(reader: str, path: Path, option: Any, limits: Limits) -> Any:
     if not isinstance(outcome, JobFailure):
         return outcome
     if outcome.kind == "timeout":
-        what = f"读取超过 {max(_REGISTER_TIMEOUT, limits.read_timeout_seconds):g} 秒仍未完成"
+        failed = f"读取超过 {max(_REGISTER_TIMEOUT, limits.read_timeout_seconds):g} 秒仍未完成"
     elif outcome.kind == "error":
-        what = f"读取程序内部出错（{outcome.detail}）"
+        failed = f"读取程序内部出错（{outcome.detail}）"
     else:
-        what = f"读取程序异常终止（{outcome.detail}）"
+        failed = f"读取程序异常终止（{outcome.detail}）"
     raise RegisterError(
-        f"{path}: 无法读取任务清单：{what}。请在 Excel/WPS/Word 中打开确认后另存，再重试。"
+        f"{path}: 无法读取{what}：{failed}。请在 Excel/WPS/Word 中打开确认后另存，再重试。"
     )
 
 

@@ -141,27 +141,57 @@ def _grids_from_workbook(path: Path, sheet: str) -> tuple[list[Grid], list[str]]
     return grids, warnings
 
 
-def _grid_from_csv(path: Path) -> list[Grid]:
-    raw = path.read_bytes()
-    text = None
-    for encoding in ("utf-8-sig", "gb18030"):
+def _grid_from_csv(path: Path, what: str) -> list[Grid]:
+    rows = csv_rows(path.read_bytes(), path, what)
+    if len(rows) > MAX_REGISTER_ROWS:
+        raise RegisterError(f"{path}: 有 {len(rows)} 行，超过{what}的上限 {MAX_REGISTER_ROWS} 行")
+    return [Grid(path.stem, _pad(rows))]
+
+
+def decoded_text(raw: bytes) -> str | None:
+    """Text as Excel, WPS and LibreOffice save it: UTF-16 with its byte-order mark
+    ("Unicode 文本"), UTF-8 with or without one, or GBK (Excel's "CSV (逗号分隔)" on Chinese
+    Windows); None for bytes that are none of these."""
+    encodings = ("utf-16",) if raw.startswith((b"\xff\xfe", b"\xfe\xff")) else ()
+    for encoding in (*encodings, "utf-8-sig", "gb18030"):
         try:
-            text = raw.decode(encoding)
-            break
+            return raw.decode(encoding)
         except UnicodeDecodeError:
             continue
+    return None
+
+
+def csv_rows(raw: bytes, path: Path, what: str) -> list[list[str]]:
+    """The rows of a CSV file as every spreadsheet program saves one: any of the encodings
+    above, comma, semicolon or tab between cells, and CRLF, LF or CR alone ("CSV
+    (Macintosh)") between rows. What is not such a file is refused in words about `what`
+    (任务清单, 单位名录, 对照表)."""
+    again = "请在 Excel 或 WPS 中打开它，另存为“CSV UTF-8（逗号分隔）”或 .xlsx 后重试。"
+    text = decoded_text(raw)
     if text is None:
-        raise RegisterError(f"{path}: 既不是 UTF-8 也不是 GBK 编码的文本，无法读取")
+        raise RegisterError(
+            f"{path}: {what}既不是 UTF-8、UTF-16 也不是 GBK 编码的文本，无法读取。{again}"
+        )
     try:
         dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(
             text[:4096], delimiters=",;\t，"
         )
     except csv.Error:
         dialect = csv.excel
-    rows = [[clean_cell(v) for v in row] for row in csv.reader(io.StringIO(text), dialect)]
-    if len(rows) > MAX_REGISTER_ROWS:
-        raise RegisterError(f"{path}: 有 {len(rows)} 行，超过任务清单的上限 {MAX_REGISTER_ROWS} 行")
-    return [Grid(path.stem, _pad(rows))]
+    reader = csv.reader(io.StringIO(text, newline=None), dialect)  # CR, LF, CRLF alike
+    try:
+        return [[clean_cell(v) for v in row] for row in reader]
+    except csv.Error as exc:
+        if "field larger" in str(exc):
+            why = f'第 {reader.line_num} 行起有一格超过 {csv.field_size_limit()} 字，多半是一个引号（"）没有配对'
+        else:
+            why = f"第 {reader.line_num} 行的引号或分隔符不成对"
+        raise RegisterError(f"{path}: {what}不是规整的 CSV 文件（{why}）。{again}") from None
+
+
+def read_csv_file(path: Path, what: str) -> list[list[str]]:
+    """A CSV file's rows; run in a worker (`load.read_isolated`), as every file from outside is."""
+    return csv_rows(path.read_bytes(), path, what)
 
 
 def _cell_text(cell: Any, depth: int = 0) -> str:
@@ -245,9 +275,9 @@ def _check_file(path: Path) -> str:
     return suffix
 
 
-def read_grids(path: Path, sheet: str = "") -> list[Grid]:
-    """Every table in the file as a grid of text."""
-    return _read_source(path, sheet).grids
+def read_grids(path: Path, sheet: str = "", what: str = "任务清单") -> list[Grid]:
+    """Every table in the file as a grid of text; `what` the file is, for its messages."""
+    return _read_source(path, sheet, what).grids
 
 
 @dataclass
@@ -257,10 +287,10 @@ class _Source:
     document: Any = None  # the Word document, for its paragraphs
 
 
-def _read_source(path: Path, sheet: str = "") -> _Source:
+def _read_source(path: Path, sheet: str = "", what: str = "任务清单") -> _Source:
     suffix = _check_file(path)
     if suffix in (".csv", ".txt", ".tsv"):
-        return _Source(_grid_from_csv(path))
+        return _Source(_grid_from_csv(path, what))
     if suffix == ".docx":
         document = open_docx(path)
         return _Source(_grids_from_docx(document), document=document)

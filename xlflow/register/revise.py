@@ -358,11 +358,10 @@ def mapping_csv(revision: Revision) -> bytes:
 
 
 def read_mapping(
-    data: bytes, old: Register, new: Register, revision: Revision
+    rows: Sequence[Sequence[str]], old: Register, new: Register, revision: Revision
 ) -> tuple[Lineage, ...]:
-    """The lineage as the coordinator confirmed it in a mapping file."""
-    text = data.decode("utf-8-sig", errors="replace")
-    rows = list(csv.reader(io.StringIO(text)))
+    """The lineage as the coordinator confirmed it in a mapping file (its rows, read in a
+    worker by `parse.read_csv_file`, in any encoding and line end Excel or WPS saves)."""
     if not rows or tuple(c.strip() for c in rows[0][:5]) != MAPPING_HEADER:
         raise Invalid(
             f"对照表第一行应为：{'，'.join(MAPPING_HEADER)}（用 --write-mapping 写出的格式）。"

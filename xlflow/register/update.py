@@ -13,15 +13,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..config import replace_register_section
+from ..config import replace_register_section, settings_from_text
 from ..errors import Invalid
-from ..files import atomic_write, folder_lock
+from ..files import FolderChange, atomic_write, folder_lock
 from ..ledger import Ledger
 from ..wording import task_label
 from ..workspace import Workspace
 from .directory import organise
 from .init import check_register
-from .load import load_directory, load_register
+from .load import READ_CSV, load_directory, load_register, read_isolated
 from .revise import (
     Revision,
     confirmed,
@@ -76,7 +76,8 @@ def update_register(
     if mapping is not None:
         if not mapping.is_file():
             raise Invalid(f"找不到对照表 {mapping}；先用 --write-mapping 写出，核对后再给出。")
-        revision = confirmed(revision, read_mapping(mapping.read_bytes(), old, new, revision))
+        rows = read_isolated(READ_CSV, mapping, "对照表", ws.settings.limits, "对照表")
+        revision = confirmed(revision, read_mapping(rows, old, new, revision))
     written = None
     if write_mapping is not None:
         atomic_write(write_mapping, mapping_csv(revision))
@@ -95,18 +96,37 @@ def update_register(
         revision = confirmed(revision, (*revision.lineage, *revision.uncertain))
     with folder_lock(ws.lock_path, "更新任务清单"), Ledger(ws.ledger_path) as ledger:
         current_version(ledger, old, ws.settings.register)
-        target = ws.templates / new_file.name
+        target = _template_name(ws, new_file)
+        reg = replace(detected.settings, path=f"templates/{target.name}")
+        text = replace_register_section(ws.settings_path.read_text("utf-8"), reg)
+        settings_from_text(text, str(ws.settings_path))  # read back before anything is written
+        change = FolderChange()
         if new_file.resolve() != target.resolve():
-            atomic_write(target, new_file.read_bytes())
-        reg = replace(detected.settings, path=f"templates/{new_file.name}")
-        text = ws.settings_path.read_text("utf-8")
-        atomic_write(ws.settings_path, replace_register_section(text, reg).encode("utf-8"))
-        fresh = Workspace.open(ws.root)
-        taken = load_register(fresh)
-        version = ledger.record_version(
-            content_key(taken), taken, revision.lineage, f"xlflow register --update {new_file.name}"
-        )
+            change.write(target, new_file.read_bytes())
+        change.write(ws.settings_path, text.encode("utf-8"))
+        change.apply()
+        try:
+            fresh = Workspace.open(ws.root)
+            taken = load_register(fresh)
+            note = f"xlflow register --update {new_file.name}"
+            version = ledger.record_version(content_key(taken), taken, revision.lineage, note)
+        except BaseException:
+            change.undo()  # settings and templates as they were: nothing half-applied
+            raise
     return UpdateResult(new_file, revision, True, version, written)
+
+
+def _template_name(ws: Workspace, new_file: Path) -> Path:
+    """Where the revised register goes in templates/: under its own name, unless that
+    would overwrite another file of the folder (the unit directory, the 通报 template, an
+    earlier register), which it never does: it is then kept as 名称-2.xlsx and so on."""
+    current = ws.register_path.resolve()
+    target = ws.templates / new_file.name
+    n = 2
+    while target.exists() and target.resolve() not in (current, new_file.resolve()):
+        target = ws.templates / f"{new_file.stem}-{n}{new_file.suffix}"
+        n += 1
+    return target
 
 
 __all__ = ["UpdateResult", "update_register"]

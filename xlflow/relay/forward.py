@@ -35,10 +35,11 @@ from ..config import (
     replace_register_section,
     replace_rollup_section,
     settings_from_dict,
+    toml_string,
 )
 from ..errors import FolderInvalid, Invalid, NotFound
 from ..excel import BORDER, LOOK, new_workbook, row_height
-from ..files import atomic_write
+from ..files import FolderChange, atomic_write
 from ..generate.forms import GenerateResult, generate_forms
 from ..intake.identify import read_metadata
 from ..issues import Severity
@@ -170,8 +171,11 @@ def parse_received_form(path: Path, limits: Limits) -> ReceivedForm:
         hint = json.loads(hint_text)
         tasks = [task_id_text(t) for t in json.loads(values.get("tasks", "[]"))]
         columns = json.loads(values.get("columns", "{}"))
-    except ValueError:
+    except (ValueError, TypeError):
         raise _not_a_form(name, "表中的识别信息已损坏") from None
+    shape = _shape_problem(hint, columns)
+    if shape:
+        raise _not_a_form(name, f"表中的填报项设置已损坏（{shape}）")
     if any(k.startswith(PROP_PREFIX + ROLLUP_PROPERTY) for k in raw.properties):
         raise _not_a_form(
             name, "它是已经汇总过的表格（xlflow roll-up 的结果），应上报，而不是再分发"
@@ -223,6 +227,29 @@ def parse_received_form(path: Path, limits: Limits) -> ReceivedForm:
         rows=tuple(found[t] for t in tasks),
         hint=hint,
     )
+
+
+_TABLES = ("office", "form", "status", "round", "columns")
+
+
+def _shape_problem(hint: Any, columns: Any) -> str:
+    """What is wrong with the shape of a form's unsigned settings, or "": they are read
+    from any file that claims to be a form, so nothing of them is trusted before this."""
+    if not isinstance(hint, dict):
+        return "不是一组设置"
+    for key in ("fields", "contact"):
+        tables = hint.get(key)
+        if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+            return f"“{key}”不是设置表的列表"
+    if not hint["fields"]:
+        return "没有填报项"
+    for key in _TABLES:
+        if not isinstance(hint.get(key, {}), dict):
+            return f"“{key}”不是一张设置表"
+    for table in (columns, hint.get("columns", {})):
+        if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
+            return "列的位置不是文字"
+    return ""
 
 
 def read_received_form(path: Path, limits: Limits) -> ReceivedForm:
@@ -300,7 +327,7 @@ def _sub_units(to: str, limits: Limits) -> tuple[Path | None, tuple[str, ...]]:
     if candidate.suffix.lower() in (".xlsx", ".xls", ".csv", ".ods") or candidate.is_file():
         if not candidate.is_file():
             raise NotFound(f"找不到单位名录：{candidate}")
-        directory: Directory = read_isolated(READ_DIRECTORY, candidate, None, limits)
+        directory: Directory = read_isolated(READ_DIRECTORY, candidate, None, limits, "单位名录")
         if directory.errors:
             shown = "；".join(f"{p.location}：{p.message}" for p in directory.errors[:5])
             raise Invalid(
@@ -341,7 +368,16 @@ def forward(
         raise Invalid("第一次分发时要用 --to 给出下级单位：单位名录文件，或用“、”隔开的单位名称。")
     given, units = _sub_units(to, limits) if to else (None, ())
     notes: list[str] = []
-    with _folder(folder, existing is None):
+    kept = [
+        folder / SETTINGS_NAME,
+        folder / "templates" / CHILD_REGISTER,
+        folder / "templates" / DIRECTORY_XLSX,
+        folder / "templates" / DIRECTORY_CSV,
+        folder / STATE_DIR / FORWARDED,
+    ]
+    # a new folder is removed whole if a step fails; an existing one gets back every file
+    # a step changed, so it works exactly as before
+    with _folder(folder, existing is None), FolderChange.guarding(kept if existing else ()):
         if existing is None:
             _make_folder(folder, received, settings)
         ws = Workspace.open(folder)
@@ -437,7 +473,7 @@ def _make_folder(folder: Path, received: ReceivedForm, settings: Settings) -> No
     text = replace_rollup_section(text, settings)
     text = text.replace(
         'title = "{office}{round}重点任务进展情况填报表"',
-        f"title = {json.dumps(settings.form.title, ensure_ascii=False)}",
+        f"title = {toml_string(settings.form.title)}",
     )
     atomic_write(folder / SETTINGS_NAME, text.encode("utf-8"))
     atomic_write(folder / "templates" / REPORT_TEMPLATE, bundled_file(REPORT_TEMPLATE))
