@@ -485,3 +485,31 @@ def test_a_form_resaved_as_xls_on_the_way_forwards_and_rolls_up(
     assert data["received"]["tasks"] == ["3"] and len(data["forms"]) == 2
     rolled = run_json(["roll-up", "-w", str(child)])
     assert Path(rolled["path"]).name == "收到的表.xlsx"
+
+
+def test_a_roll_up_its_parent_would_refuse_is_named_not_written(
+    relay: dict[str, Any], tmp_path: Path
+) -> None:
+    """F3 of the s4 finds: two sub-units each wrote 1,200 characters of 进展情况 (the limit
+    is 2,000); roll-up joined them into 2,413 and exited 0, and the parent refused it."""
+    child = tmp_path / "district"
+    shutil.copytree(relay["child"], child)
+    forms = relay["child_forms"]
+    for unit in ("甲区科技局", "甲区发改局"):
+        values = complete_values(forms[unit], "按计划推进", 60)
+        for row in values.values():
+            row["进展情况"] = "本期推进高新技术企业认定。" * 92  # 1,196 characters each
+        sent = fill(forms[unit], child / "inbox" / f"更正-{unit}.xlsx", values, GOOD_CONTACT)
+        later = dt.datetime.combine(CHILD_DEADLINE + dt.timedelta(days=3), dt.time(9))
+        set_mtime(sent, later.timestamp())  # after the fixture's late return
+    run(["collect", "-w", str(child), "--round", ROUND])
+    outbox = child / "outbox" / ROUND / "上报"
+    shutil.rmtree(outbox, ignore_errors=True)
+    result = run(["roll-up", "-w", str(child)], expect=1)
+    assert "进展情况" in result.output and "甲区科技局、甲区发改局" in result.output
+    assert "超过上级规定的 2000 字" in result.output and "--anyway" in result.output
+    assert not outbox.exists() or not any(outbox.iterdir())  # nothing the parent would refuse
+    data = json.loads(run(["roll-up", "-w", str(child), "--json"], expect=1).output)
+    assert data["written"] is False and data["refused"]
+    anyway = run_json(["roll-up", "-w", str(child), "--anyway"])
+    assert anyway["written"] is True and Path(anyway["path"]).is_file()

@@ -1236,8 +1236,15 @@ def forward(form: str, to: str | None, workspace: str, deadline: str | None, as_
     type=click.Path(dir_okay=False),
     help="写到这个文件；默认 outbox/轮次/上报/原文件名。",
 )
+@click.option(
+    "--anyway",
+    is_flag=True,
+    help="汇总结果中有上级会退回的内容（如合并后超过字数）时，仍然写出表格。",
+)
 @json_option
-def roll_up(workspace: str, round_id: str | None, output: str | None, as_json: bool) -> None:
+def roll_up(
+    workspace: str, round_id: str | None, output: str | None, anyway: bool, as_json: bool
+) -> None:
     """把下级单位的报送汇总写回收到的上级填报表，供上报。
 
     \b
@@ -1251,10 +1258,25 @@ def roll_up(workspace: str, round_id: str | None, output: str | None, as_json: b
 
     ws = _workspace(workspace)
     with _library_errors():
-        result = roll_up_round(ws, round_id, Path(output) if output else None)
+        result = roll_up_round(ws, round_id, Path(output) if output else None, anyway=anyway)
     if as_json:
         _print_json(result.to_dict())
-        return
+    elif not result.written:
+        echo(
+            f"{result.unit} {result.round} 的汇总结果有 {len(result.refused)} 处上级会退回，未写出表格："
+        )
+        for line in result.refused:
+            echo(f"  - {line}")
+        echo(
+            "请让相关下级单位精简后重新报送（xlflow collect 后再 roll-up），或加 --anyway 仍然写出后手工修改。"
+        )
+    else:
+        _show_rollup(result)
+    if result.refused and not result.written:
+        raise SystemExit(Exit.PROBLEMS)
+
+
+def _show_rollup(result: Any) -> None:
     echo(f"已汇总 {result.unit} {result.round} 的上报表格：{result.path}")
     echo(
         f"  据 {'、'.join(result.answered) or '（无）'} 报送，填写了 {result.filled} 个单元格"
@@ -1262,6 +1284,8 @@ def roll_up(workspace: str, round_id: str | None, output: str | None, as_json: b
     )
     for note in result.notes:
         echo(f"提示：{note}")
+    for line in result.refused:
+        echo(f"注意（上级会退回，已按 --anyway 写出）：{line}")
 
 
 @main.command()

@@ -45,6 +45,8 @@ class RollupResult:
     missing: tuple[str, ...]
     filled: int  # input cells given a value
     notes: tuple[str, ...] = ()
+    refused: tuple[str, ...] = ()  # what the parent's collect would refuse, with its sources
+    written: bool = True  # False when refused holds something and it was not asked for anyway
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -55,6 +57,8 @@ class RollupResult:
             "missing": list(self.missing),
             "filled": self.filled,
             "notes": list(self.notes),
+            "refused": list(self.refused),
+            "written": self.written,
         }
 
 
@@ -63,8 +67,12 @@ def roll_up(
     round_id: str | None = None,
     output: Path | None = None,
     today: dt.date | None = None,
+    anyway: bool = False,
 ) -> RollupResult:
-    """Write the child round's answers into a copy of the received form."""
+    """Write the child round's answers into a copy of the received form. A rolled-up value
+    the parent's collect would refuse (texts joined past the field's length, a sum past its
+    maximum) is named with the sub-units it came from, and the form is then not written
+    unless `anyway`."""
     rounds = forwarded_rounds(ws.root)
     if not rounds:
         raise NotFound(f"{ws.root} 不是由 xlflow forward 建立的工作文件夹，没有可汇总上报的表格。")
@@ -106,11 +114,12 @@ def roll_up(
         row_hashes=tuple(r.row_hash for r in received.rows),
         contact_prefill=_contact(settings, ws.settings, day),
     )
-    data = render_form(spec, settings, None, provenance)
     # under the name it came with, as an .xlsx whatever it was saved as on the way
     name = Path(safe_filename(entry.get("name") or received.name)).with_suffix(".xlsx").name
     path = output or ws.round_dir(rnd) / ROLLUP_DIR / name
-    atomic_write(path, data)
+    refused = tuple(_refused(rows, settings, said))
+    if not refused or anyway:
+        atomic_write(path, render_form(spec, settings, None, provenance))
     return RollupResult(
         path,
         round_id,
@@ -119,7 +128,40 @@ def roll_up(
         missing,
         filled,
         tuple(_notes(ws, missing, answered, spec)),
+        refused,
+        not refused or anyway,
     )
+
+
+def _refused(
+    rows: Sequence[FormRow], settings: Settings, said: Sequence[tuple[str, str, str, str]]
+) -> list[str]:
+    """What in the rolled-up rows the parent's rules refuse (the form's own fields: length
+    and range), each with the sub-units whose answers made it."""
+    out = []
+    for row in rows:
+        for key, value in row.prefill:
+            f = settings.field_by_key(key)
+            if f is None:
+                continue
+            why = _breaks(f, value)
+            if why:
+                units = "、".join(
+                    u for tid, label, u, _ in said if tid == row.task_id and label == f.label
+                )
+                out.append(f"序号 {row.task_id} 的“{f.label}”{why}（来自 {units}）")
+    return out
+
+
+def _breaks(f: Field, value: Any) -> str:
+    if isinstance(value, str) and f.max_length and len(value) > f.max_length:
+        return f"合并后有 {len(value)} 字，超过上级规定的 {f.max_length} 字"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if f.max is not None and value > f.max:
+            return f"汇总为 {value:g}，超过上级规定的上限 {f.max:g}"
+        if f.min is not None and value < f.min:
+            return f"汇总为 {value:g}，低于上级规定的下限 {f.min:g}"
+    return ""
 
 
 def _rows(
