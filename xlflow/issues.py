@@ -35,6 +35,7 @@ class IssueCode(StrEnum):
     NOT_A_WORKBOOK = "not-a-workbook"
     EXTENSION_MISMATCH = "extension-mismatch"
     CORRUPT_FILE = "corrupt-file"
+    FORMAT_TOO_OLD = "format-too-old"
     ENCRYPTED = "encrypted"
     ZIP_UNSUPPORTED = "zip-unsupported"
     MALFORMED_PART = "malformed-part"

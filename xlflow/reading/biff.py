@@ -80,7 +80,27 @@ def _scan_xls(data: bytes, raw: RawWorkbook, limits: Limits) -> None:
         raise Malformed(_corrupt(f"OLE 结构损坏：{broken}的扇区链断开或循环"))
     if stream is None:
         raise Malformed(_corrupt("OLE 文件中没有工作簿数据流（Workbook）"))
+    version = _bof_version(stream)
+    if name == "Book" or version in _OLD_VERSIONS:
+        raise Malformed(
+            error(
+                IssueCode.FORMAT_TOO_OLD,
+                "这是 Excel 5.0/95 格式的 .xls（BIFF5），文件本身没有损坏，但 xlflow 只读取 "
+                "Excel 97-2003 及更新的格式。请在 Excel 或 WPS 中打开它，另存为 .xlsx "
+                "（或“Excel 97-2003 工作簿”）后重新报送。",
+            )
+        )
     scan_biff(stream, raw, limits)
+
+
+# the version a workbook's first BOF record gives: BIFF5 (Excel 5.0/95) and BIFF7
+_OLD_VERSIONS = frozenset((0x0500,))
+
+
+def _bof_version(stream: bytes) -> int:
+    if len(stream) >= 6 and int.from_bytes(stream[0:2], "little") == 0x0809:
+        return int.from_bytes(stream[4:6], "little")
+    return -1
 
 
 _END_OF_CHAIN = 0xFFFFFFFE
@@ -254,6 +274,7 @@ class _SheetWalk:
         self.previous_body = b""
         self.chart_depth = 0
         self.after_chart = False
+        self.in_cells = False  # inside the cell table: rows, cells and their companions
 
     def _damaged(self, pos: int, what: str, body: bytes = b"") -> Malformed:
         where = f"单元格 {self.last_cell} 之后" if self.last_cell else "开头"
@@ -302,6 +323,14 @@ class _SheetWalk:
             )
         if kind == 0x003C and self.previous in _UNCONTINUED:
             raise self._damaged(pos, "有一条单元格记录被改成了 CONTINUE 记录", body)
+        if kind in _CELL_TABLE:
+            self.in_cells = True
+        elif self.in_cells and kind not in _AFTER_CELLS:
+            raise self._damaged(
+                pos, f"的单元格之间有一条类型未知的记录（0x{kind:04X}），单元格记录已损坏", body
+            )
+        elif kind in _AFTER_CELLS:
+            self.in_cells = False
         if kind in _CELL_RECORDS or kind in (0x0204, 0x0207):
             if self.after_chart:
                 raise self._damaged(pos, "在嵌入的图表之后还有单元格记录", body)
@@ -347,6 +376,24 @@ _BIFF_SIZES = {0x0201: 6, 0x0203: 14, 0x027E: 10, 0x00FD: 10, 0x0205: 8, 0x0208:
 _CELL_RECORDS = frozenset(
     (0x0006, 0x00BD, 0x00BE, 0x00D6, 0x00FD, 0x0201, 0x0203, 0x0204, 0x0205, 0x027E)
 )
+
+
+# What the cell table of a sheet holds ([MS-XLS] 2.1.7.20.5, CELLTABLE): ROW and DBCELL,
+# the cell records, a formula's companions (UNCALCED, SHRFMLA, ARRAY, TABLE, STRING,
+# CONTINUE), LABEL and RSTRING as older writers leave them, and ENTEXU2
+_CELL_TABLE = _CELL_RECORDS | frozenset(
+    (0x0208, 0x00D7, 0x005E, 0x04BC, 0x0221, 0x0236, 0x0207, 0x003C, 0x0204, 0x00D6, 0x01C2)
+)
+# Records that may follow the cell table, in the order any writer puts them (drawings,
+# notes, merged cells, validations, formats, links, the window, the sheet's features, EOF).
+# Any other record among the cells is a damaged one: python-calamine skips a record it
+# does not know, and the cell it was goes missing without a word.
+_AFTER_CELLS = frozenset(
+    (0x000A, 0x001C, 0x001D, 0x0041, 0x0050, 0x005D, 0x0090, 0x0099, 0x00A0, 0x00B0, 0x00E5,
+     0x00EC, 0x00ED, 0x00EF, 0x015F, 0x01AA, 0x01AD, 0x01B0, 0x01B1, 0x01B2, 0x01B6, 0x01B8,
+     0x01BA, 0x01BE, 0x023E, 0x0800, 0x0801, 0x0809, 0x0862, 0x0863, 0x0866, 0x0867, 0x0868,
+     0x086C, 0x0872, 0x0879, 0x087A, 0x087B, 0x088B)
+)  # fmt: skip
 
 
 # Record types of Excel 2.x–4.x (dimensions, cells, row, beginning of file) that are not

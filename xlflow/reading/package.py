@@ -4,6 +4,7 @@ its members' names, their count and sizes, and a DTD in any XML part."""
 from __future__ import annotations
 
 import io
+import pyexpat
 import re
 import struct
 import zipfile
@@ -13,7 +14,7 @@ from collections.abc import Callable, Container, Iterator
 from ..config import Limits
 from ..issues import Issue, IssueCode, damage_words, error
 from ..text import visible
-from .workbook import REFILL
+from .workbook import REFILL, Malformed, _malformed
 from .zipnames import first_problem
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -160,8 +161,10 @@ def check_package(data: bytes, limits: Limits) -> str | None:
             if issues:  # without the advice to a division: a package is not always a form
                 return issues[0].message.replace(REFILL, "").rstrip("。")
             for name, head in _members(zf, lambda _: False):
-                if _DTD.search(head):
+                if _DTD.search(head[:4096]):
                     return f"部件 {name} 含有 DTD/实体声明（正常的 Office 文件不会有），可能是恶意构造的文件"
+    except Malformed as exc:
+        return exc.issue.message
     except (*_ZIP_ERRORS, *_ZIP_UNSUPPORTED) as exc:
         return f"文件已损坏或不完整（{damage_words(exc)}）"
     return None
@@ -170,22 +173,40 @@ def check_package(data: bytes, limits: Limits) -> str | None:
 def _members(
     zf: zipfile.ZipFile, wanted: Callable[[str], bool], done: Container[str] = ()
 ) -> Iterator[tuple[str, bytes]]:
-    """The parts xlflow parses in full (their CRC is checked on the way), and the head of
-    every other XML part, where a DTD would have to be; none of those `done` already.
-    Sizes are already bounded."""
+    """Every part, read whole so that its CRC is checked (a return archived as accepted must
+    open in an office suite, and LibreOffice refuses a part whose CRC is wrong): the parts
+    xlflow parses, and every other XML part, where a DTD would have to be and which must be
+    well-formed; none of those `done` already. Sizes are already bounded."""
     for info in zf.infolist():
         if info.is_dir() or info.filename in done:
             continue
         name = info.filename
-        if wanted(name):
+        try:
             with zf.open(info) as fh:
                 parts = []
                 while chunk := fh.read(_CHUNK):
                     parts.append(chunk)
+        except zipfile.BadZipFile as exc:
+            if "CRC" in str(exc):
+                raise _malformed(name, "校验和（CRC）不符，内容已被改动或损坏") from None
+            raise
+        if wanted(name) or name.endswith((".xml", ".rels", ".vml")):
             yield name, b"".join(parts)
-        elif name.endswith((".xml", ".rels", ".vml")):
-            with zf.open(info) as fh:
-                yield name, fh.read(4096)
+
+
+def well_formed(name: str, data: bytes) -> None:
+    """Refuse an XML part that is not well-formed, or that declares a DTD: Excel asks to
+    repair such a file and LibreOffice will not open it, whatever the values read."""
+    parser = pyexpat.ParserCreate()
+
+    def refuse(*_: object) -> None:
+        raise _malformed(name, "含有 DTD 声明")
+
+    parser.StartDoctypeDeclHandler = refuse
+    try:
+        parser.Parse(data, True)
+    except (pyexpat.ExpatError, LookupError, ValueError) as exc:  # an unknown encoding
+        raise _malformed(name, f"XML 格式错误：{exc}") from None
 
 
 _PACKAGE_WORDS = {

@@ -36,6 +36,7 @@ from .package import (
     _members,
     _ole_kind,
     sniff,
+    well_formed,
 )
 from .workbook import (
     REFILL,
@@ -288,9 +289,17 @@ def _parts(zf: zipfile.ZipFile, fmt: str, sheets: Sequence[str]) -> dict[str, by
                     "可能是恶意构造的文件，已拒收。" + REFILL,
                 )
             )
+        if name.endswith((".xml", ".rels")) and not _checked_elsewhere(name):
+            well_formed(name, part)
         if parsed(name):
             wanted[name] = part
     return wanted
+
+
+def _checked_elsewhere(name: str) -> bool:
+    """The parts read cell by cell, whose own pass holds them to well-formed XML (the
+    largest parts, never parsed twice)."""
+    return name.startswith("xl/worksheets/sheet") or name == "content.xml"
 
 
 def _fatal(issues: list[Issue]) -> bool:
