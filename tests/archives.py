@@ -96,3 +96,28 @@ def seven_zip(members: list[tuple[str, bytes]]) -> bytes:
         for name, data in members:
             archive.writestr(data, name)
     return buf.getvalue()
+
+
+def forwarded_mail(inner: bytes, when: dt.datetime, name: str = "转发.eml") -> bytes:
+    """A mail carrying another mail as an attachment (message/rfc822) encoded in base64, as
+    some clients forward one. The email package will not write that encoding for an
+    attached mail, so the few lines are written here as such a client writes them."""
+    import base64
+
+    head = (
+        "From: 办公室 <office@example.gov.cn>\r\nTo: coordinator@example.gov.cn\r\n"
+        "Subject: =?utf-8?b?" + base64.b64encode("转发：填报表".encode()).decode() + "?=\r\n"
+        f"Date: {format_datetime(when.astimezone())}\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/mixed; boundary="xlflow-b1"\r\n\r\n'
+        "--xlflow-b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nforwarded\r\n"
+        "--xlflow-b1\r\nContent-Type: message/rfc822\r\n"
+        f"Content-Disposition: attachment; filename*=utf-8''{_quoted(name)}\r\n"
+        "Content-Transfer-Encoding: base64\r\n\r\n"
+    ).encode()
+    return head + base64.encodebytes(inner).replace(b"\n", b"\r\n") + b"--xlflow-b1--\r\n"
+
+
+def _quoted(name: str) -> str:
+    from urllib.parse import quote
+
+    return quote(name, safe="")

@@ -34,7 +34,7 @@ from .conftest import (
     run_json,
     specific_issue,
 )
-from .fuzz import harness, outer
+from .fuzz import coordinator, harness, outer
 
 FINDS = Path(__file__).parent / "data" / "fuzz-finds"
 
@@ -222,11 +222,50 @@ def test_a_short_container_fuzz_run_finds_nothing(tmp_path: Path) -> None:
     """Mails and archives of genuine returns, mutated, through the real collect."""
     summary = outer.run_containers(tmp_path, run_seed=20261205, rounds=8, workers=2)
     assert summary.findings == [], summary.findings
-    assert summary.iterations == {"zip": 16, "7z": 8, "eml": 8, "msg": 8}
+    # a GBK zip, a UTF-8 zip and a zip holding a mail; a mail and a forwarded mail
+    assert summary.iterations == {"zip": 27, "7z": 9, "eml": 18, "msg": 9}  # 3 rounds a batch
     # not vacuous: some containers open and their returns are judged, some are refused
     outcomes = {k for per in summary.outcomes.values() for k in per}
     assert any(k.startswith("opened") for k in outcomes)
     assert any(k.startswith("refused") for k in outcomes)
+
+
+@pytest.mark.parametrize("target", coordinator.TARGETS)
+def test_a_short_run_over_the_coordinators_files_finds_nothing(tmp_path: Path, target: str) -> None:
+    """Unit directories, received forms and mapping files, mutated, through the real
+    directory --check, forward and register --update (issue #38)."""
+    summary = coordinator.run_coordinator(tmp_path, target, run_seed=20261206, rounds=12)
+    assert summary.findings == [], summary.findings
+    outcomes = {k for per in summary.outcomes.values() for k in per}
+    assert "refused" in outcomes and "read" in outcomes, summary.outcomes  # not vacuous
+
+
+def test_the_container_harness_reports_a_return_that_vanished(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check behind C1-C4: a container read without a word about a return it listed."""
+    from xlflow.reading import containers
+
+    def silent(member: Any, *_: Any) -> list[Any]:
+        return []  # a nested container dropped, as C4 was
+
+    monkeypatch.delenv("XLFLOW_POOL_IN_PROCESS", raising=False)
+    monkeypatch.setattr(containers, "_nested", silent)
+    summary = outer.run_containers(tmp_path, run_seed=1, rounds=4, workers=1, batch=7)
+    assert ("套娃.zip", "vanished") in {(f["seed"], f["class"]) for f in summary.findings}
+
+
+def test_the_coordinator_harness_reports_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from xlflow.relay import forward
+
+    def broken(*_: Any) -> str:
+        raise KeyError("fields")  # as F1 was
+
+    monkeypatch.setattr(forward, "_shape_problem", broken)
+    summary = coordinator.run_coordinator(tmp_path, "forms", run_seed=1, rounds=4)
+    assert "exception" in {f["class"] for f in summary.findings}
 
 
 def test_a_short_register_fuzz_run_finds_nothing(tmp_path: Path) -> None:

@@ -1,8 +1,11 @@
 """Run the fuzz harness by hand: `python -m tests.fuzz --minutes 60`.
 
 `--target returns` (the default) mutates returned files; `--target containers` wraps genuine
-returns in mails and archives and mutates those, through the real collect; `--target
-registers` mutates the registers, through the real init (tests/fuzz/outer.py).
+returns in mails and archives (nested two deep too) and mutates those, through the real
+collect; `--target registers` mutates the registers, through the real init
+(tests/fuzz/outer.py); `--target directories|forms|mappings` mutates the unit directory, a
+received form and a mapping file, through directory --check, forward and register --update
+(tests/fuzz/coordinator.py).
 
 Prints a summary per format (iterations, outcomes per class) and writes every finding,
 the mutated file and a JSON note of what was done to it, into --out.
@@ -16,6 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from tests.fuzz.coordinator import TARGETS, run_coordinator
 from tests.fuzz.harness import Summary, run
 from tests.fuzz.outer import run_containers, run_registers
 
@@ -26,7 +30,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, help="or: this many passes over the seeds")
     parser.add_argument("--seed", type=int, default=1, help="the run's random seed")
     parser.add_argument(
-        "--target", choices=("returns", "containers", "registers"), default="returns"
+        "--target", choices=("returns", "containers", "registers", *TARGETS), default="returns"
     )
     parser.add_argument("--formats", default="xlsx,xls,ods", help="returns: which formats")
     parser.add_argument("--workers", type=int, default=2)
@@ -56,6 +60,16 @@ def main() -> int:
                 rounds=args.rounds,
                 seconds=seconds,
                 workers=args.workers,
+                out=args.out,
+                progress=show,
+            )
+        elif args.target in TARGETS:
+            summary = run_coordinator(
+                Path(tmp),
+                args.target,
+                run_seed=args.seed,
+                rounds=args.rounds,
+                seconds=seconds,
                 out=args.out,
                 progress=show,
             )

@@ -38,9 +38,10 @@ from xlflow.errors import XlflowError
 from xlflow.intake.collect import archive_name, collect
 from xlflow.issues import Verdict
 from xlflow.register.init import init_workspace
+from xlflow.text import visible
 from xlflow.workspace import Workspace
 
-from ..archives import gbk_zip, mail, outlook, seven_zip
+from ..archives import forwarded_mail, gbk_zip, mail, outlook, seven_zip
 from .harness import (
     ROUND,
     SEEDS,
@@ -89,6 +90,7 @@ WHEN = dt.datetime(2019, 7, 5, 9, 30)
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+XLS = "application/vnd.ms-excel"
 
 
 def container_seeds(seeds: dict[str, Seed]) -> list[Outer]:
@@ -111,6 +113,18 @@ def container_seeds(seeds: dict[str, Seed]) -> list[Outer]:
             expected,
         ),
         Outer("回复.msg", outlook(pair, WHEN), expected),
+        # nested two deep: a zip holding a mail holding a return, and a mail forwarded as a
+        # base64 attachment (issue #38: C2, C4)
+        Outer(
+            "套娃.zip",
+            gbk_zip([("回复.eml", mail([("高新处.xlsx", first, XLSX)], WHEN)), pair[1]]),
+            expected,
+        ),
+        Outer(
+            "转发.eml",
+            forwarded_mail(mail([(*pair[0], XLSX), (*pair[1], XLS)], WHEN), WHEN),
+            expected,
+        ),
     ]
 
 
@@ -246,6 +260,32 @@ def mutate_mail(data: bytes, rng: random.Random) -> tuple[bytes, str]:
     return text[:at], f"eml: cut at {at}"
 
 
+# what a mail client, a script or an attacker puts in an attachment's name: a C string's
+# terminating NUL, escape sequences (OSC sets a terminal's title, CSI a colour), C1
+# controls, bidirectional overrides, line ends, a path
+_NAME_INSERTS = (
+    "\0", "\x1b]0;pwned\x07", "\x1b[31m", "\x9b31m", "\u202e", "\u2066", "\r\n", "\t",
+    "\x7f", "../", "C:", ":", "\u200b",
+)  # fmt: skip
+
+
+def mutate_mail_name(seed: Outer, rng: random.Random) -> tuple[bytes, str]:
+    """A mail of the same returns rebuilt with one attachment name changed: a control
+    character, an escape sequence or a path inserted at the start, the end (where a
+    terminating NUL stays) or inside it."""
+    first, second = (SEEDS / "00.xlsx").read_bytes(), (SEEDS / "02.xls").read_bytes()
+    names = ["高新处.xlsx", "农村处.xls"]
+    k = rng.randrange(2)
+    junk = rng.choice(_NAME_INSERTS)
+    at = rng.choice((0, len(names[k]), rng.randrange(len(names[k]))))
+    names[k] = names[k][:at] + junk + names[k][at:]
+    pair = [(names[0], first), (names[1], second)]
+    what = f"{seed.name}: attachment name {names[k]!r}"
+    if seed.name.endswith(".msg"):
+        return outlook(pair, WHEN), what
+    return mail([(pair[0][0], first, XLSX), (pair[1][0], second, XLS)], WHEN), what
+
+
 def mutate_bytes(data: bytes, rng: random.Random, what: str) -> tuple[bytes, str]:
     """A .7z or .msg: a byte in its header region (a 7z's end header, an OLE file's first
     sectors) or anywhere, set or flipped; or the file cut short."""
@@ -267,6 +307,8 @@ def mutate_bytes(data: bytes, rng: random.Random, what: str) -> tuple[bytes, str
 
 def mutate_outer(seed: Outer, rng: random.Random) -> tuple[bytes, str]:
     suffix = Path(seed.name).suffix
+    if seed.name in ("回复.eml", "回复.msg") and rng.random() < 0.25:
+        return mutate_mail_name(seed, rng)
     if suffix == ".zip":
         return mutate_archive_zip(seed.data, rng)
     if suffix == ".eml":
@@ -304,10 +346,12 @@ def _judge_batch(
     shutil.rmtree(root, ignore_errors=True)
     shutil.copytree(template, root)
     names = []
-    for k, (seed, data, _, _) in enumerate(inputs):
+    what_of = {}
+    for k, (seed, data, what, _) in enumerate(inputs):
         name = f"{k:03d}-{seed.name}"
         (root / "inbox" / name).write_bytes(data)
         names.append(name)
+        what_of[name] = what
     try:
         report = collect(Workspace.open(root), ROUND, workers=workers)
     except Exception as exc:  # an escape: which input? Each alone says
@@ -339,6 +383,8 @@ def _judge_batch(
                 if "finding" in outcome:
                     found = (outcome["finding"], [record.path, *outcome["detail"]])
         if found is None:
+            found = _vanished_or_raw(name, seed, records, what_of[name])
+        if found is None:
             refused = [i.code.value for r in records if r.path == name for i in r.issues]
             inside = sum(1 for r in records if r.path != name)
             label = f"refused: {refused[0]}" if refused else f"opened: {min(inside, 2)} inside"
@@ -346,6 +392,30 @@ def _judge_batch(
         else:
             out.append(found)
     return out
+
+
+def _vanished_or_raw(
+    name: str, seed: Outer, records: list[Any], what: str
+) -> tuple[str, list[str]] | None:
+    """A return that vanished without a word, or a control character stored or said raw.
+
+    Every input must leave a record; a container that leaves none of its own (it was read)
+    must leave one for each genuine return it carried, unless the mutation renamed one."""
+    if not records:
+        return ("vanished", ["no record at all: neither the container nor anything inside"])
+    for record in records:
+        texts = [record.path, record.origin, *(i.message for i in record.issues)]
+        raw = [t for t in texts if visible(t, keep="\n") != t]
+        if raw:
+            return ("raw-control", [repr(raw[0])[:300]])
+    renamed = "name" in what or "filename" in what or "cut" in what
+    if any(r.path == name for r in records) or renamed:
+        return None
+    seen = {r.path.rsplit("!", 1)[-1] for r in records}
+    missing = [inner for inner in seed.inner if inner not in seen]
+    if missing:
+        return ("vanished", [f"{'、'.join(missing)}: listed, no record, no word"])
+    return None
 
 
 def report_values(root: Path, record: Any) -> dict[str, Any]:

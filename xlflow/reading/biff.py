@@ -325,7 +325,7 @@ class _SheetWalk:
             raise self._damaged(pos, "有一条单元格记录被改成了 CONTINUE 记录", body)
         if kind in _CELL_TABLE:
             self.in_cells = True
-        elif self.in_cells and kind not in _AFTER_CELLS:
+        elif self.in_cells and kind not in _AFTER_CELLS and kind not in _LEGACY_RECORDS:
             raise self._damaged(
                 pos, f"的单元格之间有一条类型未知的记录（0x{kind:04X}），单元格记录已损坏", body
             )

@@ -215,7 +215,7 @@ def _listed_name(raw: str) -> tuple[str, Issue | None]:
     name = raw.rstrip("\0")
     problem = text_problem(name)
     if problem is not None and problem.code is not IssueCode.UNSAFE_ZIP_MEMBER:
-        return visible(_clean_name(name)), _bad_member_name(problem)
+        return _clean_name(name), _bad_member_name(problem)
     return _clean_name(name), None
 
 
@@ -430,10 +430,11 @@ def _outlook(
 
 
 def _clean_name(name: str) -> str:
-    """A member's path without a leading slash or parent steps (nothing is written to disk,
-    but the name is shown and stored)."""
+    """A member's path without a leading slash or parent steps, its control and
+    bidirectional characters shown (nothing is written to disk, but the name is shown and
+    stored)."""
     parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".", "..")]
-    return "/".join(parts) or "（无名）"
+    return visible("/".join(parts)) or "（无名）"
 
 
 # what zipfile and the decompressors under it raise on a damaged or crafted archive

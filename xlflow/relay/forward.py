@@ -261,8 +261,11 @@ def read_received_form(path: Path, limits: Limits) -> ReceivedForm:
         _READ_FORM, (path, limits), limits.read_timeout_seconds * 2, limits.worker_memory_mb
     )
     if isinstance(outcome, JobFailure):
+        failed = {"error": "读取程序内部出错", "timeout": "读取超时仍未完成"}.get(
+            outcome.kind, "读取程序异常终止"
+        )
         raise Invalid(
-            f"“{path.name}”无法读取（{outcome.detail}）。请在 Excel 或 WPS 中打开确认后另存，再重试。"
+            f"“{path.name}”无法读取（{failed}：{outcome.detail}）。请在 Excel 或 WPS 中打开确认后另存，再重试。"
         )
     form: ReceivedForm = outcome
     return form
