@@ -148,7 +148,7 @@ def test_not_workbooks(
         "空.xlsx": ("empty-file", "空的"),
         "导出.xlsx": ("not-a-workbook", "CSV"),
         "截断.xlsx": ("corrupt-file", "损坏"),
-        "校验和错误.xlsx": ("corrupt-file", "损坏"),
+        "校验和错误.xlsx": ("malformed-part", "校验和（CRC）不符"),  # the part is named
         "说明.xlsx": ("not-a-workbook", "Word"),
     }
     for name, (code, words) in expected.items():

@@ -63,7 +63,7 @@ def test_a_register_too_large_is_refused_unread(tmp_path: Path) -> None:
 def test_a_csv_in_neither_encoding_is_a_message(tmp_path: Path) -> None:
     path = tmp_path / "乱码.csv"
     path.write_bytes(b"\xff\xff\xfe\x80" * 10)
-    _refused(path, "既不是 UTF-8 也不是 GBK")
+    _refused(path, "既不是 UTF-8、UTF-16 也不是 GBK")
 
 
 def test_a_csv_of_one_column_is_read_without_a_dialect(tmp_path: Path) -> None:
