@@ -379,3 +379,16 @@ def s4_folder(tmp_path: Path) -> Path:
         zf.extractall(folder)
     (folder / "inbox").mkdir(exist_ok=True)
     return folder
+
+
+def test_a_zip_whose_directory_lists_fewer_members_than_it_counts_is_damaged() -> None:
+    """Found by the container harness's vanish check (seed 38): one entry's comment length
+    set to 255 swallows the entry after it, and zipfile lists only the first return without
+    a word. The end record counts two: the zip is damaged, and said so."""
+    from xlflow.config import Limits
+    from xlflow.reading.containers import unpack
+
+    data = (Path(__file__).parent / "data" / "fuzz" / "zip-comment-length-swallows-an-entry.zip").read_bytes()  # fmt: skip
+    inner, issues = unpack("报表.zip", data, Limits())
+    assert inner == [] and [i.code.value for i in issues] == ["container-damaged"]
+    assert "结尾记录说有 2 个" in issues[0].message

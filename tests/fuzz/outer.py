@@ -37,6 +37,7 @@ from typing import Any
 from xlflow.errors import XlflowError
 from xlflow.intake.collect import archive_name, collect
 from xlflow.issues import Verdict
+from xlflow.reading.containers import CONTAINERS
 from xlflow.register.init import init_workspace
 from xlflow.text import visible
 from xlflow.workspace import Workspace
@@ -413,7 +414,10 @@ def _vanished_or_raw(
         return None
     seen = {r.path.rsplit("!", 1)[-1] for r in records}
     missing = [inner for inner in seed.inner if inner not in seen]
-    if missing:
+    # a nested container that was refused, or said to hold nothing, is the word about
+    # what was inside it
+    said = any(r.path != name and r.path.lower().endswith(CONTAINERS) for r in records)
+    if missing and not said:
         return ("vanished", [f"{'、'.join(missing)}: listed, no record, no word"])
     return None
 

@@ -30,7 +30,7 @@ from typing import Any
 from ..config import Limits
 from ..issues import Issue, IssueCode, damage_words, error, warning
 from ..text import visible
-from .package import SPREADSHEET_SUFFIXES
+from .package import SPREADSHEET_SUFFIXES, unlisted
 from .zipnames import NameProblem, decoded_name, first_problem, text_problem
 
 CONTAINERS = (".eml", ".msg", ".zip", ".7z", ".rar")
@@ -467,6 +467,8 @@ def _zip(data: bytes, budget: _Budget) -> tuple[list[_Member], list[Issue]]:
     bad = first_problem(infos)
     if bad is not None:
         return [], [_bad_name(bad)]
+    if gap := unlisted(archive):
+        return [], [_broken("压缩包", gap)]
     members: list[_Member] = []
     with archive:
         for info in infos:

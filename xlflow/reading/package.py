@@ -78,9 +78,28 @@ def _ole_kind(data: bytes) -> str:
     return "ole"
 
 
+def unlisted(zf: zipfile.ZipFile) -> str:
+    """What is wrong when a zip's central directory lists fewer members than its end
+    record counts, or "": a comment length changed in one entry swallows the entries after
+    it, and zipfile then lists only those before, without a word (a return inside would
+    vanish). The end record is read with zipfile's own reader (zip64 included)."""
+    try:
+        assert zf.fp is not None
+        end = zipfile._EndRecData(zf.fp)  # type: ignore[attr-defined]
+        declared = int(end[zipfile._ECD_ENTRIES_TOTAL])  # type: ignore[attr-defined]
+    except (AttributeError, IndexError, TypeError, ValueError, OSError, AssertionError):
+        return ""  # a Python without these: the other checks still stand
+    found = len(zf.infolist())
+    if found != declared:
+        return f"目录中列出 {found} 个文件，而结尾记录说有 {declared} 个，目录已损坏"
+    return ""
+
+
 def _check_zip(zf: zipfile.ZipFile, limits: Limits) -> tuple[list[Issue], str]:
     """Bomb, name and DTD checks on a zip; returns the issues and the package kind."""
     infos = zf.infolist()
+    if gap := unlisted(zf):
+        return [_corrupt_zip(gap)], ""
     names = {i.filename for i in infos}
     if len(infos) > limits.max_zip_members:
         return [
@@ -129,19 +148,29 @@ def _check_zip(zf: zipfile.ZipFile, limits: Limits) -> tuple[list[Issue], str]:
                         + REFILL,
                     )
                 ], ""
+    return [], _package_kind(names)
+
+
+def _package_kind(names: set[str]) -> str:
     if "xl/workbook.xml" in names:
-        kind = "xlsm" if any(n.lower().endswith("vbaproject.bin") for n in names) else "xlsx"
-    elif "xl/workbook.bin" in names:
-        kind = "xlsb"
-    elif "content.xml" in names and "mimetype" in names:
-        kind = "ods"
-    elif "word/document.xml" in names:
-        kind = "docx"
-    elif "ppt/presentation.xml" in names:
-        kind = "pptx"
-    else:
-        kind = "zip"
-    return [], kind
+        return "xlsm" if any(n.lower().endswith("vbaproject.bin") for n in names) else "xlsx"
+    if "xl/workbook.bin" in names:
+        return "xlsb"
+    if "content.xml" in names and "mimetype" in names:
+        return "ods"
+    if "word/document.xml" in names:
+        return "docx"
+    if "ppt/presentation.xml" in names:
+        return "pptx"
+    return "zip"
+
+
+def _corrupt_zip(what: str) -> Issue:
+    return error(
+        IssueCode.CORRUPT_FILE,
+        f"文件已损坏（{what}）。可能是邮件附件没有下载完整；请重新保存附件，"
+        "或请报送单位用 Excel/WPS 打开确认后重新发送。",
+    )
 
 
 # what zipfile raises on a damaged archive, and on one it cannot read at all
