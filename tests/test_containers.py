@@ -392,3 +392,20 @@ def test_a_zip_whose_directory_lists_fewer_members_than_it_counts_is_damaged() -
     inner, issues = unpack("报表.zip", data, Limits())
     assert inner == [] and [i.code.value for i in issues] == ["container-damaged"]
     assert "结尾记录说有 2 个" in issues[0].message
+
+
+def test_a_control_character_a_file_names_is_shown_in_the_message() -> None:
+    """Found by the container harness's raw-control check (seed 38): a damaged .xls inside
+    an .msg is refused naming its OLE stream `\\x05DocumentSummaryInformation`, and the
+    message carried the \\x05 raw. Every message shows such characters as pictures."""
+    from xlflow.config import Limits
+    from xlflow.reading.containers import unpack
+    from xlflow.reading.reader import read_workbook
+
+    data = (Path(__file__).parent / "data" / "fuzz" / "msg-ole-stream-name-control-in-message.msg").read_bytes()  # fmt: skip
+    inner, _ = unpack("回复.msg", data, Limits())
+    for found in inner:
+        result = read_workbook(found.data, Path(found.name).suffix, Limits())
+        for issue in result.issues:
+            assert not any(ord(c) < 0x20 and c != "\n" for c in issue.message), issue.message
+    assert any("␅DocumentSummaryInformation" in i.message for f in inner for i in read_workbook(f.data, Path(f.name).suffix, Limits()).issues)  # fmt: skip

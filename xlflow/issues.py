@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
+from .text import visible
+
 
 class Severity(StrEnum):
     ERROR = "error"
@@ -125,6 +127,13 @@ class Issue:
     division: str = ""
     field: str = ""
     rule: str = ""  # the plausibility rule (xlflow.plausibility) a row breaks
+
+    def __post_init__(self) -> None:
+        # a message quotes what a file says (a stream's name, a sheet's, a value): its
+        # control characters are shown, wherever the message is printed or stored
+        shown = visible(self.message, keep="\n")
+        if shown != self.message:
+            object.__setattr__(self, "message", shown)
 
     def to_dict(self) -> dict[str, str]:
         out = asdict(self)
