@@ -129,3 +129,17 @@ def test_a_working_folder_too_deep_for_sqlite_says_so(tmp_path: Path) -> None:
 
     result = run(["init", str(deep)], expect=3)
     assert "工作文件夹的路径太长" in result.output and "Traceback" not in result.output
+
+
+def test_no_date_goes_through_strftime_with_text_that_is_not_ascii() -> None:
+    """The Windows C runtime refuses a strftime format with non-ASCII text
+    (`ValueError: Invalid format string`, found by running remind under Windows CPython);
+    dates are built from their numbers instead, everywhere."""
+    import ast
+
+    for path in (Path(__file__).parents[1] / "xlflow").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "strftime":
+                for arg in node.args:
+                    if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                        assert arg.value.isascii(), (path.name, node.lineno, arg.value)

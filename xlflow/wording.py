@@ -53,6 +53,12 @@ def form_title(settings: Settings, rnd: Round, division: str) -> str:
     )
 
 
+def short_time_text(when: dt.datetime) -> str:
+    """07月05日 09:30: month and day as remind says them. Built from the numbers, never
+    through strftime, whose non-ASCII formats the Windows C runtime refuses (ValueError)."""
+    return f"{when.month:02d}月{when.day:02d}日 {when.hour:02d}:{when.minute:02d}"
+
+
 def deadline_text(deadline: dt.date | None) -> str:
     if deadline is None:
         return "按通知要求"

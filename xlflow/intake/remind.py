@@ -23,7 +23,7 @@ from ..register.directory import DIRECTORY_XLSX, Directory, Unit, valid_emails
 from ..register.load import load_directory, load_register
 from ..standing import RoundState, Standing, round_state
 from ..text import safe_filename
-from ..wording import days_left_text, deadline_text, role_label, task_label
+from ..wording import days_left_text, deadline_text, role_label, short_time_text, task_label
 from ..workspace import Workspace
 from .receipts import receipt_name
 
@@ -64,7 +64,7 @@ def compose(
     if rejected is None:
         lines.append("截至目前，我们尚未收到贵处室的报送材料，请抓紧填报。")
     else:
-        when = rejected.received.strftime("%m月%d日 %H:%M")
+        when = short_time_text(rejected.received)
         lines.append(
             f"贵处室于 {when} 报送的材料（{rejected.path}）经核验需要修改，暂未采用。请按下列问题修改后重新报送："
         )
