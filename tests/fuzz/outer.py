@@ -414,9 +414,14 @@ def _vanished_or_raw(
         return None
     seen = {r.path.rsplit("!", 1)[-1] for r in records}
     missing = [inner for inner in seed.inner if inner not in seen]
-    # a nested container that was refused, or said to hold nothing, is the word about
-    # what was inside it
-    said = any(r.path != name and r.path.lower().endswith(CONTAINERS) for r in records)
+    # a nested container that was refused or said to hold nothing, or a member refused
+    # (named as the mail could name it), is the word about what it held
+    said = any(
+        r.path != name
+        and (r.path.lower().endswith(CONTAINERS) or r.verdict is not Verdict.ACCEPTED)
+        and any(i.severity.value == "error" for i in r.issues)
+        for r in records
+    )
     if missing and not said:
         return ("vanished", [f"{'、'.join(missing)}: listed, no record, no word"])
     return None

@@ -279,6 +279,8 @@ def _attachment(part: Any, budget: _Budget, issues: list[Issue], number: int) ->
     if attached_mail and not str(filename or "").lower().endswith(".eml"):
         filename = f"{filename or f'附件邮件{number}'}.eml"
     if not filename:
+        if part.get_content_type() in _SPREADSHEET_TYPES:
+            return _nameless(number, lambda: part.get_payload(decode=True))
         return None
     name, refused = _listed_name(str(filename))
     if not _wanted(name):
@@ -295,6 +297,37 @@ def _attachment(part: Any, budget: _Budget, issues: list[Issue], number: int) ->
     if not isinstance(body, bytes):
         return _Member(name, refused=_broken(f"附件“{name}”", "内容不是文件"))
     return _member(name, body, budget)
+
+
+_SPREADSHEET_TYPES = frozenset(
+    (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.ms-excel",
+        "application/vnd.oasis.opendocument.spreadsheet",
+        "application/vnd.ms-excel.sheet.macroenabled.12",
+    )
+)
+
+
+def _nameless(number: int, body: Any) -> _Member | None:
+    """An attachment with no name: one that is a spreadsheet by its type or its first bytes
+    (a zip package, an OLE file), or whose bytes cannot be read, is named as not read,
+    never skipped; anything else (a picture in the signature) is not a return."""
+    try:
+        head = body()
+    except Exception:  # a damaged storage: its bytes cannot be had either
+        head = None
+    spreadsheet = isinstance(head, bytes) and head.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0"))
+    if isinstance(head, bytes) and not spreadsheet:
+        return None  # a picture, a text: not a return
+    # no name, and content that is a spreadsheet or cannot be had at all: damage, named
+    name = f"（第 {number} 个附件，无名）"
+    refused = error(
+        IssueCode.CONTAINER_DAMAGED,
+        f"邮件的第 {number} 个附件没有文件名（邮件已损坏），可能是表格文件，未读取。"
+        "请让报送单位把填报表作为附件重新发送，或把它另存后放入 inbox/。",
+    )
+    return _Member(name, refused=refused)
 
 
 def _encoded_mail(part: Any) -> bool:
@@ -395,12 +428,20 @@ def _outlook(
         # a damaged property can hold another type where the date belongs
         when = message.sent_date if isinstance(message.sent_date, dt.datetime) else None
         listed = [(a, a.file_name) for a in message.attachments]
+        counted = int(message.attachment_count)
     except Exception as exc:  # python-oxmsg and olefile raise many kinds on broken input
         return [], [_broken("Outlook 邮件", exc)], origin, received
+    if counted != len(listed):
+        # the header counts the attachment storages the directory should hold: one missing
+        # is a damaged directory, and a return in it would vanish without a word
+        gap = f"邮件说有 {counted} 个附件，只找到 {len(listed)} 个"
+        return [], [_broken("Outlook 邮件", gap)], origin, received
     origin, received = _said(origin, received, sender, subject, when)
     members: list[_Member] = []
-    for attachment, file_name in listed:
+    for number, (attachment, file_name) in enumerate(listed, start=1):
         if not file_name:
+            if (nameless := _nameless(number, lambda a=attachment: a.file_bytes)) is not None:
+                members.append(nameless)
             continue
         name, refused = _listed_name(str(file_name))
         if not _wanted(name):
