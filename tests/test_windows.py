@@ -78,6 +78,10 @@ def test_a_whole_round_without_posix_modules(tmp_path: Path) -> None:
         / "工作文件夹"
     )
     assert len(str(deep)) > 260
+    if sys.platform == "win32":
+        # Windows itself opens no such path without LongPathsEnabled: xlflow refuses it up
+        # front (test_a_folder_too_deep_for_windows_is_refused_before_anything_is_written)
+        deep = tmp_path / "市科技局督查工作" / "重点任务进展" / "工作文件夹"
     register = tmp_path / "任务清单.csv"
     with open(register, "w", encoding="gb18030", newline="") as fh:  # CRLF, as Excel writes
         writer = csv.writer(fh, lineterminator="\r\n")
@@ -120,6 +124,40 @@ def test_a_whole_round_without_posix_modules(tmp_path: Path) -> None:
     assert {d["state"] for d in status["divisions"]} == {"accepted"}
     receipts = list((deep / "outbox" / "2019-H1" / "receipts").glob("*.xlsx"))
     assert len(receipts) == 4  # written by spawned workers too
+
+
+def test_a_folder_too_deep_for_windows_is_refused_before_anything_is_written(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """Windows opens no path past 260 characters unless long paths are enabled, and said
+    only 有更多可用数据 (ERROR_MORE_DATA) at the first file. The folder is refused first,
+    with its length, and nothing is written. Off Windows the same is checked with the
+    platform imitated."""
+    import xlflow.windows
+
+    from .conftest import run
+
+    monkeypatch.setattr(xlflow.windows, "WINDOWS_PATHS", True)
+    monkeypatch.setattr(xlflow.windows, "long_paths_enabled", lambda: False)
+    deep = tmp_path.joinpath(*["重点任务进展情况" * 4] * 4)
+    deep.mkdir(parents=True)
+    result = run(["init", str(deep)], expect=3)
+    assert f"工作文件夹的路径太长（{len(str(deep))} 个字符）" in result.output
+    assert "。。" not in result.output and list(deep.iterdir()) == []
+    shallow = tmp_path / "督查"
+    run(["init", str(shallow)])
+    monkeypatch.setattr(xlflow.windows, "long_paths_enabled", lambda: True)
+    run(["init", str(deep)])  # where Windows takes long paths, so does xlflow
+
+
+def test_windows_own_words_are_not_doubled_and_a_long_path_is_named() -> None:
+    from xlflow.wording import disk_error_text
+
+    full = OSError(28, "磁盘空间不足。")
+    assert disk_error_text(full).count("。。") == 0
+    more = OSError(22, "有更多可用数据。", "C:\\" + "长" * 250)
+    more.winerror = 234  # type: ignore[attr-defined]
+    assert "路径太长（253 个字符）" in disk_error_text(more)
 
 
 def test_a_working_folder_too_deep_for_sqlite_says_so(tmp_path: Path) -> None:

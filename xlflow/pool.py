@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any, Generic, TypeVar
 
+from . import windows
 from .errors import XlflowError
 from .issues import damage_words
 
@@ -62,12 +63,36 @@ def _vm_bytes() -> int:
     return 0
 
 
+# A worker ended by its own memory watch (Windows) exits with this code.
+MEMORY_EXIT = 77
+# What a spawned worker commits before its first job (the interpreter and xlflow's
+# modules), allowed on Windows on top of worker_memory_mb: Linux's cap is set in the
+# worker itself, above what it already has.
+_WORKER_BASE_MB = 256
+
+
 def _limit_memory(memory_mb: int) -> None:
-    if resource is None:  # Windows: no caps, isolation only
-        return
-    cap = _vm_bytes() + memory_mb * 1024 * 1024
-    with contextlib.suppress(ValueError, OSError):
-        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    if resource is not None:
+        cap = _vm_bytes() + memory_mb * 1024 * 1024
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    elif windows.ON_WINDOWS:
+        _watch_memory(memory_mb)
+
+
+def _watch_memory(memory_mb: int) -> None:
+    """Windows, besides the Job Object's cap (`windows.WorkerJob`): the worker ends itself
+    when its committed memory passes the cap, for where the job's limit does not hold
+    (a process Windows kept out of the job; Wine, which keeps no job memory limits)."""
+    cap = windows.committed_bytes() + memory_mb * 1024 * 1024
+
+    def watch() -> None:
+        while True:
+            if windows.committed_bytes() > cap:
+                os._exit(MEMORY_EXIT)
+            time.sleep(0.01)
+
+    threading.Thread(target=watch, name="xlflow-memory-watch", daemon=True).start()
 
 
 # The parent's end of every worker's pipe. A forked worker inherits them all; it closes
@@ -141,7 +166,11 @@ def _started_child(parent_pid: int, method: str) -> None:
 
 
 def _start(
-    ctx: Any, target: Callable[..., None], args: tuple[Any, ...], duplex: bool
+    ctx: Any,
+    target: Callable[..., None],
+    args: tuple[Any, ...],
+    duplex: bool,
+    memory_mb: int = 0,
 ) -> tuple[Any, Connection]:
     """A child process running `target(child_end, *args, parent_pid, method)`, ended with
     this one: (the process, this end of its pipe)."""
@@ -152,6 +181,10 @@ def _start(
     )
     proc.start()
     child.close()
+    cap = memory_mb + _WORKER_BASE_MB if memory_mb else 0
+    if (job := windows.worker_job(cap)) is not None:
+        # a memory cap, and no worker outlives this process however it ends
+        job.take(proc.sentinel)  # on Windows a Process's sentinel is its process handle
     return proc, parent
 
 
@@ -250,7 +283,9 @@ class _Slot:
     def __init__(
         self, ctx: Any, func: Callable[[Any, Any], Any], context: Any, memory_mb: int
     ) -> None:
-        self.proc, self.conn = _start(ctx, _worker, (func, context, memory_mb), duplex=True)
+        self.proc, self.conn = _start(
+            ctx, _worker, (func, context, memory_mb), duplex=True, memory_mb=memory_mb
+        )
         # jobs sent and not yet answered, oldest first; the oldest is the one running
         self.in_flight: deque[int] = deque()
         self.started = 0.0  # when the oldest began: sent to an idle worker, or the last answer
@@ -360,6 +395,10 @@ class IsolatedPool(Generic[J, R]):
     def _death(slot: _Slot) -> JobFailure:
         slot.proc.join(5)
         code = slot.proc.exitcode
+        if code == MEMORY_EXIT:
+            return JobFailure(
+                "memory", "读取时内存超出上限（worker_memory_mb），文件过大或是特意构造的"
+            )
         if code is not None and code < 0:
             try:
                 name = signal.Signals(-code).name

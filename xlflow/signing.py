@@ -20,6 +20,7 @@ from pathlib import Path
 from .errors import StateDamaged
 from .model import FormRow, FormSpec
 from .text import normalise_text
+from .windows import ON_WINDOWS, owner_only, restrict_to_owner
 
 # The identity stamp: what `generate` writes into every form, three times over (a
 # veryHidden sheet, defined names, custom properties), and `collect` reads back by key.
@@ -48,7 +49,8 @@ def identity(spec: FormSpec) -> dict[str, str]:
 
 
 def load_or_create_secret(path: Path) -> bytes:
-    """The working folder's secret, created on first use with owner-only permissions."""
+    """The working folder's secret, created on first use readable by its owner alone: mode
+    0o600 on POSIX, a DACL with that user alone on Windows (`xlflow.windows`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -63,6 +65,8 @@ def load_or_create_secret(path: Path) -> bytes:
         mode = path.stat().st_mode
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
             os.chmod(path, 0o600)
+        if ON_WINDOWS and not owner_only(path):
+            restrict_to_owner(path)  # the file mode means nothing there: an ACL does it
         text = path.read_text(encoding="ascii").strip()
         secret = bytes.fromhex(text)
     except (OSError, ValueError, UnicodeDecodeError):

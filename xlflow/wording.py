@@ -7,6 +7,7 @@ call the same thing by the same name.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 from collections.abc import Iterable
 
 from .config import RegisterSettings, Settings
@@ -131,4 +132,11 @@ def role_label(role: Role | str) -> str:
 def disk_error_text(exc: OSError) -> str:
     """What a person is told when the disk or a folder's permissions stop xlflow."""
     where = f"（{exc.filename}）" if exc.filename else ""
-    return f"文件读写失败{where}：{exc.strerror or exc}。请检查磁盘空间和文件夹权限后重试。"
+    said = str(exc.strerror or exc).rstrip("。. \r\n")  # Windows' own text ends with 。
+    if exc.errno == errno.ENAMETOOLONG or getattr(exc, "winerror", None) in (206, 234):
+        # 234 (有更多可用数据) is what Windows says of a path past 260 characters
+        return (
+            f"文件读写失败{where}：路径太长（{len(str(exc.filename or ''))} 个字符）。"
+            "请把工作文件夹移到较短的路径下（如 D:\\督查\\2024）后重试。"
+        )
+    return f"文件读写失败{where}：{said}。请检查磁盘空间和文件夹权限后重试。"

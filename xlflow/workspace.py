@@ -8,8 +8,9 @@ from importlib import resources
 from pathlib import Path
 
 from .config import Settings, load_settings
-from .errors import FolderNotFound
+from .errors import FolderInvalid, FolderNotFound
 from .model import Register, Round
+from .windows import path_too_long
 
 SETTINGS_NAME = "xlflow.toml"
 STATE_DIR = ".xlflow"
@@ -44,6 +45,8 @@ class Workspace:
         base = Path(root).resolve()
         if not base.is_dir():
             raise FolderNotFound(f"工作文件夹不存在：{base}")
+        if too_long := path_too_long(base):
+            raise FolderInvalid(too_long)
         path = find_settings(base)
         return cls(base, load_settings(path), path)
 

@@ -17,6 +17,7 @@ from ..config import (
 from ..errors import FolderInvalid, FolderNotFound
 from ..files import FolderChange, atomic_write
 from ..ledger import Ledger
+from ..windows import path_too_long
 from ..workspace import (
     REPORT_TEMPLATE,
     SETTINGS_NAME,
@@ -78,6 +79,8 @@ def init_workspace(
     """Create a working folder; with the coordinator's own register, recognise its layout
     and issuing office (or take `office`), and write xlflow.toml to match."""
     root = target.resolve()
+    if too_long := path_too_long(root):
+        raise FolderInvalid(too_long + "未做任何改动。")
     for existing in (root / SETTINGS_NAME, root / "templates" / SETTINGS_NAME):
         if existing.exists():
             raise FolderInvalid(

@@ -1,0 +1,277 @@
+"""What Windows offers where POSIX has rlimits, death signals and file modes: a Job Object
+that caps each worker's memory and ends every worker when the process that made them is
+gone, and a file readable by its owner alone.
+
+Written with ctypes over kernel32 and advapi32, which every Windows has: pywin32 would do
+the same through a 10 MB dependency, for five calls. Nothing here runs elsewhere; each
+function is a no-op or returns an empty answer off Windows.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import re
+import sys
+from ctypes import wintypes
+from pathlib import Path
+from typing import Any
+
+ON_WINDOWS = sys.platform == "win32"
+
+_JOB_OBJECT_EXTENDED_LIMIT_INFORMATION = 9
+_LIMIT_PROCESS_MEMORY = 0x100
+_LIMIT_KILL_ON_JOB_CLOSE = 0x2000
+_LIMIT_DIE_ON_UNHANDLED_EXCEPTION = 0x400
+
+
+class _IoCounters(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_ulonglong) for name in (
+        "ReadOperationCount", "WriteOperationCount", "OtherOperationCount",
+        "ReadTransferCount", "WriteTransferCount", "OtherTransferCount",
+    )]  # fmt: skip
+
+
+class _BasicLimits(ctypes.Structure):
+    _fields_ = [
+        ("PerProcessUserTimeLimit", ctypes.c_longlong),
+        ("PerJobUserTimeLimit", ctypes.c_longlong),
+        ("LimitFlags", wintypes.DWORD),
+        ("MinimumWorkingSetSize", ctypes.c_size_t),
+        ("MaximumWorkingSetSize", ctypes.c_size_t),
+        ("ActiveProcessLimit", wintypes.DWORD),
+        ("Affinity", ctypes.c_size_t),
+        ("PriorityClass", wintypes.DWORD),
+        ("SchedulingClass", wintypes.DWORD),
+    ]
+
+
+class _ExtendedLimits(ctypes.Structure):
+    _fields_ = [
+        ("BasicLimitInformation", _BasicLimits),
+        ("IoInfo", _IoCounters),
+        ("ProcessMemoryLimit", ctypes.c_size_t),
+        ("JobMemoryLimit", ctypes.c_size_t),
+        ("PeakProcessMemoryUsed", ctypes.c_size_t),
+        ("PeakJobMemoryUsed", ctypes.c_size_t),
+    ]
+
+
+class WorkerJob:
+    """One Job Object for the workers of this process: each worker's committed memory is
+    capped at `memory_mb` (as RLIMIT_AS caps its address space on Linux), and when the
+    last handle to the job closes (this process ends, however it ends) Windows ends every
+    worker in it."""
+
+    def __init__(self, memory_mb: int) -> None:
+        kernel32: Any = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]
+        self._kernel32 = kernel32
+        kernel32.CreateJobObjectW.restype = wintypes.HANDLE
+        self.handle = kernel32.CreateJobObjectW(None, None)
+        if not self.handle:
+            raise OSError(ctypes.get_last_error(), "CreateJobObjectW")  # type: ignore[attr-defined]
+        limits = _ExtendedLimits()
+        flags = _LIMIT_KILL_ON_JOB_CLOSE | _LIMIT_DIE_ON_UNHANDLED_EXCEPTION
+        if memory_mb:  # 0: no cap (merge's companion), only the end with this process
+            flags |= _LIMIT_PROCESS_MEMORY
+            limits.ProcessMemoryLimit = memory_mb * 1024 * 1024
+        limits.BasicLimitInformation.LimitFlags = flags
+        ok = kernel32.SetInformationJobObject(
+            wintypes.HANDLE(self.handle),
+            _JOB_OBJECT_EXTENDED_LIMIT_INFORMATION,
+            ctypes.byref(limits),
+            ctypes.sizeof(limits),
+        )
+        if not ok:
+            raise OSError(ctypes.get_last_error(), "SetInformationJobObject")  # type: ignore[attr-defined]
+
+    def take(self, process_handle: int) -> bool:
+        """Put a worker (by its process handle) in the job; False if Windows refused."""
+        return bool(
+            self._kernel32.AssignProcessToJobObject(
+                wintypes.HANDLE(self.handle), wintypes.HANDLE(process_handle)
+            )
+        )
+
+
+class _MemoryCounters(ctypes.Structure):
+    _fields_ = [("cb", wintypes.DWORD), ("PageFaultCount", wintypes.DWORD)] + [
+        (name, ctypes.c_size_t) for name in (
+            "PeakWorkingSetSize", "WorkingSetSize", "QuotaPeakPagedPoolUsage",
+            "QuotaPagedPoolUsage", "QuotaPeakNonPagedPoolUsage", "QuotaNonPagedPoolUsage",
+            "PagefileUsage", "PeakPagefileUsage", "PrivateUsage",
+        )
+    ]  # fmt: skip
+
+
+def committed_bytes() -> int:
+    """This process's private committed memory (what a Job Object's limit counts)."""
+    kernel32: Any = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]
+    kernel32.GetCurrentProcess.restype = wintypes.HANDLE
+    kernel32.K32GetProcessMemoryInfo.argtypes = [wintypes.HANDLE, ctypes.c_void_p, wintypes.DWORD]
+    counters = _MemoryCounters()
+    counters.cb = ctypes.sizeof(counters)
+    if not kernel32.K32GetProcessMemoryInfo(
+        kernel32.GetCurrentProcess(), ctypes.byref(counters), counters.cb
+    ):
+        return 0
+    return int(counters.PrivateUsage)
+
+
+# Windows opens a path of at most 260 characters unless long paths are enabled for the
+# machine; xlflow's own names inside a working folder take up to about 100 of them
+# (.xlflow\archive\<sha256>.xlsx, outbox\<round>\forms\<division>_<round>_填报表.xlsx).
+PATH_LIMIT = 260
+ROOM_INSIDE = 100
+WINDOWS_PATHS = ON_WINDOWS  # the paths are Windows' (a test imitates them elsewhere)
+
+
+def long_paths_enabled() -> bool:
+    """True where Windows opens paths past 260 characters (the machine's
+    LongPathsEnabled, which Python's own manifest then uses)."""
+    try:
+        import winreg
+
+        key = winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, r"SYSTEM\CurrentControlSet\Control\FileSystem")  # type: ignore[attr-defined]  # fmt: skip
+        value, _ = winreg.QueryValueEx(key, "LongPathsEnabled")  # type: ignore[attr-defined]
+        return bool(value)
+    except (ImportError, OSError):
+        return False
+
+
+def path_too_long(root: Path) -> str:
+    """Why a working folder is too deep for Windows to open the files xlflow keeps in it,
+    or "": said before anything is written (Windows would say only 有更多可用数据)."""
+    if not WINDOWS_PATHS:
+        return ""
+    length = len(str(root))
+    if length + ROOM_INSIDE <= PATH_LIMIT or long_paths_enabled():
+        return ""
+    return (
+        f"工作文件夹的路径太长（{length} 个字符）：Windows 的完整路径最多 {PATH_LIMIT} 个字符，"
+        f"文件夹里的文件名还要再占约 {ROOM_INSIDE} 个。请把工作文件夹移到较短的路径下"
+        "（如 D:\\督查\\2024）后再运行，或请管理员启用 Windows 的长路径支持（LongPathsEnabled）。"
+    )
+
+
+_JOBS: dict[int, WorkerJob] = {}
+
+
+def worker_job(memory_mb: int) -> WorkerJob | None:
+    """The job for workers capped at `memory_mb`, made once and kept open for this
+    process's life; None off Windows or where Windows cannot make one."""
+    if not ON_WINDOWS:
+        return None
+    if memory_mb not in _JOBS:
+        try:
+            _JOBS[memory_mb] = WorkerJob(memory_mb)
+        except OSError:
+            return None
+    return _JOBS[memory_mb]
+
+
+# Owner only: a protected DACL (nothing inherited from the folder) with one entry that
+# gives the user running xlflow full access. SDDL, as `icacls` and PowerShell show it.
+_OWNER_ONLY = "D:P(A;;FA;;;{sid})"
+_DACL = 0x4
+_PROTECTED_DACL = 0x80000000
+_SDDL_REVISION = 1
+
+
+def restrict_to_owner(path: Path) -> None:
+    """Make `path` readable and writable by its owner alone (Windows); elsewhere the file
+    mode (0o600) does it."""
+    if not ON_WINDOWS:
+        return
+    advapi32: Any = ctypes.WinDLL("advapi32", use_last_error=True)  # type: ignore[attr-defined]
+    descriptor = ctypes.c_void_p()
+    if not advapi32.ConvertStringSecurityDescriptorToSecurityDescriptorW(
+        _OWNER_ONLY.format(sid=current_user_sid()), _SDDL_REVISION, ctypes.byref(descriptor), None
+    ):
+        raise OSError(ctypes.get_last_error(), "ConvertStringSecurityDescriptorToSecurityDescriptorW")  # type: ignore[attr-defined]  # fmt: skip
+    try:
+        if not advapi32.SetFileSecurityW(str(path), _DACL | _PROTECTED_DACL, descriptor):
+            raise OSError(ctypes.get_last_error(), "SetFileSecurityW")  # type: ignore[attr-defined]
+    finally:
+        ctypes.WinDLL("kernel32").LocalFree(descriptor)  # type: ignore[attr-defined]
+
+
+_TOKEN_QUERY = 0x8
+_TOKEN_USER = 1
+
+
+def current_user_sid() -> str:
+    """The SID of the user running this process, as text (S-1-5-21-…)."""
+    advapi32: Any = ctypes.WinDLL("advapi32", use_last_error=True)  # type: ignore[attr-defined]
+    kernel32: Any = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]
+    kernel32.GetCurrentProcess.restype = wintypes.HANDLE
+    advapi32.OpenProcessToken.argtypes = [wintypes.HANDLE, wintypes.DWORD, ctypes.POINTER(wintypes.HANDLE)]  # fmt: skip
+    token = wintypes.HANDLE()
+    if not advapi32.OpenProcessToken(
+        kernel32.GetCurrentProcess(), _TOKEN_QUERY, ctypes.byref(token)
+    ):
+        raise OSError(ctypes.get_last_error(), "OpenProcessToken")  # type: ignore[attr-defined]
+    try:
+        needed = wintypes.DWORD()
+        advapi32.GetTokenInformation(token, _TOKEN_USER, None, 0, ctypes.byref(needed))
+        buffer = ctypes.create_string_buffer(needed.value)
+        if not advapi32.GetTokenInformation(
+            token, _TOKEN_USER, buffer, needed, ctypes.byref(needed)
+        ):
+            raise OSError(ctypes.get_last_error(), "GetTokenInformation")  # type: ignore[attr-defined]
+        sid = ctypes.c_void_p.from_buffer(buffer).value  # TOKEN_USER starts with its SID's address
+        text = ctypes.c_wchar_p()
+        if not advapi32.ConvertSidToStringSidW(ctypes.c_void_p(sid), ctypes.byref(text)):
+            raise OSError(ctypes.get_last_error(), "ConvertSidToStringSidW")  # type: ignore[attr-defined]
+        try:
+            return str(text.value)
+        finally:
+            kernel32.LocalFree(text)
+    finally:
+        kernel32.CloseHandle(token)
+
+
+def file_access(path: Path) -> str:
+    """The DACL of `path` in SDDL ("" off Windows): what the tests check."""
+    if not ON_WINDOWS:
+        return ""
+    advapi32: Any = ctypes.WinDLL("advapi32", use_last_error=True)  # type: ignore[attr-defined]
+    needed = wintypes.DWORD()
+    advapi32.GetFileSecurityW(str(path), _DACL, None, 0, ctypes.byref(needed))
+    buffer = ctypes.create_string_buffer(needed.value)
+    if not advapi32.GetFileSecurityW(str(path), _DACL, buffer, needed, ctypes.byref(needed)):
+        raise OSError(ctypes.get_last_error(), "GetFileSecurityW")  # type: ignore[attr-defined]
+    text = ctypes.c_wchar_p()
+    if not advapi32.ConvertSecurityDescriptorToStringSecurityDescriptorW(
+        buffer, _SDDL_REVISION, _DACL, ctypes.byref(text), None
+    ):
+        raise OSError(ctypes.get_last_error(), "ConvertSecurityDescriptorToStringSecurityDescriptorW")  # type: ignore[attr-defined]  # fmt: skip
+    try:
+        return str(text.value)
+    finally:
+        ctypes.WinDLL("kernel32").LocalFree(text)  # type: ignore[attr-defined]
+
+
+_ACE_SID = re.compile(r"\(([^;)]*);[^;)]*;[^;)]*;[^;)]*;[^;)]*;([^;)]*)")
+
+
+def owner_only(path: Path) -> bool:
+    """True when every entry of the file's DACL that allows anything names this user or
+    the system itself (always True off Windows, where the file mode says it)."""
+    if not ON_WINDOWS:
+        return True
+    me = current_user_sid()
+    aces = _ACE_SID.findall(file_access(path))
+    allowed = [sid for kind, sid in aces if kind == "A"]
+    return bool(allowed) and all(sid in (me, "SY", "OW") for sid in allowed)
+
+
+__all__ = [
+    "WorkerJob",
+    "committed_bytes",
+    "current_user_sid",
+    "file_access",
+    "owner_only",
+    "path_too_long",
+    "restrict_to_owner",
+    "worker_job",
+]
