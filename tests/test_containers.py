@@ -420,7 +420,7 @@ def test_a_control_character_a_file_names_is_shown_in_the_message() -> None:
         (
             "msg-attachment-without-name-or-bytes.msg",
             {"（第 1 个附件，无名）": "container-damaged", "农村处.xls": ""},
-        ),  # fmt: skip
+        ),
     ],
 )
 def test_an_outlook_mail_that_lost_an_attachment_says_so(
