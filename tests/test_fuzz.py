@@ -493,3 +493,20 @@ def test_a_value_hidden_under_a_merge_is_not_a_finding(tmp_path: Path) -> None:
     sheet = raw.sheet(harness.TASK_SHEET)
     assert sheet is not None
     assert harness.differences(sheet.rows, theirs) == ["R9C7: xlflow '李四' / independent '王五'"]
+
+
+def test_a_shared_string_count_of_two_to_the_31_is_refused_not_aborted(tmp_path: Path) -> None:
+    """Found by the directories harness (seed 38): uniqueCount="2147483648" in the unit
+    directory's sharedStrings.xml made python-calamine reserve room for 2**31 strings and
+    abort its worker. The declared count is checked against the strings there first."""
+    from xlflow.register.init import init_workspace
+
+    root = tmp_path / "work"
+    init_workspace(root)
+    bad = FINDS.parent / "fuzz" / "directory-shared-strings-unique-count-2e31.xlsx"
+    (root / "templates" / "单位名录.xlsx").write_bytes(bad.read_bytes())
+    result = run(["directory", "-w", str(root), "--check"], expect=3)
+    assert "单位名录" in result.output and "异常终止" not in result.output
+    found = read_workbook(bad.read_bytes(), ".xlsx", Limits())
+    assert [i.code.value for i in found.issues] == ["malformed-part"]
+    assert "声明有 2147483648 个共享字符串" in found.issues[0].message

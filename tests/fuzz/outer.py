@@ -348,11 +348,13 @@ def _judge_batch(
     shutil.copytree(template, root)
     names = []
     what_of = {}
+    data_of = {}
     for k, (seed, data, what, _) in enumerate(inputs):
         name = f"{k:03d}-{seed.name}"
         (root / "inbox" / name).write_bytes(data)
         names.append(name)
         what_of[name] = what
+        data_of[name] = data
     try:
         report = collect(Workspace.open(root), ROUND, workers=workers)
     except Exception as exc:  # an escape: which input? Each alone says
@@ -384,7 +386,7 @@ def _judge_batch(
                 if "finding" in outcome:
                     found = (outcome["finding"], [record.path, *outcome["detail"]])
         if found is None:
-            found = _vanished_or_raw(name, seed, records, what_of[name])
+            found = _vanished_or_raw(name, seed, records, what_of[name], data_of[name])
         if found is None:
             refused = [i.code.value for r in records if r.path == name for i in r.issues]
             inside = sum(1 for r in records if r.path != name)
@@ -396,7 +398,7 @@ def _judge_batch(
 
 
 def _vanished_or_raw(
-    name: str, seed: Outer, records: list[Any], what: str
+    name: str, seed: Outer, records: list[Any], what: str, data: bytes
 ) -> tuple[str, list[str]] | None:
     """A return that vanished without a word, or a control character stored or said raw.
 
@@ -409,7 +411,7 @@ def _vanished_or_raw(
         raw = [t for t in texts if visible(t, keep="\n") != t]
         if raw:
             return ("raw-control", [repr(raw[0])[:300]])
-    renamed = "name" in what or "filename" in what or "cut" in what
+    renamed = "name" in what or "filename" in what or "cut" in what or _names_hit(seed, data)
     if any(r.path == name for r in records) or renamed:
         return None
     seen = {r.path.rsplit("!", 1)[-1] for r in records}
@@ -425,6 +427,17 @@ def _vanished_or_raw(
     if missing and not said:
         return ("vanished", [f"{'、'.join(missing)}: listed, no record, no word"])
     return None
+
+
+def _names_hit(seed: Outer, data: bytes) -> bool:
+    """True when a mutation changed bytes of a member's name (a bit flipped in the name of
+    a zip member): the member is then no longer listed as a spreadsheet, and its absence
+    is no vanish."""
+    for name in seed.inner:
+        for encoded in (name.encode("utf-8"), name.encode("gbk")):
+            if data.count(encoded) < seed.data.count(encoded):
+                return True
+    return False
 
 
 def report_values(root: Path, record: Any) -> dict[str, Any]:

@@ -279,10 +279,10 @@ def _attachment(part: Any, budget: _Budget, issues: list[Issue], number: int) ->
     if attached_mail and not str(filename or "").lower().endswith(".eml"):
         filename = f"{filename or f'附件邮件{number}'}.eml"
     if not filename:
-        if part.get_content_type() in _SPREADSHEET_TYPES:
+        if part.get_content_type() in _SUFFIX_OF_TYPE:
             return _nameless(number, lambda: part.get_payload(decode=True))
         return None
-    name, refused = _listed_name(str(filename))
+    name, refused = _listed_name(_typed(str(filename), part.get_content_type()))
     if not _wanted(name):
         return None  # not a return: never decoded, never counted
     if refused is not None:
@@ -299,14 +299,22 @@ def _attachment(part: Any, budget: _Budget, issues: list[Issue], number: int) ->
     return _member(name, body, budget)
 
 
-_SPREADSHEET_TYPES = frozenset(
-    (
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        "application/vnd.ms-excel",
-        "application/vnd.oasis.opendocument.spreadsheet",
-        "application/vnd.ms-excel.sheet.macroenabled.12",
-    )
-)
+_SUFFIX_OF_TYPE = {
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ".xlsx",
+    "application/vnd.ms-excel": ".xls",
+    "application/vnd.oasis.opendocument.spreadsheet": ".ods",
+    "application/vnd.ms-excel.sheet.macroenabled.12": ".xlsm",
+}
+
+
+def _typed(name: str, mime: str) -> str:
+    """An attachment's name, with the suffix its type says where the name has none a
+    spreadsheet has (a web mail that dropped it, a name cut short): the mail says it is a
+    workbook, so it is read as one, never skipped."""
+    suffix = _SUFFIX_OF_TYPE.get(mime.lower().split(";")[0].strip())
+    if suffix and not _wanted(name.rstrip("\0")):
+        return name.rstrip("\0") + suffix
+    return name
 
 
 def _nameless(number: int, body: Any) -> _Member | None:
@@ -443,7 +451,11 @@ def _outlook(
             if (nameless := _nameless(number, lambda a=attachment: a.file_bytes)) is not None:
                 members.append(nameless)
             continue
-        name, refused = _listed_name(str(file_name))
+        try:
+            mime = str(attachment.mime_type or "")
+        except Exception:  # a damaged property: the name alone decides
+            mime = ""
+        name, refused = _listed_name(_typed(str(file_name), mime))
         if not _wanted(name):
             continue
         if refused is not None:

@@ -50,6 +50,7 @@ def _read_ooxml_parts(
     if strings is not None:
         strings = _spreadsheetml("xl/sharedStrings.xml", strings, b"sst", _SST_ELEMENTS)
         shared = _shared_strings(strings)
+        _declared_strings(strings, shared)
     for target, name in sheet_targets.items():
         data = parts.get(target)
         if data is not None:
@@ -154,6 +155,25 @@ def _shared_strings(part: bytes) -> int:
             raise _malformed("xl/sharedStrings.xml", f"第 {count + 1} 个共享字符串的结构不对")
         count += 1
     return count
+
+
+_UNIQUE_COUNT = re.compile(rb'<sst\b[^>]*?\suniqueCount="([^"]*)"')
+# how far the declared number of strings may pass the strings there (a writer's slip);
+# python-calamine reserves room for the declared number before it reads one, and aborts
+# the process when that is 2**31
+_STRINGS_SLACK = 1000
+
+
+def _declared_strings(part: bytes, items: int) -> None:
+    """The table's uniqueCount, against the strings it holds."""
+    m = _UNIQUE_COUNT.search(part, 0, 4096)
+    if m is None:
+        return
+    text = m.group(1).decode("ascii", "replace")
+    if not text.isdigit() or int(text) > items + _STRINGS_SLACK:
+        raise _malformed(
+            "xl/sharedStrings.xml", f"声明有 {text[:20]} 个共享字符串，实际只有 {items} 个"
+        )
 
 
 # A cell as office programs and openpyxl write it: r, then s and t, then perhaps a formula
