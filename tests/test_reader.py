@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from xlflow.cells import col_letter
 from xlflow.config import Limits
 from xlflow.issues import IssueCode
 from xlflow.reading import biff, ods, ooxml, package, reader, workbook
@@ -246,8 +247,9 @@ def test_a_broken_biff_record_is_malformed(kind: int, body: bytes, says: str) ->
 @pytest.mark.parametrize(
     ("kind", "body"),
     [
-        (0x0200, (0).to_bytes(4, "little") + (20000).to_bytes(4, "little") + _u16(0, 3, 0)),
-        (0x0208, _u16(20000, 0, 3) + b"\0" * 10),  # ROW far below the limit
+        # DIMENSIONS past what an .xls can hold
+        (0x0200, (0).to_bytes(4, "little") + (70000).to_bytes(4, "little") + _u16(0, 3, 0)),
+        (0x0203, _u16(20000, 0, 0) + b"\0" * 8),  # NUMBER far below the limit
         (0x0203, _u16(1, 500, 0) + b"\0" * 8),  # NUMBER far right of it
         (0x00BD, _u16(1, 0) + b"\0" * 6 + _u16(600)),  # MULRK whose last column is too far
     ],
@@ -256,6 +258,21 @@ def test_a_biff_sheet_too_large_is_refused_before_calamine(kind: int, body: byte
     with pytest.raises(workbook.Malformed) as caught:
         biff._check_biff_record("填报", kind, body, shared=3, styles=20, limits=LIMITS)
     assert caught.value.issue.code is IssueCode.LIMIT_EXCEEDED
+
+
+@pytest.mark.parametrize(
+    ("kind", "body"),
+    [
+        (0x0200, (0).to_bytes(4, "little") + (65536).to_bytes(4, "little") + _u16(0, 256, 0)),
+        (0x0208, _u16(20000, 0, 256) + b"\0" * 10),  # ROW: a formatted row, far down and wide
+        (0x0201, _u16(20000, 255, 0)),  # BLANK: a styled empty cell
+        (0x00BE, _u16(1, 0) + _u16(0) * 250 + _u16(250)),  # MULBLANK to the last column
+    ],
+)
+def test_biff_formatting_to_the_sheets_edge_is_no_refusal(kind: int, body: bytes) -> None:
+    """WPS formats whole rows and columns of an .xls or .et: DIMENSIONS, ROW, BLANK and
+    MULBLANK then reach the sheet's edge, and hold nothing python-calamine allocates for."""
+    biff._check_biff_record("填报", kind, body, shared=3, styles=20, limits=LIMITS)
 
 
 def test_biff_strings_of_every_shape() -> None:
@@ -552,11 +569,20 @@ def test_an_unknown_cell_type_is_named_with_its_cell() -> None:
     assert "类型“zz”不存在" in issue.message  # type: ignore[attr-defined]
 
 
-def test_a_dimension_too_wide_at_either_corner_is_refused() -> None:
-    for ref in (b"AAA1:A2", b"A1:AAA2"):
+def test_a_declared_range_is_formatting_and_only_content_counts() -> None:
+    """WPS declares a formatted row or column out to the sheet's edge, with styled empty
+    cells all the way: that is no refusal. A cell with something in it that far is."""
+    for ref in (b"AAA1:A2", b"A1:AAA2", b"A1:XFD1048576"):
         head = b'<dimension ref="' + ref + b'"/>'
-        issue = _refusal(_parts(_sheet(b'<row r="1"><c r="A1"><v>1</v></c></row>', head)))
-        assert issue.code is IssueCode.LIMIT_EXCEEDED, ref  # type: ignore[attr-defined]
+        assert _scan(_parts(_sheet(b'<row r="1"><c r="A1"><v>1</v></c></row>', head))) == []
+    styled = b"".join(b'<c r="' + col_letter(c).encode() + b'1" s="1"/>' for c in range(1, 16384))
+    row = b'<row r="1" spans="1:16384"><c r="A1"><v>1</v></c>' + styled + b"</row>"
+    assert _scan(_parts(_sheet(row + b'<row r="1048576" s="1"/>'))) == []
+    for cell in (b'<c r="AAA1"><v>1</v></c>', b'<c r="AAA1"><f>1+1</f><v>2</v></c>',
+                 b'<c r="AAA1" t="inlineStr"><is><t>x</t></is></c>'):  # fmt: skip
+        issue = _refusal(_parts(_sheet(b'<row r="1"><c r="A1"><v>1</v></c>' + cell + b"</row>")))
+        assert issue.code is IssueCode.LIMIT_EXCEEDED, cell  # type: ignore[attr-defined]
+        assert "AAA1" in issue.message  # type: ignore[attr-defined]
 
 
 def test_a_prefixed_sheet_is_read_like_a_plain_one() -> None:

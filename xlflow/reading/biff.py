@@ -405,6 +405,12 @@ _LEGACY_RECORDS = frozenset(
 )  # fmt: skip
 
 
+# what an .xls (BIFF8) can hold; and the cell records that hold only a style (BLANK,
+# MULBLANK), which WPS writes out to a formatted row's last column
+_BIFF8_ROWS, _BIFF8_COLUMNS = 65536, 256
+_FORMAT_ONLY = frozenset((0x0201, 0x00BE))
+
+
 def _check_biff_record(
     sheet: str, kind: int, body: bytes, shared: int, styles: int, limits: Limits
 ) -> None:
@@ -434,6 +440,10 @@ def _check_biff_record(
         )
         if first_row > rows or first_col > cols:
             raise _malformed(f"工作表“{sheet}”的记录", "DIMENSIONS 记录的起始行列大于结束行列")
+        if rows <= _BIFF8_ROWS and cols <= _BIFF8_COLUMNS:
+            # within what an .xls can hold it is formatting's reach (WPS formats whole rows
+            # and columns), which python-calamine does not allocate for: cells decide
+            rows = cols = 0
     elif kind in _CELL_RECORDS and len(body) >= 4:
         # python-calamine sizes the sheet by every cell, whatever DIMENSIONS says
         rows = int.from_bytes(body[0:2], "little") + 1
@@ -443,9 +453,8 @@ def _check_biff_record(
         elif len(body) >= 6 and int.from_bytes(body[4:6], "little") >= styles:
             row, col = rows - 1, cols - 1
             raise Malformed(_invalid_cell(sheet, cell_ref(row, col), "单元格格式编号不存在"))
-    elif kind == 0x0208 and len(body) >= 6:  # ROW: row, first column, last column + 1
-        rows = int.from_bytes(body[0:2], "little") + 1
-        cols = int.from_bytes(body[4:6], "little")
+        if kind in _FORMAT_ONLY:
+            rows = cols = 0  # a styled cell with nothing in it: formatting, not content
     if rows > limits.max_rows or cols > limits.max_columns:
         raise Malformed(_too_large(sheet, rows, cols, limits))
     if kind == 0x00FD and len(body) >= 10:  # LABELSST: row, col, xf, string index

@@ -18,8 +18,10 @@ from ..issues import Issue
 from ..text import CELL_TEXT_LIMIT, cell_length, decode_ooxml_escapes
 from .workbook import RawWorkbook, _invalid_cell, _malformed, _percent_format, _too_large
 
-_ROW_REF = re.compile(rb'<row\s[^>]*?r="(\d{1,8})"')
-_DIMENSION = re.compile(rb'<dimension\s+ref="([A-Z]{1,4})?(\d{1,8})?(?::([A-Z]{1,4})(\d{1,8}))?"')
+# a cell with nothing in it but its address, style and type, self-closed
+_EMPTY_CELL = re.compile(
+    rb'<c r="[A-Z]{1,3}[0-9]{1,7}"(?: s="[0-9]{1,6}")?(?: t="[a-zA-Z]{1,9}")?/>'
+)
 _FORMULA_TAG = re.compile(rb"<f[ >/]")
 _CACHED = re.compile(rb"<v>[^<]+</v>|<is>", re.S)
 
@@ -233,87 +235,106 @@ def _scan_sheet(  # noqa: C901 (a hot loop; see pyproject.toml)
 ) -> Issue | None:
     """One pass over a sheet's cells before python-calamine reads it.
 
-    The used range counts every cell reference, not only <dimension> and <row r>, so a
-    far cell cannot make the reader build an enormous range. A shared-string cell must
+    The used range counts every cell that holds a value, a formula or text, not the
+    <dimension>, <row r> or styled empty cells (WPS writes those to the sheet's edge), so
+    a far cell with content cannot make the reader build an enormous range, and
+    formatting cannot refuse an honest return. A shared-string cell must
     hold a valid index: python-calamine reads `abc`, `-1` or `1.5` as string 0 and never
     says so. Formula cells, those without a usable cached value, and percent-formatted
     cells are noted for validation.
     """
     max_row = max_col = 0
-    dim = _DIMENSION.search(data[:4096])
-    if dim:
-        for letters, digits in ((dim.group(1), dim.group(2)), (dim.group(3), dim.group(4))):
-            if letters:
-                max_col = max(max_col, col_number(letters))
-            if digits:
-                max_row = max(max_row, int(digits))
-    max_row = max(max_row, *map(int, _ROW_REF.findall(data)), 0)
-    if max_row <= limits.max_rows and max_col <= limits.max_columns:
-        plain = _scan_plain(data, shared, percent_styles)
-        if plain is not None and plain[0] <= limits.max_rows and plain[1] <= limits.max_columns:
-            raw.note_cells(sheet, plain[2], plain[3], plain[4])
-            return None
+    # Only cells that hold something count: WPS keeps a formatted row or column's cells
+    # out to the sheet's edge (`<dimension ref="A1:XFD14"/>`, spans="1:16384", thousands
+    # of `<c r="X5" s="3"/>`), and python-calamine, which builds its range from the cells
+    # with a value, ignores them as Excel does. They are dropped before the scan, so they
+    # cost neither a refusal nor memory in proportion to their width.
+    if b"/>" in data:
+        data = _EMPTY_CELL.sub(b"", data)
+    plain = _scan_plain(data, shared, percent_styles)
+    if plain is not None and plain[0] <= limits.max_rows and plain[1] <= limits.max_columns:
+        raw.note_cells(sheet, plain[2], plain[3], plain[4])
+        return None
     formulas: set[str] = set()
     missing: set[str] = set()
     percent: set[str] = set()
     seen: set[bytes] = set()
-    if max_row <= limits.max_rows and max_col <= limits.max_columns:
-        for m in _CELL_XML.finditer(data):
-            attrs, inner = m.group(1), m.group(3) or b""
-            found = _ATTR_R.search(attrs)
-            if found is None:
-                # The schema lets a cell take the next position; readers disagree on which,
-                # and no office program writes one, so its value cannot be trusted.
-                near = max(seen, key=len, default=b"A1").decode()
-                return _invalid_cell(sheet, f"{near} 之后", "单元格没有有效的地址")
-            letters, digits = found.groups()
-            max_col = max(max_col, col_number(letters))
-            max_row = max(max_row, int(digits))
-            if max_row > limits.max_rows or max_col > limits.max_columns:
-                break
-            key = letters + digits
-            ref = key.decode()
-            if key in seen:
-                return _invalid_cell(sheet, ref, "同一个单元格在文件中出现了两次")
-            seen.add(key)
-            kind = b""
-            if b"t=" in attrs:
-                t = _ATTR_T.search(attrs)
-                kind = t.group(1) if t else b""
-                if kind not in _CELL_TYPES:
-                    shown = kind.decode("utf-8", "replace")[:20]
-                    return _invalid_cell(sheet, ref, f"类型“{shown}”不存在")
-            if b"<is" in inner:
-                if kind != b"inlineStr":
-                    return _invalid_cell(sheet, ref, "有内嵌文字，却没有标为文字单元格")
-                body = _INLINE.search(inner)
-                if body is None or not _string_item_ok(body.group(1)):
-                    return _invalid_cell(sheet, ref, "内嵌文字的结构不对")
-            if kind == b"s":
-                v = _VALUE.search(inner)
-                if v is not None:
-                    index = v.group(1)
-                    if not index.isdigit() or int(index) >= shared:
-                        shown = index.decode("utf-8", "replace")[:20]
-                        return _invalid_cell(
-                            sheet, ref, f"共享字符串编号“{shown}”不存在（共 {shared} 个）"
-                        )
-            elif kind == b"inlineStr" and b"<is" not in inner and b"<v" in inner:
-                return _invalid_cell(sheet, ref, "标为内嵌文字，却没有文字内容")
-            if b"<f" in inner:
-                formulas.add(ref)
-                # openpyxl writes an empty <v></v> for a formula it never calculated; an
-                # error such as #VALUE! (t="e") is no usable value either
-                if not _CACHED.search(inner) or kind == b"e":
-                    missing.add(ref)
-            if percent_styles and b"s=" in attrs:
-                style = _ATTR_S.search(attrs)
-                if style and int(style.group(1)) in percent_styles:
-                    percent.add(ref)
+    for m in _CELL_XML.finditer(data):
+        attrs, inner = m.group(1), m.group(3) or b""
+        found = _ATTR_R.search(attrs)
+        if found is None:
+            # The schema lets a cell take the next position; readers disagree on which,
+            # and no office program writes one, so its value cannot be trusted.
+            near = max(seen, key=len, default=b"A1").decode()
+            return _invalid_cell(sheet, f"{near} 之后", "单元格没有有效的地址")
+        letters, digits = found.groups()
+        if not inner.strip():
+            continue  # a cell with a style and nothing in it (`<c r="X5" s="3"></c>`)
+        max_col = max(max_col, col_number(letters))
+        max_row = max(max_row, int(digits))
+        if max_row > limits.max_rows or max_col > limits.max_columns:
+            break
+        key = letters + digits
+        ref = key.decode()
+        if key in seen:
+            return _invalid_cell(sheet, ref, "同一个单元格在文件中出现了两次")
+        seen.add(key)
+        kind = b""
+        if b"t=" in attrs:
+            t = _ATTR_T.search(attrs)
+            kind = t.group(1) if t else b""
+            if kind not in _CELL_TYPES:
+                shown = kind.decode("utf-8", "replace")[:20]
+                return _invalid_cell(sheet, ref, f"类型“{shown}”不存在")
+        if b"<is" in inner:
+            if kind != b"inlineStr":
+                return _invalid_cell(sheet, ref, "有内嵌文字，却没有标为文字单元格")
+            body = _INLINE.search(inner)
+            if body is None or not _string_item_ok(body.group(1)):
+                return _invalid_cell(sheet, ref, "内嵌文字的结构不对")
+        if kind == b"s":
+            v = _VALUE.search(inner)
+            if v is not None:
+                index = v.group(1)
+                if not index.isdigit() or int(index) >= shared:
+                    shown = index.decode("utf-8", "replace")[:20]
+                    return _invalid_cell(
+                        sheet, ref, f"共享字符串编号“{shown}”不存在（共 {shared} 个）"
+                    )
+        elif kind == b"inlineStr" and b"<is" not in inner and b"<v" in inner:
+            return _invalid_cell(sheet, ref, "标为内嵌文字，却没有文字内容")
+        if b"<f" in inner:
+            formulas.add(ref)
+            # openpyxl writes an empty <v></v> for a formula it never calculated; an
+            # error such as #VALUE! (t="e") is no usable value either
+            if not _CACHED.search(inner) or kind == b"e":
+                missing.add(ref)
+        if percent_styles and b"s=" in attrs:
+            style = _ATTR_S.search(attrs)
+            if style and int(style.group(1)) in percent_styles:
+                percent.add(ref)
     if max_row > limits.max_rows or max_col > limits.max_columns:
-        return _too_large(sheet, max_row, max_col, limits)
+        rows, cols, far = _furthest(data, limits)
+        return _too_large(sheet, rows, cols, limits, far)
     raw.note_cells(sheet, formulas, missing, percent)
     return None
+
+
+_VALUED_CELL = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"[^>]*?(?<!/)>\s*<(?:v|f|is)\b')
+
+
+def _furthest(data: bytes, limits: Limits) -> tuple[int, int, str]:
+    """How far a refused sheet's content reaches: (last row, last column, the first cell
+    past the limits), for the message; one pass of a pattern, no cell kept."""
+    max_row = max_col = 0
+    far = ""
+    for m in _VALUED_CELL.finditer(data):
+        letters, digits = m.groups()
+        row, col = int(digits), col_number(letters)
+        max_row, max_col = max(max_row, row), max(max_col, col)
+        if not far and (row > limits.max_rows or col > limits.max_columns):
+            far = (letters + digits).decode()
+    return max_row, max_col, far
 
 
 def _percent_styles(styles: bytes | None) -> frozenset[int]:

@@ -119,14 +119,17 @@ def _invalid_cell(sheet: str, ref: str, what: str) -> Issue:
     )
 
 
-def _too_large(sheet: str, rows: int, cols: int, limits: Limits) -> Issue:
-    """A sheet whose used range passes the limits, in any format: one message for all."""
+def _too_large(sheet: str, rows: int, cols: int, limits: Limits, far: str = "") -> Issue:
+    """A sheet whose content reaches past the limits, in any format: one message for all.
+    It names the content (cells with a value, a formula or text), never formatting."""
+    where = f"（从 {far} 起超出）" if far else ""
     return error(
         IssueCode.LIMIT_EXCEEDED,
-        f"工作表“{sheet}”的使用范围达 {rows} 行 × {cols} 列，超过上限（max_rows = "
+        f"工作表“{sheet}”中有内容的单元格到了第 {rows} 行、第 {cols} 列{where}，超过上限（max_rows = "
         f"{limits.max_rows}，max_columns = {limits.max_columns}），未读取。请删除表格下方或右侧"
-        "多余的行列（或直接使用下发的原表重新填写）后再报送。",
+        "多余的内容（或直接使用下发的原表重新填写）后再报送。",
         sheet=sheet,
+        cell=far,
     )
 
 
