@@ -23,8 +23,8 @@ ARCHITECTURE = (PACKAGE.parent / "docs" / "architecture.md").read_text("utf-8")
 
 # (stage, its modules in order); a stage is a list of top-level modules or one subpackage
 STAGES: list[tuple[str, list[str]]] = [
-    ("core", ["errors", "issues", "text", "units", "config", "model", "wording", "values", "cells", "plausibility"]),
-    ("infrastructure", ["files", "excel", "pool", "signing", "ledger", "standing", "workspace"]),
+    ("core", ["errors", "text", "issues", "units", "config", "model", "wording", "values", "cells", "plausibility"]),
+    ("infrastructure", ["windows", "files", "excel", "pool", "signing", "ledger", "standing", "workspace"]),
     ("reading", ["zipnames", "workbook", "package", "ooxml", "ods", "biff", "reader", "containers"]),
     ("register", ["paragraphs", "parse", "directory", "directory_file", "load", "detect", "init", "revise", "update"]),
     ("generate", ["selfcheck", "forms"]),

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 ON_WINDOWS = sys.platform == "win32"
+if ON_WINDOWS:
+    import winreg
 
 _JOB_OBJECT_EXTENDED_LIMIT_INFORMATION = 9
 _LIMIT_PROCESS_MEMORY = 0x100
@@ -129,12 +131,10 @@ def long_paths_enabled() -> bool:
     """True where Windows opens paths past 260 characters (the machine's
     LongPathsEnabled, which Python's own manifest then uses)."""
     try:
-        import winreg
-
         key = winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, r"SYSTEM\CurrentControlSet\Control\FileSystem")  # type: ignore[attr-defined]  # fmt: skip
         value, _ = winreg.QueryValueEx(key, "LongPathsEnabled")  # type: ignore[attr-defined]
         return bool(value)
-    except (ImportError, OSError):
+    except (NameError, OSError):  # winreg: Windows only
         return False
 
 
