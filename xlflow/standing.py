@@ -76,6 +76,7 @@ class DivisionState:
             "late": self.late,
             "in_inbox": f.present if f else None,
             "origin": f.origin if f else "",
+            "application": f.application if f else "",
             "accepted_by_coordinator": self.decided,
             "coordinator_note": next((i.message for i in f.issues if i.code in DECISION_CODES), "")
             if f

@@ -449,6 +449,7 @@ class CollectReport:
                     "sha256": f.sha256,
                     "division": f.division,
                     "verdict": str(f.verdict),
+                    "application": f.application,
                     "issues": [
                         {
                             k: v

@@ -191,6 +191,7 @@ def receipt_layout(item: ReceiptInput, settings: Settings) -> list[_Sheet]:
         ("报送文件", record.path),
         *([("来自邮件", record.origin.removeprefix("邮件："))] if record.origin else []),
         ("收到时间", f"{record.received:%Y-%m-%d %H:%M}"),
+        *([("保存软件", record.application)] if record.application else []),
         ("核验结论", verdict),
     ]
     if record.verdict is Verdict.ACCEPTED and record.values:

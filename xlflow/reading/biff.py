@@ -78,6 +78,8 @@ def _scan_xls(data: bytes, raw: RawWorkbook, limits: Limits) -> None:
         raise Malformed(_corrupt("OLE 复合文档结构已损坏")) from None
     if broken:
         raise Malformed(_corrupt(f"OLE 结构损坏：{broken}的扇区链断开或循环"))
+    if ole.exists("ETExtData"):  # the stream WPS表格 adds to every .xls and .et it saves
+        raw.application = "WPS表格"
     if stream is None:
         raise Malformed(_corrupt("OLE 文件中没有工作簿数据流（Workbook）"))
     version = _bof_version(stream)

@@ -16,7 +16,14 @@ from ..cells import col_number
 from ..config import Limits
 from ..issues import Issue
 from ..text import CELL_TEXT_LIMIT, cell_length, decode_ooxml_escapes
-from .workbook import RawWorkbook, _invalid_cell, _malformed, _percent_format, _too_large
+from .workbook import (
+    RawWorkbook,
+    _invalid_cell,
+    _malformed,
+    _percent_format,
+    _too_large,
+    wps_name,
+)
 
 # a cell with nothing in it but its address, style and type, self-closed
 _EMPTY_CELL = re.compile(
@@ -46,6 +53,8 @@ def _read_ooxml_parts(
     app = _APPLICATION.search(parts.get("docProps/app.xml") or b"")
     if app:
         raw.application = _text(app.group(1)).strip()
+    if wps := wps_name(raw.properties.get("KSOProductBuildVer", "")):
+        raw.application = wps
     percent = _percent_styles(parts.get("xl/styles.xml"))
     strings = parts.get("xl/sharedStrings.xml")
     shared = 0

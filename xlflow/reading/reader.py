@@ -195,6 +195,8 @@ def _read_ole(data: bytes, suffix: str, limits: Limits, sheets: Sequence[str]) -
         _scan_xls(data, raw, limits)
     except Malformed as exc:
         return ReadResult(None, [*issues, exc.issue])
+    if suffix.lower() == ".et" and not raw.application:
+        raw.application = "WPS表格"  # .et is WPS's own name for the .xls format
     issues += _calamine(data, limits, raw, sheets)
     _apply_formula_texts(raw)
     return ReadResult(None if _fatal(issues) else raw, issues)

@@ -119,6 +119,24 @@ def _invalid_cell(sheet: str, ref: str, what: str) -> Issue:
     )
 
 
+# WPS Office's language ids in KSOProductBuildVer ("2052-12.1.0.25225": 2052 is zh-CN)
+_WPS_LANGUAGES = {"2052": "中文版", "1028": "繁体中文版", "3076": "繁体中文版", "1033": "英文版"}
+
+
+def wps_name(build: str) -> str:
+    """ "WPS表格 12.1.0.25225（中文版）" from WPS's own property, or "" for none. WPS keeps
+    the Application name of the file it opened ("Microsoft Excel"), so this property is
+    how a return filled in WPS is known."""
+    build = build.strip()
+    if not build:
+        return ""
+    language, _, version = build.partition("-")
+    if not version:
+        return f"WPS表格 {build}"
+    said = _WPS_LANGUAGES.get(language, f"语言 {language}")
+    return f"WPS表格 {version}（{said}）"
+
+
 def _too_large(sheet: str, rows: int, cols: int, limits: Limits, far: str = "") -> Issue:
     """A sheet whose content reaches past the limits, in any format: one message for all.
     It names the content (cells with a value, a formula or text), never formatting."""
