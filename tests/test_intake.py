@@ -379,7 +379,7 @@ def test_json_equals_library_report(ws: Path, forms: dict[str, Path]) -> None:
     assert from_cli == json.loads(json.dumps(from_library, ensure_ascii=False))
     assert set(from_cli) == {"round", "files", "missing"}
     entry = from_cli["files"][0]
-    assert set(entry) == {"path", "sha256", "division", "verdict", "issues"}
+    assert set(entry) == {"path", "sha256", "division", "verdict", "application", "issues"}
     issue = next(f for f in from_cli["files"] if f["issues"])["issues"][0]
     assert set(issue) == {"code", "severity", "sheet", "cell", "task_id", "division", "message"}
 

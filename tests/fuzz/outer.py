@@ -434,7 +434,7 @@ def _names_hit(seed: Outer, data: bytes) -> bool:
     a zip member): the member is then no longer listed as a spreadsheet, and its absence
     is no vanish."""
     for name in seed.inner:
-        for encoded in (name.encode("utf-8"), name.encode("gbk")):
+        for encoded in (name.encode("utf-8"), name.encode("gbk"), name.encode("utf-16-le")):
             if data.count(encoded) < seed.data.count(encoded):
                 return True
     return False
