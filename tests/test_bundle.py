@@ -10,6 +10,7 @@ browser tests' whole round against the console it serves.
 from __future__ import annotations
 
 import json
+import locale
 import os
 import shutil
 import subprocess
@@ -26,6 +27,9 @@ PROGRAM = Path(
     or REPO / "dist" / "xlflow" / ("xlflow.exe" if sys.platform == "win32" else "xlflow")
 )
 BUILD = "pip install -e '.[web]' pyinstaller && bash packaging/build.sh"
+# what the program writes into a pipe: UTF-8, or on Windows the system's code page (GBK on
+# a Chinese PC), as a scheduled task's log gets it (docs/install.md)
+OUTPUT_ENCODING = locale.getpreferredencoding(False) if sys.platform == "win32" else "utf-8"
 
 pytestmark = [
     pytest.mark.bundle,
@@ -62,7 +66,7 @@ def _run(
 ) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(
         [str(PROGRAM), *args], env=env, cwd=cwd, capture_output=True, text=True,
-        encoding="utf-8", timeout=300,
+        encoding=OUTPUT_ENCODING, errors="replace", timeout=300,
     )  # fmt: skip
     assert "Traceback" not in done.stderr, done.stderr
     return done
@@ -190,7 +194,7 @@ def test_the_program_with_no_arguments_is_the_double_click(
     env = {**bare, "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / ".config")}
     process = subprocess.Popen(
         [str(PROGRAM)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, encoding="utf-8",
+        text=True, encoding=OUTPUT_ENCODING,
     )  # fmt: skip
     try:
         assert process.stdout is not None

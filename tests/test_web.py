@@ -62,6 +62,18 @@ def _ctrl_c_as_in_a_terminal() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+# How the tests stop a console as a person does. POSIX: a shell runs a background job with
+# Ctrl-C ignored, and a child inherits that, so the child gets SIGINT's default back first.
+# Windows: Ctrl-C reaches no process of another group, so the console is started in a group
+# of its own and sent Ctrl-Break, which `serve` takes as Ctrl-C.
+if sys.platform == "win32":
+    _STOPPABLE: dict[str, Any] = {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+    STOP_SIGNAL = signal.CTRL_BREAK_EVENT
+else:
+    _STOPPABLE = {"preexec_fn": _ctrl_c_as_in_a_terminal}
+    STOP_SIGNAL = signal.SIGINT
+
+
 class Console:
     """`xlflow serve` in a subprocess, on a port the system chose."""
 
@@ -90,9 +102,8 @@ class Console:
             stderr=subprocess.PIPE,
             text=True,
             encoding="utf-8",
-            # a shell runs a background job with Ctrl-C ignored, and a child inherits that:
-            # the console is stopped with SIGINT as from a terminal, whoever started pytest
-            preexec_fn=_ctrl_c_as_in_a_terminal,
+            errors="replace",
+            **_STOPPABLE,
         )
         assert self.process.stdout is not None
         line = self.process.stdout.readline()
@@ -104,8 +115,9 @@ class Console:
         self.base = f"http://{parts.netloc}"
 
     def stop(self) -> str:
-        """Ctrl-C, as a person stops it; what it printed on stderr. `self.said` gets stdout."""
-        self.process.send_signal(signal.SIGINT)
+        """Ctrl-C, as a person stops it (Ctrl-Break on Windows, the console's own process
+        group); what it printed on stderr. `self.said` gets stdout."""
+        self.process.send_signal(STOP_SIGNAL)
         try:
             out, err = self.process.communicate(timeout=20)
         except subprocess.TimeoutExpired:

@@ -49,11 +49,14 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
   cp -r "$BED/download/embed/cp311/." "$BED/python/"
   pip install -q --target "$BED/site" --platform win_amd64 --python-version 3.11 \
     --implementation cp --only-binary=:all: -r "$REQUIREMENTS"
-  # odfpy is published as a source archive only; it is pure Python
-  pip install -q --target "$BED/site" --no-deps odfpy
-  x86_64-w64-mingw32-gcc -O2 -shared -o "$BED/python/bcryptprimitives.dll" \
-    "$HERE/stub/bcryptprimitives.c" -ladvapi32
+  # published as source archives only, and pure Python: odfpy (a test's independent reader)
+  # and pefile (PyInstaller's, on Windows)
+  pip install -q --target "$BED/site" --no-deps odfpy pefile
   wineboot -i >/dev/null 2>&1 || true
+  # in the bed's system32, as Windows has its own there: found by python.exe and by the
+  # built xlflow.exe alike, and never beside a program for PyInstaller to collect
+  x86_64-w64-mingw32-gcc -O2 -shared -o "$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll" \
+    "$HERE/stub/bcryptprimitives.c" -ladvapi32
   echo "$WANT" > "$STAMP"
 fi
 

@@ -11,6 +11,7 @@ Security, for a local app holding an office's data (docs/web.md):
 from __future__ import annotations
 
 import secrets
+import signal
 import threading
 import webbrowser
 from collections.abc import Callable
@@ -79,7 +80,16 @@ def serve(
         on_ready(url)
     if open_browser:
         threading.Timer(0.5, webbrowser.open, args=(url,)).start()
+    _ctrl_break_stops_too()
     try:
         server.run()
     finally:
         server.close()
+
+
+def _ctrl_break_stops_too() -> None:
+    """On Windows, Ctrl-Break (and what a service manager or a test sends a console of its
+    own process group, which Ctrl-C cannot reach) stops the console as Ctrl-C does."""
+    breaks = getattr(signal, "SIGBREAK", None)
+    if breaks is not None and threading.current_thread() is threading.main_thread():
+        signal.signal(breaks, signal.default_int_handler)
