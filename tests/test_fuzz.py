@@ -510,3 +510,33 @@ def test_a_shared_string_count_of_two_to_the_31_is_refused_not_aborted(tmp_path:
     found = read_workbook(bad.read_bytes(), ".xlsx", Limits())
     assert [i.code.value for i in found.issues] == ["malformed-part"]
     assert "声明有 2147483648 个共享字符串" in found.issues[0].message
+
+
+S4 = Path(__file__).parent / "data" / "s4"
+
+
+@pytest.mark.parametrize(
+    ("name", "code", "says"),
+    [
+        # an Excel 5.0/95 workbook is honest: refused by name as too old, never as damage
+        ("X1.xls", "format-too-old", "Excel 5.0/95"),
+        # every XML part well-formed, every CRC right, whether xlflow reads the part or not
+        ("L1.xlsx", "malformed-part", "xl/workbook.xml"),
+        ("L2.xlsx", "malformed-part", "_rels/.rels"),
+        ("L3.ods", "malformed-part", "settings.xml"),
+        # a record of unknown type among a sheet's cells (the 处室负责人 cell's)
+        ("B1.xls", "biff-record-damaged", "0x0031"),
+    ],
+)
+def test_the_december_workbook_finds(
+    ws: Path, forms: dict[str, Path], name: str, code: str, says: str
+) -> None:
+    """The returns of ../shared/fuzz-finds/s4 (README, 'found after the rest'), through the
+    real collect: each refused with its specific code, naming what it is about."""
+    (ws / "inbox" / name).write_bytes((S4 / name).read_bytes())
+    report = run_json(["collect", "-w", str(ws), "--round", DEFAULT_ROUND])
+    entry = next(f for f in report["files"] if f["path"] == name)
+    assert entry["verdict"] == "rejected", entry
+    assert [i["code"] for i in entry["issues"]][:1] == [code], entry["issues"]
+    assert says in entry["issues"][0]["message"]
+    assert "敨瑥半" not in json.dumps(entry, ensure_ascii=False)  # X1's name read as BIFF8
