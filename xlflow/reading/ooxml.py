@@ -16,6 +16,7 @@ from ..cells import col_number
 from ..config import Limits
 from ..issues import Issue
 from ..text import CELL_TEXT_LIMIT, cell_length, decode_ooxml_escapes
+from .package import well_formed
 from .workbook import (
     RawWorkbook,
     _invalid_cell,
@@ -94,16 +95,7 @@ def _spreadsheetml(part: str, data: bytes, root: bytes, known: frozenset[bytes])
     python-calamine reads leniently: a cell element renamed, junk in the prolog or a
     missing namespace can still give values, which no other reader would give.
     """
-    parser = pyexpat.ParserCreate()
-
-    def refuse(*_: object) -> None:
-        raise _malformed(part, "含有 DTD 声明")
-
-    parser.StartDoctypeDeclHandler = refuse
-    try:
-        parser.Parse(data, True)
-    except (pyexpat.ExpatError, LookupError, ValueError) as exc:  # an unknown encoding
-        raise _malformed(part, f"XML 格式错误：{exc}") from None
+    well_formed(part, data)
     head = _ROOT.search(data, 0, 8192)
     if head is None or head.group(2) != root:
         raise _malformed(part, f"根元素不是 <{root.decode()}>")
