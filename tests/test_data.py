@@ -271,3 +271,25 @@ def test_the_feed_serves_what_answers_gives(two_rounds: Path, tmp_path: Path) ->
         assert status in (400, 403, 405)
     finally:
         console.stop()
+
+
+def test_the_library_takes_a_folder_path_as_pandas_users_write_it(
+    ws: Path, forms: dict[str, Path]
+) -> None:
+    """`xlflow.answers("2019督查")`: every public function that takes a working folder takes
+    its path too, and a wrong type is said in words, not AttributeError."""
+    import pytest
+
+    import xlflow
+
+    from .conftest import DEFAULT_ROUND, fill_complete
+
+    fill_complete(forms["政策规划处"], ws / "inbox" / "a.xlsx")
+    report = xlflow.collect(str(ws), DEFAULT_ROUND)
+    assert [f.verdict.value for f in report.files] == ["accepted"]
+    frame = xlflow.answers(ws)  # a Path
+    assert set(frame["division"]) == {"政策规划处"}
+    assert xlflow.merge(str(ws), DEFAULT_ROUND).path.is_file()
+    assert xlflow.round_status(str(ws), DEFAULT_ROUND) is not None
+    with pytest.raises(TypeError, match="需要工作文件夹"):
+        xlflow.answers(42)

@@ -136,6 +136,8 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module 'xlflow' has no attribute {name!r}")
     value = getattr(importlib.import_module(f".{module}", __name__), name)
+    if callable(value) and not isinstance(value, type):
+        value = importlib.import_module(".workspace", __name__).takes_folders(value)
     globals()[name] = value
     return value
 

@@ -3,9 +3,14 @@ state are. Reading the register is the register stage's (`load`, `init`)."""
 
 from __future__ import annotations
 
+import functools
+import inspect
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Any, TypeVar, cast
 
 from .config import Settings, load_settings
 from .errors import FolderInvalid, FolderNotFound
@@ -88,3 +93,31 @@ class Workspace:
 
     def round_dir(self, rnd: Round) -> Path:
         return self.outbox / rnd.slug
+
+
+def as_workspace(value: Workspace | str | os.PathLike[str]) -> Workspace:
+    """A working folder given as a Workspace or as its path (`"2019督查"`, a Path)."""
+    if isinstance(value, Workspace):
+        return value
+    if isinstance(value, str | os.PathLike):
+        return Workspace.open(Path(value))
+    raise TypeError(
+        f'需要工作文件夹：它的路径（如 "2019督查"）或 xlflow.Workspace，而不是 {type(value).__name__}'
+    )
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def takes_folders(func: F) -> F:
+    """`func(ws, …)` that also takes the folder's path as `ws`: the library's public
+    functions, as pandas users call them (`xlflow.answers("2019督查")`)."""
+    params = list(inspect.signature(func).parameters)
+    if not params or params[0] != "ws":
+        return func
+
+    @functools.wraps(func)
+    def call(ws: Any, *args: Any, **kwargs: Any) -> Any:
+        return func(as_workspace(ws), *args, **kwargs)
+
+    return cast(F, call)
