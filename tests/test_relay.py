@@ -513,3 +513,42 @@ def test_a_roll_up_its_parent_would_refuse_is_named_not_written(
     assert data["written"] is False and data["refused"]
     anyway = run_json(["roll-up", "-w", str(child), "--anyway"])
     assert anyway["written"] is True and Path(anyway["path"]).is_file()
+
+
+def test_forward_again_changes_everything_or_nothing(
+    relay: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Forward into the folder it made before (a corrected directory, a new deadline): each
+    file it writes fails in turn, and the folder is then exactly as it was and still works."""
+    import hashlib
+
+    import xlflow.relay.forward as forward
+
+    child = tmp_path / "district"
+    shutil.copytree(relay["child"], child)
+
+    def state() -> dict[str, str]:
+        keep = [*(child / "templates").iterdir(), child / "xlflow.toml", *(child / ".xlflow").rglob("*.json"), *(child / ".xlflow").rglob("*.xlsx")]  # fmt: skip
+        return {str(p.relative_to(child)): hashlib.sha256(p.read_bytes()).hexdigest() for p in keep if p.is_file()}  # fmt: skip
+
+    before = state()
+    real = forward.atomic_write
+    args = ["forward", str(relay["received"]), "--to", str(DATA / "甲区单位名录.csv"), "-w", str(child)]  # fmt: skip
+    for n in range(1, 4):
+        calls = {"n": 0}
+
+        def failing(*a: Any, n: int = n, calls: dict[str, int] = calls, **kw: Any) -> Any:
+            calls["n"] += 1
+            if calls["n"] == n:
+                raise OSError(28, "No space left on device")
+            return real(*a, **kw)
+
+        monkeypatch.setattr(forward, "atomic_write", failing)
+        result = run(args, expect=None)
+        monkeypatch.setattr(forward, "atomic_write", real)
+        if calls["n"] < n:
+            break  # no write left to fail
+        assert result.exit_code == 3 and "Traceback" not in result.output, result.output
+        assert state() == before, f"write {n} failed and left the folder changed"
+        run(["status", "-w", str(child), "--round", ROUND])
+    run(args)  # and with nothing failing, it goes through

@@ -377,6 +377,7 @@ def forward(
         folder / "templates" / DIRECTORY_XLSX,
         folder / "templates" / DIRECTORY_CSV,
         folder / STATE_DIR / FORWARDED,
+        received_copy(folder, received.round_id),
     ]
     # a new folder is removed whole if a step fails; an existing one gets back every file
     # a step changed, so it works exactly as before
