@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import json
+import locale
 import os
 import re
 import shutil
@@ -86,10 +87,26 @@ def collect_measured(root: Path, *extra: str) -> tuple[int, dict[str, Any], str,
     peak of collect's and its workers' memory summed, the largest single process's peak).
     The sum is sampled; the single peak is the kernel's high-water mark, so a spike
     between two samples is still seen."""
+    # the largest single process's peak, in KiB: the kernel's high-water mark on Linux;
+    # on Windows (no resource module) each process's peak working set, as psutil reads it
     wrapper = (
-        "import resource, subprocess, sys\n"
-        "code = subprocess.run(sys.argv[1:]).returncode\n"
-        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)\n"
+        "import subprocess, sys, time\n"
+        "try:\n    import resource\nexcept ImportError:\n    resource = None\n"
+        "if resource is not None:\n"
+        "    code = subprocess.run(sys.argv[1:]).returncode\n"
+        "    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+        "else:\n"
+        "    import psutil\n"
+        "    proc, peak = psutil.Popen(sys.argv[1:]), 0\n"
+        "    while proc.poll() is None:\n"
+        "        for one in [proc, *proc.children(recursive=True)]:\n"
+        "            try:\n"
+        "                peak = max(peak, one.memory_info().peak_wset // 1024)\n"
+        "            except psutil.Error:\n"
+        "                pass\n"
+        "        time.sleep(0.005)\n"
+        "    code = proc.returncode\n"
+        "print(peak, file=sys.stderr)\n"
         "sys.exit(code)\n"
     )
     command = [
@@ -127,7 +144,9 @@ def collect_measured(root: Path, *extra: str) -> tuple[int, dict[str, Any], str,
             time.sleep(0.005)
         out.seek(0)
         err.seek(0)
-        stdout, stderr = out.read().decode(), err.read().decode()
+        # what collect writes into a file: UTF-8, or the code page on Windows
+        encoding = locale.getpreferredencoding(False) if sys.platform == "win32" else "utf-8"
+        stdout, stderr = out.read().decode(encoding), err.read().decode(encoding, "replace")
     lines = stderr.rstrip("\n").split("\n")
     single = int(lines[-1]) * 1024  # Linux reports kilobytes
     report = json.loads(stdout) if stdout.strip() else {}
