@@ -92,7 +92,9 @@ def _number(x: str) -> str:
 def _percent(x: str, n: str, status: str | None, done: str) -> str:
     """A percent as collect scales it: 0.8 in a % cell or alone is 80; 1 of a done task 100."""
     sign = f'AND(NOT(ISNUMBER({x})),RIGHT(ASC(TRIM({x})),1)="%")'
-    formatted = f'LEFT(CELL("format",{x}),1)="P"'
+    # CELL is not in every client (Excel for the web, Excel Mobile, Excel Starter): there the
+    # format is taken as not a percent, and the check goes on with what the value says
+    formatted = f'IFERROR(LEFT(CELL("format",{x}),1)="P",FALSE)'
     done_one = f"AND({n}=1,TRIM({status})={_quote(done)})" if status and done else "FALSE"
     return (
         f"IF({sign},{n},IF(AND({formatted},OR({n}<10,{n}<>INT({n}))),{n}*100,"
