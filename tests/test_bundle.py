@@ -92,6 +92,10 @@ def test_the_bundle_carries_no_test_or_development_dependency() -> None:
 def test_the_demo_and_every_kind_of_output_with_no_python(
     bare: dict[str, str], tmp_path: Path
 ) -> None:
+    import xlflow
+
+    version = _run(bare, "--version")
+    assert version.returncode == 0 and xlflow.__version__ in version.stdout, version.stderr
     demo = tmp_path / "demo"
     done = _run(bare, "demo", str(demo), "--no-office")
     assert done.returncode == 0, done.stderr

@@ -154,7 +154,9 @@ round_option = click.option(
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(package_name="xlflow")
+# the version from the package itself, not its installed metadata: the bundle (PyInstaller)
+# carries no metadata, and `xlflow --version` there ended in a traceback
+@click.version_option(version=sys.modules[__package__ or "xlflow"].__version__, prog_name="xlflow")
 def main() -> None:
     """xlflow：重点任务进展填报的分发、收集、核验与汇总。
 
