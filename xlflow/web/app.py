@@ -79,7 +79,9 @@ def serve(
     if on_ready is not None:
         on_ready(url)
     if open_browser:
-        threading.Timer(0.5, webbrowser.open, args=(url,)).start()
+        opener = threading.Timer(0.5, webbrowser.open, args=(url,))
+        opener.daemon = True  # a browser command that never returns must not hold the exit
+        opener.start()
     _ctrl_break_stops_too()
     try:
         server.run()
