@@ -196,9 +196,11 @@ def test_the_program_with_no_arguments_is_the_double_click(
     if sys.platform == "win32":
         pytest.skip("Ctrl-C is a console event on Windows, not a signal a test can send")
     env = {**bare, "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / ".config")}
+    from .test_web import STOPPABLE
+
     process = subprocess.Popen(
         [str(PROGRAM)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, encoding=OUTPUT_ENCODING,
+        text=True, encoding=OUTPUT_ENCODING, **STOPPABLE,
     )  # fmt: skip
     try:
         assert process.stdout is not None
@@ -213,8 +215,6 @@ def test_the_program_with_no_arguments_is_the_double_click(
             assert response.status == 200
     finally:
         process.send_signal(signal.SIGINT)
-        # a loaded CI machine (LibreOffice and Chromium on the other worker) once took
-        # longer than 30 s here
-        out, err = process.communicate(timeout=90)
+        out, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
     assert "已停止" in out and "Traceback" not in err

@@ -63,14 +63,15 @@ def _ctrl_c_as_in_a_terminal() -> None:
 
 
 # How the tests stop a console as a person does. POSIX: a shell runs a background job with
-# Ctrl-C ignored, and a child inherits that, so the child gets SIGINT's default back first.
+# Ctrl-C ignored, and a child inherits that (pytest run as `bash .ci/run &` does), so the
+# child gets SIGINT's default back first.
 # Windows: Ctrl-C reaches no process of another group, so the console is started in a group
 # of its own and sent Ctrl-Break, which `serve` takes as Ctrl-C.
 if sys.platform == "win32":
-    _STOPPABLE: dict[str, Any] = {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+    STOPPABLE: dict[str, Any] = {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
     STOP_SIGNAL = signal.CTRL_BREAK_EVENT
 else:
-    _STOPPABLE = {"preexec_fn": _ctrl_c_as_in_a_terminal}
+    STOPPABLE = {"preexec_fn": _ctrl_c_as_in_a_terminal}
     STOP_SIGNAL = signal.SIGINT
 
 
@@ -103,7 +104,7 @@ class Console:
             text=True,
             encoding="utf-8",
             errors="replace",
-            **_STOPPABLE,
+            **STOPPABLE,
         )
         assert self.process.stdout is not None
         line = self.process.stdout.readline()
