@@ -352,3 +352,14 @@ def specific_issue(entry: dict[str, Any], code: str, where: str) -> dict[str, An
         sheet, _, cell = where.partition("!")
         assert found[0]["sheet"] == sheet and found[0]["cell"].startswith(cell)
     return found[0]
+
+
+def s4_working_folder(root: Path) -> Path:
+    """The working folder that signed the December reproducers (tests/data/s4): round
+    2019-H1's forms made, register version 1, no file collected."""
+    import zipfile
+
+    with zipfile.ZipFile(Path(__file__).parent / "data" / "s4" / "working-folder.zip") as zf:
+        zf.extractall(root)
+    (root / "inbox").mkdir(exist_ok=True)
+    return root

@@ -8,7 +8,6 @@ from __future__ import annotations
 import errno
 import hashlib
 import shutil
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,8 @@ from click.testing import CliRunner
 
 from xlflow.cli import main
 
+from .conftest import s4_working_folder
+
 S4 = Path(__file__).parent / "data" / "s4"
 REVISED = S4 / "R-revised-register.xlsx"
 
@@ -25,11 +26,7 @@ REVISED = S4 / "R-revised-register.xlsx"
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
     """The folder that signed the s4 reproducers: round 2019-H1's forms made, version 1."""
-    root = tmp_path / "wf"
-    with zipfile.ZipFile(S4 / "working-folder.zip") as zf:
-        zf.extractall(root)
-    (root / "inbox").mkdir(exist_ok=True)
-    return root
+    return s4_working_folder(tmp_path / "wf")
 
 
 def _invoke(args: list[str]) -> Any:
@@ -102,11 +99,8 @@ def test_register_update_apply_changes_everything_or_nothing(
     applied = _state(folder)
     assert applied["version"][0] == before["version"][0] + 1
     # the ledger's record is the last step: when it fails, the files written are put back
-    fresh = tmp_path / "again"
-    shutil.copytree(folder.parent / "wf", fresh)
     shutil.rmtree(folder)
-    with zipfile.ZipFile(S4 / "working-folder.zip") as zf:
-        zf.extractall(folder)
+    s4_working_folder(folder)
     monkeypatch.setattr(Ledger, "record_version", _FailAt(real_record, 1))
     result = _apply(folder, source)
     assert result.exit_code == 3, result.output

@@ -15,7 +15,14 @@ from typing import Any
 import pytest
 
 from .archives import gbk_zip, mail, outlook, seven_zip, stored_rar
-from .conftest import DEFAULT_ROUND, fill_complete, run, run_json, tree_digest
+from .conftest import (
+    DEFAULT_ROUND,
+    fill_complete,
+    run,
+    run_json,
+    s4_working_folder,
+    tree_digest,
+)
 
 HIGH, PLAN, FOREIGN = "高新技术及产业化处", "政策规划处", "外国专家局"
 RURAL = "农村与社会发展科技处"
@@ -374,11 +381,7 @@ def test_the_december_container_finds(s4_folder: Path, file: str, expected: dict
 
 @pytest.fixture
 def s4_folder(tmp_path: Path) -> Path:
-    folder = tmp_path / "wf"
-    with zipfile.ZipFile(S4 / "working-folder.zip") as zf:
-        zf.extractall(folder)
-    (folder / "inbox").mkdir(exist_ok=True)
-    return folder
+    return s4_working_folder(tmp_path / "wf")
 
 
 def test_a_zip_whose_directory_lists_fewer_members_than_it_counts_is_damaged() -> None:

@@ -262,21 +262,30 @@ def _office_cells(form: Path, values: Any, contact: Any) -> dict[str, Any]:
     return cells
 
 
-@needs_office[0]
-@needs_office[1]
-def test_libreoffice_computes_what_collect_says(tmp_path: Path) -> None:
-    form = _new_form(tmp_path / "work")
+def _every_case_in_libreoffice(
+    form: Path, source: Path, tmp_path: Path
+) -> tuple[list[Job], dict[str, set[str]]]:
+    """Every case typed into `source` (the form, or a variant of it) and recalculated in
+    LibreOffice: the jobs, and the cells collect's twin flags for each case on `form`."""
     jobs, expected = [], {}
     for name, task, contact, _ in CASES:
         values, said = _case_values(form, task, contact)
         expected[name] = _twin(form, values, said)
         cells = _office_cells(form, values, said)
         jobs.append(
-            Job(form, tmp_path / f"{name}.xlsx", [{"sheet": TASK_SHEET, "cells": cells}],
+            Job(source, tmp_path / f"{name}.xlsx", [{"sheet": TASK_SHEET, "cells": cells}],
                 recalculate=True)
         )  # fmt: skip
     results = run_batch(jobs)
     assert all(r["ok"] for r in results), results
+    return jobs, expected
+
+
+@needs_office[0]
+@needs_office[1]
+def test_libreoffice_computes_what_collect_says(tmp_path: Path) -> None:
+    form = _new_form(tmp_path / "work")
+    jobs, expected = _every_case_in_libreoffice(form, form, tmp_path)
     home = form.parents[3]
     for job in jobs:
         saved = openpyxl.load_workbook(job.out, data_only=True)
@@ -355,17 +364,7 @@ def test_a_client_without_cell_shows_no_error_and_no_wrong_flag(tmp_path: Path) 
     hold with it: no #NAME?, #VALUE! or #N/A anywhere a division looks, no cell red wrongly."""
     form = _new_form(tmp_path / "work")
     blind = _without_cell(form, tmp_path / "no-cell.xlsx")
-    jobs, expected = [], {}
-    for name, task, contact, _ in CASES:
-        values, said = _case_values(form, task, contact)
-        expected[name] = _twin(form, values, said)
-        cells = _office_cells(form, values, said)
-        jobs.append(
-            Job(blind, tmp_path / f"{name}.xlsx", [{"sheet": TASK_SHEET, "cells": cells}],
-                recalculate=True)
-        )  # fmt: skip
-    results = run_batch(jobs)
-    assert all(r["ok"] for r in results), results
+    jobs, expected = _every_case_in_libreoffice(form, blind, tmp_path)
     errors = ("#NAME?", "#VALUE!", "#N/A", "#REF!", "Err:")
     for job in jobs:
         saved = openpyxl.load_workbook(job.out, data_only=True)

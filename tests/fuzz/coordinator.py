@@ -25,7 +25,6 @@ import json
 import random
 import shutil
 import time
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,6 +33,7 @@ from click.testing import CliRunner
 
 from xlflow.cli import main
 
+from ..conftest import s4_working_folder
 from .harness import Summary, build_workspace, keep_finding, mutate_zip
 from .outer import _CAUGHT, EXCEPTION_TEXT, mutate_archive_zip
 
@@ -157,10 +157,7 @@ def run_coordinator(
     """One of TARGETS, mutated, each input through its real command."""
     template = root / "template"
     if target == "mappings":
-        template.mkdir(parents=True)
-        with zipfile.ZipFile(S4 / "working-folder.zip") as zf:
-            zf.extractall(template)
-        (template / "inbox").mkdir(exist_ok=True)
+        s4_working_folder(template)
     else:
         build_workspace(template)
     directory = template / "templates" / "单位名录.xlsx"
