@@ -25,7 +25,7 @@ ARCHITECTURE = (PACKAGE.parent / "docs" / "architecture.md").read_text("utf-8")
 STAGES: list[tuple[str, list[str]]] = [
     ("core", ["errors", "text", "issues", "units", "config", "model", "wording", "values", "cells", "plausibility"]),
     ("infrastructure", ["windows", "files", "excel", "pool", "signing", "ledger", "standing", "workspace"]),
-    ("reading", ["zipnames", "workbook", "package", "ooxml", "ods", "biff", "reader", "containers"]),
+    ("reading", ["zipnames", "workbook", "package", "ooxml", "ods", "oleprops", "biff", "reader", "containers"]),
     ("register", ["paragraphs", "parse", "directory", "directory_file", "load", "detect", "init", "revise", "update"]),
     ("generate", ["selfcheck", "forms"]),
     ("intake", ["locate", "identify", "validate", "receipts", "upload", "collect", "decisions", "extensions", "remind"]),

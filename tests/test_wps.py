@@ -51,3 +51,28 @@ def test_a_return_saved_by_wps_is_accepted_with_exactly_its_values(
     receipt = next((ws / "outbox" / DEFAULT_ROUND / "receipts").glob(f"{PLAN}*.xlsx"))
     cells = CalamineWorkbook.from_path(str(receipt)).get_sheet_by_index(0).to_python()
     assert any(f"WPS表格 {version}（中文版）" in str(v) for row in cells for v in row)
+
+
+CORPUS = Path(__file__).parent / "data" / "wps"
+# file → the WPS build its properties carry (tests/data/wps/README.md)
+REAL_WPS_FILES = {
+    "pyexcel-xlsx_hidden_sheets.xlsx": "10.1.0.5740",
+    "pyexcel-xls_hidden_sheets.xls": "10.1.0.5740",
+    "pyexcel_date_field.xls": "9.1.0.4855",
+}
+
+
+def test_every_real_wps_file_is_read_as_a_stranger_never_refused_for_size(
+    ws: Path, forms: dict[str, Path]
+) -> None:
+    assert {p.name for p in CORPUS.glob("*.xl*")} == set(REAL_WPS_FILES)
+    for name in REAL_WPS_FILES:
+        (ws / "inbox" / name).write_bytes((CORPUS / name).read_bytes())
+    report = run_json(["collect", "-w", str(ws), "--round", DEFAULT_ROUND])
+    entries = {f["path"]: f for f in report["files"]}
+    assert set(entries) == set(REAL_WPS_FILES)
+    for name, version in REAL_WPS_FILES.items():
+        entry = entries[name]
+        # read whole, and judged for what it is: not one of our forms
+        assert [i["code"] for i in entry["issues"]] == ["unidentified"], (name, entry["issues"])
+        assert entry["application"] == f"WPS表格 {version}（中文版）", name

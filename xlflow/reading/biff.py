@@ -13,6 +13,7 @@ import olefile
 from ..cells import cell_ref
 from ..config import Limits
 from ..issues import IssueCode, error
+from .oleprops import creating_application, custom_properties
 from .workbook import (
     Malformed,
     RawWorkbook,
@@ -21,6 +22,7 @@ from .workbook import (
     _malformed,
     _percent_format,
     _too_large,
+    wps_name,
 )
 
 
@@ -78,8 +80,12 @@ def _scan_xls(data: bytes, raw: RawWorkbook, limits: Limits) -> None:
         raise Malformed(_corrupt("OLE 复合文档结构已损坏")) from None
     if broken:
         raise Malformed(_corrupt(f"OLE 结构损坏：{broken}的扇区链断开或循环"))
-    if ole.exists("ETExtData"):  # the stream WPS表格 adds to every .xls and .et it saves
-        raw.application = "WPS表格"
+    raw.application = (
+        wps_name(custom_properties(ole).get("KSOProductBuildVer", ""))
+        # the stream WPS表格 adds to every .xls and .et it saves, with or without its build
+        or ("WPS表格" if ole.exists("ETExtData") else "")
+        or creating_application(ole)
+    )
     if stream is None:
         raise Malformed(_corrupt("OLE 文件中没有工作簿数据流（Workbook）"))
     version = _bof_version(stream)
