@@ -13,16 +13,19 @@ import hashlib
 import json
 import os
 import shutil
-import signal
+import stat
+import sys
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import openpyxl
+import psutil
 import pytest
 from click.testing import CliRunner, Result
 
+from xlflow import windows
 from xlflow.cli import main
 from xlflow.register.init import init_workspace
 
@@ -211,6 +214,22 @@ def inbox_guard(ws: Path) -> Iterator[Callable[[], None]]:
         assert tree_digest(ws / "inbox") == state["before"]
 
 
+def readable_by_owner_only(path: Path) -> bool:
+    """The file mode 0o600 on POSIX; on Windows, where the mode means nothing, a DACL whose
+    every allowing entry names the owner (or the system)."""
+    if sys.platform == "win32":
+        return windows.owner_only(path) and bool(windows.file_access(path))
+    return stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def open_to_everyone(path: Path) -> None:
+    """Loosen a file as a careless copy or a shared folder would: read by every user."""
+    if sys.platform == "win32":
+        windows.set_file_access(path, "D:(A;;FA;;;WD)")  # WD: Everyone
+    else:
+        os.chmod(path, 0o644)
+
+
 def copy_into_inbox(ws: Path, source: Path, name: str | None = None) -> Path:
     target = ws / "inbox" / (name or source.name)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -224,45 +243,47 @@ TAG = "XLFLOW_TEST_TAG"
 
 
 def tagged(tag: str, name: str = TAG) -> list[int]:
-    """Processes started with name=tag in their environment (exec'd, or forked from one)."""
-    needle = f"{name}={tag}".encode()
+    """Processes alive with name=tag in their environment (started with it, or started by
+    one that was), zombies left out: psutil reads another process's environment on Linux
+    (/proc) and on Windows (its PEB) alike."""
     found = []
-    for entry in Path("/proc").glob("[0-9]*"):
+    for proc in psutil.process_iter():
         try:
-            if needle in (entry / "environ").read_bytes().split(b"\0"):
-                found.append(int(entry.name))
-        except OSError:
+            if proc.pid != os.getpid() and proc.environ().get(name) == tag and alive(proc):
+                found.append(proc.pid)
+        except psutil.Error:
             continue
-    return [pid for pid in found if pid != os.getpid()]
+    return found
+
+
+def alive(proc: psutil.Process) -> bool:
+    """Running, not a zombie waiting for its parent (a dead process on Linux until then)."""
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 def children_of(pid: int) -> list[int]:
-    """Every descendant of a process, from /proc."""
-    parents: dict[int, list[int]] = {}
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        parents.setdefault(ppid, []).append(int(entry.name))
-    out, todo = [], [pid]
-    while todo:
-        for child in parents.get(todo.pop(), []):
-            out.append(child)
-            todo.append(child)
-    return out
+    """Every living descendant of a process."""
+    try:
+        return [c.pid for c in psutil.Process(pid).children(recursive=True) if alive(c)]
+    except psutil.Error:
+        return []
+
+
+def end_process(pid: int) -> None:
+    """SIGKILL on POSIX, TerminateProcess on Windows: the process ends at once."""
+    with contextlib.suppress(psutil.Error):
+        psutil.Process(pid).kill()
 
 
 @pytest.fixture(autouse=True)
 def reap_processes() -> Iterator[None]:
     """Kill, at teardown, whatever this test started: subprocesses carry a tag in their
     environment (so their workers do too, even once adopted by init), and workers this
-    process forked are its children. A test stopped by a failed assertion, or by -x, still
-    leaves nothing running."""
-    if not Path("/proc/self/environ").exists():
-        yield
-        return
+    process started are its children. A test stopped by a failed assertion, or by -x,
+    still leaves nothing running."""
     tag = uuid.uuid4().hex
     before = set(children_of(os.getpid()))
     os.environ[TAG] = tag
@@ -271,8 +292,7 @@ def reap_processes() -> Iterator[None]:
     finally:
         del os.environ[TAG]
         for pid in set(tagged(tag)) | (set(children_of(os.getpid())) - before):
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
+            end_process(pid)
 
 
 # --- workers in the test's own process (mutation testing, tests/mutation.py) ---

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import openpyxl
+import psutil
 import pytest
 import python_calamine
 from hypothesis import HealthCheck, assume, given, settings
@@ -57,13 +57,21 @@ def _ledger_rows(ws: Path) -> list[tuple[Any, ...]]:
 
 
 def _held(lock: Path) -> bool:
-    """Whether a process holds the folder lock, seen in /proc/locks without taking it: a
-    probe that took the lock, even for a moment, could make the run it watches find the
-    folder busy and exit 3."""
+    """Whether a process holds the folder lock, seen without taking it: a probe that took
+    the lock, even for a moment, could make the run it watches find the folder busy and
+    exit 3. Linux lists locks in /proc/locks."""
     try:
         inode = lock.stat().st_ino
     except FileNotFoundError:
         return False
+    if sys.platform == "win32":
+        # the holder writes "pid N: what" into the file once it has the lock, and empties it
+        # when it lets go; a killed holder leaves the text, but not the process
+        try:
+            text = lock.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return False
+        return text.startswith("pid ") and psutil.pid_exists(int(text[4:].split(":")[0]))
     with open("/proc/locks", encoding="ascii") as fh:
         for line in fh:
             fields = line.split()
@@ -79,7 +87,7 @@ def _kill_when(proc: subprocess.Popen[bytes], seen: Any, timeout: float = 30) ->
     hit = False
     while proc.poll() is None and time.time() < deadline:
         if seen():
-            proc.send_signal(signal.SIGKILL)
+            proc.kill()  # SIGKILL; TerminateProcess on Windows
             hit = True
             break
     if proc.poll() is None:
@@ -130,7 +138,7 @@ def test_collect_and_merge_killed_at_any_moment(ws: Path, forms: dict[str, Path]
                 time.sleep(0.005)
         else:
             time.sleep(delay)
-        proc.send_signal(signal.SIGKILL)
+        proc.kill()  # SIGKILL; TerminateProcess on Windows
         proc.wait()
         rows = _ledger_rows(ws)
         # never a half-written ledger: the old state or the new one
@@ -321,14 +329,7 @@ def _survivors(tag: str, within: float = 5.0) -> list[int]:
 
     deadline = time.monotonic() + within
     while True:
-        alive = []
-        for pid in tagged(tag, RUN_TAG):
-            try:
-                state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-            except OSError:
-                continue
-            if state != "Z":
-                alive.append(pid)
+        alive = tagged(tag, RUN_TAG)
         if not alive or time.monotonic() > deadline:
             return alive
         time.sleep(0.05)
@@ -364,7 +365,7 @@ def test_a_killed_collect_leaves_no_process_behind(
         tag = uuid.uuid4().hex
         proc = _run_tagged(work, tag, "collect", "--round", DEFAULT_ROUND, **env)
         kill(proc)
-        proc.send_signal(signal.SIGKILL)
+        proc.kill()  # SIGKILL; TerminateProcess on Windows
         proc.wait()
         assert _survivors(tag) == [], (kill, env)
         shutil.rmtree(work)
@@ -385,7 +386,7 @@ def test_a_killed_collect_leaves_no_process_behind(
         tag = uuid.uuid4().hex
         proc = _run_tagged(work, tag, "merge", "--round", DEFAULT_ROUND)
         time.sleep(delay)
-        proc.send_signal(signal.SIGKILL)
+        proc.kill()  # SIGKILL; TerminateProcess on Windows
         proc.wait()
         assert _survivors(tag) == []
 
@@ -422,7 +423,7 @@ def test_a_killed_merge_takes_its_companion_with_it(ws: Path, forms: dict[str, P
     assert _worker_appeared(proc.pid)
     time.sleep(0.3)
     assert len(tagged_alive := _survivors(tag, within=0)) == 2, tagged_alive
-    proc.send_signal(signal.SIGKILL)
+    proc.kill()  # SIGKILL; TerminateProcess on Windows
     proc.wait()
     assert _survivors(tag) == []
     assert not list((ws / "outbox" / DEFAULT_ROUND).glob("*汇总*"))

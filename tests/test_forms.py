@@ -15,7 +15,7 @@ from xlflow.cli import main
 from xlflow.model import parse_round
 from xlflow.signing import load_or_create_secret, row_hash, verify
 
-from .conftest import DEFAULT_ROUND, TASK_SHEET, run, run_json, task_rows
+from .conftest import DEFAULT_ROUND, TASK_SHEET, readable_by_owner_only, run, run_json, task_rows
 
 OFFICE_CO = "创新平台与合作处"
 
@@ -182,8 +182,7 @@ def test_signature_verifies_and_fails_after_edits(forms: dict[str, Path], ws: Pa
 
 
 def test_secret_has_owner_only_permissions(forms: dict[str, Path], ws: Path) -> None:
-    mode = (ws / ".xlflow" / "secret").stat().st_mode & 0o777
-    assert mode == 0o600
+    assert readable_by_owner_only(ws / ".xlflow" / "secret")
 
 
 def _cells(path: Path) -> dict[str, list[list[Any]]]:

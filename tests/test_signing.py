@@ -3,8 +3,6 @@ file does, and what counts as a signature at all."""
 
 from __future__ import annotations
 
-import os
-import stat
 from pathlib import Path
 
 import pytest
@@ -12,6 +10,8 @@ import pytest
 from xlflow.errors import WorkspaceError
 from xlflow.signing import load_or_create_secret, sign_form, verify
 from xlflow.text import normalise_text
+
+from .conftest import open_to_everyone, readable_by_owner_only
 
 SIGNED = {
     "round_id": "2019-H1",
@@ -24,16 +24,17 @@ SIGNED = {
 def test_the_secret_is_made_once_owner_only_and_kept(tmp_path: Path) -> None:
     path = tmp_path / "state" / "secret"
     first = load_or_create_secret(path)
-    assert len(first) == 32 and stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert len(first) == 32 and readable_by_owner_only(path)
     assert load_or_create_secret(path) == first
 
 
 def test_a_secret_readable_by_others_is_closed_again(tmp_path: Path) -> None:
     path = tmp_path / "secret"
     secret = load_or_create_secret(path)
-    os.chmod(path, 0o644)
+    open_to_everyone(path)
+    assert not readable_by_owner_only(path)
     assert load_or_create_secret(path) == secret
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert readable_by_owner_only(path)
 
 
 @pytest.mark.parametrize(

@@ -31,6 +31,7 @@ class IssueCode(StrEnum):
     SKIPPED_LOCK_FILE = "skipped-lock-file"
     SKIPPED_HIDDEN = "skipped-hidden"
     SKIPPED_SYMLINK = "skipped-symlink"
+    SKIPPED_IN_USE = "skipped-in-use"
     SKIPPED_NOT_SPREADSHEET = "skipped-not-spreadsheet"
     OTHER_ROUND_FILE = "other-round-file"
     EMPTY_FILE = "empty-file"

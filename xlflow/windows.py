@@ -180,12 +180,17 @@ _SDDL_REVISION = 1
 def restrict_to_owner(path: Path) -> None:
     """Make `path` readable and writable by its owner alone (Windows); elsewhere the file
     mode (0o600) does it."""
-    if not ON_WINDOWS:
-        return
+    if ON_WINDOWS:
+        set_file_access(path, _OWNER_ONLY.format(sid=current_user_sid()))
+
+
+def set_file_access(path: Path, sddl: str) -> None:
+    """Give `path` the DACL `sddl` says (Windows only): restrict_to_owner's, or, in a test,
+    one that lets every user read it."""
     advapi32: Any = ctypes.WinDLL("advapi32", use_last_error=True)  # type: ignore[attr-defined]
     descriptor = ctypes.c_void_p()
     if not advapi32.ConvertStringSecurityDescriptorToSecurityDescriptorW(
-        _OWNER_ONLY.format(sid=current_user_sid()), _SDDL_REVISION, ctypes.byref(descriptor), None
+        sddl, _SDDL_REVISION, ctypes.byref(descriptor), None
     ):
         raise OSError(ctypes.get_last_error(), "ConvertStringSecurityDescriptorToSecurityDescriptorW")  # type: ignore[attr-defined]  # fmt: skip
     try:
@@ -273,5 +278,6 @@ __all__ = [
     "owner_only",
     "path_too_long",
     "restrict_to_owner",
+    "set_file_access",
     "worker_job",
 ]

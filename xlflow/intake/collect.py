@@ -52,9 +52,12 @@ _SKIP_CODES = {
     IssueCode.SKIPPED_LOCK_FILE,
     IssueCode.SKIPPED_HIDDEN,
     IssueCode.SKIPPED_SYMLINK,
+    IssueCode.SKIPPED_IN_USE,
     IssueCode.SKIPPED_NOT_SPREADSHEET,
     IssueCode.OTHER_ROUND_FILE,
 }
+# ERROR_SHARING_VIOLATION, ERROR_LOCK_VIOLATION: another program holds the file open
+_IN_USE = {32, 33}
 _SILENT = {".gitkeep", ".DS_Store", "Thumbs.db", "desktop.ini"}
 
 
@@ -119,6 +122,21 @@ def _folder_skipped(p: Path, rel: str) -> Found | None:
             "这是名字以表格扩展名结尾的文件夹，不是文件，已跳过。",
         )
     return None
+
+
+def _unreadable(exc: OSError) -> Issue:
+    """Why a file in inbox/ could not be read: in use by another program (Windows; it is
+    read again by the next collect), or refused by the system."""
+    if getattr(exc, "winerror", None) in _IN_USE:
+        return warning(
+            IssueCode.SKIPPED_IN_USE,
+            "文件正被其他程序占用（可能仍在下载、复制或被杀毒软件扫描，或在某个程序中打开），"
+            "暂时无法读取，本次跳过。请关闭占用它的程序或稍候，再运行一次收集。",
+        )
+    return error(
+        IssueCode.CORRUPT_FILE,
+        f"无法读取文件（{exc.strerror or exc}）。请检查文件权限后重试。",
+    )
 
 
 def _file_found(p: Path, rel: str) -> Found | None:
@@ -808,10 +826,7 @@ def _plan(
         try:
             sha = sha256_file(item.path)
         except OSError as exc:
-            unreadable = error(
-                IssueCode.CORRUPT_FILE, f"无法读取文件（{exc}）。请检查文件权限后重试。"
-            )
-            records.append(_finish(blank, [unreadable], None))
+            records.append(_finish(blank, [_unreadable(exc)], None))
             continue
         key = (item.rel, sha)
         seen.add(key)
