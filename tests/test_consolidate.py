@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import multiprocessing
 import re
 import time
 import zipfile
@@ -15,6 +16,7 @@ import openpyxl
 import pytest
 import python_calamine
 
+from . import companions
 from .conftest import (
     DEADLINE,
     DEFAULT_ROUND,
@@ -416,16 +418,16 @@ def test_a_round_too_large_to_hold_is_streamed_to_the_same_cells(
         assert heights == {r: d.height for r, d in b.row_dimensions.items() if d.height}, name
 
 
+STARTS = [m for m in ("fork", "spawn") if m in multiprocessing.get_all_start_methods()]
+
+
 # the reaper (conftest.reap_processes) kills the resource tracker a spawn starts, and the
 # next test's spawn says so as it starts another
 @pytest.mark.filterwarnings("ignore:resource_tracker:UserWarning")
 @pytest.mark.parametrize(
     "method",
-    [
-        pytest.param("fork", marks=pytest.mark.isolation),
-        pytest.param("spawn", marks=pytest.mark.isolation),
-        "in-process",
-    ],
+    # every way this platform starts a process (Windows has no fork), and a thread
+    [pytest.param(m, marks=pytest.mark.isolation) for m in STARTS] + ["in-process"],
 )
 @pytest.mark.parametrize("streamed", [False, True])
 def test_rows_laid_out_beside_the_writer_give_the_same_workbook_byte_for_byte(
@@ -486,22 +488,17 @@ def test_a_companion_that_fails_leaves_no_workbook_and_says_so(
     outbox = ws / "outbox" / DEFAULT_ROUND
     monkeypatch.setattr(consolidate, "LAY_OUT_APART_ABOVE", 0)
 
-    def broken_tally(self: Any, row: Any) -> None:
-        raise ValueError(f"cannot count {row.state.task.id}")
-
+    # the companion breaks in its own process, forked (Linux) or spawned (Windows)
     with monkeypatch.context() as m:
-        m.setattr(consolidate._Tally, "add", broken_tally)
+        m.setattr(consolidate, "start_companion", companions.starting(companions.counts_nothing))
         with pytest.raises(ValueError, match="cannot count 1"):
             _merge_of(ws, DEFAULT_ROUND)
-
-    class Unpicklable(Exception):  # a local class: pickle cannot name it
-        pass
-
-    def unpicklable(self: Any, row: Any) -> None:
-        raise Unpicklable("lost in transit")
-
     with monkeypatch.context() as m:
-        m.setattr(consolidate._Tally, "add", unpicklable)
+        m.setattr(
+            consolidate,
+            "start_companion",
+            companions.starting(companions.raises_what_pickle_cannot_name),
+        )
         with pytest.raises(RuntimeError, match="Unpicklable: lost in transit"):
             _merge_of(ws, DEFAULT_ROUND)
     assert not list(outbox.glob("*汇总*")) and not list(outbox.glob(".*"))
@@ -514,8 +511,6 @@ def test_a_companion_that_fails_leaves_no_workbook_and_says_so(
 def test_a_companion_that_dies_is_named_with_its_exit_code(
     ws: Path, forms: dict[str, Path], monkeypatch: Any
 ) -> None:
-    import os
-
     consolidate = _consolidate_module()
     from xlflow.errors import WorkspaceError
 
@@ -523,7 +518,7 @@ def test_a_companion_that_dies_is_named_with_its_exit_code(
     outbox = ws / "outbox" / DEFAULT_ROUND
     monkeypatch.setattr(consolidate, "LAY_OUT_APART_ABOVE", 0)
     with monkeypatch.context() as m:
-        m.setattr(consolidate, "_lay_out", lambda conn, *args: os._exit(3))
+        m.setattr(consolidate, "start_companion", companions.starting(companions.exits_with_3))
         with pytest.raises(WorkspaceError, match=r"辅助进程意外退出（代码 3）"):
             _merge_of(ws, DEFAULT_ROUND)
         result = run(["merge", "-w", str(ws), "--round", DEFAULT_ROUND], expect=None)
