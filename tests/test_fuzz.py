@@ -9,6 +9,7 @@ signatures do not verify here: what each must show is its own specific code.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import re
 import subprocess
@@ -240,6 +241,16 @@ def test_a_short_run_over_the_coordinators_files_finds_nothing(tmp_path: Path, t
     assert "refused" in outcomes and "read" in outcomes, summary.outcomes  # not vacuous
 
 
+def _patches_reach_the_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A patch made here reaches a forked worker (Linux). A spawned one (Windows) imports
+    the module afresh, without it: there the pool runs the jobs in this process, where
+    what a job raises is caught as a worker's is (`pool._call`)."""
+    if "fork" in multiprocessing.get_all_start_methods():
+        monkeypatch.delenv("XLFLOW_POOL_IN_PROCESS", raising=False)
+    else:
+        monkeypatch.setenv("XLFLOW_POOL_IN_PROCESS", "1")
+
+
 def test_the_container_harness_reports_a_return_that_vanished(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -249,7 +260,7 @@ def test_the_container_harness_reports_a_return_that_vanished(
     def silent(member: Any, *_: Any) -> list[Any]:
         return []  # a nested container dropped, as C4 was
 
-    monkeypatch.delenv("XLFLOW_POOL_IN_PROCESS", raising=False)
+    _patches_reach_the_workers(monkeypatch)
     monkeypatch.setattr(containers, "_nested", silent)
     summary = outer.run_containers(tmp_path, run_seed=1, rounds=4, workers=1, batch=7)
     assert ("套娃.zip", "vanished") in {(f["seed"], f["class"]) for f in summary.findings}
@@ -287,7 +298,7 @@ def test_the_container_harness_reports_an_exception_the_isolation_caught(
     def overflow(*_: Any, **__: Any) -> Any:
         raise OverflowError("date value out of range")
 
-    monkeypatch.delenv("XLFLOW_POOL_IN_PROCESS", raising=False)
+    _patches_reach_the_workers(monkeypatch)
     monkeypatch.setattr(containers, "_said", overflow)
     summary = outer.run_containers(tmp_path, run_seed=1, rounds=1, workers=1, batch=5)
     found = {(f["seed"], f["class"]) for f in summary.findings}
@@ -302,7 +313,7 @@ def test_the_register_harness_reports_an_exception_the_isolation_caught(
     def broken(*_: Any, **__: Any) -> Any:
         raise IndexError("string index out of range")
 
-    monkeypatch.delenv("XLFLOW_POOL_IN_PROCESS", raising=False)
+    _patches_reach_the_workers(monkeypatch)
     monkeypatch.setattr(layout, "_read_source", broken)
     summary = outer.run_registers(tmp_path, run_seed=1, rounds=1)
     assert [f["class"] for f in summary.findings] == ["exception", "exception"]
