@@ -181,3 +181,44 @@ def test_no_date_goes_through_strftime_with_text_that_is_not_ascii() -> None:
                 for arg in node.args:
                     if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
                         assert arg.value.isascii(), (path.name, node.lineno, arg.value)
+
+
+def test_json_to_a_file_in_a_code_page_loses_no_character(tmp_path: Path) -> None:
+    """Redirected on Chinese Windows, output is GBK, which has no ␀, no 𠀀 and no 🎉: the
+    JSON escapes them, so it is written whole and reads back to exactly the data."""
+    from xlflow.text import json_text
+
+    data = {"path": "报送\u2400名\U00020000🎉.xlsx", "message": "退回修改"}
+    for encoding in ("gbk", "cp1252", "utf-8"):
+        text = json_text(data, encoding)
+        assert json.loads(text.encode(encoding).decode(encoding)) == data
+    assert "退回修改" in json_text(data, "gbk")  # what GBK holds stays readable
+
+
+def test_collect_redirected_to_a_gbk_file_writes_every_file_whole(
+    ws: Path, forms: dict[str, Path], tmp_path: Path
+) -> None:
+    """Issue #39: collect with F1b and F1c (names holding NUL, shown as ␀) in the inbox, its
+    output going to a file in code page 936 as a scheduled task's does, ends well and says
+    something readable of each file; its --json reads back exactly."""
+    finds = Path(__file__).parent / "data" / "fuzz-finds" / "more"
+    for name in ("F1b_xlsx_nul_member_name_indexerror.xlsx", "F1c_zip_container_nul_member_name_collect_crash.zip"):  # fmt: skip
+        (ws / "inbox" / name).write_bytes((finds / name).read_bytes())
+    command = [sys.executable, "-m", "xlflow", "collect", "-w", str(ws), "--round", "2019-H1"]
+    env = {**os.environ, "PYTHONIOENCODING": "gbk"}  # what Windows gives a redirected stream
+    for extra in ([], ["--json"]):
+        out = tmp_path / f"out{len(extra)}.txt"
+        with open(out, "wb") as fh:
+            done = subprocess.run(command + extra, stdout=fh, stderr=subprocess.PIPE, env=env)
+        assert done.returncode == 0 and b"Traceback" not in done.stderr, done.stderr
+        text = out.read_text("gbk")
+        if extra:
+            said = {f["path"]: f for f in json.loads(text)["files"]}
+            # the NUL shown as ␀, escaped in GBK, never a "?"
+            assert "\\u2400" in text and "?" not in text
+            messages = " ".join(i["message"] for f in said.values() for i in f["issues"])
+            assert "\u2400" in messages
+            assert len(said) >= 2
+        else:
+            assert "F1b_xlsx_nul_member_name_indexerror.xlsx" in text
+            assert "F1c_zip_container_nul_member_name_collect_crash.zip" in text

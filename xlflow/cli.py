@@ -79,7 +79,9 @@ def echo(message: object = "", err: bool = False, nl: bool = True) -> None:
 
 
 def _print_json(data: Any) -> None:
-    echo(json_text(data))
+    """JSON in the output's own encoding, lossless in any: redirected on Chinese Windows
+    that is GBK, and a character GBK lacks is a \\u escape, never a "?"."""
+    echo(json_text(data, getattr(sys.stdout, "encoding", None) or "utf-8"))
 
 
 def _pad(text: str, width: int) -> str:

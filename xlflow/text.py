@@ -46,13 +46,25 @@ def visible(text: str, keep: str = "") -> str:
     return "".join(out)
 
 
-def json_text(data: object) -> str:
-    """Data as JSON a terminal can show: what `visible` would change is written as a
-    \\u escape, so the text is safe to print and still reads back to exactly the data."""
+def json_text(data: object, encoding: str = "utf-8") -> str:
+    """Data as JSON a terminal can show, in `encoding`: what `visible` would change, and
+    what the encoding cannot hold (GBK has no ␀ and no rare CJK), is written as a \\u
+    escape, so the text is safe to print and still reads back to exactly the data."""
     text = json.dumps(data, ensure_ascii=False, indent=2, default=str)
-    if visible(text, keep="\n") == text:
+    if visible(text, keep="\n") == text and _encodes(text, encoding):
         return text
-    return "".join(ch if visible(ch, "\n") == ch else json.dumps(ch)[1:-1] for ch in text)
+    return "".join(
+        ch if visible(ch, "\n") == ch and _encodes(ch, encoding) else json.dumps(ch)[1:-1]
+        for ch in text
+    )
+
+
+def _encodes(text: str, encoding: str) -> bool:
+    try:
+        text.encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
 
 
 def cell_length(text: str) -> int:
