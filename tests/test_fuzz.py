@@ -466,10 +466,18 @@ def test_an_ole_sector_chain_that_loops_or_leaves_is_refused_at_once(
     data = bytearray((harness.SEEDS / "04.xls").read_bytes())
     assert struct.unpack_from("<I", data, 76)[0] == 0  # the FAT's first sector
     struct.pack_into("<I", data, 512 + 4 * entry, points_to)
-    # in a child with a memory cap: without the check, the read would take all there is
+    # in a child with a memory cap (RLIMIT_AS; a Job Object on Windows): without the
+    # check, the read would take all there is
     child = (
-        "import json, resource, sys\n"
-        "resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))\n"
+        "import json, sys\n"
+        "try:\n"
+        "    import resource\n"
+        "    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))\n"
+        "except ImportError:  # Windows: the Job Object the workers get, this process in it\n"
+        "    import ctypes\n"
+        "    from xlflow.windows import WorkerJob\n"
+        "    job = WorkerJob(1024)\n"
+        "    assert job.take(ctypes.windll.kernel32.GetCurrentProcess())\n"
         "from xlflow.config import Limits\n"
         "from xlflow.reading.reader import read_workbook\n"
         "result = read_workbook(sys.stdin.buffer.read(), '.xls', Limits())\n"

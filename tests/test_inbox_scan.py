@@ -126,3 +126,24 @@ def test_what_a_killed_collect_left_is_cleared(ws: Path, forms: dict[str, Path])
     assert not left.exists()
     counted = report.counted(PLAN)
     assert counted is not None and counted.path == "政策规划处.xlsx"
+
+
+def test_once_collect_returns_no_file_of_the_folder_is_held_open(
+    ws: Path, forms: dict[str, Path]
+) -> None:
+    """Windows cannot move or delete a file a process holds open: once collect (and the
+    receipts it writes) returns, the folder can be moved, as the console's user may."""
+    import gc
+
+    import psutil
+
+    fill_complete(forms[PLAN], ws / "inbox" / "政策规划处.xlsx")
+    gc.collect()
+    gc.disable()  # what is closed must be closed by the code, not by the collector
+    try:
+        collect(Workspace.open(ws), DEFAULT_ROUND, workers=1)
+        root = str(ws.resolve())
+        held = [f.path for f in psutil.Process().open_files() if f.path.startswith(root)]
+    finally:
+        gc.enable()
+    assert held == []

@@ -1207,6 +1207,13 @@ class _ReadOnly:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["path"])  # type: ignore[misc]
 
+    def close(self) -> None:
+        """Let the file go (Windows keeps an open file from being moved or deleted); the
+        next read opens it again."""
+        if self._db is not None and self._pid == os.getpid():
+            self._db.close()
+        self._db = None
+
     def db(self) -> sqlite3.Connection:
         if self._db is None or self._pid != os.getpid():
             self._db = sqlite3.connect(
@@ -1242,6 +1249,9 @@ class FormStore(Mapping[str, FormSpec]):
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["path"], state["round"], state["keep"])  # type: ignore[misc]
         self._names = state["_names"]
+
+    def close(self) -> None:
+        self.ledger.close()
 
     def _conn(self) -> sqlite3.Connection:
         if self._pid != os.getpid():  # a forked copy starts with an empty cache
@@ -1289,6 +1299,9 @@ class AcceptedValues(Mapping[str, dict[str, dict[str, Any]]]):
         self.ledger = _ReadOnly(path)
         self.round_id = round_id
 
+    def close(self) -> None:
+        self.ledger.close()
+
     def __getitem__(self, division: str) -> dict[str, dict[str, Any]]:
         rows = (
             self.ledger.db()
@@ -1322,6 +1335,9 @@ class RecordReader:
     def __init__(self, path: Path, round_id: str) -> None:
         self.ledger = _ReadOnly(path)
         self.round_id = round_id
+
+    def close(self) -> None:
+        self.ledger.close()
 
     def get(self, path: str, sha256: str) -> FileRecord | None:
         return _one_file(self.ledger.db(), self.round_id, path, sha256)

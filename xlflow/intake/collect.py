@@ -535,6 +535,7 @@ def collect(
         Ledger(ws.ledger_path) as ledger,
         _Spool(ws.state) as spool,
         tempfile.TemporaryDirectory(dir=ws.state, prefix=_UNPACKED) as scratch,
+        contextlib.ExitStack() as readers,
     ):
         started = now_text()
         sweep_temp_files(ws.outbox)
@@ -544,6 +545,7 @@ def collect(
                 shutil.rmtree(left, ignore_errors=True)
         rnd = ledger.load_round(round_id)
         ctx, context = _intake_context(ws, ledger, rnd)
+        readers.callback(_close_readers, ctx)
         old = {(f.path, f.sha256): f for f in ledger.files(rnd.id, with_values=False)}
         found = _unpacked(scan_inbox(ws.inbox), Path(scratch), ws.settings.limits, workers)
         records, jobs, seen = _plan(found, old, context, rnd)
@@ -585,17 +587,27 @@ def collect(
             os.sync()  # one flush for every archive copy the workers wrote
         ledger.save_files(rnd.id, records, started, len(jobs), payload=spool.payload)
         written = write_receipts(ws, rnd, records, ctx.forms, ledger) if receipts else []
+        # the forms sent, in register order, are the divisions expected: collect never
+        # needs to read the register itself
+        divisions = tuple(ctx.forms)
     submitted = {r.division for r in records if r.verdict is Verdict.ACCEPTED}
-    # the forms sent, in register order, are the divisions expected: collect never needs
-    # to read the register itself
     return CollectReport(
         round=rnd,
         files=tuple(records),
-        missing=tuple(d for d in ctx.forms if d not in submitted),
-        divisions=tuple(ctx.forms),
+        missing=tuple(d for d in divisions if d not in submitted),
+        divisions=divisions,
         receipts=tuple(written),
         reread=len(jobs),
     )
+
+
+def _close_readers(ctx: IntakeContext) -> None:
+    """Close the ledger connections the context read through, in this process: nothing
+    of the folder stays open once collect returns (Windows would keep it from being
+    moved or deleted until the garbage collector ran)."""
+    for reader in (ctx.forms, ctx.previous, *(o.forms for o in ctx.older.values())):
+        if isinstance(reader, FormStore | AcceptedValues):
+            reader.close()
 
 
 def _intake_context(ws: Workspace, ledger: Ledger, rnd: Round) -> tuple[IntakeContext, str]:

@@ -428,12 +428,15 @@ def write_receipts(
         300,
         ws.settings.limits.worker_memory_mb,
     )
-    for index, outcome in pool.run(jobs):
-        if isinstance(outcome, JobFailure):
-            item, path = todo[index]
-            full = ledger.file(rnd.id, item.record.path, item.record.sha256) or item.record
-            item = replace(item, record=full, spec=forms.get(item.division))
-            atomic_write(path, render_receipt(item, ws.settings), durable=False)  # once more, here
+    try:
+        for index, outcome in pool.run(jobs):
+            if isinstance(outcome, JobFailure):
+                item, path = todo[index]
+                full = ledger.file(rnd.id, item.record.path, item.record.sha256) or item.record
+                item = replace(item, record=full, spec=forms.get(item.division))
+                atomic_write(path, render_receipt(item, ws.settings), durable=False)  # once more
+    finally:
+        reader.close()  # used here when the pool runs in this process
     ledger.save_receipt_digests(rnd.id, fresh)
     return paths
 
@@ -457,7 +460,9 @@ def receipts_for_round(ws: Workspace, round_id: str) -> tuple[Round, list[Path]]
     """(Re)write the receipts of a round from the ledger, as `collect` does."""
     with folder_lock(ws.lock_path, "生成回执"), Ledger(ws.ledger_path) as ledger:
         rnd = ledger.load_round(round_id)
-        paths = write_receipts(
-            ws, rnd, ledger.files(rnd.id, with_values=False), FormStore(ws.ledger_path, rnd), ledger
-        )
+        forms = FormStore(ws.ledger_path, rnd)
+        try:
+            paths = write_receipts(ws, rnd, ledger.files(rnd.id, with_values=False), forms, ledger)
+        finally:
+            forms.close()
     return rnd, paths
