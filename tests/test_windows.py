@@ -160,6 +160,46 @@ def test_windows_own_words_are_not_doubled_and_a_long_path_is_named() -> None:
     assert "路径太长（253 个字符）" in disk_error_text(more)
 
 
+def test_a_consolidated_workbook_open_in_excel_is_named_and_kept(
+    ws: Path, forms: dict[str, Path], monkeypatch: Any
+) -> None:
+    """Excel and WPS hold a workbook open while it is shown, and Windows will not put a new
+    file in its place: merge says which file to close, and the old one is untouched."""
+    from xlflow import files
+
+    from .conftest import DEFAULT_ROUND, run, run_json
+
+    path = Path(run_json(["merge", "-w", str(ws), "--round", DEFAULT_ROUND])["path"])
+    before = path.read_bytes()
+    if sys.platform == "win32":
+        import ctypes
+
+        kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]
+        kernel32.CreateFileW.restype = ctypes.c_void_p
+        # as Excel opens it: others may read it, none may delete or replace it
+        handle = kernel32.CreateFileW(str(path), 0x80000000, 1, None, 3, 0, None)
+    else:
+        replace = os.replace
+
+        def refused(src: Any, dst: Any) -> None:
+            if str(dst) == str(path):
+                exc = PermissionError(13, "拒绝访问。", str(src), None, str(dst))
+                exc.winerror = 5  # type: ignore[attr-defined]  # what Windows says
+                raise exc
+            replace(src, dst)
+
+        monkeypatch.setattr(files.os, "replace", refused)
+    try:
+        result = run(["merge", "-w", str(ws), "--round", DEFAULT_ROUND], expect=None)
+    finally:
+        if sys.platform == "win32":
+            kernel32.CloseHandle(ctypes.c_void_p(handle))
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert f"无法写入“{path}”" in result.output and "Excel 或 WPS" in result.output
+    assert path.read_bytes() == before
+    assert not list(path.parent.glob(".*.tmp"))  # the new one's temporary file is gone
+
+
 def test_a_working_folder_too_deep_for_sqlite_says_so(tmp_path: Path) -> None:
     part = "二〇一九年上半年重点任务进展情况" * 2
     deep = tmp_path.joinpath(*[part] * 6)

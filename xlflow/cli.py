@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import io
+import os
 import sqlite3
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -1125,9 +1126,9 @@ def demo(directory: str | None, workspace: str | None, no_office: bool) -> None:
     echo(
         "     数字取自汇总表，列出滞后任务的原因和下步打算，附件是任务一览表；改文号和措辞即可印发。"
     )
-    echo(f"  3. 回执（发回各处室的）：{rel(result.receipts_dir)}/")
+    echo(f"  3. 回执（发回各处室的）：{rel(result.receipts_dir)}{os.sep}")
     echo("     资源配置与诚信建设处先报的一份有错，回执列出了要改的地方，更正稿已采用。")
-    echo(f"  4. 填报表（发给各处室的）：{rel(result.forms_dir)}/")
+    echo(f"  4. 填报表（发给各处室的）：{rel(result.forms_dir)}{os.sep}")
     echo(
         f"\n本轮：{s['tasks']} 项任务，已采用 {s['accepted']} 个处室，未报送：{'、'.join(s['missing']) or '无'}，"
         f"状态不一致 {s['conflicts']} 项。"

@@ -139,4 +139,11 @@ def disk_error_text(exc: OSError) -> str:
             f"文件读写失败{where}：路径太长（{len(str(exc.filename or ''))} 个字符）。"
             "请把工作文件夹移到较短的路径下（如 D:\\督查\\2024）后重试。"
         )
+    if getattr(exc, "winerror", None) in (5, 32, 33) and exc.filename2:
+        # a finished file put in place of one a program holds open: Windows refuses that
+        # (Excel and WPS keep a workbook open while it is shown)
+        return (
+            f"无法写入“{exc.filename2}”：这个文件正被其他程序打开（多为 Excel 或 WPS），"
+            "Windows 不允许替换。请关闭它后重新运行；已有的文件没有改动。"
+        )
     return f"文件读写失败{where}：{said}。请检查磁盘空间和文件夹权限后重试。"
