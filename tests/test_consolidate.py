@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import openpyxl
+import psutil
 import pytest
 import python_calamine
 
@@ -487,6 +488,7 @@ def test_a_companion_that_fails_leaves_no_workbook_and_says_so(
     _round_with_returns(ws, forms)
     outbox = ws / "outbox" / DEFAULT_ROUND
     monkeypatch.setattr(consolidate, "LAY_OUT_APART_ABOVE", 0)
+    monkeypatch.setattr(consolidate, "STREAM_ABOVE", 0)  # rows in files of the scratch folder
 
     # the companion breaks in its own process, forked (Linux) or spawned (Windows)
     with monkeypatch.context() as m:
@@ -501,6 +503,9 @@ def test_a_companion_that_fails_leaves_no_workbook_and_says_so(
         )
         with pytest.raises(RuntimeError, match="Unpicklable: lost in transit"):
             _merge_of(ws, DEFAULT_ROUND)
+    # nothing of the folder is left open (Windows could not remove the scratch folder)
+    root = str(ws.resolve())
+    assert not [f.path for f in psutil.Process().open_files() if f.path.startswith(root)]
     assert not list(outbox.glob("*汇总*")) and not list(outbox.glob(".*"))
     assert not list((ws / ".xlflow").glob(".merge-*"))
     _, path = _merge_of(ws, DEFAULT_ROUND)

@@ -265,20 +265,24 @@ def test_any_typed_text_comes_out_as_typed(roundtrip_ws: tuple[Path, Path], text
     assert record.verdict.value == "accepted", [i.message for i in record.issues]
     assert stored(root, DEFAULT_ROUND, record.path).values["7"]["next_steps"] == text
     path = merge(ws, DEFAULT_ROUND).path
-    rows = (
-        python_calamine.CalamineWorkbook.from_path(str(path))
-        .get_sheet_by_name("任务明细")
-        .to_python(skip_empty_area=False)
-    )
+    # each reader lets the file go: Windows would not let the next merge replace it
+    book = python_calamine.CalamineWorkbook.from_path(str(path))
+    try:
+        rows = book.get_sheet_by_name("任务明细").to_python(skip_empty_area=False)
+    finally:
+        book.close()
     header = next(i for i, r in enumerate(rows) if "序号" in r)
     col = rows[header].index("下步打算")
     id_col = rows[header].index("序号")
     (row,) = [r for r in rows[header + 1 :] if r[id_col] == "7"]
     assert row[col] == text
-    sheet = openpyxl.load_workbook(path, read_only=True)["任务明细"]
-    for cells in sheet.iter_rows(min_row=header + 1):
-        for cell in cells:
-            assert cell.data_type != "f"
+    read = openpyxl.load_workbook(path, read_only=True)
+    try:
+        for cells in read["任务明细"].iter_rows(min_row=header + 1):
+            for cell in cells:
+                assert cell.data_type != "f"
+    finally:
+        read.close()
 
 
 def test_text_over_the_limit_in_utf16_units_is_reported(roundtrip_ws: tuple[Path, Path]) -> None:

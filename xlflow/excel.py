@@ -90,6 +90,15 @@ def streamed_workbook(
     return wb
 
 
+def abandon(wb: Any) -> None:
+    """Let go of a streamed workbook that will not be finished: its sheets' row files in
+    the scratch folder are closed, so the folder can go (Windows keeps an open file)."""
+    for sheet in wb.worksheets():
+        fh = getattr(sheet, "row_data_fh", None)
+        if fh is not None and not fh.closed:
+            fh.close()
+
+
 class StreamedSheet(Worksheet):  # type: ignore[misc]
     """A worksheet of a streamed workbook that can still merge cells down a column.
 

@@ -29,6 +29,7 @@ from ..excel import (
     BORDER,
     LOOK,
     StreamedSheet,
+    abandon,
     page_text,
     row_height,
     streamed_workbook,
@@ -615,6 +616,14 @@ def _write_workbook(path: Path, scratch: Path, inputs: _Inputs, ledger: Ledger) 
     # Up to STREAM_ABOVE tasks the cells are held (a few MiB) and the text goes into a
     # shared strings table, as Excel writes it; beyond, rows go to disk as they come.
     wb = streamed_workbook(path, scratch, inputs.made_at, inputs.head.tasks > STREAM_ABOVE)
+    try:
+        return _fill_workbook(wb, inputs, ledger)
+    except BaseException:
+        abandon(wb)
+        raise
+
+
+def _fill_workbook(wb: Any, inputs: _Inputs, ledger: Ledger) -> Consolidation:
     st = _Styles(wb, inputs.settings)
     title = f"{inputs.settings.office.name}{inputs.round.title}重点任务进展情况汇总表"
     overview = wb.add_worksheet(OVERVIEW)
