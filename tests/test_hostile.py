@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import sys
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 
 from xlflow.files import folder_lock
+from xlflow.intake.collect import process_file as intake_process_file
 
 from .conftest import (
     DEFAULT_ROUND,
@@ -592,12 +594,28 @@ def _slow_settings(ws: Path) -> None:
     path.write_text(text, "utf-8")
 
 
+def _hostile_reader(ctx: Any, job: Any) -> Any:
+    """Stands in for a native reader that aborts, loops or allocates without end; at module
+    level, so that a spawned worker (Windows) imports it as a forked one has it."""
+    if job.rel == "崩溃.xlsx":
+        os.abort()  # SIGABRT on POSIX; exit code 3 on Windows
+    if job.rel == "卡死.xlsx":
+        while True:
+            pass
+    if job.rel == "内存.xlsx":
+        hog = []
+        while True:
+            hog.append(bytearray(64 * 1024 * 1024))
+    return _REAL_PROCESS_FILE(ctx, job)
+
+
+_REAL_PROCESS_FILE = intake_process_file
+
+
 @pytest.mark.isolation
 def test_crash_hang_and_memory_cost_only_that_file(
     ws: Path, forms: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import signal
-
     from xlflow.intake import collect as intake
     from xlflow.workspace import Workspace
 
@@ -605,28 +623,14 @@ def test_crash_hang_and_memory_cost_only_that_file(
     inbox = ws / "inbox"
     for name in ("崩溃.xlsx", "卡死.xlsx", "内存.xlsx", "正常.xlsx"):
         fill_complete(forms[PLAN if name != "正常.xlsx" else CO], inbox / name)
-    real = intake.process_file
 
-    def hostile_reader(ctx: Any, job: Any) -> Any:
-        # stands in for a native reader that aborts, loops or allocates without end
-        if job.rel == "崩溃.xlsx":
-            os.kill(os.getpid(), signal.SIGABRT)
-        if job.rel == "卡死.xlsx":
-            while True:
-                pass
-        if job.rel == "内存.xlsx":
-            hog = []
-            while True:
-                hog.append(bytearray(64 * 1024 * 1024))
-        return real(ctx, job)
-
-    monkeypatch.setattr(intake, "process_file", hostile_reader)
+    monkeypatch.setattr(intake, "process_file", _hostile_reader)
     before = tree_digest(inbox)
     report = intake.collect(Workspace.open(ws), DEFAULT_ROUND, workers=2)
     assert tree_digest(inbox) == before
     by = {f.path: f for f in report.files}
     assert [i.code.value for i in by["崩溃.xlsx"].issues] == ["reader-crashed"]
-    assert "SIGABRT" in by["崩溃.xlsx"].issues[0].message
+    assert ("abort" if sys.platform == "win32" else "SIGABRT") in by["崩溃.xlsx"].issues[0].message
     assert [i.code.value for i in by["卡死.xlsx"].issues] == ["read-timeout"]
     assert [i.code.value for i in by["内存.xlsx"].issues] == ["reader-crashed"]
     assert by["正常.xlsx"].verdict.value == "accepted"

@@ -409,7 +409,23 @@ class IsolatedPool(Generic[J, R]):
                     "crashed", f"读取程序异常终止（{name}），多为文件损坏、过大或内存超限"
                 )
             return JobFailure("crashed", f"读取程序被信号 {name} 终止")
+        if code is not None and (crash := _WINDOWS_CRASHES.get(code & 0xFFFFFFFF)):
+            return JobFailure(
+                "crashed", f"读取程序异常终止（{crash}），多为文件损坏、过大或内存超限"
+            )
         return JobFailure("crashed", f"读取程序意外退出（代码 {code}）")
+
+
+# How a process ends on Windows when a native library fails: abort() exits with 3, a
+# fault or a Rust panic with an NTSTATUS code (as signals name them on POSIX).
+_WINDOWS_CRASHES = {
+    3: "abort",
+    0xC0000005: "内存访问违规 0xC0000005",
+    0xC00000FD: "栈溢出 0xC00000FD",
+    0xC0000409: "运行库强制终止 0xC0000409",
+    0xC0000017: "内存不足 0xC0000017",
+    0xC000001D: "非法指令 0xC000001D",
+}
 
 
 def default_workers(jobs: int) -> int:
