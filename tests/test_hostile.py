@@ -385,9 +385,20 @@ def test_odd_file_names(
     fill_complete(forms[PLAN], inbox / rtl)
     emoji = "🎉 创新平台 （最终版）  .xlsx"
     fill_complete(forms[CO], inbox / emoji)
-    raw_name = os.fsencode(inbox) + b"/\xff\xfe-broken.xlsx"
-    with open(raw_name, "wb") as fh:
-        fh.write((ws / "inbox" / rtl).read_bytes())
+    # a name that is no text: bytes that are not UTF-8 on POSIX, a lone UTF-16 surrogate
+    # on Windows (NTFS keeps it; Wine cannot make one)
+    raw_name: bytes | str = (
+        "\udcff-broken.xlsx"
+        if sys.platform == "win32"
+        else os.fsencode(inbox) + b"/\xff\xfe-broken.xlsx"
+    )
+    broken_made = True
+    try:
+        with open(inbox / raw_name if isinstance(raw_name, str) else raw_name, "wb") as fh:
+            fh.write((ws / "inbox" / rtl).read_bytes())
+    except OSError:
+        assert sys.platform == "win32"
+        broken_made = False
     long_name = "很长" * 40 + ".xlsx"  # 245 bytes: near the file-system limit
     fill_complete(forms["外国专家局"], inbox / long_name)
     files = collect_guarded()
@@ -397,8 +408,9 @@ def test_odd_file_names(
     assert files[rtl]["division"] == PLAN and files[rtl]["verdict"] == "accepted"
     assert files[emoji]["division"] == CO and files[emoji]["verdict"] == "accepted"
     assert files[long_name]["verdict"] == "accepted"
-    broken = next(p for p in files if p.endswith("-broken.xlsx"))
-    assert files[broken]["verdict"] == "duplicate"  # same bytes as the RTL one
+    if broken_made:
+        broken = next(p for p in files if p.endswith("-broken.xlsx"))
+        assert files[broken]["verdict"] == "duplicate"  # same bytes as the RTL one
     run(["merge", "-w", str(ws), "--round", DEFAULT_ROUND])
 
 
@@ -408,11 +420,28 @@ def test_symlinks_are_never_followed(
     inbox = ws / "inbox"
     secret_file = tmp_path / "outside.txt"
     secret_file.write_text("机密")
-    (inbox / "passwd.xlsx").symlink_to(secret_file)
-    (inbox / "link-to-good.xlsx").symlink_to(good)
-    (inbox / "folder-link").symlink_to(tmp_path, target_is_directory=True)
+    # a shortcut Explorer made ("创建快捷方式"): the shell link header, then anything
+    (inbox / "link-to-good.xlsx.lnk").write_bytes(
+        b"L\0\0\0\x01\x14\x02\0\0\0\0\0\xc0\0\0\0\0\0\0F" + bytes(60)
+    )
+    made = ["link-to-good.xlsx.lnk"]
+    try:
+        (inbox / "passwd.xlsx").symlink_to(secret_file)
+        (inbox / "link-to-good.xlsx").symlink_to(good)
+        (inbox / "folder-link").symlink_to(tmp_path, target_is_directory=True)
+        made += ["passwd.xlsx", "link-to-good.xlsx", "folder-link"]
+    except OSError:  # Windows without the symlink privilege; Wine makes none
+        assert sys.platform == "win32"
+    if sys.platform == "win32":  # the link any Windows user can make: mklink /J
+        import _winapi
+
+        try:
+            _winapi.CreateJunction(str(tmp_path), str(inbox / "junction"))  # type: ignore[attr-defined]
+            made.append("junction")
+        except OSError:
+            pass  # Wine 8 makes no junction either
     files = collect_guarded()
-    for name in ("passwd.xlsx", "link-to-good.xlsx", "folder-link"):
+    for name in made:
         assert files[name]["verdict"] == "skipped" and _codes(files[name]) == ["skipped-symlink"], (
             name
         )

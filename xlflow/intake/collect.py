@@ -108,9 +108,22 @@ def scan_inbox(inbox: Path) -> list[Found]:
     return found
 
 
+def _is_link(p: Path, st: os.stat_result | None = None) -> bool:
+    """A symbolic link, or on Windows any reparse point (a junction made by mklink /J is
+    no symlink to Python 3.11, and leads out of the folder all the same)."""
+    try:
+        st = st or p.lstat()
+    except OSError:
+        return False
+    return stat.S_ISLNK(st.st_mode) or bool(getattr(st, "st_file_attributes", 0) & _REPARSE_POINT)
+
+
+_REPARSE_POINT = 0x400  # FILE_ATTRIBUTE_REPARSE_POINT
+
+
 def _folder_skipped(p: Path, rel: str) -> Found | None:
     """A folder not walked into, with the reason; None for one to walk."""
-    if p.is_symlink():
+    if _is_link(p):
         return _skipped(p, rel, IssueCode.SKIPPED_SYMLINK, "这是指向别处的文件夹链接，不读取。")
     if p.name.startswith("."):
         return _skipped(p, rel, IssueCode.SKIPPED_HIDDEN, "隐藏文件夹，不读取。")
@@ -146,7 +159,8 @@ def _file_found(p: Path, rel: str) -> Found | None:
         st = p.lstat()
     except OSError:
         return None
-    if stat.S_ISLNK(st.st_mode):
+    if _is_link(p, st) or name.lower().endswith(".lnk"):
+        # .lnk: a Windows shortcut (Explorer hides the suffix: 政策规划处.xlsx - 快捷方式)
         return _skipped(
             p,
             rel,
