@@ -222,7 +222,7 @@ def test_an_export_is_a_workbook_that_opens_clean(two_rounds: Path, tmp_path: Pa
     _exported(two_rounds, "xlsx", folder / "answers.xlsx")
     _exported(two_rounds, "xlsx", folder / "tasks.xlsx", "--wide")
     done = subprocess.run(
-        [AUDIT, "-f", "microsoft365", "-r", "-o", "json", "-m", "0", str(folder)],
+        [*AUDIT, "-f", "microsoft365", "-r", "-o", "json", "-m", "0", str(folder)],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     for result in _json.loads(done.stdout):

@@ -315,7 +315,7 @@ def test_every_workbook_of_the_relay_opens_clean(relay: dict[str, Any], tmp_path
     run(["init", str(drafted), "--register", str(DATA / "任务清单.csv")])
     shutil.copy(drafted / "templates" / "单位名录.xlsx", folder / "draft.xlsx")
     done = subprocess.run(
-        [AUDIT, "-f", "microsoft365", "-r", "-o", "json", "-m", "0", str(folder)],
+        [*AUDIT, "-f", "microsoft365", "-r", "-o", "json", "-m", "0", str(folder)],
         capture_output=True,
         text=True,
         timeout=600,
