@@ -25,6 +25,8 @@ from xlflow.demo import DemoResult, run_demo
 from xlflow.intake.collect import collect
 from xlflow.workspace import Workspace
 
+from .test_damage import zipfile_refuses_overlaps
+
 DATA = Path(__file__).parent / "data"
 GOLDEN = DATA / "golden" / "demo-汇总表.json"
 VERDICTS = DATA / "golden" / "demo-收集结果.json"
@@ -94,7 +96,9 @@ def fingerprint(path: Path) -> dict[str, Any]:
         }
     with zipfile.ZipFile(path) as zf:
         out["drawings"] = {
-            name: zf.read(name).decode("utf-8")
+            # XlsxWriter writes its chart parts in text mode: line ends are the system's
+            # (\r\n on Windows), the same XML to every reader
+            name: zf.read(name).decode("utf-8").replace("\r\n", "\n")
             for name in sorted(zf.namelist())
             if name.startswith(("xl/charts/", "xl/drawings/")) and name.endswith(".xml")
         }
@@ -178,6 +182,11 @@ def test_every_verdict_and_message_of_a_mixed_inbox_is_pinned(
         for f in report.files
     }
     pinned = _matches(found, VERDICTS)
+    c6 = "外来/fuzz-finds/C6_zip_60x25MB_lying_compress_size_memory.zip"
+    if zipfile_refuses_overlaps():  # Python >= 3.11.8: refused before the budget is reached
+        (issue,) = found[c6]["issues"]
+        assert issue[0] == "container-damaged" and "互相重叠" in issue[-1]
+        found[c6] = pinned[c6]
     assert sorted(found) == sorted(pinned)
     differ = {p: (found[p], pinned[p]) for p in found if found[p] != pinned[p]}
     assert not differ, f"{len(differ)} files differ, e.g. {sorted(differ.items())[:2]}"
