@@ -210,7 +210,16 @@ def run(n: int, repeat: int, base: Path) -> dict[str, Any]:
     merge_runs = [measure(xlflow(root, "merge", "--round", ROUND)) for _ in range(repeat)]
     naive_s = median([w for w, _ in naive_runs])
     collect_s = median([w for w, _ in collect_runs])
+    walls = {
+        "naive_s": [w for w, _ in naive_runs],
+        "collect_s": [w for w, _ in collect_runs],
+        "generate_s": [w for w, _ in generate_runs],
+        "merge_s": [w for w, _ in merge_runs],
+    }
     return {
+        # how far apart the runs of each step were, as a share of their median: the noise
+        # a comparison with a baseline must look past
+        "spread": {k: _spread(v) for k, v in walls.items()},
         "returns": n,
         "rows": min(n * TASKS, MAX_TASKS),
         "fill_s": round(filled, 1),
@@ -228,6 +237,10 @@ def run(n: int, repeat: int, base: Path) -> dict[str, Any]:
         "merge_peak_mb": median([m for _, m in merge_runs]),
         "repeat": repeat,
     }
+
+
+def _spread(values: list[float]) -> float:
+    return round((max(values) - min(values)) / max(statistics.median(values), 1e-9), 3)
 
 
 def plot(results: list[dict[str, Any]], path: Path) -> None:
@@ -254,6 +267,34 @@ def plot(results: list[dict[str, Any]], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+# the steps a comparison names, and the least noise granted to each (one run of a tiny
+# size in CI varies by this much on a quiet machine)
+COMPARED = ("generate_s", "collect_s", "merge_s", "naive_s")
+LEAST_NOISE = 0.15
+
+
+def compare(results: list[dict[str, Any]], baseline: dict[str, Any]) -> list[str]:
+    """Lines that set each step of this run beside the baseline's figure for the same N,
+    naming every step slower by more than the noise measured for it."""
+    kept = {r["returns"]: r for r in baseline["results"]}
+    lines = []
+    for result in results:
+        then = kept.get(result["returns"])
+        if then is None:
+            lines.append(f"N = {result['returns']}: the baseline has no figures for this size")
+            continue
+        for step in COMPARED:
+            spreads = (then.get("spread", {}), result.get("spread", {}))
+            noise = max(LEAST_NOISE, *(s.get(step, 0.0) for s in spreads))
+            ratio = result[step] / max(then[step], 1e-9)
+            verdict = "SLOWER" if ratio > 1 + noise else ("faster" if ratio < 1 - noise else "same")
+            lines.append(
+                f"N = {result['returns']:>5}  {step:<11} {then[step]:>8.3f} s -> {result[step]:>8.3f} s"
+                f"  x{ratio:.2f}  (noise ±{noise:.0%})  {verdict}"
+            )
+    return lines
+
+
 def machine() -> dict[str, Any]:
     import python_calamine  # noqa: F401
 
@@ -275,6 +316,11 @@ def main() -> None:
     parser.add_argument("--plot", type=Path)
     parser.add_argument("--quick", action="store_true", help="a tiny run that only shows it works")
     parser.add_argument("--keep", action="store_true", help="keep the working folders")
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        help="a baseline (a --json of an earlier run): name every step slower than its noise",
+    )
     args = parser.parse_args()
     sizes = args.n or ([5] if args.quick else [300, 1000, 3000, 10000])
     base = Path(tempfile.mkdtemp(prefix="xlflow-bench-"))
@@ -292,6 +338,11 @@ def main() -> None:
         args.json.write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", "utf-8")
     if args.plot:
         plot(results, args.plot)
+    if args.compare:
+        baseline = json.loads(args.compare.read_text("utf-8"))
+        print(f"against {args.compare} ({baseline['machine'].get('date', '?')}):")
+        for line in compare(results, baseline):
+            print("  " + line)
 
 
 if __name__ == "__main__":

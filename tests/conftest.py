@@ -214,6 +214,19 @@ def inbox_guard(ws: Path) -> Iterator[Callable[[], None]]:
         assert tree_digest(ws / "inbox") == state["before"]
 
 
+def crash_natively() -> None:
+    """End this process as a native library's crash does: SIGABRT on POSIX; on Windows
+    the status a Rust panic or a CRT fast-fail leaves, 0xC0000409 (abort() under Wine
+    shows a dialog no one closes)."""
+    if sys.platform == "win32":
+        import ctypes
+
+        kernel32 = ctypes.WinDLL("kernel32")  # type: ignore[attr-defined]
+        kernel32.GetCurrentProcess.restype = ctypes.c_void_p
+        kernel32.TerminateProcess(ctypes.c_void_p(kernel32.GetCurrentProcess()), 0xC0000409)
+    os.abort()
+
+
 def readable_by_owner_only(path: Path) -> bool:
     """The file mode 0o600 on POSIX; on Windows, where the mode means nothing, a DACL whose
     every allowing entry names the owner (or the system)."""

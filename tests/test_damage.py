@@ -36,13 +36,21 @@ from xlflow.pool import IN_PROCESS_VARIABLE, JobFailure, call_isolated
 from xlflow.reading.biff import scan_biff
 from xlflow.reading.workbook import RawWorkbook
 from xlflow.reading.zipnames import member_problem, text_problem
-from xlflow.register import detect as layout
-from xlflow.register import parse as register
+from xlflow.register import init as register_init
+from xlflow.register import load as register_load
 from xlflow.register.init import check_register
 from xlflow.register.load import load_register
 from xlflow.text import visible
 
-from .conftest import BUNDLED_XLSX, DEFAULT_ROUND, SHARED, fill_complete, run, specific_issue
+from .conftest import (
+    BUNDLED_XLSX,
+    DEFAULT_ROUND,
+    SHARED,
+    crash_natively,
+    fill_complete,
+    run,
+    specific_issue,
+)
 
 FINDS = Path(__file__).parent / "data" / "fuzz-finds"
 MORE = FINDS / "more"
@@ -369,7 +377,7 @@ def test_init_with_a_nul_named_register_stops_cleanly(tmp_path: Path, name: str)
 def _crash(*_: Any) -> Any:
     if os.getpid() == PARENT:  # isolation lost: fail the test, do not take pytest down
         raise AssertionError("the register reader ran in the calling process")
-    os.abort()
+    crash_natively()
 
 
 # the test's own process: a spawned worker (Windows) imports this module again, and must
@@ -387,11 +395,11 @@ def test_a_register_reader_that_crashes_costs_a_message(
     init_workspace(root)
     (root / ".xlflow" / "ledger.sqlite").unlink()  # no cached register: it must be parsed
     monkeypatch.delenv(IN_PROCESS_VARIABLE, raising=False)
-    # the worker imports the reader it is named; the fork carries the patch to it
-    monkeypatch.setattr(register, "read_register", _crash)
+    # the worker imports the reader it is named, forked or spawned alike
+    monkeypatch.setattr(register_load, "READ_ORGANISED", f"{__name__}:_crash")
     with pytest.raises(RegisterError, match="读取程序异常终止"):
         load_register(Workspace.open(root))
-    monkeypatch.setattr(layout, "detect_layout", _crash)
+    monkeypatch.setattr(register_init, "DETECT_LAYOUT", f"{__name__}:_crash")
     with pytest.raises(RegisterError, match="读取程序异常终止"):
         check_register(BUNDLED_XLSX)
 

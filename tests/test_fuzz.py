@@ -266,15 +266,28 @@ def test_the_container_harness_reports_a_return_that_vanished(
     assert ("套娃.zip", "vanished") in {(f["seed"], f["class"]) for f in summary.findings}
 
 
+def _read_as_f1_did(path: Path, limits: Any) -> Any:
+    """The received form's reader with its shape check raising, as F1's did."""
+    from xlflow.relay import forward
+
+    def broken(*_: Any) -> str:
+        raise KeyError("fields")
+
+    kept = forward._shape_problem
+    forward._shape_problem = broken
+    try:
+        return forward.parse_received_form(path, limits)
+    finally:
+        forward._shape_problem = kept
+
+
 def test_the_coordinator_harness_reports_a_traceback(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from xlflow.relay import forward
 
-    def broken(*_: Any) -> str:
-        raise KeyError("fields")  # as F1 was
-
-    monkeypatch.setattr(forward, "_shape_problem", broken)
+    # the form is read in a worker, which imports the reader it is named (spawned too)
+    monkeypatch.setattr(forward, "_READ_FORM", f"{__name__}:_read_as_f1_did")
     summary = coordinator.run_coordinator(tmp_path, "forms", run_seed=1, rounds=4)
     assert "exception" in {f["class"] for f in summary.findings}
 

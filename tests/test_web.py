@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import http.client
 import io
+import locale
 import os
 import re
 import shutil
@@ -102,7 +103,8 @@ class Console:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            encoding="utf-8",
+            # redirected, Windows writes in the code page (GBK on a Chinese PC)
+            encoding=locale.getpreferredencoding(False) if sys.platform == "win32" else "utf-8",
             errors="replace",
             **STOPPABLE,
         )

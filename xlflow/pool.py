@@ -14,6 +14,7 @@ import faulthandler
 import importlib
 import multiprocessing as mp
 import os
+import pickle
 import signal
 import sys
 import threading
@@ -149,9 +150,16 @@ def _quiet() -> None:
         os.close(null)
 
 
+_STARTED = False
+
+
 def _started_child(parent_pid: int, method: str) -> None:
     """What a worker or companion does first: let go of its siblings' pipes, leave Ctrl-C
-    to the parent, die with it, and keep its stderr quiet."""
+    to the parent, die with it, and keep its stderr quiet. Once per process."""
+    global _STARTED
+    if _STARTED:
+        return
+    _STARTED = True
     for inherited in list(_PARENT_ENDS):
         inherited.close()
     _PARENT_ENDS.clear()
@@ -176,9 +184,16 @@ def _start(
     this one: (the process, this end of its pipe)."""
     parent, child = ctx.Pipe(duplex=duplex)
     _PARENT_ENDS.add(parent)
-    proc = ctx.Process(
-        target=target, args=(child, *args, os.getpid(), ctx.get_start_method()), daemon=True
-    )
+    method = ctx.get_start_method()
+    if method == "fork":
+        proc = ctx.Process(target=target, args=(child, *args, os.getpid(), method), daemon=True)
+    else:
+        # A spawned child imports whatever unpickling its arguments needs (the readers,
+        # pandas) before its first line runs: seconds in which a parent killed before it
+        # put the child in its Job Object leaves it running. So the arguments travel as
+        # bytes, unpickled once the child watches its parent.
+        payload = pickle.dumps((target, args))
+        proc = ctx.Process(target=_spawned, args=(child, payload, os.getpid(), method), daemon=True)
     proc.start()
     child.close()
     cap = memory_mb + _WORKER_BASE_MB if memory_mb else 0
@@ -186,6 +201,12 @@ def _start(
         # a memory cap, and no worker outlives this process however it ends
         job.take(proc.sentinel)  # on Windows a Process's sentinel is its process handle
     return proc, parent
+
+
+def _spawned(conn: Connection, payload: bytes, parent_pid: int, method: str) -> None:
+    _started_child(parent_pid, method)
+    target, args = pickle.loads(payload)
+    target(conn, *args, parent_pid, method)
 
 
 def _worker(

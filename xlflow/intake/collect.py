@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import stat
+import sys
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -140,11 +141,16 @@ def _folder_skipped(p: Path, rel: str) -> Found | None:
 def _unreadable(exc: OSError) -> Issue:
     """Why a file in inbox/ could not be read: in use by another program (Windows; it is
     read again by the next collect), or refused by the system."""
-    if getattr(exc, "winerror", None) in _IN_USE:
+    # Python opens files through the C runtime, which says EACCES for a sharing violation
+    # and keeps no winerror: on Windows a file it may not read is, as a rule, in use
+    if getattr(exc, "winerror", None) in _IN_USE or (
+        sys.platform == "win32" and isinstance(exc, PermissionError)
+    ):
         return warning(
             IssueCode.SKIPPED_IN_USE,
             "文件正被其他程序占用（可能仍在下载、复制或被杀毒软件扫描，或在某个程序中打开），"
-            "暂时无法读取，本次跳过。请关闭占用它的程序或稍候，再运行一次收集。",
+            "或当前用户没有读取权限，暂时无法读取，本次跳过。请关闭占用它的程序或稍候"
+            "（或检查文件权限），再运行一次收集。",
         )
     return error(
         IssueCode.CORRUPT_FILE,
