@@ -35,3 +35,16 @@ def test_every_job_is_answered_once(monkeypatch: pytest.MonkeyPatch, in_process:
 def test_small_batches_take_one_worker() -> None:
     assert default_workers(3) == 1
     assert default_workers(100) >= 1
+
+
+@pytest.mark.isolation
+def test_a_workers_start_is_not_counted_against_its_first_job(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A spawned worker takes seconds to start on Windows: the read limit starts when the
+    worker says it is ready, so a slow start costs no file its verdict."""
+    from xlflow.pool import call_isolated
+
+    monkeypatch.delenv("XLFLOW_POOL_IN_PROCESS", raising=False)
+    monkeypatch.setenv("XLFLOW_TEST_WORKER_START_DELAY", "1.5")
+    assert call_isolated(divmod, (7, 2), 1.0, 256) == (3, 1)

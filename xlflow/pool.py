@@ -219,6 +219,7 @@ def _worker(
 ) -> None:
     _started_child(parent_pid, method)
     _limit_memory(memory_mb)
+    conn.send(_READY)
     while True:
         try:
             job = conn.recv()
@@ -310,6 +311,7 @@ class _Slot:
         # jobs sent and not yet answered, oldest first; the oldest is the one running
         self.in_flight: deque[int] = deque()
         self.started = 0.0  # when the oldest began: sent to an idle worker, or the last answer
+        self.ready = False  # it said it can take a job
 
     def kill(self) -> None:
         with contextlib.suppress(OSError, ValueError):
@@ -323,6 +325,8 @@ class _Slot:
 
 
 _DEPTH = 2
+_READY = "xlflow-worker-ready"  # a worker's first message, once it can take a job
+_START_LIMIT = 60.0  # seconds a worker may take to start before it is given up
 
 
 class IsolatedPool(Generic[J, R]):
@@ -358,7 +362,7 @@ class IsolatedPool(Generic[J, R]):
             while any(s.in_flight for s in slots):
                 busy = [s for s in slots if s.in_flight]
                 now = time.monotonic()
-                next_deadline = min(s.started + self.timeout for s in busy)
+                next_deadline = min(s.started + self._limit(s) for s in busy)
                 ready = wait([s.conn for s in busy], timeout=max(0.0, next_deadline - now))
                 for i, slot in enumerate(slots):
                     if not slot.in_flight:
@@ -366,12 +370,8 @@ class IsolatedPool(Generic[J, R]):
                     outcome: R | JobFailure | None = None
                     dead = False
                     if slot.conn in ready:
-                        try:
-                            outcome = slot.conn.recv()
-                        except (EOFError, OSError):
-                            dead = True
-                            outcome = self._death(slot)
-                    elif time.monotonic() - slot.started > self.timeout:
+                        outcome, dead = self._answer(slot)
+                    elif time.monotonic() - slot.started > self._limit(slot):
                         dead = True
                         outcome = JobFailure("timeout", f"超过 {self.timeout:g} 秒仍未读完")
                     if outcome is None:
@@ -395,6 +395,25 @@ class IsolatedPool(Generic[J, R]):
                     slot.kill()
                 else:
                     slot.close()
+
+    def _limit(self, slot: _Slot) -> float:
+        """The seconds a worker has: for its job once ready, and before that to start."""
+        return self.timeout if slot.ready else max(self.timeout, _START_LIMIT)
+
+    def _answer(self, slot: _Slot) -> tuple[R | JobFailure | None, bool]:
+        """What a worker with something to say said: (its outcome, whether it died), or
+        (None, False) for its first word, that it is ready."""
+        try:
+            outcome = slot.conn.recv()
+        except (EOFError, OSError):
+            return self._death(slot), True
+        if isinstance(outcome, str) and outcome == _READY:
+            # the clock of its first job starts now, not while a spawned worker started
+            # (seconds on Windows): the limit is for reading the file
+            slot.ready = True
+            slot.started = time.monotonic()
+            return None, False
+        return outcome, False
 
     def _run_here(self, jobs: Sequence[J]) -> Iterator[tuple[int, R | JobFailure]]:
         for index, job in enumerate(jobs):
