@@ -216,14 +216,10 @@ def inbox_guard(ws: Path) -> Iterator[Callable[[], None]]:
 
 def crash_natively() -> None:
     """End this process as a native library's crash does: SIGABRT on POSIX; on Windows
-    the status a Rust panic or a CRT fast-fail leaves, 0xC0000409 (abort() under Wine
-    shows a dialog no one closes)."""
+    with the status a Rust panic or a CRT fast-fail leaves, 0xC0000409 (abort() under
+    Wine shows a dialog no one closes)."""
     if sys.platform == "win32":
-        import ctypes
-
-        kernel32 = ctypes.WinDLL("kernel32")  # type: ignore[attr-defined]
-        kernel32.GetCurrentProcess.restype = ctypes.c_void_p
-        kernel32.TerminateProcess(ctypes.c_void_p(kernel32.GetCurrentProcess()), 0xC0000409)
+        os._exit(0xC0000409 - (1 << 32))  # the exit status is a DWORD; _exit takes an int
     os.abort()
 
 

@@ -620,7 +620,9 @@ def test_a_form_cannot_change_another_divisions_rows(
 def _slow_settings(ws: Path) -> None:
     path = ws / "xlflow.toml"
     text = path.read_text("utf-8")
-    text = text.replace("read_timeout_seconds = 30", "read_timeout_seconds = 2")
+    # Windows CPython under Wine is slower to start and read than Linux: its limit is wider
+    limit = 10 if sys.platform == "win32" else 2
+    text = text.replace("read_timeout_seconds = 30", f"read_timeout_seconds = {limit}")
     text = text.replace("worker_memory_mb = 1536", "worker_memory_mb = 256")
     path.write_text(text, "utf-8")
 

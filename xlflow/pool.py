@@ -325,6 +325,17 @@ class _Slot:
 
 
 _DEPTH = 2
+
+
+def _said_more(conn: Connection) -> bool:
+    """Whether a worker that ended left an answer in its pipe (or the pipe says how it
+    ended): read it before calling it dead."""
+    try:
+        return conn.poll()
+    except (EOFError, OSError):
+        return True
+
+
 _READY = "xlflow-worker-ready"  # a worker's first message, once it can take a job
 _START_LIMIT = 60.0  # seconds a worker may take to start before it is given up
 
@@ -363,17 +374,14 @@ class IsolatedPool(Generic[J, R]):
                 busy = [s for s in slots if s.in_flight]
                 now = time.monotonic()
                 next_deadline = min(s.started + self._limit(s) for s in busy)
-                ready = wait([s.conn for s in busy], timeout=max(0.0, next_deadline - now))
+                # a worker's end is seen by its process too: on Windows (Wine at least) the
+                # pipe of a process that died may report it only seconds later
+                watched = [s.conn for s in busy] + [s.proc.sentinel for s in busy]
+                ready = wait(watched, timeout=max(0.0, next_deadline - now))
                 for i, slot in enumerate(slots):
                     if not slot.in_flight:
                         continue
-                    outcome: R | JobFailure | None = None
-                    dead = False
-                    if slot.conn in ready:
-                        outcome, dead = self._answer(slot)
-                    elif time.monotonic() - slot.started > self._limit(slot):
-                        dead = True
-                        outcome = JobFailure("timeout", f"超过 {self.timeout:g} 秒仍未读完")
+                    outcome, dead = self._outcome(slot, ready)
                     if outcome is None:
                         continue
                     index = slot.in_flight.popleft()
@@ -395,6 +403,17 @@ class IsolatedPool(Generic[J, R]):
                     slot.kill()
                 else:
                     slot.close()
+
+    def _outcome(self, slot: _Slot, ready: list[Any]) -> tuple[R | JobFailure | None, bool]:
+        """What became of a busy worker's running job: (its outcome, whether the worker
+        is gone), or (None, False) while it still runs."""
+        if slot.conn in ready or (slot.proc.sentinel in ready and _said_more(slot.conn)):
+            return self._answer(slot)
+        if slot.proc.sentinel in ready:
+            return self._death(slot), True
+        if time.monotonic() - slot.started > self._limit(slot):
+            return JobFailure("timeout", f"超过 {self.timeout:g} 秒仍未读完"), True
+        return None, False
 
     def _limit(self, slot: _Slot) -> float:
         """The seconds a worker has: for its job once ready, and before that to start."""
