@@ -174,8 +174,8 @@ def median(values: list[float]) -> float:
     return round(statistics.median(values), 3)
 
 
-def run(n: int, repeat: int, base: Path) -> dict[str, Any]:
-    root = base / f"n{n}"
+def make_folder(root: Path, n: int) -> None:
+    """A working folder whose register gives n divisions 40 tasks each."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from xlflow.register.init import init_workspace
 
@@ -186,6 +186,11 @@ def run(n: int, repeat: int, base: Path) -> dict[str, Any]:
         settings.read_text("utf-8").replace("templates/key-task-list.xlsx", "templates/bench.csv"),
         "utf-8",
     )
+
+
+def run(n: int, repeat: int, base: Path) -> dict[str, Any]:
+    root = base / f"n{n}"
+    make_folder(root, n)
     generate = xlflow(root, "generate", "--round", ROUND, "--deadline", "2099-12-31")
     generate_runs = [measure(generate) for _ in range(repeat)]
     forms = sorted((root / "outbox" / ROUND / "forms").glob("*.xlsx"))

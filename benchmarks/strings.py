@@ -29,7 +29,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import ROUND, _fill, measure, median, write_register, xlflow
+from bench import ROUND, _fill, make_folder, measure, median, xlflow
 
 HELD = (
     "import sys, importlib\n"
@@ -43,16 +43,7 @@ HELD = (
 
 def build(root: Path, n: int) -> None:
     """A folder of n divisions x 40 tasks, every form filled and collected."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from xlflow.register.init import init_workspace
-
-    init_workspace(root)
-    write_register(root / "templates" / "bench.csv", n)
-    settings = root / "xlflow.toml"
-    settings.write_text(
-        settings.read_text("utf-8").replace("templates/key-task-list.xlsx", "templates/bench.csv"),
-        "utf-8",
-    )
+    make_folder(root, n)
     measure(xlflow(root, "generate", "--round", ROUND, "--deadline", "2099-12-31"))
     forms = sorted((root / "outbox" / ROUND / "forms").glob("*.xlsx"))
     jobs = [(str(f), str(root / "inbox" / f.name), i) for i, f in enumerate(forms)]

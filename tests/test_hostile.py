@@ -627,6 +627,10 @@ def _slow_settings(ws: Path) -> None:
     path.write_text(text, "utf-8")
 
 
+# Windows CPython under Wine (the CI's Windows bed), where Wine's own gaps show
+WINE = sys.platform == "win32" and bool(os.environ.get("WINEPREFIX"))
+
+
 def _hostile_reader(ctx: Any, job: Any) -> Any:
     """Stands in for a native reader that aborts, loops or allocates without end; at module
     level, so that a spawned worker (Windows) imports it as a forked one has it."""
@@ -662,12 +666,20 @@ def test_crash_hang_and_memory_cost_only_that_file(
     report = intake.collect(Workspace.open(ws), DEFAULT_ROUND, workers=2)
     assert tree_digest(inbox) == before
     by = {f.path: f for f in report.files}
-    assert [i.code.value for i in by["崩溃.xlsx"].issues] == ["reader-crashed"]
-    assert ("0xC0000409" if sys.platform == "win32" else "SIGABRT") in by["崩溃.xlsx"].issues[
-        0
-    ].message
     assert [i.code.value for i in by["卡死.xlsx"].issues] == ["read-timeout"]
-    assert [i.code.value for i in by["内存.xlsx"].issues] == ["reader-crashed"]
+    if WINE:
+        # In the Wine bed, in pytest's process alone, a worker that ends itself is seen
+        # only when the read limit passes (the same collect from a script names the crash),
+        # and Wine does not enforce the Job Object's memory cap: each still costs only its
+        # own file (docs/install.md)
+        for name in ("崩溃.xlsx", "内存.xlsx"):
+            codes = [i.code.value for i in by[name].issues]
+            assert codes in (["reader-crashed"], ["read-timeout"]), (name, codes)
+    else:
+        assert [i.code.value for i in by["崩溃.xlsx"].issues] == ["reader-crashed"]
+        said = "0xC0000409" if sys.platform == "win32" else "SIGABRT"
+        assert said in by["崩溃.xlsx"].issues[0].message
+        assert [i.code.value for i in by["内存.xlsx"].issues] == ["reader-crashed"]
     assert by["正常.xlsx"].verdict.value == "accepted"
 
 
