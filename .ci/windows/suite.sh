@@ -25,6 +25,9 @@ status=${PIPESTATUS[0]}
 echo "== xlflow.exe, built by PyInstaller on Windows CPython (packaging/build-windows.sh)"
 bash "$REPO/packaging/build-windows.sh"
 exe="$REPO/dist/xlflow-windows/xlflow/xlflow.exe"
-XLFLOW_BUNDLE="$(winpath "$exe")" wine "$WINE_PYTHON" -m pytest -p no:cacheprovider -p no:randomly \
+# XLFLOW_REQUIRE_BUNDLE is the Linux stage's: here one bundle test skips, the double click,
+# which stops the program with Ctrl-C, a console event Wine cannot deliver (its skip says so)
+env -u XLFLOW_REQUIRE_BUNDLE XLFLOW_BUNDLE="$(winpath "$exe")" \
+  wine "$WINE_PYTHON" -m pytest -p no:cacheprovider -p no:randomly \
   -n 0 -m bundle tests/test_bundle.py -k "not browser and not desktop_entry" < /dev/null 2>&1 | cat
 exit "${PIPESTATUS[0]}"
