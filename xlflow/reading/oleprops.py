@@ -13,6 +13,8 @@ from __future__ import annotations
 import olefile
 
 _DOCUMENT_SUMMARY = "\x05DocumentSummaryInformation"
+_SUMMARY = "\x05SummaryInformation"
+_APP_NAME = 0x12  # PIDSI_APPNAME
 _VT_LPSTR = 0x1E
 _VT_LPWSTR = 0x1F
 _CODEPAGE = 1
@@ -67,17 +69,24 @@ def _dictionary(section: bytes, at: int, codec: str) -> dict[int, str]:
     return names
 
 
-def _user_defined(stream: bytes) -> dict[str, str]:
-    if _u32(stream, 24) < 2:  # no second property set
-        return {}
-    start = _u32(stream, 28 + 20 + 16)  # the second (FMTID, offset) pair's offset
-    size = _u32(stream, start)
-    section = stream[start : start + size]
+def _section(stream: bytes, index: int) -> tuple[bytes, dict[int, int], str]:
+    """Property set `index` of a property stream: its bytes, each property's offset by id,
+    and the codec its strings are in (empty for a stream without that set)."""
+    if _u32(stream, 24) <= index:
+        return b"", {}, "latin-1"
+    start = _u32(stream, 28 + 20 * index + 16)  # that set's (FMTID, offset) pair's offset
+    section = stream[start : start + _u32(stream, start)]
     count = min(_u32(section, 4), _MAX_PROPERTIES)
     offsets = {_u32(section, 8 + 8 * i): _u32(section, 12 + 8 * i) for i in range(count)}
     codec = "latin-1"
     if _CODEPAGE in offsets:
-        codec = _codec(int.from_bytes(section[offsets[_CODEPAGE] + 4 : offsets[_CODEPAGE] + 6], "little", signed=False))  # fmt: skip
+        at = offsets[_CODEPAGE] + 4
+        codec = _codec(int.from_bytes(section[at : at + 2], "little"))
+    return section, offsets, codec
+
+
+def _user_defined(stream: bytes) -> dict[str, str]:
+    section, offsets, codec = _section(stream, 1)
     if 0 not in offsets:
         return {}
     names = _dictionary(section, offsets[0], codec)
@@ -101,14 +110,17 @@ def custom_properties(ole: olefile.OleFileIO) -> dict[str, str]:
 
 
 def creating_application(ole: olefile.OleFileIO) -> str:
-    """The program the summary names ("Microsoft Excel"), or ""."""
+    """The program the summary names ("Microsoft Excel"), or "". Read here, not through
+    olefile's get_metadata, which a damaged summary can keep busy for minutes."""
     try:
-        name = ole.get_metadata().creating_application
-    except Exception:  # a damaged summary says nothing
+        if not ole.exists(_SUMMARY):
+            return ""
+        section, offsets, codec = _section(ole.openstream(_SUMMARY).read(), 0)
+        if _APP_NAME not in offsets:
+            return ""
+        return _string(section, offsets[_APP_NAME], codec).strip()
+    except Exception:  # a damaged or hostile summary says nothing
         return ""
-    if isinstance(name, bytes):
-        name = name.decode("latin-1")
-    return str(name or "").split("\0", 1)[0].strip()
 
 
 __all__ = ["creating_application", "custom_properties"]
