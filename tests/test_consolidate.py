@@ -225,8 +225,8 @@ def test_charts_and_print_settings(ws: Path, forms: dict[str, Path]) -> None:
 
 
 def _cells(path: Path) -> dict[str, list[list[Any]]]:
-    wb = python_calamine.CalamineWorkbook.from_path(str(path))
-    return {n: wb.get_sheet_by_name(n).to_python(skip_empty_area=False) for n in wb.sheet_names}
+    with python_calamine.CalamineWorkbook.from_path(str(path)) as wb:
+        return {n: wb.get_sheet_by_name(n).to_python(skip_empty_area=False) for n in wb.sheet_names}
 
 
 def test_same_ledger_same_cells_including_the_time(ws: Path, forms: dict[str, Path]) -> None:

@@ -186,8 +186,8 @@ def test_secret_has_owner_only_permissions(forms: dict[str, Path], ws: Path) -> 
 
 
 def _cells(path: Path) -> dict[str, list[list[Any]]]:
-    wb = python_calamine.CalamineWorkbook.from_path(str(path))
-    return {n: wb.get_sheet_by_name(n).to_python(skip_empty_area=False) for n in wb.sheet_names}
+    with python_calamine.CalamineWorkbook.from_path(str(path)) as wb:
+        return {n: wb.get_sheet_by_name(n).to_python(skip_empty_area=False) for n in wb.sheet_names}
 
 
 def test_same_inputs_give_the_same_cells(forms: dict[str, Path], ws: Path) -> None:

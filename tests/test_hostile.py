@@ -64,9 +64,8 @@ def _calamine_cells(path: Path, sheet: str) -> list[Any]:
     """Every value of a sheet, read as Excel reads it (python-calamine decodes _xHHHH_)."""
     import python_calamine
 
-    rows = (
-        python_calamine.CalamineWorkbook.from_path(str(path)).get_sheet_by_name(sheet).to_python()
-    )
+    with python_calamine.CalamineWorkbook.from_path(str(path)) as book:
+        rows = book.get_sheet_by_name(sheet).to_python()
     return [v for row in rows for v in row]
 
 

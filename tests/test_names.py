@@ -34,11 +34,11 @@ def _raw(text: str) -> set[str]:
 
 
 def _cells(path: Path) -> list[str]:
-    book = CalamineWorkbook.from_path(str(path))
-    return [
-        str(v) for name in book.sheet_names for row in book.get_sheet_by_name(name).to_python()
-        for v in row
-    ]  # fmt: skip
+    with CalamineWorkbook.from_path(str(path)) as book:
+        return [
+            str(v) for name in book.sheet_names for row in book.get_sheet_by_name(name).to_python()
+            for v in row
+        ]  # fmt: skip
 
 
 def test_no_control_character_reaches_a_terminal_a_workbook_or_a_page(

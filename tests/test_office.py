@@ -193,11 +193,8 @@ def test_every_form_saved_by_libreoffice_is_accepted_exactly(
         assert full.contact == office_round["contacts"][division]
     data = run_json(["merge", "-w", str(root), "--round", DEFAULT_ROUND])
     assert data["accepted"] == 7 and data["missing"] == []
-    detail = (
-        python_calamine.CalamineWorkbook.from_path(data["path"])
-        .get_sheet_by_name("任务明细")
-        .to_python()
-    )
+    with python_calamine.CalamineWorkbook.from_path(data["path"]) as book:
+        detail = book.get_sheet_by_name("任务明细").to_python()
     header = next(i for i, row in enumerate(detail) if "序号" in row)
     cols = {name: i for i, name in enumerate(detail[header])}
     reg = run_json(["register", "-w", str(root)])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import zipfile
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -91,10 +92,10 @@ def test_init_writes_settings_that_read_the_same(tmp_path: Path, path: Path) -> 
 
 
 def _form_texts(path: Path) -> str:
-    wb = openpyxl.load_workbook(path, read_only=True)
-    return "\n".join(
-        str(v) for v in (c for row in wb["填报"].iter_rows(values_only=True) for c in row) if v
-    )
+    with closing(openpyxl.load_workbook(path, read_only=True)) as wb:
+        return "\n".join(
+            str(v) for v in (c for row in wb["填报"].iter_rows(values_only=True) for c in row) if v
+        )
 
 
 @pytest.mark.parametrize(
@@ -346,8 +347,8 @@ def test_a_whole_round_on_a_published_register(tmp_path: Path, name: str) -> Non
     assert {f["verdict"] for f in report["files"]} == {"accepted"}
     assert report["missing"] == []
     merged = run_json(["merge", "-w", str(root), "--round", "2024-H1"])
-    wb = openpyxl.load_workbook(merged["path"], read_only=True)
-    detail = [row for row in wb["任务明细"].iter_rows(values_only=True)]
+    with closing(openpyxl.load_workbook(merged["path"], read_only=True)) as wb:
+        detail = list(wb["任务明细"].iter_rows(values_only=True))
     ids = [str(r[1]) for r in detail[4:] if r[1] is not None]
     assert ids == [t["id"] for t in _truth(CORPUS / name)["tasks"]]
 

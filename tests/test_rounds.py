@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from contextlib import closing
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
@@ -248,16 +249,18 @@ def test_history_sheet_layout(three_rounds: dict[str, Any]) -> None:
     ]  # fmt: skip
     assert [c.value for c in sheet[4]][2:8] == ["完成状态", "进度(%)"] * 3
     # read-only: each cell of a merged range with its own style, as Excel shows the borders
-    cells = openpyxl.load_workbook(merged, read_only=True)["历次进展"]
-    header = cells["A3"]
-    for ref in ("A4", "B4", "C4", "D4", "H4"):
-        cell = cells[ref]
-        assert (cell.fill.fgColor.rgb, cell.font.b, cell.border.bottom.style) == (
-            header.fill.fgColor.rgb,
-            header.font.b,
-            header.border.bottom.style,
-        ), ref
-    assert header.fill.fgColor.rgb not in (None, "00000000")
+    # closed before the test ends: on Windows an open reader stops the next merge
+    with closing(openpyxl.load_workbook(merged, read_only=True)) as book:
+        cells = book["历次进展"]
+        header = cells["A3"]
+        for ref in ("A4", "B4", "C4", "D4", "H4"):
+            cell = cells[ref]
+            assert (cell.fill.fgColor.rgb, cell.font.b, cell.border.bottom.style) == (
+                header.fill.fgColor.rgb,
+                header.font.b,
+                header.border.bottom.style,
+            ), ref
+        assert header.fill.fgColor.rgb not in (None, "00000000")
     name = sheet["B5"]
     assert name.value and name.alignment.wrap_text and name.border.left.style == "thin"
     assert sheet["A5"].alignment.horizontal == "center"

@@ -13,10 +13,12 @@ import json
 import os
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import openpyxl
+import pytest
 
 from .conftest import GOOD_CONTACT, complete_values, fill
 
@@ -116,10 +118,9 @@ def test_a_whole_round_without_posix_modules(tmp_path: Path) -> None:
     assert report["missing"] == []
     merged = _xlflow(site, "merge", "-w", str(deep), "--round", "2019-H1")
     assert merged["accepted"] == 4
-    detail = openpyxl.load_workbook(merged["path"], read_only=True)["任务明细"]
-    assert [r[1] for r in detail.iter_rows(min_row=5, values_only=True) if r[1]] == [
-        str(n) for n in range(1, 10)
-    ]
+    with closing(openpyxl.load_workbook(merged["path"], read_only=True)) as book:
+        ids = [r[1] for r in book["任务明细"].iter_rows(min_row=5, values_only=True) if r[1]]
+    assert ids == [str(n) for n in range(1, 10)]
     status = _xlflow(site, "status", "-w", str(deep), "--round", "2019-H1")
     assert {d["state"] for d in status["divisions"]} == {"accepted"}
     receipts = list((deep / "outbox" / "2019-H1" / "receipts").glob("*.xlsx"))
@@ -262,3 +263,62 @@ def test_collect_redirected_to_a_gbk_file_writes_every_file_whole(
         else:
             assert "F1b_xlsx_nul_member_name_indexerror.xlsx" in text
             assert "F1c_zip_container_nul_member_name_collect_crash.zip" in text
+
+
+class _Spawner:
+    """The part of `_winapi` multiprocessing's Windows spawner calls, recording the calls."""
+
+    def __init__(self, calls: list[tuple[str, Any]]) -> None:
+        self.calls = calls
+        self.INFINITE = 0xFFFFFFFF
+
+    def CreateProcess(self, app: Any, cmd: Any, pa: Any, ta: Any, inherit: Any, flags: int,
+                      env: Any, cwd: Any, startup: Any) -> tuple[int, int, int, int]:  # fmt: skip
+        self.calls.append(("create", flags))
+        return (11, 22, 33, 44)
+
+    def TerminateProcess(self, handle: int, code: int) -> None:
+        self.calls.append(("terminate", handle))
+
+
+class _Job:
+    def __init__(self, calls: list[tuple[str, Any]]) -> None:
+        self.calls = calls
+
+    def take(self, handle: int) -> bool:
+        self.calls.append(("take", handle))
+        return True
+
+
+def test_a_worker_is_created_suspended_and_in_its_job_before_it_runs() -> None:
+    """Between a worker's start and its entry in the Job Object, a parent killed leaves it
+    running: so it is created suspended, taken into the job, and only then resumed. Outside
+    `starting_in`, and for everything else the spawner calls, `_winapi` is unchanged."""
+    from xlflow import windows
+
+    calls: list[tuple[str, Any]] = []
+    spawner = _Spawner(calls)
+
+    def resume(thread: int, result: int = 1) -> int:
+        calls.append(("resume", thread))
+        return result
+
+    wrapped = windows.WinapiStartingInJob(spawner, resume)
+    created = ("python.exe", "cmd", None, None, False, 0, None, None, None)
+    assert wrapped.CreateProcess(*created) == (11, 22, 33, 44)
+    assert calls == [("create", 0)]
+    assert wrapped.INFINITE == 0xFFFFFFFF
+    calls.clear()
+    job: Any = _Job(calls)
+    with windows.starting_in(job):
+        assert wrapped.CreateProcess(*created) == (11, 22, 33, 44)
+    assert calls == [("create", 0x4), ("take", 11), ("resume", 22)]
+    calls.clear()
+    wrapped.CreateProcess(*created)  # the context is over
+    assert calls == [("create", 0)]
+    # a thread that cannot be resumed is never left suspended: its process is ended
+    calls.clear()
+    failing = windows.WinapiStartingInJob(spawner, lambda t: resume(t, 0xFFFFFFFF))
+    with windows.starting_in(job), pytest.raises(OSError, match="ResumeThread"):
+        failing.CreateProcess(*created)
+    assert calls == [("create", 0x4), ("take", 11), ("resume", 22), ("terminate", 11)]

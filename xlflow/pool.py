@@ -194,12 +194,11 @@ def _start(
         # bytes, unpickled once the child watches its parent.
         payload = pickle.dumps((target, args))
         proc = ctx.Process(target=_spawned, args=(child, payload, os.getpid(), method), daemon=True)
-    proc.start()
-    child.close()
     cap = memory_mb + _WORKER_BASE_MB if memory_mb else 0
-    if (job := windows.worker_job(cap)) is not None:
-        # a memory cap, and no worker outlives this process however it ends
-        job.take(proc.sentinel)  # on Windows a Process's sentinel is its process handle
+    # Windows: a memory cap, and no worker outlives this process however it ends
+    with windows.starting_in(windows.worker_job(cap)):
+        proc.start()
+    child.close()
     return proc, parent
 
 

@@ -9,9 +9,13 @@ function is a no-op or returns an empty answer off Windows.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import importlib
 import re
 import sys
+import threading
+from collections.abc import Callable, Iterator
 from ctypes import wintypes
 from pathlib import Path
 from typing import Any
@@ -167,6 +171,81 @@ def worker_job(memory_mb: int) -> WorkerJob | None:
         except OSError:
             return None
     return _JOBS[memory_mb]
+
+
+_CREATE_SUSPENDED = 0x4
+
+
+def _last_error() -> int:
+    return int(ctypes.get_last_error()) if ON_WINDOWS else 0  # type: ignore[attr-defined]
+
+
+class _Starting(threading.local):
+    job: WorkerJob | None = None
+
+
+_STARTING = _Starting()
+
+
+class WinapiStartingInJob:
+    """multiprocessing's `_winapi`, as its Windows spawner calls it, except that a process
+    started while `starting_in(job)` holds in this thread is created suspended, put in the
+    job, and only then let run.
+
+    Put in the job after it starts, a worker of a parent killed in that moment keeps
+    running, unwatched, for as long as its interpreter takes to start: seconds, more under
+    load. Created suspended, it runs none of its own code outside the job. multiprocessing
+    offers no creation flags, and copying its spawner would tie xlflow to one Python's
+    version of it; this wraps the one call, and passes every other through unchanged.
+    """
+
+    def __init__(self, winapi: Any, resume: Callable[[int], int]) -> None:
+        self._winapi = winapi
+        self._resume = resume
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._winapi, name)
+
+    def CreateProcess(  # the name multiprocessing calls
+        self, application: Any, command: Any, *rest: Any
+    ) -> tuple[int, int, int, int]:
+        job = _STARTING.job
+        if job is None:
+            return self._winapi.CreateProcess(application, command, *rest)  # type: ignore[no-any-return]
+        process_attrs, thread_attrs, inherit, flags, *after = rest
+        started = self._winapi.CreateProcess(
+            application, command, process_attrs, thread_attrs, inherit,
+            flags | _CREATE_SUSPENDED, *after,
+        )  # fmt: skip
+        process, thread = started[0], started[1]
+        try:
+            job.take(process)  # refused (a job Windows cannot nest): it runs unjobbed
+        finally:
+            if self._resume(thread) == 0xFFFFFFFF:  # never let a suspended child linger
+                self._winapi.TerminateProcess(process, 1)
+                raise OSError(_last_error(), "ResumeThread")
+        return started  # type: ignore[no-any-return]
+
+
+@contextlib.contextmanager
+def starting_in(job: WorkerJob | None) -> Iterator[None]:
+    """Processes multiprocessing spawns in this thread meanwhile are in `job` from their
+    first instruction (see `WinapiStartingInJob`); nothing changes off Windows."""
+    if job is None:
+        yield
+        return
+    if ON_WINDOWS:
+        spawner: Any = importlib.import_module("multiprocessing.popen_spawn_win32")
+        if not isinstance(spawner._winapi, WinapiStartingInJob):
+            kernel32: Any = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]
+            kernel32.ResumeThread.argtypes = [wintypes.HANDLE]
+            kernel32.ResumeThread.restype = wintypes.DWORD
+            spawner._winapi = WinapiStartingInJob(spawner._winapi, kernel32.ResumeThread)
+    _STARTING.job = job
+    try:
+        yield
+    finally:
+        _STARTING.job = None
 
 
 # Owner only: a protected DACL (nothing inherited from the folder) with one entry that
