@@ -332,9 +332,8 @@ def _run_tagged(ws: Path, tag: str, *args: str, **env: str) -> subprocess.Popen[
     )
 
 
-# A worker killed with its parent goes at once where the kernel or the Job Object ends it;
-# one that started in the moment before the Job Object took it (Windows) ends itself once
-# it watches its parent, after the interpreter started: seconds under Wine.
+# A worker killed with its parent goes at once: the kernel's death signal (Linux), or the
+# Job Object it was created in (Windows), ends it; Wine takes longer to end a process.
 WITHIN = 20.0 if sys.platform == "win32" else 5.0
 
 

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import openpyxl
-import pytest
 
 from .conftest import GOOD_CONTACT, complete_values, fill
 
@@ -272,13 +271,9 @@ class _Spawner:
         self.calls = calls
         self.INFINITE = 0xFFFFFFFF
 
-    def CreateProcess(self, app: Any, cmd: Any, pa: Any, ta: Any, inherit: Any, flags: int,
-                      env: Any, cwd: Any, startup: Any) -> tuple[int, int, int, int]:  # fmt: skip
-        self.calls.append(("create", flags))
+    def CreateProcess(self, *args: Any) -> tuple[int, int, int, int]:
+        self.calls.append(("create", args[5]))
         return (11, 22, 33, 44)
-
-    def TerminateProcess(self, handle: int, code: int) -> None:
-        self.calls.append(("terminate", handle))
 
 
 class _Job:
@@ -290,35 +285,42 @@ class _Job:
         return True
 
 
-def test_a_worker_is_created_suspended_and_in_its_job_before_it_runs() -> None:
-    """Between a worker's start and its entry in the Job Object, a parent killed leaves it
-    running: so it is created suspended, taken into the job, and only then resumed. Outside
+def test_a_worker_is_in_its_job_from_its_first_instruction() -> None:
+    """Put in the Job Object after it starts, a worker of a parent killed in between keeps
+    running: so while `starting_in(job)` holds, the spawner's one CreateProcess creates it
+    inside the job, and only where Windows cannot is it put there once started. Outside
     `starting_in`, and for everything else the spawner calls, `_winapi` is unchanged."""
     from xlflow import windows
 
     calls: list[tuple[str, Any]] = []
     spawner = _Spawner(calls)
+    job: Any = _Job(calls)
+    able = True
 
-    def resume(thread: int, result: int = 1) -> int:
-        calls.append(("resume", thread))
-        return result
+    def create_in_job(into: Any, app: str, cmd: str, env: Any) -> tuple[int, int, int, int] | None:
+        calls.append(("create in job", into is job))
+        return (55, 66, 77, 88) if able else None
 
-    wrapped = windows.WinapiStartingInJob(spawner, resume)
-    created = ("python.exe", "cmd", None, None, False, 0, None, None, None)
-    assert wrapped.CreateProcess(*created) == (11, 22, 33, 44)
+    wrapped = windows.WinapiStartingInJob(spawner, create_in_job)
+    spawned = ("python.exe", "cmd", None, None, False, 0, None, None, None)
+    assert wrapped.CreateProcess(*spawned) == (11, 22, 33, 44)
     assert calls == [("create", 0)]
     assert wrapped.INFINITE == 0xFFFFFFFF
     calls.clear()
-    job: Any = _Job(calls)
     with windows.starting_in(job):
-        assert wrapped.CreateProcess(*created) == (11, 22, 33, 44)
-    assert calls == [("create", 0x4), ("take", 11), ("resume", 22)]
+        assert wrapped.CreateProcess(*spawned) == (55, 66, 77, 88)
+    assert calls == [("create in job", True)]
     calls.clear()
-    wrapped.CreateProcess(*created)  # the context is over
+    assert wrapped.CreateProcess(*spawned) == (11, 22, 33, 44)  # the context is over
     assert calls == [("create", 0)]
-    # a thread that cannot be resumed is never left suspended: its process is ended
+    # where Windows cannot create into a job (before Windows 10): started, then taken
     calls.clear()
-    failing = windows.WinapiStartingInJob(spawner, lambda t: resume(t, 0xFFFFFFFF))
-    with windows.starting_in(job), pytest.raises(OSError, match="ResumeThread"):
-        failing.CreateProcess(*created)
-    assert calls == [("create", 0x4), ("take", 11), ("resume", 22), ("terminate", 11)]
+    able = False
+    with windows.starting_in(job):
+        assert wrapped.CreateProcess(*spawned) == (11, 22, 33, 44)
+    assert calls == [("create in job", True), ("create", 0), ("take", 11)]
+    # a call the spawner never makes is passed through as it is, then taken
+    calls.clear()
+    with windows.starting_in(job):
+        wrapped.CreateProcess("python.exe", "cmd", None, None, True, 0x10, None, None, None)
+    assert calls == [("create", 0x10), ("take", 11)]

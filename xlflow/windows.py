@@ -173,11 +173,87 @@ def worker_job(memory_mb: int) -> WorkerJob | None:
     return _JOBS[memory_mb]
 
 
-_CREATE_SUSPENDED = 0x4
+_PROC_THREAD_ATTRIBUTE_JOB_LIST = 0x0002000D
+_EXTENDED_STARTUPINFO_PRESENT = 0x00080000
+_CREATE_UNICODE_ENVIRONMENT = 0x00000400
 
 
-def _last_error() -> int:
-    return int(ctypes.get_last_error()) if ON_WINDOWS else 0  # type: ignore[attr-defined]
+class _StartupInfo(ctypes.Structure):
+    _fields_ = [
+        ("cb", wintypes.DWORD), ("lpReserved", wintypes.LPWSTR), ("lpDesktop", wintypes.LPWSTR),
+        ("lpTitle", wintypes.LPWSTR), ("dwX", wintypes.DWORD), ("dwY", wintypes.DWORD),
+        ("dwXSize", wintypes.DWORD), ("dwYSize", wintypes.DWORD),
+        ("dwXCountChars", wintypes.DWORD), ("dwYCountChars", wintypes.DWORD),
+        ("dwFillAttribute", wintypes.DWORD), ("dwFlags", wintypes.DWORD),
+        ("wShowWindow", wintypes.WORD), ("cbReserved2", wintypes.WORD),
+        ("lpReserved2", ctypes.c_void_p), ("hStdInput", wintypes.HANDLE),
+        ("hStdOutput", wintypes.HANDLE), ("hStdError", wintypes.HANDLE),
+    ]  # fmt: skip
+
+
+class _StartupInfoEx(ctypes.Structure):
+    _fields_ = [("StartupInfo", _StartupInfo), ("lpAttributeList", ctypes.c_void_p)]
+
+
+class _ProcessInformation(ctypes.Structure):
+    _fields_ = [
+        ("hProcess", wintypes.HANDLE), ("hThread", wintypes.HANDLE),
+        ("dwProcessId", wintypes.DWORD), ("dwThreadId", wintypes.DWORD),
+    ]  # fmt: skip
+
+
+def create_in_job(
+    job: WorkerJob, application: str, command: str, env: dict[str, str] | None
+) -> tuple[int, int, int, int] | None:
+    """Start a process already in `job` (Windows 10 and later take a job list at creation):
+    (process handle, thread handle, pid, tid) as `_winapi.CreateProcess` gives them, or
+    None where Windows cannot, for the caller to start it the old way."""
+    kernel32: Any = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]
+    kernel32.InitializeProcThreadAttributeList.argtypes = [
+        ctypes.c_void_p, wintypes.DWORD, wintypes.DWORD, ctypes.POINTER(ctypes.c_size_t),
+    ]  # fmt: skip
+    kernel32.UpdateProcThreadAttribute.argtypes = [
+        ctypes.c_void_p, wintypes.DWORD, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_size_t,
+        ctypes.c_void_p, ctypes.c_void_p,
+    ]  # fmt: skip
+    kernel32.DeleteProcThreadAttributeList.argtypes = [ctypes.c_void_p]
+    kernel32.CreateProcessW.argtypes = [
+        wintypes.LPCWSTR, wintypes.LPWSTR, ctypes.c_void_p, ctypes.c_void_p, wintypes.BOOL,
+        wintypes.DWORD, ctypes.c_void_p, wintypes.LPCWSTR, ctypes.c_void_p, ctypes.c_void_p,
+    ]  # fmt: skip
+    size = ctypes.c_size_t()
+    kernel32.InitializeProcThreadAttributeList(None, 1, 0, ctypes.byref(size))
+    attributes = ctypes.create_string_buffer(size.value)
+    if not kernel32.InitializeProcThreadAttributeList(attributes, 1, 0, ctypes.byref(size)):
+        return None
+    try:
+        jobs = (wintypes.HANDLE * 1)(job.handle)
+        if not kernel32.UpdateProcThreadAttribute(
+            attributes, 0, _PROC_THREAD_ATTRIBUTE_JOB_LIST, jobs, ctypes.sizeof(jobs), None, None
+        ):
+            return None
+        startup = _StartupInfoEx()
+        startup.StartupInfo.cb = ctypes.sizeof(startup)
+        startup.lpAttributeList = ctypes.cast(attributes, ctypes.c_void_p)
+        flags = _EXTENDED_STARTUPINFO_PRESENT
+        block = None
+        if env is not None:
+            flags |= _CREATE_UNICODE_ENVIRONMENT
+            block = ctypes.create_unicode_buffer("".join(f"{k}={v}\0" for k, v in env.items()))
+        created = _ProcessInformation()
+        if not kernel32.CreateProcessW(
+            application, ctypes.create_unicode_buffer(command), None, None, False, flags,
+            block, None, ctypes.byref(startup), ctypes.byref(created),
+        ):  # fmt: skip
+            return None
+        return (
+            int(created.hProcess),
+            int(created.hThread),
+            created.dwProcessId,
+            created.dwThreadId,
+        )
+    finally:
+        kernel32.DeleteProcThreadAttributeList(attributes)
 
 
 class _Starting(threading.local):
@@ -189,19 +265,23 @@ _STARTING = _Starting()
 
 class WinapiStartingInJob:
     """multiprocessing's `_winapi`, as its Windows spawner calls it, except that a process
-    started while `starting_in(job)` holds in this thread is created suspended, put in the
-    job, and only then let run.
+    started while `starting_in(job)` holds in this thread is created inside the job.
 
     Put in the job after it starts, a worker of a parent killed in that moment keeps
     running, unwatched, for as long as its interpreter takes to start: seconds, more under
-    load. Created suspended, it runs none of its own code outside the job. multiprocessing
+    load (created suspended instead, it would stay suspended for ever). multiprocessing
     offers no creation flags, and copying its spawner would tie xlflow to one Python's
     version of it; this wraps the one call, and passes every other through unchanged.
+    Where Windows cannot create into a job, the process is put in it once started.
     """
 
-    def __init__(self, winapi: Any, resume: Callable[[int], int]) -> None:
+    def __init__(
+        self,
+        winapi: Any,
+        create: Callable[[WorkerJob, str, str, dict[str, str] | None], tuple[int, int, int, int] | None],
+    ) -> None:  # fmt: skip
         self._winapi = winapi
-        self._resume = resume
+        self._create = create
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._winapi, name)
@@ -210,20 +290,16 @@ class WinapiStartingInJob:
         self, application: Any, command: Any, *rest: Any
     ) -> tuple[int, int, int, int]:
         job = _STARTING.job
-        if job is None:
-            return self._winapi.CreateProcess(application, command, *rest)  # type: ignore[no-any-return]
-        process_attrs, thread_attrs, inherit, flags, *after = rest
-        started = self._winapi.CreateProcess(
-            application, command, process_attrs, thread_attrs, inherit,
-            flags | _CREATE_SUSPENDED, *after,
-        )  # fmt: skip
-        process, thread = started[0], started[1]
-        try:
-            job.take(process)  # refused (a job Windows cannot nest): it runs unjobbed
-        finally:
-            if self._resume(thread) == 0xFFFFFFFF:  # never let a suspended child linger
-                self._winapi.TerminateProcess(process, 1)
-                raise OSError(_last_error(), "ResumeThread")
+        if job is not None:
+            process_attrs, thread_attrs, inherit, flags, env, cwd, startup = rest
+            plain = (process_attrs, thread_attrs, inherit, flags, cwd, startup)
+            if plain == (None, None, False, 0, None, None) and (  # what the spawner passes
+                created := self._create(job, application, command, env)
+            ):
+                return created
+        started = self._winapi.CreateProcess(application, command, *rest)
+        if job is not None:
+            job.take(started[0])  # refused (a job Windows cannot nest): it runs unjobbed
         return started  # type: ignore[no-any-return]
 
 
@@ -237,10 +313,7 @@ def starting_in(job: WorkerJob | None) -> Iterator[None]:
     if ON_WINDOWS:
         spawner: Any = importlib.import_module("multiprocessing.popen_spawn_win32")
         if not isinstance(spawner._winapi, WinapiStartingInJob):
-            kernel32: Any = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]
-            kernel32.ResumeThread.argtypes = [wintypes.HANDLE]
-            kernel32.ResumeThread.restype = wintypes.DWORD
-            spawner._winapi = WinapiStartingInJob(spawner._winapi, kernel32.ResumeThread)
+            spawner._winapi = WinapiStartingInJob(spawner._winapi, create_in_job)
     _STARTING.job = job
     try:
         yield
