@@ -143,6 +143,11 @@ def _collected(root: Path, rnd: str) -> dict[str, dict[str, dict[str, str]]]:
     return out
 
 
+def _held(checks: dict[str, Any], hit: Any) -> set[str]:
+    """The rules a row's hit cell says hold: each rule adds its own bit."""
+    return {name for name, bit in checks["rules"].items() if int(hit or 0) & bit}
+
+
 def _checks(form: Path) -> dict[str, Any]:
     meta = {
         r[0]: r[1] for r in openpyxl.load_workbook(form)[META_SHEET].iter_rows(values_only=True)
@@ -230,7 +235,7 @@ def test_a_prefilled_form_flags_the_copied_progress_it_was_given(tmp_path: Path)
     cached = openpyxl.load_workbook(form, data_only=True)
     flags = cached[CHECK_SHEET]
     for tid, r in rows.items():
-        assert flags[f"{checks['rules']['progress_copied']}{r}"].value == 1, tid
+        assert _held(checks, flags[f"{checks['hit']}{r}"].value) == {"progress_copied"}, tid
         assert flags[f"{checks['needs']}{r}"].value == 1, tid
     line = next(c.value for c in cached[TASK_SHEET][3] if c.value is not None)
     assert line == remaining(0, len(rows))
@@ -467,10 +472,7 @@ def test_libreoffice_flags_what_collect_and_the_twin_say(tmp_path: Path) -> None
         saved = openpyxl.load_workbook(job.out, data_only=True)
         flags = saved[CHECK_SHEET]
         rows = task_rows(source)
-        office = {
-            tid: {name for name, col in checks["rules"].items() if flags[f"{col}{r}"].value == 1}
-            for tid, r in rows.items()
-        }
+        office = {tid: _held(checks, flags[f"{checks['hit']}{r}"].value) for tid, r in rows.items()}
         office = {t: r for t, r in office.items() if r}
         assert office == _twin(home, rnd, values), stem
         needs = sum(flags[f"{checks['needs']}{r}"].value or 0 for r in rows.values())

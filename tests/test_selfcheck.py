@@ -325,16 +325,24 @@ def test_the_form_and_collect_read_a_phone_alike(text: str) -> None:
 
 
 def test_the_flag_formulas_need_none_of_xlsxwriters_preparation(form: Path) -> None:
-    """The flag sheet skips XlsxWriter's pass for newer Excel functions (for speed): every
-    formula on it must be one that pass would leave as it is."""
-    from xlsxwriter.worksheet import Worksheet
+    """The flag sheet and the task sheet skip XlsxWriter's passes for newer Excel functions
+    (for speed): every formula in them, in a cell or a conditional format, must be one
+    those passes would leave as it is, and none a dynamic array."""
+    from xlsxwriter.worksheet import Worksheet, re_dynamic_function
 
     prepare = Worksheet()._prepare_formula
-    flags = openpyxl.load_workbook(form)[CHECK_SHEET]
-    formulas = [c.value for row in flags.iter_rows() for c in row if isinstance(c.value, str)]
-    assert len(formulas) > 40
-    for formula in formulas:
+    wb = openpyxl.load_workbook(form)
+    flags, task = wb[CHECK_SHEET], wb[TASK_SHEET]
+    formulas = [
+        c.value for sheet in (flags, task) for row in sheet.iter_rows() for c in row
+        if isinstance(c.value, str) and c.data_type == "f"
+    ]  # fmt: skip
+    rules = [f for r in task.conditional_formatting for rule in r.rules for f in rule.formula]
+    assert len(formulas) > 40 and len(rules) > 5
+    for formula in formulas + rules:
         assert prepare(formula, expand_future_functions=True) == formula.removeprefix("=")
+        assert not re_dynamic_function.search(formula), formula
+        assert not formula.startswith("{"), formula  # an array formula
 
 
 def _without_cell(form: Path, out: Path) -> Path:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import xlsxwriter
-from xlsxwriter.worksheet import Worksheet
+from xlsxwriter.worksheet import CellFormulaTuple, Worksheet
 
 from .text import display_width, wrapped_lines
 
@@ -149,9 +149,23 @@ class PlainFormulaSheet(Worksheet):  # type: ignore[misc]
     XlsxWriter prepares every formula for the dynamic-array functions of Excel 365 (some 35
     regular expressions over its whole text) before it writes it; a sheet of thousands of
     long, old-style formulas (the self-checking form's flags) spends most of its time
-    there. Its formulas are written as given, without the leading "="; a test checks that
-    none uses a function XlsxWriter would have prefixed.
+    there, and in its search of each for the dynamic-array functions. Its formulas are
+    written as given, without the leading "="; a test checks that none uses a function
+    XlsxWriter would have prefixed or written as a dynamic array.
     """
 
     def _prepare_formula(self, formula: str, expand_future_functions: bool = False) -> str:
         return formula.removeprefix("=")
+
+    def _write_formula(
+        self, row: int, col: int, formula: str, cell_format: Any = None, value: Any = 0
+    ) -> int:
+        # XlsxWriter's own first searches every formula for Excel 365's dynamic-array
+        # functions (one long regular expression), which these formulas never use; the
+        # rest is what it does for a plain formula.
+        if self._check_dimensions(row, col):
+            return -1
+        if self.constant_memory and row > self.previous_row:
+            self._write_single_row(row)
+        self.table[row][col] = CellFormulaTuple(formula.removeprefix("="), cell_format, value)
+        return 0

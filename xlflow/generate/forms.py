@@ -619,7 +619,8 @@ def render_form(
         cols, {c.field.key: i for i, c in enumerate(cols) if c.field is not None}, len(spec.rows)
     )
     notes = wb.add_worksheet(INSTRUCTION_SHEET)
-    ws = wb.add_worksheet(settings.form.sheet)
+    # its conditional formats are formulas too, a dozen of them, each prepared at length
+    ws = wb.add_worksheet(settings.form.sheet, worksheet_class=PlainFormulaSheet)
     lists = wb.add_worksheet(LISTS_SHEET)
     meta = wb.add_worksheet(META_SHEET)
     flags = wb.add_worksheet(CHECK_SHEET, worksheet_class=PlainFormulaSheet)
@@ -901,9 +902,13 @@ def _explain_flags(
 ) -> tuple[dict[str, Any], int]:
     """The plausibility rules on the flag sheet, from column `start`: per row the percent
     as collect reads it, the division's previous answer and whether the deadline passed
-    (what generate signed into the form), a 1 or 0 per rule, whether any rule holds (hit)
-    and whether the row still lacks its 说明 (needs). The row turns amber while it needs
-    one and green once explained. Returns the columns' letters and the rows to explain."""
+    (what generate signed into the form), the rules that hold as one number (hit: rule k
+    adds 2**k, so 0 where none holds) and whether the row still lacks its 说明 (needs).
+    The row turns amber while it needs one and green once explained. Returns the columns'
+    letters, each rule's bit, and the rows to explain.
+
+    One cell for every rule, not one each: a form carries a formula per rule per row, and
+    writing them was most of generate's time (docs/performance.md)."""
     rules = asked_rules(settings)
     explanation = settings.explanation_field
     if not rules or explanation is None or not spec.rows:
@@ -914,8 +919,8 @@ def _explain_flags(
     value_col = start
     before_col = {k: start + 1 + i for i, k in enumerate(keys)}
     due_col = start + 1 + len(keys)
-    rule_col = {rule.name: due_col + 1 + i for i, rule in enumerate(rules)}
-    hit_col = due_col + 1 + len(rules)
+    bit = {rule.name: 1 << i for i, rule in enumerate(rules)}
+    hit_col = due_col + 1
     need_col = hit_col + 1
     field_cols = layout.field_cols
     percent = roles.get("percent")
@@ -948,20 +953,13 @@ def _explain_flags(
             {k: cell_ref(r, c) for k, c in before_col.items()}, cell_ref(r, due_col),
         )  # fmt: skip
         found = {h.rule for h in hits(settings, values, before, row.due, rules)}
-        for rule in rules:
-            flags.write_formula(
-                r, rule_col[rule.name], f"=IF({formulas[rule.name]},1,0)", fmt.flag,
-                int(rule.name in found),
-            )  # fmt: skip
-        first, last = col_letter(rule_col[rules[0].name]), col_letter(rule_col[rules[-1].name])
-        flags.write_formula(
-            r, hit_col, f"=IF(SUM({first}{r + 1}:{last}{r + 1})>0,1,0)", fmt.flag, int(bool(found))
-        )
+        mask = "+".join(f"IF({formulas[rule.name]},{bit[rule.name]},0)" for rule in rules)
+        flags.write_formula(r, hit_col, f"={mask}", fmt.flag, sum(bit[name] for name in found))
         explained = explained_formula(refs[explanation.key])
         asked = bool(found) and _blank_cell(values.get(explanation.key))
         to_explain += asked
         flags.write_formula(
-            r, need_col, f"=IF(AND({col_letter(hit_col)}{r + 1}=1,NOT({explained})),1,0)",
+            r, need_col, f"=IF(AND({col_letter(hit_col)}{r + 1}>0,NOT({explained})),1,0)",
             fmt.flag, int(asked),
         )  # fmt: skip
     top = layout.first + 1
@@ -973,13 +971,13 @@ def _explain_flags(
     )  # fmt: skip
     ws.conditional_format(
         layout.first, 0, layout.last, layout.last_col,
-        {"type": "formula", "criteria": f"=AND({hit}=1,{need}=0)", "format": fmt.explained},
+        {"type": "formula", "criteria": f"=AND({hit}>0,{need}=0)", "format": fmt.explained},
     )  # fmt: skip
     places = {
         "value": col_letter(value_col),
         "before": {k: col_letter(c) for k, c in before_col.items()},
         "due": col_letter(due_col),
-        "rules": {name: col_letter(c) for name, c in rule_col.items()},
+        "rules": bit,
         "hit": col_letter(hit_col),
         "needs": col_letter(need_col),
     }
