@@ -403,3 +403,27 @@ def test_the_register_is_parsed_again_only_when_something_changed(
     )
     load_register(Workspace.open(root))
     assert len(parsed) == before + 2
+
+
+def test_status_reads_the_registers_divisions_not_its_tasks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`status` needs the divisions alone: once the register is kept in the ledger, they
+    come from its head, and no task is read (a second at 12,000 tasks)."""
+    from xlflow.ledger import Ledger
+    from xlflow.register.load import load_divisions
+    from xlflow.reporting.status import all_rounds, round_status
+
+    root = tmp_path / "w"
+    run(["init", str(root)])
+    run(["generate", "-w", str(root), "--round", "2019-H1"])
+    whole = load_register(Workspace.open(root))
+
+    def refused(self: Any, key: str) -> Any:
+        raise AssertionError("a task was read")
+
+    monkeypatch.setattr(Ledger, "register_tasks", refused)
+    assert load_divisions(Workspace.open(root)) == whole.divisions
+    state = round_status(Workspace.open(root), "2019-H1").state
+    assert [d.division for d in state.divisions] == list(whole.divisions)
+    assert len(all_rounds(Workspace.open(root))) == 1
