@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xlflow.config import load_settings
-from xlflow.generate.selfcheck import CHECK_SHEET, breaks, remaining
+from xlflow.generate.selfcheck import CHECK_SHEET, breaks, breaks_formula, remaining
 from xlflow.intake.validate import normalise_value
 from xlflow.signing import META_SHEET
 
@@ -209,9 +209,21 @@ def test_the_generated_form_says_what_is_missing(form: Path) -> None:
     inputs |= set(contact_cells.values())
     last = max(openpyxl.utils.column_index_from_string(c) for c in columns.values())
     flagged = {
-        c.coordinate for row in flags.iter_rows(max_col=last) for c in row if c.value
+        c.coordinate for row in flags.iter_rows(max_col=last) for c in row if c.value is not None
     }  # right of them: each number's value, which the flags refer to
     assert flagged == inputs
+    # a plain 0, no formula, only where nothing can break: an optional cell with no rule
+    constant = {c.coordinate for row in flags.iter_rows(max_col=last) for c in row if c.value == 0}
+    same_row = {f.key: "X1" for f in SETTINGS.fields}
+    free = {
+        f.key for f in SETTINGS.fields if breaks_formula(f, "X1", same_row, SETTINGS) == "FALSE"
+    }  # fmt: skip
+    free_contact = {
+        contact_cells[f.key] for f in SETTINGS.contact
+        if breaks_formula(f, "X1", {}, SETTINGS) == "FALSE"
+    }  # fmt: skip
+    expected = {f"{columns[k]}{r}" for k in free for r in rows.values()} | free_contact
+    assert free and constant == expected
     # every input column, and each contact cell, turns red by a formula
     ranges = {str(r.sqref) for r in sheet.conditional_formatting}
     for letter in columns.values():

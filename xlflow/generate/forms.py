@@ -832,8 +832,9 @@ def _self_check(
                 flags.write_formula(
                     r, helper_col[f.key], number_formula(refs[f.key]), fmt.flag, cached
                 )
-            formula = breaks_formula(f, refs[f.key], refs, settings, number)
-            flags.write_formula(r, c, f"=IF({formula},1,0)", fmt.flag, int(bad))
+            _write_flag(
+                flags, r, c, breaks_formula(f, refs[f.key], refs, settings, number), bad, fmt
+            )
     if spec.rows:
         # the red is the flag: a cell of the flag sheet, at the same address (Excel 2010 and
         # later, WPS and LibreOffice take a reference to another sheet in a rule)
@@ -851,8 +852,7 @@ def _self_check(
         ref = cell_ref(r, c)
         bad = breaks(f, carried.get(f.key), carried, settings)
         broken += bad
-        formula = breaks_formula(f, _sheet_ref(task, ref), {}, settings)
-        flags.write_formula(r, c, f"=IF({formula},1,0)", fmt.flag, int(bad))
+        _write_flag(flags, r, c, breaks_formula(f, _sheet_ref(task, ref), {}, settings), bad, fmt)
         flag = _sheet_ref(CHECK_SHEET, "$" + col_letter(c) + "$" + str(r + 1))
         ws.conditional_format(
             r, c, r, end,
@@ -888,6 +888,15 @@ def _self_check(
     if settings.form.protect:
         flags.protect(settings.form.password)
     return places
+
+
+def _write_flag(flags: Any, r: int, c: int, formula: str, bad: bool, fmt: _Formats) -> None:
+    """A cell's flag: 1 while `formula` holds; a plain 0 where it never can (an optional
+    cell with no rule), which costs no formula."""
+    if formula == "FALSE":
+        flags.write_number(r, c, 0, fmt.flag)
+    else:
+        flags.write_formula(r, c, f"=IF({formula},1,0)", fmt.flag, int(bad))
 
 
 def _explain_flags(

@@ -163,8 +163,10 @@ def breaks_formula(
     """TRUE while the cell `x` breaks a rule of `f`; `refs` are the same row's other input
     cells by field key (for required_when, and the status a percent of 1 depends on);
     `number` a cell holding `number_formula(x)`, for a number or percent field."""
-    rule = _filled_breaks(f, x, refs, settings, number)
-    return f"IF({_blank(x)},{_when_empty(f, refs)},{rule})"
+    rule, empty = _filled_breaks(f, x, refs, settings, number), _when_empty(f, refs)
+    if rule == empty == "FALSE":
+        return "FALSE"  # an optional cell with no rule: it never breaks one
+    return f"IF({_blank(x)},{empty},{rule})"
 
 
 # --- plausibility: the rows to explain (xlflow.plausibility's rules as formulas) ---
