@@ -69,6 +69,27 @@ def _calamine_cells(path: Path, sheet: str) -> list[Any]:
     return [v for row in rows for v in row]
 
 
+def _wrong_crc(data: bytes, member: str) -> bytes:
+    """The package with `member`'s stored CRC-32 wrong, in its local header and in the
+    central directory: its data inflates whole, and fails the check. (A byte flipped in the
+    compressed data would do it too, or break the deflate stream instead, depending on the
+    bytes the form happens to have.)"""
+    out = bytearray(data)
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        info = zf.getinfo(member)
+    local = info.header_offset
+    assert out[local : local + 4] == b"PK\x03\x04"
+    out[local + 14] ^= 0xFF  # the local header's CRC-32
+    name = member.encode()
+    at = data.index(b"PK\x01\x02")  # the central directory's entries, one after another
+    while data[at + 46 : at + 46 + len(name)] != name or int.from_bytes(
+        data[at + 28 : at + 30], "little"
+    ) != len(name):
+        at = data.index(b"PK\x01\x02", at + 4)
+    out[at + 16] ^= 0xFF  # the central directory's CRC-32 of it
+    return bytes(out)
+
+
 def _members(path: Path) -> dict[str, bytes]:
     with zipfile.ZipFile(path) as zf:
         return {n: zf.read(n) for n in zf.namelist()}
@@ -128,14 +149,7 @@ def test_not_workbooks(
     (inbox / "导出.xlsx").write_text("序号,完成状态\n5,已完成\n", encoding="gb18030")
     data = good.read_bytes()
     (inbox / "截断.xlsx").write_bytes(data[: len(data) // 2])
-    bad_crc = bytearray(data)
-    members = _members(good)
-    sheet = _task_sheet_member(members)
-    with zipfile.ZipFile(good) as zf:
-        info = zf.getinfo(sheet)
-    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
-    bad_crc[start + info.compress_size // 2] ^= 0xFF
-    (inbox / "校验和错误.xlsx").write_bytes(bytes(bad_crc))
+    (inbox / "校验和错误.xlsx").write_bytes(_wrong_crc(data, _task_sheet_member(_members(good))))
     import docx
 
     document = docx.Document()
