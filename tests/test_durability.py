@@ -129,7 +129,9 @@ def test_collect_and_merge_killed_at_any_moment(ws: Path, forms: dict[str, Path]
     settings = ws / "xlflow.toml"
     text = settings.read_text("utf-8")
     assert "read_timeout_seconds = 30" in text
-    settings.write_text(text.replace("read_timeout_seconds = 30", "read_timeout_seconds = 600"))
+    settings.write_text(
+        text.replace("read_timeout_seconds = 30", "read_timeout_seconds = 600"), "utf-8"
+    )
     _populate(ws, forms, "a", 3)
     run(["collect", "-w", str(ws), "--round", DEFAULT_ROUND])
     merged = Path(run_json(["merge", "-w", str(ws), "--round", DEFAULT_ROUND])["path"])
