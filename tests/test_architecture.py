@@ -26,7 +26,7 @@ STAGES: list[tuple[str, list[str]]] = [
     ("core", ["errors", "text", "issues", "units", "config", "model", "wording", "values", "cells", "plausibility"]),
     ("infrastructure", ["windows", "files", "excel", "pool", "signing", "ledger", "standing", "workspace"]),
     ("reading", ["zipnames", "workbook", "package", "ooxml", "ods", "oleprops", "biff", "reader", "containers"]),
-    ("register", ["paragraphs", "parse", "directory", "directory_file", "load", "detect", "init", "revise", "update"]),
+    ("register", ["paragraphs", "parse", "directory", "directory_file", "load", "detect", "init", "matching", "revise", "mapping", "update"]),
     ("generate", ["selfcheck", "forms"]),
     ("intake", ["locate", "identify", "validate", "receipts", "upload", "collect", "decisions", "extensions", "remind"]),
     ("reporting", ["status", "tasks", "scorecard", "explanations", "consolidate", "history", "bulletin", "data"]),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,8 @@ from hypothesis import strategies as st
 from xlflow.issues import Verdict
 from xlflow.ledger import Ledger
 from xlflow.register.detect import detect_layout
-from xlflow.register.revise import revise, similarity, task_text
+from xlflow.register.matching import likeness, words_of
+from xlflow.register.revise import revise
 
 from .conftest import GOOD_CONTACT, complete_values, fill, run, run_json, set_mtime
 from .test_registers_corpus import FILES
@@ -387,7 +389,7 @@ def _revised(register: Any) -> tuple[Any, dict[str, Any]]:
     tasks = list(register.tasks)
     dropped = tasks[1]
     rest = [t for t in tasks if t is not dropped]
-    longest = max(rest, key=lambda t: len(task_text(t, ("序号",))))
+    longest = max(rest, key=lambda t: len(words_of(t, ("序号",))))
     split = next(t for t in rest if t is not longest)
 
     def reworded(t: Any) -> Any:
@@ -410,7 +412,7 @@ def _revised(register: Any) -> tuple[Any, dict[str, Any]]:
     out.reverse()
     return replace(register, tasks=tuple(out)), {
         "dropped": dropped.id, "renamed": longest.id, "split": split.id,
-        "alike": similarity(task_text(longest, ("序号",)), task_text(reworded(longest), ("序号",))),
+        "alike": likeness(words_of(longest, ("序号",)), words_of(reworded(longest), ("序号",))),
     }  # fmt: skip
 
 
@@ -525,53 +527,159 @@ def test_a_merge_is_found_and_an_unshared_word_is_not() -> None:
     assert ("2", "1", "merged") in lineage and ("3", "3", "same") in lineage
 
 
+def _mapping_rows(path: Path) -> list[list[str]]:
+    with closing(openpyxl.load_workbook(path, read_only=True)) as wb:
+        return [
+            ["" if v is None else str(v) for v in r]
+            for r in wb["对照表"].iter_rows(values_only=True)
+        ]
+
+
+def _write_mapping_rows(path: Path, rows: list[list[str]]) -> None:
+    """The mapping file as the coordinator saves it after editing it in Excel."""
+    wb = openpyxl.load_workbook(path)
+    ws = wb["对照表"]
+    ws.delete_rows(1, ws.max_row)
+    for row in rows:
+        ws.append(row)
+    wb.save(path)
+
+
 def test_an_uncertain_match_waits_for_the_coordinator(tmp_path: Path) -> None:
+    """A proposed pair is confirmed in the mapping workbook, a pair xlflow could not see
+    is added there with its handover, the output then shows the coordinator's pairs, and
+    history follows them."""
     root = tmp_path / "w"
     _init(root)
     run(["generate", "-w", str(root), "--round", "2025-Q1"])
     revised = tmp_path / "修订.csv"
     text = (DATA / "清单-2025-一季度.csv").read_text("utf-8")
-    # task 6 renumbered to 9 and reworded well beyond a rename: 50 to 80 % alike
+    # task 6 renumbered to 9 and reworded well beyond a rewording (proposed); task 3
+    # rewritten and handed to 高新处 (no word in common: retired and added, to xlflow)
+    text = text.replace(
+        "6,创新生态,开展科普宣传活动", "9,创新生态,组织开展全民科学素质提升科普宣传周活动"
+    ).replace("3,创新平台,建设产业技术研究院,规划处", "10,创新平台,组建新型研发机构,高新处")
+    revised.write_text(text, "utf-8")
+    shown = run_json(["register", "-w", str(root), "--update", str(revised)])
+    assert [(x["old"], x["new"]) for x in shown["uncertain"]] == [("6", "9")]
+    assert "不足 80%" in shown["uncertain"][0]["why"]
+    said = run(["register", "-w", str(root), "--update", str(revised)]).output
+    assert "不确定，请确认" in said and "--accept-uncertain" not in said
+    refused = run(["register", "-w", str(root), "--update", str(revised), "--apply"], expect=3)
+    assert "对应不确定" in refused.output and "未做任何改动" in refused.output
+    assert "--accept-uncertain" not in refused.output
+    assert 'path = "templates/清单-2025-一季度.csv"' in (root / "xlflow.toml").read_text("utf-8")
+    mapping = tmp_path / "对照.xlsx"
+    update = ["register", "-w", str(root), "--update", str(revised)]
+    run([*update, "--write-mapping", str(mapping)])
+    rows = _mapping_rows(mapping)
+    assert rows[0] == [
+        "原序号",
+        "原任务",
+        "新序号",
+        "新任务",
+        "关系",
+        "相似度",
+        "其他变化",
+        "待确认的原因",
+        "确认",
+    ]
+    six = next(r for r in rows if r[0] == "6")
+    # both texts side by side, the likeness, why it is unsure, and 确认 left to decide
+    assert "开展科普宣传活动" in six[1] and "科普宣传周" in six[3] and six[5] and six[7]
+    assert six[8] == ""
+    assert any(r[0] == "3" and r[4] == "撤销" for r in rows)
+    # the coordinator confirms 6 → 9 and says 3 is new 10, without a note of their own
+    rows = [[*r[:8], "是"] if r[0] == "6" else r for r in rows]
+    rows = [r for r in rows if r[0] != "3" and r[2] != "10"]
+    rows.append(["3", "", "10", "", "改号或文字修改", "", "", "", "是"])
+    _write_mapping_rows(mapping, rows)
+    theirs = run([*update, "--mapping", str(mapping)]).output
+    assert "对照表确定的对应关系" in theirs and "不确定" not in theirs
+    assert "（对照表确认）" in theirs and "由 规划处 改为 高新处 牵头" in theirs
+    assert "撤销：序号 3" not in theirs and "新增：序号 10" not in theirs
+    applied = run_json([*update, "--mapping", str(mapping), "--apply"])
+    assert applied["applied"] and applied["version"] == 2 and applied["by"] == "mapping"
+    run(["generate", "-w", str(root), "--round", "2025-Q2"])
+    history = run_json(["history", "-w", str(root), "--task", "9"])
+    assert history["tasks"][0]["rounds"][0]["task_ids"] == ["6"]
+    handed = run_json(["history", "-w", str(root), "--task", "10"])["tasks"][0]["rounds"]
+    assert handed[0]["task_ids"] == ["3"]
+    assert "由 规划处 改为 高新处 牵头" in handed[1]["event"]  # said where the version changed
+    # a mapping that names a task that is not there is refused, naming its row
+    bad = tmp_path / "错.csv"
+    bad.write_text("原序号,新序号,关系,相似度,确认\n6,99,改名或改号,0.5,是\n", "utf-8-sig")
+    wrong = run([*update, "--mapping", str(bad)], expect=3)
+    assert "第 2 行" in wrong.output
+
+
+def test_a_mapping_csv_saved_by_excel_on_chinese_windows_is_read(tmp_path: Path) -> None:
+    """The CSV for scripts, saved back by Excel in GBK with CRLF: read, not refused."""
+    root = tmp_path / "w"
+    _init(root)
+    revised = tmp_path / "修订.csv"
+    text = (DATA / "清单-2025-一季度.csv").read_text("utf-8")
     revised.write_text(
         text.replace(
             "6,创新生态,开展科普宣传活动", "9,创新生态,组织开展全民科学素质提升科普宣传周活动"
         ),
         "utf-8",
     )
-    shown = run_json(["register", "-w", str(root), "--update", str(revised)])
-    assert [(x["old"], x["new"]) for x in shown["uncertain"]] == [("6", "9")]
-    refused = run(["register", "-w", str(root), "--update", str(revised), "--apply"], expect=3)
-    assert "对应不确定" in refused.output and "未做任何改动" in refused.output
-    assert 'path = "templates/清单-2025-一季度.csv"' in (root / "xlflow.toml").read_text("utf-8")
     mapping = tmp_path / "对照.csv"
-    run(["register", "-w", str(root), "--update", str(revised), "--write-mapping", str(mapping)])
-    rows = mapping.read_text("utf-8-sig").splitlines()
-    assert rows[0] == "原序号,新序号,关系,相似度,确认" and any(
-        r.startswith("6,9,改名或改号,") and r.endswith(",？") for r in rows
+    update = ["register", "-w", str(root), "--update", str(revised)]
+    run([*update, "--write-mapping", str(mapping)])
+    lines = mapping.read_text("utf-8-sig").splitlines()
+    assert lines[0].startswith("原序号,原任务,新序号,新任务,")
+    fixed = [ln + "是" if ln.startswith("6,") and ln.endswith(",") else ln for ln in lines]
+    mapping.write_bytes(("\r\n".join(fixed) + "\r\n").encode("gbk"))
+    theirs = run_json([*update, "--mapping", str(mapping)])
+    assert theirs["by"] == "mapping" and not theirs["uncertain"]
+    assert {"old": "6", "new": "9"}.items() <= next(
+        x for x in theirs["lineage"] if x["old"] == "6"
+    ).items()
+
+
+def test_a_wrong_pair_confirmed_by_mistake_is_undone_and_history_follows(tmp_path: Path) -> None:
+    """Task 3 was confirmed as new 10 by mistake; the same register given again with a
+    corrected mapping puts the right pairs in the ledger, and history follows them."""
+    root = tmp_path / "w"
+    _init(root)
+    run(["generate", "-w", str(root), "--round", "2025-Q1"])
+    revised = tmp_path / "修订.csv"
+    text = (DATA / "清单-2025-一季度.csv").read_text("utf-8")
+    text = text.replace(
+        "3,创新平台,建设产业技术研究院,规划处", "10,创新平台,组建新型研发机构,高新处"
     )
-    mapping.write_text("\n".join(r.replace(",？", ",是") for r in rows) + "\n", "utf-8-sig")
-    applied = run_json(
-        [
-            "register",
-            "-w",
-            str(root),
-            "--update",
-            str(revised),
-            "--mapping",
-            str(mapping),
-            "--apply",
-        ]
-    )
-    assert applied["applied"] and applied["version"] == 2
+    revised.write_text(text, "utf-8")
+    update = ["register", "-w", str(root), "--update", str(revised)]
+    mapping = tmp_path / "对照.xlsx"
+    run([*update, "--write-mapping", str(mapping)])
+    rows = [r for r in _mapping_rows(mapping) if r[0] not in ("3", "4") and r[2] != "10"]
+    rows.append(["4", "", "10", "", "改号或文字修改", "", "", "", "是"])  # the mistake
+    rows.append(["3", "", "4", "", "同一任务", "", "", "", "是"])
+    _write_mapping_rows(mapping, rows)
+    run_json([*update, "--mapping", str(mapping), "--apply"])
     run(["generate", "-w", str(root), "--round", "2025-Q2"])
-    history = run_json(["history", "-w", str(root), "--task", "9"])
-    assert history["tasks"][0]["rounds"][0]["task_ids"] == ["6"]
-    # a mapping that names a task that is not there is refused, naming its row
-    mapping.write_text("原序号,新序号,关系,相似度,确认\n6,99,改名或改号,0.5,是\n", "utf-8-sig")
-    wrong = run(
-        ["register", "-w", str(root), "--update", str(revised), "--mapping", str(mapping)], expect=3
-    )
-    assert "第 2 行" in wrong.output
+    wrong = run_json(["history", "-w", str(root), "--task", "10"])["tasks"][0]["rounds"][0]
+    assert wrong["task_ids"] == ["4"]
+    # the register now in use, given again: compared with the version before it
+    again = ["register", "-w", str(root), "--update", str(root / "templates" / revised.name)]
+    fixed = tmp_path / "更正.xlsx"
+    run([*again, "--write-mapping", str(fixed)])
+    rows = [r for r in _mapping_rows(fixed) if r[0] not in ("3", "4") and r[2] not in ("4", "10")]
+    rows.append(["3", "", "10", "", "改号或文字修改", "", "", "", "是"])
+    rows.append(["4", "", "4", "", "同一任务", "", "", "", "是"])
+    _write_mapping_rows(fixed, rows)
+    shown = run([*again, "--mapping", str(fixed)]).output
+    assert "更正第 2 版" in shown
+    done = run_json([*again, "--mapping", str(fixed), "--apply"])
+    assert done["applied"] and done["corrects"] == 2 and done["version"] == 2
+    right = run_json(["history", "-w", str(root), "--task", "10"])["tasks"][0]["rounds"][0]
+    assert right["task_ids"] == ["3"]
+    four = run_json(["history", "-w", str(root), "--task", "4"])["tasks"][0]["rounds"][0]
+    assert four["task_ids"] == ["4"]
+    # and no new version was recorded: the register in use is still version 2
+    assert run_json(["register", "-w", str(root), "--json"]).get("version", 2) == 2
 
 
 def test_a_second_return_with_the_same_values_says_so(tmp_path: Path) -> None:
@@ -613,7 +721,7 @@ _WORDS = "培育建设推进完善开展实施组织引导加强深化健全优�
 def test_revise_finds_what_was_done_to_a_made_up_register(texts: list[str], data: Any) -> None:
     """Drop one task, reword another a little, split a third, shuffle: exactly that."""
     # texts that are too alike are not two tasks an office would write
-    assume(all(similarity(a, b) < 0.5 for i, a in enumerate(texts) for b in texts[i + 1 :]))
+    assume(all(likeness(a, b) < 0.5 for i, a in enumerate(texts) for b in texts[i + 1 :]))
     old = _register([(str(n + 1), text, "办公室") for n, text in enumerate(texts)])
     ids = [t.id for t in old.tasks]
     dropped, reworded, split = data.draw(st.permutations(ids))[:3]

@@ -256,20 +256,31 @@ def init(
 _CHANGE_HEADINGS = {
     "added": "新增",
     "retired": "撤销",
-    "renamed": "改名或改号",
+    "renamed": "改号或文字修改",
+    "same": "同一任务",
     "split": "拆分",
     "merged": "合并",
     "handed": "牵头单位改变",
+    "lead": "合并后的牵头单位",
     "units": "责任单位增减",
     "targets": "目标改变",
+    "deadline": "完成时限改变",
 }
 
 
 def _update_text(result: Any) -> str:
     revision = result.revision
     lines = [f"修订后的清单：{result.source}"]
+    if result.corrects:
+        lines.append(
+            f"与现行清单相同：按对照表更正第 {result.corrects} 版记下的对应关系"
+            f"（与第 {result.corrects - 1} 版比对）。"
+        )
+    if revision.theirs:
+        lines.append("以下是对照表确定的对应关系，采用时照此记入台账：")
     if not revision.changes:
-        lines.append("与现行清单相比没有变化。")
+        lines.append("与现行清单相比没有变化，无需采用。")
+        return "\n".join(lines)
     for kind, heading in _CHANGE_HEADINGS.items():
         found = [c for c in revision.changes if c.kind == kind]
         if found:
@@ -277,17 +288,22 @@ def _update_text(result: Any) -> str:
             lines += [f"  - {c.text}" for c in found]
     if revision.uncertain:
         lines.append(
-            f"\n有 {len(revision.uncertain)} 处对应不确定，请核对：--write-mapping 写出对照表，"
-            "改好后 --mapping 给出；或加 --accept-uncertain 全部采用。"
+            f"\n有 {len(revision.uncertain)} 处对应不确定，请逐项核对：用 --write-mapping 对照表.xlsx "
+            "写出对照表，在 Excel 或 WPS 中逐行确认后用 --mapping 给出；也可在控制台的“清单修订”页逐对确认。"
         )
     if result.mapping:
         lines.append(f"\n对照表已写出：{result.mapping}（“确认”一列填 是 或 否）")
     if result.applied:
-        lines.append(
-            f"\n已采用，记为任务清单第 {result.version} 版。下一轮用 xlflow generate 生成新表。"
-        )
-    else:
+        if result.corrects:
+            lines.append(f"\n已更正第 {result.version} 版的对应关系；历次进展照此贯通。")
+        else:
+            lines.append(
+                f"\n已采用，记为任务清单第 {result.version} 版。下一轮用 xlflow generate 生成新表。"
+            )
+    elif not revision.uncertain:
         lines.append("\n以上只是比对，未改动任何文件；确认无误后加 --apply 采用。")
+    else:
+        lines.append("\n以上只是比对，未改动任何文件。")
     return "\n".join(lines)
 
 
@@ -408,7 +424,10 @@ def _show_detected(found: Any, as_json: bool) -> None:
     help="与 --update 一起用：按核对过的对照表确定任务的对应关系。",
 )
 @click.option(
-    "--accept-uncertain", is_flag=True, help="与 --apply 一起用：不确定的对应也全部采用。"
+    "--accept-uncertain",
+    is_flag=True,
+    hidden=True,
+    help="与 --apply 一起用：不确定的对应也全部采用（供脚本使用；请用对照表逐项确认）。",
 )
 @json_option
 def register(
@@ -425,15 +444,17 @@ def register(
     """显示读到的任务清单：任务、分组、各处室牵头和配合的任务数。
 
     \b
-    修订清单：--update 新清单 先列出变化（新增、撤销、改名或改号并给出相似度、拆分、
-    合并、牵头单位改变、目标改变），不改动任何文件；核对后加 --apply 采用，台账记下
-    新版本和每项任务的来龙去脉，历次进展据此贯通。
+    修订清单：--update 新清单 先列出变化（新增、撤销、改号、文字修改及改了哪些字、拆分、
+    合并、牵头单位改变、目标和完成时限改变），不改动任何文件；不确定的对应写进对照表
+    （--write-mapping）逐行确认，再用 --mapping 给出；核对后加 --apply 采用，台账记下
+    新版本和每项任务的来龙去脉，历次进展据此贯通。对照表给的是现行清单本身时，更正
+    上次修订记下的对应关系。
     例：xlflow register
         xlflow register --json
         xlflow register --check 重点任务分解表.xlsx
         xlflow register --update 修订后的清单.xlsx
-        xlflow register --update 修订后的清单.xlsx --write-mapping 对照.csv
-        xlflow register --update 修订后的清单.xlsx --mapping 对照.csv --apply
+        xlflow register --update 修订后的清单.xlsx --write-mapping 对照.xlsx
+        xlflow register --update 修订后的清单.xlsx --mapping 对照.xlsx --apply
     """
     from .register.load import describe_register
     from .wording import task_label, units_shown

@@ -957,6 +957,24 @@ class Ledger:
             )
         return version
 
+    def correct_lineage(self, version: int, lineage: Iterable[Lineage], note: str) -> None:
+        """Put `lineage` in place of how `version`'s tasks descend from the version before
+        (a pair confirmed by mistake, corrected), and say so in the version's note."""
+        with self.transaction():
+            self.db.execute("DELETE FROM lineage WHERE to_version=?", (version,))
+            self.db.executemany(
+                "INSERT INTO lineage(from_version, from_id, to_version, to_id, kind, score, note)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    (version - 1, x.old_id, version, x.new_id, x.kind, x.score, x.note)
+                    for x in lineage
+                ),
+            )
+            self.db.execute(
+                "UPDATE register_versions SET note = note || ? WHERE version=?",
+                (f"；{now_text()} {note}", version),
+            )
+
     def version_of_key(self, key: str) -> int | None:
         row = self.db.execute(
             "SELECT MAX(version) FROM register_versions WHERE key=?", (key,)

@@ -1,21 +1,17 @@
 """Register revisions: what changed between two versions of a register, task by task.
 
-Between rounds an office revises its register: tasks are added, retired, renamed (or
-renumbered), split in two (5 into 5-1 and 5-2), merged, handed to another division, or
-given new targets. `revise` finds each change, with how alike the two texts are, and
-the lineage of every task: which task of the old version each new one descends from.
-
-A task keeps its lineage through a renumbering when its text is at least 80 % the same;
-a match less sure than that is proposed, never taken on its own: the coordinator
-confirms it (a mapping file, or --accept-uncertain).
+Between rounds an office revises its register: tasks are added, retired, reworded or
+renumbered, split in two (5 into 5-1 and 5-2), merged, handed to another division, or
+given new targets. `revise` pairs the tasks by their own words (`matching`), and says
+each change in words, with the lineage of every task: which task of the old version
+each new one descends from. A pair that is not sure is proposed, never taken on its own:
+the coordinator confirms it (the mapping file, or the console).
 """
 
 from __future__ import annotations
 
-import csv
 import difflib
 import hashlib
-import io
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -23,23 +19,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import RegisterSettings
-from ..errors import Invalid
 from ..ledger import Ledger
 from ..model import Lineage, Register, Role, Task
 from ..wording import role_label
+from .matching import match, word_columns, words_by_id
 
 LEAD = role_label(Role.LEAD)
-SURE = 0.8  # texts this alike are one task, renamed or renumbered
-LIKELY = 0.5  # texts this alike may be: proposed for the coordinator to confirm
 KINDS = {
     "same": "同一任务",
-    "renamed": "改名或改号",
+    "renamed": "改号或文字修改",
     "split": "拆分",
     "merged": "合并",
     "retired": "撤销",
     "added": "新增",
 }
-_KIND_OF = {label: kind for kind, label in KINDS.items()}
+# the time columns of a task: compared on their own, as what changed
+_TIME = re.compile(r"时限|时间|日期|期限|节点")
 
 
 def content_key(register: Register) -> str:
@@ -53,30 +48,11 @@ def content_key(register: Register) -> str:
     return h.hexdigest()
 
 
-def task_text(task: Task, skip: Iterable[str] = ()) -> str:
-    """The words of a task that say what it is: every column but its id, its units and
-    its targets (those are compared on their own)."""
-    left_out = set(skip)
-    targets = {text for _, text in task.targets}
-    parts = [
-        text
-        for header, text in task.columns
-        if header not in left_out and text not in targets and text != task.id
-    ]
-    return re.sub(r"\s+", "", "".join(parts))
-
-
-def similarity(a: str, b: str) -> float:
-    if not a and not b:
-        return 1.0
-    return round(difflib.SequenceMatcher(None, a, b, autojunk=False).ratio(), 3)
-
-
 @dataclass(frozen=True)
 class Change:
     """One change between the versions, as the coordinator reads it."""
 
-    kind: str  # a key of KINDS, or handed | units | targets
+    kind: str  # a key of KINDS, or handed | lead | units | targets | deadline
     old_ids: tuple[str, ...]
     new_ids: tuple[str, ...]
     text: str
@@ -101,6 +77,12 @@ class Revision:
     changes: tuple[Change, ...]
     lineage: tuple[Lineage, ...]
     uncertain: tuple[Lineage, ...] = field(default=())  # proposed, to be confirmed
+    # why each proposed pair is not sure: (old id, new id, the reason in words)
+    reasons: tuple[tuple[str, str, str], ...] = ()
+    theirs: bool = False  # the lineage is the coordinator's own (a mapping file)
+
+    def reason(self, old_id: str, new_id: str) -> str:
+        return next((r for o, n, r in self.reasons if (o, n) == (old_id, new_id)), "")
 
     @property
     def counts(self) -> dict[str, int]:
@@ -114,7 +96,10 @@ class Revision:
             "counts": self.counts,
             "changes": [c.to_dict() for c in self.changes],
             "lineage": [_lineage_dict(x) for x in self.lineage],
-            "uncertain": [_lineage_dict(x) for x in self.uncertain],
+            "uncertain": [
+                {**_lineage_dict(x), "why": self.reason(x.old_id, x.new_id)} for x in self.uncertain
+            ],
+            "by": "mapping" if self.theirs else "xlflow",
         }
 
 
@@ -132,108 +117,182 @@ def revise(
     """The changes from `old` to `new`. `skip` names the columns that are not a task's
     words (its units); `by_id_only` matches tasks by their ids alone (a register edited
     in place, with no revision recorded); `name` gives a task's short name."""
-    m = _Matcher(old, new, tuple(skip), name or _name)
-    m.by_id(by_id_only)
-    if not by_id_only:
-        m.splits()
-        m.by_text()
-        m.merges()
-    return m.result()
+    links = match(old, new, skip, by_id_only)
+    old_by, new_by = {t.id: t for t in old.tasks}, {t.id: t for t in new.tasks}
+    lineage: list[Lineage] = []
+    uncertain: list[Lineage] = []
+    reasons: list[tuple[str, str, str]] = []
+    for o, task in old_by.items():
+        found = links.get(o)
+        if not found:
+            lineage.append(Lineage(o, "", "retired", 0.0))
+            continue
+        for x in found:
+            row = Lineage(o, x.new_id, x.kind, x.score, what_else(task, new_by[x.new_id], x.kind))
+            (lineage if x.sure else uncertain).append(row)
+            if not x.sure:
+                reasons.append((o, x.new_id, x.why))
+    changes = describe(
+        old, new, lineage, uncertain, skip, name or _name, dict(((o, n), r) for o, n, r in reasons)
+    )
+    return Revision(changes, tuple(lineage), tuple(uncertain), tuple(reasons))
 
 
-class _Matcher:
-    """The matching, a step at a time: the same id, the parts of a split, the best pairs by
-    text, and what is left over found inside another task (a merge)."""
+def confirmed(
+    revision: Revision,
+    lineage: Sequence[Lineage],
+    old: Register,
+    new: Register,
+    skip: Iterable[str] = (),
+    name: Callable[[Task], str] | None = None,
+) -> Revision:
+    """The revision with its lineage as the coordinator gave it: every pair theirs, and
+    the changes said from those pairs, not from xlflow's guesses."""
+    changes = describe(old, new, lineage, (), skip, name or _name, {}, theirs=True)
+    return Revision(changes, tuple(lineage), (), (), theirs=True)
 
-    def __init__(
-        self, old: Register, new: Register, skip: tuple[str, ...], name: Callable[[Task], str]
-    ) -> None:
-        self.name = name
-        self.old_text = {t.id: task_text(t, skip) for t in old.tasks}
-        self.new_text = {t.id: task_text(t, skip) for t in new.tasks}
-        self.old_by, self.new_by = {t.id: t for t in old.tasks}, {t.id: t for t in new.tasks}
-        # old id -> (new id, kind, score, sure)
-        self.matched: dict[str, list[tuple[str, str, float, bool]]] = {}
-        self.taken: set[str] = set()
 
-    def link(self, o: str, n: str, kind: str, score: float, sure: bool = True) -> None:
-        self.matched.setdefault(o, []).append((n, kind, score, sure))
-        self.taken.add(n)
+def describe(
+    old: Register,
+    new: Register,
+    lineage: Sequence[Lineage],
+    uncertain: Sequence[Lineage],
+    skip: Iterable[str],
+    name: Callable[[Task], str],
+    reasons: Mapping[tuple[str, str], str],
+    theirs: bool = False,
+) -> tuple[Change, ...]:
+    """Every change the pairs make, in words: 改号, 文字修改 with the words changed, 拆分,
+    合并, 撤销, 新增, and what else changed (lead, units, targets, deadline)."""
+    old_words, new_words = words_by_id(old, new, tuple(skip))
+    old_by, new_by = {t.id: t for t in old.tasks}, {t.id: t for t in new.tasks}
+    rows = [(x, True) for x in lineage] + [(x, False) for x in uncertain]
+    by_old: dict[str, list[tuple[Lineage, bool]]] = {}
+    for x, sure in rows:
+        if x.kind not in ("retired", "added") and x.old_id in old_by and x.new_id in new_by:
+            by_old.setdefault(x.old_id, []).append((x, sure))
+    taken = {x.new_id for links in by_old.values() for x, _ in links}
+    out: list[Change] = []
 
-    def by_id(self, only: bool) -> None:
-        for o in self.old_by:
-            if o not in self.new_by:
-                continue
-            a, b = self.old_text[o], self.new_text[o]
-            score = similarity(a, b)
-            if only or score >= LIKELY:
-                self.link(o, o, "same" if a == b else "renamed", score, only or score >= SURE)
-
-    def splits(self) -> None:
-        """5 gone, and 5-1, 5-2 (or 5（1）) in its place."""
-        for o in self.old_by:
-            if o in self.matched:
-                continue
-            for n in [n for n in self.new_by if n not in self.taken and _is_part(n, o)]:
-                self.link(o, n, "split", similarity(self.old_text[o], self.new_text[n]))
-
-    def by_text(self) -> None:
-        """Renumbered or renamed: the best remaining pairs by text, best first."""
-        pairs = sorted(
-            (
-                (similarity(self.old_text[o], self.new_text[n]), o, n)
-                for o in self.old_by
-                if o not in self.matched
-                for n in self.new_by
-                if n not in self.taken
-            ),
-            reverse=True,
+    def mark(x: Lineage, sure: bool) -> str:
+        if theirs:
+            return "（对照表确认）"
+        return (
+            "" if sure else f"（不确定，请确认：{reasons.get((x.old_id, x.new_id)) or '证据不足'}）"
         )
-        for score, o, n in pairs:
-            if score < LIKELY:
-                break
-            if o not in self.matched and n not in self.taken:
-                self.link(o, n, "renamed", score, score >= SURE)
 
-    def merges(self) -> None:
-        """An old task left over whose words are found in a new one that grew by them: a
-        task new to this version, or one whose text is now longer than its own
-        predecessor's by a good part of the old task's. (Tasks that share words, as the
-        sub-rows of one item do, are no merge when none of them grew.)"""
-        before = {n: self.old_text[o] for o, links in self.matched.items() for n, *_ in links}
-        for o in self.old_by:
-            if o in self.matched or not self.old_text[o]:
-                continue
-            found = []
-            for n in self.new_by:
-                grown = len(self.new_text[n]) - len(before.get(n, ""))
-                if n in before and grown < len(self.old_text[o]) / 3:
-                    continue
-                found.append((_contained(self.old_text[o], self.new_text[n]), n))
-            best = max(found, default=(0.0, ""))
-            if best[0] >= SURE:
-                self.link(o, best[1], "merged", best[0], True)
+    for o, task in old_by.items():
+        links = by_old.get(o)
+        if not links:
+            out.append(Change("retired", (o,), (), f"撤销：序号 {o} {name(task)}"))
+            continue
+        splits = [(x, s) for x, s in links if x.kind == "split"]
+        if splits:
+            ids = tuple(sorted((x.new_id for x, _ in splits), key=_order_key))
+            sure = all(s for _, s in splits)
+            x0 = next((x for x, s in splits if not s), splits[0][0])
+            text = f"拆分{mark(x0, sure)}：序号 {o} 拆为 {'、'.join(ids)}"
+            out.append(Change("split", (o,), ids, text, min(x.score for x, _ in splits), sure))
+        for x, sure in links:
+            out += _link_changes(x, sure, task, new_by[x.new_id], old_words, new_words, name, mark)
+    for n, task in new_by.items():
+        if n not in taken:
+            out.append(Change("added", (), (n,), f"新增：序号 {n} {name(task)}"))
+    return tuple(_unique(out))
 
-    def result(self) -> Revision:
-        lineage: list[Lineage] = []
-        uncertain: list[Lineage] = []
-        changes: list[Change] = []
-        for o, task in self.old_by.items():
-            links = self.matched.get(o)
-            if not links:
-                lineage.append(Lineage(o, "", "retired", 0.0))
-                changes.append(Change("retired", (o,), (), f"撤销：序号 {o} {self.name(task)}"))
-                continue
-            for n, kind, score, sure in links:
-                note = _what_else(task, self.new_by[n])
-                (lineage if sure else uncertain).append(Lineage(o, n, kind, score, note))
-                changes += _described(
-                    kind, task, self.new_by[n], score, sure, note, links, self.name
-                )
-        for n, task in self.new_by.items():
-            if n not in self.taken:
-                changes.append(Change("added", (), (n,), f"新增：序号 {n} {self.name(task)}"))
-        return Revision(tuple(_unique(changes)), tuple(lineage), tuple(uncertain))
+
+def _link_changes(
+    x: Lineage,
+    sure: bool,
+    task: Task,
+    now: Task,
+    old_words: Mapping[str, str],
+    new_words: Mapping[str, str],
+    name: Callable[[Task], str],
+    mark: Callable[[Lineage, bool], str],
+) -> list[Change]:
+    """What one pair says: merged, reworded or renumbered, and what else changed."""
+    o = x.old_id
+    out: list[Change] = []
+    if x.kind == "merged":
+        text = f"合并{mark(x, sure)}：序号 {o} 并入 {x.new_id}（原任务文字的 {x.score:.0%} 见于 {x.new_id}）"
+        out.append(Change("merged", (o,), (x.new_id,), text, x.score, sure))
+    elif x.kind in ("same", "renamed"):
+        said = _renamed(task, now, old_words[o], new_words[x.new_id], x.score, name)
+        if said:
+            label, body = said
+            text = f"{label}{mark(x, sure)}：{body}"
+            out.append(Change("renamed", (o,), (x.new_id,), text, x.score, sure))
+        elif mark(x, sure):
+            text = f"同一任务{mark(x, sure)}：序号 {o}"
+            out.append(Change("same", (o,), (x.new_id,), text, x.score, sure))
+    for part in x.note.split("；") if x.note else []:
+        text = f"序号 {x.new_id}：{part}"
+        out.append(Change(_note_kind(part), (o,), (x.new_id,), text, x.score, sure))
+    return out
+
+
+def _note_kind(part: str) -> str:
+    if part.startswith("由 ") and part.endswith(LEAD):
+        return "handed"
+    if part.startswith("并入后"):
+        return "lead"
+    if part.endswith("年目标改变"):
+        return "targets"
+    if _TIME.search(part.split("由", 1)[0]):
+        return "deadline"
+    return "units"
+
+
+def _renamed(
+    old: Task, new: Task, was: str, now: str, score: float, name: Callable[[Task], str]
+) -> tuple[str, str] | None:
+    """改号, 文字修改 or both, with the words that changed; None for the very same task."""
+    moved = old.id != new.id
+    if was == now:
+        return ("改号", f"序号 {old.id} → {new.id} {name(new)}") if moved else None
+    where = f"序号 {old.id} → {new.id}" if moved else f"序号 {new.id}"
+    words = changed_words(_display(old), _display(new))
+    label = "改号并修改文字" if moved else "文字修改"
+    return label, f"{where}（文字相似 {score:.0%}）：{words}"
+
+
+def _display(task: Task) -> str:
+    """A task's words as shown: its name and content, without spaces."""
+    return re.sub(r"\s+", "", "".join(text for _, text in word_columns(task)))
+
+
+def changed_words(was: str, now: str, most: int = 3) -> str:
+    """The words that changed, as a person says it: “省级”改为“市级”，删去“…”，增加“…”."""
+    ops = [
+        op
+        for op in difflib.SequenceMatcher(None, was, now, autojunk=False).get_opcodes()
+        if op[0] != "equal"
+    ]
+    if not ops:
+        return "只改了标点或空格"
+    merged: list[list[int]] = []
+    for _, i1, i2, j1, j2 in ops:  # edits a character or two apart are one edit
+        if merged and i1 - merged[-1][1] <= 2 and j1 - merged[-1][3] <= 2:
+            merged[-1][1], merged[-1][3] = i2, j2
+        else:
+            merged.append([i1, i2, j1, j2])
+    if len(merged) > most:
+        return f"多处修改（{len(merged)} 处）"
+    parts = []
+    for i1, i2, j1, j2 in merged:
+        a, b = _short(was[i1:i2]), _short(now[j1:j2])
+        if a and b:
+            parts.append(f"“{a}”改为“{b}”")
+        elif a:
+            parts.append(f"删去“{a}”")
+        else:
+            parts.append(f"增加“{b}”")
+    return "，".join(parts)
+
+
+def _short(text: str, most: int = 24) -> str:
+    return text if len(text) <= most else text[: most - 1] + "…"
 
 
 def _unique(changes: list[Change]) -> list[Change]:
@@ -247,154 +306,37 @@ def _unique(changes: list[Change]) -> list[Change]:
     return out
 
 
-def _is_part(new_id: str, old_id: str) -> bool:
-    return bool(re.fullmatch(re.escape(old_id) + r"(-\d+|（\d+）|\(\d+\)|\.\d+)", new_id))
-
-
-def _contained(part: str, whole: str) -> float:
-    """How much of `part` is found in `whole` (1: all of it)."""
-    if not part:
-        return 0.0
-    blocks = difflib.SequenceMatcher(None, part, whole, autojunk=False).get_matching_blocks()
-    return round(sum(b.size for b in blocks) / len(part), 3)
-
-
 def _name(task: Task) -> str:
     texts = [t for _, t in task.columns if t and t != task.id]
     name = texts[1] if len(texts) > 1 else (texts[0] if texts else "")
     return name[:30]
 
 
-def _what_else(old: Task, new: Task) -> str:
-    """Besides the words: the lead handed over, units added or removed, targets changed."""
+def what_else(old: Task, new: Task, kind: str = "renamed") -> str:
+    """Besides the words: the lead handed over, units added or removed, targets and
+    deadlines changed. A merge says who leads the task it went into, not a handover."""
     notes = []
-    if old.lead != new.lead and old.lead and new.lead:
-        notes.append(f"由 {'、'.join(old.lead)} 改为 {'、'.join(new.lead)} {LEAD}")
-    added = [u for u in new.divisions if u not in old.divisions and u not in new.lead]
-    removed = [u for u in old.divisions if u not in new.divisions and u not in old.lead]
-    if added:
-        notes.append(f"增加 {'、'.join(added)}")
-    if removed:
-        notes.append(f"不再由 {'、'.join(removed)} 承担")
+    if kind == "merged":
+        if old.lead != new.lead and new.lead:
+            notes.append(f"并入后由 {'、'.join(new.lead)} {LEAD}")
+    else:
+        if old.lead != new.lead and old.lead and new.lead:
+            notes.append(f"由 {'、'.join(old.lead)} 改为 {'、'.join(new.lead)} {LEAD}")
+        added = [u for u in new.divisions if u not in old.divisions and u not in new.lead]
+        removed = [u for u in old.divisions if u not in new.divisions and u not in old.lead]
+        if added:
+            notes.append(f"增加 {'、'.join(added)}")
+        if removed:
+            notes.append(f"不再由 {'、'.join(removed)} 承担")
     if old.targets != new.targets:
         years = sorted({y for y, _ in old.targets} | {y for y, _ in new.targets})
         was, now = dict(old.targets), dict(new.targets)
         changed = [str(y) for y in years if was.get(y) != now.get(y)]
         notes.append(f"{'、'.join(changed)}年目标改变")
+    for header, text in new.columns:
+        if _TIME.search(header) and old.column(header) != text and old.column(header) and text:
+            notes.append(f"{header}由 {old.column(header)} 改为 {text}")
     return "；".join(notes)
-
-
-def _described(
-    kind: str,
-    old: Task,
-    new: Task,
-    score: float,
-    sure: bool,
-    note: str,
-    links: Sequence[tuple[str, str, float, bool]],
-    name: Callable[[Task], str],
-) -> list[Change]:
-    out: list[Change] = []
-    pct = f"{score * 100:.0f}%"
-    mark = "" if sure else "（不确定，请确认）"
-    if kind == "renamed":
-        where = f"序号 {old.id}" if old.id == new.id else f"序号 {old.id} → {new.id}"
-        out.append(
-            Change(
-                "renamed",
-                (old.id,),
-                (new.id,),
-                f"改名{mark}：{where}，文字相似 {pct}：{name(old)} → {name(new)}",
-                score,
-                sure,
-            )
-        )
-    elif kind == "split":
-        ids = tuple(sorted((n for n, k, _, _ in links if k == "split"), key=_order_key))
-        out.append(
-            Change(
-                "split",
-                (old.id,),
-                ids,
-                f"拆分：序号 {old.id} 拆为 {'、'.join(ids)}",
-                score,
-                sure,
-            )
-        )
-    elif kind == "merged":
-        out.append(
-            Change(
-                "merged",
-                (old.id,),
-                (new.id,),
-                f"合并{mark}：序号 {old.id} 并入 {new.id}（文字 {pct} 见于 {new.id}）",
-                score,
-                sure,
-            )
-        )
-    if note:
-        for part in note.split("；"):
-            what = "handed" if part.endswith(LEAD) else ("targets" if "目标" in part else "units")
-            out.append(Change(what, (old.id,), (new.id,), f"序号 {new.id}：{part}", score, sure))
-    return out
-
-
-# --- the mapping file: the coordinator's word on each match ---
-
-MAPPING_HEADER = ("原序号", "新序号", "关系", "相似度", "确认")
-
-
-def mapping_csv(revision: Revision) -> bytes:
-    """Every lineage row, sure and uncertain, for the coordinator to confirm or correct:
-    确认 是 takes a row, 否 drops it; a row can be added (关系 改名或改号, 拆分, 合并)."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(MAPPING_HEADER)
-    for row in revision.lineage:
-        writer.writerow([row.old_id, row.new_id, KINDS[row.kind], f"{row.score:.2f}", "是"])
-    for row in revision.uncertain:
-        writer.writerow([row.old_id, row.new_id, KINDS[row.kind], f"{row.score:.2f}", "？"])
-    return buf.getvalue().encode("utf-8-sig")
-
-
-def read_mapping(
-    rows: Sequence[Sequence[str]], old: Register, new: Register, revision: Revision
-) -> tuple[Lineage, ...]:
-    """The lineage as the coordinator confirmed it in a mapping file (its rows, read in a
-    worker by `parse.read_csv_file`, in any encoding and line end Excel or WPS saves)."""
-    if not rows or tuple(c.strip() for c in rows[0][:5]) != MAPPING_HEADER:
-        raise Invalid(
-            f"对照表第一行应为：{'，'.join(MAPPING_HEADER)}（用 --write-mapping 写出的格式）。"
-        )
-    old_ids, new_ids = {t.id for t in old.tasks}, {t.id for t in new.tasks}
-    known = {(x.old_id, x.new_id): x for x in (*revision.lineage, *revision.uncertain)}
-    out: list[Lineage] = []
-    for n, row in enumerate(rows[1:], start=2):
-        cells = [c.strip() for c in row] + [""] * 5
-        o, nid, label, _, yes = cells[:5]
-        if not any(cells[:5]):
-            continue
-        if yes not in ("是", "否"):
-            raise Invalid(f"对照表第 {n} 行的“确认”应填“是”或“否”，现为“{yes}”。")
-        if yes == "否":
-            continue
-        kind = _KIND_OF.get(label)
-        if kind is None:
-            raise Invalid(
-                f"对照表第 {n} 行的“关系”应为 {'、'.join(KINDS.values())} 之一，现为“{label}”。"
-            )
-        if o not in old_ids or (kind != "retired" and nid not in new_ids):
-            raise Invalid(f"对照表第 {n} 行：原序号 {o!r} 或新序号 {nid!r} 不在相应的清单中。")
-        found = known.get((o, nid))
-        out.append(
-            Lineage(o, nid, kind, found.score if found else 0.0, found.note if found else "")
-        )
-    return tuple(out)
-
-
-def confirmed(revision: Revision, lineage: Sequence[Lineage]) -> Revision:
-    """The revision with its lineage as given (confirmed): nothing left uncertain."""
-    return Revision(revision.changes, tuple(lineage), ())
 
 
 def ancestors(
@@ -474,10 +416,11 @@ def unchanged_tasks(
 
 
 def unit_columns(*settings: RegisterSettings) -> tuple[str, ...]:
-    """The columns that hold a task's id and units, not its words."""
+    """The columns that hold a task's id, group and units, not its words."""
     out: list[str] = []
     for s in settings:
-        out += [s.id_column, s.divisions_column, s.lead_column, s.cooperating_column]
+        out += [s.id_column, s.group_column, s.divisions_column, s.lead_column]
+        out.append(s.cooperating_column)
     return tuple(c for c in dict.fromkeys(out) if c)
 
 
@@ -531,16 +474,15 @@ __all__ = [
     "Revision",
     "Versions",
     "ancestors",
+    "changed_words",
     "confirmed",
     "content_key",
     "current_version",
+    "describe",
     "division_changes",
     "lineage_chain",
-    "mapping_csv",
-    "read_mapping",
     "revise",
-    "similarity",
-    "task_text",
     "unchanged_tasks",
     "unit_columns",
+    "what_else",
 ]

@@ -1,6 +1,7 @@
 """`xlflow register --update NEW`: a revised register read as `init` reads one, every
 change shown before anything is written, and with `--apply` kept as a new version, with
-the lineage of every task, in the ledger.
+the lineage of every task, in the ledger. Given the register already in use with a
+mapping file, it corrects the pairs that version was recorded with.
 
 Versions are recorded by content: the first round's forms record the register they were
 made from as version 1, a revision applied here records the next, and a register edited
@@ -9,6 +10,7 @@ in place between rounds is recorded at the next generate, its tasks matched by i
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -17,21 +19,14 @@ from ..config import replace_register_section, settings_from_text
 from ..errors import Invalid
 from ..files import FolderChange, atomic_write, folder_lock
 from ..ledger import Ledger
+from ..model import Register
 from ..wording import task_label
 from ..workspace import Workspace
 from .directory import organise
 from .init import check_register
-from .load import READ_CSV, load_directory, load_register, read_isolated
-from .revise import (
-    Revision,
-    confirmed,
-    content_key,
-    current_version,
-    mapping_csv,
-    read_mapping,
-    revise,
-    unit_columns,
-)
+from .load import load_directory, load_register, read_isolated
+from .mapping import READ_MAPPING, mapping_csv, mapping_rows, mapping_xlsx, read_mapping
+from .revise import Revision, confirmed, content_key, current_version, revise, unit_columns
 
 
 @dataclass(frozen=True)
@@ -39,8 +34,9 @@ class UpdateResult:
     source: Path
     revision: Revision
     applied: bool
-    version: int | None = None  # the version recorded, when applied
+    version: int | None = None  # the version recorded (or corrected), when applied
     mapping: Path | None = None  # the mapping file written, if asked
+    corrects: int | None = None  # the version whose pairs a mapping corrects
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -48,6 +44,7 @@ class UpdateResult:
             "applied": self.applied,
             "version": self.version,
             "mapping": str(self.mapping) if self.mapping else None,
+            "corrects": self.corrects,
             **self.revision.to_dict(),
         }
 
@@ -60,7 +57,11 @@ def update_register(
     accept_uncertain: bool = False,
     apply: bool = False,
 ) -> UpdateResult:
-    """Compare the revised register with the current one; with `apply`, take it."""
+    """Compare the revised register with the current one; with `apply`, take it.
+
+    Given the register already in use and a mapping file, the mapping corrects the pairs
+    recorded when that register was taken (a pair confirmed by mistake): it is compared
+    with the version before it, and `apply` puts the corrected pairs in the ledger."""
     detected = check_register(new_file, ws.settings.office.name)
     old = load_register(ws)
     directory = load_directory(ws, detected.register)
@@ -72,28 +73,70 @@ def update_register(
     def name(task: Any) -> str:
         return task_label(task, ws.settings.register)
 
+    corrects = None
+    if (mapping or write_mapping) and content_key(new) == content_key(old):
+        corrects, before = _version_before(ws, new)
+        if before is not None:
+            old = before
     revision = revise(old, new, skip, name=name)
     if mapping is not None:
         if not mapping.is_file():
             raise Invalid(f"找不到对照表 {mapping}；先用 --write-mapping 写出，核对后再给出。")
-        rows = read_isolated(READ_CSV, mapping, "对照表", ws.settings.limits, "对照表")
-        revision = confirmed(revision, read_mapping(rows, old, new, revision))
+        rows = read_isolated(READ_MAPPING, mapping, "对照表", ws.settings.limits, "对照表")
+        lineage = read_mapping(rows, old, new, revision, skip)
+        revision = confirmed(revision, lineage, old, new, skip, name)
     written = None
     if write_mapping is not None:
-        atomic_write(write_mapping, mapping_csv(revision))
+        rows = mapping_rows(revision, old, new, name)
+        if write_mapping.suffix.lower() == ".csv":
+            atomic_write(write_mapping, mapping_csv(rows))
+        else:
+            made = dt.datetime.fromtimestamp(new_file.stat().st_mtime).replace(microsecond=0)
+            atomic_write(write_mapping, mapping_xlsx(rows, made))
         written = write_mapping
     if not apply:
-        return UpdateResult(new_file, revision, False, None, written)
+        return UpdateResult(new_file, revision, False, None, written, corrects)
     if revision.uncertain and not accept_uncertain:
         shown = "；".join(
-            f"{x.old_id} → {x.new_id}（相似 {x.score:.0%}）" for x in revision.uncertain
+            f"{x.old_id} → {x.new_id}（{revision.reason(x.old_id, x.new_id) or '证据不足'}）"
+            for x in revision.uncertain
         )
         raise Invalid(
-            f"有 {len(revision.uncertain)} 处对应不确定：{shown}。请用 --write-mapping 写出对照表，"
-            "核对后用 --mapping 给出；或确认全部可取时加 --accept-uncertain。未做任何改动。"
+            f"有 {len(revision.uncertain)} 处对应不确定：{shown}。请用 --write-mapping 对照表.xlsx "
+            "写出对照表，逐行确认后用 --mapping 给出（也可在控制台的“清单修订”页逐对确认）。未做任何改动。"
         )
     if revision.uncertain:
-        revision = confirmed(revision, (*revision.lineage, *revision.uncertain))
+        lineage = (*revision.lineage, *revision.uncertain)
+        revision = confirmed(revision, lineage, old, new, skip, name)
+    if corrects is not None:
+        with folder_lock(ws.lock_path, "更正清单对应关系"), Ledger(ws.ledger_path) as ledger:
+            note = f"对应关系按对照表 {mapping.name if mapping else ''} 更正"
+            ledger.correct_lineage(corrects, revision.lineage, note)
+        return UpdateResult(new_file, revision, True, corrects, written, corrects)
+    return _apply(ws, new_file, detected, old, revision, written)
+
+
+def _version_before(ws: Workspace, current: Register) -> tuple[int | None, Register | None]:
+    """The version the current register is recorded as, and the register before it."""
+    if not ws.ledger_path.exists():
+        return None, None
+    with Ledger(ws.ledger_path) as ledger:
+        version = ledger.version_of_key(content_key(current))
+        if version is None or version < 2:
+            return None, None
+        return version, ledger.version_register(version - 1)
+
+
+def _apply(
+    ws: Workspace,
+    new_file: Path,
+    detected: Any,
+    old: Register,
+    revision: Revision,
+    written: Path | None,
+) -> UpdateResult:
+    """The revised register taken: copied into templates/, named in the settings, and
+    recorded in the ledger as the next version, all or nothing."""
     with folder_lock(ws.lock_path, "更新任务清单"), Ledger(ws.ledger_path) as ledger:
         current_version(ledger, old, ws.settings.register)
         target = _template_name(ws, new_file)
