@@ -777,3 +777,124 @@ def test_an_earlier_round_is_read_from_whoever_led_the_task_then(tmp_path: Path)
     assert rows["2"][2:4] == ("按计划推进", 40)  # 高新处 led task 2 in Q1
     history = run_json(["history", "-w", str(root), "--task", "2"])["tasks"][0]["rounds"][0]
     assert (history["status"], history["percent"]) == ("按计划推进", 40)
+
+
+def _long_register(rows: list[tuple[str, str, str, str]]) -> Any:
+    """Tasks with a deadline and units besides their words, as district registers are."""
+    from xlflow.model import Register, Task
+
+    header = ("序号", "重点工作", "牵头单位", "完成时限")
+    return Register(
+        "x",
+        header,
+        tuple(
+            Task(
+                tid,
+                "g",
+                tuple(zip(header, (tid, text, unit, due), strict=True)),
+                (unit,),
+                (),
+                (),
+                n,
+            )
+            for n, (tid, text, unit, due) in enumerate(rows)
+        ),
+    )
+
+
+@given(
+    texts=st.lists(st.text(alphabet=_WORDS, min_size=4, max_size=14), min_size=4, max_size=10),
+    data=st.data(),
+)
+@settings(max_examples=80, deadline=None)
+def test_no_wrong_pair_is_ever_sure(texts: list[str], data: Any) -> None:
+    """Short made-up tasks, some with identical words, all with the same deadline and unit
+    (what lifted unrelated pairs over the line before): retire some, add others, reword,
+    renumber and shuffle; whatever is sure is true."""
+    units = ["区发改局", "区财政局"]
+    old = _long_register(
+        [(str(n + 1), t, units[n % 2], "2024年12月底") for n, t in enumerate(texts)]
+    )
+    ids = [t.id for t in old.tasks]
+    retired = set(data.draw(st.lists(st.sampled_from(ids), max_size=2)))
+    # a task added is not word for word one already there (identical texts are within
+    # each register, as tasks with the same words under two projects are)
+    added = data.draw(st.lists(st.text(alphabet=_WORDS, min_size=4, max_size=14), max_size=3))
+    assume(not set(added) & set(texts))
+    kept = [t for t in old.tasks if t.id not in retired]
+    truth: set[tuple[str, str]] = set()
+    rows = []
+    for t in data.draw(st.permutations(kept)):
+        text = t.column("重点工作")
+        if data.draw(st.booleans()):
+            text = text[:-1] + data.draw(st.sampled_from("等化型"))
+        rows.append((t.id, text, t.lead[0]))
+    rows += [(None, text, units[0]) for text in added]
+    order = data.draw(st.permutations(range(len(rows))))
+    new_rows = []
+    for number, i in enumerate(order, start=1):
+        old_id, text, unit = rows[i]
+        if old_id is not None:
+            truth.add((old_id, str(number)))
+        new_rows.append((str(number), text, unit, "2024年12月底"))
+    new = _long_register(new_rows)
+    revision = revise(old, new, ("序号", "牵头单位"))
+    sure = {(x.old_id, x.new_id) for x in revision.lineage if x.kind != "retired"}
+    assert sure <= truth, sorted(sure - truth)
+
+
+@given(weights=st.lists(st.lists(st.floats(0, 1), min_size=1, max_size=5), min_size=1, max_size=5))
+@settings(max_examples=200, deadline=None)
+def test_best_pairs_is_the_best_total(weights: list[list[float]]) -> None:
+    """The assignment's total is the best any pairing reaches (all tried)."""
+    import itertools
+
+    import numpy as np
+
+    from xlflow.register.matching import best_pairs
+
+    width = len(weights[0])
+    w = np.array([row[:width] + [0.0] * (width - len(row)) for row in weights])
+    pairs = best_pairs(w)
+    assert len({i for i, _ in pairs}) == len(pairs) == len({j for _, j in pairs})
+    assert len(pairs) == min(w.shape)
+    n, m = w.shape
+    if n <= m:
+        best = max(sum(w[i, p[i]] for i in range(n)) for p in itertools.permutations(range(m), n))
+    else:
+        best = max(sum(w[p[j], j] for j in range(m)) for p in itertools.permutations(range(n), m))
+    assert sum(w[i, j] for i, j in pairs) >= best - 1e-9
+
+
+def test_the_words_that_changed_are_said() -> None:
+    from xlflow.register.revise import changed_words
+
+    assert changed_words("推进省级重点实验室建设", "推进市级重点实验室建设") == "“省”改为“市”"
+    assert changed_words("开展科普宣传活动", "开展科普宣传和科学普及活动") == "增加“和科学普及”"
+    assert changed_words("建设研究院，引进团队", "建设研究院") == "删去“，引进团队”"
+    was = "一二三四五六七八九十甲乙丙丁戊己庚辛壬癸"
+    now = "〇二三四五陆七八九十子乙丙丁戊亥庚辛壬癸"
+    assert changed_words(was, now) == "多处修改（4 处）"
+
+
+def test_a_renumber_a_merge_and_no_change_are_said_as_they_are(tmp_path: Path) -> None:
+    old = _register(
+        [("1", "建设产业技术研究院，引进高端研发团队", "规划处"),
+         ("2", "推进省级重点实验室建设和运行评估", "高新处"),
+         ("3", "开展科普宣传活动", "办公室")]
+    )  # fmt: skip
+    new = _register(
+        [("1", "建设产业技术研究院，引进高端研发团队；推进省级重点实验室建设和运行评估", "规划处"),
+         ("4", "开展科普宣传活动", "办公室")]
+    )  # fmt: skip
+    texts = [c.text for c in revise(old, new, ("序号", "责任处室")).changes]
+    assert any(t.startswith("改号：序号 3 → 4") for t in texts), texts
+    assert not any("改名" in t or ("序号 3" in t and "文字" in t) for t in texts), texts
+    merged = [t for t in texts if "并入" in t]
+    assert merged and not any("改为" in t and "牵头" in t for t in texts), texts
+    assert "序号 1：并入后由 规划处 牵头" in texts
+    # the register in use given to --update: nothing changed, nothing advised
+    root = tmp_path / "w"
+    _init(root)
+    said = run(["register", "-w", str(root), "--update", str(DATA / "清单-2025-一季度.csv")])
+    assert "没有变化" in said.output and "--apply" not in said.output

@@ -220,15 +220,21 @@ class Matcher:
         for words, old_ids in olds.items():
             new_ids = by_words[words]
             if len(old_ids) == 1 and len(new_ids) > 1:
+                # copies are a split when numbered as its parts (5-1, 5-2); otherwise a
+                # task added with the same words is as likely
+                o = old_ids[0]
+                parts = all(n == o or _is_part(n, o) for n in new_ids)
+                why = "" if parts else "同样文字的新任务不止一项"
                 for n in new_ids:
-                    self.link(Link(old_ids[0], n, "split", 1.0, True))
+                    self.link(Link(o, n, "split", 1.0, parts, why))
                 continue
             # the same words more than once: the same id first, then in order
             pairs = [(o, o) for o in old_ids if o in new_ids]
             rest_old = [o for o in old_ids if o not in new_ids]
             rest_new = [n for n in new_ids if n not in old_ids]
             pairs += list(zip(rest_old, rest_new, strict=False))
-            sure = len(old_ids) == 1 or all(o == n for o, n in pairs)
+            # words alone cannot tell which of two tasks with the same words is which
+            sure = len(old_ids) == 1 and len(new_ids) == 1
             why = "" if sure else "同样文字的任务不止一项"
             for o, n in pairs:
                 self.link(Link(o, n, "same", 1.0, sure, why))
@@ -240,12 +246,18 @@ class Matcher:
             return
         score = np.array([[likeness(self.old_key[o], self.new_key[n]) for n in news] for o in olds])
         weights = np.where(score >= THIN, score, 0.0)
+        unsure = [x for links in self.links.values() for x in links if not x.sure]
+        unsure_old = {x.old_id for x in unsure}
+        unsure_new = {x.new_id for x in unsure}
         for i, j in best_pairs(weights):
             s = float(score[i, j])
             if s < THIN:
                 continue
             rivals = [score[i, k] for k in range(len(news)) if k != j]
             rivals += [score[k, j] for k in range(len(olds)) if k != i]
+            # a task already paired, but not surely (its words the same as another's)
+            rivals += [likeness(self.old_key[olds[i]], self.new_key[n]) for n in unsure_new]
+            rivals += [likeness(self.old_key[o], self.new_key[news[j]]) for o in unsure_old]
             rival = max(rivals, default=0.0)
             if s < LIKELY and rival >= s - RIVAL:
                 continue  # thin, and not clearly the other's best: retired and added
@@ -282,9 +294,9 @@ class Matcher:
         nearly all of the old task's."""
         parts: dict[str, list[tuple[str, float, bool]]] = {}
         for n in self._new_left():
-            found = self._part_of(n)
-            if found is not None:
-                parts.setdefault(found[0], []).append((n, found[1], found[2]))
+            part = self._part_of(n)
+            if part is not None:
+                parts.setdefault(part[0], []).append((n, part[1], part[2]))
         for o, found in parts.items():
             own = [x for x in self.links.get(o, []) if x.kind in ("same", "renamed")]
             if own:
@@ -346,6 +358,10 @@ class Matcher:
             for o, c, sure in olds:
                 why = "" if sure else f"{c:.0%} 的文字见于此项"
                 self.link(Link(o, n, "merged", c, sure, why))
+
+
+def _is_part(new_id: str, old_id: str) -> bool:
+    return bool(re.fullmatch(re.escape(old_id) + r"(-\d+|（\d+）|\(\d+\)|\.\d+)", new_id))
 
 
 def _figures_out(words: str) -> str:
