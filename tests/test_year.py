@@ -213,6 +213,23 @@ def test_history_follows_every_task_through_the_revision(year: dict[str, Any]) -
     assert rows["8"][2] == "尚无此项"
 
 
+def test_each_part_of_a_split_task_is_checked_against_the_task_before(
+    year: dict[str, Any],
+) -> None:
+    """Task 5 was split into 5-1 and 5-2: 财务处's Q2 form carries its Q1 answer to 5 for
+    both parts, so a fall in either is asked about (a merged task has no one answer)."""
+    from xlflow.intake.collect import FormStore
+    from xlflow.ledger import Ledger
+
+    root = year["root"]
+    with Ledger(root / ".xlflow" / "ledger.sqlite") as ledger:
+        q2 = ledger.load_round("2025-Q2")
+    spec = FormStore(root / ".xlflow" / "ledger.sqlite", q2)["财务处"]
+    before = {row.task_id: dict(row.before) for row in spec.rows}
+    assert before["5-1"].get("percent") == 40 and before["5-2"].get("percent") == 40
+    assert spec.before_round == "2025年第一季度"
+
+
 def test_a_round_one_form_in_round_two_names_both_versions(year: dict[str, Any]) -> None:
     stale = next(f for f in year["Q2"]["files"] if f["path"].endswith("高新处-旧表.xlsx"))
     assert stale["verdict"] == "rejected"

@@ -280,8 +280,9 @@ def earlier_answers(
         ids = {}
         for task in register.tasks:
             found = ancestors(chain, task.id, version, then_version)
-            # a task split or merged since has no one answer to be compared with
-            if len(found) == 1 and not any(e.startswith(("拆分", "合并")) for e in found[0][1]):
+            # each part of a task split since is compared with the task's answer; a task
+            # merged from several has no one answer to be compared with
+            if len(found) == 1 and not any(e.startswith("合并") for e in found[0][1]):
                 ids[task.id] = found[0][0]
     return EarlierAnswers(then.title, AcceptedFiles(ledger, then.id), ids, keys, due)
 
