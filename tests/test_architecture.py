@@ -31,7 +31,7 @@ STAGES: list[tuple[str, list[str]]] = [
     ("intake", ["locate", "identify", "validate", "receipts", "upload", "collect", "decisions", "extensions", "remind"]),
     ("reporting", ["status", "tasks", "scorecard", "explanations", "consolidate", "history", "bulletin", "data"]),
     ("relay", ["forward", "rollup"]),
-    ("web", ["outputs", "jobs", "console", "guard", "rounds", "board", "downloads", "tasks", "feed", "app"]),
+    ("web", ["outputs", "jobs", "console", "guard", "rounds", "board", "downloads", "tasks", "revision", "feed", "app"]),
     ("surfaces", ["demo", "launcher", "cli", "__main__", "__init__"]),
 ]  # fmt: skip
 SUBPACKAGES = {"reading", "register", "generate", "intake", "reporting", "relay", "web"}

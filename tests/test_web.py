@@ -554,6 +554,17 @@ def browser_round(console: Console, browser: Any, tmp_path: Path) -> None:
     rounds = text(driver, "#rounds")
     assert "6 / 7" in rounds and "0 / 7" in rounds
     shot(driver, "09-轮次")
+    # 清单修订: a revised register uploaded and shown pair by pair (not taken here)
+    driver.find_element(By.LINK_TEXT, "清单修订").click()
+    revised = Path(__file__).parent / "data" / "revisions" / "bundled-revised.xlsx"
+    driver.find_element(By.NAME, "register").send_keys(str(revised))
+    driver.find_element(By.CSS_SELECTOR, "main form button").click()
+    wait_for(lambda: "新旧任务的对应" in text(driver, "main"), what="the revision's pairs")
+    unsure = driver.find_elements(By.CSS_SELECTOR, "table.revision tr.unsure")
+    assert unsure and all(
+        not r.find_element(By.CSS_SELECTOR, "input[value='是']").is_selected() for r in unsure
+    )
+    shot(driver, "14-清单修订")
     assert not [p for p in (root / "inbox").iterdir() if p.name.startswith(".")]
 
     # what a refused request looks like in the browser

@@ -6,6 +6,7 @@ the scorecard at the end, every figure recounted here from the ledger by another
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 from contextlib import closing
 from dataclasses import replace
@@ -915,3 +916,58 @@ def test_a_renumber_a_merge_and_no_change_are_said_as_they_are(tmp_path: Path) -
     _init(root)
     said = run(["register", "-w", str(root), "--update", str(DATA / "清单-2025-一季度.csv")])
     assert "没有变化" in said.output and "--apply" not in said.output
+
+
+def test_the_console_reviews_a_revision_pair_by_pair(tmp_path: Path) -> None:
+    """清单修订: upload the revised register, see both texts, decide each pair (a retired
+    task named as an added one), take it; history then follows the coordinator's pairs."""
+    from urllib.parse import urlencode
+
+    from .test_web import Console, multipart
+
+    root = tmp_path / "w"
+    _init(root)
+    run(["generate", "-w", str(root), "--round", "2025-Q1"])
+    text = (DATA / "清单-2025-一季度.csv").read_text("utf-8")
+    text = text.replace(
+        "6,创新生态,开展科普宣传活动", "9,创新生态,组织开展全民科学素质提升科普宣传周活动"
+    ).replace("3,创新平台,建设产业技术研究院,规划处", "10,创新平台,组建新型研发机构,高新处")
+    console = Console(root)
+    try:
+        body, kind = multipart([("修订.csv", text.encode("utf-8"))], {"csrf_token": console.csrf()})
+        body = body.replace(b'name="files"', b'name="register"')
+        status, _, headers = console.request(
+            "POST", "/register/revision", body, {"Content-Type": kind}
+        )
+        assert status == 303, headers
+        status, page, _ = console.request("GET", headers["Location"])
+        assert status == 200 and "组织开展全民科学素质提升科普宣传周活动" in page
+        assert "不确定，请确认" in page and 'class="unsure"' in page
+        pairs = dict(re.findall(r'name="(c\d+)" value="是"( checked)?', page))
+        retired = re.search(
+            r'<td>3</td><td class="task">[^<]*</td>\s*<td><select name="(r\d+)"', page
+        )
+        assert retired and "组建新型研发机构" in page
+        undecided = [k for k, checked in pairs.items() if not checked]
+        assert len(undecided) == 1  # 6 → 9, the one xlflow is not sure of
+        fields = {"csrf_token": console.csrf(), "file": "修订.csv"}
+        fields |= {k: "是" for k, checked in pairs.items() if checked}
+        # one pair left undecided: refused, nothing written
+        status, page, _ = console.post_form("/register/revision/apply", urlencode(fields))
+        assert status == 400 and "还没有确认" in page and "未做任何改动" in page
+        assert 'path = "templates/清单-2025-一季度.csv"' in (root / "xlflow.toml").read_text(
+            "utf-8"
+        )
+        fields |= {undecided[0]: "是", retired.group(1): "10"}
+        status, _, headers = console.post_form("/register/revision/apply", urlencode(fields))
+        assert status == 303 and headers["Location"].endswith("/register")
+        cookie = headers["Set-Cookie"].split(";", 1)[0]  # the flashed message rides in it
+        status, page, _ = console.request("GET", "/register", headers={"Cookie": cookie})
+        assert "已采用，记为任务清单第 2 版" in page
+    finally:
+        console.stop()
+    run(["generate", "-w", str(root), "--round", "2025-Q2"])
+    nine = run_json(["history", "-w", str(root), "--task", "9"])["tasks"][0]["rounds"]
+    ten = run_json(["history", "-w", str(root), "--task", "10"])["tasks"][0]["rounds"]
+    assert nine[0]["task_ids"] == ["6"] and ten[0]["task_ids"] == ["3"]
+    assert "由 规划处 改为 高新处 牵头" in ten[1]["event"]

@@ -37,6 +37,8 @@ class UpdateResult:
     version: int | None = None  # the version recorded (or corrected), when applied
     mapping: Path | None = None  # the mapping file written, if asked
     corrects: int | None = None  # the version whose pairs a mapping corrects
+    # every pair with both texts, as the mapping file and the console show them
+    table: tuple[tuple[str, ...], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -86,16 +88,16 @@ def update_register(
         lineage = read_mapping(rows, old, new, revision, skip)
         revision = confirmed(revision, lineage, old, new, skip, name)
     written = None
+    table = tuple(tuple(row) for row in mapping_rows(revision, old, new, name))
     if write_mapping is not None:
-        rows = mapping_rows(revision, old, new, name)
         if write_mapping.suffix.lower() == ".csv":
-            atomic_write(write_mapping, mapping_csv(rows))
+            atomic_write(write_mapping, mapping_csv(table))
         else:
             made = dt.datetime.fromtimestamp(new_file.stat().st_mtime).replace(microsecond=0)
-            atomic_write(write_mapping, mapping_xlsx(rows, made))
+            atomic_write(write_mapping, mapping_xlsx(table, made))
         written = write_mapping
     if not apply:
-        return UpdateResult(new_file, revision, False, None, written, corrects)
+        return UpdateResult(new_file, revision, False, None, written, corrects, table)
     if revision.uncertain and not accept_uncertain:
         shown = "；".join(
             f"{x.old_id} → {x.new_id}（{revision.reason(x.old_id, x.new_id) or '证据不足'}）"
@@ -112,8 +114,8 @@ def update_register(
         with folder_lock(ws.lock_path, "更正清单对应关系"), Ledger(ws.ledger_path) as ledger:
             note = f"对应关系按对照表 {mapping.name if mapping else ''} 更正"
             ledger.correct_lineage(corrects, revision.lineage, note)
-        return UpdateResult(new_file, revision, True, corrects, written, corrects)
-    return _apply(ws, new_file, detected, old, revision, written)
+        return UpdateResult(new_file, revision, True, corrects, written, corrects, table)
+    return replace(_apply(ws, new_file, detected, old, revision, written), table=table)
 
 
 def _version_before(ws: Workspace, current: Register) -> tuple[int | None, Register | None]:

@@ -3,7 +3,6 @@ division's and a file's page, and the coordinator's decisions."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from flask import (
@@ -16,7 +15,6 @@ from flask import (
     request,
     url_for,
 )
-from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers.response import Response as BaseResponse
 
 from ..errors import Invalid
@@ -31,7 +29,7 @@ from ..reporting.explanations import Flag, flags_of
 from ..reporting.status import round_status
 from ..standing import RoundStatus
 from ..workspace import Workspace
-from .console import console
+from .console import console, sent_name
 from .jobs import Job
 from .outputs import round_outputs
 
@@ -90,20 +88,6 @@ def _job_response(job: Job) -> BaseResponse | str:
     return redirect(url_for("board.job_page", job_id=job.id), 303)
 
 
-# A browser writes a file's name in the form as it is, with no escapes (a quote becomes
-# %22); an old one (Internet Explorer, some 360 and QQ browser modes) sends the whole
-# Windows path. Werkzeug >= 3.1.9 reads backslashes in it as escapes and drops them, which
-# would glue C:\Users\张三\桌面\x.xlsx into one name: the raw header keeps them.
-_SENT_NAME = re.compile(r'filename="([^"]*)"')
-
-
-def _sent_name(upload: FileStorage) -> str:
-    disposition = upload.headers.get("Content-Disposition", "")
-    if "filename*=" not in disposition and (found := _SENT_NAME.search(disposition)):
-        return found.group(1)
-    return upload.filename or ""
-
-
 @pages.post("/r/<round_id>/upload")
 def upload(round_id: str) -> BaseResponse | str:
     ws = console().ws
@@ -111,7 +95,7 @@ def upload(round_id: str) -> BaseResponse | str:
     files = [f for f in request.files.getlist("files") if f.filename or f.content_length]
     if not files:
         raise Invalid("没有选择文件。请把收到的表格、邮件或压缩包拖到框里，或点“选择文件”。")
-    result = receive(ws, [Upload(_sent_name(f), f.stream) for f in files])
+    result = receive(ws, [Upload(sent_name(f), f.stream) for f in files])
     job = _start_collect(rnd.id, "核验收到的文件", {"received": result.to_dict()})
     return _job_response(job)
 

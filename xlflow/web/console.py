@@ -5,10 +5,12 @@ a path or a time into what a page shows."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from flask import current_app, url_for
+from werkzeug.datastructures import FileStorage
 
 from ..config import Limits
 from ..workspace import Workspace
@@ -80,3 +82,18 @@ def short_time(value: dt.datetime | str | None) -> str:
         return ""
     text = value.isoformat(timespec="minutes") if isinstance(value, dt.datetime) else value
     return text.replace("T", " ")[:16]
+
+
+# A browser writes a file's name in the form as it is, with no escapes (a quote becomes
+# %22); an old one (Internet Explorer, some 360 and QQ browser modes) sends the whole
+# Windows path. Werkzeug >= 3.1.9 reads backslashes in it as escapes and drops them, which
+# would glue C:\Users\张三\桌面\x.xlsx into one name: the raw header keeps them.
+_SENT_NAME = re.compile(r'filename="([^"]*)"')
+
+
+def sent_name(upload: FileStorage) -> str:
+    """The name a browser sent for an uploaded file, as it sent it."""
+    disposition = upload.headers.get("Content-Disposition", "")
+    if "filename*=" not in disposition and (found := _SENT_NAME.search(disposition)):
+        return found.group(1)
+    return upload.filename or ""
