@@ -29,6 +29,10 @@ def test_everything_a_round_writes_opens_clean(tmp_path: Path) -> None:
     run(["collect", "-w", str(root), "--round", "2019-H2"])
     run(["merge", "-w", str(root), "--round", "2019-H2"])
     run(["report", "-w", str(root), "--round", "2019-H2"])
+    # the mapping workbook a coordinator confirms a register revision in
+    revised = Path(__file__).parent / "data" / "revisions" / "bundled-revised.xlsx"
+    mapping = root / "outbox" / "对照.xlsx"
+    run(["register", "-w", str(root), "--update", str(revised), "--write-mapping", str(mapping)])
 
     done = subprocess.run(
         [*AUDIT, "-f", "microsoft365", "-r", "-o", "json", "-m", "0", str(root / "outbox")],
@@ -44,6 +48,7 @@ def test_everything_a_round_writes_opens_clean(tmp_path: Path) -> None:
     assert any("回执" in n for n in names)
     assert sum("-汇总-" in n for n in names) == 2
     assert sum(n.endswith("-通报.docx") for n in names) == 2
+    assert "对照.xlsx" in names
     # and the round-2 files hold what 核实性审核 adds: the forms' previous answers and
     # amber rows, receipts' 需要说明, the workbook's 说明 column and 需说明事项 sheet
     import openpyxl

@@ -13,13 +13,13 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from ..errors import Invalid, RegisterError
 from ..excel import BORDER, LOOK, new_workbook, row_height
 from ..model import Lineage, Register, Task
-from .matching import likeness, words_by_id
+from .matching import likeness, word_columns, words_by_id
 from .parse import read_grids
 from .revise import KINDS, Revision, what_else
 
@@ -36,17 +36,28 @@ COLUMNS = (
     "确认",
 )
 REQUIRED = ("原序号", "新序号", "关系", "确认")
-_WIDTHS = (8, 40, 8, 40, 14, 8, 24, 24, 8)
+_WIDTHS = (7, 44, 7, 44, 12, 7, 22, 22, 7)
 # the labels earlier releases wrote, still read
 _KIND_OF = {label: kind for kind, label in KINDS.items()} | {"改名或改号": "renamed"}
 READ_MAPPING = "xlflow.register.mapping:read_mapping_rows"
 
 
+def task_words(task: Task, skip: Iterable[str] = (), most: int = 300) -> str:
+    """A task's words as the coordinator compares them: its name and content columns."""
+    text = "；".join(" ".join(t.split()) for _, t in word_columns(task, skip) if t.strip())
+    return text if len(text) <= most else text[: most - 1] + "…"
+
+
 def mapping_rows(
-    revision: Revision, old: Register, new: Register, name: Callable[[Task], str]
+    revision: Revision, old: Register, new: Register, skip: Iterable[str] = ()
 ) -> list[list[str]]:
     """The file's rows: the header, then each old task's pairs in register order (sure
-    ones 是, proposed ones left blank to decide, retired ones 是), then the added tasks."""
+    ones 是, proposed ones left blank to decide, retired ones 是), then the added tasks;
+    each task by its words, old beside new."""
+
+    def name(task: Task) -> str:
+        return task_words(task, skip)
+
     old_by, new_by = {t.id: t for t in old.tasks}, {t.id: t for t in new.tasks}
     rows: list[list[str]] = [list(COLUMNS)]
     pairs = [(x, "是") for x in revision.lineage] + [(x, "") for x in revision.uncertain]
@@ -221,4 +232,5 @@ __all__ = [
     "mapping_xlsx",
     "read_mapping",
     "read_mapping_rows",
+    "task_words",
 ]

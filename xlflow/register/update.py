@@ -88,7 +88,7 @@ def update_register(
         lineage = read_mapping(rows, old, new, revision, skip)
         revision = confirmed(revision, lineage, old, new, skip, name)
     written = None
-    table = tuple(tuple(row) for row in mapping_rows(revision, old, new, name))
+    table = tuple(tuple(row) for row in mapping_rows(revision, old, new, skip))
     if write_mapping is not None:
         if write_mapping.suffix.lower() == ".csv":
             atomic_write(write_mapping, mapping_csv(table))
