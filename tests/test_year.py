@@ -25,6 +25,7 @@ from xlflow.register.matching import likeness, words_of
 from xlflow.register.revise import revise
 
 from .conftest import GOOD_CONTACT, complete_values, fill, run, run_json, set_mtime
+from .office import Job, needs_office, run_batch
 from .test_registers_corpus import FILES
 
 DATA = Path(__file__).parent / "data" / "rounds"
@@ -971,3 +972,32 @@ def test_the_console_reviews_a_revision_pair_by_pair(tmp_path: Path) -> None:
     ten = run_json(["history", "-w", str(root), "--task", "10"])["tasks"][0]["rounds"]
     assert nine[0]["task_ids"] == ["6"] and ten[0]["task_ids"] == ["3"]
     assert "由 规划处 改为 高新处 牵头" in ten[1]["event"]
+
+
+@needs_office[0]
+@needs_office[1]
+def test_the_mapping_workbook_saved_by_libreoffice_is_read(tmp_path: Path) -> None:
+    """The mapping workbook, its 确认 typed and saved in LibreOffice as .xlsx, .xls and
+    .ods, is read back with the coordinator's pair in each."""
+    root = tmp_path / "w"
+    _init(root)
+    revised = tmp_path / "修订.csv"
+    text = (DATA / "清单-2025-一季度.csv").read_text("utf-8")
+    revised.write_text(
+        text.replace(
+            "6,创新生态,开展科普宣传活动", "9,创新生态,组织开展全民科学素质提升科普宣传周活动"
+        ),
+        "utf-8",
+    )
+    update = ["register", "-w", str(root), "--update", str(revised)]
+    mapping = tmp_path / "对照.xlsx"
+    run([*update, "--write-mapping", str(mapping)])
+    row = next(n for n, r in enumerate(_mapping_rows(mapping), start=1) if r[0] == "6")
+    typed = [{"sheet": "对照表", "cells": {f"I{row}": "是"}}]
+    saved = [tmp_path / f"对照-LibreOffice.{fmt}" for fmt in ("xlsx", "xls", "ods")]
+    results = run_batch([Job(mapping, out, typed) for out in saved])
+    assert all(r["ok"] for r in results), results
+    for path in saved:
+        theirs = run_json([*update, "--mapping", str(path)])
+        assert theirs["by"] == "mapping" and not theirs["uncertain"], path.name
+        assert ("6", "9") in {(x["old"], x["new"]) for x in theirs["lineage"]}, path.name
