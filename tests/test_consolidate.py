@@ -404,13 +404,22 @@ def test_a_round_too_large_to_hold_is_streamed_to_the_same_cells(
     from xlflow.workspace import Workspace
 
     _round_with_returns(ws, forms)
-    path = consolidate.merge(Workspace.open(ws), DEFAULT_ROUND).path
+    merged = consolidate.merge(Workspace.open(ws), DEFAULT_ROUND)
+    path = merged.path
+    assert not merged.inline_strings and merged.note == ""
+    with zipfile.ZipFile(path) as zf:  # held: a shared-string table, as WPS 2021 needs
+        assert "xl/sharedStrings.xml" in zf.namelist()
     held = (_cells(path), openpyxl.load_workbook(path))
     monkeypatch.setattr(consolidate, "STREAM_ABOVE", 0)
-    path = consolidate.merge(Workspace.open(ws), DEFAULT_ROUND).path
+    merged = consolidate.merge(Workspace.open(ws), DEFAULT_ROUND)
+    path = merged.path
     streamed = (_cells(path), openpyxl.load_workbook(path))
     with zipfile.ZipFile(path) as zf:
         assert "inlineStr" in zf.read("xl/worksheets/sheet2.xml").decode()
+    # and whoever merges is told, since leadership may open it in WPS 2021
+    assert merged.inline_strings and "WPS 2021" in merged.note
+    said = run(["merge", "-w", str(ws), "--round", DEFAULT_ROUND]).output
+    assert "另存一次" in said
     assert streamed[0] == held[0]
     for name in held[1].sheetnames:
         a, b = held[1][name], streamed[1][name]

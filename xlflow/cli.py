@@ -766,6 +766,8 @@ def merge(workspace: str, round_id: str, as_json: bool) -> None:
     echo("完成状态：" + "，".join(f"{s} {counts[s]}" for s in statuses))
     if data.missing:
         echo(f"未报送或未通过核验：{'、'.join(data.missing)}")
+    if merged.note:
+        echo(merged.note)
 
 
 @main.command()

@@ -446,9 +446,24 @@ class Merged:
 
     consolidation: Consolidation
     path: Path
+    inline_strings: bool = False  # streamed, its text inline (over STREAM_ABOVE tasks)
+
+    @property
+    def note(self) -> str:
+        """What to tell whoever opens it in WPS 2021, where it was streamed."""
+        if not self.inline_strings:
+            return ""
+        return (
+            f"本轮有 {self.consolidation.tasks} 项任务（超过 {STREAM_ABOVE} 项），汇总表逐行写入，"
+            "文字没有放入共享字符串表：WPS 2021 可能打不开它。请先用 Excel 或新版 WPS 打开后另存一次，再发给领导。"
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return self.consolidation.summary(self.path)
+        return {
+            **self.consolidation.summary(self.path),
+            "inline_strings": self.inline_strings,
+            "note": self.note,
+        }
 
 
 def merge(ws: Workspace, round_id: str) -> Merged:
@@ -468,7 +483,7 @@ def merge(ws: Workspace, round_id: str) -> Merged:
                 tempfile.TemporaryDirectory(dir=ws.state, prefix=_SCRATCH) as scratch,
             ):
                 data = _write_workbook(tmp, Path(scratch), inputs, ledger)
-    return Merged(data, path)
+    return Merged(data, path, inputs.head.tasks > STREAM_ABOVE)
 
 
 # --- rendering ---

@@ -23,6 +23,8 @@ pages = Blueprint("downloads", __name__)
 @pages.post("/r/<round_id>/merge")
 def merged(round_id: str) -> BaseResponse:
     merged = merge(console().ws, round_id)
+    if merged.note:
+        flash(merged.note)  # shown on the next page, once the download has started
     return redirect(outbox_link(merged.path) or "/", 303)
 
 
