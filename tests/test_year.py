@@ -632,8 +632,9 @@ def test_an_uncertain_match_waits_for_the_coordinator(tmp_path: Path) -> None:
     assert "第 2 行" in wrong.output
 
 
-def test_a_mapping_csv_saved_by_excel_on_chinese_windows_is_read(tmp_path: Path) -> None:
-    """The CSV for scripts, saved back by Excel in GBK with CRLF: read, not refused."""
+def _six_reworded_as_nine(tmp_path: Path) -> tuple[Path, list[str]]:
+    """A folder on the first quarter's register, and the command that compares it with a
+    revision where task 6 is renumbered 9 and reworded beyond a sure pair (proposed)."""
     root = tmp_path / "w"
     _init(root)
     revised = tmp_path / "修订.csv"
@@ -644,8 +645,13 @@ def test_a_mapping_csv_saved_by_excel_on_chinese_windows_is_read(tmp_path: Path)
         ),
         "utf-8",
     )
+    return root, ["register", "-w", str(root), "--update", str(revised)]
+
+
+def test_a_mapping_csv_saved_by_excel_on_chinese_windows_is_read(tmp_path: Path) -> None:
+    """The CSV for scripts, saved back by Excel in GBK with CRLF: read, not refused."""
+    _, update = _six_reworded_as_nine(tmp_path)
     mapping = tmp_path / "对照.csv"
-    update = ["register", "-w", str(root), "--update", str(revised)]
     run([*update, "--write-mapping", str(mapping)])
     lines = mapping.read_text("utf-8-sig").splitlines()
     assert lines[0].startswith("原序号,原任务,新序号,新任务,")
@@ -979,17 +985,7 @@ def test_the_console_reviews_a_revision_pair_by_pair(tmp_path: Path) -> None:
 def test_the_mapping_workbook_saved_by_libreoffice_is_read(tmp_path: Path) -> None:
     """The mapping workbook, its 确认 typed and saved in LibreOffice as .xlsx, .xls and
     .ods, is read back with the coordinator's pair in each."""
-    root = tmp_path / "w"
-    _init(root)
-    revised = tmp_path / "修订.csv"
-    text = (DATA / "清单-2025-一季度.csv").read_text("utf-8")
-    revised.write_text(
-        text.replace(
-            "6,创新生态,开展科普宣传活动", "9,创新生态,组织开展全民科学素质提升科普宣传周活动"
-        ),
-        "utf-8",
-    )
-    update = ["register", "-w", str(root), "--update", str(revised)]
+    _, update = _six_reworded_as_nine(tmp_path)
     mapping = tmp_path / "对照.xlsx"
     run([*update, "--write-mapping", str(mapping)])
     row = next(n for n, r in enumerate(_mapping_rows(mapping), start=1) if r[0] == "6")
