@@ -75,7 +75,7 @@ PER_RETURN = """
 import sys, time
 from pathlib import Path
 from xlflow.intake.collect import ReadJob, _intake_context, check_file
-from xlflow.ledger import Ledger
+from xlflow.ledger.book import Ledger
 from xlflow.intake.receipts import ReceiptInput, render_receipt
 from xlflow.workspace import Workspace
 ws = Workspace.open(sys.argv[1])

@@ -366,7 +366,7 @@ def set_identity(wb: Any, key: str, value: str) -> None:
 
 def stored(root: Path, round_id: str, path: str) -> Any:
     """The full ledger record of a file (collect reports records without their values)."""
-    from xlflow.ledger import Ledger
+    from xlflow.ledger.book import Ledger
 
     with Ledger(root / ".xlflow" / "ledger.sqlite") as ledger:
         return next(f for f in ledger.files(round_id) if f.path == path and f.present)

@@ -36,7 +36,7 @@ def _invoke(args: list[str]) -> Any:
 def _state(root: Path) -> dict[str, Any]:
     """What a command must leave as it was when it fails: the settings, the templates and
     the register versions the ledger holds."""
-    from xlflow.ledger import Ledger
+    from xlflow.ledger.book import Ledger
 
     with Ledger(root / ".xlflow" / "ledger.sqlite") as ledger:
         latest = ledger.latest_version()
@@ -75,7 +75,7 @@ def test_register_update_apply_changes_everything_or_nothing(
     folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import xlflow.files
-    from xlflow.ledger import Ledger
+    from xlflow.ledger.book import Ledger
 
     source = tmp_path / "in" / "key-task-list-2.xlsx"
     source.parent.mkdir()

@@ -24,7 +24,10 @@ ARCHITECTURE = (PACKAGE.parent / "docs" / "architecture.md").read_text("utf-8")
 # (stage, its modules in order); a stage is a list of top-level modules or one subpackage
 STAGES: list[tuple[str, list[str]]] = [
     ("core", ["errors", "text", "issues", "units", "config", "model", "wording", "values", "cells", "plausibility"]),
-    ("infrastructure", ["windows", "files", "excel", "pool", "signing", "ledger", "standing", "workspace"]),
+    ("infrastructure", ["windows", "files", "excel", "pool", "signing",
+                        "ledger.schema", "ledger.codec", "ledger.connection", "ledger.readers", "ledger.rounds",
+                        "ledger.files", "ledger.registers", "ledger.versions", "ledger.extensions",
+                        "ledger.decisions", "ledger.book", "standing", "workspace"]),
     ("reading", ["zipnames", "workbook", "package", "ooxml", "ods", "oleprops", "biff", "reader", "containers"]),
     ("register", ["paragraphs", "parse", "directory", "directory_file", "load", "detect", "init", "matching", "revise", "mapping", "update"]),
     ("generate", ["selfcheck", "forms"]),
@@ -43,14 +46,22 @@ for sibling in SIBLINGS:
 
 
 def _place(module: str) -> tuple[str, int]:
-    """(stage, position inside it) of a module named as 'config' or 'intake.collect'."""
+    """(stage, position inside it) of a module named as 'config', 'ledger.book' or
+    'intake.collect'; -1 for a package itself (its __init__)."""
     head, _, rest = module.partition(".")
     if head in SUBPACKAGES:
-        names = dict(STAGES)[head]
-        return head, names.index(rest) if rest in names else -1  # -1: the package itself
-    for stage, names in STAGES:
-        if stage not in SUBPACKAGES and head in names:
-            return stage, names.index(head)
+        stage, inner = head, rest
+    else:
+        stage = next((st for st, names in STAGES if st not in SUBPACKAGES and any(
+            n == head or n.startswith(head + ".") for n in names)), "")  # fmt: skip
+        inner = module
+    if not stage:
+        raise AssertionError(f"{module} has no place in STAGES")
+    names = dict(STAGES)[stage]
+    if inner in names:
+        return stage, names.index(inner)
+    if not inner or any(n.startswith(inner + ".") for n in names):
+        return stage, -1  # a package's own __init__
     raise AssertionError(f"{module} has no place in STAGES")
 
 
@@ -62,33 +73,42 @@ def _dotted(path: Path) -> str:
     return ".".join(parts)
 
 
+def _known(parts: list[str]) -> str:
+    """The module a dotted name lies in: its longest prefix that is a module or package."""
+    for k in range(len(parts), 0, -1):
+        name = ".".join(parts[:k])
+        if name in MODULES or name in SUBPACKAGES:
+            return name
+    return parts[0]
+
+
 def imports_of(source: str, module: str) -> tuple[set[str], list[int]]:
     """The xlflow modules a module imports (as 'config' or 'intake.collect', relative and
     absolute imports alike, nested ones too), and the lines of imports inside functions."""
     tree = ast.parse(source)
     package = module.split(".")[:-1] if "." in module else []
-    if module in SUBPACKAGES:  # a subpackage's __init__
-        package = [module]
+    if module in SUBPACKAGES or module in PACKAGES:  # a package's __init__
+        package = module.split(".")
     found: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package[: len(package) - (node.level - 1)]
                 target = [*base, *(node.module.split(".") if node.module else [])]
-                names = [target] if node.module else [[*base, a.name] for a in node.names]
+                names = [[*target, a.name] for a in node.names]
             elif node.module and node.module.split(".")[0] == "xlflow":
                 target = node.module.split(".")[1:]
-                names = [target] if target else [[a.name] for a in node.names]
+                names = [[*target, a.name] for a in node.names]
             else:
                 continue
             for parts in names:
                 if parts:
-                    found.add(".".join(parts[:2]) if parts[0] in SUBPACKAGES else parts[0])
+                    found.add(_known(parts))
         elif isinstance(node, ast.Import):
             for alias in node.names:
                 parts = alias.name.split(".")
                 if parts[0] == "xlflow" and len(parts) > 1:
-                    found.add(".".join(parts[1:3]) if parts[1] in SUBPACKAGES else parts[1])
+                    found.add(_known(parts[1:]))
     nested = [
         inner.lineno
         for fn in ast.walk(tree)
@@ -125,13 +145,18 @@ def _modules() -> list[tuple[Path, str]]:
     return [(p, _dotted(p)) for p in sorted(PACKAGE.rglob("*.py"))]
 
 
+MODULES = {m for _, m in _modules()}
+# every package below xlflow (its __init__), the stages' and those inside a stage
+PACKAGES = {_dotted(p) for p in PACKAGE.rglob("__init__.py") if p.parent != PACKAGE}
+
+
 def test_every_module_has_its_place() -> None:
     listed = {
         (f"{stage}.{name}" if stage in SUBPACKAGES else name)
         for stage, names in STAGES
         for name in names
     }
-    found = {m for _, m in _modules() if m not in SUBPACKAGES}
+    found = {m for _, m in _modules() if m not in PACKAGES}
     assert found == listed
     for _, module in _modules():
         name = module.rpartition(".")[2]
@@ -294,10 +319,10 @@ def test_no_module_defines_a_label_that_wording_defines() -> None:
 def test_the_code_fingerprint_covers_every_subpackage(monkeypatch: pytest.MonkeyPatch) -> None:
     """A change to a module deep in a stage (intake/collect.py, web/app.py) is a change of
     xlflow's code: what was derived under the old code is derived again."""
-    from xlflow import ledger
+    from xlflow.ledger import codec
 
-    ledger.code_fingerprint.cache_clear()  # kept for the life of a process
-    before = ledger.code_fingerprint()
+    codec.code_fingerprint.cache_clear()  # kept for the life of a process
+    before = codec.code_fingerprint()
     real = Path.read_bytes
     for deep in ("intake/collect.py", "web/app.py", "reading/reader.py"):
         target = PACKAGE / deep
@@ -307,10 +332,10 @@ def test_the_code_fingerprint_covers_every_subpackage(monkeypatch: pytest.Monkey
             return data + b"\n# changed" if self == target else data
 
         monkeypatch.setattr(Path, "read_bytes", changed)
-        ledger.code_fingerprint.cache_clear()
-        assert ledger.code_fingerprint() != before, deep
+        codec.code_fingerprint.cache_clear()
+        assert codec.code_fingerprint() != before, deep
         monkeypatch.setattr(Path, "read_bytes", real)
-    ledger.code_fingerprint.cache_clear()
+    codec.code_fingerprint.cache_clear()
 
 
 def test_the_architecture_page_names_nothing_that_does_not_exist() -> None:
@@ -319,7 +344,7 @@ def test_the_architecture_page_names_nothing_that_does_not_exist() -> None:
     import re
 
     source = "\n".join(p.read_text("utf-8") for p in PACKAGE.rglob("*.py"))
-    modules = {p.stem for p in PACKAGE.rglob("*.py")} | {p.name for p in PACKAGE.iterdir()}
+    modules = {p.stem for p in PACKAGE.rglob("*.py")} | {p.name for p in PACKAGE.rglob("*")}
     others = {"C7", "xlflow", "xlflow.toml", "make_registers.py"}  # a cell, the package, files
     for name in set(re.findall(r"`([A-Za-z_][\w.]*)(?:\(\))?`", ARCHITECTURE)) - others:
         last = name.split(".")[-1]

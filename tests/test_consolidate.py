@@ -91,7 +91,10 @@ def _header(sheet: Any, first: str) -> tuple[int, dict[str, int]]:
 def test_merge_json_and_file_name(ws: Path, forms: dict[str, Path]) -> None:
     _round_with_returns(ws, forms)
     data, path = _merge(ws)
-    assert set(data) == {"path", "round", "tasks", "accepted", "missing", "conflicts"}
+    assert set(data) == {
+        "path", "round", "tasks", "accepted", "missing", "conflicts", "inline_strings", "note"
+    }  # fmt: skip
+    assert data["inline_strings"] is False and data["note"] == ""
     assert data["round"] == DEFAULT_ROUND and data["tasks"] == 24 and data["accepted"] == 6
     assert data["missing"] == ["办公室"] and data["conflicts"] == 1
     assert path.name == f"市科技局2019年上半年重点任务进展情况填报表-汇总-{DEFAULT_ROUND}.xlsx"
@@ -350,7 +353,7 @@ def test_the_streamed_workbook_agrees_with_the_records_in_memory(
 ) -> None:
     """merge streams each task's answers out of the ledger (json_each, in register order);
     its detail and history sheets say what the accepted records, read whole, say."""
-    from xlflow.ledger import Ledger
+    from xlflow.ledger.book import Ledger
     from xlflow.register.load import load_register
     from xlflow.reporting.consolidate import consolidate
     from xlflow.reporting.tasks import task_states

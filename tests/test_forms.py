@@ -292,7 +292,8 @@ def test_generate_makes_each_spec_when_its_form_is_written(
     """A ministry's round has thousands of forms: their specs are never all held at once, and
     the ledger still records them all, in register order, as made at once."""
     import xlflow.generate.forms as forms_module
-    from xlflow.ledger import Ledger, spec_to_json
+    from xlflow.ledger.book import Ledger
+    from xlflow.ledger.codec import spec_to_json
     from xlflow.register.load import load_register
     from xlflow.workspace import Workspace
 
@@ -323,7 +324,7 @@ def test_a_generate_that_fails_records_no_form(ws: Path, monkeypatch: pytest.Mon
     """The forms are recorded together once all are on disk; one that cannot be written
     leaves the ledger without any (a re-run writes them all)."""
     import xlflow.generate.forms as forms_module
-    from xlflow.ledger import Ledger
+    from xlflow.ledger.book import Ledger
     from xlflow.workspace import Workspace
 
     names = _register_of(ws, 12)

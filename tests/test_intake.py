@@ -88,7 +88,7 @@ def test_renamed_reordered_and_percent_forms(ws: Path, forms: dict[str, Path]) -
     entry = _by_path(_collect(ws))[name]
     assert entry["division"] == CO and entry["verdict"] == "accepted", entry["issues"]
     record = Workspace.open(ws)
-    from xlflow.ledger import Ledger
+    from xlflow.ledger.book import Ledger
 
     with Ledger(record.ledger_path) as ledger:
         (row,) = ledger.accepted(DEFAULT_ROUND)
@@ -108,7 +108,7 @@ def test_newer_resubmission_counts_by_time_not_name(ws: Path, forms: dict[str, P
     assert files["a-政策规划处-更正.xlsx"]["verdict"] == "accepted"
     assert files["z-政策规划处.xlsx"]["verdict"] == "superseded"
     ws_obj = Workspace.open(ws)
-    from xlflow.ledger import Ledger
+    from xlflow.ledger.book import Ledger
 
     with Ledger(ws_obj.ledger_path) as ledger:
         old = next(f for f in ledger.files(DEFAULT_ROUND) if f.path == "z-政策规划处.xlsx")
@@ -301,7 +301,7 @@ def test_injection_looking_text_is_kept_verbatim(ws: Path, forms: dict[str, Path
     fill_complete(forms[CO], ws / "inbox" / "c.xlsx", edit=as_text)
     entry = _by_path(_collect(ws))["c.xlsx"]
     assert entry["verdict"] == "accepted", entry["issues"]
-    from xlflow.ledger import Ledger
+    from xlflow.ledger.book import Ledger
 
     with Ledger(Workspace.open(ws).ledger_path) as ledger:
         (row,) = ledger.accepted(DEFAULT_ROUND)
@@ -469,7 +469,7 @@ def test_a_division_speaks_only_for_its_tasks(ws: Path, forms: dict[str, Path]) 
     values = complete_values(forms[PLAN])
     fill(forms[PLAN], ws / "inbox" / "p.xlsx", values, GOOD_CONTACT)
     _collect(ws)
-    from xlflow.ledger import Ledger
+    from xlflow.ledger.book import Ledger
 
     with Ledger(Workspace.open(ws).ledger_path) as ledger:
         (row,) = ledger.accepted(DEFAULT_ROUND)

@@ -14,7 +14,7 @@ import openpyxl
 import pytest
 
 from xlflow.config import Field
-from xlflow.ledger import Ledger
+from xlflow.ledger.book import Ledger
 from xlflow.model import Role
 from xlflow.register.directory import suggest_duplicates
 from xlflow.relay.rollup import combine

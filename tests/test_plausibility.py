@@ -21,7 +21,8 @@ import pytest
 
 from xlflow.config import load_settings
 from xlflow.generate.selfcheck import CHECK_SHEET, COMPLETE, remaining
-from xlflow.ledger import FormStore, Ledger
+from xlflow.ledger.book import Ledger
+from xlflow.ledger.readers import FormStore
 from xlflow.plausibility import hits, parse_deadline, task_deadline
 from xlflow.signing import META_SHEET
 

@@ -355,7 +355,7 @@ def test_a_whole_round_on_a_published_register(tmp_path: Path, name: str) -> Non
 
 @pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
 def test_the_register_kept_in_the_ledger_is_the_one_read(path: Path, tmp_path: Path) -> None:
-    from xlflow.ledger import Ledger
+    from xlflow.ledger.book import Ledger
 
     reg = detect_layout(path).register
     with Ledger(tmp_path / "ledger.sqlite") as ledger:
@@ -410,7 +410,7 @@ def test_status_reads_the_registers_divisions_not_its_tasks(
 ) -> None:
     """`status` needs the divisions alone: once the register is kept in the ledger, they
     come from its head, and no task is read (a second at 12,000 tasks)."""
-    from xlflow.ledger import Ledger
+    from xlflow.ledger.book import Ledger
     from xlflow.register.load import load_divisions
     from xlflow.reporting.status import all_rounds, round_status
 

@@ -108,7 +108,7 @@ def test_a_form_read_from_an_xls_does_not_take_a_number_cached_in_a_text_field(
 ) -> None:
     """The rule above, through validate_form as collect runs it: a filled form read back,
     then stored as LibreOffice stores an .xls, the 进展情况 of task 5 a formula cached as 0."""
-    from xlflow.ledger import Ledger
+    from xlflow.ledger.book import Ledger
     from xlflow.workspace import Workspace
 
     work = Workspace.open(ws)
@@ -135,7 +135,7 @@ def test_a_form_read_from_an_xls_does_not_take_a_number_cached_in_a_text_field(
 def test_a_task_sheet_without_its_header_row_takes_nothing_and_says_why(
     forms: dict[str, Path], ws: Path
 ) -> None:
-    from xlflow.ledger import Ledger
+    from xlflow.ledger.book import Ledger
     from xlflow.workspace import Workspace
 
     work = Workspace.open(ws)

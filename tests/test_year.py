@@ -19,7 +19,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from xlflow.issues import Verdict
-from xlflow.ledger import Ledger
+from xlflow.ledger.book import Ledger
 from xlflow.register.detect import detect_layout
 from xlflow.register.matching import likeness, words_of
 from xlflow.register.revise import revise
@@ -221,7 +221,7 @@ def test_each_part_of_a_split_task_is_checked_against_the_task_before(
     """Task 5 was split into 5-1 and 5-2: 财务处's Q2 form carries its Q1 answer to 5 for
     both parts, so a fall in either is asked about (a merged task has no one answer)."""
     from xlflow.intake.collect import FormStore
-    from xlflow.ledger import Ledger
+    from xlflow.ledger.book import Ledger
 
     root = year["root"]
     with Ledger(root / ".xlflow" / "ledger.sqlite") as ledger:

@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from .issues import DECISION_CODES, TO_EXPLAIN, IssueCode, Severity, Verdict
-from .ledger import Ledger
+from .ledger.book import Ledger
 from .model import Extension, FileRecord, Round
 from .wording import OVERDUE_LABEL, STANDING_LABELS
 

@@ -42,7 +42,8 @@ from typing import Any
 from xlflow.generate.forms import generate_forms
 from xlflow.intake.collect import ReadJob, check_file, read_return
 from xlflow.issues import Severity, Verdict
-from xlflow.ledger import FormStore, Ledger
+from xlflow.ledger.book import Ledger
+from xlflow.ledger.readers import FormStore
 from xlflow.model import IntakeContext, parse_round
 from xlflow.pool import IsolatedPool, JobFailure
 from xlflow.register.init import init_workspace

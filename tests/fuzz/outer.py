@@ -443,7 +443,7 @@ def _names_hit(seed: Outer, data: bytes) -> bool:
 def report_values(root: Path, record: Any) -> dict[str, Any]:
     """An accepted record's values, as the ledger holds them (collect returns them
     without: they are spooled to disk as it runs)."""
-    from xlflow.ledger import Ledger
+    from xlflow.ledger.book import Ledger
 
     with Ledger(root / ".xlflow" / "ledger.sqlite") as ledger:
         for stored in ledger.files(ROUND):

@@ -32,7 +32,8 @@ from ..excel import (
     write_value,
 )
 from ..files import atomic_write, folder_lock, sha256_bytes, sweep_temp_files
-from ..ledger import AcceptedFiles, Ledger
+from ..ledger.book import Ledger
+from ..ledger.readers import AcceptedFiles
 from ..model import FileRecord, FormRow, FormSpec, Provenance, Register, Role, Round
 from ..plausibility import (
     RULE_LABELS,

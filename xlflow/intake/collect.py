@@ -33,7 +33,9 @@ from ..issues import (
     has_errors,
     warning,
 )
-from ..ledger import AcceptedValues, FormStore, Ledger, code_fingerprint, now_text
+from ..ledger.book import Ledger
+from ..ledger.codec import code_fingerprint, now_text
+from ..ledger.readers import AcceptedValues, FormStore
 from ..model import Decision, FileRecord, IntakeContext, OlderVersion, Review, Round
 from ..plausibility import explanation_in
 from ..pool import IsolatedPool, JobFailure, default_workers

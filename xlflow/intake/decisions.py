@@ -18,7 +18,8 @@ from typing import Any
 
 from ..errors import Invalid, NotFound
 from ..issues import IssueCode, Verdict
-from ..ledger import Ledger, now_text
+from ..ledger.book import Ledger
+from ..ledger.codec import now_text
 from ..model import REVIEW_VERDICTS, Decision, FileRecord, Review
 from ..plausibility import explanation_in
 from ..standing import DivisionState, round_state

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import Invalid, NotFound
-from ..ledger import Ledger, now_text
+from ..ledger.book import Ledger
+from ..ledger.codec import now_text
 from ..model import Extension
 from ..standing import DivisionState, round_state
 from ..workspace import Workspace

@@ -24,7 +24,8 @@ from ..issues import (
     Severity,
     Verdict,
 )
-from ..ledger import FormStore, Ledger, RecordReader
+from ..ledger.book import Ledger
+from ..ledger.readers import FormStore, RecordReader
 from ..model import FileRecord, FormSpec, Round
 from ..pool import IsolatedPool, JobFailure, default_workers
 from ..standing import RoundState, states_of

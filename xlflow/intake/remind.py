@@ -17,7 +17,7 @@ from typing import Any
 
 from ..files import atomic_write, folder_lock
 from ..issues import Severity
-from ..ledger import Ledger
+from ..ledger.book import Ledger
 from ..model import FileRecord, Register, Round
 from ..register.directory import DIRECTORY_XLSX, Directory, Unit, valid_emails
 from ..register.load import load_directory, load_register

@@ -16,7 +16,7 @@ from ..config import (
 )
 from ..errors import FolderInvalid, FolderNotFound
 from ..files import FolderChange, atomic_write
-from ..ledger import Ledger
+from ..ledger.book import Ledger
 from ..windows import path_too_long
 from ..workspace import (
     REPORT_TEMPLATE,

@@ -18,7 +18,8 @@ from typing import Any
 from ..config import Limits, RegisterSettings
 from ..errors import NotFound, RegisterError
 from ..issues import Issue, Severity
-from ..ledger import Ledger, code_fingerprint
+from ..ledger.book import Ledger
+from ..ledger.codec import code_fingerprint
 from ..model import Register, Role
 from ..pool import JobFailure, call_isolated
 from ..units import is_collective

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import RegisterSettings
-from ..ledger import Ledger
+from ..ledger.book import Ledger
 from ..model import Lineage, Register, Role, Task
 from ..wording import role_label
 from .matching import match, word_columns, words_by_id

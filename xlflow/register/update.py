@@ -18,7 +18,7 @@ from typing import Any
 from ..config import replace_register_section, settings_from_text
 from ..errors import Invalid
 from ..files import FolderChange, atomic_write, folder_lock
-from ..ledger import Ledger
+from ..ledger.book import Ledger
 from ..model import Register
 from ..wording import task_label
 from ..workspace import Workspace

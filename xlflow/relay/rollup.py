@@ -25,7 +25,7 @@ from ..config import Field, Settings
 from ..errors import Invalid, NotFound
 from ..files import atomic_write, folder_lock
 from ..generate.forms import render_form
-from ..ledger import Ledger
+from ..ledger.book import Ledger
 from ..model import FileRecord, FormRow, FormSpec, Provenance, Register, Round, Task
 from ..register.load import load_register
 from ..standing import round_state

@@ -38,7 +38,8 @@ from ..excel import (
 )
 from ..files import atomic_path, folder_lock, sweep_temp_files
 from ..issues import CHANGE_CODES, DECISION_CODES, Issue, IssueCode, Severity, Verdict
-from ..ledger import Ledger, RegisterHead
+from ..ledger.book import Ledger
+from ..ledger.codec import RegisterHead
 from ..model import FileRecord, Round, Task
 from ..pool import start_companion, stop_companion
 from ..register.load import register_key

@@ -44,7 +44,7 @@ from ..config import Field, Settings
 from ..errors import Invalid, NotFound
 from ..files import atomic_write
 from ..issues import IssueCode
-from ..ledger import Ledger
+from ..ledger.book import Ledger
 from ..model import FileRecord, Register, Round
 from ..register.load import load_register
 from ..register.revise import Versions

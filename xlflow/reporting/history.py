@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import NotFound
-from ..ledger import Ledger
+from ..ledger.book import Ledger
 from ..model import Register, Round
 from ..register.load import load_register
 from ..register.revise import Versions, ancestors

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..config import Settings
 from ..issues import Verdict
-from ..ledger import Ledger
+from ..ledger.book import Ledger
 from ..model import FileRecord, Round
 from ..standing import DivisionState, Standing, round_state
 from ..workspace import Workspace

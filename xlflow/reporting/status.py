@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ..ledger import Ledger
+from ..ledger.book import Ledger
 from ..register.load import load_divisions
 from ..standing import RoundStatus, round_state
 from ..workspace import Workspace

@@ -22,7 +22,7 @@ from ..intake.collect import collect
 from ..intake.decisions import decide, review_explanations, undo
 from ..intake.extensions import extend, undo_extension
 from ..intake.upload import MAX_FILES, Upload, receive
-from ..ledger import Ledger
+from ..ledger.book import Ledger
 from ..model import parse_date
 from ..register.load import load_register
 from ..reporting.explanations import Flag, flags_of

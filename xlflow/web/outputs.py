@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..intake.receipts import receipt_name
-from ..ledger import Ledger
+from ..ledger.book import Ledger
 from ..reporting.bulletin import output_path as report_path
 from ..reporting.consolidate import output_path as consolidated_path
 from ..standing import RoundStatus

@@ -1,0 +1,167 @@
+"""The register as parsed, kept by its key, and what the counted files say of its tasks."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from ..model import (
+    FileRecord,
+    Register,
+    Role,
+    Task,
+)
+from .codec import Answer, RegisterHead, head_from_json, register_head, task_from_json, task_to_json
+from .connection import Connection
+
+
+class RegisterTables(Connection):
+    """The register as parsed, kept by its key, and what the counted files say of its tasks."""
+
+    def cached_register(self, key: str) -> Register | None:
+        head = self.register_head(key)
+        if head is None:
+            return None
+        return Register(
+            head.source,
+            head.headers,
+            tuple(self.register_tasks(key)),
+            head.notes,
+            head.folded,
+            head.collectives,
+        )
+
+    def register_head(self, key: str) -> RegisterHead | None:
+        row = self.db.execute("SELECT head FROM register_heads WHERE key=?", (key,)).fetchone()
+        return head_from_json(row[0]) if row else None
+
+    def register_tasks(self, key: str) -> Iterator[Task]:
+        """The register's tasks in order, one at a time."""
+        query = "SELECT body FROM register_tasks WHERE key=? ORDER BY pos"
+        for (body,) in self.db.execute(query, (key,)):
+            yield task_from_json(body)
+
+    def cache_register(self, key: str, register: Register) -> None:
+        """Keep the register as parsed under `key`; only the latest one is kept."""
+        head = dataclasses.asdict(register_head(register))
+        with self.transaction():
+            self.db.execute("DELETE FROM register_heads")
+            self.db.execute("DELETE FROM register_tasks")
+            self.db.execute(
+                "INSERT INTO register_heads(key, head) VALUES (?, ?)",
+                (key, json.dumps(head, ensure_ascii=False)),
+            )
+            self.db.execute("DELETE FROM register_roles")
+            self.db.executemany(
+                "INSERT INTO register_tasks(key, pos, id, body) VALUES (?, ?, ?, ?)",
+                ((key, pos, t.id, task_to_json(t)) for pos, t in enumerate(register.tasks)),
+            )
+            self.db.executemany(
+                "INSERT OR IGNORE INTO register_roles(key, division, pos, role) VALUES (?, ?, ?, ?)",
+                (
+                    (key, division, pos, role.value)
+                    for pos, t in enumerate(register.tasks)
+                    for role, divisions in ((Role.LEAD, t.lead), (Role.COOPERATING, t.cooperating))
+                    for division in divisions
+                ),
+            )
+
+    def tasks_of(self, key: str, division: str) -> Iterator[tuple[Task, Role]]:
+        """A division's tasks with its role, in register order, one at a time."""
+        query = (
+            "SELECT t.body, r.role FROM register_roles r JOIN register_tasks t"
+            " ON t.key = r.key AND t.pos = r.pos WHERE r.key=? AND r.division=?"
+            " ORDER BY r.pos, r.role = 'cooperating'"
+        )
+        for body, role in self.db.execute(query, (key, division)):
+            yield task_from_json(body), Role(role)
+
+    def answers(
+        self,
+        key: str,
+        counted: Iterable[tuple[int, FileRecord]],
+        full: int,
+        fields: tuple[str, str],
+        idmap: Iterable[tuple[int, str, str]] = (),
+    ) -> Iterator[tuple[Task, list[Answer]]]:
+        """Every task of the register in order, one at a time, with what each counted file
+        says about it: all its values for the files of round `full` (by their index in
+        `counted`), the two `fields` (status and percent) for the others.
+
+        SQLite takes each file's values apart (json_each) into an indexed temporary table,
+        so however many tasks and files a round has, Python holds one task at a time.
+        """
+        db = self.db
+        db.execute("DROP TABLE IF EXISTS temp.counted")
+        db.execute("DROP TABLE IF EXISTS temp.answers")
+        db.execute("CREATE TEMP TABLE counted (k INTEGER, round TEXT, path TEXT, sha256 TEXT)")
+        db.executemany(
+            "INSERT INTO temp.counted VALUES (?, ?, ?, ?)",
+            ((k, f.round, f.path, f.sha256) for k, f in counted),
+        )
+        # an earlier round made from another register version: its ids, as they are now
+        db.execute("DROP TABLE IF EXISTS temp.idmap")
+        db.execute("CREATE TEMP TABLE idmap (k INTEGER, old TEXT, new TEXT)")
+        db.executemany("INSERT INTO temp.idmap VALUES (?, ?, ?)", idmap)
+        status, percent = (f'$."{name}"' for name in fields)
+        db.execute(
+            "CREATE TEMP TABLE answers AS"
+            " SELECT c.k AS k, CASE WHEN c.k IN (SELECT k FROM temp.idmap) THEN m.new"
+            " ELSE j.key END AS task, f.division AS division, f.path AS path,"
+            " CASE WHEN c.k = ? THEN j.value END AS vals,"
+            " json_extract(j.value, ?) AS status, json_extract(j.value, ?) AS percent"
+            " FROM temp.counted c JOIN files f"
+            " ON f.round = c.round AND f.path = c.path AND f.sha256 = c.sha256"
+            " JOIN json_each(f.vals) j"
+            " LEFT JOIN temp.idmap m ON m.k = c.k AND m.old = j.key",
+            (full, status, percent),
+        )
+        db.execute("CREATE INDEX temp.answers_by_task ON answers(task)")
+        rows = db.execute(
+            "SELECT t.pos, t.body, a.k, a.division, a.vals, a.status, a.percent, a.path"
+            " FROM register_tasks t LEFT JOIN temp.answers a ON a.task = t.id"
+            " WHERE t.key = ? ORDER BY t.pos",
+            (key,),
+        )
+        current: tuple[int, Task] | None = None
+        found: list[Answer] = []
+        for pos, body, k, division, vals, status_value, percent_value, path in rows:
+            if current is None or current[0] != pos:
+                if current is not None:
+                    yield current[1], found
+                current, found = (pos, task_from_json(body)), []
+            if k is not None:
+                values = json.loads(vals) if vals is not None else None
+                found.append(Answer(k, division, values, status_value, percent_value, path))
+        if current is not None:
+            yield current[1], found
+        db.execute("DROP TABLE IF EXISTS temp.answers")
+        db.execute("DROP TABLE IF EXISTS temp.counted")
+        db.execute("DROP TABLE IF EXISTS temp.idmap")
+
+    def said(
+        self, round_id: str, fields: tuple[str, str]
+    ) -> dict[tuple[str, str], dict[str, tuple[Any, Any]]]:
+        """What each accepted file of a round says of each task's two `fields` (status and
+        percent), by (path, sha256): SQLite takes the values apart, Python holds two each."""
+        status, percent = (f'$."{name}"' for name in fields)
+        rows = self.db.execute(
+            "SELECT f.path, f.sha256, j.key, json_extract(j.value, ?), json_extract(j.value, ?)"
+            " FROM files f, json_each(f.vals) j WHERE f.round = ? AND f.verdict = 'accepted'",
+            (status, percent, round_id),
+        )
+        out: dict[tuple[str, str], dict[str, tuple[Any, Any]]] = {}
+        for path, sha, task, status_value, percent_value in rows:
+            out.setdefault((path, sha), {})[task] = (status_value, percent_value)
+        return out
+
+    def target_year(self, round_id: str) -> int | None:
+        """The target year the round's forms show (the first form's that has one)."""
+        row = self.db.execute(
+            "SELECT json_extract(spec, '$.target_year') AS year FROM forms"
+            " WHERE round=? AND year IS NOT NULL AND year != 0 ORDER BY rowid LIMIT 1",
+            (round_id,),
+        ).fetchone()
+        return int(row[0]) if row else None
