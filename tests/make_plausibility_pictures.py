@@ -15,7 +15,7 @@ from pathlib import Path
 
 import openpyxl
 
-from xlflow.config import load_settings
+from xlflow.config.load import load_settings
 from xlflow.signing import META_SHEET
 
 from .conftest import run, run_json

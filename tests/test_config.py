@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from xlflow.config import load_settings
+from xlflow.config.load import load_settings
 from xlflow.errors import SettingsError
 from xlflow.register.load import load_register
 

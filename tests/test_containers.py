@@ -238,7 +238,7 @@ def test_a_container_over_the_size_limit_is_not_opened(ws: Path, forms: dict[str
 def test_a_mail_whose_header_breaks_the_parser_is_still_read() -> None:
     """Found by the container fuzzer (a mail cut after 32 bytes): Python's header parser
     raises IndexError on a From that ends at "<". The header is then shown as written."""
-    from xlflow.config import Limits
+    from xlflow.config.model import Limits
     from xlflow.reading.containers import unpack
 
     inner, issues = unpack("回复.eml", b"From: =?utf-8?b?6auY5paw5aSE?= <", Limits())
@@ -253,7 +253,7 @@ def test_an_attachment_whose_name_header_is_cut_costs_that_attachment(
     is named as damaged."""
     import datetime as dt
 
-    from xlflow.config import Limits
+    from xlflow.config.model import Limits
     from xlflow.reading.containers import unpack
 
     data = _filled(forms, PLAN, tmp_path)
@@ -271,7 +271,7 @@ def test_a_mail_the_email_package_cannot_walk_is_said_not_raised(
     import datetime as dt
     from email.message import EmailMessage
 
-    from xlflow.config import Limits
+    from xlflow.config.model import Limits
     from xlflow.reading.containers import unpack
 
     def broken_structure(self: EmailMessage) -> bool:
@@ -287,7 +287,7 @@ def test_an_outlook_mail_whose_sent_date_is_not_a_date_is_read() -> None:
     """Found by the second container run (seed 34, iteration 57,433, one byte of the OLE
     file changed): python-oxmsg gave the sent date as a number. The date is left out, and
     the attachments are read."""
-    from xlflow.config import Limits
+    from xlflow.config.model import Limits
     from xlflow.reading.containers import unpack
 
     data = (Path(__file__).parent / "data" / "fuzz" / "msg-sent-date-not-a-date.msg").read_bytes()
@@ -388,7 +388,7 @@ def test_a_zip_whose_directory_lists_fewer_members_than_it_counts_is_damaged() -
     """Found by the container harness's vanish check (seed 38): one entry's comment length
     set to 255 swallows the entry after it, and zipfile lists only the first return without
     a word. The end record counts two: the zip is damaged, and said so."""
-    from xlflow.config import Limits
+    from xlflow.config.model import Limits
     from xlflow.reading.containers import unpack
 
     data = (Path(__file__).parent / "data" / "fuzz" / "zip-comment-length-swallows-an-entry.zip").read_bytes()  # fmt: skip
@@ -401,7 +401,7 @@ def test_a_control_character_a_file_names_is_shown_in_the_message() -> None:
     """Found by the container harness's raw-control check (seed 38): a damaged .xls inside
     an .msg is refused naming its OLE stream `\\x05DocumentSummaryInformation`, and the
     message carried the \\x05 raw. Every message shows such characters as pictures."""
-    from xlflow.config import Limits
+    from xlflow.config.model import Limits
     from xlflow.reading.containers import unpack
     from xlflow.reading.reader import read_workbook
 
@@ -431,7 +431,7 @@ def test_an_outlook_mail_that_lost_an_attachment_says_so(
 ) -> None:
     """Found by the container harness's vanish check (seed 38): one changed byte of an
     .msg, and a return inside it vanished without a word."""
-    from xlflow.config import Limits
+    from xlflow.config.model import Limits
     from xlflow.reading.containers import unpack
 
     inner, issues = unpack("回复.msg", (Path(__file__).parent / "data" / "fuzz" / name).read_bytes(), Limits())  # fmt: skip

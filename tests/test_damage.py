@@ -28,7 +28,7 @@ import psutil
 import pytest
 
 from xlflow import workspace
-from xlflow.config import Limits
+from xlflow.config.model import Limits
 from xlflow.errors import RegisterError, WorkspaceError
 from xlflow.intake import collect as intake
 from xlflow.issues import IssueCode

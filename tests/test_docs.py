@@ -8,7 +8,7 @@ import tomllib
 import pytest
 
 from xlflow.cli import main
-from xlflow.config import Limits
+from xlflow.config.model import Limits
 from xlflow.issues import IssueCode
 
 from .conftest import REPO, run

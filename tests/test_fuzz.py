@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from xlflow.config import Limits
+from xlflow.config.model import Limits
 from xlflow.reading.reader import _calamine, read_workbook
 from xlflow.reading.workbook import RawWorkbook
 from xlflow.signing import verify
@@ -493,7 +493,7 @@ def test_an_ole_sector_chain_that_loops_or_leaves_is_refused_at_once(
         "    from xlflow.windows import WorkerJob\n"
         "    job = WorkerJob(1024)\n"
         "    assert job.take(ctypes.windll.kernel32.GetCurrentProcess())\n"
-        "from xlflow.config import Limits\n"
+        "from xlflow.config.model import Limits\n"
         "from xlflow.reading.reader import read_workbook\n"
         "result = read_workbook(sys.stdin.buffer.read(), '.xls', Limits())\n"
         "print(json.dumps([result.workbook is None, [[i.code.value, i.message] for i in result.issues]]))"

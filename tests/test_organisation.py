@@ -13,7 +13,7 @@ from typing import Any
 import openpyxl
 import pytest
 
-from xlflow.config import Field
+from xlflow.config.model import Field
 from xlflow.ledger.book import Ledger
 from xlflow.model import Role
 from xlflow.register.directory import suggest_duplicates

@@ -13,7 +13,7 @@ from typing import Any
 import openpyxl
 import pytest
 
-from xlflow.config import load_settings
+from xlflow.config.load import load_settings
 
 from .conftest import (
     DEFAULT_ROUND,
@@ -284,7 +284,7 @@ def test_a_contact_value_that_cannot_be_read_names_its_label_and_cell(
 
 def test_a_range_open_at_one_end_says_so() -> None:
     """A number field with a minimum and no maximum (only custom fields have one)."""
-    from xlflow.config import Field
+    from xlflow.config.model import Field
     from xlflow.intake.validate import normalise_value
 
     f = Field(key="funds", label="到位资金", type="number", min=0)

@@ -19,7 +19,7 @@ from typing import Any
 import openpyxl
 import pytest
 
-from xlflow.config import load_settings
+from xlflow.config.load import load_settings
 from xlflow.generate.selfcheck import CHECK_SHEET, COMPLETE, remaining
 from xlflow.ledger.book import Ledger
 from xlflow.ledger.readers import FormStore

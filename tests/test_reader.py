@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from xlflow.cells import col_letter
-from xlflow.config import Limits
+from xlflow.config.model import Limits
 from xlflow.issues import IssueCode
 from xlflow.reading import biff, ods, ooxml, package, reader, workbook
 

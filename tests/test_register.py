@@ -9,7 +9,8 @@ import docx
 import openpyxl
 import pytest
 
-from xlflow.config import RegisterSettings, load_settings
+from xlflow.config.load import load_settings
+from xlflow.config.model import RegisterSettings
 from xlflow.errors import RegisterError
 from xlflow.register.detect import detect_layout
 from xlflow.register.init import init_workspace

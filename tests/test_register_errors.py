@@ -10,7 +10,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from xlflow.config import RegisterSettings
+from xlflow.config.model import RegisterSettings
 from xlflow.errors import RegisterError
 from xlflow.register.parse import read_register
 

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from xlflow.config import load_settings
+from xlflow.config.load import load_settings
 from xlflow.generate.selfcheck import CHECK_SHEET, breaks, breaks_formula, remaining
 from xlflow.intake.validate import normalise_value
 from xlflow.signing import META_SHEET

@@ -9,7 +9,7 @@ import openpyxl
 import pytest
 from openpyxl.utils import get_column_letter
 
-from xlflow.config import Field
+from xlflow.config.model import Field
 from xlflow.intake import validate
 from xlflow.issues import IssueCode, Severity
 from xlflow.reading.reader import read_workbook

@@ -24,7 +24,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "CollectReport": "intake.collect",
     "Consolidation": "reporting.consolidate",
-    "Field": "config",
+    "Field": "config.model",
     "FileRecord": "model",
     "FormSpec": "model",
     "GenerateResult": "generate.forms",
@@ -36,7 +36,7 @@ _EXPORTS = {
     "Round": "model",
     "RoundState": "standing",
     "RoundStatus": "standing",
-    "Settings": "config",
+    "Settings": "config.model",
     "SettingsError": "errors",
     "Severity": "issues",
     "Standing": "standing",
@@ -62,7 +62,7 @@ _EXPORTS = {
     "detect_layout": "register.detect",
     "generate_forms": "generate.forms",
     "init_workspace": "register.init",
-    "load_settings": "config",
+    "load_settings": "config.load",
     "merge": "reporting.consolidate",
     "parse_round": "model",
     "read_register": "register.parse",
@@ -147,7 +147,8 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from .config import Field, Settings, load_settings
+    from .config.load import load_settings
+    from .config.model import Field, Settings
     from .errors import RegisterError, SettingsError, WorkspaceError, XlflowError
     from .generate.forms import GenerateResult, generate_forms
     from .intake.collect import CollectReport, collect

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from .config import Settings
+from .config.model import Settings
 from .errors import Invalid
 from .issues import Issue, Verdict
 from .text import safe_filename

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .config import PlausibilityRule, Settings
+from .config.model import PlausibilityRule, Settings
 
 RULE_LABELS = {
     "percent_fell": "进度下降",

@@ -10,7 +10,7 @@ import datetime as dt
 import errno
 from collections.abc import Iterable
 
-from .config import RegisterSettings, Settings
+from .config.model import RegisterSettings, Settings
 from .issues import Verdict
 from .model import FormRow, Role, Round, Task
 from .text import header_key

@@ -12,7 +12,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from .config import Settings, load_settings
+from .config.load import load_settings
+from .config.model import Settings
 from .errors import FolderInvalid, FolderNotFound
 from .model import Register, Round
 from .windows import path_too_long

@@ -26,7 +26,7 @@ from pathlib import Path
 import atheris
 
 with atheris.instrument_imports():
-    from xlflow.config import Limits
+    from xlflow.config.model import Limits
     from xlflow.reading import biff, ods, ooxml, workbook
 
 from tests.fuzz.harness import SEEDS

@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any, overload
 
 from ..cells import cell_ref, col_letter
-from ..config import EXPLANATION_KEY, Field, Settings, describe_field, form_settings_table
+from ..config.fields import describe_field
+from ..config.model import EXPLANATION_KEY, Field, Settings
+from ..config.writing import form_settings_table
 from ..errors import NotFound
 from ..excel import (
     BORDER,

@@ -21,7 +21,7 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
-from ..config import Field, PlausibilityRule, Settings
+from ..config.model import Field, PlausibilityRule, Settings
 from ..plausibility import previous_fields
 from ..values import DIGITS, PHONE_EXTRAS, phone_ok, to_number
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..config import Limits, Settings
+from ..config.model import Limits, Settings
 from ..files import atomic_copy, atomic_write, folder_lock, sha256_file, sweep_temp_files
 from ..issues import (
     CHANGE_CODES,

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ..cells import cell_ref
-from ..config import EXPLANATION_KEY, Settings
+from ..config.model import EXPLANATION_KEY, Settings
 from ..issues import Issue, IssueCode, error
 from ..model import FormSpec
 from ..reading.workbook import Cell, RawSheet, RawWorkbook, text_of

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..config import Settings
+from ..config.model import Settings
 from ..excel import BORDER, LOOK, new_workbook, row_height, write_value
 from ..files import atomic_write, folder_lock
 from ..issues import (

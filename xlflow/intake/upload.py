@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from ..config import Limits
+from ..config.model import Limits
 from ..errors import Invalid
 from ..files import folder_lock
 from ..reading.containers import CONTAINERS

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..cells import cell_ref, row_col
-from ..config import Field, PlausibilityRule, Settings
+from ..config.model import Field, PlausibilityRule, Settings
 from ..issues import Issue, IssueCode, error, warning
 from ..model import FormSpec
 from ..plausibility import EXPLAINED_MARK, Hit, hits, previous_fields, rules_in_use

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import olefile
 
 from ..cells import cell_ref
-from ..config import Limits
+from ..config.model import Limits
 from ..issues import IssueCode, error
 from .oleprops import creating_application, custom_properties
 from .workbook import (

@@ -27,7 +27,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ..config import Limits
+from ..config.model import Limits
 from ..issues import Issue, IssueCode, damage_words, error, warning
 from ..text import visible
 from .package import SPREADSHEET_SUFFIXES, unlisted

@@ -9,7 +9,7 @@ from xml.etree.ElementTree import ParseError
 from defusedxml import ElementTree
 
 from ..cells import cell_ref
-from ..config import Limits
+from ..config.model import Limits
 from .workbook import Malformed, RawWorkbook, _malformed, _too_large
 
 

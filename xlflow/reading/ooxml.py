@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from collections.abc import Set as AbstractSet
 
 from ..cells import col_number
-from ..config import Limits
+from ..config.model import Limits
 from ..issues import Issue
 from ..text import CELL_TEXT_LIMIT, cell_length, decode_ooxml_escapes
 from .package import well_formed

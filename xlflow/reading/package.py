@@ -11,7 +11,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Container, Iterator
 
-from ..config import Limits
+from ..config.model import Limits
 from ..issues import Issue, IssueCode, damage_words, error
 from ..text import visible
 from .workbook import REFILL, Malformed, _malformed

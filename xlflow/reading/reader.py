@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from python_calamine import CalamineError, CalamineWorkbook, PasswordError
 
 from ..cells import cell_ref
-from ..config import Limits
+from ..config.model import Limits
 from ..issues import Issue, IssueCode, damage_words, error, warning
 from .biff import _apply_formula_texts, _scan_xls
 from .ods import _read_ods_meta, _scan_ods

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..config import Limits
+from ..config.model import Limits
 from ..issues import Issue, IssueCode, damage_words, error, warning
 from ..text import CELL_TEXT_LIMIT, cell_length
 

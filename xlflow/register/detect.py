@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..config import RegisterSettings
+from ..config.model import RegisterSettings
 from ..errors import RegisterError
 from ..model import Register
 from ..text import header_key, task_id_text

@@ -8,7 +8,7 @@ import io
 from collections.abc import Mapping
 from pathlib import Path
 
-from ..config import RegisterSettings
+from ..config.model import RegisterSettings
 from ..errors import RegisterError
 from ..excel import BORDER, LOOK, new_workbook, row_height
 from ..model import Register

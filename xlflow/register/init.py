@@ -7,13 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config import (
-    Limits,
-    RegisterSettings,
-    replace_office,
-    replace_register_section,
-    settings_from_text,
-)
+from ..config.load import settings_from_text
+from ..config.model import Limits, RegisterSettings
+from ..config.writing import replace_office, replace_register_section
 from ..errors import FolderInvalid, FolderNotFound
 from ..files import FolderChange, atomic_write
 from ..ledger.book import Ledger

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..config import Limits, RegisterSettings
+from ..config.model import Limits, RegisterSettings
 from ..errors import NotFound, RegisterError
 from ..issues import Issue, Severity
 from ..ledger.book import Ledger

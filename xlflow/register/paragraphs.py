@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config import RegisterSettings
+from ..config.model import RegisterSettings
 from ..errors import RegisterError
 from ..model import Register, Task
 from ..units import open_list_note, parse_units

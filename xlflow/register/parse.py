@@ -22,7 +22,7 @@ from typing import Any
 import docx
 
 from ..cells import cell_ref
-from ..config import Limits, RegisterSettings
+from ..config.model import Limits, RegisterSettings
 from ..errors import RegisterError
 from ..issues import damage_words
 from ..model import Register, Task

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..config import RegisterSettings
+from ..config.model import RegisterSettings
 from ..ledger.book import Ledger
 from ..model import Lineage, Register, Role, Task
 from ..wording import role_label

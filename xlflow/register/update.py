@@ -15,7 +15,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..config import replace_register_section, settings_from_text
+from ..config.load import settings_from_text
+from ..config.writing import replace_register_section
 from ..errors import Invalid
 from ..files import FolderChange, atomic_write, folder_lock
 from ..ledger.book import Ledger

@@ -26,15 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from ..cells import col_number
-from ..config import (
-    Limits,
-    RegisterSettings,
-    Settings,
+from ..config.load import settings_from_dict
+from ..config.model import Limits, RegisterSettings, Settings
+from ..config.writing import (
     replace_fields_section,
     replace_office,
     replace_register_section,
     replace_rollup_section,
-    settings_from_dict,
     toml_string,
 )
 from ..errors import FolderInvalid, Invalid, NotFound

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config import Field, Settings
+from ..config.model import Field, Settings
 from ..errors import Invalid, NotFound
 from ..files import atomic_write, folder_lock
 from ..generate.forms import render_form

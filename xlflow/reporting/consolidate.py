@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..config import EXPLANATION_KEY, Settings
+from ..config.model import EXPLANATION_KEY, Settings
 from ..errors import HelperDied
 from ..excel import (
     BORDER,

@@ -40,7 +40,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..config import Field, Settings
+from ..config.model import Field, Settings
 from ..errors import Invalid, NotFound
 from ..files import atomic_write
 from ..issues import IssueCode

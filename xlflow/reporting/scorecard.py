@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..config import Settings
+from ..config.model import Settings
 from ..issues import Verdict
 from ..ledger.book import Ledger
 from ..model import FileRecord, Round

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..config import Settings
+from ..config.model import Settings
 from ..issues import Issue, IssueCode, warning
 from ..model import FileRecord, Register, Role, Round, Task
 from ..text import CELL_TEXT_LIMIT, cell_length, clean_cell, cut_to_cell

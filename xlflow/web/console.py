@@ -12,7 +12,7 @@ from pathlib import Path
 from flask import current_app, url_for
 from werkzeug.datastructures import FileStorage
 
-from ..config import Limits
+from ..config.model import Limits
 from ..workspace import Workspace
 from .jobs import Jobs
 
