@@ -1,4 +1,4 @@
-"""Stand-ins for the merge's companion process (`reporting.consolidate._lay_out`), at module
+"""Stand-ins for the merge's companion process (`reporting.workbook.passes.lay_out`), at module
 level so that a spawned companion (Windows, macOS) can import them by name, as a forked one
 (Linux) simply has them: each breaks the companion in its own process, whichever way it
 was started."""
@@ -21,22 +21,22 @@ def exits_with_3(conn: Any, *args: Any) -> None:
     os._exit(3)
 
 
-def _consolidate() -> Any:
+def _passes() -> Any:
     import importlib
 
-    return importlib.import_module("xlflow.reporting.consolidate")
+    return importlib.import_module("xlflow.reporting.workbook.passes")
 
 
 def _lay_out_with(tally: Any, conn: Any, *args: Any) -> None:
     """The real companion with its tally replaced; put back after, since in mutation
     testing (XLFLOW_POOL_IN_PROCESS=1) the companion is a thread of the test's process."""
-    consolidate = _consolidate()
-    kept = consolidate._Tally.add
-    consolidate._Tally.add = tally
+    passes = _passes()
+    kept = passes.Tally.add
+    passes.Tally.add = tally
     try:
-        consolidate._lay_out(conn, *args)
+        passes.lay_out(conn, *args)
     finally:
-        consolidate._Tally.add = kept
+        passes.Tally.add = kept
 
 
 def counts_nothing(conn: Any, *args: Any) -> None:

@@ -70,9 +70,15 @@ def _two_rounds(ws: Path, forms: dict[str, Path]) -> None:
 
 
 def _consolidate_module() -> Any:
-    """The module: `from xlflow import consolidate` can give the function of that name,
-    which the package loads on first use (xlflow.__getattr__)."""
-    return importlib.import_module("xlflow.reporting.consolidate")
+    """The module that merges (`merge`, STREAM_ABOVE, LAY_OUT_APART_ABOVE): imported by
+    name, as `from xlflow import merge` gives the function, which the package loads on
+    first use (xlflow.__getattr__)."""
+    return importlib.import_module("xlflow.reporting.workbook.book")
+
+
+def _passes_module() -> Any:
+    """The module of the task pass beside the writer (`start_companion`, `lay_out`)."""
+    return importlib.import_module("xlflow.reporting.workbook.passes")
 
 
 def _merge(ws: Path) -> tuple[dict[str, Any], Path]:
@@ -355,8 +361,8 @@ def test_the_streamed_workbook_agrees_with_the_records_in_memory(
     its detail and history sheets say what the accepted records, read whole, say."""
     from xlflow.ledger.book import Ledger
     from xlflow.register.load import load_register
-    from xlflow.reporting.consolidate import consolidate
     from xlflow.reporting.tasks import task_states
+    from xlflow.reporting.workbook.figures import consolidate
     from xlflow.standing import round_state
     from xlflow.workspace import Workspace
 
@@ -466,7 +472,8 @@ def test_rows_laid_out_beside_the_writer_give_the_same_workbook_byte_for_byte(
         started.append((target, type(proc).__name__))
         return proc, conn
 
-    monkeypatch.setattr(consolidate, "start_companion", spy)
+    passes = _passes_module()
+    monkeypatch.setattr(passes, "start_companion", spy)
     monkeypatch.setattr(consolidate, "LAY_OUT_APART_ABOVE", 0)
     if method == "in-process":
         monkeypatch.setenv(pool.IN_PROCESS_VARIABLE, "1")
@@ -474,7 +481,7 @@ def test_rows_laid_out_beside_the_writer_give_the_same_workbook_byte_for_byte(
         monkeypatch.setattr(pool, "START_METHOD", method)
     beside, path_again = _merge_of(ws, "2019-H2")
     kind = "_CompanionThread" if method == "in-process" else f"{method.capitalize()}Process"
-    assert started == [(consolidate._lay_out, kind)]
+    assert started == [(passes.lay_out, kind)]
     assert path_again == path and path.read_bytes() == alone
     assert beside == data
     assert "历次进展" in openpyxl.load_workbook(path).sheetnames
@@ -504,12 +511,14 @@ def test_a_companion_that_fails_leaves_no_workbook_and_says_so(
 
     # the companion breaks in its own process, forked (Linux) or spawned (Windows)
     with monkeypatch.context() as m:
-        m.setattr(consolidate, "start_companion", companions.starting(companions.counts_nothing))
+        m.setattr(
+            _passes_module(), "start_companion", companions.starting(companions.counts_nothing)
+        )
         with pytest.raises(ValueError, match="cannot count 1"):
             _merge_of(ws, DEFAULT_ROUND)
     with monkeypatch.context() as m:
         m.setattr(
-            consolidate,
+            _passes_module(),
             "start_companion",
             companions.starting(companions.raises_what_pickle_cannot_name),
         )
@@ -535,7 +544,7 @@ def test_a_companion_that_dies_is_named_with_its_exit_code(
     outbox = ws / "outbox" / DEFAULT_ROUND
     monkeypatch.setattr(consolidate, "LAY_OUT_APART_ABOVE", 0)
     with monkeypatch.context() as m:
-        m.setattr(consolidate, "start_companion", companions.starting(companions.exits_with_3))
+        m.setattr(_passes_module(), "start_companion", companions.starting(companions.exits_with_3))
         with pytest.raises(WorkspaceError, match=r"辅助进程意外退出（代码 3）"):
             _merge_of(ws, DEFAULT_ROUND)
         result = run(["merge", "-w", str(ws), "--round", DEFAULT_ROUND], expect=None)

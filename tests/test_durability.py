@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from xlflow.intake.collect import collect
 from xlflow.register.init import init_workspace
-from xlflow.reporting.consolidate import merge
+from xlflow.reporting.workbook.book import merge
 from xlflow.text import CELL_TEXT_LIMIT, cell_length, cut_to_cell, invalid_xml_chars
 from xlflow.workspace import Workspace
 
@@ -426,13 +426,14 @@ def test_a_killed_collect_leaves_no_process_behind(
 
 _MERGE_BESIDE = (
     "import importlib, time\n"
-    "consolidate = importlib.import_module('xlflow.reporting.consolidate')\n"
-    "consolidate.LAY_OUT_APART_ABOVE = 0\n"
-    "counting = consolidate._Tally.add\n"
+    "book = importlib.import_module('xlflow.reporting.workbook.book')\n"
+    "figures = importlib.import_module('xlflow.reporting.workbook.figures')\n"
+    "book.LAY_OUT_APART_ABOVE = 0\n"
+    "counting = figures.Tally.add\n"
     "def slow(self, row):\n"
     "    time.sleep(0.5)\n"
     "    counting(self, row)\n"
-    "consolidate._Tally.add = slow\n"
+    "figures.Tally.add = slow\n"
     "from xlflow.cli import main\n"
     "main()\n"
 )

@@ -199,7 +199,7 @@ def test_the_time_of_a_consolidation_is_the_ledgers_not_the_clocks(
     same workbook at any hour; a round with no file yet takes the round's creation."""
     import sqlite3
 
-    from xlflow.reporting.consolidate import merge
+    from xlflow.reporting.workbook.book import merge
 
     root = tmp_path / "work"
     shutil.copytree(demo.root, root)
@@ -227,7 +227,7 @@ def test_what_the_workbook_says_of_rejected_late_and_archived_files(
     import datetime as dt
 
     from xlflow.intake.decisions import decide
-    from xlflow.reporting.consolidate import merge
+    from xlflow.reporting.workbook.book import merge
 
     root = tmp_path / "work"
     shutil.copytree(demo.root, root)

@@ -33,11 +33,11 @@ from xlflow.register.load import describe_register, directory_report, load_regis
 from xlflow.relay.forward import forward
 from xlflow.relay.rollup import roll_up
 from xlflow.reporting.bulletin import write_report
-from xlflow.reporting.consolidate import merge
 from xlflow.reporting.data import export
 from xlflow.reporting.history import task_history
 from xlflow.reporting.scorecard import scorecard
 from xlflow.reporting.status import round_status
+from xlflow.reporting.workbook.book import merge
 from xlflow.workspace import Workspace
 
 from .conftest import BUNDLED_XLSX, run

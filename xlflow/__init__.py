@@ -23,7 +23,7 @@ __version__ = "0.1.0"
 # public name -> the module that defines it
 _EXPORTS = {
     "CollectReport": "intake.collect",
-    "Consolidation": "reporting.consolidate",
+    "Consolidation": "reporting.workbook.figures",
     "Field": "config.model",
     "FileRecord": "model",
     "FormSpec": "model",
@@ -57,13 +57,13 @@ _EXPORTS = {
     "scorecard": "reporting.scorecard",
     "tasks": "reporting.data",
     "update_register": "register.update",
-    "consolidate": "reporting.consolidate",
+    "consolidate": "reporting.workbook.figures",
     "describe_register": "register.load",
     "detect_layout": "register.detect",
     "generate_forms": "generate.forms",
     "init_workspace": "register.init",
     "load_settings": "config.load",
-    "merge": "reporting.consolidate",
+    "merge": "reporting.workbook.book",
     "parse_round": "model",
     "read_register": "register.parse",
     "receipts_for_round": "intake.receipts",
@@ -166,11 +166,12 @@ if TYPE_CHECKING:
     from .relay.forward import forward
     from .relay.rollup import roll_up
     from .reporting.bulletin import report_context, write_report
-    from .reporting.consolidate import Consolidation, consolidate, merge
     from .reporting.data import answers, export, tasks
     from .reporting.explanations import flags_of
     from .reporting.history import task_history
     from .reporting.scorecard import scorecard
     from .reporting.status import round_status
+    from .reporting.workbook.book import merge
+    from .reporting.workbook.figures import Consolidation, consolidate
     from .standing import RoundState, RoundStatus, Standing, round_state
     from .workspace import Workspace

@@ -745,7 +745,7 @@ def merge(workspace: str, round_id: str, as_json: bool) -> None:
     \b
     例：xlflow merge --round 2019-H1
     """
-    from .reporting.consolidate import merge as run_merge
+    from .reporting.workbook.book import merge as run_merge
 
     ws = _workspace(workspace)
     with _library_errors():

@@ -28,7 +28,7 @@ from .model import parse_round
 from .register.init import init_workspace
 from .register.load import load_register
 from .reporting.bulletin import write_report
-from .reporting.consolidate import merge
+from .reporting.workbook.book import merge
 from .wording import task_label
 from .workspace import Workspace
 

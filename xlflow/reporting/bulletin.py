@@ -1,7 +1,7 @@
 """The Word 通报 of a round: its figures, from the ledger, written into the office's template.
 
 Every number comes from the same pass over the ledger that writes the consolidated workbook
-(`consolidate.consolidate`), so the document and the 汇总表 never disagree. The document
+(`workbook.figures.consolidate`), so the document and the 汇总表 never disagree. The document
 itself is the office's own Word template with Jinja2 fields (docxtpl): an office changes
 its letterhead, wording or 文号 in Word, and every field it may use is in `report_context`
 and docs/report.md.
@@ -28,9 +28,9 @@ from ..standing import Standing
 from ..text import safe_filename, without_invalid_xml
 from ..wording import deadline_text, task_label
 from ..workspace import REPORT_TEMPLATE, Workspace, bundled_file
-from .consolidate import Consolidation, TaskRow, consolidate
 from .scorecard import Scorecard, scorecard
 from .tasks import status_change
+from .workbook.figures import Consolidation, TaskRow, consolidate
 
 LINE_CHARS = 45  # of 进展情况 in the appendix: its first sentence, cut here
 

@@ -12,8 +12,8 @@ from werkzeug.wrappers.response import Response as BaseResponse
 from ..files import zip_folder
 from ..intake.remind import write_reminders
 from ..reporting.bulletin import write_report
-from ..reporting.consolidate import merge
 from ..reporting.status import round_status
+from ..reporting.workbook.book import merge
 from .console import console, outbox_link
 from .outputs import round_outputs
 

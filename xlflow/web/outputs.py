@@ -8,7 +8,7 @@ from pathlib import Path
 from ..intake.receipts import receipt_name
 from ..ledger.book import Ledger
 from ..reporting.bulletin import output_path as report_path
-from ..reporting.consolidate import output_path as consolidated_path
+from ..reporting.workbook.book import output_path as consolidated_path
 from ..standing import RoundStatus
 from ..workspace import Workspace
 
