@@ -32,7 +32,7 @@ STAGES: list[tuple[str, list[str]]] = [
                         "ledger.decisions", "ledger.book", "standing", "workspace"]),
     ("reading", ["zipnames", "workbook", "package", "ooxml", "ods", "oleprops", "biff", "reader", "containers"]),
     ("register", ["paragraphs", "parse", "directory", "directory_file", "load", "detect", "init", "matching", "revise", "mapping", "update"]),
-    ("generate", ["selfcheck", "forms"]),
+    ("generate", ["selfcheck", "specs", "formats", "validations", "flags", "identity", "instructions", "sheets", "forms"]),
     ("intake", ["locate", "identify", "validate", "receipts", "upload", "collect", "decisions", "extensions", "remind"]),
     ("reporting", ["status", "tasks", "scorecard", "explanations",
                    "workbook.figures", "workbook.look", "workbook.overview", "workbook.detail", "workbook.history",

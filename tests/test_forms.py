@@ -291,7 +291,7 @@ def test_generate_makes_each_spec_when_its_form_is_written(
 ) -> None:
     """A ministry's round has thousands of forms: their specs are never all held at once, and
     the ledger still records them all, in register order, as made at once."""
-    import xlflow.generate.forms as forms_module
+    import xlflow.generate.specs as specs_module
     from xlflow.ledger.book import Ledger
     from xlflow.ledger.codec import spec_to_json
     from xlflow.register.load import load_register
@@ -299,13 +299,13 @@ def test_generate_makes_each_spec_when_its_form_is_written(
 
     names = _register_of(ws, 12)  # above the pool's threshold: two workers
     held: list[int] = []
-    make = forms_module.FormSpecs._make
+    make = specs_module.FormSpecs._make
 
     def counted(self: Any, division: str) -> Any:
         held.append(len(self._made) + 1)
         return make(self, division)
 
-    monkeypatch.setattr(forms_module.FormSpecs, "_make", counted)
+    monkeypatch.setattr(specs_module.FormSpecs, "_make", counted)
     run(["generate", "-w", str(ws), "--round", DEFAULT_ROUND, "--deadline", "2099-12-31"])
     assert len(held) == 12 and max(held) <= 6  # two workers, two queued at each, one recording
     work = Workspace.open(ws)
@@ -316,7 +316,7 @@ def test_generate_makes_each_spec_when_its_form_is_written(
             "SELECT spec FROM forms WHERE round=? ORDER BY rowid", (DEFAULT_ROUND,)
         ).fetchall()
     secret = load_or_create_secret(work.secret_path)
-    expected = list(forms_module.FormSpecs(load_register(work), work.settings, rnd, secret))
+    expected = list(specs_module.FormSpecs(load_register(work), work.settings, rnd, secret))
     assert [s for (s,) in stored] == [spec_to_json(s) for s in expected]
 
 

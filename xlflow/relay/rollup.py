@@ -24,7 +24,7 @@ from typing import Any
 from ..config.model import Field, Settings
 from ..errors import Invalid, NotFound
 from ..files import atomic_write, folder_lock
-from ..generate.forms import render_form
+from ..generate.sheets import render_form
 from ..ledger.book import Ledger
 from ..model import FileRecord, FormRow, FormSpec, Provenance, Register, Round, Task
 from ..register.load import load_register
