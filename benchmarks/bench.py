@@ -74,7 +74,8 @@ if done.returncode:
 PER_RETURN = """
 import sys, time
 from pathlib import Path
-from xlflow.intake.collect import ReadJob, _intake_context, check_file
+from xlflow.intake.collect import _intake_context
+from xlflow.intake.judge import ReadJob, check_file
 from xlflow.ledger.book import Ledger
 from xlflow.intake.receipts import ReceiptInput, render_receipt
 from xlflow.workspace import Workspace

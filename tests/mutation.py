@@ -26,10 +26,16 @@ from pathlib import Path
 
 MODULES = (
     "intake.validate",
+    "intake.scan",
+    "intake.unpack",
+    "intake.judge",
+    "intake.compare",
     "intake.collect",
     "intake.identify",
     "signing",
-    "reporting.consolidate",
+    "reporting.workbook.figures",
+    "reporting.workbook.book",
+    "reporting.workbook.passes",
     "reporting.status",
     "register.parse",
     "reading.workbook",

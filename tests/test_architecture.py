@@ -33,7 +33,7 @@ STAGES: list[tuple[str, list[str]]] = [
     ("reading", ["zipnames", "workbook", "package", "ooxml", "ods", "oleprops", "biff", "reader", "containers"]),
     ("register", ["paragraphs", "parse", "directory", "directory_file", "load", "detect", "init", "matching", "revise", "mapping", "update"]),
     ("generate", ["selfcheck", "specs", "formats", "validations", "flags", "identity", "instructions", "sheets", "forms"]),
-    ("intake", ["locate", "identify", "validate", "receipts", "upload", "collect", "decisions", "extensions", "remind"]),
+    ("intake", ["locate", "identify", "validate", "receipts", "upload", "scan", "unpack", "compare", "judge", "collect", "decisions", "extensions", "remind"]),
     ("reporting", ["status", "tasks", "scorecard", "explanations",
                    "workbook.figures", "workbook.look", "workbook.overview", "workbook.detail", "workbook.history",
                    "workbook.missing", "workbook.problems", "workbook.sources", "workbook.explanations",

@@ -31,6 +31,7 @@ from xlflow import workspace
 from xlflow.config.model import Limits
 from xlflow.errors import RegisterError, WorkspaceError
 from xlflow.intake import collect as intake
+from xlflow.intake import unpack as unpacking
 from xlflow.issues import IssueCode
 from xlflow.pool import IN_PROCESS_VARIABLE, JobFailure, call_isolated
 from xlflow.reading.biff import scan_biff
@@ -435,7 +436,7 @@ def test_a_container_reader_that_crashes_costs_that_container(
     (root / "inbox" / "回复.zip").write_bytes(_zip({"a.xlsx": b"x"}))
     monkeypatch.delenv(IN_PROCESS_VARIABLE, raising=False)
     # what the pool is given to run: a spawned worker (Windows) imports it by name
-    monkeypatch.setattr(intake, "unpack_file", _crash)
+    monkeypatch.setattr(unpacking, "unpack_file", _crash)
     report = intake.collect(workspace.Workspace.open(root), DEFAULT_ROUND, workers=1)
     files = {f.path: f for f in report.files}
     assert str(files["政策规划处.xlsx"].verdict) == "accepted"

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from xlflow.files import folder_lock
-from xlflow.intake.collect import process_file as intake_process_file
+from xlflow.intake.judge import process_file as intake_process_file
 
 from .conftest import (
     DEFAULT_ROUND,

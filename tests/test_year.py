@@ -220,8 +220,8 @@ def test_each_part_of_a_split_task_is_checked_against_the_task_before(
 ) -> None:
     """Task 5 was split into 5-1 and 5-2: 财务处's Q2 form carries its Q1 answer to 5 for
     both parts, so a fall in either is asked about (a merged task has no one answer)."""
-    from xlflow.intake.collect import FormStore
     from xlflow.ledger.book import Ledger
+    from xlflow.ledger.readers import FormStore
 
     root = year["root"]
     with Ledger(root / ".xlflow" / "ledger.sqlite") as ledger:

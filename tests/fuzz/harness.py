@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from xlflow.generate.forms import generate_forms
-from xlflow.intake.collect import ReadJob, check_file, read_return
+from xlflow.intake.judge import ReadJob, check_file, read_return
 from xlflow.issues import Severity, Verdict
 from xlflow.ledger.book import Ledger
 from xlflow.ledger.readers import FormStore

@@ -35,7 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from xlflow.errors import XlflowError
-from xlflow.intake.collect import archive_name, collect
+from xlflow.intake.collect import collect
+from xlflow.intake.judge import archive_name
 from xlflow.issues import Verdict
 from xlflow.reading.containers import CONTAINERS
 from xlflow.register.init import init_workspace
@@ -64,7 +65,7 @@ REGISTERS = (
 )
 _CONTAINED = {"reader-crashed": "abort", "read-timeout": "hang"}
 # what collect and init say when the isolation caught an exception in a reader: contained,
-# but a bug (intake.collect._unpack_failure, register.load.read_isolated); a reader's own
+# but a bug (intake.unpack.unpack_failure, register.load.read_isolated); a reader's own
 # refusal never says it
 _CAUGHT = ("程序内部出错",)
 
