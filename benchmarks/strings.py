@@ -35,7 +35,7 @@ HELD = (
     "import sys, importlib\n"
     "consolidate = importlib.import_module('xlflow.reporting.consolidate')\n"
     "consolidate.STREAM_ABOVE = 10 ** 9\n"
-    "from xlflow.cli import main\n"
+    "from xlflow.cli.main import main\n"
     "sys.argv = ['xlflow', *sys.argv[1:]]\n"
     "main()\n"
 )

@@ -4,7 +4,7 @@ arguments or with a folder dropped onto it, the console on that folder (`xlflow 
 import multiprocessing
 import sys
 
-from xlflow.cli import main
+from xlflow.cli.main import main
 from xlflow.launcher import wants_launcher
 
 if __name__ == "__main__":

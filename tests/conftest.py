@@ -26,7 +26,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from xlflow import windows
-from xlflow.cli import main
+from xlflow.cli.main import main
 from xlflow.register.init import init_workspace
 
 REPO = Path(__file__).resolve().parents[1]

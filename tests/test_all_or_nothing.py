@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from xlflow.cli import main
+from xlflow.cli.main import main
 
 from .conftest import s4_working_folder
 

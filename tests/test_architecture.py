@@ -1,7 +1,7 @@
 """The package's shape, as docs/architecture.md draws it: stages in the order data flows
 through them, each module importing only what comes before it, no import between sibling
 stages, and no import hidden in a function except the CLI's, which loads each command's
-step when it runs.
+step when it runs (and each command's group only when it is asked for).
 
 Stages, in order: the core (names and values), the infrastructure, reading, the register,
 then the three steps of a round, generate, intake (collect) and reporting (merge), which
@@ -41,7 +41,8 @@ STAGES: list[tuple[str, list[str]]] = [
                    "history", "bulletin", "data"]),
     ("relay", ["forward", "rollup"]),
     ("web", ["outputs", "jobs", "console", "guard", "rounds", "board", "downloads", "tasks", "revision", "feed", "app"]),
-    ("surfaces", ["demo", "launcher", "cli", "__main__", "__init__"]),
+    ("surfaces", ["demo", "launcher", "cli.shared", "cli.setup", "cli.rounds", "cli.decisions", "cli.organisation",
+                  "cli.year", "cli.data", "cli.console", "cli.main", "__main__", "__init__"]),
 ]  # fmt: skip
 SUBPACKAGES = {"reading", "register", "generate", "intake", "reporting", "relay", "web"}
 # stages that stand side by side: none imports another
@@ -176,7 +177,7 @@ def test_a_module_imports_only_what_comes_before_it(path: Path) -> None:
     imported, nested = imports_of(path.read_text("utf-8"), module)
     imported.discard(module)
     assert violations(module, imported) == [], f"{module} imports what comes after it"
-    if module != "cli":
+    if not module.startswith("cli."):
         assert nested == [], f"{module} imports inside a function at lines {nested}"
 
 
@@ -201,10 +202,13 @@ def test_the_rule_catches_what_it_forbids(module: str, source: str, said: str) -
     assert any(said in v for v in violations(module, imported)), (imported, said)
 
 
+COMMAND_GROUPS = {"status": "rounds", "history": "year", "register": "setup"}
+
+
 def test_a_cheap_command_loads_no_workbook_reader_or_writer(tmp_path: Path) -> None:
     """`status`, `history`, `register` (the register already in the ledger) and `--help`
-    load neither a workbook writer nor a reader, in a fresh interpreter."""
-    from xlflow.cli import main  # noqa: F401  (the package must import cleanly here too)
+    load neither a workbook writer nor a reader, in a fresh interpreter; and a command
+    loads the module of its own group and of no other."""
 
     from .conftest import DEFAULT_ROUND, run
 
@@ -215,10 +219,11 @@ def test_a_cheap_command_loads_no_workbook_reader_or_writer(tmp_path: Path) -> N
     probe = (
         "import sys\n"
         "from click.testing import CliRunner\n"
-        "from xlflow.cli import main\n"
+        "from xlflow.cli.main import main\n"
         "result = CliRunner().invoke(main, sys.argv[1:])\n"
         "assert result.exit_code == 0, result.output\n"
         f"print(sorted(m for m in {heavy!r} if m in sys.modules))\n"
+        "print(sorted(m for m in sys.modules if m.startswith('xlflow.cli.')))\n"
     )
     for args in (
         ["--help"],
@@ -231,7 +236,16 @@ def test_a_cheap_command_loads_no_workbook_reader_or_writer(tmp_path: Path) -> N
             [sys.executable, "-c", probe, *args], capture_output=True, text=True, check=False
         )
         assert done.returncode == 0, done.stderr
-        assert done.stdout.strip().splitlines()[-1] == "[]", (args, done.stdout)
+        heavy_loaded, groups = done.stdout.strip().splitlines()[-2:]
+        assert heavy_loaded == "[]", (args, done.stdout)
+        # a command loads its own group's module and no other (click's lazy group)
+        if args[0] in COMMAND_GROUPS:
+            wanted = [
+                "xlflow.cli.main",
+                "xlflow.cli.shared",
+                f"xlflow.cli.{COMMAND_GROUPS[args[0]]}",
+            ]
+            assert groups == repr(sorted(wanted)), (args, groups)
 
 
 def test_every_error_raised_has_a_kind() -> None:

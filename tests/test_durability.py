@@ -434,7 +434,7 @@ _MERGE_BESIDE = (
     "    time.sleep(0.5)\n"
     "    counting(self, row)\n"
     "figures.Tally.add = slow\n"
-    "from xlflow.cli import main\n"
+    "from xlflow.cli.main import main\n"
     "main()\n"
 )
 

@@ -11,7 +11,7 @@ import pytest
 import python_calamine
 from click.testing import CliRunner
 
-from xlflow.cli import main
+from xlflow.cli.main import main
 from xlflow.model import parse_round
 from xlflow.signing import load_or_create_secret, row_hash, verify
 

@@ -500,7 +500,7 @@ def test_text_widths_count_cjk_as_two() -> None:
 
 
 def test_progress_bar_only_for_many_files(capsys: pytest.CaptureFixture[str]) -> None:
-    from xlflow.cli import _progress
+    from xlflow.cli.rounds import _progress
 
     with _progress(True, "核验文件") as update:
         assert update is not None

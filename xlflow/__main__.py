@@ -1,3 +1,3 @@
-from xlflow.cli import main
+from xlflow.cli.main import main
 
 main()

@@ -31,7 +31,7 @@ from pathlib import Path
 import openpyxl
 from click.testing import CliRunner
 
-from xlflow.cli import main
+from xlflow.cli.main import main
 
 from ..conftest import s4_working_folder
 from .harness import Summary, build_workspace, keep_finding, mutate_zip
