@@ -370,3 +370,47 @@ def test_the_architecture_page_names_nothing_that_does_not_exist() -> None:
         last = name.split(".")[-1]
         defined = re.search(rf"^\s*(def|class)\s+{re.escape(last)}\b|^\s*{re.escape(last)}\s*[:=]", source, re.M)  # fmt: skip
         assert defined or last in modules, name
+
+
+# the hot loops over every cell of a returned file, where a call per part would cost a
+# call per cell (pyproject.toml's mccabe note names them too)
+LONG_ALLOWED = {"reading.ooxml._scan_sheet", "reading.ods._scan_ods"}
+
+
+def room_problems(source: str, module: str, package_init: bool) -> list[str]:
+    """What makes a module too large to hold in your head: over 800 lines, a function over
+    80 but the named hot loops, or a package __init__ that holds more than its docstring."""
+    out = []
+    lines = len(source.splitlines())
+    if lines > 800:
+        out.append(f"{module} has {lines} lines")
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            length = (node.end_lineno or node.lineno) - node.lineno + 1
+            if length > 80 and f"{module}.{node.name}" not in LONG_ALLOWED:
+                out.append(f"{module}.{node.name} has {length} lines")
+    if package_init and not (
+        len(tree.body) <= 1
+        and all(isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant) for n in tree.body)
+    ):
+        out.append(f"{module}/__init__.py holds more than its docstring")
+    return out
+
+
+@pytest.mark.parametrize("path", [p for p, _ in _modules()], ids=lambda p: _dotted(p))
+def test_a_room_small_enough_to_hold_in_your_head(path: Path) -> None:
+    """No module over 800 lines, no function over 80 but the named hot loops, and a
+    package's __init__ says what the package holds and nothing else."""
+    package_init = path.name == "__init__.py" and path.parent != PACKAGE
+    assert room_problems(path.read_text("utf-8"), _dotted(path), package_init) == []
+
+
+def test_the_room_limits_are_not_vacuous() -> None:
+    """The limits refuse what they forbid: a long module, a long function, a re-export."""
+    long_function = "def f():\n" + "    x = 1\n" * 81
+    assert room_problems(long_function, "m", False) == ["m.f has 82 lines"]
+    assert room_problems("x = 1\n" * 801, "m", False) == ["m has 801 lines"]
+    shim = '"""doc"""\nfrom .app import serve\n'
+    assert room_problems(shim, "web", True) == ["web/__init__.py holds more than its docstring"]
+    assert room_problems('"""doc"""\n', "web", True) == []

@@ -145,8 +145,8 @@ def _serve(
             "只有带访问令牌的网址才能打开。用完请按 Ctrl-C 停止。",
             err=True,
         )
-    from ..web import WebConfig
-    from ..web import serve as run_serve
+    from ..web.app import serve as run_serve
+    from ..web.console import WebConfig
 
     def ready(url: str) -> None:
         echo(f"xlflow 网页控制台：{url}")

@@ -295,7 +295,6 @@ def register(
         xlflow register --update 修订后的清单.xlsx --mapping 对照.xlsx --apply
     """
     from ..register.load import describe_register
-    from ..wording import task_label, units_shown
 
     if update_file is not None:
         from ..register.update import update_register
@@ -335,6 +334,13 @@ def register(
     if as_json:
         print_json(summary)
         return
+    _show_register(reg, summary, ws)
+
+
+def _show_register(reg: Any, summary: dict[str, Any], ws: Any) -> None:
+    """The register as read: its tasks, its units, and what was folded or noted."""
+    from ..wording import task_label, units_shown
+
     echo(f"任务清单：{reg.source}")
     echo(
         f"{summary['counts']['tasks']} 项任务，{summary['counts']['groups']} 个分组，"

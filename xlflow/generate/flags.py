@@ -51,12 +51,43 @@ def write_self_check(
     the flags, and each input cell's conditional format turns it red while its flag is 1.
     Right of them, the plausibility rules (`write_explain_flags`).
     """
+    numeric = [f for f in settings.fields if f.type in ("percent", "number")]
+    # each number's value in a helper cell right of the flags (outside what is summed)
+    helper_col = {f.key: layout.last_col + 2 + k for k, f in enumerate(numeric)}
+    broken = _row_flags(ws, flags, fmt, spec, settings, layout, helper_col)
+    broken += _contact_flags(ws, flags, fmt, spec, settings, contact_spans)
+    start = layout.last_col + 3 + len(numeric)
+    places, to_explain = write_explain_flags(
+        ws, flags, fmt, spec, settings, layout, helper_col, start
+    )
+    _check_line(
+        ws, fmt, settings, layout, places, bottom, _remaining_text(broken, to_explain, settings)
+    )
+    flags.very_hidden()
+    if settings.form.protect:
+        flags.protect(settings.form.password)
+    return places
+
+
+def _remaining_text(broken: int, to_explain: int, settings: Settings) -> str:
+    label = settings.explanation_field.label if settings.explanation_field else ""
+    return remaining(broken, to_explain, label)
+
+
+def _row_flags(
+    ws: Any,
+    flags: Any,
+    fmt: Formats,
+    spec: FormSpec,
+    settings: Settings,
+    layout: Layout,
+    helper_col: Mapping[str, int],
+) -> int:
+    """The task rows' flags, and the red of each input cell while its flag is 1; how many
+    cells break a rule as the form is made."""
     task = settings.form.sheet
     broken = 0
     field_cols = layout.field_cols
-    # each number's value in a helper cell right of the flags (outside what is summed)
-    numeric = [f for f in settings.fields if f.type in ("percent", "number")]
-    helper_col = {f.key: layout.last_col + 2 + k for k, f in enumerate(numeric)}
     for n, row in enumerate(spec.rows):
         r = layout.first + n
         values = dict(row.prefill)
@@ -87,6 +118,20 @@ def write_self_check(
                 layout.first, c, layout.last, c,
                 {"type": "formula", "criteria": f"={flag}=1", "format": fmt.broken},
             )  # fmt: skip
+    return broken
+
+
+def _contact_flags(
+    ws: Any,
+    flags: Any,
+    fmt: Formats,
+    spec: FormSpec,
+    settings: Settings,
+    contact_spans: Mapping[str, tuple[int, int, int]],
+) -> int:
+    """The contact block's flags and red; how many of its cells break a rule now."""
+    task = settings.form.sheet
+    broken = 0
     carried = dict(spec.contact_prefill)
     for f in settings.contact:
         r, c, end = contact_spans[f.key]
@@ -99,10 +144,19 @@ def write_self_check(
             r, c, r, end,
             {"type": "formula", "criteria": f"={flag}=1", "format": fmt.broken},
         )  # fmt: skip
-    start = layout.last_col + 3 + len(numeric)
-    places, to_explain = write_explain_flags(
-        ws, flags, fmt, spec, settings, layout, helper_col, start
-    )
+    return broken
+
+
+def _check_line(
+    ws: Any,
+    fmt: Formats,
+    settings: Settings,
+    layout: Layout,
+    places: Mapping[str, Any],
+    bottom: int,
+    cached: str,
+) -> None:
+    """The check line: what is still to fix and to explain, red, amber, then green."""
     area = sheet_ref(CHECK_SHEET, f"$A$1:${col_letter(layout.last_col)}${bottom + 1}")
     needs = ""
     if places:
@@ -111,10 +165,7 @@ def write_self_check(
     label = settings.explanation_field.label if settings.explanation_field else ""
     line = layout.check_row
     ws.merge_range(line, 0, line, layout.last_col, "", fmt.check_line)
-    ws.write_formula(
-        line, 0, check_line_formula(area, needs, label), fmt.check_line,
-        remaining(broken, to_explain, label),
-    )  # fmt: skip
+    ws.write_formula(line, 0, check_line_formula(area, needs, label), fmt.check_line, cached)
     if needs:
         # amber while only explanations are wanting
         ws.conditional_format(
@@ -127,10 +178,6 @@ def write_self_check(
         {"type": "formula", "criteria": f'=$A${line + 1}="{COMPLETE}"', "format": fmt.check_done},
     )  # fmt: skip
     ws.set_row(line, 24)
-    flags.very_hidden()
-    if settings.form.protect:
-        flags.protect(settings.form.password)
-    return places
 
 
 def write_flag(flags: Any, r: int, c: int, formula: str, bad: bool, fmt: Formats) -> None:
@@ -182,13 +229,7 @@ def write_explain_flags(
         refs = {k: sheet_ref(task, cell_ref(r, c)) for k, c in field_cols.items()}
         values = dict(row.prefill)
         before = dict(row.before)
-        for key in keys:
-            said = before.get(key)
-            if isinstance(said, int | float) and not isinstance(said, bool):
-                flags.write_number(r, before_col[key], said, fmt.flag)
-            elif said not in (None, ""):
-                flags.write_string(r, before_col[key], str(said), fmt.flag)
-        flags.write_number(r, due_col, 1 if row.due else 0, fmt.flag)
+        _write_before(flags, fmt, r, before, before_col, due_col, row.due)
         value = ""
         if percent is not None and percent in helper_col:
             value = cell_ref(r, value_col)
@@ -214,6 +255,39 @@ def write_explain_flags(
             r, need_col, f"=IF(AND({col_letter(hit_col)}{r + 1}>0,NOT({explained})),1,0)",
             fmt.flag, int(asked),
         )  # fmt: skip
+    _explain_colours(ws, fmt, layout, hit_col, need_col)
+    places = {
+        "value": col_letter(value_col),
+        "before": {k: col_letter(c) for k, c in before_col.items()},
+        "due": col_letter(due_col),
+        "rules": bit,
+        "hit": col_letter(hit_col),
+        "needs": col_letter(need_col),
+    }
+    return places, to_explain
+
+
+def _write_before(
+    flags: Any,
+    fmt: Formats,
+    r: int,
+    before: Mapping[str, Any],
+    before_col: Mapping[str, int],
+    due_col: int,
+    due: str,
+) -> None:
+    """A row's previous answers and whether its deadline passed, as generate signed them."""
+    for key, col in before_col.items():
+        said = before.get(key)
+        if isinstance(said, int | float) and not isinstance(said, bool):
+            flags.write_number(r, col, said, fmt.flag)
+        elif said not in (None, ""):
+            flags.write_string(r, col, str(said), fmt.flag)
+    flags.write_number(r, due_col, 1 if due else 0, fmt.flag)
+
+
+def _explain_colours(ws: Any, fmt: Formats, layout: Layout, hit_col: int, need_col: int) -> None:
+    """A task row amber while it needs a 说明, green once it has one."""
     top = layout.first + 1
     need = sheet_ref(CHECK_SHEET, f"${col_letter(need_col)}{top}")
     hit = sheet_ref(CHECK_SHEET, f"${col_letter(hit_col)}{top}")
@@ -225,12 +299,3 @@ def write_explain_flags(
         layout.first, 0, layout.last, layout.last_col,
         {"type": "formula", "criteria": f"=AND({hit}>0,{need}=0)", "format": fmt.explained},
     )  # fmt: skip
-    places = {
-        "value": col_letter(value_col),
-        "before": {k: col_letter(c) for k, c in before_col.items()},
-        "due": col_letter(due_col),
-        "rules": bit,
-        "hit": col_letter(hit_col),
-        "needs": col_letter(need_col),
-    }
-    return places, to_explain

@@ -70,10 +70,20 @@ def form_columns(spec: FormSpec, settings: Settings) -> list[Column]:
 
 
 class Formats:
+    """Every cell format of a form, made in one order (which the workbook's bytes follow):
+    the title and table, the inputs, the contact block, the instructions, the check."""
+
     def __init__(self, wb: Any, settings: Settings) -> None:
         body = {"font_name": settings.form.font, "font_size": 10.5}
         head = {"font_name": settings.form.header_font}
-        border = dict(BORDER)
+        self._table(wb, body, head, dict(BORDER))
+        self._inputs(wb, body, dict(BORDER))
+        self._contact(wb, body)
+        self._notes_and_check(wb, body, head, dict(BORDER))
+
+    def _table(
+        self, wb: Any, body: dict[str, Any], head: dict[str, Any], border: dict[str, Any]
+    ) -> None:
         self.title = wb.add_format(
             {**head, "font_size": 18, "bold": True, "align": "center", "valign": "vcenter"}
         )
@@ -122,6 +132,8 @@ class Formats:
             {**body, **border, "align": "center", "valign": "vcenter", "bold": True}
         )
         self.readonly = wb.add_format({**body, **border, "valign": "top", "text_wrap": True})
+
+    def _inputs(self, wb: Any, body: dict[str, Any], border: dict[str, Any]) -> None:
         unlocked = {**body, **border, "valign": "top", "text_wrap": True, "locked": False}
         # input cells, empty (yellow) or carried over from an earlier round (blue), by kind
         centred = {"align": "center", "valign": "vcenter"}
@@ -138,6 +150,8 @@ class Formats:
             for prefilled in (False, True)
             for kind, extra in kinds.items()
         }
+
+    def _contact(self, wb: Any, body: dict[str, Any]) -> None:
         self.contact_label = wb.add_format(
             {**body, "font_size": 11, "align": "right", "valign": "vcenter", "bold": True}
         )
@@ -175,6 +189,10 @@ class Formats:
                 "num_format": "@",
             }
         )
+
+    def _notes_and_check(
+        self, wb: Any, body: dict[str, Any], head: dict[str, Any], border: dict[str, Any]
+    ) -> None:
         self.note_title = wb.add_format(
             {**head, "font_size": 16, "bold": True, "align": "center", "valign": "vcenter"}
         )

@@ -301,22 +301,9 @@ def identify(
     issues: list[Issue] = []
     if meta is None:
         return _identify_by_content(raw, ctx, filename)
-    differ = _disagreements(meta.copies)
     chosen = _verified_copy(meta, ctx)
-    if chosen is not None:
-        # the signed copy is the identity; the others are only redundancy
-        values = {**meta.values, **chosen[1]}
-        issues += _copy_notes(meta, chosen, differ)
-    else:
-        values = meta.values
-        for key, shown in differ:
-            issues.append(
-                error(
-                    IssueCode.METADATA_CONFLICT,
-                    f"文件中隐藏的识别信息前后不一致（{key}：{shown}），且没有一份能通过签名核验，"
-                    "可能被改动或拼接过。请使用下发给本处室的原表重新填写。",
-                )
-            )
+    values, notes = _chosen_values(meta, chosen)
+    issues += notes
     division = values.get("division", "")
     round_id = values.get("round", "")
     if has_errors(issues):
@@ -355,21 +342,7 @@ def identify(
         )
         return Identity(division, round_id, None), issues
     if round_id != ctx.round.id:
-        older = ctx.older.get(round_id)
-        if older is not None:
-            what = older.changed.get(division, "")
-            text = (
-                f"这是“{older.round.title}”（{round_id}）的填报表，按任务清单第 {older.then} 版生成；"
-                f"本次收集的“{ctx.round.title}”（{ctx.round.id}）使用第 {older.now} 版，"
-                + (f"{division}的任务有变化：{what}。" if what else f"{division}的任务没有变化。")
-                + "请使用本轮次下发的表格重新填报。"
-            )
-        else:
-            text = (
-                f"这是“{round_id}”轮次的填报表，本次收集的是“{ctx.round.title}”（{ctx.round.id}）。"
-                "请使用本轮次下发的表格重新填报。"
-            )
-        issues.append(error(IssueCode.WRONG_ROUND, text))
+        issues.append(_wrong_round(ctx, division, round_id))
         return Identity(division, round_id, None), issues
     if spec is None or spec.task_ids != task_ids:
         issues.append(
@@ -390,6 +363,44 @@ def identify(
         ),
         issues,
     )
+
+
+def _chosen_values(
+    meta: Metadata, chosen: tuple[str, dict[str, str]] | None
+) -> tuple[dict[str, str], list[Issue]]:
+    """The identity's values: the copy whose signature verified (the others are only
+    redundancy, their differences noted), else the first, each disagreement an error."""
+    differ = _disagreements(meta.copies)
+    if chosen is not None:
+        return {**meta.values, **chosen[1]}, _copy_notes(meta, chosen, differ)
+    issues = [
+        error(
+            IssueCode.METADATA_CONFLICT,
+            f"文件中隐藏的识别信息前后不一致（{key}：{shown}），且没有一份能通过签名核验，"
+            "可能被改动或拼接过。请使用下发给本处室的原表重新填写。",
+        )
+        for key, shown in differ
+    ]
+    return meta.values, issues
+
+
+def _wrong_round(ctx: IntakeContext, division: str, round_id: str) -> Issue:
+    """A form of another round: named, with both register versions and what changed."""
+    older = ctx.older.get(round_id)
+    if older is not None:
+        what = older.changed.get(division, "")
+        text = (
+            f"这是“{older.round.title}”（{round_id}）的填报表，按任务清单第 {older.then} 版生成；"
+            f"本次收集的“{ctx.round.title}”（{ctx.round.id}）使用第 {older.now} 版，"
+            + (f"{division}的任务有变化：{what}。" if what else f"{division}的任务没有变化。")
+            + "请使用本轮次下发的表格重新填报。"
+        )
+    else:
+        text = (
+            f"这是“{round_id}”轮次的填报表，本次收集的是“{ctx.round.title}”（{ctx.round.id}）。"
+            "请使用本轮次下发的表格重新填报。"
+        )
+    return error(IssueCode.WRONG_ROUND, text)
 
 
 def _identify_by_content(

@@ -68,6 +68,22 @@ def find_task_sheet(raw: RawWorkbook, settings: Settings, name_hint: str = "") -
     return None
 
 
+def _header_row(sheet: RawSheet, settings: Settings) -> int | None:
+    """The row that looks most like the form's header (its 序号 and field labels), in the
+    first rows of the sheet; None where none has three of them."""
+    labels = [header_key(f.label) for f in settings.fields]
+    best: tuple[int, int] | None = None
+    full = len(labels) + 2
+    for r, row in enumerate(sheet.rows[:_HEADER_SCAN_ROWS]):
+        keys = {_short_key(c) for c in row}
+        score = sum(1 for k in labels if k in keys) + (2 if header_key(ID_HEADER) in keys else 0)
+        if score >= 3 and (best is None or score > best[1]):
+            best = (r, score)
+        if score == full:
+            break
+    return best[0] if best else None
+
+
 def locate_table(
     sheet: RawSheet,
     spec: FormSpec | None,
@@ -76,19 +92,8 @@ def locate_table(
 ) -> tuple[Table | None, list[Issue]]:
     """Find the header row and every column by label; with the form sent (`spec`), every
     row too."""
-    labels = {f.key: header_key(f.label) for f in settings.fields}
     readonly_headers = [h for h, _ in spec.rows[0].readonly] if spec and spec.rows else []
-    best: tuple[int, int] | None = None
-    full = len(labels) + 2
-    for r, row in enumerate(sheet.rows[:_HEADER_SCAN_ROWS]):
-        keys = {_short_key(c) for c in row}
-        score = sum(1 for k in labels.values() if k in keys) + (
-            2 if header_key(ID_HEADER) in keys else 0
-        )
-        if score >= 3 and (best is None or score > best[1]):
-            best = (r, score)
-        if score == full:
-            break
+    best = _header_row(sheet, settings)
     if best is None:
         return None, [
             error(
@@ -99,7 +104,7 @@ def locate_table(
                 sheet=sheet.name,
             )
         ]
-    header_row = best[0]
+    header_row = best
     columns = [_short_key(c) for c in sheet.rows[header_row]]
 
     def col_of(label: str) -> int | None:
@@ -137,20 +142,17 @@ def locate_table(
             )
         else:
             field_cols[f.key] = c
-    readonly_cols = {}
-    for h in readonly_headers:
-        c = col_of(h)
-        if c is not None:
-            readonly_cols[h] = c
-        else:
-            issues.append(
-                error(
-                    IssueCode.READONLY_EDITED,
-                    f"表头中的“{h}”列被删除或改名。请使用下发的原表填写，不要改动表头。",
-                    sheet=sheet.name,
-                    cell=cell_ref(header_row, 0),
-                )
-            )
+    readonly_cols = {h: c for h in readonly_headers if (c := col_of(h)) is not None}
+    issues += [
+        error(
+            IssueCode.READONLY_EDITED,
+            f"表头中的“{h}”列被删除或改名。请使用下发的原表填写，不要改动表头。",
+            sheet=sheet.name,
+            cell=cell_ref(header_row, 0),
+        )
+        for h in readonly_headers
+        if h not in readonly_cols
+    ]
     table = Table(
         sheet=sheet,
         header_row=header_row,

@@ -459,27 +459,36 @@ def read_values(
                     )
                 )
         row_values.pop("__status", None)
-        for f in settings.fields:
-            cond = f.required_when
-            if cond is None or f.key in row_values or f.key not in table.field_cols:
-                continue
-            if row_values.get(cond.field) in cond.values:
-                other = settings.field_by_key(cond.field)
-                c = table.field_cols[f.key]
-                issues.append(
-                    error(
-                        IssueCode.REQUIRED_WHEN,
-                        f"序号 {row_spec.task_id} 的“{other.label if other else cond.field}”为"
-                        f"“{row_values.get(cond.field)}”，此时“{f.label}”（{cell_ref(r, c)}）必须填写。"
-                        f"{f.prompt or ''}".strip(),
-                        sheet=sheet.name,
-                        cell=cell_ref(r, c),
-                        task_id=row_spec.task_id,
-                        field=f.key,
-                    )
-                )
+        issues += _required_when(row_values, r, row_spec.task_id, table, settings)
         values[row_spec.task_id] = row_values
     return values, issues
+
+
+def _required_when(
+    row_values: Mapping[str, Any], r: int, task_id: str, table: Table, settings: Settings
+) -> list[Issue]:
+    """A field required by another's value (存在问题 when 进度滞后), left empty."""
+    out = []
+    for f in settings.fields:
+        cond = f.required_when
+        if cond is None or f.key in row_values or f.key not in table.field_cols:
+            continue
+        if row_values.get(cond.field) in cond.values:
+            other = settings.field_by_key(cond.field)
+            c = table.field_cols[f.key]
+            out.append(
+                error(
+                    IssueCode.REQUIRED_WHEN,
+                    f"序号 {task_id} 的“{other.label if other else cond.field}”为"
+                    f"“{row_values.get(cond.field)}”，此时“{f.label}”（{cell_ref(r, c)}）必须填写。"
+                    f"{f.prompt or ''}".strip(),
+                    sheet=table.sheet.name,
+                    cell=cell_ref(r, c),
+                    task_id=task_id,
+                    field=f.key,
+                )
+            )
+    return out
 
 
 def read_contact(

@@ -42,7 +42,12 @@ class Styles:
             "text_wrap": True,
         }
         head = {"font_name": settings.form.header_font}
-        border = dict(BORDER)
+        self._headings_and_cells(wb, body, head, dict(BORDER))
+        self._marks(wb, body, dict(BORDER), settings)
+
+    def _headings_and_cells(
+        self, wb: Any, body: dict[str, Any], head: dict[str, Any], border: dict[str, Any]
+    ) -> None:
         self.title = wb.add_format(
             {**head, "font_size": 18, "bold": True, "align": "center", "valign": "vcenter"}
         )
@@ -88,6 +93,10 @@ class Styles:
         self.big_label = wb.add_format(
             {**body, **border, "align": "center", "valign": "vcenter", "bg_color": LOOK["shade"]}
         )
+
+    def _marks(
+        self, wb: Any, body: dict[str, Any], border: dict[str, Any], settings: Settings
+    ) -> None:
         self.note = wb.add_format(
             {**body, "font_size": 9.5, "font_color": LOOK["note_text"], "text_wrap": True}
         )
