@@ -31,7 +31,7 @@ STAGES: list[tuple[str, list[str]]] = [
                         "ledger.files", "ledger.registers", "ledger.versions", "ledger.extensions",
                         "ledger.decisions", "ledger.book", "standing", "workspace"]),
     ("reading", ["zipnames", "workbook", "package", "ooxml", "ods", "oleprops", "biff", "reader", "containers"]),
-    ("register", ["paragraphs", "parse", "directory", "directory_file", "load", "detect", "init", "matching", "revise", "mapping", "update"]),
+    ("register", ["paragraphs", "parse", "directory", "directory_file", "load", "detect", "init", "words", "lineage", "matching", "revise", "mapping", "update"]),
     ("generate", ["selfcheck", "specs", "formats", "validations", "flags", "identity", "instructions", "sheets", "forms"]),
     ("intake", ["locate", "identify", "validate", "receipts", "upload", "scan", "unpack", "compare", "judge", "collect", "decisions", "extensions", "remind"]),
     ("reporting", ["status", "tasks", "scorecard", "explanations",
@@ -205,6 +205,19 @@ def test_the_rule_catches_what_it_forbids(module: str, source: str, said: str) -
 COMMAND_GROUPS = {"status": "rounds", "history": "year", "register": "setup"}
 
 
+def test_the_steps_of_a_round_load_no_matching() -> None:
+    """generate, collect and merge follow a revision's lineage but never match one: the
+    matching (and numpy, some 10 MiB) loads only for `register --update`."""
+    probe = (
+        "import sys\n"
+        "import xlflow.generate.forms, xlflow.intake.collect, xlflow.reporting.workbook.book\n"
+        "print(sorted(m for m in ('numpy', 'xlflow.register.matching') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]", done.stdout
+
+
 def test_a_cheap_command_loads_no_workbook_reader_or_writer(tmp_path: Path) -> None:
     """`status`, `history`, `register` (the register already in the ledger) and `--help`
     load neither a workbook writer nor a reader, in a fresh interpreter; and a command
@@ -215,7 +228,7 @@ def test_a_cheap_command_loads_no_workbook_reader_or_writer(tmp_path: Path) -> N
     root = tmp_path / "w"
     run(["init", str(root)])
     run(["generate", "-w", str(root), "--round", DEFAULT_ROUND])
-    heavy = ("xlsxwriter", "openpyxl", "python_calamine", "docx", "docxtpl", "olefile", "lxml", "pandas", "py7zr")  # fmt: skip
+    heavy = ("xlsxwriter", "openpyxl", "python_calamine", "docx", "docxtpl", "olefile", "lxml", "pandas", "py7zr", "numpy")  # fmt: skip
     probe = (
         "import sys\n"
         "from click.testing import CliRunner\n"

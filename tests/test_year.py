@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from xlflow.issues import Verdict
 from xlflow.ledger.book import Ledger
 from xlflow.register.detect import detect_layout
-from xlflow.register.matching import likeness, words_of
 from xlflow.register.revise import revise
+from xlflow.register.words import likeness, words_of
 
 from .conftest import GOOD_CONTACT, complete_values, fill, run, run_json, set_mtime
 from .office import Job, needs_office, run_batch

@@ -17,8 +17,8 @@ from ..ledger.book import Ledger
 from ..ledger.readers import AcceptedFiles
 from ..model import FileRecord, FormSpec, Round
 from ..pool import IsolatedPool, default_workers
+from ..register.lineage import current_version
 from ..register.load import load_register
-from ..register.revise import current_version
 from ..signing import (
     load_or_create_secret,
 )

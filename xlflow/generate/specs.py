@@ -18,7 +18,7 @@ from ..plausibility import (
     rules_in_use,
     task_deadline,
 )
-from ..register.revise import ancestors, lineage_chain
+from ..register.lineage import ancestors, lineage_chain
 from ..signing import (
     before_digest,
     row_hash,

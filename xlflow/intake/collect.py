@@ -25,7 +25,7 @@ from ..ledger.codec import code_fingerprint, now_text
 from ..ledger.readers import AcceptedValues, FormStore
 from ..model import FileRecord, IntakeContext, OlderVersion, Round
 from ..pool import IsolatedPool, default_workers
-from ..register.revise import division_changes, lineage_chain, unchanged_tasks
+from ..register.lineage import division_changes, lineage_chain, unchanged_tasks
 from ..signing import load_or_create_secret
 from ..workspace import Workspace
 from .compare import compared

@@ -19,9 +19,10 @@ from pathlib import Path
 from ..errors import Invalid, RegisterError
 from ..excel import BORDER, LOOK, new_workbook, row_height
 from ..model import Lineage, Register, Task
-from .matching import likeness, word_columns, words_by_id
+from .lineage import what_else
 from .parse import read_grids
-from .revise import KINDS, Revision, what_else
+from .revise import KINDS, Revision
+from .words import likeness, word_columns, words_by_id
 
 SHEET = "对照表"
 COLUMNS = (

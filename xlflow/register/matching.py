@@ -19,15 +19,14 @@ confirm; below that the old task is retired and the new one added.
 
 from __future__ import annotations
 
-import difflib
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..model import Register, Task
+from ..model import Register
+from .words import contained, likeness, likeness_keys, units_of, words_by_id
 
 SURE = 0.8  # words this alike, with no rival close, are one task reworded or renumbered
 LIKELY = 0.5  # words this alike may be one task: proposed for the coordinator
@@ -37,91 +36,6 @@ THIN = 0.3  # words this alike are proposed only when each is the other's best b
 RIVAL = 0.15  # a rival this close to the best makes a pair unsure
 PART = 0.8  # this much of a task's words found in another: a part of it, or merged in
 SOME_PART = 0.6  # this much: perhaps a part, proposed
-
-# headers of columns that are not a task's words: its units, people, times and progress
-_NOT_WORDS = re.compile(
-    r"单位|处室|部门|科室|责任|领导|负责人|联系人|时限|时间|日期|期限|节点|进展|进度|备注|完成情况|序号|编号"
-)
-
-
-def word_columns(task: Task, skip: Iterable[str] = ()) -> list[tuple[str, str]]:
-    """A task's name and content columns: not its id, units, people, times, progress or
-    targets (`skip` names more columns that are units)."""
-    left_out = set(skip)
-    targets = {text for _, text in task.targets}
-    return [
-        (header, text)
-        for header, text in task.columns
-        if header not in left_out
-        and not _NOT_WORDS.search(header)
-        and text not in targets
-        and text != task.id
-    ]
-
-
-def words_of(
-    task: Task, skip: Iterable[str] = (), units: Iterable[str] = (), shared: Iterable[str] = ()
-) -> str:
-    """A task's own words, normalised: its word columns without unit names, spaces or
-    punctuation (and without the `shared` texts, when given)."""
-    left_out = set(shared)
-    kept = [t for _, t in word_columns(task, skip) if t not in left_out]
-    text = unicodedata.normalize("NFKC", "".join(kept))
-    for unit in units:
-        text = text.replace(unit, "")
-    return "".join(ch for ch in text if not _is_space_or_mark(ch))
-
-
-def _units(old: Register, new: Register) -> list[str]:
-    found = {u for r in (old, new) for t in r.tasks for u in (*t.divisions, *_collectives(t))}
-    return sorted(found, key=len, reverse=True)
-
-
-def words_by_id(
-    old: Register, new: Register, skip: tuple[str, ...] = ()
-) -> tuple[dict[str, str], dict[str, str]]:
-    """Every task's words in both versions, by id; the units of either are left out."""
-    units = _units(old, new)
-    return (
-        {t.id: words_of(t, skip, units) for t in old.tasks},
-        {t.id: words_of(t, skip, units) for t in new.tasks},
-    )
-
-
-def likeness_keys(register: Register, skip: tuple[str, ...], units: list[str]) -> dict[str, str]:
-    """What two tasks are compared by when their words differ: the words that are a
-    task's own, without the texts it shares with other tasks of its register (the name of
-    the project a sub-row belongs to) and without figures."""
-    seen: dict[str, int] = {}
-    for t in register.tasks:
-        for _, text in word_columns(t, skip):
-            seen[text] = seen.get(text, 0) + 1
-    shared = {text for text, n in seen.items() if n > 1}
-    out = {}
-    for t in register.tasks:
-        own = words_of(t, skip, units, shared) or words_of(t, skip, units)
-        out[t.id] = _figures_out(own)
-    return out
-
-
-def _is_space_or_mark(ch: str) -> bool:
-    category = unicodedata.category(ch)
-    return category[0] in "PZ" or ch.isspace()
-
-
-def likeness(a: str, b: str) -> float:
-    """How alike two tasks' words are, 0 to 1: the characters in common, in order."""
-    if not a and not b:
-        return 1.0
-    return round(difflib.SequenceMatcher(None, a, b, autojunk=False).ratio(), 3)
-
-
-def contained(part: str, whole: str) -> float:
-    """How much of `part` is found in `whole`, in order (1: all of it)."""
-    if not part:
-        return 0.0
-    blocks = difflib.SequenceMatcher(None, part, whole, autojunk=False).get_matching_blocks()
-    return round(sum(b.size for b in blocks) / len(part), 3)
 
 
 @dataclass(frozen=True)
@@ -183,7 +97,7 @@ class Matcher:
 
     def __init__(self, old: Register, new: Register, skip: tuple[str, ...]) -> None:
         self.old_words, self.new_words = words_by_id(old, new, skip)
-        units = _units(old, new)
+        units = units_of(old, new)
         self.old_key = likeness_keys(old, skip, units)
         self.new_key = likeness_keys(new, skip, units)
         self.links: dict[str, list[Link]] = {}  # by old id
@@ -198,13 +112,6 @@ class Matcher:
 
     def _new_left(self) -> list[str]:
         return [n for n in self.new_words if n not in self.taken]
-
-    def by_id(self) -> None:
-        """A register edited in place: each task is the task of its id."""
-        for o, words in self.old_words.items():
-            if o in self.new_words:
-                kind = "same" if words == self.new_words[o] else "renamed"
-                self.link(Link(o, o, kind, likeness(words, self.new_words[o]), True))
 
     def unchanged(self) -> None:
         """Words unchanged: the same task, whatever its number. One old task's words found
@@ -364,40 +271,14 @@ def _is_part(new_id: str, old_id: str) -> bool:
     return bool(re.fullmatch(re.escape(old_id) + r"(-\d+|（\d+）|\(\d+\)|\.\d+)", new_id))
 
 
-def _figures_out(words: str) -> str:
-    """Words without their figures: a target's number changes while the task stays (新增
-    学位1080个 → 1200个), and a shared number is no likeness of two tasks."""
-    return re.sub(r"[0-9.%]+", "", words) or words
-
-
-def _collectives(task: Task) -> tuple[str, ...]:
-    return tuple(name for name, _ in task.collectives)
-
-
-def match(
-    old: Register, new: Register, skip: Iterable[str] = (), by_id_only: bool = False
-) -> dict[str, list[Link]]:
+def match(old: Register, new: Register, skip: Iterable[str] = ()) -> dict[str, list[Link]]:
     """Each old task's successors (none: retired), by old id."""
     m = Matcher(old, new, tuple(skip))
-    if by_id_only:
-        m.by_id()
-    else:
-        m.unchanged()
-        m.assigned()
-        m.splits()
-        m.merges()
+    m.unchanged()
+    m.assigned()
+    m.splits()
+    m.merges()
     return m.links
 
 
-__all__ = [
-    "LIKELY",
-    "SURE",
-    "Link",
-    "best_pairs",
-    "contained",
-    "likeness",
-    "match",
-    "word_columns",
-    "words_by_id",
-    "words_of",
-]
+__all__ = ["LIKELY", "SURE", "Link", "best_pairs", "match"]

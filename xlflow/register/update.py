@@ -25,9 +25,10 @@ from ..wording import task_label
 from ..workspace import Workspace
 from .directory import organise
 from .init import check_register
+from .lineage import content_key, current_version, unit_columns
 from .load import load_directory, load_register, read_isolated
 from .mapping import READ_MAPPING, mapping_csv, mapping_rows, mapping_xlsx, read_mapping
-from .revise import Revision, confirmed, content_key, current_version, revise, unit_columns
+from .revise import Revision, confirmed, revise
 
 
 @dataclass(frozen=True)

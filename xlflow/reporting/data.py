@@ -46,8 +46,8 @@ from ..files import atomic_write
 from ..issues import IssueCode
 from ..ledger.book import Ledger
 from ..model import FileRecord, Register, Round
+from ..register.lineage import Versions
 from ..register.load import load_register
-from ..register.revise import Versions
 from ..standing import round_state
 from ..wording import role_label, task_label
 from ..workspace import Workspace

@@ -8,8 +8,8 @@ from typing import Any
 from ..errors import NotFound
 from ..ledger.book import Ledger
 from ..model import Register, Round
+from ..register.lineage import Versions, ancestors
 from ..register.load import load_register
-from ..register.revise import Versions, ancestors
 from ..standing import round_state
 from ..wording import task_label
 from ..workspace import Workspace

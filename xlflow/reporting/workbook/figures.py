@@ -20,8 +20,8 @@ from ...issues import Issue, IssueCode, Severity, Verdict
 from ...ledger.book import Ledger
 from ...ledger.codec import RegisterHead
 from ...model import FileRecord, Round, Task
+from ...register.lineage import ancestors, lineage_chain
 from ...register.load import register_key
-from ...register.revise import ancestors, lineage_chain
 from ...standing import DivisionState, RoundState, Standing, round_state
 from ...wording import (
     task_label,
