@@ -24,6 +24,7 @@ from xlflow.intake.judge import process_file as intake_process_file
 from .conftest import (
     DEFAULT_ROUND,
     GOOD_CONTACT,
+    WINE,
     complete_values,
     crash_natively,
     fill,
@@ -638,10 +639,6 @@ def _slow_settings(ws: Path) -> None:
     text = text.replace("read_timeout_seconds = 30", f"read_timeout_seconds = {limit}")
     text = text.replace("worker_memory_mb = 1536", "worker_memory_mb = 256")
     path.write_text(text, "utf-8")
-
-
-# Windows CPython under Wine (the CI's Windows bed), where Wine's own gaps show
-WINE = sys.platform == "win32" and bool(os.environ.get("WINEPREFIX"))
 
 
 def _hostile_reader(ctx: Any, job: Any) -> Any:
