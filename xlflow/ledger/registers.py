@@ -37,6 +37,13 @@ class RegisterTables(Connection):
         row = self.db.execute("SELECT head FROM register_heads WHERE key=?", (key,)).fetchone()
         return head_from_json(row[0]) if row else None
 
+    def latest_divisions(self) -> tuple[str, ...]:
+        """The divisions of the register last parsed, in its order, without reading the
+        register or its tasks; none where no register was ever parsed here."""
+        query = "SELECT json_extract(head, '$.divisions') FROM register_heads LIMIT 1"
+        row = self.db.execute(query).fetchone()
+        return tuple(json.loads(row[0])) if row and row[0] else ()
+
     def register_tasks(self, key: str) -> Iterator[Task]:
         """The register's tasks in order, one at a time."""
         query = "SELECT body FROM register_tasks WHERE key=? ORDER BY pos"

@@ -21,7 +21,6 @@ from ..issues import Issue, Severity
 from ..ledger.book import Ledger
 from ..ledger.codec import code_fingerprint
 from ..model import Register, Role
-from ..pool import JobFailure, call_isolated
 from ..units import is_collective
 from ..wording import task_label
 from ..workspace import Workspace
@@ -61,23 +60,6 @@ def load_register(ws: Workspace) -> Register:
     assert parsed is not None
     ws.parsed_register = (key, parsed)
     return parsed
-
-
-def load_divisions(ws: Workspace) -> tuple[str, ...]:
-    """The register's divisions in order, without its tasks: the parsed register's head
-    says them, where the whole register is a read of every task (a second at 12,000)."""
-    key = _key(ws)
-    held = ws.parsed_register
-    if held is not None and held[0] == key:
-        return held[1].divisions
-    key, parsed = _cache_register(ws, key)
-    if parsed is not None:
-        ws.parsed_register = (key, parsed)
-        return parsed.divisions
-    with Ledger(ws.ledger_path) as ledger:
-        head = ledger.register_head(key)
-    assert head is not None
-    return head.divisions
 
 
 def load_directory(ws: Workspace, register: Register | None = None) -> Directory | None:
@@ -154,6 +136,10 @@ def read_isolated(
 ) -> Any:
     """`reader(path, option)` in a worker, the reader named as "module:function"; a crash,
     hang or runaway allocation is a RegisterError naming the file and `what` it is."""
+    # here, not at the top: the pool brings multiprocessing, a fifth of `status`'s start,
+    # and a register already parsed is read from the ledger without a worker
+    from ..pool import JobFailure, call_isolated
+
     outcome = call_isolated(
         reader,
         (path, option),

@@ -1,20 +1,23 @@
-"""Where a round stands, read for a working folder: its register's divisions against the
-ledger (`xlflow status` and the console's boards)."""
+"""Where a round stands, read for a working folder from the ledger alone (`xlflow status`
+and the console's boards).
+
+The divisions are those the round's forms were made for, in the order of the register last
+parsed: the register itself is not read, so a register being edited, or one changed since,
+never slows or stops a look at a round."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 from ..ledger.book import Ledger
-from ..register.load import load_divisions
 from ..standing import RoundStatus, round_state
 from ..workspace import Workspace
 
 
 def round_status(ws: Workspace, round_id: str, today: dt.date | None = None) -> RoundStatus:
     """Read from the ledger only: run `collect` first to take in new files."""
-    divisions = load_divisions(ws)
     with Ledger(ws.ledger_path) as ledger:
+        divisions = ledger.latest_divisions()
         rnd = ledger.load_round(round_id)
         state = round_state(ledger, rnd, divisions)
         members = ledger.round_units(rnd.id)["member"]
@@ -30,8 +33,8 @@ def _grouped(members: list[tuple[str, str]]) -> tuple[tuple[str, tuple[str, ...]
 
 def all_rounds(ws: Workspace, today: dt.date | None = None) -> list[RoundStatus]:
     """Every round in the ledger, newest first, each with where it stands."""
-    divisions = load_divisions(ws)
     with Ledger(ws.ledger_path) as ledger:
+        divisions = ledger.latest_divisions()
         rounds = ledger.rounds()
         states = [round_state(ledger, rnd, divisions, with_values=False) for rnd in rounds]
     day = today or dt.date.today()
