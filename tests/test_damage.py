@@ -26,6 +26,8 @@ from typing import Any
 
 import psutil
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from xlflow import workspace
 from xlflow.config.model import Limits
@@ -501,6 +503,41 @@ def test_a_member_name_in_either_encoding_is_read_and_one_in_neither_is_refused(
 def test_control_characters_are_made_visible() -> None:
     assert visible("\0otes\x07.txt") == "␀otes␇.txt"
     assert visible("正常.xlsx") == "正常.xlsx"
+    # a table of lines passes whole; a control or a bidirectional mark anywhere in it does not
+    table = "处室\t情况\n政策规划处\t已采用\n"
+    assert visible(table, keep="\n\t") == table
+    assert visible(table + "\x1b[2J", keep="\n\t") == table + "␛[2J"
+    assert visible(table + "\u202e", keep="\n\t") == table + "<U+202E>"
+    assert visible("a\tb") == "a␉b"  # a tab not kept is shown
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=0x2100), max_size=40))
+def test_visible_shows_what_a_character_by_character_reading_shows(text: str) -> None:
+    import unicodedata
+
+    def one_by_one(text: str, keep: str) -> str:
+        out = []
+        for ch in text:
+            code = ord(ch)
+            if ch in keep:
+                out.append(ch)
+            elif code < 0x20:
+                out.append(chr(0x2400 + code))
+            elif code == 0x7F:
+                out.append("␡")
+            elif (
+                code in (0x061C, 0x200E, 0x200F)
+                or 0x202A <= code <= 0x202E
+                or (0x2066 <= code <= 0x2069)
+                or unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co")
+            ):
+                out.append(f"<U+{code:04X}>")
+            else:
+                out.append(ch)
+        return "".join(out)
+
+    for keep in ("", "\n\t"):
+        assert visible(text, keep) == one_by_one(text, keep)
 
 
 def test_a_zip_flagged_utf8_with_invalid_bytes_is_named() -> None:

@@ -20,6 +20,7 @@ CELL_TEXT_LIMIT = 32767  # in UTF-16 code units, as Excel counts
 # Characters that change how a terminal or a text runs, besides the C0 and C1 controls:
 # the bidirectional marks, embeddings, overrides and isolates (Trojan Source).
 _BIDI = frozenset([0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+_ANY_BIDI = re.compile("[" + "".join(chr(c) for c in sorted(_BIDI)) + "]")
 
 
 def visible(text: str, keep: str = "") -> str:
@@ -28,8 +29,11 @@ def visible(text: str, keep: str = "") -> str:
     unassigned-control characters as <U+XXXX>. `keep` names controls left as they are (a
     message's newlines). A name from outside passes here before it is printed or stored,
     so an escape sequence in a file name never reaches a terminal."""
-    if text.isprintable() and not any(ord(ch) in _BIDI for ch in text):
-        return text  # the common case, at C speed
+    rest = text
+    for ch in keep:
+        rest = rest.replace(ch, "")
+    if rest.isprintable() and not _ANY_BIDI.search(rest):
+        return text  # the common case (a whole table of lines too), at C speed
     out = []
     for ch in text:
         code = ord(ch)

@@ -256,7 +256,7 @@ def status(workspace: str, round_id: str, as_json: bool) -> None:
 
     ws = open_workspace(workspace)
     with library_errors():
-        state = round_status(ws, round_id)
+        state = round_status(ws, round_id, with_values=False)
     if as_json:
         print_json(state.to_dict())
         return

@@ -14,12 +14,15 @@ from ..standing import RoundStatus, round_state
 from ..workspace import Workspace
 
 
-def round_status(ws: Workspace, round_id: str, today: dt.date | None = None) -> RoundStatus:
-    """Read from the ledger only: run `collect` first to take in new files."""
+def round_status(
+    ws: Workspace, round_id: str, today: dt.date | None = None, with_values: bool = True
+) -> RoundStatus:
+    """Read from the ledger only: run `collect` first to take in new files. Without values
+    the files come without their answers and contact (what `xlflow status` shows)."""
     with Ledger(ws.ledger_path) as ledger:
         divisions = ledger.latest_divisions()
         rnd = ledger.load_round(round_id)
-        state = round_state(ledger, rnd, divisions)
+        state = round_state(ledger, rnd, divisions, with_values)
         members = ledger.round_units(rnd.id)["member"]
     return RoundStatus(state, today or dt.date.today(), _grouped(members))
 
