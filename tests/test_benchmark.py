@@ -4,7 +4,6 @@ against the naive loop run beside it, so a slower machine is not a slower releas
 from __future__ import annotations
 
 import importlib.util
-from pathlib import Path
 from typing import Any
 
 from .conftest import REPO
