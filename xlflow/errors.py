@@ -78,3 +78,8 @@ class StateDamaged(WorkspaceError, DiskError):
 
 # the kinds, in the order a surface should test them (the most specific first)
 KINDS: tuple[type[XlflowError], ...] = (NotFound, Busy, DiskError, Invalid)
+
+
+class MailError(Invalid):
+    """The office's mail account cannot be used: it is not set up, its password is not
+    known, or its server cannot be reached or refuses the account."""

@@ -16,6 +16,7 @@ from .model import SCHEMA_VERSION, Settings
 from .sections import (
     read_form_section,
     read_limits_section,
+    read_mail_section,
     read_office_section,
     read_plausibility_section,
     read_register_section,
@@ -34,7 +35,7 @@ def settings_from_dict(data: dict[str, Any], source: str = "xlflow.toml") -> Set
         "",
         {
             "schema", "office", "form", "register", "fields", "contact", "status", "report",
-            "limits", "rollup", "plausibility",
+            "limits", "rollup", "plausibility", "mail",
         },
     )  # fmt: skip
     schema = c.get(data, "", "schema", int, SCHEMA_VERSION, "整数")
@@ -51,6 +52,7 @@ def settings_from_dict(data: dict[str, Any], source: str = "xlflow.toml") -> Set
     rollup = read_rollup_section(c, data, fields, status)
     plausibility = read_plausibility_section(c, data, fields, report)
     fields = with_explanation(c, fields, contact, plausibility)
+    mail = read_mail_section(c, data)
     if problems:
         raise SettingsError(source, problems)
     return Settings(
@@ -64,6 +66,7 @@ def settings_from_dict(data: dict[str, Any], source: str = "xlflow.toml") -> Set
         limits=limits,
         rollup=rollup,
         plausibility=plausibility,
+        mail=mail,
         source=source,
     )
 

@@ -211,6 +211,52 @@ class PlausibilitySettings:
         return tuple(r for r in self.rules if r.severity != "off")
 
 
+MAIL_SECURITY = ("ssl", "starttls", "none")
+"""How `xlflow mail` talks to the mail server: SSL from the start (IMAPS 993, SMTPS 465),
+STARTTLS on the plain ports (143, 587), or none (a server on this machine only)."""
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """The office's mail account (`xlflow mail`): where returns arrive and forms leave.
+    The password is never here: `xlflow mail login` keeps it in the system's credential
+    store, or XLFLOW_MAIL_PASSWORD gives it."""
+
+    host: str = ""
+    imap_port: int = 0  # 0: 993 with ssl, 143 otherwise
+    smtp_host: str = ""  # "": the same host
+    smtp_port: int = 0  # 0: 465 with ssl, 587 with starttls, 25 with none
+    security: str = "ssl"
+    user: str = ""
+    sender: str = ""  # the From address; "": the user's
+    folder: str = "INBOX"
+    forms_text: str = (
+        "{division}：\n\n附件是{round}的填报表，请在浅黄色单元格中填写，于{deadline}前回复本邮件报送。"
+        "\n\n{office}"
+    )
+    receipts_text: str = (
+        "{division}：\n\n附件是你单位报送的{round}填报表的核验回执，请查看；"
+        "如需修改，请按回执修改后重新报送。\n\n{office}"
+    )
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.host and self.user)
+
+    @property
+    def imap(self) -> tuple[str, int]:
+        return self.host, self.imap_port or (993 if self.security == "ssl" else 143)
+
+    @property
+    def smtp(self) -> tuple[str, int]:
+        default = {"ssl": 465, "starttls": 587}.get(self.security, 25)
+        return self.smtp_host or self.host, self.smtp_port or default
+
+    @property
+    def from_address(self) -> str:
+        return self.sender or self.user
+
+
 @dataclass(frozen=True)
 class Settings:
     office: OfficeSettings = field(default_factory=OfficeSettings)
@@ -223,6 +269,7 @@ class Settings:
     limits: Limits = field(default_factory=Limits)
     rollup: RollupSettings = field(default_factory=RollupSettings)
     plausibility: PlausibilitySettings = field(default_factory=PlausibilitySettings)
+    mail: MailSettings = field(default_factory=MailSettings)
     source: str = ""
 
     def field_by_key(self, key: str) -> Field | None:

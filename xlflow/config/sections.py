@@ -11,6 +11,7 @@ from ..units import LEAD_RULES
 from .checker import Checker, number_of, section_table, str_list
 from .model import (
     LAYOUTS,
+    MAIL_SECURITY,
     OLDER_FORMS,
     PLAUSIBILITY_RULES,
     ROLLUP_RULES,
@@ -20,6 +21,7 @@ from .model import (
     Field,
     FormSettings,
     Limits,
+    MailSettings,
     OfficeSettings,
     PlausibilityRule,
     PlausibilitySettings,
@@ -316,3 +318,54 @@ def read_limits_section(c: Checker, data: dict[str, Any]) -> Limits:
         limit_values[name] = kind(value)
     limits = Limits(**limit_values)
     return limits
+
+
+def read_mail_section(c: Checker, data: dict[str, Any]) -> MailSettings:
+    problems = c.problems
+    m = section_table(c, data, "mail")
+    d = MailSettings()
+    c.unknown(m, "mail.", set(d.__dataclass_fields__) | {"password"})
+    if "password" in m:
+        problems.append(
+            "mail.password: 密码不写在 xlflow.toml 中；请删除这一行，运行 xlflow mail login "
+            "把密码存入系统的凭据管理器（或设置环境变量 XLFLOW_MAIL_PASSWORD）"
+        )
+    texts = {
+        name: c.get(m, "mail.", name, str, getattr(d, name), "文本")
+        for name in ("host", "smtp_host", "user", "sender", "folder", "forms_text", "receipts_text")
+    }
+    ports = {}
+    for name in ("imap_port", "smtp_port"):
+        port = c.get(m, "mail.", name, int, 0, "整数（端口号）")
+        if not 0 <= port <= 65535:
+            problems.append(f"mail.{name}: 端口应在 1–65535 之间，实际是 {port}")
+            port = 0
+        ports[name] = port
+    security = c.get(m, "mail.", "security", str, d.security, "文本")
+    if security not in MAIL_SECURITY:
+        problems.append(
+            f"mail.security: 应为 {'、'.join(MAIL_SECURITY)} 之一（ssl：加密连接，993/465 端口；"
+            f"starttls：143/587 端口），实际是 {security!r}"
+        )
+        security = d.security
+    for name in ("forms_text", "receipts_text"):
+        try:
+            texts[name].format(division="", round="", deadline="", office="")
+        except (KeyError, IndexError, ValueError) as exc:
+            problems.append(
+                f"mail.{name}: 只能使用 {{division}}、{{round}}、{{deadline}}、{{office}}，"
+                f"发现 {exc}"
+            )
+            texts[name] = getattr(d, name)
+    return MailSettings(
+        security=security,
+        imap_port=ports["imap_port"],
+        smtp_port=ports["smtp_port"],
+        host=texts["host"],
+        smtp_host=texts["smtp_host"],
+        user=texts["user"],
+        sender=texts["sender"],
+        folder=texts["folder"],
+        forms_text=texts["forms_text"],
+        receipts_text=texts["receipts_text"],
+    )

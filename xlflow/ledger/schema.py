@@ -139,6 +139,26 @@ CREATE TABLE IF NOT EXISTS explanation_reviews (
     at TEXT NOT NULL,
     PRIMARY KEY (round, division, task_id, rule)
 );
+CREATE TABLE IF NOT EXISTS mail_fetched (
+    message_id TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    path TEXT NOT NULL,
+    account TEXT NOT NULL,
+    folder TEXT NOT NULL,
+    uid TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS mail_fetched_by_id ON mail_fetched(message_id);
+CREATE TABLE IF NOT EXISTS mail_sent (
+    round TEXT NOT NULL,
+    what TEXT NOT NULL,
+    division TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    recipients TEXT NOT NULL,
+    attachment TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     round TEXT NOT NULL,
