@@ -30,7 +30,7 @@ STAGES: list[tuple[str, list[str]]] = [
     ("infrastructure", ["windows", "files", "excel", "pool", "signing",
                         "ledger.schema", "ledger.codec", "ledger.connection", "ledger.readers", "ledger.rounds",
                         "ledger.files", "ledger.registers", "ledger.versions", "ledger.extensions",
-                        "ledger.decisions", "ledger.book", "standing", "workspace"]),
+                        "ledger.decisions", "ledger.mail", "ledger.book", "standing", "workspace"]),
     ("reading", ["zipnames", "workbook", "package", "ooxml", "ods", "oleprops", "biff", "reader", "containers"]),
     ("register", ["paragraphs", "parse", "directory", "directory_file", "load", "detect", "init", "words", "lineage", "matching", "revise", "mapping", "update"]),
     ("generate", ["selfcheck", "specs", "formats", "validations", "flags", "identity", "instructions", "sheets", "forms"]),
@@ -41,11 +41,12 @@ STAGES: list[tuple[str, list[str]]] = [
                    "workbook.assessment", "workbook.collectives", "workbook.passes", "workbook.book",
                    "history", "bulletin", "data"]),
     ("relay", ["forward", "rollup"]),
+    ("mail", ["account", "structure", "fetch", "send"]),
     ("web", ["outputs", "jobs", "console", "guard", "rounds", "board", "downloads", "tasks", "revision", "feed", "app"]),
     ("surfaces", ["demo", "launcher", "cli.shared", "cli.setup", "cli.rounds", "cli.decisions", "cli.organisation",
-                  "cli.year", "cli.data", "cli.console", "cli.main", "__main__", "__init__"]),
+                  "cli.year", "cli.data", "cli.mail", "cli.console", "cli.main", "__main__", "__init__"]),
 ]  # fmt: skip
-SUBPACKAGES = {"reading", "register", "generate", "intake", "reporting", "relay", "web"}
+SUBPACKAGES = {"reading", "register", "generate", "intake", "reporting", "relay", "mail", "web"}
 # stages that stand side by side: none imports another
 SIBLINGS = {"generate", "intake", "reporting"}
 LAYER = {stage: n for n, (stage, _) in enumerate(STAGES)}

@@ -38,6 +38,7 @@ COMMANDS = {
     "scorecard": "year",
     "history": "year",
     "export": "data",
+    "mail": "mail",
     "demo": "console",
     "start": "console",
     "serve": "console",
