@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from typing import Any
 
 import pytest
 
@@ -65,6 +66,15 @@ def test_readme_commands_are_the_real_ones() -> None:
             continue
         assert any(
             flag in (p.opts + p.secondary_opts)  # type: ignore[attr-defined]
-            for cmd in commands().values()
+            for cmd in _with_subcommands(commands().values())
             for p in cmd.params
         ), flag
+
+
+def _with_subcommands(found: Any) -> list[Any]:
+    """Every command, a group's own commands (`mail fetch`, `mail send`) included."""
+    out = []
+    for cmd in found:
+        out.append(cmd)
+        out += _with_subcommands(getattr(cmd, "commands", {}).values())
+    return out

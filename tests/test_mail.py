@@ -1,0 +1,369 @@
+"""`xlflow mail`: returns fetched from the office's mailbox, read-only and once; forms,
+receipts and reminders sent through it, once, each failure named. Against real servers
+(tests/mailserver.py: pymap for IMAP, aiosmtpd for SMTP)."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import imaplib
+import json
+import time
+from collections.abc import Iterator
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from xlflow.cli.main import main
+from xlflow.ledger.book import Ledger
+
+from .conftest import DEFAULT_ROUND, edit_directory, fill_complete, run
+from .mailserver import PASSWORD, Servers, available, mail_servers
+
+pytestmark = pytest.mark.mailserver
+XLSX = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+PLAN = "政策规划处"
+
+
+@pytest.fixture(scope="module")
+def servers() -> Iterator[Servers]:
+    missing = available()
+    if missing:
+        pytest.skip(f"needs real mail servers: {missing}")
+    with mail_servers() as found:
+        yield found
+
+
+@pytest.fixture
+def mailbox(servers: Servers) -> Iterator[Servers]:
+    """The servers with an empty INBOX and nothing received, for each test."""
+    conn = servers.imap()
+    conn.select("INBOX")
+    conn.uid("STORE", "1:*", "+FLAGS.SILENT", r"(\Deleted)")
+    conn.expunge()
+    conn.logout()
+    servers.smtp.received.clear()
+    servers.smtp.refused.clear()
+    servers.smtp.too_big_for.clear()
+    yield servers
+
+
+def mail(root: Path, *args: str, password: str | None = PASSWORD) -> Result:
+    env = {"XLFLOW_MAIL_PASSWORD": password} if password else {"XLFLOW_MAIL_PASSWORD": ""}
+    return CliRunner().invoke(main, ["mail", *args, "-w", str(root)], env=env)
+
+
+def with_account(root: Path, servers: Servers) -> None:
+    settings = root / "xlflow.toml"
+    settings.write_text(settings.read_text("utf-8") + servers.settings(), "utf-8")
+
+
+def deliver(servers: Servers, msg: EmailMessage) -> None:
+    conn = servers.imap()
+    status, _ = conn.append("INBOX", None, imaplib.Time2Internaldate(time.time()), msg.as_bytes())
+    assert status == "OK"
+    conn.logout()
+
+
+def a_return(form: Path, out: Path, sender: str, name: str | None = None) -> EmailMessage:
+    fill_complete(form, out)
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = "kjj@example.gov.cn"
+    msg["Subject"] = "报送：2019年上半年重点任务进展"
+    msg["Date"] = email.utils.formatdate(localtime=True)
+    msg["Message-ID"] = email.utils.make_msgid("division")
+    msg.set_content("附件是我处的填报表，请查收。")
+    msg.add_attachment(
+        out.read_bytes(), maintype=XLSX[0], subtype=XLSX[1], filename=name or out.name
+    )
+    return msg
+
+
+def flags(servers: Servers) -> dict[str, str]:
+    conn = servers.imap()
+    conn.select("INBOX", readonly=True)
+    _, data = conn.uid("FETCH", "1:*", "(FLAGS)")
+    conn.logout()
+    return {
+        str(i): (x.decode() if isinstance(x, bytes) else str(x)) for i, x in enumerate(data) if x
+    }
+
+
+def test_fetch_saves_each_return_once_and_leaves_the_mailbox_as_it_was(
+    ws: Path, forms: dict[str, Path], mailbox: Servers, tmp_path: Path
+) -> None:
+    with_account(ws, mailbox)
+    deliver(
+        mailbox,
+        a_return(forms[PLAN], tmp_path / "政策规划处填报.xlsx", "政策规划处 <zcgh@example.gov.cn>"),
+    )
+    chat = EmailMessage()
+    chat["From"] = "someone@example.gov.cn"
+    chat["Subject"] = "开会通知"
+    chat.set_content("明天开会。")
+    deliver(mailbox, chat)
+    pdf = EmailMessage()
+    pdf["From"] = "other@example.gov.cn"
+    pdf["Subject"] = "文件"
+    pdf.set_content("见附件")
+    pdf.add_attachment(b"%PDF-1.4", maintype="application", subtype="pdf", filename="通知.pdf")
+    deliver(mailbox, pdf)
+    before = flags(mailbox)
+
+    result = mail(ws, "fetch", "--round", DEFAULT_ROUND, "--json")
+    assert result.exit_code == 0, result.output
+    said = json.loads(result.output)
+    assert said["examined"] == 3 and len(said["saved"]) == 1, said
+    saved = Path(said["saved"][0]["path"])
+    assert saved.parent == ws / "inbox" and saved.suffix == ".eml"
+    assert "政策规划处" in saved.name and said["saved"][0]["attachments"] == ["政策规划处填报.xlsx"]
+    assert flags(mailbox) == before  # nothing marked read, moved or deleted
+    with Ledger(ws / ".xlflow" / "ledger.sqlite") as ledger:
+        assert len(ledger.fetched_ids()) == 2  # its Message-ID and its sha256
+
+    again = json.loads(mail(ws, "fetch", "--round", DEFAULT_ROUND, "--json").output)
+    assert again["saved"] == [] and again["already_fetched"] == 1
+    assert sorted(p.name for p in (ws / "inbox").iterdir() if p.suffix == ".eml") == [saved.name]
+
+    # collect reads the saved mail as any mail: the division's return is taken
+    status = json.loads(run(["collect", "-w", str(ws), "--round", DEFAULT_ROUND, "--json"]).output)
+    taken = [f for f in status["files"] if f.get("division") == PLAN]
+    assert taken and taken[0]["verdict"] == "accepted", status
+
+
+def test_fetch_then_collect_in_one_command(
+    ws: Path, forms: dict[str, Path], mailbox: Servers, tmp_path: Path
+) -> None:
+    with_account(ws, mailbox)
+    deliver(
+        mailbox,
+        a_return(forms[PLAN], tmp_path / "x.xlsx", "zcgh@example.gov.cn", "政策规划处.xlsx"),
+    )
+    result = mail(ws, "fetch", "--round", DEFAULT_ROUND, "--collect")
+    assert result.exit_code == 0, result.output
+    assert (
+        "新收取 1 封" in result.output
+        and "已采用" in run(["status", "-w", str(ws), "--round", DEFAULT_ROUND]).output
+    )
+
+
+def test_a_fetch_cut_off_midway_loses_and_duplicates_nothing(
+    ws: Path,
+    forms: dict[str, Path],
+    mailbox: Servers,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with_account(ws, mailbox)
+    deliver(
+        mailbox,
+        a_return(forms[PLAN], tmp_path / "x.xlsx", "zcgh@example.gov.cn", "政策规划处.xlsx"),
+    )
+    real = Ledger.record_fetched
+
+    def cut(self: Any, *args: Any) -> None:
+        raise KeyboardInterrupt  # the file is written, the ledger not yet
+
+    monkeypatch.setattr(Ledger, "record_fetched", cut)
+    mail(ws, "fetch", "--round", DEFAULT_ROUND)
+    written = [p for p in (ws / "inbox").iterdir() if p.suffix == ".eml"]
+    assert len(written) == 1
+    monkeypatch.setattr(Ledger, "record_fetched", real)
+    said = json.loads(mail(ws, "fetch", "--round", DEFAULT_ROUND, "--json").output)
+    assert len(said["saved"]) == 1
+    assert [p for p in (ws / "inbox").iterdir() if p.suffix == ".eml"] == written
+    assert json.loads(mail(ws, "fetch", "--round", DEFAULT_ROUND, "--json").output)["saved"] == []
+
+
+def test_fetch_says_what_is_wrong(ws: Path, forms: dict[str, Path], mailbox: Servers) -> None:
+    unset = mail(ws, "fetch", "--round", DEFAULT_ROUND)
+    assert unset.exit_code == 3 and "[mail]" in unset.output and "Traceback" not in unset.output
+    with_account(ws, mailbox)
+    wrong = mail(ws, "fetch", "--round", DEFAULT_ROUND, password="not-it")
+    assert wrong.exit_code == 3 and "拒绝了账号 demouser" in wrong.output, wrong.output
+    nothing = mail(ws, "fetch", "--round", DEFAULT_ROUND, password=None)
+    assert nothing.exit_code == 3 and "不知道邮箱 demouser 的密码" in nothing.output, nothing.output
+    assert "XLFLOW_MAIL_PASSWORD" in nothing.output and "Traceback" not in nothing.output
+    folder = mail(ws, "fetch", "--round", DEFAULT_ROUND, "--folder", "已收报送")
+    assert folder.exit_code == 3 and "已收报送" in folder.output and "INBOX" in folder.output
+    closed = ws / "xlflow.toml"
+    closed.write_text(
+        closed.read_text("utf-8").replace(f"imap_port = {mailbox.imap_port}", "imap_port = 1"),
+        "utf-8",
+    )
+    refused = mail(ws, "fetch", "--round", DEFAULT_ROUND)
+    assert refused.exit_code == 3 and "连接不上收信（IMAP）服务器 127.0.0.1:1" in refused.output
+
+
+def _addresses(root: Path) -> None:
+    edit_directory(
+        root,
+        {
+            PLAN: {"联系人": "张三", "电子邮箱": "zcgh@example.gov.cn"},
+            "高新技术及产业化处": {"电子邮箱": "gxc@example.gov.cn; gxc2@example.gov.cn"},
+            "资源配置与诚信建设处": {"电子邮箱": "zypz@example.gov.cn"},
+        },
+    )
+
+
+def test_send_previews_then_sends_each_form_once(
+    ws: Path, forms: dict[str, Path], mailbox: Servers
+) -> None:
+    with_account(ws, mailbox)
+    _addresses(ws)
+    preview = mail(ws, "send", "--round", DEFAULT_ROUND, "--what", "forms")
+    assert preview.exit_code == 0, preview.output
+    assert mailbox.smtp.received == [] and "未发送" in preview.output
+    assert "单位名录中没有" in preview.output  # the divisions without an address are named
+    sent = json.loads(
+        mail(ws, "send", "--round", DEFAULT_ROUND, "--what", "forms", "--send", "--json").output
+    )
+    went = {m["division"] for m in sent["messages"] if m["sent"]}
+    assert went == {PLAN, "高新技术及产业化处", "资源配置与诚信建设处"}, sent
+    assert len(mailbox.smtp.received) == 3
+    got = {
+        tuple(r.recipients): email.message_from_bytes(r.data, policy=email.policy.default)
+        for r in mailbox.smtp.received
+    }
+    two = got[("gxc@example.gov.cn", "gxc2@example.gov.cn")]
+    plan = got[("zcgh@example.gov.cn",)]
+    assert "kjj@example.gov.cn" in str(plan["From"]) and PLAN in str(plan["Subject"])
+    attached = next(plan.iter_attachments())
+    assert attached.get_filename() == forms[PLAN].name
+    assert attached.get_content() == forms[PLAN].read_bytes()
+    assert "填报表" in two.get_body().get_content()  # type: ignore[union-attr]
+
+    again = mail(ws, "send", "--round", DEFAULT_ROUND, "--what", "forms", "--send")
+    assert again.exit_code == 0 and len(mailbox.smtp.received) == 3 and "发过" in again.output
+    resend = mail(
+        ws,
+        "send",
+        "--round",
+        DEFAULT_ROUND,
+        "--what",
+        "forms",
+        "--only",
+        PLAN,
+        "--send",
+        "--resend",
+    )
+    assert resend.exit_code == 0 and len(mailbox.smtp.received) == 4
+
+
+def test_a_refused_address_or_a_too_large_message_is_named_and_the_rest_still_go(
+    ws: Path, forms: dict[str, Path], mailbox: Servers
+) -> None:
+    with_account(ws, mailbox)
+    _addresses(ws)
+    mailbox.smtp.refused.add("zcgh@example.gov.cn")
+    mailbox.smtp.too_big_for.add("zypz@example.gov.cn")
+    result = mail(ws, "send", "--round", DEFAULT_ROUND, "--what", "forms", "--send")
+    assert result.exit_code == 1, result.output
+    assert f"[{PLAN}] 收件地址全部被服务器拒绝：zcgh@example.gov.cn" in result.output
+    assert "[资源配置与诚信建设处]" in result.output and "超过服务器允许的大小" in result.output
+    assert [r.recipients for r in mailbox.smtp.received] == [
+        ["gxc@example.gov.cn", "gxc2@example.gov.cn"]
+    ]
+    mailbox.smtp.refused.clear()
+    mailbox.smtp.too_big_for.clear()
+    retry = json.loads(
+        mail(ws, "send", "--round", DEFAULT_ROUND, "--what", "forms", "--send", "--json").output
+    )
+    assert {m["division"] for m in retry["messages"] if m["sent"]} == {PLAN, "资源配置与诚信建设处"}
+
+
+def test_receipts_and_reminders_go_to_who_they_concern(
+    ws: Path, forms: dict[str, Path], mailbox: Servers, tmp_path: Path
+) -> None:
+    with_account(ws, mailbox)
+    _addresses(ws)
+    fill_complete(forms[PLAN], ws / "inbox" / "政策规划处.xlsx")
+    run(["collect", "-w", str(ws), "--round", DEFAULT_ROUND])
+    receipts = json.loads(
+        mail(ws, "send", "--round", DEFAULT_ROUND, "--what", "receipts", "--send", "--json").output
+    )
+    assert [m["division"] for m in receipts["messages"]] == [PLAN]
+    assert mailbox.smtp.received[0].recipients == ["zcgh@example.gov.cn"]
+    reminders = json.loads(
+        mail(ws, "send", "--round", DEFAULT_ROUND, "--what", "reminders", "--send", "--json").output
+    )
+    reminded = {m["division"] for m in reminders["messages"] if m["sent"]}
+    assert PLAN not in reminded and reminded == {"高新技术及产业化处", "资源配置与诚信建设处"}
+    last = email.message_from_bytes(mailbox.smtp.received[-1].data, policy=email.policy.default)
+    assert "催报" in str(last["Subject"]) and "X-Unsent" not in last
+    unknown = mail(ws, "send", "--round", DEFAULT_ROUND, "--what", "forms", "--only", "不存在处")
+    assert unknown.exit_code == 3 and "不存在处" in unknown.output
+
+
+def test_the_password_is_never_in_the_settings(ws: Path) -> None:
+    settings = ws / "xlflow.toml"
+    settings.write_text(
+        settings.read_text("utf-8") + '\n[mail]\nhost = "h"\nuser = "u"\npassword = "x"\n', "utf-8"
+    )
+    said = run(["status", "-w", str(ws), "--round", DEFAULT_ROUND], expect=3).output
+    assert "mail.password" in said and "xlflow mail login" in said and "不认识" not in said
+
+
+class _Keyring:
+    """An in-memory credential store standing in for the system's (keyring's own API)."""
+
+    def __init__(self) -> None:
+        self.kept: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, name: str) -> str | None:
+        return self.kept.get((service, name))
+
+    def set_password(self, service: str, name: str, secret: str) -> None:
+        self.kept[(service, name)] = secret
+
+
+def test_login_checks_the_password_then_keeps_it_out_of_every_file(
+    ws: Path, forms: dict[str, Path], mailbox: Servers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import keyring
+    import keyring.backend
+
+    # the store in use before: asked first, as a backend class defined below would be
+    # chosen by keyring's own first look
+    before = keyring.get_keyring()
+    store = _Keyring()
+
+    class Backend(keyring.backend.KeyringBackend):
+        priority = 1  # type: ignore[assignment]
+
+        def get_password(self, service: str, username: str) -> str | None:
+            return store.get_password(service, username)
+
+        def set_password(self, service: str, username: str, password: str) -> None:
+            store.set_password(service, username, password)
+
+        def delete_password(self, service: str, username: str) -> None:
+            store.kept.pop((service, username), None)
+
+    keyring.set_keyring(Backend())
+    try:
+        with_account(ws, mailbox)
+        wrong = CliRunner().invoke(
+            main,
+            ["mail", "login", "-w", str(ws), "--password-stdin"],
+            input="nope\n",
+            env={"XLFLOW_MAIL_PASSWORD": ""},
+        )
+        assert wrong.exit_code == 3 and store.kept == {}, wrong.output
+        right = CliRunner().invoke(
+            main,
+            ["mail", "login", "-w", str(ws), "--password-stdin"],
+            input=PASSWORD + "\n",
+            env={"XLFLOW_MAIL_PASSWORD": ""},
+        )
+        assert right.exit_code == 0, right.output
+        assert list(store.kept.values()) == [PASSWORD]
+        assert not any(PASSWORD.encode() in p.read_bytes() for p in ws.rglob("*") if p.is_file())
+        # the stored password is the one used
+        assert mail(ws, "fetch", "--round", DEFAULT_ROUND, password=None).exit_code == 0
+    finally:
+        keyring.set_keyring(before)
