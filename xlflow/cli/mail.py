@@ -90,9 +90,7 @@ def fetch(
             f"新收取 {len(result.saved)} 封，此前已收取 {result.already} 封。"
         )
         if result.saved:
-            rows = [
-                [s.path.name, s.sender, s.subject, "、".join(s.attachments)] for s in result.saved
-            ]
+            rows = [[s.path.name, s.sender, s.subject, _names(s.attachments)] for s in result.saved]
             echo(table(["存为", "发件人", "主题", "附件"], rows))
         for p in result.passed:
             echo(f"未收取：{p.sender} {p.subject}：{p.why}")
@@ -107,6 +105,11 @@ def fetch(
     elif result.saved and not as_json:
         where = f" --round {round_id}" if round_id else " --round 轮次"
         echo(f"下一步：xlflow collect{where}（或下次加 --collect）")
+
+
+def _names(names: tuple[str, ...]) -> str:
+    shown = "、".join(names[:3])
+    return shown + (f" 等 {len(names)} 个" if len(names) > 3 else "")
 
 
 def _progress(bar: Any) -> Any:

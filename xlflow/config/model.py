@@ -212,6 +212,7 @@ class PlausibilitySettings:
 
 
 MAIL_SECURITY = ("ssl", "starttls", "none")
+PLAINTEXT_CONSENT = "允许明文发送密码"
 """How `xlflow mail` talks to the mail server: SSL from the start (IMAPS 993, SMTPS 465),
 STARTTLS on the plain ports (143, 587), or none (a server on this machine only)."""
 
@@ -230,6 +231,9 @@ class MailSettings:
     user: str = ""
     sender: str = ""  # the From address; "": the user's
     folder: str = "INBOX"
+    ca_file: str = ""  # an intranet server's own CA, trusted besides the system's
+    plaintext_login: str = ""  # PLAINTEXT_CONSENT: a password sent unencrypted (security none)
+    timeout_seconds: float = 60.0  # a server silent this long is given up on
     forms_text: str = (
         "{division}：\n\n附件是{round}的填报表，请在浅黄色单元格中填写，于{deadline}前回复本邮件报送。"
         "\n\n{office}"

@@ -13,6 +13,7 @@ from .model import (
     LAYOUTS,
     MAIL_SECURITY,
     OLDER_FORMS,
+    PLAINTEXT_CONSENT,
     PLAUSIBILITY_RULES,
     ROLLUP_RULES,
     RULE_KEYS,
@@ -332,8 +333,15 @@ def read_mail_section(c: Checker, data: dict[str, Any]) -> MailSettings:
         )
     texts = {
         name: c.get(m, "mail.", name, str, getattr(d, name), "文本")
-        for name in ("host", "smtp_host", "user", "sender", "folder", "forms_text", "receipts_text")
-    }
+        for name in (
+            "host", "smtp_host", "user", "sender", "folder", "forms_text", "receipts_text",
+            "ca_file", "plaintext_login",
+        )
+    }  # fmt: skip
+    timeout = number_of(c, m, "mail.", "timeout_seconds")
+    if timeout is not None and timeout <= 0:
+        problems.append(f"mail.timeout_seconds: 应为正数，实际是 {timeout:g}")
+        timeout = None
     ports = {}
     for name in ("imap_port", "smtp_port"):
         port = c.get(m, "mail.", name, int, 0, "整数（端口号）")
@@ -348,6 +356,12 @@ def read_mail_section(c: Checker, data: dict[str, Any]) -> MailSettings:
             f"starttls：143/587 端口），实际是 {security!r}"
         )
         security = d.security
+    if texts["plaintext_login"] not in ("", PLAINTEXT_CONSENT):
+        problems.append(
+            f'mail.plaintext_login: 只能是 "{PLAINTEXT_CONSENT}"（security = "none" 时，'
+            f"密码将以明文发送），实际是 {texts['plaintext_login']!r}"
+        )
+        texts["plaintext_login"] = ""
     for name in ("forms_text", "receipts_text"):
         try:
             texts[name].format(division="", round="", deadline="", office="")
@@ -368,4 +382,7 @@ def read_mail_section(c: Checker, data: dict[str, Any]) -> MailSettings:
         folder=texts["folder"],
         forms_text=texts["forms_text"],
         receipts_text=texts["receipts_text"],
+        ca_file=texts["ca_file"],
+        plaintext_login=texts["plaintext_login"],
+        timeout_seconds=timeout if timeout is not None else d.timeout_seconds,
     )

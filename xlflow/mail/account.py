@@ -15,12 +15,11 @@ import smtplib
 import ssl
 from typing import Any
 
-from ..config.model import MailSettings
+from ..config.model import PLAINTEXT_CONSENT, MailSettings
 from ..errors import MailError
 
 PASSWORD_VARIABLE = "XLFLOW_MAIL_PASSWORD"
 KEYRING_SERVICE = "xlflow-mail"
-TIMEOUT = 60.0
 KEYRING_MISSING = (
     "系统凭据管理器需要 keyring 库：pip install 'xlflow[mail]'；"
     f"也可以不存密码，改用环境变量 {PASSWORD_VARIABLE} 或 --password-stdin。"
@@ -34,6 +33,29 @@ def require(settings: MailSettings) -> MailSettings:
             '如 "mail.example.gov.cn"）和 user（邮箱账号），然后运行 xlflow mail login 保存密码。'
         )
     return settings
+
+
+def tls(settings: MailSettings) -> ssl.SSLContext:
+    """Certificates verified, always: the system's CAs, and an intranet server's own CA
+    where `ca_file` names it. Verification is never turned off."""
+    context = ssl.create_default_context()
+    if settings.ca_file:
+        try:
+            context.load_verify_locations(cafile=settings.ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise MailError(
+                f"[mail] ca_file {settings.ca_file} 无法作为根证书读取（{exc}）："
+                "请填写单位 CA 证书（PEM 格式）的路径。"
+            ) from None
+    return context
+
+
+def _plaintext_allowed(settings: MailSettings) -> None:
+    if settings.security == "none" and settings.plaintext_login != PLAINTEXT_CONSENT:
+        raise MailError(
+            '[mail] security = "none" 会把邮箱密码以明文发给服务器，未登录。请改用 ssl 或 '
+            f'starttls；确需明文（仅限本机或内网测试服务器）时，加上 plaintext_login = "{PLAINTEXT_CONSENT}"。'
+        )
 
 
 def account_name(settings: MailSettings) -> str:
@@ -81,15 +103,17 @@ def store_password(settings: MailSettings, secret: str) -> None:
 def open_imap(settings: MailSettings, secret: str) -> imaplib.IMAP4:
     """A logged-in IMAP connection; a refusal or an unreachable server is a MailError."""
     host, port = settings.imap
+    _plaintext_allowed(settings)
+    timeout = settings.timeout_seconds
     try:
         if settings.security == "ssl":
             conn: imaplib.IMAP4 = imaplib.IMAP4_SSL(
-                host, port, ssl_context=ssl.create_default_context(), timeout=TIMEOUT
+                host, port, ssl_context=tls(settings), timeout=timeout
             )
         else:
-            conn = imaplib.IMAP4(host, port, timeout=TIMEOUT)
+            conn = imaplib.IMAP4(host, port, timeout=timeout)
             if settings.security == "starttls":
-                conn.starttls(ssl.create_default_context())
+                conn.starttls(tls(settings))
     except (OSError, imaplib.IMAP4.error) as exc:
         raise MailError(_unreachable("收信（IMAP）", host, port, exc)) from None
     try:
@@ -108,15 +132,17 @@ def close_imap(conn: imaplib.IMAP4) -> None:
 def open_smtp(settings: MailSettings, secret: str) -> smtplib.SMTP:
     """A logged-in SMTP connection; a refusal or an unreachable server is a MailError."""
     host, port = settings.smtp
+    _plaintext_allowed(settings)
+    timeout = settings.timeout_seconds
     try:
         if settings.security == "ssl":
             conn: smtplib.SMTP = smtplib.SMTP_SSL(
-                host, port, timeout=TIMEOUT, context=ssl.create_default_context()
+                host, port, timeout=timeout, context=tls(settings)
             )
         else:
-            conn = smtplib.SMTP(host, port, timeout=TIMEOUT)
+            conn = smtplib.SMTP(host, port, timeout=timeout)
             if settings.security == "starttls":
-                conn.starttls(context=ssl.create_default_context())
+                conn.starttls(context=tls(settings))
     except (OSError, smtplib.SMTPException) as exc:
         raise MailError(_unreachable("发信（SMTP）", host, port, exc)) from None
     try:
@@ -135,6 +161,12 @@ def close_smtp(conn: smtplib.SMTP) -> None:
 
 
 def _unreachable(what: str, host: str, port: int, exc: BaseException) -> str:
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return (
+            f"{what}服务器 {host}:{port} 的证书未通过验证（{exc.verify_message}）：连接已中止，"
+            "密码没有发出。若是单位内网自建 CA 签发的证书，请在 [mail] ca_file 中写明该 CA 证书的路径；"
+            "若证书上的名称与 host 不符，请把 host 改为证书上的名称。"
+        )
     reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
     return (
         f"连接不上{what}服务器 {host}:{port}（{reason}）：请检查 xlflow.toml [mail] 的 host、"

@@ -30,7 +30,7 @@ from ..ledger.book import Ledger
 from ..text import safe_filename, visible
 from ..workspace import Workspace
 from .account import account_name, close_imap, open_imap, password, require
-from .structure import Summary, summaries
+from .structure import HEADER_ITEM, Summary, summaries
 
 BATCH = 50  # messages described per FETCH
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -116,9 +116,20 @@ def fetch_mail(
                 _take(ws, settings, conn, box, summary, known, result)
             done += len(batch)
             progress(done, len(uids))
+    except (OSError, imaplib.IMAP4.abort) as exc:  # a server that stalled or hung up
+        raise MailError(
+            f"与收信服务器的连接中断（{_reason(exc)}）：已收取 {len(result.saved)} 封，都已完整保存并登记；"
+            "重新运行 xlflow mail fetch 即可接着收取，不会重复。"
+        ) from None
     finally:
         close_imap(conn)
     return result
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "服务器长时间无响应"
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
 
 
 def _round_day(ledger: Ledger, round_id: str | None) -> dt.date:
@@ -152,7 +163,7 @@ def _search(conn: imaplib.IMAP4, box: str, day: dt.date) -> list[str]:
 
 
 def _describe(conn: imaplib.IMAP4, uids: list[str]) -> list[Summary]:
-    items = "(UID RFC822.SIZE BODYSTRUCTURE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])"
+    items = f"(UID RFC822.SIZE BODYSTRUCTURE {HEADER_ITEM})"
     status, data = conn.uid("FETCH", ",".join(uids), items)
     if status != "OK":
         raise MailError(f"邮件服务器无法列出邮件的结构（{_text(data)}）。")
@@ -168,18 +179,28 @@ def _take(
     known: set[str],
     result: FetchResult,
 ) -> None:
+    said = BytesHeaderParser(policy=compat32).parsebytes(summary.header.encode("utf-8", "replace"))
     if not summary.attachments:
-        return  # nothing collect reads: not a return
+        # nothing collect reads; a message with an attachment is named all the same, so
+        # that no return is left behind unseen
+        if summary.broken:
+            why = "邮件的结构服务器无法识别，未收取：请在邮箱中打开查看，必要时请对方重新发送"
+        elif summary.others:
+            shown = "、".join(summary.others[:5]) + ("等" if len(summary.others) > 5 else "")
+            why = f"附件 {shown} 不是报送文件（表格、压缩包或邮件），未收取"
+        else:
+            return  # a message without an attachment: not a return
+        result.passed.append(Passed(_sender(said), _subject(said), why))
+        return
     if summary.message_id and summary.message_id in known:
         result.already += 1
         return
     limit = ws.settings.limits.max_file_mb * 1024 * 1024
     if summary.size > limit:
-        head = _header(conn, summary.uid)
         result.passed.append(
             Passed(
-                _sender(head),
-                _subject(head),
+                _sender(said),
+                _subject(said),
                 f"邮件 {summary.size / 1048576:.1f} MB，超过单个文件上限 "
                 f"{ws.settings.limits.max_file_mb:g} MB（[limits] max_file_mb），未收取；"
                 "请对方压缩或分开发送",
@@ -206,12 +227,6 @@ def _take(
             )
     known.update({summary.message_id, sha} - {""})
     result.saved.append(Saved(path, _sender(head), _subject(head), summary.attachments))
-
-
-def _header(conn: imaplib.IMAP4, uid: str) -> Any:
-    _, data = conn.uid("FETCH", uid, "(BODY.PEEK[HEADER])")
-    raw = next((part[1] for part in data if isinstance(part, tuple)), b"")
-    return BytesHeaderParser(policy=compat32).parsebytes(raw if isinstance(raw, bytes) else b"")
 
 
 def _name(head: Any, sha: str) -> str:

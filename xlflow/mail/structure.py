@@ -40,7 +40,10 @@ class Summary:
     uid: str
     size: int
     message_id: str
+    header: str  # its From and Subject, as the server gave them
     attachments: tuple[str, ...]  # the names (or types) of the parts collect reads
+    others: tuple[str, ...] = ()  # the attached parts collect does not read
+    broken: bool = False  # a structure the server could not make out
 
 
 def parse_fetch(data: Sequence[Any]) -> list[list[Any]]:
@@ -125,31 +128,51 @@ def _list(tokens: list[Any], at: int) -> tuple[list[Any], int]:
     return out, at
 
 
+HEADER_ITEM = "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID FROM SUBJECT)]"
+
+
 def summaries(data: Sequence[Any]) -> list[Summary]:
-    """Each message of a FETCH of (UID RFC822.SIZE BODYSTRUCTURE
-    BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])."""
+    """Each message of a FETCH of (UID RFC822.SIZE BODYSTRUCTURE HEADER_ITEM)."""
     out = []
     for message in parse_fetch(data):
         items = next((x for x in message if isinstance(x, list)), [])
         found = dict(_pairs(items))
-        header = str(
-            found.get("BODY[HEADER.FIELDS (MESSAGE-ID)]") or found.get("BODY[HEADER") or ""
-        )
+        header = str(found.get("BODY[HEADER]") or "")
         match = re.search(r"(?im)^message-id:\s*(<[^>\r\n]*>|\S+)", header)
+        wanted: list[str] = []
+        others: list[str] = []
+        structure = found.get("BODYSTRUCTURE")
+        for name, takes in attached_parts(structure):
+            (wanted if takes else others).append(name)
         out.append(
             Summary(
                 uid=str(found.get("UID", "")),
                 size=int(found.get("RFC822.SIZE") or 0),
                 message_id=match.group(1).strip() if match else "",
-                attachments=tuple(wanted_parts(found.get("BODYSTRUCTURE"))),
+                header=header,
+                attachments=tuple(wanted),
+                others=tuple(others),
+                broken=_broken(structure),
             )
         )
     return out
 
 
+def _broken(structure: Any) -> bool:
+    """No structure at all, or a multipart with no part in it (its boundary missing or
+    wrong): the server could not make the message out."""
+    if not isinstance(structure, list) or not structure:
+        return True
+    if isinstance(structure[0], list):
+        return False
+    if len(structure) < 2 or not isinstance(structure[1], str):
+        return True  # a subtype alone: a multipart whose parts were not found
+    return str(structure[0]).lower() == "multipart"
+
+
 def _pairs(items: list[Any]) -> Iterator[tuple[str, Any]]:
-    """FETCH items as (name, value); a BODY[HEADER.FIELDS (MESSAGE-ID)] name comes as the
-    atom BODY[HEADER.FIELDS, a list, and the atom ], then the value."""
+    """FETCH items as (name, value); a BODY[HEADER.FIELDS (…)] name comes as the atom
+    BODY[HEADER.FIELDS, a list, and the atom ], then the value: it is BODY[HEADER] here."""
     i = 0
     while i < len(items):
         name = items[i]
@@ -157,7 +180,7 @@ def _pairs(items: list[Any]) -> Iterator[tuple[str, Any]]:
             j = i + 1
             while j < len(items) and not (isinstance(items[j], str) and items[j].endswith("]")):
                 j += 1
-            yield "BODY[HEADER.FIELDS (MESSAGE-ID)]", items[j + 1] if j + 1 < len(items) else ""
+            yield "BODY[HEADER]", items[j + 1] if j + 1 < len(items) else ""
             i = j + 2
             continue
         yield (
@@ -167,24 +190,25 @@ def _pairs(items: list[Any]) -> Iterator[tuple[str, Any]]:
         i += 2
 
 
-def wanted_parts(structure: Any) -> Iterator[str]:
-    """The name (or the type) of every part that collect reads, in a BODYSTRUCTURE."""
+def attached_parts(structure: Any) -> Iterator[tuple[str, bool]]:
+    """Every attached part of a BODYSTRUCTURE as (its name, or its type; whether collect
+    reads it): a part with a name, or of a type collect reads, or any application/* part."""
     if not isinstance(structure, list) or not structure:
         return
     if isinstance(structure[0], list):  # multipart: its parts, then its subtype
         for part in structure:
             if isinstance(part, list):
-                yield from wanted_parts(part)
+                yield from attached_parts(part)
         return
     kind = (str(structure[0] or "").lower(), str(structure[1] or "").lower())
     names = list(_names(structure))
     named = [n for n in names if n.lower().endswith(WANTED_SUFFIXES)]
     if named:
-        yield named[0]
-    elif kind in WANTED_TYPES and not names:
-        yield "/".join(kind)
-    elif kind in WANTED_TYPES and kind == ("message", "rfc822"):
-        yield names[0]
+        yield named[0], True
+    elif kind in WANTED_TYPES:
+        yield (names[0] if names else "/".join(kind)), True
+    elif names or kind[0] == "application":
+        yield (names[0] if names else "/".join(kind)), False
 
 
 def _names(part: list[Any]) -> Iterator[str]:
