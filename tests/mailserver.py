@@ -14,6 +14,7 @@ import imaplib
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -91,6 +92,8 @@ class Servers:
             f"imap_port = {self.imap_port}\n"
             f"smtp_port = {self.smtp_port}\n"
             'security = "none"\n'
+            'plaintext_login = "允许明文发送密码"\n'
+            "timeout_seconds = 5\n"
             f'user = "{USER}"\n'
             'sender = "kjj@example.gov.cn"\n'
         )
@@ -109,11 +112,7 @@ def mail_servers() -> Iterator[Servers]:
         return AuthResult(success=ok)
 
     imap_port, smtp_port = free_port(), free_port()
-    pymap = subprocess.Popen(
-        [sys.executable, str(Path(__file__)), str(imap_port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    pymap = _start_pymap(imap_port)
     keeper = SmtpKeeper()
     smtp = Controller(
         keeper,
@@ -132,6 +131,119 @@ def mail_servers() -> Iterator[Servers]:
         pymap.communicate(timeout=30)
 
 
+class Proxy:
+    """A TCP relay between the client and a server, to play a network that fails: after
+    `after` times the client asks for a whole message (BODY.PEEK[]), it hangs up
+    (`mode="drop"`), stops answering (`"stall"`), or answers each such request `delay`
+    seconds late (`"slow"`)."""
+
+    def __init__(self, port: int, mode: str = "drop", after: int = 1, delay: float = 0.0) -> None:
+        self.target, self.mode, self.after, self.delay = port, mode, after, delay
+        self.asked = 0
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen()
+        self.port = int(self.server.getsockname()[1])
+        self.done = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def close(self) -> None:
+        self.done.set()
+        self.server.close()
+
+    def _accept(self) -> None:
+        while not self.done.is_set():
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target))
+            threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket, from_client: bool) -> None:
+        try:
+            while data := src.recv(65536):
+                if from_client and b"BODY.PEEK[]" in data:
+                    self.asked += 1
+                    if self.asked > self.after and self.mode == "drop":
+                        break
+                    if self.asked > self.after and self.mode == "stall":
+                        self.done.wait(600)
+                        break
+                    if self.mode == "slow":
+                        time.sleep(self.delay)
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
+
+
+def _start_pymap(port: int, *tls: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, str(Path(__file__)), str(port), *map(str, tls)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+@contextlib.contextmanager
+def tls_imap(cert: Path, key: Path) -> Iterator[int]:
+    """pymap offering STARTTLS with this certificate; its port."""
+    port = free_port()
+    pymap = _start_pymap(port, cert, key)
+    try:
+        _wait_for(port, pymap)
+        yield port
+    finally:
+        pymap.kill()
+        pymap.communicate(timeout=30)
+
+
+def certificate(folder: Path, name: str) -> tuple[Path, Path]:
+    """A self-signed certificate for `name` (a DNS name, or an IP address), and its key."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    try:
+        alt: x509.GeneralName = x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        alt = x509.DNSName(name)
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(x509.SubjectAlternativeName([alt]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / f"{name}.crt", folder / f"{name}.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
 def _wait_for(port: int, process: subprocess.Popen[bytes]) -> None:
     until = time.monotonic() + 60
     while time.monotonic() < until:
@@ -144,15 +256,16 @@ def _wait_for(port: int, process: subprocess.Popen[bytes]) -> None:
     raise RuntimeError(f"pymap did not listen on {port} within 60 s")
 
 
-def _run_pymap(port: int) -> None:
+def _run_pymap(port: int, tls: list[str]) -> None:
     from pymap.main import main
 
     if sys.platform == "win32":
         # asyncio's loop on Windows has no signal handlers; the harness kills the process
         asyncio.AbstractEventLoop.add_signal_handler = lambda *a, **k: None  # type: ignore[method-assign]
-    sys.argv = ["pymap", "--host", "127.0.0.1", "--port", str(port), "--no-tls", "dict"]
+    security = ["--cert", tls[0], "--key", tls[1]] if tls else ["--no-tls"]
+    sys.argv = ["pymap", "--host", "127.0.0.1", "--port", str(port), *security, "dict"]
     main()
 
 
 if __name__ == "__main__":
-    _run_pymap(int(sys.argv[1]))
+    _run_pymap(int(sys.argv[1]), sys.argv[2:])

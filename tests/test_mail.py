@@ -8,6 +8,7 @@ import email
 import email.policy
 import imaplib
 import json
+import re
 import time
 from collections.abc import Iterator
 from email.message import EmailMessage
@@ -301,11 +302,24 @@ def test_receipts_and_reminders_go_to_who_they_concern(
 
 def test_the_password_is_never_in_the_settings(ws: Path) -> None:
     settings = ws / "xlflow.toml"
-    settings.write_text(
-        settings.read_text("utf-8") + '\n[mail]\nhost = "h"\nuser = "u"\npassword = "x"\n', "utf-8"
-    )
+    base = settings.read_text("utf-8")
+    settings.write_text(base + '\n[mail]\nhost = "h"\nuser = "u"\npassword = "x"\n', "utf-8")
     said = run(["status", "-w", str(ws), "--round", DEFAULT_ROUND], expect=3).output
     assert "mail.password" in said and "xlflow mail login" in said and "不认识" not in said
+    wrong = (
+        '\n[mail]\nhost = "h"\nsecurity = "tls"\nimap_port = 70000\ntimeout_seconds = 0\n'
+        'plaintext_login = "yes"\nforms_text = "{name}"\n'
+    )
+    settings.write_text(base + wrong, "utf-8")
+    said = run(["status", "-w", str(ws), "--round", DEFAULT_ROUND], expect=3).output
+    for problem in (
+        "mail.security: 应为 ssl、starttls、none 之一",
+        "mail.imap_port: 端口应在 1–65535 之间",
+        "mail.timeout_seconds: 应为正数",
+        'mail.plaintext_login: 只能是 "允许明文发送密码"',
+        "mail.forms_text: 只能使用 {division}、{round}、{deadline}、{office}",
+    ):
+        assert problem in said, said
 
 
 class _Keyring:
@@ -367,3 +381,168 @@ def test_login_checks_the_password_then_keeps_it_out_of_every_file(
         assert mail(ws, "fetch", "--round", DEFAULT_ROUND, password=None).exit_code == 0
     finally:
         keyring.set_keyring(before)
+
+
+def _set(root: Path, old: str, new: str) -> None:
+    settings = root / "xlflow.toml"
+    text = settings.read_text("utf-8")
+    assert old in text, old
+    settings.write_text(text.replace(old, new), "utf-8")
+
+
+def test_what_is_not_fetched_is_named_never_lost(
+    ws: Path, forms: dict[str, Path], mailbox: Servers, tmp_path: Path
+) -> None:
+    """A PDF, a message whose MIME is broken, and a 60 MB message are left in the box and
+    each named; a message with 1,000 attachments is saved whole."""
+    with_account(ws, mailbox)
+    pdf = EmailMessage()
+    pdf["From"] = "other@example.gov.cn"
+    pdf["Subject"] = "通知"
+    pdf.set_content("见附件")
+    pdf.add_attachment(b"%PDF-1.4", maintype="application", subtype="pdf", filename="通知.pdf")
+    deliver(mailbox, pdf)
+    broken = (
+        b"From: zypz@example.gov.cn\r\nSubject: broken\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="AAA"\r\n\r\n--BBB\r\n'
+        b'Content-Type: application/vnd.ms-excel; name="x.xls"\r\n\r\nxx\r\n--BBB--\r\n'
+    )
+    big = a_return(forms[PLAN], tmp_path / "big.xlsx", "zcgh@example.gov.cn", "政策规划处.xlsx")
+    big.add_attachment(
+        b"\0" * (45 * 1024 * 1024), maintype="application", subtype="zip", filename="附件.zip"
+    )
+    many = a_return(
+        forms[PLAN], tmp_path / "one.xlsx", "gxc@example.gov.cn", "高新技术及产业化处.xlsx"
+    )
+    for n in range(999):
+        many.add_attachment(b"x", maintype=XLSX[0], subtype=XLSX[1], filename=f"表{n}.xlsx")
+    conn = mailbox.imap()
+    for raw in (broken, big.as_bytes(), many.as_bytes()):
+        assert conn.append("INBOX", None, None, raw)[0] == "OK"
+    conn.logout()
+    before = flags(mailbox)
+
+    result = mail(ws, "fetch", "--round", DEFAULT_ROUND)
+    assert result.exit_code == 0, result.output
+    said = result.output
+    assert "附件 通知.pdf 不是报送文件" in said
+    assert "邮件的结构服务器无法识别" in said and "zypz@example.gov.cn broken" in said
+    size = re.search(r"邮件 (\d+\.\d) MB，超过单个文件上限 25 MB", said)
+    assert size and 59 < float(size.group(1)) < 62, said  # some 60 MB once encoded
+    assert "新收取 1 封" in said and "等 1000 个" in said  # the 1,000 names are not all printed
+    assert flags(mailbox) == before
+    saved = [p for p in (ws / "inbox").iterdir() if p.suffix == ".eml"]
+    assert len(saved) == 1 and saved[0].stat().st_size > 1000 * 100
+
+
+def test_a_certificate_is_verified_and_a_plain_password_refused(
+    ws: Path, forms: dict[str, Path], mailbox: Servers, tmp_path: Path
+) -> None:
+    from .mailserver import certificate, tls_imap
+
+    with_account(ws, mailbox)
+    _set(ws, '\nplaintext_login = "允许明文发送密码"\n', "\n")
+    plain = mail(ws, "fetch", "--round", DEFAULT_ROUND)
+    assert plain.exit_code == 3 and "明文" in plain.output and "plaintext_login" in plain.output
+    elsewhere, elsewhere_key = certificate(tmp_path, "mail.example.gov.cn")
+    with tls_imap(elsewhere, elsewhere_key) as port:
+        _set(ws, f"imap_port = {mailbox.imap_port}", f"imap_port = {port}")
+        _set(ws, 'security = "none"', 'security = "starttls"')
+        untrusted = mail(ws, "fetch", "--round", DEFAULT_ROUND)
+        assert untrusted.exit_code == 3, untrusted.output
+        assert "证书未通过验证" in untrusted.output and "ca_file" in untrusted.output
+        # trusted, but issued for another name: refused all the same
+        _set(
+            ws,
+            'security = "starttls"',
+            f'security = "starttls"\nca_file = "{elsewhere.as_posix()}"',
+        )
+        mismatch = mail(ws, "fetch", "--round", DEFAULT_ROUND)
+        assert mismatch.exit_code == 3 and "证书未通过验证" in mismatch.output, mismatch.output
+    own, own_key = certificate(tmp_path, "127.0.0.1")
+    with tls_imap(own, own_key) as port:
+        _set(ws, f'ca_file = "{elsewhere.as_posix()}"', f'ca_file = "{own.as_posix()}"')
+        text = (ws / "xlflow.toml").read_text("utf-8")
+        old_port = text.split("imap_port = ", 1)[1].split("\n", 1)[0]
+        _set(ws, f"imap_port = {old_port}", f"imap_port = {port}")
+        trusted = mail(ws, "fetch", "--round", DEFAULT_ROUND)
+        assert trusted.exit_code == 0, trusted.output
+
+
+@pytest.mark.parametrize("mode", ["drop", "stall"])
+def test_a_server_that_hangs_up_or_stalls_mid_fetch(
+    ws: Path, forms: dict[str, Path], mailbox: Servers, tmp_path: Path, mode: str
+) -> None:
+    from .mailserver import Proxy
+
+    with_account(ws, mailbox)
+    for n, division in enumerate((PLAN, "高新技术及产业化处", "资源配置与诚信建设处")):
+        deliver(
+            mailbox,
+            a_return(
+                forms[division], tmp_path / f"{n}.xlsx", f"d{n}@example.gov.cn", f"{division}.xlsx"
+            ),
+        )
+    proxy = Proxy(mailbox.imap_port, mode, after=1)
+    try:
+        _set(ws, f"imap_port = {mailbox.imap_port}", f"imap_port = {proxy.port}")
+        _set(ws, "timeout_seconds = 5", "timeout_seconds = 2")
+        cut = mail(ws, "fetch", "--round", DEFAULT_ROUND)
+        assert cut.exit_code == 3 and "连接中断" in cut.output and "已收取 1 封" in cut.output, (
+            cut.output
+        )
+    finally:
+        proxy.close()
+    assert len([p for p in (ws / "inbox").iterdir() if p.suffix == ".eml"]) == 1
+    _set(ws, f"imap_port = {proxy.port}", f"imap_port = {mailbox.imap_port}")
+    rest = json.loads(mail(ws, "fetch", "--round", DEFAULT_ROUND, "--json").output)
+    assert len(rest["saved"]) == 2 and rest["already_fetched"] == 1
+    assert len([p for p in (ws / "inbox").iterdir() if p.suffix == ".eml"]) == 3
+
+
+def test_killed_mid_fetch_then_fetched_again_saves_each_once(
+    ws: Path, forms: dict[str, Path], mailbox: Servers, tmp_path: Path
+) -> None:
+    """kill -9 (TerminateProcess on Windows) while the messages come, then a fetch again."""
+    import os
+    import subprocess
+    import sys
+
+    from .mailserver import Proxy
+
+    with_account(ws, mailbox)
+    divisions = list(forms)[:5]
+    for n, division in enumerate(divisions):
+        deliver(
+            mailbox,
+            a_return(
+                forms[division], tmp_path / f"{n}.xlsx", f"d{n}@example.gov.cn", f"{division}.xlsx"
+            ),
+        )
+    before = flags(mailbox)
+    proxy = Proxy(mailbox.imap_port, "slow", delay=1.0)
+    _set(ws, f"imap_port = {mailbox.imap_port}", f"imap_port = {proxy.port}")
+    inbox = ws / "inbox"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "xlflow", "mail", "fetch", "-w", str(ws), "--round", DEFAULT_ROUND],
+        env={**os.environ, "XLFLOW_MAIL_PASSWORD": PASSWORD},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        until = time.monotonic() + 120
+        while not any(p.suffix == ".eml" for p in inbox.iterdir()):
+            assert process.poll() is None and time.monotonic() < until, "nothing was fetched"
+            time.sleep(0.05)
+        process.kill()
+        process.wait(30)
+    finally:
+        proxy.close()
+    killed = {p.name for p in inbox.iterdir() if p.suffix == ".eml"}
+    assert 1 <= len(killed) < 5
+    _set(ws, f"imap_port = {proxy.port}", f"imap_port = {mailbox.imap_port}")
+    assert mail(ws, "fetch", "--round", DEFAULT_ROUND).exit_code == 0
+    after = {p.name for p in inbox.iterdir() if p.suffix == ".eml"}
+    assert killed <= after and len(after) == 5
+    assert not [p for p in inbox.iterdir() if p.suffix != ".eml" and p.name != ".gitkeep"]
+    assert flags(mailbox) == before
