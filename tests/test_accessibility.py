@@ -74,6 +74,12 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     (root / "inbox" / "不知道是什么.xlsx").write_bytes(b"not a workbook")
     run(["collect", "-w", str(root), "--round", R])
     run(["generate", "-w", str(root), "--round", "2019-H2", "--prefill-from", R])
+    settings = root / "xlflow.toml"  # an account: the mailbox's pages list who gets what
+    settings.write_text(
+        settings.read_text("utf-8")
+        + '\n[mail]\nhost = "mail.example.gov.cn"\nuser = "kjj@example.gov.cn"\n',
+        "utf-8",
+    )
     server = Console(root)
     server.forms = forms  # type: ignore[attr-defined]
     yield server
@@ -97,6 +103,9 @@ def _pages(served: Console) -> list[str]:
         *(f"/r/{R}/d/{quote(d)}" for d in divisions[:5]),  # rejected, accepted, missing
         f"/r/{R}/f/{nobody}",
         f"/r/{R}/reminders",
+        f"/r/{R}/mail",
+        f"/r/{R}/mail/send/forms",
+        f"/r/{R}/mail/send/receipts",
         "/r/2019-H2",
         "/register",
         "/register/5",

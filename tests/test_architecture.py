@@ -42,7 +42,7 @@ STAGES: list[tuple[str, list[str]]] = [
                    "history", "bulletin", "data"]),
     ("relay", ["forward", "rollup"]),
     ("mail", ["account", "structure", "fetch", "send"]),
-    ("web", ["outputs", "jobs", "console", "guard", "rounds", "board", "downloads", "tasks", "revision", "feed", "app"]),
+    ("web", ["outputs", "jobs", "console", "guard", "rounds", "board", "downloads", "mailbox", "tasks", "revision", "feed", "app"]),
     ("surfaces", ["demo", "launcher", "cli.shared", "cli.setup", "cli.rounds", "cli.decisions", "cli.organisation",
                   "cli.year", "cli.data", "cli.mail", "cli.console", "cli.main", "__main__", "__init__"]),
 ]  # fmt: skip

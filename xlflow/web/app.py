@@ -24,12 +24,20 @@ from waitress import create_server
 from ..errors import Busy
 from ..intake.upload import MAX_FILES
 from ..workspace import Workspace
-from . import board, downloads, feed, revision, rounds, tasks
+from . import board, downloads, feed, mailbox, revision, rounds, tasks
 from .console import EXTENSION, Console, WebConfig
 from .guard import install
 from .jobs import Jobs
 
-PAGES = (rounds.pages, board.pages, downloads.pages, tasks.pages, revision.pages, feed.pages)
+PAGES = (
+    rounds.pages,
+    board.pages,
+    downloads.pages,
+    mailbox.pages,
+    tasks.pages,
+    revision.pages,
+    feed.pages,
+)
 
 
 def create_app(config: WebConfig) -> Flask:

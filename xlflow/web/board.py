@@ -82,7 +82,7 @@ def _start_collect(round_id: str, label: str, received: dict[str, Any]) -> Job:
     return console().jobs.start(round_id, label, work)
 
 
-def _job_response(job: Job) -> BaseResponse | str:
+def job_response(job: Job) -> BaseResponse | str:
     if request.headers.get("HX-Request"):
         return render_template("job.html", job=job, fragment=True)
     return redirect(url_for("board.job_page", job_id=job.id), 303)
@@ -97,13 +97,13 @@ def upload(round_id: str) -> BaseResponse | str:
         raise Invalid("没有选择文件。请把收到的表格、邮件或压缩包拖到框里，或点“选择文件”。")
     result = receive(ws, [Upload(sent_name(f), f.stream) for f in files])
     job = _start_collect(rnd.id, "核验收到的文件", {"received": result.to_dict()})
-    return _job_response(job)
+    return job_response(job)
 
 
 @pages.post("/r/<round_id>/collect")
 def recollect(round_id: str) -> BaseResponse | str:
     rnd = round_status(console().ws, round_id).round
-    return _job_response(_start_collect(rnd.id, "重新核验 inbox 中的文件", {}))
+    return job_response(_start_collect(rnd.id, "重新核验 inbox 中的文件", {}))
 
 
 @pages.get("/jobs/<job_id>")
@@ -112,7 +112,8 @@ def job_page(job_id: str) -> BaseResponse | str:
     if job is None:
         abort(404)
     if job.finished and not job.error:
-        target = url_for("board.board", round_id=job.round_id, job=job.id)
+        target = job.target or url_for("board.board", round_id=job.round_id)
+        target += ("&" if "?" in target else "?") + f"job={job.id}"
         if request.headers.get("HX-Request"):
             response = Response("", 204)
             response.headers["HX-Redirect"] = target

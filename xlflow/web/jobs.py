@@ -1,4 +1,5 @@
-"""Collects started from the browser, followed by the progress bar."""
+"""Collects (and the mailbox's fetches and sends) started from the browser, followed by
+the progress bar."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ class Job:
     finished: bool = False
     error: str = ""
     summary: dict[str, Any] = field(default_factory=dict)
+    target: str = ""  # the page that shows the result; the round's board where ""
 
     @property
     def percent(self) -> int:
@@ -43,8 +45,10 @@ class Jobs:
         self._jobs: dict[str, Job] = {}
         self._guard = threading.Lock()
 
-    def start(self, round_id: str, label: str, work: Callable[[Job], dict[str, Any]]) -> Job:
-        job = Job(uuid.uuid4().hex, round_id, label)
+    def start(
+        self, round_id: str, label: str, work: Callable[[Job], dict[str, Any]], target: str = ""
+    ) -> Job:
+        job = Job(uuid.uuid4().hex, round_id, label, target=target)
         with self._guard:
             self._jobs[job.id] = job
 
