@@ -2,7 +2,7 @@
 # Build xlflow.exe for Windows (x64) on Linux, and pack it as dist/xlflow-windows-amd64.zip:
 # PyInstaller's Windows wheel, run by the official embeddable CPython 3.11 for Windows under
 # Wine (the test bed of .ci/windows/bed.sh, which installs what it needs). On a Windows PC
-# the same spec builds it directly: pip install -e .[web] pyinstaller, then
+# the same spec builds it directly: pip install -e .[web,mail] pyinstaller, then
 # python -m PyInstaller packaging\xlflow.spec.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"

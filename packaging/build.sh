@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the self-contained xlflow bundle for this machine's system into dist/xlflow/
 # (dist/xlflow/xlflow, or xlflow.exe on Windows) and pack it as dist/xlflow-<os>-<arch>.tar.gz
-# (.zip on Windows). Needs: pip install -e '.[web]' pyinstaller
+# (.zip on Windows). Needs: pip install -e '.[web,mail]' pyinstaller
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"

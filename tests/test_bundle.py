@@ -26,7 +26,7 @@ PROGRAM = Path(
     os.environ.get("XLFLOW_BUNDLE")
     or REPO / "dist" / "xlflow" / ("xlflow.exe" if sys.platform == "win32" else "xlflow")
 )
-BUILD = "pip install -e '.[web]' pyinstaller && bash packaging/build.sh"
+BUILD = "pip install -e '.[web,mail]' pyinstaller && bash packaging/build.sh"
 # what the program writes into a pipe: UTF-8, or on Windows the system's code page (GBK on
 # a Chinese PC), as a scheduled task's log gets it (docs/install.md)
 OUTPUT_ENCODING = locale.getpreferredencoding(False) if sys.platform == "win32" else "utf-8"
