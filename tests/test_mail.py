@@ -546,3 +546,140 @@ def test_killed_mid_fetch_then_fetched_again_saves_each_once(
     assert killed <= after and len(after) == 5
     assert not [p for p in inbox.iterdir() if p.suffix != ".eml" and p.name != ".gitkeep"]
     assert flags(mailbox) == before
+
+
+def test_a_whole_round_through_the_mail(ws: Path, mailbox: Servers, tmp_path: Path) -> None:
+    """Forms sent to each division's own mailbox; each division opens its mail, fills the
+    form it received by its header labels and replies; fetch --collect takes every reply;
+    each receipt goes back. Run again, fetch and send change nothing."""
+    run(["generate", "-w", str(ws), "--round", DEFAULT_ROUND, "--deadline", "2099-07-10"])
+    with_account(ws, mailbox)
+    divisions = json.loads(
+        run(["status", "-w", str(ws), "--round", DEFAULT_ROUND, "--json"]).output
+    )
+    names = [d["division"] for d in divisions["divisions"]]
+    address = {name: f"d{n}@example.gov.cn" for n, name in enumerate(names)}
+    edit_directory(ws, {name: {"电子邮箱": address[name]} for name in names})
+    assert mail(ws, "send", "--round", DEFAULT_ROUND, "--what", "forms", "--send").exit_code == 0
+
+    # the mail server delivers each message into its recipient's own mailbox
+    conn = mailbox.imap()
+    for received in mailbox.smtp.received:
+        for to in received.recipients:
+            box = to.split("@")[0]
+            conn.create(box)
+            assert conn.append(box, None, None, received.data)[0] == "OK"
+    mailbox.smtp.received.clear()
+    # each division opens its mail, fills the form it got and replies to the office
+    for n, name in enumerate(names):
+        conn.select(address[name].split("@")[0], readonly=True)
+        _, data = conn.uid("FETCH", "1:*", "(BODY.PEEK[])")
+        got = [
+            email.message_from_bytes(p[1], policy=email.policy.default)
+            for p in data
+            if isinstance(p, tuple)
+        ]
+        assert len(got) == 1, name
+        form = next(got[0].iter_attachments())
+        blank = tmp_path / f"{n}-收到.xlsx"
+        blank.write_bytes(form.get_content())
+        reply = a_return(blank, tmp_path / form.get_filename(), f"{name} <{address[name]}>")
+        reply["In-Reply-To"] = got[0]["Message-ID"]
+        del reply["Subject"]
+        reply["Subject"] = "回复：" + str(got[0]["Subject"])
+        assert conn.append("INBOX", None, None, reply.as_bytes())[0] == "OK"
+    conn.logout()
+    before = flags(mailbox)
+
+    fetched = mail(ws, "fetch", "--round", DEFAULT_ROUND, "--collect")
+    assert fetched.exit_code == 0, fetched.output
+    assert (
+        f"新收取 {len(names)} 封" in fetched.output
+        and f"已采用 {len(names)}/{len(names)}" in fetched.output
+    )
+    receipts = json.loads(
+        mail(ws, "send", "--round", DEFAULT_ROUND, "--what", "receipts", "--send", "--json").output
+    )
+    assert {m["division"] for m in receipts["messages"] if m["sent"]} == set(names)
+    assert sorted(r.recipients[0] for r in mailbox.smtp.received) == sorted(address.values())
+    for received in mailbox.smtp.received:
+        msg = email.message_from_bytes(received.data, policy=email.policy.default)
+        assert "回执" in next(msg.iter_attachments()).get_filename()
+
+    # again: nothing fetched, nothing sent, the mailbox as it was
+    again = json.loads(mail(ws, "fetch", "--round", DEFAULT_ROUND, "--json").output)
+    assert again["saved"] == [] and again["already_fetched"] == len(names)
+    for what in ("forms", "receipts"):
+        said = json.loads(
+            mail(ws, "send", "--round", DEFAULT_ROUND, "--what", what, "--send", "--json").output
+        )
+        assert not any(m["sent"] for m in said["messages"]), what
+    assert len(mailbox.smtp.received) == len(names)
+    assert flags(mailbox) == before
+
+
+def _job(server: Any, status: int, headers: dict[str, str]) -> str:
+    """Follow a job the console started to the page that shows its result."""
+    from urllib.parse import urlsplit
+
+    assert status == 303, (status, headers)
+    where = urlsplit(headers["Location"]).path
+    until = time.monotonic() + 120
+    while True:
+        status, page, headers = server.request("GET", where)
+        if status == 303:
+            target = urlsplit(headers["Location"])
+            return str(server.request("GET", f"{target.path}?{target.query}")[1])
+        assert status == 200 and "未完成" not in page, page
+        assert time.monotonic() < until, page
+        time.sleep(0.2)
+
+
+def test_the_console_lists_every_recipient_before_it_sends_and_fetches_with_progress(
+    ws: Path, forms: dict[str, Path], mailbox: Servers, tmp_path: Path
+) -> None:
+    import os
+    from urllib.parse import quote
+
+    from .test_web import Console
+
+    with_account(ws, mailbox)
+    _addresses(ws)
+    server = Console(ws, env={**os.environ, "XLFLOW_MAIL_PASSWORD": PASSWORD})
+    try:
+        board = server.request("GET", f"/r/{DEFAULT_ROUND}")[1]
+        assert f"/r/{DEFAULT_ROUND}/mail" in board
+        page = server.request("GET", f"/r/{DEFAULT_ROUND}/mail")[1]
+        assert "demouser" in page and "从邮箱收取并核验" in page
+        status, page, _ = server.request("GET", f"/r/{DEFAULT_ROUND}/mail/send/forms")
+        assert status == 200
+        for address in (
+            "zcgh@example.gov.cn",
+            "gxc@example.gov.cn；gxc2@example.gov.cn",
+            "zypz@example.gov.cn",
+        ):
+            assert address in page, address
+        assert "单位名录中没有" in page and "确认发送 3 封" in page
+        assert mailbox.smtp.received == []  # the list is shown, nothing is sent
+        token = server.csrf()
+        fields = f"csrf_token={token}&" + "&".join(
+            f"division={quote(d)}" for d in (PLAN, "高新技术及产业化处", "资源配置与诚信建设处")
+        )
+        done = _job(server, *server.post_form(f"/r/{DEFAULT_ROUND}/mail/send/forms", fields)[::2])
+        assert "已发送 3 封" in done and len(mailbox.smtp.received) == 3
+        again = server.request("GET", f"/r/{DEFAULT_ROUND}/mail/send/forms")[1]
+        assert "没有要发送的邮件" in again and "发过" in again
+
+        deliver(
+            mailbox,
+            a_return(forms[PLAN], tmp_path / "r.xlsx", "zcgh@example.gov.cn", "政策规划处.xlsx"),
+        )
+        status, _, headers = server.post_form(
+            f"/r/{DEFAULT_ROUND}/mail/fetch", f"csrf_token={token}"
+        )
+        done = _job(server, status, headers)
+        assert "新收取 1 封" in done and "已采用 1" in done, done
+        forged = server.post_form(f"/r/{DEFAULT_ROUND}/mail/send/forms", "division=x")[0]
+        assert forged in (400, 403)
+    finally:
+        server.stop()
