@@ -326,7 +326,10 @@ REQUIRED = {
     "writers": ("XLFLOW_REQUIRE_WRITERS", "Node.js and the writers in tests/writers"),
     "browser": ("XLFLOW_REQUIRE_BROWSER", "Debian's chromium and chromium-driver"),
     "bundle": ("XLFLOW_REQUIRE_BUNDLE", "the self-contained build (bash packaging/build.sh)"),
-    "mailserver": ("XLFLOW_REQUIRE_MAIL", "pymap and aiosmtpd (pip install pymap aiosmtpd)"),
+    "mailserver": (
+        "XLFLOW_REQUIRE_MAIL",
+        "pymap and aiosmtpd (pip install pymap aiosmtpd), and on Linux Debian's dovecot-imapd",
+    ),
 }
 _skipped: dict[str, list[str]] = {marker: [] for marker in REQUIRED}
 

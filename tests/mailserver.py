@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import imaplib
+import shutil
 import socket
 import subprocess
 import sys
@@ -78,11 +79,35 @@ class Servers:
     imap_port: int
     smtp_port: int
     smtp: SmtpKeeper
+    user: str = USER  # the office's account
+    logins: bool = False  # a login per address (Dovecot), else a folder per address (pymap)
 
-    def imap(self) -> imaplib.IMAP4:
+    def imap(self, user: str | None = None) -> imaplib.IMAP4:
         conn = imaplib.IMAP4("127.0.0.1", self.imap_port, timeout=30)
-        conn.login(USER, PASSWORD)
+        conn.login(user or self.user, PASSWORD)
         return conn
+
+    def _box(self, address: str) -> tuple[imaplib.IMAP4, str]:
+        local = address.split("@")[0]
+        if self.logins:
+            return self.imap(local), "INBOX"
+        conn = self.imap()
+        conn.create(local)
+        return conn, local
+
+    def deliver_to(self, address: str, data: bytes) -> None:
+        """What the mail server does with a message for `address`: into its mailbox."""
+        conn, box = self._box(address)
+        assert conn.append(box, None, None, data)[0] == "OK"
+        conn.logout()
+
+    def read(self, address: str) -> list[bytes]:
+        """Every message in `address`'s mailbox, as its owner opens it."""
+        conn, box = self._box(address)
+        conn.select(box, readonly=True)
+        _, data = conn.uid("FETCH", "1:*", "(BODY.PEEK[])")
+        conn.logout()
+        return [part[1] for part in data if isinstance(part, tuple)]
 
     def settings(self) -> str:
         """The [mail] section of xlflow.toml for these servers."""
@@ -94,25 +119,101 @@ class Servers:
             'security = "none"\n'
             'plaintext_login = "允许明文发送密码"\n'
             "timeout_seconds = 5\n"
-            f'user = "{USER}"\n'
+            f'user = "{self.user}"\n'
             'sender = "kjj@example.gov.cn"\n'
         )
 
 
+def dovecot_missing() -> str:
+    """'' where Dovecot can run here, else what to install."""
+    if sys.platform == "win32":
+        return "Dovecot runs on Linux only"
+    return "" if shutil.which("dovecot") else "apt-get install dovecot-imapd"
+
+
+DOVECOT_CONF = """protocols = imap
+listen = 127.0.0.1
+base_dir = {root}/run
+state_dir = {root}/state
+log_path = {root}/dovecot.log
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+mail_location = maildir:{root}/mail/%u
+first_valid_uid = 0
+{users}
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {root}/passwd
+}}
+userdb {{
+  driver = static
+  args = uid={uid} gid={gid} home={root}/mail/%u
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+"""
+
+
 @contextlib.contextmanager
-def mail_servers() -> Iterator[Servers]:
+def _dovecot(users: list[str]) -> Iterator[int]:
+    """Debian's Dovecot in the foreground, its configuration, users (each with PASSWORD)
+    and maildirs in a folder of its own; its IMAP port."""
+    import grp
+    import os
+    import pwd
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="xlflow-dovecot-"))
+    root.chmod(0o755)  # Dovecot's own user reads its configuration and writes the mail
+    for sub in ("run", "state", "mail"):
+        (root / sub).mkdir()
+    if os.geteuid() == 0:
+        uid, gid, who = "dovecot", "dovecot", ""
+        shutil.chown(root / "mail", "dovecot", "dovecot")
+    else:  # as this user throughout
+        me, group = pwd.getpwuid(os.getuid()).pw_name, grp.getgrgid(os.getgid()).gr_name
+        uid, gid = me, group
+        who = f"default_internal_user = {me}\ndefault_internal_group = {group}\ndefault_login_user = {me}"
+    (root / "passwd").write_text("".join(f"{u}:{{PLAIN}}{PASSWORD}::::::\n" for u in users))
+    port = free_port()
+    conf = root / "dovecot.conf"
+    conf.write_text(DOVECOT_CONF.format(root=root, port=port, uid=uid, gid=gid, users=who))
+    process = subprocess.Popen(
+        ["dovecot", "-F", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        _wait_for(port, process)
+        yield port
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def mail_servers(dovecot_users: list[str] | None = None) -> Iterator[Servers]:
+    """pymap and aiosmtpd; with `dovecot_users`, Debian's Dovecot instead of pymap, with
+    a login for the office ("office") and for each of those users."""
     from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import AuthResult, LoginPassword
 
     def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> Any:
-        ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
-            USER.encode(),
-            PASSWORD.encode(),
+        ok = (
+            isinstance(data, LoginPassword)
+            and data.login in (USER.encode(), b"office")  # pymap's account, Dovecot's
+            and data.password == PASSWORD.encode()
         )
         return AuthResult(success=ok)
 
-    imap_port, smtp_port = free_port(), free_port()
-    pymap = _start_pymap(imap_port)
+    smtp_port = free_port()
     keeper = SmtpKeeper()
     smtp = Controller(
         keeper,
@@ -123,12 +224,20 @@ def mail_servers() -> Iterator[Servers]:
     )
     smtp.start()
     try:
-        _wait_for(imap_port, pymap)
-        yield Servers(imap_port, smtp_port, keeper)
+        if dovecot_users is None:
+            imap_port = free_port()
+            pymap = _start_pymap(imap_port)
+            try:
+                _wait_for(imap_port, pymap)
+                yield Servers(imap_port, smtp_port, keeper)
+            finally:
+                pymap.kill()
+                pymap.communicate(timeout=30)
+        else:
+            with _dovecot(["office", *dovecot_users]) as imap_port:
+                yield Servers(imap_port, smtp_port, keeper, "office", logins=True)
     finally:
         smtp.stop()
-        pymap.kill()
-        pymap.communicate(timeout=30)
 
 
 class Proxy:

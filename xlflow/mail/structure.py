@@ -159,15 +159,31 @@ def summaries(data: Sequence[Any]) -> list[Summary]:
 
 
 def _broken(structure: Any) -> bool:
-    """No structure at all, or a multipart with no part in it (its boundary missing or
-    wrong): the server could not make the message out."""
+    """No structure at all, or a multipart whose parts were not found (its boundary
+    missing or wrong): pymap describes it with no part, Dovecot with one empty text part."""
     if not isinstance(structure, list) or not structure:
         return True
     if isinstance(structure[0], list):
-        return False
+        leaves = list(_leaves(structure))
+        return not leaves or all(_size(leaf) == 0 for leaf in leaves)
     if len(structure) < 2 or not isinstance(structure[1], str):
-        return True  # a subtype alone: a multipart whose parts were not found
+        return True  # a subtype alone: a multipart with no part in it
     return str(structure[0]).lower() == "multipart"
+
+
+def _leaves(structure: list[Any]) -> Iterator[list[Any]]:
+    for part in structure:
+        if isinstance(part, list) and part and isinstance(part[0], list):
+            yield from _leaves(part)
+        elif isinstance(part, list) and len(part) > 6 and isinstance(part[0], str):
+            yield part
+
+
+def _size(part: list[Any]) -> int:
+    try:
+        return int(part[6])
+    except (TypeError, ValueError):
+        return -1
 
 
 def _pairs(items: list[Any]) -> Iterator[tuple[str, Any]]:
