@@ -97,6 +97,16 @@ def a_return(form: Path, out: Path, sender: str, name: str | None = None) -> Ema
     return msg
 
 
+def a_pdf(subject: str) -> EmailMessage:
+    """A mail with an attachment that is not a return."""
+    pdf = EmailMessage()
+    pdf["From"] = "other@example.gov.cn"
+    pdf["Subject"] = subject
+    pdf.set_content("见附件")
+    pdf.add_attachment(b"%PDF-1.4", maintype="application", subtype="pdf", filename="通知.pdf")
+    return pdf
+
+
 def flags(servers: Servers) -> dict[str, str]:
     conn = servers.imap()
     conn.select("INBOX", readonly=True)
@@ -120,18 +130,14 @@ def test_fetch_saves_each_return_once_and_leaves_the_mailbox_as_it_was(
     chat["Subject"] = "开会通知"
     chat.set_content("明天开会。")
     deliver(mailbox, chat)
-    pdf = EmailMessage()
-    pdf["From"] = "other@example.gov.cn"
-    pdf["Subject"] = "文件"
-    pdf.set_content("见附件")
-    pdf.add_attachment(b"%PDF-1.4", maintype="application", subtype="pdf", filename="通知.pdf")
-    deliver(mailbox, pdf)
+    deliver(mailbox, a_pdf("文件"))
     before = flags(mailbox)
 
     result = mail(ws, "fetch", "--round", DEFAULT_ROUND, "--json")
     assert result.exit_code == 0, result.output
     said = json.loads(result.output)
     assert said["examined"] == 3 and len(said["saved"]) == 1, said
+    assert [p["subject"] for p in said["passed"]] == ["文件"]  # the PDF named, the chat not
     saved = Path(said["saved"][0]["path"])
     assert saved.parent == ws / "inbox" and saved.suffix == ".eml"
     assert "政策规划处" in saved.name and said["saved"][0]["attachments"] == ["政策规划处填报.xlsx"]
@@ -409,12 +415,7 @@ def test_what_is_not_fetched_is_named_never_lost(
     """A PDF, a message whose MIME is broken, and a 60 MB message are left in the box and
     each named; a message with 1,000 attachments is saved whole."""
     with_account(ws, mailbox)
-    pdf = EmailMessage()
-    pdf["From"] = "other@example.gov.cn"
-    pdf["Subject"] = "通知"
-    pdf.set_content("见附件")
-    pdf.add_attachment(b"%PDF-1.4", maintype="application", subtype="pdf", filename="通知.pdf")
-    deliver(mailbox, pdf)
+    deliver(mailbox, a_pdf("通知"))
     broken = (
         b"From: zypz@example.gov.cn\r\nSubject: broken\r\nMIME-Version: 1.0\r\n"
         b'Content-Type: multipart/mixed; boundary="AAA"\r\n\r\n--BBB\r\n'
