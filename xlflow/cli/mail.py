@@ -105,6 +105,12 @@ def fetch(
     elif result.saved and not as_json:
         where = f" --round {round_id}" if round_id else " --round 轮次"
         echo(f"下一步：xlflow collect{where}（或下次加 --collect）")
+    waiting = [p for p in result.passed if p.may_be_a_return]
+    if waiting:
+        # exit 1: a return may still wait in the mailbox (too large, unreadable)
+        if not as_json:
+            echo(f"有 {len(waiting)} 封可能是报送的邮件留在邮箱中未收取，见上。")
+        raise SystemExit(1)
 
 
 def _names(names: tuple[str, ...]) -> str:
@@ -166,6 +172,8 @@ def send(
                 result = send_mail(ws, round_id, what, only, really, resend, secret, _progress(bar))
     if as_json:
         print_json(result.to_dict())
+        if result.failed:
+            raise SystemExit(1)
         return
     rows = []
     for o in result.planned:

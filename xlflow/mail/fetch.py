@@ -46,11 +46,18 @@ class Saved:
 
 @dataclass(frozen=True)
 class Passed:
-    """A message left in the mailbox, and why."""
+    """A message left in the mailbox, and why. `kind`: not_a_return (its attachments are
+    not returns), too_large, broken (its structure unreadable), unreadable (the server
+    would not give it): all but the first may be a return that still waits."""
 
     sender: str
     subject: str
     why: str
+    kind: str = "not_a_return"
+
+    @property
+    def may_be_a_return(self) -> bool:
+        return self.kind != "not_a_return"
 
 
 @dataclass
@@ -77,7 +84,10 @@ class FetchResult:
                 }
                 for s in self.saved
             ],
-            "passed": [{"from": p.sender, "subject": p.subject, "why": p.why} for p in self.passed],
+            "passed": [
+                {"from": p.sender, "subject": p.subject, "why": p.why, "kind": p.kind}
+                for p in self.passed
+            ],
         }
 
 
@@ -183,6 +193,7 @@ def _take(
     if not summary.attachments:
         # nothing collect reads; a message with an attachment is named all the same, so
         # that no return is left behind unseen
+        kind = "broken" if summary.broken else "not_a_return"
         if summary.broken:
             why = "邮件的结构服务器无法识别，未收取：请在邮箱中打开查看，必要时请对方重新发送"
         elif summary.others:
@@ -190,7 +201,7 @@ def _take(
             why = f"附件 {shown} 不是报送文件（表格、压缩包或邮件），未收取"
         else:
             return  # a message without an attachment: not a return
-        result.passed.append(Passed(_sender(said), _subject(said), why))
+        result.passed.append(Passed(_sender(said), _subject(said), why, kind))
         return
     if summary.message_id and summary.message_id in known:
         result.already += 1
@@ -204,13 +215,15 @@ def _take(
                 f"邮件 {summary.size / 1048576:.1f} MB，超过单个文件上限 "
                 f"{ws.settings.limits.max_file_mb:g} MB（[limits] max_file_mb），未收取；"
                 "请对方压缩或分开发送",
+                "too_large",
             )
         )
         return
     status, data = conn.uid("FETCH", summary.uid, "(BODY.PEEK[])")
     raw = next((part[1] for part in data if isinstance(part, tuple)), None)
     if status != "OK" or not isinstance(raw, bytes):
-        result.passed.append(Passed("", "", f"邮件 UID {summary.uid} 无法下载（{_text(data)}）"))
+        why = f"邮件 UID {summary.uid} 无法下载（{_text(data)}）"
+        result.passed.append(Passed("", "", why, "unreadable"))
         return
     sha = hashlib.sha256(raw).hexdigest()
     if sha in known:
