@@ -199,6 +199,29 @@ def test_a_fetch_cut_off_midway_loses_and_duplicates_nothing(
     assert json.loads(mail(ws, "fetch", "--round", DEFAULT_ROUND, "--json").output)["saved"] == []
 
 
+def test_a_file_of_the_same_name_in_the_inbox_is_never_written_over(
+    ws: Path, forms: dict[str, Path], mailbox: Servers, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    with_account(ws, mailbox)
+    deliver(
+        mailbox,
+        a_return(forms[PLAN], tmp_path / "x.xlsx", "zcgh@example.gov.cn", "政策规划处.xlsx"),
+    )
+    first = Path(
+        json.loads(mail(ws, "fetch", "--round", DEFAULT_ROUND, "--json").output)["saved"][0]["path"]
+    )
+    # as if the fetch had never been recorded, and someone's file had taken its name
+    with sqlite3.connect(ws / ".xlflow" / "ledger.sqlite") as db:
+        db.execute("DELETE FROM mail_fetched")
+    first.write_bytes(b"someone else's file")
+    again = json.loads(mail(ws, "fetch", "--round", DEFAULT_ROUND, "--json").output)
+    second = Path(again["saved"][0]["path"])
+    assert second != first and second.stem.startswith(first.stem)  # more of the hash
+    assert first.read_bytes() == b"someone else's file"
+
+
 def test_fetch_says_what_is_wrong(ws: Path, forms: dict[str, Path], mailbox: Servers) -> None:
     unset = mail(ws, "fetch", "--round", DEFAULT_ROUND)
     assert unset.exit_code == 3 and "[mail]" in unset.output and "Traceback" not in unset.output

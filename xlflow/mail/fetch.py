@@ -230,9 +230,9 @@ def _take(
         result.already += 1
         return
     head = BytesHeaderParser(policy=compat32).parsebytes(raw)
-    path = ws.inbox / _name(head, sha)
     with folder_lock(ws.lock_path, "收取邮件", wait_seconds=30):
-        if not (path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == sha):
+        path = _free(ws.inbox, head, sha)
+        if not path.is_file():
             atomic_write(path, raw)
         with Ledger(ws.ledger_path) as ledger:
             ledger.record_fetched(
@@ -242,7 +242,22 @@ def _take(
     result.saved.append(Saved(path, _sender(head), _subject(head), summary.attachments))
 
 
-def _name(head: Any, sha: str) -> str:
+def _free(inbox: Path, head: Any, sha: str) -> Path:
+    """Where the message goes: its name, or the same file already there (a fetch cut off
+    before it was recorded); a file of that name with other bytes is never written over,
+    the name takes more of the hash instead."""
+    for length in (8, 16, 64):
+        path = inbox / _name(head, sha, length)
+        if not path.exists() or (path.is_file() and _sha256(path) == sha):
+            return path
+    raise MailError(f"inbox/ 中已有与 {path.name} 同名的其他文件，无法保存这封邮件。")
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _name(head: Any, sha: str, length: int = 8) -> str:
     """date_sender_hash.eml: in the order received, whose, and never two alike."""
     try:
         when = email.utils.parsedate_to_datetime(head.get("Date", ""))
@@ -251,7 +266,7 @@ def _name(head: Any, sha: str) -> str:
         stamp = "00000000-000000"
     name, address = email.utils.parseaddr(_decode(head.get("From", "")))
     who = safe_filename(name or address.split("@")[0] or "未知发件人", 30)
-    return f"{stamp}_{who}_{sha[:8]}.eml"
+    return f"{stamp}_{who}_{sha[:length]}.eml"
 
 
 def _sender(head: Any) -> str:
