@@ -287,7 +287,8 @@ def compare(results: list[dict[str, Any]], baseline: dict[str, Any]) -> list[str
     The naive pandas loop, run in both, is the yardstick: this shared machine's speed moves
     by a factor of three from one day to the next (the same release's merge took 1.2 s one
     day and 3.5 s another), so a step is judged by its ratio to the baseline divided by the
-    naive loop's, and the raw ratio is shown beside it."""
+    naive loop's, and the raw ratio is shown beside it; a step is named slower (or faster)
+    only where both ratios pass the noise."""
     kept = {r["returns"]: r for r in baseline["results"]}
     lines = []
     for result in results:
@@ -305,9 +306,14 @@ def compare(results: list[dict[str, Any]], baseline: dict[str, Any]) -> list[str
             noise = max(LEAST_NOISE, *(s.get(k, 0.0) for s in spreads for k in (step, YARDSTICK)))
             ratio = result[step] / max(then[step], 1e-9)
             judged = ratio / machine
-            verdict = (
-                "SLOWER" if judged > 1 + noise else ("faster" if judged < 1 - noise else "same")
-            )
+            # both must say so: the naive loop of one short run is noisy too, and a faster
+            # day's yardstick alone must not make an unchanged step look slower
+            if min(ratio, judged) > 1 + noise:
+                verdict = "SLOWER"
+            elif max(ratio, judged) < 1 - noise:
+                verdict = "faster"
+            else:
+                verdict = "same"
             lines.append(
                 f"N = {result['returns']:>5}  {step:<11} {then[step]:>8.3f} s -> {result[step]:>8.3f} s"
                 f"  x{ratio:.2f}, x{judged:.2f} for the machine  (noise ±{noise:.0%})  {verdict}"

@@ -47,3 +47,11 @@ def test_a_step_slower_than_the_machine_is_named() -> None:
     # a size the baseline does not have is said, not guessed
     other = bench.compare([{**_run(1.0, 0.5, 0.4, 0.5), "returns": 300}], baseline)
     assert other == ["N = 300: the baseline has no figures for this size"]
+
+
+def test_a_faster_machine_alone_does_not_make_a_step_slower() -> None:
+    """A short naive run that came out fast is not a step that got slow."""
+    bench = _bench()
+    baseline = {"results": [_run(1.0, 0.5, 0.4, 0.5)]}
+    lines = bench.compare([_run(0.6, 0.55, 0.4, 0.5)], baseline)
+    assert all(line.endswith("same") for line in lines[1:]), lines
