@@ -4,6 +4,7 @@ coordinator's word wins) and what is recomputed after."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 from collections.abc import Mapping
@@ -52,8 +53,12 @@ def process_file(ctx: IntakeContext, job: ReadJob) -> FileRecord:
         # the worker holds the bytes already: archiving here costs no second read
         target = Path(ctx.archive) / archive_name(record)
         if not target.exists():
-            # made durable for the whole run at once (os.sync) before the ledger commits
-            atomic_write(target, data, durable=False)
+            # made durable for the whole run at once (os.sync) before the ledger commits;
+            # a copy that cannot be made now (Windows: the same bytes being archived by a
+            # run killed a moment ago, whose worker still holds them) never costs the
+            # return its verdict: the run copies what is missing after the reads
+            with contextlib.suppress(OSError):
+                atomic_write(target, data, durable=False)
     return record
 
 
