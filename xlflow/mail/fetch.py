@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import email.utils
-import hashlib
 import imaplib
 import re
 from collections.abc import Callable
@@ -25,7 +24,7 @@ from typing import Any
 
 from ..config.model import MailSettings
 from ..errors import MailError
-from ..files import atomic_write, folder_lock
+from ..files import atomic_write, folder_lock, sha256_bytes, sha256_file
 from ..ledger.book import Ledger
 from ..text import safe_filename, visible
 from ..workspace import Workspace
@@ -225,7 +224,7 @@ def _take(
         why = f"邮件 UID {summary.uid} 无法下载（{_text(data)}）"
         result.passed.append(Passed("", "", why, "unreadable"))
         return
-    sha = hashlib.sha256(raw).hexdigest()
+    sha = sha256_bytes(raw)
     if sha in known:
         result.already += 1
         return
@@ -248,13 +247,9 @@ def _free(inbox: Path, head: Any, sha: str) -> Path:
     the name takes more of the hash instead."""
     for length in (8, 16, 64):
         path = inbox / _name(head, sha, length)
-        if not path.exists() or (path.is_file() and _sha256(path) == sha):
+        if not path.exists() or (path.is_file() and sha256_file(path) == sha):
             return path
     raise MailError(f"inbox/ 中已有与 {path.name} 同名的其他文件，无法保存这封邮件。")
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _name(head: Any, sha: str, length: int = 8) -> str:

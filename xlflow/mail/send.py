@@ -12,7 +12,6 @@ from __future__ import annotations
 import email
 import email.policy
 import email.utils
-import hashlib
 import smtplib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Invalid
+from ..files import sha256_bytes
 from ..intake.receipts import receipt_name
 from ..intake.remind import XLSX, write_reminders
 from ..ledger.book import Ledger
@@ -170,6 +170,7 @@ def plan(
         drafts = write_reminders(ws, round_id).drafts
         with Ledger(ws.ledger_path) as ledger:
             rnd = ledger.load_round(round_id)
+            sent = ledger.sent(rnd.id, what)
         items = [(d.division, d.path, _draft(d.path)) for d in drafts]
     else:
         with Ledger(ws.ledger_path) as ledger:
@@ -186,9 +187,6 @@ def plan(
                     if d.counted is not None
                 ]
             sent = ledger.sent(rnd.id, what)
-    if what == "reminders":
-        with Ledger(ws.ledger_path) as ledger:
-            sent = ledger.sent(rnd.id, what)
     unknown = [d for d in only if d not in {i[0] for i in items}]
     if unknown:
         raise Invalid(
@@ -201,7 +199,7 @@ def plan(
             continue
         outgoing = _outgoing(ws, rnd, what, division, path, draft, directory)
         before = sent.get((division, outgoing.sha256), "")
-        out.append(outgoing if resend else _with(outgoing, sent_at=before))
+        out.append(outgoing if resend else replace(outgoing, sent_at=before))
     return rnd, out
 
 
@@ -230,7 +228,7 @@ def _outgoing(
             problem=f"找不到附件 {shown}：请先运行 generate 或 collect",
         )
     data = path.read_bytes()
-    sha = hashlib.sha256(data).hexdigest()
+    sha = sha256_bytes(data)
     if draft is not None:
         msg = draft
         del msg["X-Unsent"]
@@ -265,10 +263,6 @@ def _draft(path: Path) -> EmailMessage:
     parsed = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
     assert isinstance(parsed, EmailMessage)
     return parsed
-
-
-def _with(o: Outgoing, sent_at: str) -> Outgoing:
-    return replace(o, sent_at=sent_at)
 
 
 def _said(exc: Any) -> str:
