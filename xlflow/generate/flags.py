@@ -114,10 +114,7 @@ def _row_flags(
         for f in settings.fields:
             c = field_cols[f.key]
             flag = sheet_ref(CHECK_SHEET, f"{col_letter(c)}{top}")
-            ws.conditional_format(
-                layout.first, c, layout.last, c,
-                {"type": "formula", "criteria": f"={flag}=1", "format": fmt.broken},
-            )  # fmt: skip
+            _red_while_flagged(ws, fmt, (layout.first, c, layout.last, c), flag)
     return broken
 
 
@@ -140,11 +137,15 @@ def _contact_flags(
         broken += bad
         write_flag(flags, r, c, breaks_formula(f, sheet_ref(task, ref), {}, settings), bad, fmt)
         flag = sheet_ref(CHECK_SHEET, "$" + col_letter(c) + "$" + str(r + 1))
-        ws.conditional_format(
-            r, c, r, end,
-            {"type": "formula", "criteria": f"={flag}=1", "format": fmt.broken},
-        )  # fmt: skip
+        _red_while_flagged(ws, fmt, (r, c, r, end), flag)
     return broken
+
+
+def _red_while_flagged(ws: Any, fmt: Formats, area: tuple[int, int, int, int], flag: str) -> None:
+    """The cells of `area` red while `flag` (a cell of the flag sheet) says they break a rule."""
+    ws.conditional_format(
+        *area, {"type": "formula", "criteria": f"={flag}=1", "format": fmt.broken}
+    )
 
 
 def _check_line(
