@@ -33,7 +33,7 @@ from bench import ROUND, _fill, make_folder, measure, median, xlflow
 
 HELD = (
     "import sys, importlib\n"
-    "consolidate = importlib.import_module('xlflow.reporting.consolidate')\n"
+    "consolidate = importlib.import_module('xlflow.reporting.workbook.book')\n"
     "consolidate.STREAM_ABOVE = 10 ** 9\n"
     "from xlflow.cli.main import main\n"
     "sys.argv = ['xlflow', *sys.argv[1:]]\n"
