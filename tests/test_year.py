@@ -324,6 +324,33 @@ def test_a_copied_progress_text_is_flagged(year: dict[str, Any]) -> None:
     }
 
 
+def test_the_scorecard_reads_a_return_s_values_only_to_compare_them(
+    year: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A year of 10,000 returns once held every answer of every round at once (80 MiB a
+    round, merge's peak at 10,000 returns went from 86 to 164 MiB): the values are now
+    read a file at a time, and only for a division with two answers to compare."""
+    from xlflow.reporting.scorecard import scorecard
+    from xlflow.workspace import Workspace
+
+    asked: list[tuple[str, str]] = []
+    said = Ledger.said
+
+    def counting(self: Ledger, round_id: str, path: str, sha: str, fields: Any) -> Any:
+        asked.append((round_id, path))
+        return said(self, round_id, path, sha, fields)
+
+    monkeypatch.setattr(Ledger, "said", counting)
+    ws = Workspace.open(year["root"])
+    first = scorecard(ws, 2025, Q[0])
+    assert first.divisions and not asked  # one round: nothing to compare, nothing read
+    whole = scorecard(ws, 2025)
+    accepted = {d.division: d.on_time + d.late for d in whole.divisions}
+    assert len(asked) == len(set(asked)) == sum(n for n in accepted.values() if n > 1)
+    by_unit = {d.division: d for d in whole.divisions}
+    assert sorted(by_unit["高新处"].lagging) == ["1", "2", "4"]
+
+
 def test_the_scorecard_is_what_the_ledger_says(year: dict[str, Any]) -> None:
     """Each figure recounted from the recorded files, by another route than scorecard's."""
     root = year["root"]

@@ -156,7 +156,9 @@ def round_state(
     """The round as the ledger has it. Divisions come in `order` (the register's), then any
     other division a form was sent to; without values, records stay small."""
     sent = ledger.form_divisions(rnd.id)
-    divisions = [d for d in order if d in sent] + [d for d in sent if d not in order]
+    # as sets: at 10,000 divisions a list's `in` made this 10**8 comparisons
+    sent_to, ordered = set(sent), set(order)
+    divisions = [d for d in order if d in sent_to] + [d for d in sent if d not in ordered]
     files = tuple(ledger.files(rnd.id, with_values=with_values))
     extended = ledger.extensions(rnd.id)
     states = tuple(

@@ -149,20 +149,19 @@ class RegisterTables(Connection):
         db.execute("DROP TABLE IF EXISTS temp.idmap")
 
     def said(
-        self, round_id: str, fields: tuple[str, str]
-    ) -> dict[tuple[str, str], dict[str, tuple[Any, Any]]]:
-        """What each accepted file of a round says of each task's two `fields` (status and
-        percent), by (path, sha256): SQLite takes the values apart, Python holds two each."""
+        self, round_id: str, path: str, sha256: str, fields: tuple[str, str]
+    ) -> dict[str, tuple[Any, Any]]:
+        """What one accepted file of a round says of each task's two `fields` (status and
+        percent), by task: SQLite takes the values apart. A file at a time, so that a
+        year of 10,000 returns is never held at once (it was 80 MiB a round)."""
         status, percent = (f'$."{name}"' for name in fields)
         rows = self.db.execute(
-            "SELECT f.path, f.sha256, j.key, json_extract(j.value, ?), json_extract(j.value, ?)"
-            " FROM files f, json_each(f.vals) j WHERE f.round = ? AND f.verdict = 'accepted'",
-            (status, percent, round_id),
+            "SELECT j.key, json_extract(j.value, ?), json_extract(j.value, ?)"
+            " FROM files f, json_each(f.vals) j WHERE f.round = ? AND f.path = ?"
+            " AND f.sha256 = ? AND f.verdict = 'accepted'",
+            (status, percent, round_id, path, sha256),
         )
-        out: dict[tuple[str, str], dict[str, tuple[Any, Any]]] = {}
-        for path, sha, task, status_value, percent_value in rows:
-            out.setdefault((path, sha), {})[task] = (status_value, percent_value)
-        return out
+        return {task: (status_value, percent_value) for task, status_value, percent_value in rows}
 
     def target_year(self, round_id: str) -> int | None:
         """The target year the round's forms show (the first form's that has one)."""

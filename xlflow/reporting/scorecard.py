@@ -14,7 +14,7 @@ For each division, from the ledger alone:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,29 +95,40 @@ def scorecard(ws: Workspace, year: int | None = None, up_to: str | None = None) 
         if year is None and every:
             year = every[-1].year
         rounds = tuple(r for r in every if year is None or r.year == year)
-        states = [round_state(ledger, rnd, with_values=False) for rnd in rounds]
+        # each round's divisions by name: a division's standing is looked up, not searched for
+        states = [
+            {d.division: d for d in round_state(ledger, rnd, with_values=False).divisions}
+            for rnd in rounds
+        ]
         fields = (ws.settings.status.field, ws.settings.status.percent_field)
-        said = [ledger.said(rnd.id, fields) for rnd in rounds]
-    order: list[str] = []
-    for state in states:
-        order += [d.division for d in state.divisions if d.division not in order]
-    scores = [_score(name, rounds, states, said, ws.settings) for name in order]
+
+        def said(rnd: Round, record: FileRecord) -> Mapping[str, tuple[Any, Any]]:
+            return ledger.said(rnd.id, record.path, record.sha256, fields)
+
+        order: list[str] = []
+        seen: set[str] = set()
+        for state in states:
+            for name in state:
+                if name not in seen:
+                    seen.add(name)
+                    order.append(name)
+        scores = [_score(name, rounds, states, said, ws.settings) for name in order]
     return Scorecard(year, rounds, tuple(s for s in scores if s.rounds))
 
 
 def _score(
     division: str,
     rounds: Sequence[Round],
-    states: Sequence[Any],
-    said: Sequence[Mapping[tuple[str, str], Mapping[str, tuple[Any, Any]]]],
+    states: Sequence[Mapping[str, DivisionState]],
+    said: Callable[[Round, FileRecord], Mapping[str, tuple[Any, Any]]],
     settings: Settings,
 ) -> DivisionScore:
     sent: list[str] = []
     on_time = late = never = first_time = after_rework = rework = 0
     days: list[int] = []
-    answers: list[tuple[str, Mapping[str, tuple[Any, Any]]]] = []  # (round, task -> said)
-    for rnd, state, told in zip(rounds, states, said, strict=True):
-        d: DivisionState | None = next((x for x in state.divisions if x.division == division), None)
+    counted: list[tuple[Round, FileRecord | None]] = []  # the answer of each round sent
+    for rnd, state in zip(rounds, states, strict=True):
+        d: DivisionState | None = state.get(division)
         if d is None:
             continue
         sent.append(rnd.id)
@@ -127,7 +138,7 @@ def _score(
             rework += len(returns) - sent_back - 1
         if d.standing is not Standing.ACCEPTED or d.counted is None:
             never += 1
-            answers.append((rnd.title, {}))
+            counted.append((rnd, None))
             continue
         late += d.late
         on_time += not d.late
@@ -138,7 +149,13 @@ def _score(
         deadline = d.deadline(rnd)
         if deadline is not None:
             days.append(_days_before(d.counted, deadline))
-        answers.append((rnd.title, told.get((d.counted.path, d.counted.sha256), {})))
+        counted.append((rnd, d.counted))
+    # a movement needs two answers: the values are read only for a division that has them
+    answers = (
+        [(rnd.title, said(rnd, record) if record else {}) for rnd, record in counted]
+        if sum(record is not None for _, record in counted) > 1
+        else []
+    )
     worsened, fell, lagging = _movement(answers, settings)
     return DivisionScore(
         division, tuple(sent), on_time, late, never, first_time, after_rework, rework,
