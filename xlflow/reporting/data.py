@@ -42,7 +42,7 @@ import pandas as pd
 
 from ..config.model import Field, Settings
 from ..errors import Invalid, NotFound
-from ..files import atomic_write
+from ..files import atomic_path, atomic_write
 from ..issues import IssueCode
 from ..ledger.book import Ledger
 from ..model import FileRecord, Register, Round
@@ -270,8 +270,12 @@ def export(
         raise Invalid(f"导出格式只能是 {'、'.join(FORMATS)}，不是 {fmt!r}")
     frame = tasks(ws, rounds) if wide else answers(ws, rounds)
     if fmt == "csv":
-        data = csv_bytes(frame, encoding)
-    elif fmt == "json":
+        # written as it is made: the whole text and then its bytes, held at once, were two
+        # more copies of a CSV that reaches hundreds of MB in a large year
+        with atomic_path(output) as tmp:
+            frame.to_csv(tmp, **_csv_options(encoding))
+        return ExportResult(output, fmt, len(frame), wide)
+    if fmt == "json":
         data = json_bytes(frame)
     elif fmt == "xlsx":
         data = xlsx_bytes(frame, "tasks" if wide else "answers")
@@ -283,13 +287,23 @@ def export(
     return ExportResult(output, fmt, len(frame), wide)
 
 
-def csv_bytes(frame: pd.DataFrame, encoding: str = "utf-8") -> bytes:
+def _csv_options(encoding: str) -> dict[str, Any]:
     """UTF-8 with a BOM, so that Excel on Chinese Windows opens it as it is; or GBK (written
     as GB18030, GBK's superset, so that no character is lost)."""
-    text = frame.to_csv(index=False, date_format="%Y-%m-%d %H:%M:%S", lineterminator="\r\n")
-    if encoding.lower().replace("-", "") in ("gbk", "gb18030", "gb2312"):
-        return text.encode("gb18030")
-    return text.encode("utf-8-sig")
+    chinese = encoding.lower().replace("-", "") in ("gbk", "gb18030", "gb2312")
+    return {
+        "index": False,
+        "date_format": "%Y-%m-%d %H:%M:%S",
+        "lineterminator": "\r\n",
+        "encoding": "gb18030" if chinese else "utf-8-sig",
+    }
+
+
+def csv_bytes(frame: pd.DataFrame, encoding: str = "utf-8") -> bytes:
+    """The CSV `export` writes, as bytes (the console sends them)."""
+    buffer = io.BytesIO()
+    frame.to_csv(buffer, **_csv_options(encoding))
+    return buffer.getvalue()
 
 
 def json_bytes(frame: pd.DataFrame) -> bytes:
