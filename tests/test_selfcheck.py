@@ -107,6 +107,29 @@ def _places(form: Path) -> tuple[dict[str, str], dict[str, str], dict[str, int]]
     return json.loads(meta["columns"]), json.loads(meta["contact"]), task_rows(form)
 
 
+def _checks(form: Path) -> dict[str, Any]:
+    meta = {
+        r[0]: r[1] for r in openpyxl.load_workbook(form)[META_SHEET].iter_rows(values_only=True)
+    }
+    return json.loads(meta["checks"])
+
+
+def _flagged(form: Path, saved: Any) -> set[str]:
+    """The input cells the flag sheet of `saved` (a copy of `form`, values read) says break a
+    rule: a task row's cells by the bits of its mask, a contact cell by its 1."""
+    columns, contact_cells, rows = _places(form)
+    checks = _checks(form)
+    flags = saved[CHECK_SHEET]
+    out = set()
+    for r in rows.values():
+        mask = flags[f"{checks['mask']}{r}"].value or 0
+        out |= {f"{columns[k]}{r}" for k, bit in checks["bits"].items() if int(mask) & bit}
+        # the row's count, which the check line sums, counts the same bits
+        assert (flags[f"{checks['count']}{r}"].value or 0) == int(mask).bit_count(), r
+    out |= {ref for ref in contact_cells.values() if flags[ref].value == 1}
+    return out
+
+
 def _case_values(form: Path, task: dict[str, Any], contact: dict[str, Any]) -> tuple[Any, Any]:
     values = complete_values(form)
     first = next(iter(values))
@@ -205,29 +228,46 @@ def test_the_generated_form_says_what_is_missing(form: Path) -> None:
     flags = wb[CHECK_SHEET]
     assert flags.sheet_state == "veryHidden" and flags.protection.sheet
     columns, contact_cells, rows = _places(form)
-    inputs = {f"{columns[f.key]}{r}" for f in SETTINGS.fields for r in rows.values()}
-    inputs |= set(contact_cells.values())
-    last = max(openpyxl.utils.column_index_from_string(c) for c in columns.values())
-    flagged = {
-        c.coordinate for row in flags.iter_rows(max_col=last) for c in row if c.value is not None
-    }  # right of them: each number's value, which the flags refer to
-    assert flagged == inputs
-    # a plain 0, no formula, only where nothing can break: an optional cell with no rule
-    constant = {c.coordinate for row in flags.iter_rows(max_col=last) for c in row if c.value == 0}
+    checks = _checks(form)
+    # each task row: one number of bits, one bit per field that can break a rule, and the
+    # count of them in column A, inside the area the check line sums; the contact block's
+    # flags at the contact cells' own addresses
     same_row = {f.key: "X1" for f in SETTINGS.fields}
-    free = {
-        f.key for f in SETTINGS.fields if breaks_formula(f, "X1", same_row, SETTINGS) == "FALSE"
+    can_break = {
+        f.key for f in SETTINGS.fields if breaks_formula(f, "X1", same_row, SETTINGS) != "FALSE"
     }  # fmt: skip
+    assert set(checks["bits"]) == can_break and can_break < {f.key for f in SETTINGS.fields}
+    assert len(set(checks["bits"].values())) == len(can_break)
+    last = max(openpyxl.utils.column_index_from_string(c) for c in columns.values())
+    summed = {
+        c.coordinate for row in flags.iter_rows(max_col=last) for c in row if c.value is not None
+    }
+    assert summed == {f"{checks['count']}{r}" for r in rows.values()} | set(contact_cells.values())
+    for r in rows.values():
+        assert flags[f"{checks['mask']}{r}"].value.startswith("=IF(")
+    cached = openpyxl.load_workbook(form, data_only=True)
+    assert len(_flagged(form, cached)) == tasks * required + contact
+    # a plain 0, no formula, only where nothing can break: an optional contact cell with no
+    # rule
     free_contact = {
         contact_cells[f.key] for f in SETTINGS.contact
         if breaks_formula(f, "X1", {}, SETTINGS) == "FALSE"
     }  # fmt: skip
-    expected = {f"{columns[k]}{r}" for k in free for r in rows.values()} | free_contact
-    assert free and constant == expected
-    # every input column, and each contact cell, turns red by a formula
-    ranges = {str(r.sqref) for r in sheet.conditional_formatting}
-    for letter in columns.values():
-        assert any(s.startswith(f"{letter}{min(rows.values())}") for s in ranges), letter
+    constant = {ref for ref in contact_cells.values() if flags[ref].value == 0}
+    assert constant == free_contact
+    # every input column that can break a rule, and each contact cell, turns red by a
+    # formula that reads its bit
+    ranges = {
+        str(r.sqref): [f for rule in r.rules for f in rule.formula]
+        for r in sheet.conditional_formatting
+    }
+    for key in can_break:
+        (formulas,) = [
+            f for s, f in ranges.items() if s.startswith(f"{columns[key]}{min(rows.values())}:")
+        ]
+        assert f"{checks['mask']}{min(rows.values())}" in formulas[0], key
+    for ref in contact_cells.values():
+        assert any(s.startswith(ref) for s in ranges), ref
     notes = "\n".join(str(c.value) for row in wb["填报说明"].iter_rows() for c in row if c.value)
     assert "标红" in notes
 
@@ -302,11 +342,7 @@ def test_libreoffice_computes_what_collect_says(tmp_path: Path) -> None:
     for job in jobs:
         saved = openpyxl.load_workbook(job.out, data_only=True)
         name = job.out.stem
-        flags = saved[CHECK_SHEET]
-        last = max(openpyxl.utils.column_index_from_string(c) for c in _places(form)[0].values())
-        flagged = {
-            c.coordinate for row in flags.iter_rows(max_col=last) for c in row if c.value == 1
-        }
+        flagged = _flagged(form, saved)
         assert flagged == expected[name], name
         line = next(c.value for c in saved[TASK_SHEET][3] if c.value is not None)
         # rows that are right but want a word (amber, not red): lagging without a reason,
@@ -391,17 +427,17 @@ def test_a_client_without_cell_shows_no_error_and_no_wrong_flag(tmp_path: Path) 
         name = job.out.stem
         last = max(openpyxl.utils.column_index_from_string(c) for c in _places(form)[0].values())
         # what a division sees: the task sheet, and the flags its red cells and check line
-        # read (right of them, on the hidden sheet, each number's value is an error where
-        # the text is no number, by design)
+        # read: the counts and contact flags, and each row's bits (beside them, on the
+        # hidden sheet, each number's value is an error where the text is no number, by
+        # design)
+        mask = _checks(form)["mask"]
         shown = [
             *(c.value for row in saved[TASK_SHEET].iter_rows() for c in row),
             *(c.value for row in saved[CHECK_SHEET].iter_rows(max_col=last) for c in row),
+            *(saved[CHECK_SHEET][f"{mask}{r}"].value for r in _places(form)[2].values()),
         ]
         assert not [v for v in shown if isinstance(v, str) and v.startswith(errors)], name
-        flags = saved[CHECK_SHEET]
-        flagged = {
-            c.coordinate for row in flags.iter_rows(max_col=last) for c in row if c.value == 1
-        }
+        flagged = _flagged(form, saved)
         if name in ONLY_CELL_SEES:
             # a percent format only CELL can see: the form checks less, never wrongly, and
             # collect's verdict, which reads the format itself, stays the rule

@@ -1,9 +1,11 @@
-"""The hidden flag sheet: for each cell, whether it breaks a rule (the self-check), and for
-each row, the plausibility rules it trips and whether it is explained."""
+"""The hidden flag sheet: for each task row, which of its cells break a rule (the
+self-check), the plausibility rules it trips and whether it is explained; for each contact
+cell, whether it breaks a rule."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from ..cells import cell_ref, col_letter
@@ -33,6 +35,32 @@ def sheet_ref(sheet: str, ref: str) -> str:
     return "'" + sheet.replace("'", "''") + "'!" + ref
 
 
+@dataclass(frozen=True)
+class FlagColumns:
+    """Where a task row's flags are on the flag sheet. How many of its cells break a rule
+    is in column A, inside the area the check line sums (with the contact cells' flags,
+    below the rows, at their own addresses); the rest is right of the task sheet's columns,
+    outside it."""
+
+    count: int
+    mask: int  # the row's cells that break a rule, as bits (bits: field key -> bit)
+    number: dict[str, int]  # a number or percent field -> the number it holds
+    value: dict[str, int]  # a percent field -> the percent as collect scales it
+    explain: int  # where the plausibility rules' columns begin
+    bits: dict[str, int]
+
+
+def flag_columns(settings: Settings, layout: Layout) -> FlagColumns:
+    percent_role = previous_fields(settings).get("percent")
+    numeric = [f for f in settings.fields if f.type in ("percent", "number")]
+    scaled = [f.key for f in numeric if f.type == "percent" or f.key == percent_role]
+    mask = layout.last_col + 2
+    number = {f.key: mask + 1 + k for k, f in enumerate(numeric)}
+    value = {key: mask + 1 + len(numeric) + k for k, key in enumerate(scaled)}
+    bits = {f.key: 1 << k for k, f in enumerate(settings.fields)}
+    return FlagColumns(0, mask, number, value, mask + 1 + len(numeric) + len(scaled), bits)
+
+
 def write_self_check(
     ws: Any,
     flags: Any,
@@ -44,34 +72,46 @@ def write_self_check(
     bottom: int,
 ) -> dict[str, Any]:
     """Each input cell red while it breaks a rule, each row amber while it needs a 说明,
-    and the check line counting both. Returns where the plausibility flags are.
+    and the check line counting both. Returns where the flags are (the metadata sheet
+    keeps it as "checks").
 
-    The flag sheet holds, at each input cell's address, 1 while that cell breaks a rule
-    (selfcheck's formulas, from the same [[fields]] collect applies); the check line sums
-    the flags, and each input cell's conditional format turns it red while its flag is 1.
-    Right of them, the plausibility rules (`write_explain_flags`).
+    A task row's rules, from the same [[fields]] collect applies (selfcheck's formulas),
+    make one number on the flag sheet: each of its cells that breaks a rule adds that
+    field's bit. Each input column turns red while its bit is set, and a second cell counts
+    the bits for the check line. One cell for all of a row's cells, not one each: writing
+    cells is most of generate's time (docs/performance.md). Right of them, the plausibility
+    rules (`write_explain_flags`).
     """
-    numeric = [f for f in settings.fields if f.type in ("percent", "number")]
-    # each number's value in a helper cell right of the flags (outside what is summed)
-    helper_col = {f.key: layout.last_col + 2 + k for k, f in enumerate(numeric)}
-    broken = _row_flags(ws, flags, fmt, spec, settings, layout, helper_col)
+    columns = flag_columns(settings, layout)
+    broken, bits = _row_flags(ws, flags, fmt, spec, settings, layout, columns)
     broken += _contact_flags(ws, flags, fmt, spec, settings, contact_spans)
-    start = layout.last_col + 3 + len(numeric)
-    places, to_explain = write_explain_flags(
-        ws, flags, fmt, spec, settings, layout, helper_col, start
-    )
+    explain, to_explain = write_explain_flags(ws, flags, fmt, spec, settings, layout, columns)
     _check_line(
-        ws, fmt, settings, layout, places, bottom, _remaining_text(broken, to_explain, settings)
+        ws, fmt, settings, layout, explain, bottom, _remaining_text(broken, to_explain, settings)
     )
     flags.very_hidden()
     if settings.form.protect:
         flags.protect(settings.form.password)
-    return places
+    mine = {"count": col_letter(columns.count), "mask": col_letter(columns.mask), "bits": bits}
+    return {**mine, **explain}
 
 
 def _remaining_text(broken: int, to_explain: int, settings: Settings) -> str:
     label = settings.explanation_field.label if settings.explanation_field else ""
     return remaining(broken, to_explain, label)
+
+
+# Every task row's formulas are the same but for the row's number: each is made once per
+# form with this in its place, and the row's number put in for each row.
+ROW = "\x00"
+
+
+def _on_row(template: str, r: int) -> str:
+    return template.replace(ROW, str(r + 1))
+
+
+def _bit_set(at: str, bit: int) -> str:
+    return f"MOD({at},2)" if bit == 1 else f"MOD(INT({at}/{bit}),2)"
 
 
 def _row_flags(
@@ -81,41 +121,55 @@ def _row_flags(
     spec: FormSpec,
     settings: Settings,
     layout: Layout,
-    helper_col: Mapping[str, int],
-) -> int:
-    """The task rows' flags, and the red of each input cell while its flag is 1; how many
-    cells break a rule as the form is made."""
-    task = settings.form.sheet
+    columns: FlagColumns,
+) -> tuple[int, dict[str, int]]:
+    """The task rows' flags, and the red of each input cell while its bit is set; how many
+    cells break a rule as the form is made, and the bit of each field that can break one."""
+    refs = {
+        k: sheet_ref(settings.form.sheet, col_letter(c) + ROW) for k, c in layout.field_cols.items()
+    }
+    numbers = {key: col_letter(col) + ROW for key, col in columns.number.items()}
+    status = refs.get(settings.status.field)
+    helpers = [
+        *((col, key, 0, number_formula(refs[key])) for key, col in columns.number.items()),
+        *(
+            (col, key, "", percent_value_formula(refs[key], numbers[key], status, settings))
+            for key, col in columns.value.items()
+        ),
+    ]
+    terms, bits = [], {}
+    for f in settings.fields:
+        scaled = col_letter(columns.value[f.key]) + ROW if f.key in columns.value else None
+        rule = breaks_formula(f, refs[f.key], refs, settings, numbers.get(f.key), scaled)
+        if rule != "FALSE":  # an optional cell with no rule never breaks one
+            bits[f.key] = columns.bits[f.key]
+            terms.append(f"IF({rule},{bits[f.key]},0)")
+    mask_at = col_letter(columns.mask) + ROW
+    mask_formula = "=" + "+".join(terms)
+    count_formula = "=" + "+".join(_bit_set(mask_at, bit) for bit in bits.values())
+    checked = [f for f in settings.fields if f.key in bits]
     broken = 0
-    field_cols = layout.field_cols
     for n, row in enumerate(spec.rows):
         r = layout.first + n
         values = dict(row.prefill)
-        refs = {k: sheet_ref(task, cell_ref(r, c)) for k, c in field_cols.items()}
-        for f in settings.fields:
-            c = field_cols[f.key]
-            bad = breaks(f, values.get(f.key), values, settings)
-            broken += bad
-            number = None
-            if f.key in helper_col:
-                number = cell_ref(r, helper_col[f.key])
-                value = values.get(f.key)
-                cached = value if isinstance(value, int | float) else 0
-                flags.write_formula(
-                    r, helper_col[f.key], number_formula(refs[f.key]), fmt.flag, cached
-                )
-            write_flag(
-                flags, r, c, breaks_formula(f, refs[f.key], refs, settings, number), bad, fmt
-            )
+        for col, key, otherwise, template in helpers:
+            value = values.get(key)
+            cached = value if isinstance(value, int | float) else otherwise
+            flags.write_formula(r, col, _on_row(template, r), fmt.flag, cached)
+        if not bits:
+            continue
+        mask = sum(bits[f.key] for f in checked if breaks(f, values.get(f.key), values, settings))
+        flags.write_formula(r, columns.mask, _on_row(mask_formula, r), fmt.flag, mask)
+        flags.write_formula(r, columns.count, _on_row(count_formula, r), fmt.flag, mask.bit_count())
+        broken += mask.bit_count()
     if spec.rows:
-        # the red is the flag: a cell of the flag sheet, at the same address (Excel 2010 and
+        # the red is the bit: a cell of the flag sheet, on the same row (Excel 2010 and
         # later, WPS and LibreOffice take a reference to another sheet in a rule)
-        top = layout.first + 1
-        for f in settings.fields:
-            c = field_cols[f.key]
-            flag = sheet_ref(CHECK_SHEET, f"{col_letter(c)}{top}")
-            _red_while_flagged(ws, fmt, (layout.first, c, layout.last, c), flag)
-    return broken
+        at = sheet_ref(CHECK_SHEET, f"${col_letter(columns.mask)}{layout.first + 1}")
+        for key, bit in bits.items():
+            c = layout.field_cols[key]
+            _red_while(ws, fmt, (layout.first, c, layout.last, c), _bit_set(at, bit) + "=1")
+    return broken, bits
 
 
 def _contact_flags(
@@ -137,15 +191,14 @@ def _contact_flags(
         broken += bad
         write_flag(flags, r, c, breaks_formula(f, sheet_ref(task, ref), {}, settings), bad, fmt)
         flag = sheet_ref(CHECK_SHEET, "$" + col_letter(c) + "$" + str(r + 1))
-        _red_while_flagged(ws, fmt, (r, c, r, end), flag)
+        _red_while(ws, fmt, (r, c, r, end), f"{flag}=1")
     return broken
 
 
-def _red_while_flagged(ws: Any, fmt: Formats, area: tuple[int, int, int, int], flag: str) -> None:
-    """The cells of `area` red while `flag` (a cell of the flag sheet) says they break a rule."""
-    ws.conditional_format(
-        *area, {"type": "formula", "criteria": f"={flag}=1", "format": fmt.broken}
-    )
+def _red_while(ws: Any, fmt: Formats, area: tuple[int, int, int, int], holds: str) -> None:
+    """The cells of `area` red while `holds` (of a cell of the flag sheet) says they break
+    a rule."""
+    ws.conditional_format(*area, {"type": "formula", "criteria": f"={holds}", "format": fmt.broken})
 
 
 def _check_line(
@@ -197,15 +250,15 @@ def write_explain_flags(
     spec: FormSpec,
     settings: Settings,
     layout: Layout,
-    helper_col: Mapping[str, int],
-    start: int,
+    columns: FlagColumns,
 ) -> tuple[dict[str, Any], int]:
-    """The plausibility rules on the flag sheet, from column `start`: per row the percent
-    as collect reads it, the division's previous answer and whether the deadline passed
-    (what generate signed into the form), the rules that hold as one number (hit: rule k
-    adds 2**k, so 0 where none holds) and whether the row still lacks its 说明 (needs).
-    The row turns amber while it needs one and green once explained. Returns the columns'
-    letters, each rule's bit, and the rows to explain.
+    """The plausibility rules on the flag sheet, from column `columns.explain`: per row the
+    division's previous answer (what generate signed into the form), the rules that hold as
+    one number (hit: rule k adds 2**k, so 0 where none holds) and whether the row still
+    lacks its 说明 (needs). Whether the deadline has passed is no cell: a rule about it is
+    only in the formula of a row whose deadline has. The row turns amber while it needs one
+    and green once explained. Returns the columns' letters, each rule's bit, and the rows to
+    explain.
 
     One cell for every rule, not one each: a form carries a formula per rule per row, and
     writing them was most of generate's time (docs/performance.md)."""
@@ -216,51 +269,40 @@ def write_explain_flags(
     task = settings.form.sheet
     roles = previous_fields(settings)
     keys = list(roles.values())
-    value_col = start
-    before_col = {k: start + 1 + i for i, k in enumerate(keys)}
-    due_col = start + 1 + len(keys)
+    before_col = {k: columns.explain + i for i, k in enumerate(keys)}
     bit = {rule.name: 1 << i for i, rule in enumerate(rules)}
-    hit_col = due_col + 1
+    hit_col = columns.explain + len(keys)
     need_col = hit_col + 1
-    field_cols = layout.field_cols
-    percent = roles.get("percent")
+    refs = {k: sheet_ref(task, col_letter(c) + ROW) for k, c in layout.field_cols.items()}
+    percent = roles.get("percent", "")
+    value = col_letter(columns.value[percent]) + ROW if percent in columns.value else ""
+    explained = explained_formula(refs[explanation.key])
+    need = f"=IF(AND({col_letter(hit_col)}{ROW}>0,NOT({explained})),1,0)"
+    # a row's rules differ by the previous answers it has and whether its deadline passed
+    made: dict[tuple[tuple[str, ...], bool], str] = {}
     to_explain = 0
     for n, row in enumerate(spec.rows):
         r = layout.first + n
-        refs = {k: sheet_ref(task, cell_ref(r, c)) for k, c in field_cols.items()}
         values = dict(row.prefill)
         before = dict(row.before)
-        _write_before(flags, fmt, r, before, before_col, due_col, row.due)
-        value = ""
-        if percent is not None and percent in helper_col:
-            value = cell_ref(r, value_col)
-            cached: Any = values.get(percent)
-            formula = percent_value_formula(
-                refs[percent], cell_ref(r, helper_col[percent]), refs.get(roles["status"]),
-                settings,
-            )  # fmt: skip
-            flags.write_formula(
-                r, value_col, formula, fmt.flag, cached if isinstance(cached, int | float) else ""
-            )
-        formulas = plausibility_formulas(
-            rules, settings, refs, value,
-            {k: cell_ref(r, c) for k, c in before_col.items()}, cell_ref(r, due_col),
-        )  # fmt: skip
+        given = _write_before(flags, fmt, r, before, before_col)
         found = {h.rule for h in hits(settings, values, before, row.due, rules)}
-        mask = "+".join(f"IF({formulas[rule.name]},{bit[rule.name]},0)" for rule in rules)
-        flags.write_formula(r, hit_col, f"={mask}", fmt.flag, sum(bit[name] for name in found))
-        explained = explained_formula(refs[explanation.key])
         asked = bool(found) and blank_cell(values.get(explanation.key))
         to_explain += asked
-        flags.write_formula(
-            r, need_col, f"=IF(AND({col_letter(hit_col)}{r + 1}>0,NOT({explained})),1,0)",
-            fmt.flag, int(asked),
-        )  # fmt: skip
+        shape = (tuple(given), bool(row.due))
+        if shape not in made:
+            cells = {k: col_letter(before_col[k]) + ROW for k in given}
+            formulas = plausibility_formulas(rules, settings, refs, value, cells, shape[1])
+            made[shape] = "+".join(f"IF({f},{bit[name]},0)" for name, f in formulas.items())
+        if not made[shape]:
+            continue  # no rule can hold on this row: it never asks for a 说明
+        hit = sum(bit[name] for name in found)
+        flags.write_formula(r, hit_col, _on_row("=" + made[shape], r), fmt.flag, hit)
+        flags.write_formula(r, need_col, _on_row(need, r), fmt.flag, int(asked))
     _explain_colours(ws, fmt, layout, hit_col, need_col)
     places = {
-        "value": col_letter(value_col),
+        "value": col_letter(columns.value[percent]) if percent in columns.value else "",
         "before": {k: col_letter(c) for k, c in before_col.items()},
-        "due": col_letter(due_col),
         "rules": bit,
         "hit": col_letter(hit_col),
         "needs": col_letter(need_col),
@@ -274,17 +316,19 @@ def _write_before(
     r: int,
     before: Mapping[str, Any],
     before_col: Mapping[str, int],
-    due_col: int,
-    due: str,
-) -> None:
-    """A row's previous answers and whether its deadline passed, as generate signed them."""
+) -> list[str]:
+    """A row's previous answers, as generate signed them; the keys of those it gave."""
+    given = []
     for key, col in before_col.items():
         said = before.get(key)
         if isinstance(said, int | float) and not isinstance(said, bool):
             flags.write_number(r, col, said, fmt.flag)
         elif said not in (None, ""):
             flags.write_string(r, col, str(said), fmt.flag)
-    flags.write_number(r, due_col, 1 if due else 0, fmt.flag)
+        else:
+            continue
+        given.append(key)
+    return given
 
 
 def _explain_colours(ws: Any, fmt: Formats, layout: Layout, hit_col: int, need_col: int) -> None:

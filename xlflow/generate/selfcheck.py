@@ -1,10 +1,11 @@
 """Forms that check themselves while a division fills them: each rule of `[[fields]]` and
 `[[contact]]` as a spreadsheet formula, and as its Python twin.
 
-Each rule's formula, pointed at the task sheet, fills a very hidden sheet of flags (one
-1 or 0 at each input cell's address). An input cell turns red (a conditional format)
-while its flag is 1, and the check line sums the flags; a test reads them back after an
-office suite has recalculated.
+Each rule's formula, pointed at the task sheet, fills a very hidden sheet of flags: for a
+task row, one number whose bits are its cells that break a rule, and how many they are;
+for a contact cell, a 1 or 0 at its address. An input cell turns red (a conditional
+format) while its bit or flag is set, and the check line sums the counts; a test reads
+them back after an office suite has recalculated.
 
 The formulas use only functions that Excel 2010, WPS and LibreOffice all compute (IF, OR,
 AND, NOT, LEN, TRIM, CLEAN, ASC, LOWER, SUBSTITUTE, VALUE, ISNUMBER, ISERROR, ISNA, MATCH,
@@ -118,12 +119,20 @@ def number_formula(x: str) -> str:
 
 
 def _filled_breaks(
-    f: Field, x: str, refs: Mapping[str, str], settings: Settings, number: str | None
+    f: Field,
+    x: str,
+    refs: Mapping[str, str],
+    settings: Settings,
+    number: str | None,
+    value: str | None,
 ) -> str:
     """The rule of a cell that holds something; `number`, where given, is a cell holding
-    the number it holds (or an error)."""
+    the number it holds (or an error), and `value`, for a percent, one holding the percent
+    as collect scales and rounds it ("" where it is no number: percent_value_formula)."""
     if f.type == "choice":
         return f"ISNA(MATCH(ASC(TRIM({x})),{_list(f.choices)},0))"
+    if f.type == "percent" and value:
+        return f"IF(ISNUMBER({value}),{_out_of_range(f, value)},TRUE)"
     if f.type in ("percent", "number"):
         n = number or _number(x)
         if f.type == "percent":
@@ -158,12 +167,19 @@ def _when_empty(f: Field, refs: Mapping[str, str]) -> str:
 
 
 def breaks_formula(
-    f: Field, x: str, refs: Mapping[str, str], settings: Settings, number: str | None = None
+    f: Field,
+    x: str,
+    refs: Mapping[str, str],
+    settings: Settings,
+    number: str | None = None,
+    value: str | None = None,
 ) -> str:
     """TRUE while the cell `x` breaks a rule of `f`; `refs` are the same row's other input
     cells by field key (for required_when, and the status a percent of 1 depends on);
-    `number` a cell holding `number_formula(x)`, for a number or percent field."""
-    rule, empty = _filled_breaks(f, x, refs, settings, number), _when_empty(f, refs)
+    `number` a cell holding `number_formula(x)`, for a number or percent field, and `value`
+    one holding `percent_value_formula`, for a percent."""
+    rule = _filled_breaks(f, x, refs, settings, number, value)
+    empty = _when_empty(f, refs)
     if rule == empty == "FALSE":
         return "FALSE"  # an optional cell with no rule: it never breaks one
     return f"IF({_blank(x)},{empty},{rule})"
@@ -190,12 +206,14 @@ def plausibility_formulas(
     refs: Mapping[str, str],
     value: str,
     before: Mapping[str, str],
-    due: str,
+    due: bool,
 ) -> dict[str, str]:
-    """Each rule's formula, TRUE while the row breaks it: `refs` the row's input cells by
-    field key, `value` the cell of its percent as collect reads it (percent_value_formula),
-    `before` the cells of the division's previous answer by field key, `due` a cell
-    holding 1 where the task's deadline has passed."""
+    """The formula of each rule that can hold on this row, TRUE while the row breaks it:
+    `refs` the row's input cells by field key, `value` the cell of its percent as collect
+    reads it (percent_value_formula), `before` the cells of the division's previous answer
+    by field key (those it gave), `due` whether the task's deadline has passed. A rule that
+    compares with an answer not given, or asks after a deadline not passed, cannot hold
+    (plausibility.hits says the same) and has no formula."""
     roles = previous_fields(settings)
     s = refs[roles["status"]]
     choices = settings.status_order
@@ -207,6 +225,8 @@ def plausibility_formulas(
     for rule in rules:
         t = f"{rule.threshold:g}"
         bp = before.get(percent, "")
+        if rule.name in ("percent_fell", "percent_jump") and not (bp and value):
+            continue
         if rule.name == "percent_fell":
             # AND computes every argument, so a blank value would make it an error: IF
             both = f"AND(ISNUMBER({value}),ISNUMBER({bp}))"
@@ -215,13 +235,18 @@ def plausibility_formulas(
             both = f"AND(ISNUMBER({value}),ISNUMBER({bp}))"
             out[rule.name] = f"IF({both},ROUND({value}-{bp},6)>={t},FALSE)"
         elif rule.name == "done_below_full":
+            if not value:
+                continue
             f = settings.field_by_key(percent)
             full = f"{f.max:g}" if f is not None and f.max is not None else "100"
             out[rule.name] = f"AND({status}={done},IF(ISNUMBER({value}),{value}<{full},FALSE))"
         elif rule.name == "overdue":
-            out[rule.name] = f"AND({due}=1,{chosen},{status}<>{done})"
+            if due:
+                out[rule.name] = f"AND({chosen},{status}<>{done})"
         elif rule.name == "progress_copied":
-            x, bt = refs[roles["progress"]], before.get(roles["progress"], '""')
+            if roles.get("progress", "") not in before:
+                continue
+            x, bt = refs[roles["progress"]], before[roles["progress"]]
             out[rule.name] = (
                 f"AND({status}<>{done},NOT({_blank(x)}),NOT({_blank(bt)}),"
                 f"EXACT({_norm(x)},{_norm(bt)}))"
