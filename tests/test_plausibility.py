@@ -2,8 +2,8 @@
 
 Each default rule has a one-change case, judged three ways as the self-check tests judge
 errors: by `collect` (needs-explanation / explained, by task and rule), by the form's
-formulas as LibreOffice recalculates them (each rule's flag, the row's "needs" flag and
-the check line, read back from the saved file), and by the Python twin
+formulas as LibreOffice recalculates them (the row's hit: a bit for each rule, negative
+while the row wants its explanation; and the check line, read back from the saved file), and by the Python twin
 (`plausibility.hits`, over the values written and the previous answers the form carries).
 All three agree on the flagged case, the explained case and the clean case.
 """
@@ -145,8 +145,9 @@ def _collected(root: Path, rnd: str) -> dict[str, dict[str, dict[str, str]]]:
 
 
 def _held(checks: dict[str, Any], hit: Any) -> set[str]:
-    """The rules a row's hit cell says hold: each rule adds its own bit."""
-    return {name for name, bit in checks["rules"].items() if int(hit or 0) & bit}
+    """The rules a row's hit cell says hold: each rule adds its own bit (the sum negative
+    while the row wants its explanation)."""
+    return {name for name, bit in checks["rules"].items() if abs(int(hit or 0)) & bit}
 
 
 def _checks(form: Path) -> dict[str, Any]:
@@ -237,7 +238,7 @@ def test_a_prefilled_form_flags_the_copied_progress_it_was_given(tmp_path: Path)
     flags = cached[CHECK_SHEET]
     for tid, r in rows.items():
         assert _held(checks, flags[f"{checks['hit']}{r}"].value) == {"progress_copied"}, tid
-        assert flags[f"{checks['needs']}{r}"].value == 1, tid
+        assert flags[f"{checks['hit']}{r}"].value < 0, tid  # wanting its explanation
     line = next(c.value for c in cached[TASK_SHEET][3] if c.value is not None)
     assert line == remaining(0, len(rows))
 
@@ -254,8 +255,8 @@ def test_the_generated_form_explains_the_column(rounds: Path) -> None:
     rules = [r for r in sheet.conditional_formatting]
     formulas = [f for r in rules for rule in r.rules for f in rule.formula]
     checks = _checks(rounds)
-    assert any(f"${checks['needs']}" in f and f.endswith("=1") for f in formulas)
-    assert any(f"${checks['hit']}" in f and "=0" in f for f in formulas)
+    assert any(f"${checks['hit']}" in f and f.endswith("<0") for f in formulas)
+    assert any(f"${checks['hit']}" in f and f.endswith(">0") for f in formulas)
 
 
 def test_a_rule_set_to_error_refuses_the_unexplained_return(tmp_path: Path) -> None:
@@ -476,7 +477,7 @@ def test_libreoffice_flags_what_collect_and_the_twin_say(tmp_path: Path) -> None
         office = {tid: _held(checks, flags[f"{checks['hit']}{r}"].value) for tid, r in rows.items()}
         office = {t: r for t, r in office.items() if r}
         assert office == _twin(home, rnd, values), stem
-        needs = sum(flags[f"{checks['needs']}{r}"].value or 0 for r in rows.values())
+        needs = sum((flags[f"{checks['hit']}{r}"].value or 0) < 0 for r in rows.values())
         assert needs == (1 if rule and not explained else 0), stem
         line = next(c.value for c in saved[TASK_SHEET][3] if c.value is not None)
         assert line == (remaining(0, needs) if needs else COMPLETE), stem

@@ -167,6 +167,7 @@ def display_width(text: str) -> int:
     return max(line_width(line) for line in text.split("\n"))
 
 
+@functools.lru_cache(maxsize=4096)  # a register repeats its groups, divisions and targets
 def wrapped_lines(text: str, width: float) -> int:
     """How many lines `text` takes in a column `width` characters wide."""
     if not text:

@@ -28,6 +28,7 @@ from .selfcheck import (
     percent_value_formula,
     plausibility_formulas,
     remaining,
+    wanting_count,
 )
 
 
@@ -212,19 +213,19 @@ def _check_line(
 ) -> None:
     """The check line: what is still to fix and to explain, red, amber, then green."""
     area = sheet_ref(CHECK_SHEET, f"$A$1:${col_letter(layout.last_col)}${bottom + 1}")
-    needs = ""
+    hits = ""
     if places:
-        letter = places["needs"]
-        needs = sheet_ref(CHECK_SHEET, f"${letter}${layout.first + 1}:${letter}${layout.last + 1}")
+        letter = places["hit"]
+        hits = sheet_ref(CHECK_SHEET, f"${letter}${layout.first + 1}:${letter}${layout.last + 1}")
     label = settings.explanation_field.label if settings.explanation_field else ""
     line = layout.check_row
     ws.merge_range(line, 0, line, layout.last_col, "", fmt.check_line)
-    ws.write_formula(line, 0, check_line_formula(area, needs, label), fmt.check_line, cached)
-    if needs:
+    ws.write_formula(line, 0, check_line_formula(area, hits, label), fmt.check_line, cached)
+    if hits:
         # amber while only explanations are wanting
         ws.conditional_format(
             line, 0, line, layout.last_col,
-            {"type": "formula", "criteria": f"=AND(SUM({area})=0,SUM({needs})>0)",
+            {"type": "formula", "criteria": f"=AND(SUM({area})=0,{wanting_count(hits)}>0)",
              "format": fmt.explain_line},
         )  # fmt: skip
     ws.conditional_format(
@@ -253,15 +254,16 @@ def write_explain_flags(
     columns: FlagColumns,
 ) -> tuple[dict[str, Any], int]:
     """The plausibility rules on the flag sheet, from column `columns.explain`: per row the
-    division's previous answer (what generate signed into the form), the rules that hold as
-    one number (hit: rule k adds 2**k, so 0 where none holds) and whether the row still
-    lacks its 说明 (needs). Whether the deadline has passed is no cell: a rule about it is
+    division's previous answer (what generate signed into the form), and the rules that
+    hold as one number (hit: rule k adds 2**k, so 0 where none holds), negative while the
+    row still lacks its 说明. Whether the deadline has passed is no cell: a rule about it is
     only in the formula of a row whose deadline has. The row turns amber while it needs one
     and green once explained. Returns the columns' letters, each rule's bit, and the rows to
     explain.
 
-    One cell for every rule, not one each: a form carries a formula per rule per row, and
-    writing them was most of generate's time (docs/performance.md)."""
+    One cell for every rule, and for whether the row is explained, not one each: a form
+    carries a formula per rule per row, and writing them was most of generate's time
+    (docs/performance.md)."""
     rules = asked_rules(settings)
     explanation = settings.explanation_field
     if not rules or explanation is None or not spec.rows:
@@ -272,12 +274,10 @@ def write_explain_flags(
     before_col = {k: columns.explain + i for i, k in enumerate(keys)}
     bit = {rule.name: 1 << i for i, rule in enumerate(rules)}
     hit_col = columns.explain + len(keys)
-    need_col = hit_col + 1
     refs = {k: sheet_ref(task, col_letter(c) + ROW) for k, c in layout.field_cols.items()}
     percent = roles.get("percent", "")
     value = col_letter(columns.value[percent]) + ROW if percent in columns.value else ""
-    explained = explained_formula(refs[explanation.key])
-    need = f"=IF(AND({col_letter(hit_col)}{ROW}>0,NOT({explained})),1,0)"
+    wanting = f"IF({explained_formula(refs[explanation.key])},1,-1)"
     # a row's rules differ by the previous answers it has and whether its deadline passed
     made: dict[tuple[tuple[str, ...], bool], str] = {}
     to_explain = 0
@@ -293,19 +293,18 @@ def write_explain_flags(
         if shape not in made:
             cells = {k: col_letter(before_col[k]) + ROW for k in given}
             formulas = plausibility_formulas(rules, settings, refs, value, cells, shape[1])
-            made[shape] = "+".join(f"IF({f},{bit[name]},0)" for name, f in formulas.items())
+            held = "+".join(f"IF({f},{bit[name]},0)" for name, f in formulas.items())
+            made[shape] = f"=({held})*{wanting}" if held else ""
         if not made[shape]:
             continue  # no rule can hold on this row: it never asks for a 说明
         hit = sum(bit[name] for name in found)
-        flags.write_formula(r, hit_col, _on_row("=" + made[shape], r), fmt.flag, hit)
-        flags.write_formula(r, need_col, _on_row(need, r), fmt.flag, int(asked))
-    _explain_colours(ws, fmt, layout, hit_col, need_col)
+        flags.write_formula(r, hit_col, _on_row(made[shape], r), fmt.flag, -hit if asked else hit)
+    _explain_colours(ws, fmt, layout, hit_col)
     places = {
         "value": col_letter(columns.value[percent]) if percent in columns.value else "",
         "before": {k: col_letter(c) for k, c in before_col.items()},
         "rules": bit,
         "hit": col_letter(hit_col),
-        "needs": col_letter(need_col),
     }
     return places, to_explain
 
@@ -331,16 +330,14 @@ def _write_before(
     return given
 
 
-def _explain_colours(ws: Any, fmt: Formats, layout: Layout, hit_col: int, need_col: int) -> None:
+def _explain_colours(ws: Any, fmt: Formats, layout: Layout, hit_col: int) -> None:
     """A task row amber while it needs a 说明, green once it has one."""
-    top = layout.first + 1
-    need = sheet_ref(CHECK_SHEET, f"${col_letter(need_col)}{top}")
-    hit = sheet_ref(CHECK_SHEET, f"${col_letter(hit_col)}{top}")
+    hit = sheet_ref(CHECK_SHEET, f"${col_letter(hit_col)}{layout.first + 1}")
     ws.conditional_format(
         layout.first, 0, layout.last, layout.last_col,
-        {"type": "formula", "criteria": f"={need}=1", "format": fmt.to_explain},
+        {"type": "formula", "criteria": f"={hit}<0", "format": fmt.to_explain},
     )  # fmt: skip
     ws.conditional_format(
         layout.first, 0, layout.last, layout.last_col,
-        {"type": "formula", "criteria": f"=AND({hit}>0,{need}=0)", "format": fmt.explained},
+        {"type": "formula", "criteria": f"={hit}>0", "format": fmt.explained},
     )  # fmt: skip

@@ -9,8 +9,8 @@ them back after an office suite has recalculated.
 
 The formulas use only functions that Excel 2010, WPS and LibreOffice all compute (IF, OR,
 AND, NOT, LEN, TRIM, CLEAN, ASC, LOWER, SUBSTITUTE, VALUE, ISNUMBER, ISERROR, ISNA, MATCH,
-INT, ROUND, LEFT, RIGHT, CELL, DATEVALUE, SUM) and no array formulas. `breaks` says in Python what each
-formula says, for the values the form is written with (the cached results a reader that
+INT, MOD, ROUND, LEFT, RIGHT, EXACT, CELL, DATEVALUE, SUM, COUNTIF) and no array formulas.
+`breaks` says in Python what each formula says, for the values the form is written with (the cached results a reader that
 does not recalculate sees); tests/test_selfcheck.py holds both to `collect`'s verdicts.
 """
 
@@ -44,14 +44,20 @@ def remaining(count: int, to_explain: int = 0, explanation: str = "说明") -> s
     return _REMAINING.format(count) if count else COMPLETE
 
 
-def check_line_formula(flags: str, needs: str = "", explanation: str = "说明") -> str:
-    """The check line: `flags` is the range of the flag cells, `needs` that of the rows
-    still to explain."""
+def wanting_count(hits: str) -> str:
+    """How many rows still want their 说明: `hits` is the range of the rows' hit cells,
+    negative while one does."""
+    return f'COUNTIF({hits},"<0")'
+
+
+def check_line_formula(flags: str, hits: str = "", explanation: str = "说明") -> str:
+    """The check line: `flags` is the range of the flag cells, `hits` that of the rows'
+    plausibility hits (see wanting_count)."""
     before, after = _REMAINING.split("{}")
     count = f"SUM({flags})"
-    if not needs:
+    if not hits:
         return f'=IF({count}=0,"{COMPLETE}","{before}"&{count}&"{after}")'
-    asked = f"SUM({needs})"
+    asked = wanting_count(hits)
     e_before, e_after = _TO_EXPLAIN.format("{}", explanation).split("{}")
     b1, b2, b3 = _BOTH.split("{}")
     return (
