@@ -105,13 +105,7 @@ def scorecard(ws: Workspace, year: int | None = None, up_to: str | None = None) 
         def said(rnd: Round, record: FileRecord) -> Mapping[str, tuple[Any, Any]]:
             return ledger.said(rnd.id, record.path, record.sha256, fields)
 
-        order: list[str] = []
-        seen: set[str] = set()
-        for state in states:
-            for name in state:
-                if name not in seen:
-                    seen.add(name)
-                    order.append(name)
+        order = dict.fromkeys(name for state in states for name in state)
         scores = [_score(name, rounds, states, said, ws.settings) for name in order]
     return Scorecard(year, rounds, tuple(s for s in scores if s.rounds))
 
