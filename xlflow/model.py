@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -135,6 +137,17 @@ class Register:
 
     def tasks_of(self, division: str) -> list[tuple[Task, Role]]:
         return list(self._index.get(division, ()))
+
+
+def content_key(register: Register) -> str:
+    """A register's content, as a version is told apart: its tasks, nothing else (hashed a
+    task at a time: a ministry's register is tens of thousands of them)."""
+    h = hashlib.sha256()
+    for t in register.tasks:
+        row = [t.id, t.group, t.columns, t.lead, t.cooperating, t.targets]
+        h.update(json.dumps(row, ensure_ascii=False).encode("utf-8"))
+        h.update(b"\n")
+    return h.hexdigest()
 
 
 _HALVES = {"H1": "上半年", "H2": "下半年"}

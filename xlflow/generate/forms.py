@@ -18,7 +18,7 @@ from ..ledger.readers import AcceptedFiles
 from ..model import FileRecord, FormSpec, Round
 from ..pool import IsolatedPool, default_workers
 from ..register.lineage import current_version
-from ..register.load import load_register
+from ..register.load import load_register, register_content
 from ..signing import (
     load_or_create_secret,
 )
@@ -109,7 +109,8 @@ def generate_forms(
             source = earlier.id
             previous = AcceptedFiles(ledger, source)
         record = ledger.record_round(rnd, source)
-        version = current_version(ledger, register, ws.settings.register)
+        content = register_content(ws, ledger)
+        version = current_version(ledger, register, ws.settings.register, content)
         compared = earlier_answers(ledger, register, ws.settings, record, version)
         specs = FormSpecs(
             register, ws.settings, record, secret, previous, source, divisions, compared

@@ -116,6 +116,9 @@ class RegisterHead:
     widths: dict[str, int]  # register column -> widest text in it (CJK counts 2)
     folded: tuple[tuple[str, str], ...] = ()  # (name as written, the unit it names)
     collectives: tuple[tuple[str, tuple[str, ...]], ...] = ()  # answered member by member
+    # the tasks' content, as a version is told apart (model.content_key): kept
+    # so that no command hashes tens of thousands of tasks again to find its version
+    content: str = ""
 
 
 def register_head(register: Register) -> RegisterHead:
@@ -192,6 +195,7 @@ def head_from_json(text: str) -> RegisterHead:
         data["widths"],
         tuple((name, unit) for name, unit in data.get("folded", ())),
         tuple((name, tuple(members)) for name, members in data.get("collectives", ())),
+        data.get("content", ""),
     )
 
 

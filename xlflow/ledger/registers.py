@@ -12,6 +12,7 @@ from ..model import (
     Register,
     Role,
     Task,
+    content_key,
 )
 from .codec import Answer, RegisterHead, head_from_json, register_head, task_from_json, task_to_json
 from .connection import Connection
@@ -51,8 +52,10 @@ class RegisterTables(Connection):
             yield task_from_json(body)
 
     def cache_register(self, key: str, register: Register) -> None:
-        """Keep the register as parsed under `key`; only the latest one is kept."""
-        head = dataclasses.asdict(register_head(register))
+        """Keep the register as parsed under `key`, with its content key; only the latest
+        one is kept."""
+        content = content_key(register)
+        head = dataclasses.asdict(dataclasses.replace(register_head(register), content=content))
         with self.transaction():
             self.db.execute("DELETE FROM register_heads")
             self.db.execute("DELETE FROM register_tasks")

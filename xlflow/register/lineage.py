@@ -5,31 +5,18 @@ how a task is followed back through them: what `generate`, `collect`, `history` 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
 from ..config.model import RegisterSettings
 from ..ledger.book import Ledger
-from ..model import Lineage, Register, Role, Task
+from ..model import Lineage, Register, Role, Task, content_key
 from ..wording import role_label
 from .words import likeness, words_by_id
 
 LEAD = role_label(Role.LEAD)
 # the time columns of a task: compared on their own, as what changed
 TIME_HEADER = re.compile(r"时限|时间|日期|期限|节点")
-
-
-def content_key(register: Register) -> str:
-    """A register's content, as a version is told apart: its tasks, nothing else (hashed a
-    task at a time: a ministry's register is tens of thousands of them)."""
-    h = hashlib.sha256()
-    for t in register.tasks:
-        row = [t.id, t.group, t.columns, t.lead, t.cooperating, t.targets]
-        h.update(json.dumps(row, ensure_ascii=False).encode("utf-8"))
-        h.update(b"\n")
-    return h.hexdigest()
 
 
 def what_else(old: Task, new: Task, kind: str = "renamed") -> str:
@@ -149,10 +136,13 @@ def unit_columns(*settings: RegisterSettings) -> tuple[str, ...]:
     return tuple(c for c in dict.fromkeys(out) if c)
 
 
-def current_version(ledger: Ledger, register: Register, settings: RegisterSettings) -> int:
+def current_version(
+    ledger: Ledger, register: Register, settings: RegisterSettings, content: str = ""
+) -> int:
     """The version of `register` in the ledger, recorded now if it is not there: a first
-    version, or one edited in place since the last, its tasks matched by id."""
-    key = content_key(register)
+    version, or one edited in place since the last, its tasks matched by id. `content` is
+    its content key where it is known (load.register_content)."""
+    key = content or content_key(register)
     found = ledger.version_of_key(key)
     if found is not None:
         return found
