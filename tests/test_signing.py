@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from xlflow.errors import WorkspaceError
 from xlflow.signing import load_or_create_secret, sign_form, verify
@@ -74,6 +76,31 @@ def test_a_row_hash_is_stable_across_versions() -> None:
         row_hash("5-1", "牵头", ["建设甬江科创大走廊", "目标 \r\n 二"])
         == "263bb4bb5ee74d732987c48dbc42ef38"
     )
+
+
+@given(
+    st.text(max_size=8),
+    st.sampled_from(["牵头", "配合", ""]),
+    st.lists(st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=30), max_size=5),
+)
+def test_a_row_hash_is_the_sha256_of_the_json_it_always_was(
+    task_id: str, role: str, texts: list[str]
+) -> None:
+    """row_hash writes its JSON by hand for speed: for any text (quotes, backslashes,
+    control characters, line ends, CJK) it must be json.dumps's, byte for byte."""
+    import hashlib
+    import json
+
+    from xlflow.signing import row_hash
+
+    payload = json.dumps([task_id, role, [normalise_text(t) for t in texts]], ensure_ascii=False)
+    assert row_hash(task_id, role, texts) == hashlib.sha256(payload.encode()).hexdigest()[:32]
+
+
+@given(st.text(alphabet=st.sampled_from(" \t\r\n\u3000\x85甲a"), max_size=12))
+def test_normalising_one_line_takes_the_short_way_to_the_same_text(text: str) -> None:
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    assert normalise_text(text) == "\n".join(line.rstrip() for line in lines).strip()
 
 
 def test_a_forms_identity_is_readable_and_keyed_as_the_reader_expects() -> None:

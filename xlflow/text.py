@@ -241,6 +241,8 @@ def normalise_text(text: str) -> str:
 
     Office programs re-encode line breaks and may trim a trailing space when saving.
     """
+    if "\n" not in text and "\r" not in text:  # most cells: one line, the same result sooner
+        return text.strip()
     return "\n".join(
         line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     ).strip()
