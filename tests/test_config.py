@@ -102,6 +102,27 @@ def test_every_problem_is_reported_with_key_and_allowed_values(tmp_path: Path) -
     assert len(info.value.problems) >= 9
 
 
+def test_a_form_of_more_fields_than_its_self_check_can_count_is_refused(tmp_path: Path) -> None:
+    """A row's broken cells are the bits of one number on the flag sheet, exact in a
+    spreadsheet to 53 of them: 50 fields pass (the 说明 column is the 51st), 51 do not."""
+    from xlflow.config.fields import MAX_FIELDS
+
+    text = BUNDLED.read_text(encoding="utf-8")
+    path = tmp_path / "xlflow.toml"
+    for count, refused in ((MAX_FIELDS - 5, False), (MAX_FIELDS - 4, True)):
+        extra = "".join(
+            f'\n[[fields]]\nkey = "extra{i}"\nlabel = "备注{i}"\ntype = "text"\n'
+            for i in range(count)
+        )
+        path.write_text(text.replace("\n[[contact]]", extra + "\n[[contact]]", 1), encoding="utf-8")
+        if not refused:
+            assert len(load_settings(path).fields) == MAX_FIELDS + 1
+            continue
+        with pytest.raises(SettingsError) as info:
+            load_settings(path)
+        assert f"填报项最多 {MAX_FIELDS} 个，现有 {MAX_FIELDS + 1} 个" in str(info.value.problems)
+
+
 def test_toml_syntax_error(tmp_path: Path) -> None:
     path = tmp_path / "xlflow.toml"
     path.write_text("[office\nname = 1", encoding="utf-8")

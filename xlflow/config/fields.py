@@ -157,7 +157,18 @@ def read_field_section(
                     )
     if not fields:
         problems.append("[[fields]]: 至少需要一个填报项")
+    elif len(fields) > MAX_FIELDS:
+        problems.append(
+            f"[[fields]]: 填报项最多 {MAX_FIELDS} 个，现有 {len(fields)} 个；请合并或删去一些，"
+            "或拆成两张填报表"
+        )
     return fields, contact
+
+
+# A form's self-check keeps a row's broken cells as the bits of one number, and a
+# spreadsheet's number holds an integer exactly only to 2**53 (generate.flags); with the
+# 说明 column added, 50 leaves room, and no form a division could fill has so many.
+MAX_FIELDS = 50
 
 
 def read_fields(

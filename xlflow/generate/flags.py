@@ -49,6 +49,12 @@ class FlagColumns:
     value: dict[str, int]  # a percent field -> the percent as collect scales it
     explain: int  # where the plausibility rules' columns begin
     bits: dict[str, int]
+    inputs: dict[str, str]  # a field -> its cell on the task sheet, the row left as ROW
+
+
+# Every task row's formulas are the same but for the row's number: each is made once per
+# form with this in its place, and the row's number put in for each row.
+ROW = "\x00"
 
 
 def flag_columns(settings: Settings, layout: Layout) -> FlagColumns:
@@ -58,8 +64,14 @@ def flag_columns(settings: Settings, layout: Layout) -> FlagColumns:
     mask = layout.last_col + 2
     number = {f.key: mask + 1 + k for k, f in enumerate(numeric)}
     value = {key: mask + 1 + len(numeric) + k for k, key in enumerate(scaled)}
+    # exact in a spreadsheet's doubles up to bit 52: config.fields.MAX_FIELDS keeps below
     bits = {f.key: 1 << k for k, f in enumerate(settings.fields)}
-    return FlagColumns(0, mask, number, value, mask + 1 + len(numeric) + len(scaled), bits)
+    assert len(bits) <= 53, "more fields than a row's mask can hold exactly"
+    inputs = {
+        k: sheet_ref(settings.form.sheet, col_letter(c) + ROW) for k, c in layout.field_cols.items()
+    }
+    explain = mask + 1 + len(numeric) + len(scaled)
+    return FlagColumns(0, mask, number, value, explain, bits, inputs)
 
 
 def write_self_check(
@@ -102,11 +114,6 @@ def _remaining_text(broken: int, to_explain: int, settings: Settings) -> str:
     return remaining(broken, to_explain, label)
 
 
-# Every task row's formulas are the same but for the row's number: each is made once per
-# form with this in its place, and the row's number put in for each row.
-ROW = "\x00"
-
-
 def _on_row(template: str, r: int) -> str:
     return template.replace(ROW, str(r + 1))
 
@@ -126,9 +133,7 @@ def _row_flags(
 ) -> tuple[int, dict[str, int]]:
     """The task rows' flags, and the red of each input cell while its bit is set; how many
     cells break a rule as the form is made, and the bit of each field that can break one."""
-    refs = {
-        k: sheet_ref(settings.form.sheet, col_letter(c) + ROW) for k, c in layout.field_cols.items()
-    }
+    refs = columns.inputs
     numbers = {key: col_letter(col) + ROW for key, col in columns.number.items()}
     status = refs.get(settings.status.field)
     helpers = [
@@ -268,13 +273,12 @@ def write_explain_flags(
     explanation = settings.explanation_field
     if not rules or explanation is None or not spec.rows:
         return {}, 0
-    task = settings.form.sheet
     roles = previous_fields(settings)
     keys = list(roles.values())
     before_col = {k: columns.explain + i for i, k in enumerate(keys)}
     bit = {rule.name: 1 << i for i, rule in enumerate(rules)}
     hit_col = columns.explain + len(keys)
-    refs = {k: sheet_ref(task, col_letter(c) + ROW) for k, c in layout.field_cols.items()}
+    refs = columns.inputs
     percent = roles.get("percent", "")
     value = col_letter(columns.value[percent]) + ROW if percent in columns.value else ""
     wanting = f"IF({explained_formula(refs[explanation.key])},1,-1)"
