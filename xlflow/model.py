@@ -115,6 +115,20 @@ class Register:
         return tuple(out)
 
     @functools.cached_property
+    def content(self) -> str:
+        """Its content key (content_key), made once. A register read back from the ledger
+        has the key kept beside it (`knowing_content`), so that no command hashes tens of
+        thousands of tasks again to find its version."""
+        return hash_tasks(self.tasks)
+
+    def knowing_content(self, content: str) -> Register:
+        """This register, its content key known to be `content` (as the ledger kept it
+        when the register was parsed); "" leaves it to be made."""
+        if content:
+            self.__dict__["content"] = content  # the cached_property's own place
+        return self
+
+    @functools.cached_property
     def _by_id(self) -> dict[str, Task]:
         return {t.id: t for t in self.tasks}
 
@@ -140,10 +154,15 @@ class Register:
 
 
 def content_key(register: Register) -> str:
-    """A register's content, as a version is told apart: its tasks, nothing else (hashed a
-    task at a time: a ministry's register is tens of thousands of them)."""
+    """A register's content, as a version is told apart: its tasks, nothing else."""
+    return register.content
+
+
+def hash_tasks(tasks: tuple[Task, ...]) -> str:
+    """The tasks' content key, hashed a task at a time: a ministry's register is tens of
+    thousands of them."""
     h = hashlib.sha256()
-    for t in register.tasks:
+    for t in tasks:
         row = [t.id, t.group, t.columns, t.lead, t.cooperating, t.targets]
         h.update(json.dumps(row, ensure_ascii=False).encode("utf-8"))
         h.update(b"\n")

@@ -18,7 +18,7 @@ from ..ledger.readers import AcceptedFiles
 from ..model import FileRecord, FormSpec, Round
 from ..pool import IsolatedPool, default_workers
 from ..register.lineage import current_version
-from ..register.load import load_register, register_content
+from ..register.load import load_register
 from ..signing import (
     load_or_create_secret,
 )
@@ -109,8 +109,7 @@ def generate_forms(
             source = earlier.id
             previous = AcceptedFiles(ledger, source)
         record = ledger.record_round(rnd, source)
-        content = register_content(ws, ledger)
-        version = current_version(ledger, register, ws.settings.register, content)
+        version = current_version(ledger, register, ws.settings.register)
         compared = earlier_answers(ledger, register, ws.settings, record, version)
         specs = FormSpecs(
             register, ws.settings, record, secret, previous, source, divisions, compared

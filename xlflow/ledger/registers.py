@@ -32,7 +32,7 @@ class RegisterTables(Connection):
             head.notes,
             head.folded,
             head.collectives,
-        )
+        ).knowing_content(head.content)
 
     def register_head(self, key: str) -> RegisterHead | None:
         row = self.db.execute("SELECT head FROM register_heads WHERE key=?", (key,)).fetchone()

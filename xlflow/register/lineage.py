@@ -136,13 +136,10 @@ def unit_columns(*settings: RegisterSettings) -> tuple[str, ...]:
     return tuple(c for c in dict.fromkeys(out) if c)
 
 
-def current_version(
-    ledger: Ledger, register: Register, settings: RegisterSettings, content: str = ""
-) -> int:
+def current_version(ledger: Ledger, register: Register, settings: RegisterSettings) -> int:
     """The version of `register` in the ledger, recorded now if it is not there: a first
-    version, or one edited in place since the last, its tasks matched by id. `content` is
-    its content key where it is known (load.register_content)."""
-    key = content or content_key(register)
+    version, or one edited in place since the last, its tasks matched by id."""
+    key = content_key(register)
     found = ledger.version_of_key(key)
     if found is not None:
         return found

@@ -125,14 +125,6 @@ def _cache_register(ws: Workspace, key: str | None = None) -> tuple[str, Registe
     return key, register
 
 
-def register_content(ws: Workspace, ledger: Ledger) -> str:
-    """The content key of the register `load_register` last gave (model.content_key), as
-    the ledger keeps it beside the parsed register; "" where it does not."""
-    held = ws.parsed_register
-    head = ledger.register_head(held[0]) if held is not None else None
-    return head.content if head is not None else ""
-
-
 # The coordinator's register is a file from outside too: python-docx, lxml, openpyxl's
 # and xlflow's own readers parse it in a worker, as a returned file is read. Registers are
 # larger than returns, so the time limit is more generous.
