@@ -99,6 +99,25 @@ def test_answers_are_the_detail_sheets_values(two_rounds: Path, round_id: str) -
     assert compared >= 10
 
 
+def test_answers_gathered_in_batches_of_any_size_are_the_same_frame(
+    two_rounds: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """answers() keeps its rows as columns, a batch at a time (a year of a province has
+    millions): a batch boundary anywhere, or none, gives the same frame, and a round with
+    no answer gives an empty frame of the documented columns."""
+    from xlflow.reporting import data
+
+    ws = Workspace.open(two_rounds)
+    whole = answers(ws)
+    assert len(whole) > 100
+    for size in (1, 7, len(whole) - 1, len(whole) + 1):
+        monkeypatch.setattr(data._Columns, "BATCH", size)
+        pd.testing.assert_frame_equal(answers(ws), whole, check_exact=True)
+    monkeypatch.setattr(data, "_rounds", lambda ws, rounds: iter(()))
+    empty = answers(ws)
+    assert len(empty) == 0 and list(empty.columns) == list(ANSWER_COLUMNS)
+
+
 def test_the_dtypes_are_as_documented(two_rounds: Path) -> None:
     ws = Workspace.open(two_rounds)
     frame = answers(ws)

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..config.model import Field, Settings
@@ -130,9 +131,24 @@ def answers(ws: Workspace, rounds: Sequence[str] | None = None) -> pd.DataFrame:
     """Every answer of the counted returns, one row per round × task × division × field."""
     settings = ws.settings
     status_key, percent_key = settings.status.field, settings.status.percent_field
-    rows: list[tuple[Any, ...]] = []
+    # A column at a time, not a row at a time: at 10,000 returns a round has millions of
+    # answers, and a tuple per row held them several times over (docs/performance.md).
+    columns = _Columns(list(ANSWER_COLUMNS))
     for r in _rounds(ws, rounds):
         rnd = r.round
+        # what every row of one file says of it, made once and shared by its rows
+        files = {
+            division: (
+                Path(record.path).name,
+                record.sha256,
+                dt.datetime.fromtimestamp(record.mtime).replace(microsecond=0),
+                record.late,
+                DECIDED
+                if any(i.code is IssueCode.ACCEPTED_BY_COORDINATOR for i in record.issues)
+                else "",
+            )
+            for division, record in r.accepted.items()
+        }
         for task in r.register.tasks:
             name = task_label(task, settings.register)
             for division in task.divisions:
@@ -141,23 +157,49 @@ def answers(ws: Workspace, rounds: Sequence[str] | None = None) -> pd.DataFrame:
                 if record is None or said is None:
                     continue
                 role = role_label(task.role_of(division) or "cooperating")
-                decided = any(i.code is IssueCode.ACCEPTED_BY_COORDINATOR for i in record.issues)
                 status = said.get(status_key)
                 percent = said.get(percent_key)
+                head = (rnd.id, rnd.title, task.id, name, task.group, division, role)
+                tail = (
+                    str(status) if status not in (None, "") else None,
+                    float(percent) if isinstance(percent, int | float) else None,
+                    *files[division],
+                )
                 for f in settings.fields:
-                    rows.append(
-                        (
-                            rnd.id, rnd.title, task.id, name, task.group, division, role,
-                            f.key, f.label, *_typed(f, said.get(f.key)),
-                            str(status) if status not in (None, "") else None,
-                            float(percent) if isinstance(percent, int | float) else None,
-                            Path(record.path).name, record.sha256,
-                            dt.datetime.fromtimestamp(record.mtime).replace(microsecond=0), record.late,
-                            DECIDED if decided else "",
-                        )
-                    )  # fmt: skip
-    frame = pd.DataFrame.from_records(rows, columns=list(ANSWER_COLUMNS))
-    return _dtypes(frame, ANSWER_COLUMNS, settings)
+                    columns.add((*head, f.key, f.label, *_typed(f, said.get(f.key)), *tail))
+    return _dtypes(columns.frame(), ANSWER_COLUMNS, settings)
+
+
+class _Columns:
+    """Rows gathered a few thousand at a time and kept as columns: a row's tuple lives only
+    until its batch is turned, and the frame is made a column at a time."""
+
+    BATCH = 8192
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        self.columns: list[list[Any]] = [[] for _ in names]
+        self.batch: list[tuple[Any, ...]] = []
+
+    def add(self, row: tuple[Any, ...]) -> None:
+        self.batch.append(row)
+        if len(self.batch) >= self.BATCH:
+            self._turn()
+
+    def _turn(self) -> None:
+        if not self.batch:
+            return
+        for column, values in zip(self.columns, zip(*self.batch, strict=True), strict=True):
+            column.extend(values)
+        self.batch = []
+
+    def frame(self) -> pd.DataFrame:
+        self._turn()
+        data: dict[str, Any] = {}
+        for name in self.names:
+            # each list goes as its column is made, and with it the references it held
+            data[name] = np.array(self.columns.pop(0), dtype=object)
+        return pd.DataFrame(data, columns=self.names)
 
 
 def _dtypes(frame: pd.DataFrame, dtypes: dict[str, str], settings: Settings) -> pd.DataFrame:
@@ -177,7 +219,7 @@ def _dtypes(frame: pd.DataFrame, dtypes: dict[str, str], settings: Settings) -> 
 def _order(column: str, values: pd.Series, settings: Settings) -> list[Any]:
     """A categorical's categories in a meaningful order: rounds as they ran, statuses as
     the choices list them, everything else as it first appears."""
-    seen = list(dict.fromkeys(v for v in values if v is not None and not pd.isna(v)))
+    seen = [v for v in pd.unique(values.dropna()) if v is not None]
     if column == "status":
         known = [*settings.status_order, settings.status.missing_label]
         return [
