@@ -106,3 +106,33 @@ def test_precision_and_recall_as_docs_rounds_says(scores: dict[str, dict[str, An
     )
     doc = (Path(__file__).parents[1] / "docs" / "rounds.md").read_text("utf-8")
     assert line in doc, line
+
+
+def test_a_pair_s_words_are_made_once_for_the_same_two_registers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One `register --update --mapping` asks for the same pair's words four times
+    (2.5 s each at 12,000 tasks): the last pair's are kept for the very same two
+    registers, and made again for any other pair, an equal copy included."""
+    import dataclasses
+
+    from xlflow.register import words
+    from xlflow.register.init import check_register
+    from xlflow.register.load import load_register
+    from xlflow.workspace import Workspace
+
+    root = tmp_path / "w"
+    run(["init", str(root)])
+    ws = Workspace.open(root)
+    old = load_register(ws)
+    new = check_register(DATA / "revisions" / "bundled-revised.xlsx", "").register
+    made: list[int] = []
+    real = words.words_of
+    monkeypatch.setattr(words, "words_of", lambda *args: made.append(1) or real(*args))
+    first = words.words_by_id(old, new, ())
+    assert len(made) == len(old.tasks) + len(new.tasks)
+    assert words.words_by_id(old, new, ()) is first and len(made) == len(old.tasks) + len(new.tasks)
+    assert words.words_by_id(old, new, ("责任处室",)) is not first
+    copy = dataclasses.replace(new)
+    again = words.words_by_id(old, copy, ())
+    assert again == first and again is not first
