@@ -174,9 +174,22 @@ def _eml(path: Path) -> Any:
     return BytesParser(policy=policy.default).parsebytes(path.read_bytes())
 
 
-def test_reminders_for_missing_and_rejected(three_rounds: dict[str, Any]) -> None:
+def test_reminders_for_missing_and_rejected(
+    three_rounds: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from xlflow.ledger.book import Ledger
+
     ws = three_rounds["ws"]
+    # who answered and what was wrong, never what they answered (all of it, in a large round)
+    asked: list[bool] = []
+    real = Ledger.files
+    monkeypatch.setattr(
+        Ledger,
+        "files",
+        lambda self, r, with_values=True: asked.append(with_values) or real(self, r, with_values),
+    )
     data = run_json(["remind", "-w", str(ws), "--round", R2])
+    assert asked and not any(asked)
     by = {r["division"]: r for r in data["reminders"]}
     assert set(by) == {FOREIGN, RES}
     msg = _eml(Path(by[FOREIGN]["path"]))

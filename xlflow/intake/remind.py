@@ -153,7 +153,9 @@ def write_reminders(ws: Workspace, round_id: str, today: dt.date | None = None) 
         )
     with folder_lock(ws.lock_path, "生成催报邮件"), Ledger(ws.ledger_path) as ledger:
         rnd = ledger.load_round(round_id)
-        state = round_state(ledger, rnd, register.divisions)
+        # who answered and what was wrong, never what they answered: every return's
+        # answers were read and decoded for nothing
+        state = round_state(ledger, rnd, register.divisions, with_values=False)
         form_files = {d.division: ledger.form_file(rnd.id, d.division) for d in state.divisions}
         return _write_all(ws, register, directory, notes, state, form_files, day)
 
