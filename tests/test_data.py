@@ -111,11 +111,34 @@ def test_answers_gathered_in_batches_of_any_size_are_the_same_frame(
     whole = answers(ws)
     assert len(whole) > 100
     for size in (1, 7, len(whole) - 1, len(whole) + 1):
-        monkeypatch.setattr(data._Columns, "BATCH", size)
+        monkeypatch.setattr(data, "_BATCH", size)
         pd.testing.assert_frame_equal(answers(ws), whole, check_exact=True)
     monkeypatch.setattr(data, "_rounds", lambda ws, rounds: iter(()))
     empty = answers(ws)
     assert len(empty) == 0 and list(empty.columns) == list(ANSWER_COLUMNS)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "gbk"])
+def test_the_csv_written_a_batch_at_a_time_is_the_whole_table_s(
+    two_rounds: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, encoding: str
+) -> None:
+    """`export --format csv` writes the answers as they are made (a province's year does
+    not fit in memory as one table): the bytes are those of the whole frame's to_csv, for
+    any batch size, with one BOM (UTF-8) and one header; no answer, the header alone."""
+    from xlflow.reporting import data
+    from xlflow.reporting.data import csv_bytes, export
+
+    ws = Workspace.open(two_rounds)
+    whole = csv_bytes(answers(ws), encoding)
+    assert whole.count(b"task_id") == 1
+    for size in (1, 7, 5000):
+        monkeypatch.setattr(data, "_BATCH", size)
+        out = tmp_path / f"a{size}.csv"
+        result = export(ws, "csv", out, encoding=encoding)
+        assert out.read_bytes() == whole and result.rows == len(answers(ws))
+    monkeypatch.setattr(data, "_rounds", lambda ws, rounds: iter(()))
+    assert export(ws, "csv", tmp_path / "none.csv", encoding=encoding).rows == 0
+    assert (tmp_path / "none.csv").read_bytes() == csv_bytes(answers(ws), encoding)
 
 
 def test_a_task_is_read_from_its_own_divisions_files_alone(two_rounds: Path) -> None:

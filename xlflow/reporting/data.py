@@ -129,11 +129,22 @@ def _typed(f: Field, value: Any) -> tuple[Any, Any, Any, Any, Any]:
 
 def answers(ws: Workspace, rounds: Sequence[str] | None = None) -> pd.DataFrame:
     """Every answer of the counted returns, one row per round × task × division × field."""
+    columns = _Columns(list(ANSWER_COLUMNS))
+    for batch in _answer_batches(ws, rounds):
+        columns.extend(batch)
+    return _dtypes(columns.frame(), ANSWER_COLUMNS, ws.settings)
+
+
+# answers a batch: some 20 MB of rows, and few enough batches that each costs little
+_BATCH = 32_768
+
+
+def _answer_batches(ws: Workspace, rounds: Sequence[str] | None) -> Iterator[list[tuple[Any, ...]]]:
+    """The answers as rows of ANSWER_COLUMNS, a batch at a time: at 10,000 returns a round
+    has millions, and a tuple per row held at once was several times the table."""
     settings = ws.settings
     status_key, percent_key = settings.status.field, settings.status.percent_field
-    # A column at a time, not a row at a time: at 10,000 returns a round has millions of
-    # answers, and a tuple per row held them several times over (docs/performance.md).
-    columns = _Columns(list(ANSWER_COLUMNS))
+    batch: list[tuple[Any, ...]] = []
     for r in _rounds(ws, rounds):
         rnd = r.round
         # what every row of one file says of it, made once and shared by its rows
@@ -166,40 +177,51 @@ def answers(ws: Workspace, rounds: Sequence[str] | None = None) -> pd.DataFrame:
                     *files[division],
                 )
                 for f in settings.fields:
-                    columns.add((*head, f.key, f.label, *_typed(f, said.get(f.key)), *tail))
-    return _dtypes(columns.frame(), ANSWER_COLUMNS, settings)
+                    batch.append((*head, f.key, f.label, *_typed(f, said.get(f.key)), *tail))
+                if len(batch) >= _BATCH:
+                    yield batch
+                    batch = []
+    if batch:
+        yield batch
 
 
 class _Columns:
-    """Rows gathered a few thousand at a time and kept as columns: a row's tuple lives only
-    until its batch is turned, and the frame is made a column at a time."""
-
-    BATCH = 8192
+    """Rows kept as columns, a batch at a time, and made into a frame a column at a time."""
 
     def __init__(self, names: list[str]) -> None:
         self.names = names
         self.columns: list[list[Any]] = [[] for _ in names]
-        self.batch: list[tuple[Any, ...]] = []
 
-    def add(self, row: tuple[Any, ...]) -> None:
-        self.batch.append(row)
-        if len(self.batch) >= self.BATCH:
-            self._turn()
-
-    def _turn(self) -> None:
-        if not self.batch:
+    def extend(self, rows: list[tuple[Any, ...]]) -> None:
+        if not rows:
             return
-        for column, values in zip(self.columns, zip(*self.batch, strict=True), strict=True):
+        for column, values in zip(self.columns, zip(*rows, strict=True), strict=True):
             column.extend(values)
-        self.batch = []
 
     def frame(self) -> pd.DataFrame:
-        self._turn()
         data: dict[str, Any] = {}
         for name in self.names:
             # each list goes as its column is made, and with it the references it held
             data[name] = np.array(self.columns.pop(0), dtype=object)
         return pd.DataFrame(data, columns=self.names)
+
+
+def _answers_csv(ws: Workspace, rounds: Sequence[str] | None, path: Path, encoding: str) -> int:
+    """The answers' CSV, written a batch at a time: the text `answers(...).to_csv` gives,
+    byte for byte, without the table of a whole year in memory. Returns the rows written."""
+    options = _csv_options(encoding)
+    codec = options.pop("encoding")  # the file's, once: a BOM at its start only
+    rows = 0
+    with open(path, "w", encoding=codec, newline="") as fh:
+        for batch in _answer_batches(ws, rounds):
+            part = _Columns(list(ANSWER_COLUMNS))
+            part.extend(batch)
+            frame = _dtypes(part.frame(), ANSWER_COLUMNS, ws.settings)
+            frame.to_csv(fh, header=rows == 0, **options)
+            rows += len(batch)
+        if rows == 0:
+            pd.DataFrame(columns=list(ANSWER_COLUMNS)).to_csv(fh, **options)
+    return rows
 
 
 def _dtypes(frame: pd.DataFrame, dtypes: dict[str, str], settings: Settings) -> pd.DataFrame:
@@ -310,10 +332,14 @@ def export(
     the same ledger gives the same bytes. SQLite holds both tables and the views."""
     if fmt not in FORMATS:
         raise Invalid(f"导出格式只能是 {'、'.join(FORMATS)}，不是 {fmt!r}")
+    if fmt == "csv" and not wide:
+        # the answers written as they are made, a batch at a time: a year's table, its
+        # text and its bytes, held at once, were gigabytes at a province's scale
+        with atomic_path(output) as tmp:
+            rows = _answers_csv(ws, rounds, tmp, encoding)
+        return ExportResult(output, fmt, rows, wide)
     frame = tasks(ws, rounds) if wide else answers(ws, rounds)
     if fmt == "csv":
-        # written as it is made: the whole text and then its bytes, held at once, were two
-        # more copies of a CSV that reaches hundreds of MB in a large year
         with atomic_path(output) as tmp:
             frame.to_csv(tmp, **_csv_options(encoding))
         return ExportResult(output, fmt, len(frame), wide)
