@@ -78,10 +78,16 @@ def test_a_row_hash_is_stable_across_versions() -> None:
     )
 
 
+# what JSON escapes or keeps (quotes, backslash, control characters, line ends, DEL, U+2028,
+# full-width and CJK): a fixed alphabet, since hypothesis's own builds a table of all of
+# Unicode first, which under Wine failed its too_slow health check
+JSON_TEXT = st.text(alphabet='"\\/\b\f\n\r\t\x00\x1f\x7f \u2028\u3000甲乙“”aZ0', max_size=30)
+
+
 @given(
-    st.text(max_size=8),
+    st.text(alphabet='"\\\n甲a1-', max_size=8),
     st.sampled_from(["牵头", "配合", ""]),
-    st.lists(st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=30), max_size=5),
+    st.lists(JSON_TEXT, max_size=5),
 )
 def test_a_row_hash_is_the_sha256_of_the_json_it_always_was(
     task_id: str, role: str, texts: list[str]
