@@ -129,10 +129,15 @@ def _typed(f: Field, value: Any) -> tuple[Any, Any, Any, Any, Any]:
 
 def answers(ws: Workspace, rounds: Sequence[str] | None = None) -> pd.DataFrame:
     """Every answer of the counted returns, one row per round × task × division × field."""
+    return _answer_frame(_answer_batches(ws, rounds), ws.settings)
+
+
+def _answer_frame(batches: Iterable[list[tuple[Any, ...]]], settings: Settings) -> pd.DataFrame:
+    """Rows of ANSWER_COLUMNS as the frame answers() gives, typed as documented."""
     columns = _Columns(list(ANSWER_COLUMNS))
-    for batch in _answer_batches(ws, rounds):
+    for batch in batches:
         columns.extend(batch)
-    return _dtypes(columns.frame(), ANSWER_COLUMNS, ws.settings)
+    return _dtypes(columns.frame(), ANSWER_COLUMNS, settings)
 
 
 # answers a batch: some 20 MB of rows, and few enough batches that each costs little
@@ -214,13 +219,10 @@ def _answers_csv(ws: Workspace, rounds: Sequence[str] | None, path: Path, encodi
     rows = 0
     with open(path, "w", encoding=codec, newline="") as fh:
         for batch in _answer_batches(ws, rounds):
-            part = _Columns(list(ANSWER_COLUMNS))
-            part.extend(batch)
-            frame = _dtypes(part.frame(), ANSWER_COLUMNS, ws.settings)
-            frame.to_csv(fh, header=rows == 0, **options)
+            _answer_frame([batch], ws.settings).to_csv(fh, header=rows == 0, **options)
             rows += len(batch)
         if rows == 0:
-            pd.DataFrame(columns=list(ANSWER_COLUMNS)).to_csv(fh, **options)
+            _answer_frame([], ws.settings).to_csv(fh, **options)
     return rows
 
 
@@ -241,7 +243,7 @@ def _dtypes(frame: pd.DataFrame, dtypes: dict[str, str], settings: Settings) -> 
 def _order(column: str, values: pd.Series, settings: Settings) -> list[Any]:
     """A categorical's categories in a meaningful order: rounds as they ran, statuses as
     the choices list them, everything else as it first appears."""
-    seen = [v for v in pd.unique(values.dropna()) if v is not None]
+    seen = list(pd.unique(values.dropna()))
     if column == "status":
         known = [*settings.status_order, settings.status.missing_label]
         return [
