@@ -29,6 +29,8 @@ from xlflow import windows
 from xlflow.cli.main import main
 from xlflow.register.init import init_workspace
 
+from . import progress
+
 REPO = Path(__file__).resolve().parents[1]
 # ../shared beside the repository (from a copy such as mutmut's mutants/, further up)
 SHARED = next(
@@ -316,6 +318,17 @@ def _needs_isolation(request: pytest.FixtureRequest) -> None:
         and os.environ.get("XLFLOW_POOL_IN_PROCESS") == "1"
     ):
         pytest.skip("needs real worker processes; XLFLOW_POOL_IN_PROCESS=1 runs them in-process")
+
+
+# --- the Windows stage's watchdog (tests/progress.py) ---
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    progress.configure(config)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    progress.deselect_finished(config, items)
 
 
 # --- tests of real programs never skip in CI ---
