@@ -51,17 +51,35 @@ class Received:
 @dataclass
 class SmtpKeeper:
     """aiosmtpd's handler: keeps what it is sent; refuses the addresses in `refused`, and
-    a message to any address in `too_big_for` as too large (552)."""
+    a message to any address in `too_big_for` as too large (552). The next n messages to
+    an address in `for_now` are refused for now (451, as greylisting does), and to one in
+    `hang_up` answered 421, after which the client hangs up."""
 
     refused: set[str] = field(default_factory=set)
     too_big_for: set[str] = field(default_factory=set)
+    for_now: dict[str, int] = field(default_factory=dict)
+    hang_up: dict[str, int] = field(default_factory=dict)
     received: list[Received] = field(default_factory=list)
+
+    def clear(self) -> None:
+        self.refused.clear()
+        self.too_big_for.clear()
+        self.for_now.clear()
+        self.hang_up.clear()
+        self.received.clear()
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: Any
     ) -> str:
         if address in self.refused:
             return f"550 5.1.1 <{address}>: mailbox unavailable"
+        for replies, reply in (
+            (self.for_now, "451 4.7.1 Greylisted, try again later"),
+            (self.hang_up, "421 4.7.0 Too many messages, closing"),
+        ):
+            if replies.get(address, 0) > 0:
+                replies[address] -= 1
+                return reply
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

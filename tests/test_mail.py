@@ -59,9 +59,7 @@ def mailbox(request: pytest.FixtureRequest, servers: Servers) -> Iterator[Server
     conn.uid("STORE", "1:*", "+FLAGS.SILENT", r"(\Deleted)")
     conn.expunge()
     conn.logout()
-    servers.smtp.received.clear()
-    servers.smtp.refused.clear()
-    servers.smtp.too_big_for.clear()
+    servers.smtp.clear()
     yield servers
 
 
@@ -317,6 +315,52 @@ def test_a_refused_address_or_a_too_large_message_is_named_and_the_rest_still_go
         mail(ws, "send", "--round", DEFAULT_ROUND, "--what", "forms", "--send", "--json").output
     )
     assert {m["division"] for m in retry["messages"] if m["sent"]} == {PLAN, "资源配置与诚信建设处"}
+
+
+def test_a_server_that_refuses_for_now_or_hangs_up_is_tried_again(
+    ws: Path, forms: dict[str, Path], mailbox: Servers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("xlflow.mail.send.RETRY_WAITS", (0.0, 0.0))
+    with_account(ws, mailbox)
+    _addresses(ws)
+    mailbox.smtp.for_now["zcgh@example.gov.cn"] = 2  # greylisted twice, taken the third time
+    mailbox.smtp.hang_up["zypz@example.gov.cn"] = 1  # 421: the client hangs up, then again
+    result = mail(ws, "send", "--round", DEFAULT_ROUND, "--what", "forms", "--send", "--json")
+    assert result.exit_code == 0, result.output
+    sent = {m["division"] for m in json.loads(result.output)["messages"] if m["sent"]}
+    assert sent == {PLAN, "高新技术及产业化处", "资源配置与诚信建设处"}
+    assert sorted(r.recipients[0] for r in mailbox.smtp.received) == [
+        "gxc@example.gov.cn",
+        "zcgh@example.gov.cn",
+        "zypz@example.gov.cn",
+    ]
+
+
+def test_a_message_still_refused_for_now_is_left_with_the_rest_for_a_later_run(
+    ws: Path, forms: dict[str, Path], mailbox: Servers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("xlflow.mail.send.RETRY_WAITS", (0.0, 0.0))
+    with_account(ws, mailbox)
+    _addresses(ws)
+    preview = mail(ws, "send", "--round", DEFAULT_ROUND, "--what", "forms", "--json").output
+    planned = [m for m in json.loads(preview)["messages"] if m["to"]]
+    order = [m["division"] for m in planned]
+    for address in planned[0]["to"]:  # every address of the first: more than xlflow tries
+        mailbox.smtp.for_now[address] = 3
+
+    result = mail(ws, "send", "--round", DEFAULT_ROUND, "--what", "forms", "--send")
+
+    assert result.exit_code == 1, result.output
+    assert f"[{order[0]}] 服务器暂时不收（451 4.7.1 Greylisted" in result.output
+    assert "试了 3 次仍未发出" in result.output
+    for later in order[1:]:
+        assert f"[{later}] 未发送：服务器暂时不收前面的邮件" in result.output
+    assert "稍后再运行 xlflow mail send --send" in result.output
+    assert mailbox.smtp.received == []  # the rest were not tried against a server saying no
+
+    again = mail(ws, "send", "--round", DEFAULT_ROUND, "--what", "forms", "--send", "--json")
+    assert again.exit_code == 0, again.output
+    assert len(mailbox.smtp.received) == 3  # each sent once, by the later run
 
 
 def test_receipts_and_reminders_go_to_who_they_concern(

@@ -5,7 +5,12 @@ Without `send=True` nothing leaves: the plan says who gets what, and who has no 
 Each message sent is recorded (Message-ID, recipients, the attachment's sha256), so a
 re-run never sends the same attachment to the same division twice unless `resend`. A
 message the server refuses is named with why, and the others still go; an account the
-server refuses stops the run before anything is sent."""
+server refuses stops the run before anything is sent.
+
+A refusal for now (a 4xx reply: the server busy, too many messages at once, greylisting)
+or a server that hangs up is tried again after a wait, on a new connection if it hung up.
+A message still refused for now is left unsent, and so are the ones after it, which would
+meet the same server: a later run sends them, and only them."""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ import email
 import email.policy
 import email.utils
 import smtplib
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from email.headerregistry import Address
@@ -20,7 +26,8 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-from ..errors import Invalid
+from ..config.model import MailSettings
+from ..errors import Invalid, MailError
 from ..files import sha256_bytes
 from ..intake.receipts import receipt_name
 from ..intake.remind import XLSX, write_reminders
@@ -88,6 +95,18 @@ class SendResult:
 
 Progress = Callable[[int, int], None]
 
+# seconds to wait before each new try of a message the server refused for now
+RETRY_WAITS = (5.0, 20.0)
+LATER = "稍后再运行 xlflow mail send --send，只补发没有发出的"
+
+
+@dataclass(frozen=True)
+class _ForNow:
+    """A message the server refused for now, or could not take because it hung up."""
+
+    why: str
+    hung_up: bool
+
 
 def send_mail(
     ws: Workspace,
@@ -107,41 +126,104 @@ def send_mail(
     due = [o for o in planned if o.ready and not o.sent_at]
     if not send or not due:
         return result
-    conn = open_smtp(settings, password(settings, secret))
+    link = _Link(settings, password(settings, secret))
     try:
         for n, outgoing in enumerate(due, 1):
-            _send_one(ws, conn, rnd, what, outgoing, result)
+            for_now = _send_trying(ws, link, rnd, what, outgoing, result)
+            if for_now is not None:
+                _left_for_later(result, due[n - 1 :], for_now.why)
+                break
             progress(n, len(due))
     finally:
-        close_smtp(conn)
+        link.close()
     return result
+
+
+class _Link:
+    """The connection to the SMTP server, opened again after the server hung up."""
+
+    def __init__(self, settings: MailSettings, secret: str) -> None:
+        self.settings, self.secret = settings, secret
+        self.conn: smtplib.SMTP | None = open_smtp(settings, secret)
+
+    def open(self) -> smtplib.SMTP:
+        if self.conn is None:
+            self.conn = open_smtp(self.settings, self.secret)
+        return self.conn
+
+    def close(self) -> None:
+        if self.conn is not None:
+            close_smtp(self.conn)
+            self.conn = None
+
+
+def _send_trying(
+    ws: Workspace, link: _Link, rnd: Round, what: str, o: Outgoing, result: SendResult
+) -> _ForNow | None:
+    """Send one message, again after each of RETRY_WAITS while the server refuses it for
+    now; what the server said the last time, if it still refused."""
+    for_now = None
+    for wait in (0.0, *RETRY_WAITS):
+        time.sleep(wait)
+        try:
+            conn = link.open()
+        except MailError as exc:  # it hung up, and will not take us back yet
+            for_now = _ForNow(str(exc), True)
+            continue
+        for_now = _send_one(ws, conn, rnd, what, o, result)
+        if for_now is None:
+            return None
+        if for_now.hung_up:
+            link.close()
+    return for_now
+
+
+def _left_for_later(result: SendResult, left: list[Outgoing], why: str) -> None:
+    """The message the server kept refusing for now, and every one after it, unsent."""
+    tries = len(RETRY_WAITS) + 1
+    first, *rest = left
+    result.failed[first.division] = f"服务器暂时不收（{why}），试了 {tries} 次仍未发出；{LATER}"
+    for o in rest:
+        result.failed[o.division] = f"未发送：服务器暂时不收前面的邮件，本次停在那里；{LATER}"
 
 
 def _send_one(
     ws: Workspace, conn: smtplib.SMTP, rnd: Round, what: str, o: Outgoing, result: SendResult
-) -> None:
+) -> _ForNow | None:
+    """Send one message and record what became of it, or say that the server refused it
+    for now (nothing recorded: it is tried again)."""
     assert o.message is not None
     try:
         refused = conn.send_message(o.message, to_addrs=list(o.to))
     except smtplib.SMTPRecipientsRefused as exc:
+        codes = [r[0] for r in exc.recipients.values()]
+        if any(_for_now(code) for code in codes):  # a 421 ends the list: the rest untried
+            code, said = next(iter(exc.recipients.values()))
+            return _ForNow(f"{code} {_said((code, said))}", 421 in codes)
         result.failed[o.division] = "收件地址全部被服务器拒绝：" + "；".join(
             f"{a}（{_said(r)}）" for a, r in exc.recipients.items()
         )
-        return
+        return None
     except smtplib.SMTPSenderRefused as exc:
+        if _for_now(exc.smtp_code):
+            return _ForNow(f"{exc.smtp_code} {_said(exc)}", exc.smtp_code == 421)
         result.failed[o.division] = f"服务器拒绝以 {exc.sender} 的名义发信（{_said(exc)}）"
-        return
+        return None
     except smtplib.SMTPDataError as exc:
+        if _for_now(exc.smtp_code):
+            return _ForNow(f"{exc.smtp_code} {_said(exc)}", exc.smtp_code == 421)
         too_big = exc.smtp_code == 552 or "size" in _said(exc).lower()
         result.failed[o.division] = (
             f"邮件 {o.size / 1048576:.1f} MB，超过服务器允许的大小（{_said(exc)}）"
             if too_big
             else f"服务器拒收这封邮件（{_said(exc)}）"
         )
-        return
-    except (smtplib.SMTPException, OSError) as exc:
+        return None
+    except (smtplib.SMTPServerDisconnected, OSError) as exc:
+        return _ForNow(f"连接中断：{_said(exc)}", True)
+    except smtplib.SMTPException as exc:
         result.failed[o.division] = f"发送失败（{_said(exc)}）"
-        return
+        return None
     delivered = [a for a in o.to if a not in refused]
     with Ledger(ws.ledger_path) as ledger:
         ledger.record_sent(
@@ -158,6 +240,16 @@ def _send_one(
         result.failed[o.division] = "部分地址被拒收：" + "；".join(
             f"{a}（{_said(r)}）" for a, r in refused.items()
         )
+        if all(_for_now(code) for code, _ in refused.values()):
+            result.failed[o.division] += (
+                f"。这些地址是暂时不收，稍后可加 --only {o.division} --resend 再发一次"
+            )
+    return None
+
+
+def _for_now(code: int) -> bool:
+    """A reply that refuses for now (RFC 5321's 4yz): the same message may go later."""
+    return 400 <= code < 500
 
 
 def plan(
