@@ -1007,6 +1007,69 @@ def test_the_console_reviews_a_revision_pair_by_pair(tmp_path: Path) -> None:
     assert "由 规划处 改为 高新处 牵头" in ten[1]["event"]
 
 
+def test_the_console_takes_a_revision_reading_it_once_and_corrects_the_one_in_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """采用 reads the revised register and pairs its tasks once, not once more to check the
+    choices against what the page showed, and the console then shows the register it took.
+    The register in use, uploaded again, is set against the version before it, as a
+    mapping given to `register --update` is, so that its pairs can be corrected there too."""
+    from xlflow.register import update
+    from xlflow.web.app import create_app
+    from xlflow.web.console import WebConfig
+
+    root = tmp_path / "w"
+    _init(root)
+    run(["generate", "-w", str(root), "--round", "2025-Q1"])
+    text = (DATA / "清单-2025-一季度.csv").read_text("utf-8")
+    text = text.replace("6,创新生态,开展科普宣传活动", "9,创新生态,开展科普宣传周活动")
+    waiting = root / ".xlflow" / "revisions"
+    waiting.mkdir(parents=True)
+    (waiting / "修订.csv").write_text(text, "utf-8")
+    client: Any = create_app(WebConfig(root, "127.0.0.1", 8765, None)).test_client()
+    base = "http://127.0.0.1:8765"
+
+    def choices(page: str) -> dict[str, str]:
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert token, page
+        pairs = re.findall(r'name="(c\d+)" value="是"', page)
+        return {"csrf_token": token.group(1), "file": "修订.csv", **dict.fromkeys(pairs, "是")}
+
+    page = client.get("/register/revision?file=修订.csv", base_url=base).get_data(as_text=True)
+    assert "开展科普宣传周活动" in page
+    fields = choices(page)
+    read, compared = [], []
+    check, revise_ = update.check_register, update.revise
+    monkeypatch.setattr(update, "check_register", lambda *a: read.append(a) or check(*a))
+    monkeypatch.setattr(update, "revise", lambda *a, **k: compared.append(a) or revise_(*a, **k))
+
+    taken = client.post("/register/revision/apply", data=fields, base_url=base)
+
+    assert taken.status_code == 303, taken.get_data(as_text=True)
+    assert (len(read), len(compared)) == (1, 1)
+    assert _latest_version(root) == 2
+    # the console goes on with the register it took, without a restart
+    listed = client.get("/register", base_url=base).get_data(as_text=True)
+    assert "开展科普宣传周活动" in listed and "开展科普宣传活动<" not in listed
+
+    # the register now in use, uploaded again: against version 1, to correct version 2
+    shutil.copy(root / "templates" / "修订.csv", waiting / "修订.csv")
+    page = client.get("/register/revision?file=修订.csv", base_url=base).get_data(as_text=True)
+    assert "与现行清单相同：下面与第 1 版比对，采用即更正第 2 版记下的对应关系" in page
+    assert "开展科普宣传周活动" in page and "开展科普宣传活动" in page  # both texts of 6 → 9
+    fixed = client.post("/register/revision/apply", data=choices(page), base_url=base)
+    assert fixed.status_code == 303, fixed.get_data(as_text=True)
+    shown = client.get("/register", base_url=base).get_data(as_text=True)
+    assert "已更正任务清单第 2 版的对应关系" in shown
+    assert _latest_version(root) == 2  # corrected, not a new version
+
+
+def _latest_version(root: Path) -> int | None:
+    with Ledger(root / ".xlflow" / "ledger.sqlite") as ledger:
+        latest = ledger.latest_version()
+    return latest[0] if latest else None
+
+
 @needs_office[0]
 @needs_office[1]
 def test_the_mapping_workbook_saved_by_libreoffice_is_read(tmp_path: Path) -> None:

@@ -11,7 +11,8 @@ in place between rounds is recorded at the next generate, its tasks matched by i
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,22 @@ from .revise import Revision, confirmed, revise
 
 
 @dataclass(frozen=True)
+class Proposal:
+    """A revised register read and compared with the one in use, before any mapping: the
+    first half of `update_register`, kept so that taking it with the pairs confirmed (the
+    console's 采用) does not read and compare it all again."""
+
+    source: Path
+    pairing: bool  # compared as for a mapping: the register in use with the version before
+    detected: Any
+    old: Register
+    new: Register
+    skip: tuple[str, ...]
+    revision: Revision
+    corrects: int | None
+
+
+@dataclass(frozen=True)
 class UpdateResult:
     source: Path
     revision: Revision
@@ -41,6 +58,7 @@ class UpdateResult:
     corrects: int | None = None  # the version whose pairs a mapping corrects
     # every pair with both texts, as the mapping file and the console show them
     table: tuple[tuple[str, ...], ...] = ()
+    proposal: Proposal | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -60,29 +78,23 @@ def update_register(
     write_mapping: Path | None = None,
     accept_uncertain: bool = False,
     apply: bool = False,
+    pairing: bool = False,
+    proposed: Proposal | None = None,
 ) -> UpdateResult:
     """Compare the revised register with the current one; with `apply`, take it.
 
     Given the register already in use and a mapping file, the mapping corrects the pairs
     recorded when that register was taken (a pair confirmed by mistake): it is compared
-    with the version before it, and `apply` puts the corrected pairs in the ledger."""
-    detected = check_register(new_file, ws.settings.office.name)
-    old = load_register(ws)
-    directory = load_directory(ws, detected.register)
-    new = detected.register
-    if directory is not None and not directory.errors:
-        new = organise(new, directory)
-    skip = unit_columns(ws.settings.register, detected.settings)
-
-    def name(task: Any) -> str:
-        return task_label(task, ws.settings.register)
-
-    corrects = None
-    if (mapping or write_mapping) and content_key(new) == content_key(old):
-        corrects, before = _version_before(ws, new)
-        if before is not None:
-            old = before
-    revision = revise(old, new, skip, name=name)
+    with the version before it, and `apply` puts the corrected pairs in the ledger.
+    `pairing` compares so before any mapping is written (the console, whose page is the
+    mapping). `proposed`, a result's `proposal` for the same file, is taken as it is
+    instead of being worked out again."""
+    pairing = bool(mapping or write_mapping or pairing)
+    if proposed is None or (proposed.source, proposed.pairing) != (new_file, pairing):
+        proposed = propose(ws, new_file, pairing)
+    detected, old, new, skip = proposed.detected, proposed.old, proposed.new, proposed.skip
+    revision, corrects = proposed.revision, proposed.corrects
+    name = _names(ws)
     if mapping is not None:
         if not mapping.is_file():
             raise Invalid(f"找不到对照表 {mapping}；先用 --write-mapping 写出，核对后再给出。")
@@ -99,7 +111,7 @@ def update_register(
             atomic_write(write_mapping, mapping_xlsx(table, made))
         written = write_mapping
     if not apply:
-        return UpdateResult(new_file, revision, False, None, written, corrects, table)
+        return UpdateResult(new_file, revision, False, None, written, corrects, table, proposed)
     if revision.uncertain and not accept_uncertain:
         shown = "；".join(
             f"{x.old_id} → {x.new_id}（{revision.reason(x.old_id, x.new_id) or '证据不足'}）"
@@ -118,6 +130,35 @@ def update_register(
             ledger.correct_lineage(corrects, revision.lineage, note)
         return UpdateResult(new_file, revision, True, corrects, written, corrects, table)
     return replace(_apply(ws, new_file, detected, old, revision, written), table=table)
+
+
+def propose(ws: Workspace, new_file: Path, pairing: bool = False) -> Proposal:
+    """The revised register read as `init` reads one and compared with the one in use
+    (with `pairing`, a register that is the one in use with the version before it)."""
+    detected = check_register(new_file, ws.settings.office.name)
+    old = load_register(ws)
+    directory = load_directory(ws, detected.register)
+    new = detected.register
+    if directory is not None and not directory.errors:
+        new = organise(new, directory)
+    skip = unit_columns(ws.settings.register, detected.settings)
+    corrects = None
+    if pairing and content_key(new) == content_key(old):
+        corrects, before = _version_before(ws, new)
+        if before is not None:
+            old = before
+    revision = revise(old, new, skip, name=_names(ws))
+    return Proposal(new_file, pairing, detected, old, new, skip, revision, corrects)
+
+
+def _names(ws: Workspace) -> Callable[[Any], str]:
+    """How the changes shown name a task: its label under the office's settings."""
+    register = ws.settings.register
+
+    def name(task: Any) -> str:
+        return task_label(task, register)
+
+    return name
 
 
 def _version_before(ws: Workspace, current: Register) -> tuple[int | None, Register | None]:
@@ -176,4 +217,4 @@ def _template_name(ws: Workspace, new_file: Path) -> Path:
     return target
 
 
-__all__ = ["UpdateResult", "update_register"]
+__all__ = ["Proposal", "UpdateResult", "propose", "update_register"]

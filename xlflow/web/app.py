@@ -25,7 +25,7 @@ from ..errors import Busy
 from ..intake.upload import MAX_FILES
 from ..workspace import Workspace
 from . import board, downloads, feed, mailbox, revision, rounds, tasks
-from .console import EXTENSION, Console, WebConfig
+from .console import EXTENSION, Console, OpenedFolder, WebConfig
 from .guard import install
 from .jobs import Jobs
 
@@ -43,7 +43,7 @@ PAGES = (
 def create_app(config: WebConfig) -> Flask:
     """The console over one working folder. Open it with `serve`, or test it as a WSGI app."""
     ws = Workspace.open(config.root)
-    console = Console(config, ws, Jobs(), secrets.token_urlsafe(32))
+    console = Console(config, OpenedFolder(ws), Jobs(), secrets.token_urlsafe(32))
     app = Flask(__name__)
     app.secret_key = secrets.token_bytes(32)
     # one request carries at most a mail or archive at the size collect reads, plus the form

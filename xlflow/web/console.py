@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,14 +46,46 @@ class WebConfig:
         return f"http://{host}:{self.port}/"
 
 
+class OpenedFolder:
+    """The working folder, opened again when its settings file changes: 采用 a revised
+    register names it there, and an editor may change anything there while the console
+    runs; a page must never act on the settings as they were."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self._ws = ws
+        self._stamp = _stamp(ws.settings_path)
+        self._lock = threading.Lock()
+
+    def current(self) -> Workspace:
+        stamp = _stamp(self._ws.settings_path)
+        if stamp != self._stamp:
+            with self._lock:
+                if stamp != self._stamp:
+                    self._ws = Workspace.open(self._ws.root)
+                    self._stamp = stamp
+        return self._ws
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        found = path.stat()
+    except OSError:
+        return None
+    return found.st_mtime_ns, found.st_size
+
+
 @dataclass(frozen=True)
 class Console:
     """One console over one working folder."""
 
     config: WebConfig
-    ws: Workspace
+    folder: OpenedFolder
     jobs: Jobs
     csrf_token: str
+
+    @property
+    def ws(self) -> Workspace:
+        return self.folder.current()
 
     @property
     def limits(self) -> Limits:

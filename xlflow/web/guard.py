@@ -69,10 +69,9 @@ def _guard(app: Flask, console: Console) -> None:
 
 
 def _template_helpers(app: Flask, console: Console) -> None:
-    ws = console.ws
-
     @app.context_processor
     def common() -> dict[str, Any]:
+        ws = console.ws
         return {
             "csrf_token": console.csrf_token,
             "office": ws.settings.office.name,
@@ -85,6 +84,7 @@ def _template_helpers(app: Flask, console: Console) -> None:
         }
 
     def task_name(task_id: str) -> str:
+        ws = console.ws
         task = load_register(ws).task(task_id)
         return task_label(task, ws.settings.register) if task else ""
 

@@ -39,7 +39,9 @@ def revision() -> str:
     name = request.args.get("file", "")
     if not name:
         return render_template("revision.html", result=None, file="")
-    result = update_register(ws, _saved(ws, name))
+    # compared as the mapping its choices make: the register in use, uploaded again to
+    # correct its pairs, with the version before it
+    result = update_register(ws, _saved(ws, name), pairing=True)
     return render_template("revision.html", result=result, file=name, **_shown(result))
 
 
@@ -77,7 +79,7 @@ def apply() -> BaseResponse:
     ws = console().ws
     name = request.form.get("file", "")
     path = _saved(ws, name)
-    result = update_register(ws, path)
+    result = update_register(ws, path, pairing=True)
     rows: list[list[str]] = [list(COLUMNS)]
     for k, row in enumerate(result.table[1:]):
         old, new = row[0], row[2]
@@ -96,7 +98,7 @@ def apply() -> BaseResponse:
                 rows.append([*row[:8], "是"])
     mapping = _folder(ws) / f"{Path(name).stem}-对照.csv"
     atomic_write(mapping, mapping_csv(rows))
-    done = update_register(ws, path, mapping=mapping, apply=True)
+    done = update_register(ws, path, mapping=mapping, apply=True, proposed=result.proposal)
     if done.corrects:
         flash(f"已更正任务清单第 {done.version} 版的对应关系，历次进展照此贯通。")
     else:
