@@ -317,12 +317,19 @@ def test_a_refused_address_or_a_too_large_message_is_named_and_the_rest_still_go
     assert {m["division"] for m in retry["messages"] if m["sent"]} == {PLAN, "资源配置与诚信建设处"}
 
 
-def test_a_server_that_refuses_for_now_or_hangs_up_is_tried_again(
-    ws: Path, forms: dict[str, Path], mailbox: Servers, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def sending(ws: Path, mailbox: Servers, monkeypatch: pytest.MonkeyPatch) -> Servers:
+    """The account and the divisions' addresses set up, with no wait between tries."""
     monkeypatch.setattr("xlflow.mail.send.RETRY_WAITS", (0.0, 0.0))
     with_account(ws, mailbox)
     _addresses(ws)
+    return mailbox
+
+
+def test_a_server_that_refuses_for_now_or_hangs_up_is_tried_again(
+    ws: Path, forms: dict[str, Path], sending: Servers
+) -> None:
+    mailbox = sending
     mailbox.smtp.for_now["zcgh@example.gov.cn"] = 2  # greylisted twice, taken the third time
     mailbox.smtp.hang_up["zypz@example.gov.cn"] = 1  # 421: the client hangs up, then again
     result = mail(ws, "send", "--round", DEFAULT_ROUND, "--what", "forms", "--send", "--json")
@@ -337,11 +344,9 @@ def test_a_server_that_refuses_for_now_or_hangs_up_is_tried_again(
 
 
 def test_a_message_still_refused_for_now_is_left_with_the_rest_for_a_later_run(
-    ws: Path, forms: dict[str, Path], mailbox: Servers, monkeypatch: pytest.MonkeyPatch
+    ws: Path, forms: dict[str, Path], sending: Servers
 ) -> None:
-    monkeypatch.setattr("xlflow.mail.send.RETRY_WAITS", (0.0, 0.0))
-    with_account(ws, mailbox)
-    _addresses(ws)
+    mailbox = sending
     preview = mail(ws, "send", "--round", DEFAULT_ROUND, "--what", "forms", "--json").output
     planned = [m for m in json.loads(preview)["messages"] if m["to"]]
     order = [m["division"] for m in planned]
