@@ -360,7 +360,9 @@ def test_a_message_still_refused_for_now_is_left_with_the_rest_for_a_later_run(
     assert "试了 3 次仍未发出" in result.output
     for later in order[1:]:
         assert f"[{later}] 未发送：服务器暂时不收前面的邮件" in result.output
-    assert "稍后再运行 xlflow mail send --send" in result.output
+    assert (
+        "稍后再发送一次即可，只补发没有发出的（命令行：xlflow mail send --send）" in result.output
+    )
     assert mailbox.smtp.received == []  # the rest were not tried against a server saying no
 
     again = mail(ws, "send", "--round", DEFAULT_ROUND, "--what", "forms", "--send", "--json")

@@ -97,7 +97,7 @@ Progress = Callable[[int, int], None]
 
 # seconds to wait before each new try of a message the server refused for now
 RETRY_WAITS = (5.0, 20.0)
-LATER = "稍后再运行 xlflow mail send --send，只补发没有发出的"
+LATER = "稍后再发送一次即可，只补发没有发出的（命令行：xlflow mail send --send）"
 
 
 @dataclass(frozen=True)
@@ -242,7 +242,7 @@ def _send_one(
         )
         if all(_for_now(code) for code, _ in refused.values()):
             result.failed[o.division] += (
-                f"。这些地址是暂时不收，稍后可加 --only {o.division} --resend 再发一次"
+                f"。这些地址是暂时不收，稍后可单独重发给该单位（命令行：--only {o.division} --resend）"
             )
     return None
 
