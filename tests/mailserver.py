@@ -53,12 +53,14 @@ class SmtpKeeper:
     """aiosmtpd's handler: keeps what it is sent; refuses the addresses in `refused`, and
     a message to any address in `too_big_for` as too large (552). The next n messages to
     an address in `for_now` are refused for now (451, as greylisting does), and to one in
-    `hang_up` answered 421, after which the client hangs up."""
+    `hang_up` answered 421, after which the client hangs up; while `busy`, every sender
+    is refused for now (451, as a server that takes so many messages an hour does)."""
 
     refused: set[str] = field(default_factory=set)
     too_big_for: set[str] = field(default_factory=set)
     for_now: dict[str, int] = field(default_factory=dict)
     hang_up: dict[str, int] = field(default_factory=dict)
+    busy: int = 0
     received: list[Received] = field(default_factory=list)
 
     def clear(self) -> None:
@@ -66,7 +68,18 @@ class SmtpKeeper:
         self.too_big_for.clear()
         self.for_now.clear()
         self.hang_up.clear()
+        self.busy = 0
         self.received.clear()
+
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        if self.busy > 0:
+            self.busy -= 1
+            return "451 4.7.1 Too many messages, slow down"
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: Any

@@ -9,8 +9,10 @@ server refuses stops the run before anything is sent.
 
 A refusal for now (a 4xx reply: the server busy, too many messages at once, greylisting)
 or a server that hangs up is tried again after a wait, on a new connection if it hung up.
-A message still refused for now is left unsent, and so are the ones after it, which would
-meet the same server: a later run sends them, and only them."""
+A message still refused for now is left unsent for a later run, which sends what did not
+go and only that. Where the refusal is the server's (it hung up, or refused the sender or
+the message) or a second message in a row meets one, the messages after it are left too:
+they would meet the same server."""
 
 from __future__ import annotations
 
@@ -106,6 +108,8 @@ class _ForNow:
 
     why: str
     hung_up: bool
+    # the server's, not one address's (a greylisted address): the rest would meet it too
+    server_wide: bool = True
 
 
 def send_mail(
@@ -127,12 +131,22 @@ def send_mail(
     if not send or not due:
         return result
     link = _Link(settings, password(settings, secret))
+    in_a_row = 0  # messages refused for now one after another
     try:
         for n, outgoing in enumerate(due, 1):
             for_now = _send_trying(ws, link, rnd, what, outgoing, result)
+            in_a_row = in_a_row + 1 if for_now else 0
             if for_now is not None:
-                _left_for_later(result, due[n - 1 :], for_now.why)
-                break
+                tries = len(RETRY_WAITS) + 1
+                result.failed[outgoing.division] = (
+                    f"服务器暂时不收（{for_now.why}），试了 {tries} 次仍未发出；{LATER}"
+                )
+                if for_now.server_wide or in_a_row > 1:
+                    for o in due[n:]:
+                        result.failed[o.division] = (
+                            f"未发送：服务器暂时不收前面的邮件，本次停在那里；{LATER}"
+                        )
+                    break
             progress(n, len(due))
     finally:
         link.close()
@@ -178,15 +192,6 @@ def _send_trying(
     return for_now
 
 
-def _left_for_later(result: SendResult, left: list[Outgoing], why: str) -> None:
-    """The message the server kept refusing for now, and every one after it, unsent."""
-    tries = len(RETRY_WAITS) + 1
-    first, *rest = left
-    result.failed[first.division] = f"服务器暂时不收（{why}），试了 {tries} 次仍未发出；{LATER}"
-    for o in rest:
-        result.failed[o.division] = f"未发送：服务器暂时不收前面的邮件，本次停在那里；{LATER}"
-
-
 def _send_one(
     ws: Workspace, conn: smtplib.SMTP, rnd: Round, what: str, o: Outgoing, result: SendResult
 ) -> _ForNow | None:
@@ -196,10 +201,11 @@ def _send_one(
     try:
         refused = conn.send_message(o.message, to_addrs=list(o.to))
     except smtplib.SMTPRecipientsRefused as exc:
-        codes = [r[0] for r in exc.recipients.values()]
-        if any(_for_now(code) for code in codes):  # a 421 ends the list: the rest untried
-            code, said = next(iter(exc.recipients.values()))
-            return _ForNow(f"{code} {_said((code, said))}", 421 in codes)
+        replies = list(exc.recipients.values())
+        if any(_for_now(code) for code, _ in replies):  # a 421 ends the list: the rest untried
+            code, said = next(r for r in replies if _for_now(r[0]))
+            hung_up = any(c == 421 for c, _ in replies)
+            return _ForNow(f"{code} {_said((code, said))}", hung_up, server_wide=hung_up)
         result.failed[o.division] = "收件地址全部被服务器拒绝：" + "；".join(
             f"{a}（{_said(r)}）" for a, r in exc.recipients.items()
         )
