@@ -96,6 +96,8 @@ run_suite() {
   return "$status"
 }
 first=$(mktemp -d)
+second=""
+trap 'rm -rf "$first" ${second:+"$second"}' EXIT
 status=0
 run_suite "$first" "" "$@" || status=$?
 if [ -e "$first/hung" ]; then
