@@ -21,6 +21,7 @@ import openpyxl
 import pytest
 
 from xlflow.errors import RegisterError
+from xlflow.model import Register
 from xlflow.pool import IN_PROCESS_VARIABLE
 from xlflow.register.detect import detect_layout
 from xlflow.register.load import load_register
@@ -365,6 +366,47 @@ def test_the_register_kept_in_the_ledger_is_the_one_read(path: Path, tmp_path: P
         head = ledger.register_head("k")
     assert head is not None and head.divisions == reg.divisions and head.groups == reg.groups
     assert sum(n for _, n in head.group_runs) == len(reg.tasks)
+
+
+def test_the_register_is_read_back_packed_and_from_its_rows_alike(tmp_path: Path) -> None:
+    """The packed copy of the tasks is what a command reads; without it (a ledger of an
+    earlier release), or with one it cannot take (another Python's, or damaged), the JSON
+    rows say the same and it is packed again. Repeated texts stay one string each."""
+    from xlflow.ledger.book import Ledger
+    from xlflow.ledger.registers import PACKING
+
+    reg = detect_layout(CORPUS / "bundled-key-task-list.xlsx").register
+    with Ledger(tmp_path / "ledger.sqlite") as ledger:
+        ledger.cache_register("k", reg)
+        db = ledger.db
+        (packing,) = db.execute("SELECT python FROM register_packed WHERE key='k'").fetchone()
+        assert packing == PACKING
+        _one_string_each(ledger.cached_register("k"))
+        for damage in (
+            "DELETE FROM register_packed",
+            "UPDATE register_packed SET python='cpython-27/marshal2'",
+            "UPDATE register_packed SET tasks=x'deadbeef'",
+            "UPDATE register_packed SET tasks=x'a900'",  # no task at all: ()
+            "UPDATE register_packed SET tasks=x'a901a901e901000000'",  # no task's shape: ((1,),)
+        ):
+            db.execute(damage)
+            assert ledger.cached_register("k") == reg, damage
+            # and packed again, as this Python reads it
+            row = db.execute("SELECT python, tasks FROM register_packed WHERE key='k'").fetchone()
+            assert row[0] == PACKING and len(row[1]) > 100, damage
+        _one_string_each(ledger.cached_register("k"))
+
+
+def _one_string_each(reg: Register | None) -> None:
+    """The same division, group or header on many tasks is one string in memory."""
+    assert reg is not None
+    seen: dict[str, str] = {}
+    shared = 0
+    for task in reg.tasks:
+        for text in (task.group, *task.lead, *task.cooperating, *(h for h, _ in task.columns)):
+            assert seen.setdefault(text, text) is text, text
+            shared += 1
+    assert shared > 2 * len(seen)
 
 
 def test_the_register_is_parsed_again_only_when_something_changed(

@@ -11,7 +11,8 @@ import json
 import os
 import sqlite3
 import sys
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -163,6 +164,30 @@ def task_to_json(task: Task) -> str:
 
 def task_from_json(text: str) -> Task:
     tid, group, columns, lead, cooperating, targets, row, *more = json.loads(text)
+    return task_from_fields(
+        tid, group, columns, lead, cooperating, targets, row, more[0] if more else ()
+    )
+
+
+def task_fields(task: Task) -> tuple[Any, ...]:
+    """A task's fields in order, as `Task(*fields)` takes them back."""
+    return tuple(getattr(task, name) for name in _TASK_FIELDS)
+
+
+_TASK_FIELDS = tuple(f.name for f in fields(Task))
+
+
+def task_from_fields(
+    tid: str,
+    group: str,
+    columns: Iterable[Sequence[str]],
+    lead: Iterable[str],
+    cooperating: Iterable[str],
+    targets: Iterable[Sequence[Any]],
+    row: int,
+    collectives: Iterable[Sequence[Any]] = (),
+) -> Task:
+    """A task of tuples, its repeated texts interned."""
     # Division names, groups, targets and many column texts (a group's label, the divisions
     # responsible) repeat from task to task: one string for each, not one per task. At
     # 40,000 tasks of ten divisions the divisions, groups and targets alone took 51 MiB.
@@ -176,8 +201,7 @@ def task_from_json(text: str) -> Task:
         targets=tuple((year, intern(text)) for year, text in targets),
         row=row,
         collectives=tuple(
-            (intern(name), tuple(map(intern, members)))
-            for name, members in (more[0] if more else ())
+            (intern(name), tuple(map(intern, members))) for name, members in collectives
         ),
     )
 

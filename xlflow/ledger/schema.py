@@ -63,6 +63,13 @@ CREATE TABLE IF NOT EXISTS register_tasks (
     body TEXT NOT NULL,
     PRIMARY KEY (key, pos)
 );
+-- the same tasks in one blob that Python reads back several times faster (see
+-- RegisterTables.cached_register); `python` names the interpreter and format that wrote it
+CREATE TABLE IF NOT EXISTS register_packed (
+    key TEXT PRIMARY KEY,
+    python TEXT NOT NULL,
+    tasks BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS register_roles (
     key TEXT NOT NULL,
     division TEXT NOT NULL,
