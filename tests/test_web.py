@@ -690,6 +690,42 @@ def test_an_oversized_upload_is_refused_whole(guarded: Console) -> None:
     assert state_of(guarded.root) == before
 
 
+def test_the_upload_limit_follows_the_settings_without_a_restart(tmp_path: Path) -> None:
+    """An edit of [limits] in xlflow.toml holds from the next request, for the refusal and
+    for the size it names: the console reads its folder's settings as they are now."""
+    from xlflow.web.app import create_app
+    from xlflow.web.console import WebConfig
+
+    root = tmp_path / "work"
+    init_workspace(root)
+    run(["generate", "-w", str(root), "--round", DEFAULT_ROUND, "--deadline", DEADLINE])
+    settings = root / "xlflow.toml"
+    client: Any = create_app(WebConfig(root, "127.0.0.1", 8765, None)).test_client()
+    base = "http://127.0.0.1:8765"
+
+    def upload_with(limit_mb: float) -> tuple[int, str]:
+        text_ = settings.read_text("utf-8")
+        text_ = re.sub(
+            r"(?m)^max_uncompressed_mb = .*$", f"max_uncompressed_mb = {limit_mb}", text_
+        )
+        settings.write_text(text_, "utf-8")
+        page = client.get(f"/r/{DEFAULT_ROUND}", base_url=base).get_data(as_text=True)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert token, page
+        body, kind = multipart([("大文件.zip", os.urandom(1300 * 1024))], {"csrf_token": token[1]})
+        done = client.post(
+            f"/r/{DEFAULT_ROUND}/upload", data=body, content_type=kind, base_url=base
+        )
+        return done.status_code, done.get_data(as_text=True)
+
+    status, page = upload_with(0.2)
+    assert status == 413 and "一次最多 0.2 MB" in page and "没有保存任何文件" in page
+    status, page = upload_with(5)
+    assert status != 413 and "上传的内容太大" not in page, page
+    status, page = upload_with(0.25)
+    assert status == 413 and "一次最多 0.25 MB" in page
+
+
 def test_each_file_is_checked_and_named(guarded: Console) -> None:
     """Too large for collect, not a spreadsheet, empty: refused by name and not written. A
     name with folders or ../ lands in inbox/ as its last part; a taken name gets （2）."""

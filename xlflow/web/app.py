@@ -26,7 +26,7 @@ from ..intake.upload import MAX_FILES
 from ..workspace import Workspace
 from . import board, downloads, feed, mailbox, revision, rounds, tasks
 from .console import EXTENSION, Console, OpenedFolder, WebConfig
-from .guard import install
+from .guard import install, upload_limit
 from .jobs import Jobs
 
 PAGES = (
@@ -46,9 +46,10 @@ def create_app(config: WebConfig) -> Flask:
     console = Console(config, OpenedFolder(ws), Jobs(), secrets.token_urlsafe(32))
     app = Flask(__name__)
     app.secret_key = secrets.token_bytes(32)
-    # one request carries at most a mail or archive at the size collect reads, plus the form
+    # each request's own limit is set as it comes (guard.upload_limit): this one is for
+    # whatever is read before the guard
     app.config.update(
-        MAX_CONTENT_LENGTH=int(console.limits.max_uncompressed_mb * 1024 * 1024) + 1024 * 1024,
+        MAX_CONTENT_LENGTH=upload_limit(console.limits),
         MAX_FORM_PARTS=MAX_FILES + 20,
         SESSION_COOKIE_SAMESITE="Strict",
         SESSION_COOKIE_HTTPONLY=True,

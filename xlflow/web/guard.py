@@ -11,6 +11,7 @@ from flask import Flask, abort, redirect, render_template, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.wrappers.response import Response as BaseResponse
 
+from ..config.model import Limits
 from ..errors import Busy, DiskError, NotFound, XlflowError
 from ..intake.upload import size_limit_mb
 from ..issues import Severity
@@ -35,11 +36,19 @@ def install(app: Flask, console: Console) -> None:
     _error_handlers(app, console)
 
 
+def upload_limit(limits: Limits) -> int:
+    """The bytes one request may carry: a mail or archive at the size collect reads, plus
+    the form around it."""
+    return int(limits.max_uncompressed_mb * 1024 * 1024) + 1024 * 1024
+
+
 def _guard(app: Flask, console: Console) -> None:
     config, allowed = console.config, console.config.allowed_hosts
 
     @app.before_request
     def guard() -> BaseResponse | None:
+        # the limits as xlflow.toml says them now: an edit of [limits] needs no restart
+        request.max_content_length = upload_limit(console.limits)
         if allowed is not None and request.host not in allowed:
             abort(
                 403,
@@ -111,14 +120,13 @@ def _error_page(message: str, code: int) -> tuple[str, int]:
 
 
 def _error_handlers(app: Flask, console: Console) -> None:
-    limits = console.limits
-
     @app.errorhandler(XlflowError)
     def library_error(exc: XlflowError) -> tuple[str, int]:
         return _error_page(str(exc), status_of(exc))
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(exc: RequestEntityTooLarge) -> tuple[str, int]:
+        limits = console.limits
         message = (
             f"上传的内容太大，一次最多 {limits.max_uncompressed_mb:g} MB；"
             f"每个表格不超过 {limits.max_file_mb:g} MB。没有保存任何文件。"
