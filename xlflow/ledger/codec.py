@@ -164,8 +164,10 @@ def task_to_json(task: Task) -> str:
 
 def task_from_json(text: str) -> Task:
     tid, group, columns, lead, cooperating, targets, row, *more = json.loads(text)
-    return task_from_fields(
-        tid, group, columns, lead, cooperating, targets, row, more[0] if more else ()
+    return Task(
+        *interned_fields(
+            tid, group, columns, lead, cooperating, targets, row, more[0] if more else ()
+        )
     )
 
 
@@ -177,7 +179,7 @@ def task_fields(task: Task) -> tuple[Any, ...]:
 _TASK_FIELDS = tuple(f.name for f in fields(Task))
 
 
-def task_from_fields(
+def interned_fields(
     tid: str,
     group: str,
     columns: Iterable[Sequence[str]],
@@ -186,23 +188,21 @@ def task_from_fields(
     targets: Iterable[Sequence[Any]],
     row: int,
     collectives: Iterable[Sequence[Any]] = (),
-) -> Task:
-    """A task of tuples, its repeated texts interned."""
+) -> tuple[Any, ...]:
+    """A task's fields in order (as `task_fields`), as tuples, its repeated texts interned."""
     # Division names, groups, targets and many column texts (a group's label, the divisions
     # responsible) repeat from task to task: one string for each, not one per task. At
     # 40,000 tasks of ten divisions the divisions, groups and targets alone took 51 MiB.
     intern = sys.intern
-    return Task(
-        id=tid,
-        group=intern(group),
-        columns=tuple((intern(h), intern(v)) for h, v in columns),
-        lead=tuple(map(intern, lead)),
-        cooperating=tuple(map(intern, cooperating)),
-        targets=tuple((year, intern(text)) for year, text in targets),
-        row=row,
-        collectives=tuple(
-            (intern(name), tuple(map(intern, members))) for name, members in collectives
-        ),
+    return (
+        tid,
+        intern(group),
+        tuple((intern(h), intern(v)) for h, v in columns),
+        tuple(map(intern, lead)),
+        tuple(map(intern, cooperating)),
+        tuple((year, intern(text)) for year, text in targets),
+        row,
+        tuple((intern(name), tuple(map(intern, members))) for name, members in collectives),
     )
 
 

@@ -22,9 +22,9 @@ from .codec import (
     Answer,
     RegisterHead,
     head_from_json,
+    interned_fields,
     register_head,
     task_fields,
-    task_from_fields,
     task_from_json,
     task_to_json,
 )
@@ -41,10 +41,10 @@ class RegisterTables(Connection):
         """The register kept under `key`, or None.
 
         Every command that needs the whole register reads it here: at 12,000 tasks their
-        JSON took 0.3-0.5 s to decode, a sixth of generating 300 forms. Its tasks are
+        JSON took 0.44-0.56 s to decode, a sixth of generating 300 forms. Its tasks are
         kept a second time, packed with marshal (the format of Python's own .pyc files,
         which builds only strings, numbers and tuples, never runs code), and read from
-        there, three to four times faster; the JSON rows stay what SQL queries and other
+        there, in 0.4 of that time; the JSON rows stay what SQL queries and other
         interpreters read."""
         head = self.register_head(key)
         if head is None:
@@ -73,7 +73,7 @@ class RegisterTables(Connection):
     def _pack(self, key: str, tasks: Iterable[Task]) -> None:
         """Keep the tasks packed (see cached_register); strings interned when the tasks
         were made are written once and stay interned when read."""
-        packed = marshal.dumps(tuple(task_fields(task_from_fields(*task_fields(t))) for t in tasks))
+        packed = marshal.dumps(tuple(interned_fields(*task_fields(t)) for t in tasks))
         self.db.execute("DELETE FROM register_packed")
         self.db.execute(
             "INSERT INTO register_packed(key, python, tasks) VALUES (?, ?, ?)",
