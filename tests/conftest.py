@@ -15,6 +15,7 @@ import os
 import shutil
 import stat
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -255,13 +256,16 @@ def copy_into_inbox(ws: Path, source: Path, name: str | None = None) -> Path:
 TAG = "XLFLOW_TEST_TAG"
 
 
-def tagged(tag: str, name: str = TAG) -> list[int]:
+def tagged(tag: str, name: str = TAG, since: float = 0.0) -> list[int]:
     """Processes alive with name=tag in their environment (started with it, or started by
     one that was), zombies left out: psutil reads another process's environment on Linux
-    (/proc) and on Windows (its PEB) alike."""
+    (/proc) and on Windows (its PEB) alike. With `since` (a time.time()), only processes
+    started from then on are read."""
     found = []
-    for proc in psutil.process_iter():
+    for proc in psutil.process_iter(["create_time"]):
         try:
+            if (proc.info["create_time"] or 0.0) < since:
+                continue
             if proc.pid != os.getpid() and proc.environ().get(name) == tag and alive(proc):
                 found.append(proc.pid)
         except psutil.Error:
@@ -291,21 +295,40 @@ def end_process(pid: int) -> None:
         psutil.Process(pid).kill()
 
 
-@pytest.fixture(autouse=True)
-def reap_processes() -> Iterator[None]:
-    """Kill, at teardown, whatever this test started: subprocesses carry a tag in their
+@contextlib.contextmanager
+def reaping() -> Iterator[None]:
+    """Kill, on leaving, whatever was started inside: subprocesses carry a tag in their
     environment (so their workers do too, even once adopted by init), and workers this
-    process started are its children. A test stopped by a failed assertion, or by -x,
-    still leaves nothing running."""
+    process started are its children."""
     tag = uuid.uuid4().hex
     before = set(children_of(os.getpid()))
+    # Only what started inside can carry its tag, so only that is read: under Wine a read
+    # of another process's environment has hung for minutes (2026-12-07), and reading all
+    # of them after each of some 1,200 tests costs time besides. The margin covers the
+    # coarseness of a process's start time (clock ticks on Linux).
+    started = time.time() - REAP_MARGIN_S
+    outer = os.environ.get(TAG)
     os.environ[TAG] = tag
     try:
         yield
     finally:
-        del os.environ[TAG]
-        for pid in set(tagged(tag)) | (set(children_of(os.getpid())) - before):
+        if outer is None:
+            del os.environ[TAG]
+        else:
+            os.environ[TAG] = outer
+        for pid in set(tagged(tag, since=started)) | (set(children_of(os.getpid())) - before):
             end_process(pid)
+
+
+REAP_MARGIN_S = 2.0
+
+
+@pytest.fixture(autouse=True)
+def reap_processes() -> Iterator[None]:
+    """Whatever a test started is gone when it ends: a test stopped by a failed assertion,
+    or by -x, still leaves nothing running."""
+    with reaping():
+        yield
 
 
 # --- workers in the test's own process (mutation testing, tests/mutation.py) ---
