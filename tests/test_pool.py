@@ -48,3 +48,31 @@ def test_a_workers_start_is_not_counted_against_its_first_job(
     monkeypatch.delenv("XLFLOW_POOL_IN_PROCESS", raising=False)
     monkeypatch.setenv("XLFLOW_TEST_WORKER_START_DELAY", "1.5")
     assert call_isolated(divmod, (7, 2), 1.0, 256) == (3, 1)
+
+
+def _frozen_objects(context: int, job: int) -> int:
+    import gc
+
+    return gc.get_freeze_count()
+
+
+@pytest.mark.isolation
+def test_a_forked_worker_keeps_what_it_inherited_out_of_its_collections(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Forked, a worker's collections never walk the objects it inherited (which would copy
+    their pages); the parent collects as before. Spawned (Windows), it inherits nothing."""
+    import gc
+
+    from xlflow.pool import START_METHOD
+
+    monkeypatch.delenv(IN_PROCESS_VARIABLE, raising=False)
+    pool: IsolatedPool[int, int] = IsolatedPool(
+        _frozen_objects, 0, workers=2, timeout=30, memory_mb=512
+    )
+    frozen = dict(pool.run([0, 1]))
+    if START_METHOD == "fork":
+        assert all(count > 1000 for count in frozen.values()), frozen
+    else:
+        assert frozen == {0: 0, 1: 0}
+    assert gc.get_freeze_count() == 0

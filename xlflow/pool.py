@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import faulthandler
+import gc
 import importlib
 import multiprocessing as mp
 import os
@@ -197,7 +198,18 @@ def _start(
     cap = memory_mb + _WORKER_BASE_MB if memory_mb else 0
     # Windows: a memory cap, and no worker outlives this process however it ends
     with windows.starting_in(windows.worker_job(cap)):
-        proc.start()
+        if method == "fork":
+            # A forked child's collections would walk every object it inherited, writing
+            # to each one's page and so copying it: frozen, they stay out of its collections
+            # (a third less time collecting in each worker of a generate of 300 forms).
+            # Only the child keeps them frozen.
+            gc.freeze()
+            try:
+                proc.start()
+            finally:
+                gc.unfreeze()
+        else:
+            proc.start()
     child.close()
     return proc, parent
 
